@@ -1,0 +1,270 @@
+# The core of the built-in library: the helpers every module uses, the
+# tenant gate, role-based authorization, and the one document the server
+# evaluates, data.pdp.decision. The contract (input, data, decision) is in
+# README.md beside this file.
+#
+# Names defined here for other modules: tenant, policy, action_matches.
+# Everything else this file defines is prefixed core_ and is internal.
+package pdp
+
+# The tenant's data; undefined for an unknown tenant.
+tenant := data.tenants[input.tenant]
+
+# The effective policy of the requested environment; undefined when the
+# tenant or the environment is unknown, so that every control reading it
+# stays silent.
+policy := tenant.environments[input.environment]
+
+# action_matches is true when the action name matches the glob pattern.
+# "*" matches any sequence of characters, dots included: "admin.*" matches
+# "admin.users.delete", "*.delete" matches "files.delete", "*" matches all.
+action_matches(pattern, name) if glob.match(pattern, null, name)
+
+# ---------------------------------------------------------------------------
+# The gate: an unknown tenant or environment denies with that reason alone.
+
+core_gate := {
+	"code": "tenant.unknown",
+	"message": sprintf("no policy for tenant %q", [object.get(input, "tenant", "")]),
+	"rule": "core.tenant_unknown",
+} if {
+	not data.tenants[object.get(input, "tenant", "")]
+}
+
+core_gate := {
+	"code": "tenant.environment_unknown",
+	"message": sprintf("tenant %q declares no environment %q", [input.tenant, object.get(input, "environment", "")]),
+	"rule": "core.environment_unknown",
+} if {
+	tenant
+	not tenant.environments[object.get(input, "environment", "")]
+}
+
+deny contains core_gate
+
+checks contains {
+	"rule": "core.tenant_unknown",
+	"code": "tenant.unknown",
+	"effect": "deny",
+	"message": sprintf("tenant %q has a policy", [input.tenant]),
+} if tenant
+
+checks contains {
+	"rule": "core.environment_unknown",
+	"code": "tenant.environment_unknown",
+	"effect": "deny",
+	"message": sprintf("tenant %q declares environment %q", [input.tenant, input.environment]),
+} if policy
+
+# ---------------------------------------------------------------------------
+# Workspace isolation: a subject of another tenant is denied.
+
+deny contains {
+	"code": "tenant.isolation",
+	"message": sprintf("subject %q belongs to tenant %q, not %q", [input.subject.id, input.subject.tenant, input.tenant]),
+	"rule": "core.tenant_isolation",
+} if {
+	input.subject.tenant != ""
+	input.subject.tenant != input.tenant
+}
+
+checks contains {
+	"rule": "core.tenant_isolation",
+	"code": "tenant.isolation",
+	"effect": "deny",
+	"message": core_isolation_ok,
+} if policy
+
+core_isolation_ok := sprintf("subject belongs to tenant %q", [input.tenant]) if {
+	input.subject.tenant == input.tenant
+} else := "subject names no tenant" if {
+	object.get(input, ["subject", "tenant"], "") == ""
+}
+
+# ---------------------------------------------------------------------------
+# Role-based authorization, least privilege: an action is allowed only when
+# some role of the subject lists a matching glob in policy.roles.
+
+# The subject's roles that grant the action, each with the first pattern
+# (in sorted order) that matched.
+core_granted_by[role] := min({pattern |
+	some pattern in policy.roles[role].actions
+	action_matches(pattern, input.action.name)
+}) if {
+	some role in input.subject.roles
+	some pattern in policy.roles[role].actions
+	action_matches(pattern, input.action.name)
+}
+
+deny contains {
+	"code": "authz.role_forbidden",
+	"message": core_role_forbidden_message,
+	"rule": "core.role_forbidden",
+} if {
+	policy
+	count(core_granted_by) == 0
+}
+
+core_role_forbidden_message := sprintf("the subject has no role; action %q is not granted", [input.action.name]) if {
+	count(object.get(input, ["subject", "roles"], [])) == 0
+} else := sprintf("no role of the subject (%s) grants action %q", [concat(", ", input.subject.roles), input.action.name])
+
+checks contains {
+	"rule": "core.role_forbidden",
+	"code": "authz.role_forbidden",
+	"effect": "deny",
+	"message": sprintf("action %q granted by %s", [input.action.name, concat(", ", [sprintf("role %q (%s)", [role, pattern]) | some role, pattern in core_granted_by])]),
+} if {
+	policy
+	count(core_granted_by) > 0
+}
+
+# ---------------------------------------------------------------------------
+# Combining. Every partial set is read through data so that a set no module
+# defines (or an absent data.pdp.custom package) is simply empty.
+
+core_denies := {x | some x in data.pdp.deny} | {x | some x in data.pdp.custom.deny}
+
+core_challenges := {x | some x in data.pdp.challenge} | {x | some x in data.pdp.custom.challenge}
+
+core_notices := {x | some x in data.pdp.notices} | {x | some x in data.pdp.custom.notices}
+
+core_obligations := {x | some x in data.pdp.obligations} | {x | some x in data.pdp.custom.obligations}
+
+core_risk_factors := {x | some x in data.pdp.risk_factors} | {x | some x in data.pdp.custom.risk_factors}
+
+core_checks := {x | some x in data.pdp.checks} | {x | some x in data.pdp.custom.checks}
+
+# core_sort_by orders a set of objects by the string under key, ties broken
+# by the whole object, so that the result is deterministic.
+core_sort_by(xs, key) := [x |
+	some k in sort({object.get(y, key, "") | some y in xs})
+	some x in sort([y | some y in xs; object.get(y, key, "") == k])
+]
+
+# core_reasons projects contributions onto reasons. A malformed element
+# (missing keys) is kept as is, so that the server rejects the document
+# instead of silently dropping a deny.
+core_reasons(xs) := core_sort_by({object.filter(x, ["code", "message", "rule"]) | some x in xs}, "code")
+
+# What enforcement decides: any deny wins over any challenge over allow.
+core_outcome := "deny" if {
+	count(core_denies) > 0
+} else := "challenge" if {
+	count(core_challenges) > 0
+} else := "allow"
+
+core_report_only if policy.report_only == true
+
+# Obligations that act on a user or an address; report-only mode leaves
+# them out, since carrying them out would be enforcing.
+core_enforcing_obligations := {"suspend_user", "block_ip"}
+
+core_obligation_list := sort(core_obligations) if {
+	not core_report_only
+} else := sort({o | some o in core_obligations; not core_enforcing_obligations[o.kind]})
+
+core_step_ups := sort({s | some c in core_challenges; some s in c.step_ups})
+
+# Risk: score = min(1, sum of weights), rounded to four decimals.
+core_score := max([0, min([1, round(sum([f.weight | some f in core_risk_factors]) * 10000) / 10000])])
+
+core_step_up_threshold := object.get(policy, ["risk", "step_up_threshold"], 0.7)
+
+core_deny_threshold := object.get(policy, ["risk", "deny_threshold"], 0.9)
+
+# low < 0.3 <= medium <= step-up threshold < high < deny threshold <= critical
+core_risk_level(score) := "critical" if {
+	score >= core_deny_threshold
+} else := "high" if {
+	score > core_step_up_threshold
+} else := "medium" if {
+	score >= 0.3
+} else := "low"
+
+core_session := data.pdp.session_control
+
+default core_session := {}
+
+core_cache_ttl_ns(decided) := object.get(policy, "cache_ttl_ns", 0) if {
+	decided == "allow"
+} else := 0
+
+# The explanation: every contribution that fired, then every check that
+# did not, both in reason order.
+core_explanation := array.concat(
+	array.concat(
+		[core_explained(r, "deny") | some r in core_reasons(core_denies)],
+		[core_explained(r, "challenge") | some r in core_reasons(core_challenges)],
+	),
+	array.concat(
+		[core_explained(r, "info") | some r in core_reasons(core_notices)],
+		[object.union(object.filter(c, ["rule", "code", "effect", "message"]), {"matched": false}) |
+			some c in core_sort_by(core_checks, "code")
+		],
+	),
+)
+
+core_explained(r, effect) := {
+	"rule": object.get(r, "rule", ""),
+	"code": object.get(r, "code", ""),
+	"effect": effect,
+	"matched": true,
+	"message": object.get(r, "message", ""),
+}
+
+core_with_explanation(d, explanation) := object.union(d, {"explanation": explanation}) if {
+	input.explain == true
+} else := d
+
+core_gated_decision := core_with_explanation(
+	{
+		"decision": "deny",
+		"reasons": [core_gate],
+		"step_ups": [],
+		"obligations": [],
+		"risk": {"score": 0, "level": "low", "factors": []},
+		"session": {},
+		"cache_ttl_ns": 0,
+		"enforced": true,
+		"would_decide": "deny",
+	},
+	[core_explained(core_gate, "deny")],
+)
+
+core_full_decision := core_with_explanation(
+	{
+		"decision": decided,
+		"reasons": array.concat(
+			array.concat(core_reasons(core_denies), core_reasons(core_challenges)),
+			core_reasons(core_notices),
+		),
+		"step_ups": core_step_ups,
+		"obligations": core_obligation_list,
+		"risk": {
+			"score": core_score,
+			"level": core_risk_level(core_score),
+			"factors": core_sort_by(core_risk_factors, "name"),
+		},
+		"session": core_session,
+		"cache_ttl_ns": core_cache_ttl_ns(decided),
+		"enforced": core_enforced,
+		"would_decide": core_outcome,
+	},
+	core_explanation,
+) if {
+	decided := core_decided
+}
+
+core_decided := "allow" if {
+	core_report_only
+} else := core_outcome
+
+core_enforced := false if {
+	core_report_only
+} else := true
+
+# The decision document the server evaluates.
+decision := core_gated_decision if {
+	core_gate
+} else := core_full_decision
