@@ -1,0 +1,182 @@
+package pdpsvc
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/fault"
+)
+
+// ToRequest validates a CheckRequest and converts it to a decision.Request.
+// Every problem is reported at once in a fault.InvalidArgument error whose
+// field violations use proto field paths. now is the time of a request that
+// carries none. Caller and Signals are left for the caller to fill.
+func ToRequest(in *pdpv1.CheckRequest, now time.Time) (*decision.Request, error) {
+	var v fault.Violations
+	r := &decision.Request{
+		Tenant:         identifier(&v, "tenant", in.GetTenant(), true, nameSyntax),
+		Environment:    environment(&v, "environment", in.GetEnvironment()),
+		Subject:        subject(&v, in.GetSubject(), false),
+		Authentication: authentication(&v, in.GetAuthentication()),
+		Network:        network(&v, in.GetNetwork()),
+		Device:         device(&v, in.GetDevice()),
+		Action:         action(&v, in.GetAction(), true),
+		Session:        session(&v, in.GetSession()),
+		Time:           eventTime(&v, "time", in, now),
+		Attributes:     attributes(&v, "attributes", in.GetAttributes()),
+		Explain:        in.GetExplain(),
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ToEvent validates a ReportRequest and converts it to a decision.Event.
+// tenant, event and subject.id are required; the other sections follow the
+// rules of ToRequest, except that action.name is optional.
+func ToEvent(in *pdpv1.ReportRequest, now time.Time) (*decision.Event, error) {
+	var v fault.Violations
+	e := &decision.Event{
+		Tenant:         identifier(&v, "tenant", in.GetTenant(), true, nameSyntax),
+		Kind:           eventKind(&v, "event", in.GetEvent()),
+		Subject:        subject(&v, in.GetSubject(), true),
+		Authentication: authentication(&v, in.GetAuthentication()),
+		Network:        network(&v, in.GetNetwork()),
+		Device:         device(&v, in.GetDevice()),
+		Action:         action(&v, in.GetAction(), false),
+		Time:           eventTime(&v, "time", in, now),
+		Environment:    environment(&v, "environment", in.GetEnvironment()),
+		Session:        session(&v, in.GetSession()),
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// timed is a request with an optional time.
+type timed interface {
+	GetTime() *timestamppb.Timestamp
+}
+
+// eventTime is the request's time, or now when it has none.
+func eventTime(v *fault.Violations, field string, in timed, now time.Time) time.Time {
+	ts := in.GetTime()
+	if ts == nil {
+		return now.UTC()
+	}
+	return timestamp(v, field, ts)
+}
+
+func eventKind(v *fault.Violations, field string, e pdpv1.Event) decision.EventKind {
+	switch e {
+	case pdpv1.Event_EVENT_LOGIN_SUCCEEDED:
+		return decision.EventLoginSucceeded
+	case pdpv1.Event_EVENT_LOGIN_FAILED:
+		return decision.EventLoginFailed
+	case pdpv1.Event_EVENT_MFA_SUCCEEDED:
+		return decision.EventMFASucceeded
+	case pdpv1.Event_EVENT_MFA_FAILED:
+		return decision.EventMFAFailed
+	case pdpv1.Event_EVENT_LOGOUT:
+		return decision.EventLogout
+	case pdpv1.Event_EVENT_ACTIVITY:
+		return decision.EventActivity
+	case pdpv1.Event_EVENT_UNSPECIFIED:
+		v.Add(field, "required")
+	default:
+		v.Add(field, "unknown event %d", int32(e))
+	}
+	return decision.EventUnspecified
+}
+
+func subject(v *fault.Violations, s *pdpv1.Subject, idRequired bool) decision.Subject {
+	id := s.GetId()
+	if id == "" && idRequired {
+		v.Add("subject.id", "required")
+	}
+	return decision.Subject{
+		ID:          text(v, "subject.id", id),
+		Email:       email(v, "subject.email", s.GetEmail()),
+		Roles:       list(v, "subject.roles", s.GetRoles()),
+		Groups:      list(v, "subject.groups", s.GetGroups()),
+		MFAEnrolled: s.GetMfaEnrolled(),
+		CreatedAt:   timestamp(v, "subject.created_at", s.GetCreatedAt()),
+		Tenant:      identifier(v, "subject.tenant", s.GetTenant(), false, nameSyntax),
+	}
+}
+
+func authentication(v *fault.Violations, a *pdpv1.Authentication) decision.Authentication {
+	return decision.Authentication{
+		Provider:        text(v, "authentication.provider", a.GetProvider()),
+		Methods:         list(v, "authentication.methods", a.GetMethods()),
+		AuthenticatedAt: timestamp(v, "authentication.authenticated_at", a.GetAuthenticatedAt()),
+		MFAVerifiedAt:   timestamp(v, "authentication.mfa_verified_at", a.GetMfaVerifiedAt()),
+		ACR:             text(v, "authentication.acr", a.GetAcr()),
+	}
+}
+
+func network(v *fault.Violations, n *pdpv1.Network) decision.Network {
+	out := decision.Network{
+		IP:      ip(v, "network.ip", n.GetIp()),
+		Country: country(v, "network.country", n.GetCountry()),
+		Region:  text(v, "network.region", n.GetRegion()),
+		City:    text(v, "network.city", n.GetCity()),
+		ASN:     n.GetAsn(),
+	}
+	if n == nil {
+		return out
+	}
+	lat, lon := n.Latitude, n.Longitude
+	switch {
+	case lat == nil && lon == nil:
+		return out
+	case lat == nil:
+		v.Add("network.latitude", "required when network.longitude is set")
+	case lon == nil:
+		v.Add("network.longitude", "required when network.latitude is set")
+	}
+	okLat := lat == nil || inRange(v, "network.latitude", *lat, 90)
+	okLon := lon == nil || inRange(v, "network.longitude", *lon, 180)
+	if lat != nil && lon != nil && okLat && okLon {
+		out.HasLocation, out.Latitude, out.Longitude = true, *lat, *lon
+	}
+	return out
+}
+
+// inRange checks -limit <= x <= limit (which NaN fails).
+func inRange(v *fault.Violations, field string, x, limit float64) bool {
+	if x >= -limit && x <= limit {
+		return true
+	}
+	v.Add(field, "must be between %g and %g", -limit, limit)
+	return false
+}
+
+func device(v *fault.Violations, d *pdpv1.Device) decision.Device {
+	return decision.Device{
+		ID:        text(v, "device.id", d.GetId()),
+		Platform:  text(v, "device.platform", d.GetPlatform()),
+		Managed:   d.GetManaged(),
+		Compliant: d.GetCompliant(),
+	}
+}
+
+func action(v *fault.Violations, a *pdpv1.Action, required bool) decision.Action {
+	return decision.Action{
+		Name:     identifier(v, "action.name", a.GetName(), required, actionSyntax),
+		Resource: text(v, "action.resource", a.GetResource()),
+	}
+}
+
+func session(v *fault.Violations, s *pdpv1.Session) decision.Session {
+	return decision.Session{
+		ID:             text(v, "session.id", s.GetId()),
+		StartedAt:      timestamp(v, "session.started_at", s.GetStartedAt()),
+		LastActivityAt: timestamp(v, "session.last_activity_at", s.GetLastActivityAt()),
+	}
+}
