@@ -1,0 +1,186 @@
+// Package engine evaluates the Rego policy library for one request at a time.
+//
+// Load compiles the built-in library together with the authors' modules,
+// builds an in-memory store holding the tenants' effective policies as
+// data.tenants, and prepares the one query the server runs,
+// data.pdp.decision. The prepared state is swapped whole behind an
+// atomic.Pointer, only when everything succeeded: a broken reload keeps the
+// last good set serving. Decide reads that pointer once, builds the input as
+// an ast.Value straight from the request and validates the decision document
+// strictly; anything unexpected is an error, never an allow.
+//
+// The contract between this package and Rego is rego/README.md. The package
+// knows nothing of gRPC or the generated protobuf types.
+package engine
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/fault"
+)
+
+// Options configure an Engine. The zero value is ready to use.
+type Options struct {
+	// Logger receives load results; nil discards them.
+	Logger *slog.Logger
+	// Library holds the built-in policy library: every *.rego file in it
+	// but *_test.rego is compiled with each bundle. Nil means the library
+	// embedded in the binary (pdp.Policies); tests may replace it.
+	Library fs.FS
+	// LenientBuiltinErrors, when true, makes a failing built-in function
+	// (a malformed CIDR, a bad sprintf argument) leave its expression
+	// undefined, as OPA does by default. The default fails the whole
+	// decision instead, so that a deny rule that errors can never turn into
+	// an allow.
+	LenientBuiltinErrors bool
+	// Now is the clock used when a request carries no time; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// Bundle is one policy set: the authors' modules and the tenants' data.
+type Bundle struct {
+	// Modules are the authors' Rego modules, file path to source. The path
+	// names the module in errors ("policies/geo.rego:12: ...") and must not
+	// collide with a path of the built-in library.
+	Modules map[string]string
+	// Tenants become data.tenants: tenant name to { plan, environments },
+	// with every default filled in (see rego/README.md). Values must be
+	// JSON-like: nil, bool, numbers, string, []any, map[string]any.
+	Tenants map[string]any
+}
+
+// Engine evaluates decisions against the last successfully loaded bundle.
+// It is safe for concurrent use.
+type Engine struct {
+	logger  *slog.Logger
+	library fs.FS
+	strict  bool
+	now     func() time.Time
+
+	// loadMu serialises Load so that two reloads cannot interleave.
+	loadMu  sync.Mutex
+	current atomic.Pointer[prepared]
+}
+
+// prepared is one loaded policy set, immutable once published.
+type prepared struct {
+	query    rego.PreparedEvalQuery
+	revision string
+}
+
+// New returns an Engine that is not ready until the first successful Load.
+func New(opts Options) *Engine {
+	e := &Engine{
+		logger:  opts.Logger,
+		library: opts.Library,
+		strict:  !opts.LenientBuiltinErrors,
+		now:     opts.Now,
+	}
+	if e.logger == nil {
+		e.logger = slog.New(slog.DiscardHandler)
+	}
+	if e.library == nil {
+		e.library = builtinLibrary()
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e
+}
+
+// Load compiles the library and the bundle's modules, stores the tenants'
+// data and prepares data.pdp.decision. On success the new set replaces the
+// old one for every later Decide and its revision is returned. On failure
+// the last good set keeps serving and the error names the file and line of
+// every problem OPA reported.
+func (e *Engine) Load(ctx context.Context, b Bundle) (string, error) {
+	e.loadMu.Lock()
+	defer e.loadMu.Unlock()
+
+	p, err := e.prepare(ctx, b)
+	if err != nil {
+		e.logger.LogAttrs(ctx, slog.LevelWarn, "policy load failed",
+			slog.String("serving_revision", e.Revision()), slog.Any("error", err))
+		return "", err
+	}
+	e.current.Store(p)
+	e.logger.LogAttrs(ctx, slog.LevelInfo, "policy loaded",
+		slog.String("revision", p.revision),
+		slog.Int("modules", len(b.Modules)),
+		slog.Int("tenants", len(b.Tenants)))
+	return p.revision, nil
+}
+
+// Ready reports whether a policy set is loaded.
+func (e *Engine) Ready() bool { return e.current.Load() != nil }
+
+// Revision identifies the policy set serving now; empty before the first
+// successful Load.
+func (e *Engine) Revision() string {
+	if p := e.current.Load(); p != nil {
+		return p.revision
+	}
+	return ""
+}
+
+// Decide evaluates data.pdp.decision for one validated request. A deny or a
+// challenge is a decision, not an error. Errors mean the engine could not
+// decide: fault.Unavailable before the first Load, fault.DeadlineExceeded
+// when ctx ends first, fault.Internal when evaluation fails or the policy
+// returns a document that does not follow the contract.
+func (e *Engine) Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error) {
+	p := e.current.Load()
+	if p == nil {
+		return nil, fault.New(fault.Unavailable, "no policy loaded")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, contextFault(err)
+	}
+
+	input, err := buildInput(req, e.now)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := p.query.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, contextFault(ctxErr)
+		}
+		return nil, fault.Wrap(err, fault.Internal, "policy evaluation failed")
+	}
+	d, err := parseResultSet(rs)
+	if err != nil {
+		return nil, fault.Wrap(err, fault.Internal, "policy returned a malformed decision")
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fault.Wrap(err, fault.Internal, "cannot allocate a decision id")
+	}
+	d.ID = id.String()
+	d.PolicyRevision = p.revision
+	return d, nil
+}
+
+// contextFault maps the end of the caller's context to a domain error.
+func contextFault(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fault.Wrap(err, fault.DeadlineExceeded, "request canceled before a decision")
+	}
+	return fault.Wrap(err, fault.DeadlineExceeded, "deadline exceeded before a decision")
+}
+
+// astResult makes evaluation results ast.Values instead of Go values, so
+// that the decision is read without a conversion pass.
+func astResult(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil }

@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io/fs"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	pdp "github.com/pdp-dev/pdp"
+)
+
+// decisionQuery is the one query the server evaluates.
+var decisionQuery = ast.MustParseBody("data.pdp.decision")
+
+// decisionRef is the rule the library must define.
+var decisionRef = ast.MustParseRef("data.pdp.decision")
+
+// builtinLibrary is the library embedded in the binary.
+func builtinLibrary() fs.FS { return pdp.Policies }
+
+// LibraryModules returns the policy modules of a library file system: every
+// *.rego file but *_test.rego, path to source, in any directory.
+func LibraryModules(fsys fs.FS) (map[string]string, error) {
+	modules := map[string]string{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !IsPolicyFile(p) {
+			return nil
+		}
+		src, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		modules[p] = string(src)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read policy library: %w", err)
+	}
+	return modules, nil
+}
+
+// IsPolicyFile reports whether a file name is a Rego module that is not a
+// test: it ends in .rego but not in _test.rego.
+func IsPolicyFile(name string) bool {
+	base := path.Base(name)
+	return strings.HasSuffix(base, ".rego") && !strings.HasSuffix(base, "_test.rego")
+}
+
+// prepare builds a complete policy set without touching the serving one.
+func (e *Engine) prepare(ctx context.Context, b Bundle) (*prepared, error) {
+	library, err := LibraryModules(e.library)
+	if err != nil {
+		return nil, err
+	}
+	sources := make(map[string]string, len(library)+len(b.Modules))
+	maps.Copy(sources, library)
+	for name, src := range b.Modules {
+		if _, clash := library[name]; clash {
+			return nil, fmt.Errorf("module %s: the path is taken by the built-in library", name)
+		}
+		sources[name] = src
+	}
+
+	compiler, err := compile(sources)
+	if err != nil {
+		return nil, err
+	}
+
+	tenants, err := ast.InterfaceToValue(tenantsOrEmpty(b.Tenants))
+	if err != nil {
+		return nil, fmt.Errorf("tenant data: %w", err)
+	}
+	// The store owns an AST copy of the data and returns it without
+	// conversion on read; nothing is ever written to it afterwards.
+	store := inmem.NewFromASTObject(ast.NewObject(ast.Item(ast.InternedTerm("tenants"), ast.NewTerm(tenants))))
+
+	query, err := rego.New(
+		rego.ParsedQuery(decisionQuery),
+		rego.Compiler(compiler),
+		rego.Store(store),
+		rego.StrictBuiltinErrors(e.strict),
+		rego.GenerateJSON(astResult),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare data.pdp.decision: %w", err)
+	}
+
+	revision, err := revisionOf(sources, b.Tenants)
+	if err != nil {
+		return nil, err
+	}
+	return &prepared{query: query, revision: revision}, nil
+}
+
+// compile parses and compiles every module. Errors keep OPA's locations,
+// so each line of the message starts with file:line.
+func compile(sources map[string]string) (*ast.Compiler, error) {
+	modules := make(map[string]*ast.Module, len(sources))
+	var parseErrs []error
+	for _, name := range slices.Sorted(maps.Keys(sources)) {
+		m, err := ast.ParseModuleWithOpts(name, sources[name], ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			parseErrs = append(parseErrs, err)
+			continue
+		}
+		modules[name] = m
+	}
+	if len(parseErrs) > 0 {
+		return nil, fmt.Errorf("parse policies: %w", errors.Join(parseErrs...))
+	}
+
+	compiler := ast.NewCompiler().WithEnablePrintStatements(false)
+	if compiler.Compile(modules); compiler.Failed() {
+		return nil, fmt.Errorf("compile policies: %w", compiler.Errors)
+	}
+	if len(compiler.GetRules(decisionRef)) == 0 {
+		return nil, errors.New("compile policies: no module defines data.pdp.decision")
+	}
+	return compiler, nil
+}
+
+func tenantsOrEmpty(t map[string]any) map[string]any {
+	if t == nil {
+		return map[string]any{}
+	}
+	return t
+}
+
+// revisionLen is the number of hex digits of a revision.
+const revisionLen = 16
+
+// revisionOf hashes every module (library included, in path order) and the
+// tenant data, so that identical inputs give identical revisions.
+func revisionOf(sources map[string]string, tenants map[string]any) (string, error) {
+	h := sha256.New()
+	for _, name := range slices.Sorted(maps.Keys(sources)) {
+		writeField(h, []byte(name))
+		writeField(h, []byte(sources[name]))
+	}
+	// encoding/json writes map keys sorted, so the encoding is canonical.
+	data, err := json.Marshal(tenantsOrEmpty(tenants))
+	if err != nil {
+		return "", fmt.Errorf("tenant data: %w", err)
+	}
+	writeField(h, data)
+	return hex.EncodeToString(h.Sum(nil))[:revisionLen], nil
+}
+
+// writeField writes a length-prefixed field, so that no two different
+// sequences of fields hash alike.
+func writeField(h hash.Hash, b []byte) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+	h.Write(n[:])
+	h.Write(b)
+}

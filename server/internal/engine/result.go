@@ -1,0 +1,399 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/pdp-dev/pdp/server/internal/decision"
+)
+
+// The keys each object of the decision document may hold. Anything else is
+// an error: the document is validated strictly, and an error denies.
+var (
+	decisionKeys    = []string{"decision", "reasons", "step_ups", "obligations", "risk", "session", "cache_ttl_ns", "enforced", "would_decide", "explanation"}
+	reasonKeys      = []string{"code", "message", "rule"}
+	stepUpKeys      = []string{"kind", "reason_code", "max_age_ns", "allowed_providers", "deadline_ns"}
+	obligationKeys  = []string{"kind", "params"}
+	riskKeys        = []string{"score", "level", "factors"}
+	factorKeys      = []string{"name", "weight", "detail"}
+	sessionKeys     = []string{"expires_at_ns", "warn_at_ns", "idle_timeout_ns"}
+	explanationKeys = []string{"rule", "code", "effect", "matched", "message"}
+)
+
+// The words the contract allows.
+var (
+	stepUpKinds = []decision.StepUpKind{decision.StepUpMFA, decision.StepUpReauthenticate,
+		decision.StepUpEnrollMFA, decision.StepUpUseProvider, decision.StepUpVerifyDevice}
+	obligationKinds = []decision.ObligationKind{decision.ObligationAudit, decision.ObligationNotifySecurity,
+		decision.ObligationWarnSessionExpiry, decision.ObligationCacheNamespace,
+		decision.ObligationRemindMFAEnrollment, decision.ObligationSuspendUser, decision.ObligationBlockIP}
+	riskLevels     = []decision.RiskLevel{decision.RiskLow, decision.RiskMedium, decision.RiskHigh, decision.RiskCritical}
+	explainEffects = []string{"deny", "challenge", "allow", "info"}
+)
+
+// parseResultSet reads the value of data.pdp.decision from a result set
+// whose values are ast.Values (see astResult).
+func parseResultSet(rs rego.ResultSet) (*decision.Decision, error) {
+	if len(rs) == 0 {
+		return nil, errors.New("data.pdp.decision is undefined")
+	}
+	if len(rs) > 1 || len(rs[0].Expressions) != 1 {
+		return nil, errors.New("data.pdp.decision has more than one value")
+	}
+	v, ok := rs[0].Expressions[0].Value.(ast.Value)
+	if !ok {
+		return nil, fmt.Errorf("data.pdp.decision: unexpected result type %T", rs[0].Expressions[0].Value)
+	}
+	return parseDecision(v)
+}
+
+// parseDecision validates the decision document and converts it.
+func parseDecision(v ast.Value) (*decision.Decision, error) {
+	r := reader{}
+	o := r.object(v, "decision", decisionKeys)
+	if o == nil {
+		return nil, r.err
+	}
+	d := &decision.Decision{
+		Kind:        r.kind(r.required(o, "decision", ""), "decision"),
+		Reasons:     readArray(&r, r.required(o, "reasons", ""), "reasons", r.reason),
+		StepUps:     readArray(&r, r.required(o, "step_ups", ""), "step_ups", r.stepUp),
+		Obligations: readArray(&r, r.required(o, "obligations", ""), "obligations", r.obligation),
+		Risk:        r.risk(r.required(o, "risk", ""), "risk"),
+		Enforced:    r.boolean(r.required(o, "enforced", ""), "enforced"),
+	}
+	if s := r.optional(o, "session"); s != nil {
+		d.Session = r.session(s, "session")
+	}
+	if ttl := r.optional(o, "cache_ttl_ns"); ttl != nil {
+		d.CacheTTL = r.duration(ttl, "cache_ttl_ns")
+	}
+	if w := r.optional(o, "would_decide"); w != nil {
+		d.WouldDecide = r.kind(w, "would_decide")
+	}
+	if x := r.optional(o, "explanation"); x != nil {
+		d.Explanation = readArray(&r, x, "explanation", r.explanation)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return d, consistent(d)
+}
+
+// consistent checks what no single field can show.
+func consistent(d *decision.Decision) error {
+	switch {
+	case d.Enforced && d.WouldDecide == decision.KindUnspecified:
+		d.WouldDecide = d.Kind
+	case d.Enforced && d.WouldDecide != d.Kind:
+		return fmt.Errorf("decision: enforced %s but would_decide %s", d.Kind, d.WouldDecide)
+	case !d.Enforced && d.WouldDecide == decision.KindUnspecified:
+		return errors.New("decision: report-only decision without would_decide")
+	}
+	if d.Kind == decision.KindChallenge && len(d.StepUps) == 0 {
+		return errors.New("decision: challenge without step_ups")
+	}
+	return nil
+}
+
+// reader converts ast values and keeps the first error, naming the path of
+// the offending value; once it holds an error every method returns zero.
+type reader struct {
+	err error
+}
+
+func (r *reader) fail(path, format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...))
+	}
+}
+
+func (r *reader) typeError(path, want string, v ast.Value) {
+	r.fail(path, "want %s, got %s", want, ast.ValueName(v))
+}
+
+// object returns v as an object whose keys are all among keys.
+func (r *reader) object(v ast.Value, path string, keys []string) ast.Object {
+	if r.err != nil {
+		return nil
+	}
+	o, ok := v.(ast.Object)
+	if !ok {
+		r.typeError(path, "object", v)
+		return nil
+	}
+	o.Foreach(func(k, _ *ast.Term) {
+		if s, ok := k.Value.(ast.String); !ok || !slices.Contains(keys, string(s)) {
+			r.fail(path, "unexpected key %v", k)
+		}
+	})
+	if r.err != nil {
+		return nil
+	}
+	return o
+}
+
+// required returns o[key], recording an error when it is missing.
+func (r *reader) required(o ast.Object, key, parent string) ast.Value {
+	v := r.optional(o, key)
+	if v == nil {
+		r.fail(join(parent, key), "missing")
+	}
+	return v
+}
+
+// optional returns o[key], or nil when o is nil or the key is missing.
+func (r *reader) optional(o ast.Object, key string) ast.Value {
+	if o == nil || r.err != nil {
+		return nil
+	}
+	if t := o.Get(ast.InternedTerm(key)); t != nil {
+		return t.Value
+	}
+	return nil
+}
+
+func (r *reader) str(v ast.Value, path string) string {
+	if r.err != nil {
+		return ""
+	}
+	s, ok := v.(ast.String)
+	if !ok {
+		r.typeError(path, "string", v)
+	}
+	return string(s)
+}
+
+func (r *reader) boolean(v ast.Value, path string) bool {
+	if r.err != nil {
+		return false
+	}
+	b, ok := v.(ast.Boolean)
+	if !ok {
+		r.typeError(path, "boolean", v)
+	}
+	return bool(b)
+}
+
+func (r *reader) float(v ast.Value, path string) float64 {
+	if r.err != nil {
+		return 0
+	}
+	n, ok := v.(ast.Number)
+	if !ok {
+		r.typeError(path, "number", v)
+		return 0
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		r.fail(path, "number %s out of range", n)
+	}
+	return f
+}
+
+// int64 reads an integer. Rego may write an integral number with an
+// exponent or a fraction part ("1.5e9"); it is accepted when exact.
+func (r *reader) int64(v ast.Value, path string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	n, ok := v.(ast.Number)
+	if !ok {
+		r.typeError(path, "number", v)
+		return 0
+	}
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return i
+	}
+	q, ok := new(big.Rat).SetString(string(n))
+	if !ok || !q.IsInt() || !q.Num().IsInt64() {
+		r.fail(path, "want an integer of nanoseconds, got %s", n)
+		return 0
+	}
+	return q.Num().Int64()
+}
+
+func (r *reader) timestamp(v ast.Value, path string) time.Time {
+	ns := r.int64(v, path)
+	if r.err != nil {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+func (r *reader) duration(v ast.Value, path string) time.Duration {
+	ns := r.int64(v, path)
+	if ns < 0 {
+		r.fail(path, "negative duration %d", ns)
+	}
+	return time.Duration(ns)
+}
+
+func (r *reader) kind(v ast.Value, path string) decision.Kind {
+	s := r.str(v, path)
+	if r.err != nil {
+		return decision.KindUnspecified
+	}
+	k, ok := decision.ParseKind(s)
+	if !ok {
+		r.fail(path, "unknown decision %q", s)
+	}
+	return k
+}
+
+func (r *reader) reason(v ast.Value, path string) decision.Reason {
+	o := r.object(v, path, reasonKeys)
+	return decision.Reason{
+		Code:    r.str(r.required(o, "code", path), path+".code"),
+		Message: r.str(r.required(o, "message", path), path+".message"),
+		Rule:    r.str(r.required(o, "rule", path), path+".rule"),
+	}
+}
+
+func (r *reader) stepUp(v ast.Value, path string) decision.StepUp {
+	o := r.object(v, path, stepUpKeys)
+	s := decision.StepUp{
+		Kind:       oneOf(r, r.str(r.required(o, "kind", path), path+".kind"), path+".kind", stepUpKinds),
+		ReasonCode: r.str(r.required(o, "reason_code", path), path+".reason_code"),
+	}
+	if x := r.optional(o, "max_age_ns"); x != nil {
+		s.MaxAge = r.duration(x, path+".max_age_ns")
+	}
+	if x := r.optional(o, "allowed_providers"); x != nil {
+		s.AllowedProviders = readArray(r, x, path+".allowed_providers", r.str)
+	}
+	if x := r.optional(o, "deadline_ns"); x != nil {
+		s.Deadline = r.timestamp(x, path+".deadline_ns")
+	}
+	return s
+}
+
+func (r *reader) obligation(v ast.Value, path string) decision.Obligation {
+	o := r.object(v, path, obligationKeys)
+	ob := decision.Obligation{
+		Kind: oneOf(r, r.str(r.required(o, "kind", path), path+".kind"), path+".kind", obligationKinds),
+	}
+	if x := r.optional(o, "params"); x != nil {
+		ob.Params = r.params(x, path+".params")
+	}
+	return ob
+}
+
+// params reads an object of strings; nil when empty.
+func (r *reader) params(v ast.Value, path string) map[string]string {
+	if r.err != nil {
+		return nil
+	}
+	o, ok := v.(ast.Object)
+	if !ok {
+		r.typeError(path, "object", v)
+		return nil
+	}
+	if o.Len() == 0 {
+		return nil
+	}
+	m := make(map[string]string, o.Len())
+	o.Foreach(func(k, val *ast.Term) {
+		key := r.str(k.Value, path+" key")
+		m[key] = r.str(val.Value, join(path, key))
+	})
+	return m
+}
+
+func (r *reader) risk(v ast.Value, path string) decision.Risk {
+	o := r.object(v, path, riskKeys)
+	risk := decision.Risk{
+		Score:   r.float(r.required(o, "score", path), path+".score"),
+		Level:   oneOf(r, r.str(r.required(o, "level", path), path+".level"), path+".level", riskLevels),
+		Factors: readArray(r, r.required(o, "factors", path), path+".factors", r.factor),
+	}
+	if r.err == nil && (risk.Score < 0 || risk.Score > 1) {
+		r.fail(path+".score", "%v outside 0..1", risk.Score)
+	}
+	return risk
+}
+
+func (r *reader) factor(v ast.Value, path string) decision.RiskFactor {
+	o := r.object(v, path, factorKeys)
+	return decision.RiskFactor{
+		Name:   r.str(r.required(o, "name", path), path+".name"),
+		Weight: r.float(r.required(o, "weight", path), path+".weight"),
+		Detail: r.str(r.required(o, "detail", path), path+".detail"),
+	}
+}
+
+func (r *reader) session(v ast.Value, path string) decision.SessionControl {
+	o := r.object(v, path, sessionKeys)
+	var s decision.SessionControl
+	if x := r.optional(o, "expires_at_ns"); x != nil {
+		s.ExpiresAt = r.timestamp(x, path+".expires_at_ns")
+	}
+	if x := r.optional(o, "warn_at_ns"); x != nil {
+		s.WarnAt = r.timestamp(x, path+".warn_at_ns")
+	}
+	if x := r.optional(o, "idle_timeout_ns"); x != nil {
+		s.IdleTimeout = r.duration(x, path+".idle_timeout_ns")
+	}
+	return s
+}
+
+func (r *reader) explanation(v ast.Value, path string) decision.Explanation {
+	o := r.object(v, path, explanationKeys)
+	return decision.Explanation{
+		Rule:    r.str(r.required(o, "rule", path), path+".rule"),
+		Code:    r.str(r.required(o, "code", path), path+".code"),
+		Effect:  oneOf(r, r.str(r.required(o, "effect", path), path+".effect"), path+".effect", explainEffects),
+		Matched: r.boolean(r.required(o, "matched", path), path+".matched"),
+		Message: r.str(r.required(o, "message", path), path+".message"),
+	}
+}
+
+// readArray converts every element of an array; nil when empty.
+func readArray[T any](r *reader, v ast.Value, path string, elem func(ast.Value, string) T) []T {
+	if r.err != nil {
+		return nil
+	}
+	a, ok := v.(*ast.Array)
+	if !ok {
+		r.typeError(path, "array", v)
+		return nil
+	}
+	if a.Len() == 0 {
+		return nil
+	}
+	out := make([]T, a.Len())
+	for i := range a.Len() {
+		out[i] = elem(a.Elem(i).Value, path+"["+strconv.Itoa(i)+"]")
+	}
+	if r.err != nil {
+		return nil
+	}
+	return out
+}
+
+// oneOf converts s to T, recording an error unless it is one of allowed.
+func oneOf[T ~string](r *reader, s, path string, allowed []T) T {
+	if r.err != nil {
+		return ""
+	}
+	if !slices.Contains(allowed, T(s)) {
+		r.fail(path, "unknown value %q", s)
+		return ""
+	}
+	return T(s)
+}
+
+func join(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
