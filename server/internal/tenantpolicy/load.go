@@ -1,0 +1,126 @@
+package tenantpolicy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/fault"
+)
+
+// IsPolicyFile reports whether a directory entry name is a tenant policy
+// file: it ends in .yaml, .yml or .json (any case) and is neither hidden
+// (".acme.yaml", Kubernetes' "..data") nor an editor's temporary or lock
+// file ("#acme.yaml#", "~acme.yaml", "acme.yaml~", "acme.yaml.swp").
+func IsPolicyFile(name string) bool {
+	if name == "" || strings.ContainsAny(name[:1], ".#~") {
+		return false
+	}
+	return slices.Contains([]string{".yaml", ".yml", ".json"}, strings.ToLower(filepath.Ext(name)))
+}
+
+// LoadDir reads every tenant policy file of dir (see IsPolicyFile; not
+// recursive, symbolic links followed) and returns the policies by tenant
+// name, each parsed, validated, plan-checked and given its etag.
+//
+// The tenant name is the file's tenant field or, when that is empty, the
+// file name without its extension; a file whose tenant field differs from
+// its name is refused, and so are two files for one tenant. Every problem
+// of every file is reported, joined with errors.Join, each beginning with
+// the file's path. On error the map still holds the files that loaded
+// cleanly; a caller that needs all or nothing (a reload that keeps the last
+// good set) discards it.
+func LoadDir(dir string) (map[string]*pdpv1.TenantPolicy, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading tenant policies: %w", err)
+	}
+	out := map[string]*pdpv1.TenantPolicy{}
+	from := map[string]string{} // tenant -> file that defined it
+	var errs []error
+	for _, e := range entries { // ReadDir sorts by name
+		if !IsPolicyFile(e.Name()) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		p, err := LoadFile(path)
+		if err != nil {
+			if errors.Is(err, errNotRegular) {
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		if first, dup := from[p.Tenant]; dup {
+			errs = append(errs, fault.New(fault.InvalidArgument, "%s: tenant %q is already defined by %s", path, p.Tenant, first))
+			continue
+		}
+		from[p.Tenant] = path
+		out[p.Tenant] = p
+	}
+	return out, errors.Join(errs...)
+}
+
+var errNotRegular = errors.New("not a regular file")
+
+// LoadFile reads, parses, validates and plan-checks one tenant policy file
+// and sets its etag. The tenant defaults to the file name without its
+// extension. Errors begin with the path.
+func LoadFile(path string) (*pdpv1.TenantPolicy, error) {
+	data, err := readLimited(path)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	base := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	switch {
+	case p.Tenant == "":
+		p.Tenant = base
+	case p.Tenant != base:
+		return nil, fmt.Errorf("%s: %w", path, &fault.Error{
+			Code:    fault.InvalidArgument,
+			Message: "invalid tenant policy",
+			Fields: []fault.FieldViolation{{
+				Field:       "tenant",
+				Description: fmt.Sprintf("%q does not match the file name: name the file %s%s or remove the field", p.Tenant, p.Tenant, filepath.Ext(path)),
+			}},
+		})
+	}
+	if err := Validate(p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := CheckPlan(p); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	p.Etag = ETag(p)
+	return p, nil
+}
+
+// readLimited reads a regular file of at most MaxFileSize bytes.
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w", path, errNotRegular)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return data, nil
+}
