@@ -1,0 +1,191 @@
+# Incident response: suspended users, privilege escalation, brute force and
+# IPs that fail logins for many accounts.
+#
+# Reads input.signals.profile {suspended, suspended_reason, failed_logins,
+# ip_failed_logins}, input.action.name, input.subject.{id,roles},
+# input.network.ip, policy.roles, and policy.incident
+# {failed_logins_threshold, failed_logins_window_ns, suspicious_ip_threshold,
+# auto_block_ttl_ns, suspend_on_privilege_escalation, brute_force_action}.
+#
+# Privilege escalation is an "admin.*" action by a subject who holds neither
+# the role "admin" nor "owner", and none of whose roles is granted that
+# action by policy.roles (a tenant may delegate, e.g. "admin.audit.*" to an
+# auditor role, and that is not an escalation).
+#
+# Brute force: the user's failed logins within the window reach
+# failed_logins_threshold (exactly the threshold fires). brute_force_action
+# "deny" denies; anything else challenges with an MFA step-up.
+#
+# An IP whose failed logins within the window reach suspicious_ip_threshold
+# gets a block_ip obligation; ttl is auto_block_ttl_ns in whole seconds
+# ("3600s", Go duration syntax; "0s" leaves the lifetime to the server).
+# The core drops suspend_user and block_ip in report-only mode.
+#
+# Emits:
+#   deny      incident.user_suspended       (rule incident.user_suspended)
+#   deny      incident.privilege_escalation (rule incident.privilege_escalation)
+#             + notify_security {user, action, reason}, + suspend_user
+#             {user, action, reason} when suspend_on_privilege_escalation
+#             and the subject has an id
+#   challenge / deny incident.brute_force   (rule incident.brute_force)
+#   obligation block_ip {ip, ttl, reason}
+package pdp
+
+# ---------------------------------------------------------------------------
+# Suspended users
+
+deny contains {
+	"code": "incident.user_suspended",
+	"message": incident_suspended_text,
+	"rule": "incident.user_suspended",
+} if {
+	policy
+	input.signals.profile.suspended == true
+}
+
+incident_suspended_text := sprintf("user %q is suspended: %s", [input.subject.id, reason]) if {
+	reason := object.get(input.signals.profile, "suspended_reason", "")
+	reason != ""
+} else := sprintf("user %q is suspended", [input.subject.id])
+
+checks contains {
+	"rule": "incident.user_suspended",
+	"code": "incident.user_suspended",
+	"effect": "deny",
+	"message": sprintf("user %q is not suspended", [input.subject.id]),
+} if {
+	policy
+	input.signals.profile
+	not input.signals.profile.suspended == true
+}
+
+# ---------------------------------------------------------------------------
+# Privilege escalation
+
+incident_admin_roles := {"admin", "owner"}
+
+incident_admin_action if action_matches("admin.*", input.action.name)
+
+incident_admin_role contains role if {
+	some role in input.subject.roles
+	role in incident_admin_roles
+}
+
+incident_granted_by contains role if {
+	some role in input.subject.roles
+	some pattern in policy.roles[role].actions
+	action_matches(pattern, input.action.name)
+}
+
+incident_escalation if {
+	policy
+	incident_admin_action
+	count(incident_admin_role) == 0
+	count(incident_granted_by) == 0
+}
+
+deny contains {
+	"code": "incident.privilege_escalation",
+	"message": sprintf("user %q attempted admin action %q without an admin role (roles: %s)", [
+		input.subject.id, input.action.name, text_list(object.get(input, ["subject", "roles"], [])),
+	]),
+	"rule": "incident.privilege_escalation",
+} if {
+	incident_escalation
+}
+
+incident_escalation_params := {
+	"user": input.subject.id,
+	"action": input.action.name,
+	"reason": "incident.privilege_escalation",
+}
+
+obligations contains {"kind": "notify_security", "params": incident_escalation_params} if {
+	incident_escalation
+}
+
+obligations contains {"kind": "suspend_user", "params": incident_escalation_params} if {
+	incident_escalation
+	policy.incident.suspend_on_privilege_escalation == true
+	input.subject.id != ""
+}
+
+checks contains {
+	"rule": "incident.privilege_escalation",
+	"code": "incident.privilege_escalation",
+	"effect": "deny",
+	"message": sprintf("admin action %q by %s", [input.action.name, incident_admin_text]),
+} if {
+	policy
+	incident_admin_action
+	not incident_escalation
+}
+
+incident_admin_text := sprintf("admin role %s", [text_list(incident_admin_role)]) if {
+	count(incident_admin_role) > 0
+} else := sprintf("role %s, granted by the tenant policy", [text_list(incident_granted_by)])
+
+# ---------------------------------------------------------------------------
+# Brute force
+
+incident_failed_threshold := policy.incident.failed_logins_threshold if {
+	policy.incident.failed_logins_threshold > 0
+}
+
+incident_brute_force_effect := "deny" if {
+	policy.incident.brute_force_action == "deny"
+} else := "challenge"
+
+incident_brute_force_text := sprintf("%d failed logins of user %q%s reach the threshold of %d", [
+	input.signals.profile.failed_logins, input.subject.id, risk_window_text, incident_failed_threshold,
+])
+
+incident_brute_force if input.signals.profile.failed_logins >= incident_failed_threshold
+
+deny contains {
+	"code": "incident.brute_force",
+	"message": incident_brute_force_text,
+	"rule": "incident.brute_force",
+} if {
+	incident_brute_force
+	incident_brute_force_effect == "deny"
+}
+
+challenge contains {
+	"code": "incident.brute_force",
+	"message": incident_brute_force_text,
+	"rule": "incident.brute_force",
+	"step_ups": [{"kind": "mfa", "reason_code": "incident.brute_force"}],
+} if {
+	incident_brute_force
+	incident_brute_force_effect == "challenge"
+}
+
+checks contains {
+	"rule": "incident.brute_force",
+	"code": "incident.brute_force",
+	"effect": incident_brute_force_effect,
+	"message": sprintf("%d failed logins of user %q%s, below the threshold of %d", [
+		input.signals.profile.failed_logins, input.subject.id, risk_window_text, incident_failed_threshold,
+	]),
+} if {
+	input.signals.profile.failed_logins < incident_failed_threshold
+}
+
+# ---------------------------------------------------------------------------
+# Auto-block of an IP failing logins for many accounts
+
+obligations contains {
+	"kind": "block_ip",
+	"params": {
+		"ip": network_ip,
+		"ttl": sprintf("%ds", [(ttl - (ttl % 1000000000)) / 1000000000]),
+		"reason": sprintf("%d failed logins from this IP reach the threshold of %d", [input.signals.profile.ip_failed_logins, threshold]),
+	},
+} if {
+	threshold := policy.incident.suspicious_ip_threshold
+	threshold > 0
+	network_ip != ""
+	input.signals.profile.ip_failed_logins >= threshold
+	ttl := object.get(policy.incident, "auto_block_ttl_ns", 0)
+}

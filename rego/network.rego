@@ -1,0 +1,177 @@
+# Network controls: IP deny and allow lists, and geographic restrictions.
+#
+# Reads policy.ip_denylist, policy.ip_allowlist (CIDRs, IPv4 and IPv6),
+# policy.countries {allowed, blocked} (ISO 3166 alpha-2), input.network.ip,
+# input.network.country, input.signals.ip and input.signals.geo.
+#
+# IP lists. The server matches the request's IP against a prefix table of
+# the tenant's lists, the admin IP rules (AddIPRule, ImportIPList: manual,
+# threat feeds, auto-blocks) and the global lists, and passes the result as
+# input.signals.ip {denied, denied_by, allowed}. When signals.ip is present
+# it is the only source: it already covers the policy lists. When it is
+# absent although the request has an IP (under `opa test`, or any caller
+# that evaluates the policy without the server), the policy's own lists are
+# matched with net.cidr_contains, so the policy stays correct on its own.
+#
+# Countries. The country is input.network.country when given, else the
+# GeoIP country in input.signals.geo. A blocked country denies. With an
+# allowed list, a country outside it denies, and so does an unknown country:
+# an allow list cannot be proven without a location. With only a blocked
+# list, an unknown country passes (nothing says it is blocked).
+#
+# Emits (deny):
+#   network.ip_denied            rule network.ip_denied
+#   network.ip_missing           rule network.ip_allowlist
+#   network.ip_not_allowed       rule network.ip_allowlist
+#   network.country_blocked      rule network.country_blocked
+#   network.country_not_allowed  rule network.country_allowed
+#   network.country_unknown      rule network.country_allowed (new code)
+package pdp
+
+network_ip := object.get(input, ["network", "ip"], "")
+
+# ---------------------------------------------------------------------------
+# Deny list
+
+# The evidence of a deny-list match; undefined when the IP is not denied.
+network_denied_by := by if {
+	input.signals.ip.denied == true
+	by := object.get(input.signals.ip, "denied_by", "")
+	by != ""
+} else := "a deny list" if {
+	input.signals.ip.denied == true
+} else := sprintf("ip_denylist entry %s", [text_list(network_denylist_hits)]) if {
+	count(network_denylist_hits) > 0
+}
+
+# Fallback matching, only when the server did not compute signals.ip.
+network_denylist_hits contains cidr if {
+	not input.signals.ip
+	network_ip != ""
+	some cidr in policy.ip_denylist
+	net.cidr_contains(cidr, network_ip)
+}
+
+deny contains {
+	"code": "network.ip_denied",
+	"message": sprintf("IP %s is denied by %s", [network_ip, network_denied_by]),
+	"rule": "network.ip_denied",
+} if {
+	policy
+	network_denied_by
+}
+
+checks contains {
+	"rule": "network.ip_denied",
+	"code": "network.ip_denied",
+	"effect": "deny",
+	"message": sprintf("IP %s is on no deny list", [network_ip]),
+} if {
+	policy
+	network_ip != ""
+	not network_denied_by
+}
+
+# ---------------------------------------------------------------------------
+# Allow list
+
+network_allowlisted if input.signals.ip.allowed == true
+
+network_allowlisted if {
+	not input.signals.ip
+	some cidr in policy.ip_allowlist
+	net.cidr_contains(cidr, network_ip)
+}
+
+deny contains {
+	"code": "network.ip_missing",
+	"message": sprintf("the tenant allows only listed networks (%s) and the request gives no IP", [text_list(policy.ip_allowlist)]),
+	"rule": "network.ip_allowlist",
+} if {
+	count(policy.ip_allowlist) > 0
+	network_ip == ""
+}
+
+deny contains {
+	"code": "network.ip_not_allowed",
+	"message": sprintf("IP %s is not in the allow list (%s)", [network_ip, text_list(policy.ip_allowlist)]),
+	"rule": "network.ip_allowlist",
+} if {
+	count(policy.ip_allowlist) > 0
+	network_ip != ""
+	not network_allowlisted
+}
+
+checks contains {
+	"rule": "network.ip_allowlist",
+	"code": "network.ip_not_allowed",
+	"effect": "deny",
+	"message": sprintf("IP %s is in the allow list", [network_ip]),
+} if {
+	count(policy.ip_allowlist) > 0
+	network_ip != ""
+	network_allowlisted
+}
+
+# ---------------------------------------------------------------------------
+# Countries
+
+network_country := upper(input.network.country) if {
+	input.network.country != ""
+} else := upper(input.signals.geo.country) if {
+	input.signals.geo.country != ""
+}
+
+network_country_source := "request" if {
+	input.network.country != ""
+} else := "GeoIP"
+
+deny contains {
+	"code": "network.country_blocked",
+	"message": sprintf("country %s (%s) is blocked", [network_country, network_country_source]),
+	"rule": "network.country_blocked",
+} if {
+	network_country in policy.countries.blocked
+}
+
+checks contains {
+	"rule": "network.country_blocked",
+	"code": "network.country_blocked",
+	"effect": "deny",
+	"message": network_not_blocked_text,
+} if {
+	count(policy.countries.blocked) > 0
+	not network_country in policy.countries.blocked
+}
+
+network_not_blocked_text := sprintf("country %s is not blocked", [network_country]) if {
+	network_country
+} else := "country unknown; the blocked list cannot apply"
+
+deny contains {
+	"code": "network.country_not_allowed",
+	"message": sprintf("country %s (%s) is not allowed; allowed: %s", [network_country, network_country_source, text_list(policy.countries.allowed)]),
+	"rule": "network.country_allowed",
+} if {
+	count(policy.countries.allowed) > 0
+	not network_country in policy.countries.allowed
+	network_country
+}
+
+deny contains {
+	"code": "network.country_unknown",
+	"message": sprintf("the request's country is unknown (no network.country, no GeoIP result) and only %s are allowed", [text_list(policy.countries.allowed)]),
+	"rule": "network.country_allowed",
+} if {
+	count(policy.countries.allowed) > 0
+	not network_country
+}
+
+checks contains {
+	"rule": "network.country_allowed",
+	"code": "network.country_not_allowed",
+	"effect": "deny",
+	"message": sprintf("country %s is allowed", [network_country]),
+} if {
+	network_country in policy.countries.allowed
+}

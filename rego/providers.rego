@@ -1,0 +1,120 @@
+# Authentication provider enforcement (SSO only), with break-glass access
+# while SSO is down.
+#
+# Reads policy.auth_providers:
+#   allowed    providers a subject may sign in with ("google", "saml:acme",
+#              exact names); empty: any provider (control silent)
+#   emergency  { enabled, providers, break_glass_users }
+# and input.authentication.provider, input.subject.{id,email},
+# input.signals.sso_available.
+#
+# A provider outside the allowed list challenges the subject to sign in
+# with an allowed one. Emergency access accepts it instead when all hold:
+#   - emergency.enabled;
+#   - the provider is listed in emergency.providers (an empty list accepts
+#     none: the fallback must be named explicitly);
+#   - input.signals.sso_available is false: an admin marked SSO down
+#     (SetSSOStatus). An absent signal is not an outage;
+#   - the subject's id or email is in emergency.break_glass_users.
+# Everybody else still gets the challenge during an outage.
+#
+# Emits:
+#   challenge authn.provider_not_allowed  (rule providers.allowed), step-up
+#             use_provider with allowed_providers
+#   notice    authn.emergency_access      (rule providers.emergency), with
+#             obligations audit and notify_security
+#             {provider, user, reason: "authn.emergency_access"}
+package pdp
+
+providers_provider := object.get(input, ["authentication", "provider"], "")
+
+providers_rejected if {
+	count(policy.auth_providers.allowed) > 0
+	not providers_provider in policy.auth_providers.allowed
+}
+
+# SSO marked down by an admin, and the tenant enabled the fallback.
+providers_outage if {
+	policy.auth_providers.emergency.enabled == true
+	input.signals.sso_available == false
+}
+
+providers_emergency_provider if providers_provider in policy.auth_providers.emergency.providers
+
+providers_break_glass if {
+	input.subject.id != ""
+	input.subject.id in policy.auth_providers.emergency.break_glass_users
+}
+
+providers_break_glass if {
+	input.subject.email != ""
+	input.subject.email in policy.auth_providers.emergency.break_glass_users
+}
+
+providers_emergency if {
+	providers_rejected
+	providers_outage
+	providers_emergency_provider
+	providers_break_glass
+}
+
+providers_user := input.subject.id if {
+	input.subject.id != ""
+} else := object.get(input, ["subject", "email"], "")
+
+challenge contains {
+	"code": "authn.provider_not_allowed",
+	"message": sprintf("provider %q is not allowed; sign in with %s%s", [
+		providers_provider,
+		text_list(policy.auth_providers.allowed),
+		providers_outage_note,
+	]),
+	"rule": "providers.allowed",
+	"step_ups": [{
+		"kind": "use_provider",
+		"reason_code": "authn.provider_not_allowed",
+		"allowed_providers": sort(policy.auth_providers.allowed),
+	}],
+} if {
+	providers_rejected
+	not providers_emergency
+}
+
+# Why an outage did not open emergency access, for the challenge message.
+providers_outage_note := sprintf(" (SSO is down, but emergency access does not cover provider %q)", [providers_provider]) if {
+	providers_outage
+	not providers_emergency_provider
+} else := " (SSO is down, but emergency access is for break-glass accounts only)" if {
+	providers_outage
+	not providers_break_glass
+} else := ""
+
+notices contains {
+	"code": "authn.emergency_access",
+	"message": sprintf("break-glass account %q signed in with %q while SSO is unavailable", [providers_user, providers_provider]),
+	"rule": "providers.emergency",
+} if {
+	providers_emergency
+}
+
+obligations contains {
+	"kind": kind,
+	"params": {
+		"provider": providers_provider,
+		"user": providers_user,
+		"reason": "authn.emergency_access",
+	},
+} if {
+	providers_emergency
+	some kind in ["audit", "notify_security"]
+}
+
+checks contains {
+	"rule": "providers.allowed",
+	"code": "authn.provider_not_allowed",
+	"effect": "challenge",
+	"message": sprintf("provider %q is allowed", [providers_provider]),
+} if {
+	count(policy.auth_providers.allowed) > 0
+	not providers_rejected
+}

@@ -1,0 +1,262 @@
+# Zero-trust risk scoring (API.md section 4).
+#
+# Reads input.signals (computed by the server; an absent group means an
+# absent factor), input.device, input.action.name, the request's country
+# (network_country, see network.rego), and policy.risk {weights,
+# step_up_threshold, deny_threshold, business_hours,
+# require_device_verification}, policy.sensitive_actions,
+# policy.incident.failed_logins_window_ns. Missing weights, thresholds and
+# sensitive actions fall back to the defaults of API.md.
+#
+# Factors (risk_factors, each {name, weight, detail}):
+#   untrusted_device   device id empty, or the profile says the device was
+#                      not seen (device_known false); never when the device
+#                      is managed and compliant. Without a profile only an
+#                      empty device id counts.
+#   unusual_location   the user has logins on record (login_count > 0) and
+#                      the country is not among profile.countries
+#   unusual_time       login_count >= 10: profile.hour_usual is false;
+#                      otherwise (fewer logins, or no profile): outside
+#                      policy.risk.business_hours when set, computed in its
+#                      timezone (days empty = every day; start > end spans
+#                      midnight; start inclusive, end exclusive)
+#   unusual_behavior   the action matches a sensitive_actions glob and
+#                      profile.action_seen is false
+#   impossible_travel  profile.travel.speed_kmh > 900 and distance_km > 100
+#   failed_logins      profile.failed_logins >= 3
+#   ip_reputation      signals.ip.suspicious, or profile.ip_failed_users >= 3
+#
+# risk_score = min(1, sum of the weights of every factor of package pdp and
+# pdp.custom), rounded to four decimals as the core rounds it.
+#
+# Emits:
+#   challenge risk.step_up (rule risk.step_up) when step_up_threshold <
+#             score < deny_threshold: step-up mfa, plus verify_device when
+#             require_device_verification and untrusted_device is a factor
+#   deny      risk.deny (rule risk.deny) when score >= deny_threshold
+package pdp
+
+risk_default_weights := {
+	"unusual_time": 0.2,
+	"unusual_location": 0.3,
+	"unusual_behavior": 0.3,
+	"untrusted_device": 0.2,
+	"impossible_travel": 0.5,
+	"failed_logins": 0.3,
+	"ip_reputation": 0.4,
+}
+
+risk_default_sensitive_actions := ["admin.*", "db.direct_query", "*.delete", "export.*"]
+
+risk_weight(name) := object.get(policy, ["risk", "weights", name], risk_default_weights[name])
+
+risk_factor(name, detail) := {"name": name, "weight": risk_weight(name), "detail": detail}
+
+risk_profile := input.signals.profile
+
+# ---------------------------------------------------------------------------
+# untrusted_device
+
+risk_device_trusted if {
+	input.device.managed == true
+	input.device.compliant == true
+}
+
+risk_untrusted_device_detail := "the request names no device" if {
+	input.device.id == ""
+} else := sprintf("device %q has not been seen in a successful login or MFA of this user in 90 days", [input.device.id]) if {
+	object.get(risk_profile, "device_known", false) == false
+}
+
+risk_factors contains risk_factor("untrusted_device", risk_untrusted_device_detail) if {
+	not risk_device_trusted
+}
+
+# ---------------------------------------------------------------------------
+# unusual_location
+
+risk_factors contains risk_factor("unusual_location", sprintf("country %s not seen for this user in 90 days", [network_country])) if {
+	risk_profile.login_count > 0
+	not network_country in object.get(risk_profile, "countries", [])
+}
+
+# ---------------------------------------------------------------------------
+# unusual_time
+
+risk_time_from_history if risk_profile.login_count >= 10
+
+risk_unusual_time_detail := sprintf("no login of this user within an hour of %s UTC in 90 days", [risk_hhmm(time.clock([input.time_ns, "UTC"]))]) if {
+	risk_time_from_history
+	risk_profile.hour_usual == false
+} else := sprintf("%s %s %s is outside business hours (%s %s-%s)", [
+	risk_local_day, risk_hhmm(risk_local_clock), risk_bh_timezone,
+	risk_bh_days_text,
+	risk_hhmm([(risk_bh.start_minute - (risk_bh.start_minute % 60)) / 60, risk_bh.start_minute % 60]),
+	risk_hhmm([(risk_bh.end_minute - (risk_bh.end_minute % 60)) / 60, risk_bh.end_minute % 60]),
+]) if {
+	not risk_time_from_history
+	not risk_in_business_hours
+}
+
+risk_factors contains risk_factor("unusual_time", risk_unusual_time_detail)
+
+risk_hhmm(clock) := sprintf("%02d:%02d", [clock[0], clock[1]])
+
+risk_bh := policy.risk.business_hours
+
+risk_bh_timezone := risk_bh.timezone if {
+	risk_bh.timezone != ""
+} else := "UTC"
+
+risk_local_clock := time.clock([input.time_ns, risk_bh_timezone])
+
+risk_local_minute := (risk_local_clock[0] * 60) + risk_local_clock[1]
+
+risk_local_day := lower(substring(time.weekday([input.time_ns, risk_bh_timezone]), 0, 3))
+
+risk_bh_days := [lower(d) | some d in object.get(risk_bh, "days", [])]
+
+risk_bh_days_text := concat(",", risk_bh_days) if {
+	count(risk_bh_days) > 0
+} else := "every day"
+
+risk_in_business_hours if {
+	risk_business_day
+	risk_business_minute
+}
+
+risk_business_day if count(risk_bh_days) == 0
+
+risk_business_day if risk_local_day in risk_bh_days
+
+risk_business_minute if {
+	risk_bh.start_minute <= risk_bh.end_minute
+	risk_bh.start_minute <= risk_local_minute
+	risk_local_minute < risk_bh.end_minute
+}
+
+risk_business_minute if {
+	risk_bh.start_minute > risk_bh.end_minute
+	risk_local_minute >= risk_bh.start_minute
+}
+
+risk_business_minute if {
+	risk_bh.start_minute > risk_bh.end_minute
+	risk_local_minute < risk_bh.end_minute
+}
+
+# ---------------------------------------------------------------------------
+# unusual_behavior
+
+risk_sensitive_matches contains pattern if {
+	some pattern in object.get(policy, "sensitive_actions", risk_default_sensitive_actions)
+	action_matches(pattern, input.action.name)
+}
+
+risk_factors contains risk_factor("unusual_behavior", sprintf("sensitive action %s (%s) not used by this user in 90 days", [input.action.name, text_list(risk_sensitive_matches)])) if {
+	count(risk_sensitive_matches) > 0
+	risk_profile.action_seen == false
+}
+
+# ---------------------------------------------------------------------------
+# impossible_travel
+
+risk_factors contains risk_factor("impossible_travel", sprintf("%d km from %s at %d km/h since the last login", [
+	round(travel.distance_km),
+	object.get(travel, "from_country", "?"),
+	round(travel.speed_kmh),
+])) if {
+	travel := risk_profile.travel
+	travel.speed_kmh > 900
+	travel.distance_km > 100
+}
+
+# ---------------------------------------------------------------------------
+# failed_logins
+
+risk_factors contains risk_factor("failed_logins", sprintf("%d failed logins of this user%s", [risk_profile.failed_logins, risk_window_text])) if {
+	risk_profile.failed_logins >= 3
+}
+
+risk_window_text := sprintf(" within %s", [text_duration(policy.incident.failed_logins_window_ns)]) if {
+	policy.incident.failed_logins_window_ns > 0
+} else := " within the window"
+
+# ---------------------------------------------------------------------------
+# ip_reputation (one factor, whichever evidence comes first)
+
+risk_ip_reputation_detail := sprintf("IP %s is listed as suspicious (%s)", [network_ip, by]) if {
+	input.signals.ip.suspicious == true
+	by := object.get(input.signals.ip, "suspicious_by", "")
+	by != ""
+} else := sprintf("IP %s is listed as suspicious", [network_ip]) if {
+	input.signals.ip.suspicious == true
+} else := sprintf("failed logins of %d distinct users came from IP %s", [risk_profile.ip_failed_users, network_ip]) if {
+	risk_profile.ip_failed_users >= 3
+}
+
+risk_factors contains risk_factor("ip_reputation", risk_ip_reputation_detail)
+
+# ---------------------------------------------------------------------------
+# Score and outcome
+
+risk_all_factors := {f | some f in data.pdp.risk_factors} | {f | some f in data.pdp.custom.risk_factors}
+
+risk_score := max([0, min([1, round(sum([f.weight | some f in risk_all_factors]) * 10000) / 10000])])
+
+risk_step_up_threshold := object.get(policy, ["risk", "step_up_threshold"], 0.7)
+
+risk_deny_threshold := object.get(policy, ["risk", "deny_threshold"], 0.9)
+
+risk_factors_text := text_list([sprintf("%s %v", [f.name, f.weight]) | some f in risk_all_factors])
+
+risk_step_ups := array.concat(
+	[{"kind": "mfa", "reason_code": "risk.step_up"}],
+	[{"kind": "verify_device", "reason_code": "risk.step_up"} | risk_verify_device],
+)
+
+risk_verify_device if {
+	policy.risk.require_device_verification == true
+	some f in risk_all_factors
+	f.name == "untrusted_device"
+}
+
+challenge contains {
+	"code": "risk.step_up",
+	"message": sprintf("risk score %v is above the step-up threshold %v: %s", [risk_score, risk_step_up_threshold, risk_factors_text]),
+	"rule": "risk.step_up",
+	"step_ups": risk_step_ups,
+} if {
+	policy
+	risk_score > risk_step_up_threshold
+	risk_score < risk_deny_threshold
+}
+
+deny contains {
+	"code": "risk.deny",
+	"message": sprintf("risk score %v reaches the deny threshold %v: %s", [risk_score, risk_deny_threshold, risk_factors_text]),
+	"rule": "risk.deny",
+} if {
+	policy
+	risk_score >= risk_deny_threshold
+}
+
+checks contains {
+	"rule": "risk.step_up",
+	"code": "risk.step_up",
+	"effect": "challenge",
+	"message": sprintf("risk score %v is not above the step-up threshold %v (factors: %s)", [risk_score, risk_step_up_threshold, risk_factors_text]),
+} if {
+	policy
+	risk_score <= risk_step_up_threshold
+}
+
+checks contains {
+	"rule": "risk.deny",
+	"code": "risk.deny",
+	"effect": "deny",
+	"message": sprintf("risk score %v is below the deny threshold %v", [risk_score, risk_deny_threshold]),
+} if {
+	policy
+	risk_score < risk_deny_threshold
+}

@@ -1,0 +1,134 @@
+# Session inactivity logout and its warning.
+#
+# Reads policy.inactivity_timeout_ns, policy.role_inactivity_timeouts_ns
+# {role: ns}, policy.compliance, policy.session_warning_ns, and
+# input.session.last_activity_at_ns, input.subject.roles.
+#
+# The timeout is the strictest (smallest) of: the tenant's timeout, the
+# timeout of every role the subject holds, and the cap of every declared
+# compliance profile (HIPAA 4h, PCI_DSS 2h, SOX 4h). Roles and profiles can
+# only shorten it.
+#
+# idle = time_ns - last_activity_at_ns. idle > timeout challenges; idle
+# exactly equal to the timeout is still allowed (the session expires at
+# last_activity + timeout, and that instant is still inside it).
+#
+# The core passes session_control to the decision's "session":
+#   active session:   {expires_at_ns, warn_at_ns, idle_timeout_ns}
+#                     with expires_at = last_activity + timeout and
+#                     warn_at = expires_at - session_warning_ns
+#   no last activity, or already inactive:  {idle_timeout_ns}
+# From warn_at on (inclusive) until expiry an allow carries a notice and an
+# obligation to warn the user. A session_warning_ns of 0 turns warnings off.
+#
+# Emits:
+#   challenge session.inactive  (rule session.inactive), step-up reauthenticate
+#   notice    session.expiring  (rule session.expiring), with obligation
+#             warn_session_expiry {expires_at: RFC 3339}
+package pdp
+
+session_compliance_caps := {"HIPAA": 14400000000000, "PCI_DSS": 7200000000000, "SOX": 14400000000000}
+
+# Every limit that applies, with where it comes from.
+session_limits contains {"ns": policy.inactivity_timeout_ns, "source": "tenant policy"} if {
+	policy.inactivity_timeout_ns > 0
+}
+
+session_limits contains {"ns": ns, "source": sprintf("role %s", [role])} if {
+	some role in input.subject.roles
+	ns := policy.role_inactivity_timeouts_ns[role]
+	ns > 0
+}
+
+session_limits contains {"ns": session_compliance_caps[profile], "source": profile} if {
+	some profile in policy.compliance
+}
+
+session_timeout_ns := min({l.ns | some l in session_limits}) if count(session_limits) > 0
+
+session_timeout_source := text_list([l.source | some l in session_limits; l.ns == session_timeout_ns])
+
+session_last_activity_ns := input.session.last_activity_at_ns
+
+session_idle_ns := input.time_ns - session_last_activity_ns
+
+session_expires_at_ns := session_last_activity_ns + session_timeout_ns
+
+session_inactive if session_idle_ns > session_timeout_ns
+
+session_warning_ns := object.get(policy, "session_warning_ns", 0)
+
+session_warn_at_ns := session_expires_at_ns - session_warning_ns
+
+session_expiring if {
+	not session_inactive
+	session_warning_ns > 0
+	input.time_ns >= session_warn_at_ns
+}
+
+session_control := {
+	"expires_at_ns": session_expires_at_ns,
+	"warn_at_ns": session_warn_at_ns,
+	"idle_timeout_ns": session_timeout_ns,
+} if {
+	session_expires_at_ns
+	not session_inactive
+} else := {"idle_timeout_ns": session_timeout_ns} if {
+	session_timeout_ns
+}
+
+challenge contains {
+	"code": "session.inactive",
+	"message": sprintf("session idle for %s, longer than the inactivity timeout of %s (%s)", [
+		text_duration(session_idle_ns),
+		text_duration(session_timeout_ns),
+		session_timeout_source,
+	]),
+	"rule": "session.inactive",
+	"step_ups": [{"kind": "reauthenticate", "reason_code": "session.inactive"}],
+} if {
+	session_inactive
+}
+
+checks contains {
+	"rule": "session.inactive",
+	"code": "session.inactive",
+	"effect": "challenge",
+	"message": sprintf("session idle for %s, within the inactivity timeout of %s (%s)", [
+		text_duration(session_idle_ns),
+		text_duration(session_timeout_ns),
+		session_timeout_source,
+	]),
+} if {
+	session_idle_ns
+	not session_inactive
+}
+
+notices contains {
+	"code": "session.expiring",
+	"message": sprintf("session expires at %s, in %s, unless there is activity", [
+		text_time(session_expires_at_ns),
+		text_duration(session_expires_at_ns - input.time_ns),
+	]),
+	"rule": "session.expiring",
+} if {
+	session_expiring
+}
+
+obligations contains {
+	"kind": "warn_session_expiry",
+	"params": {"expires_at": text_time(session_expires_at_ns)},
+} if {
+	session_expiring
+}
+
+checks contains {
+	"rule": "session.expiring",
+	"code": "session.expiring",
+	"effect": "info",
+	"message": sprintf("session expires at %s, warning from %s", [text_time(session_expires_at_ns), text_time(session_warn_at_ns)]),
+} if {
+	session_expires_at_ns
+	not session_inactive
+	not session_expiring
+}
