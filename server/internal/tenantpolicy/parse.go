@@ -37,7 +37,7 @@ const MaxDepth = 32
 // check values; call Validate for that.
 func Parse(filename string, data []byte) (*pdpv1.TenantPolicy, error) {
 	if len(data) > MaxFileSize {
-		return nil, docError(filename, "is %d bytes, more than the limit of %d", len(data), MaxFileSize)
+		return nil, docError(filename, "is larger than the limit of %d bytes", MaxFileSize)
 	}
 	tree, err := decode(filename, data)
 	if err != nil {

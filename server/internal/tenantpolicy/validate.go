@@ -125,7 +125,7 @@ func (c *checker) sessions(path string, sp, base *pdpv1.SecurityPolicy) {
 	}
 	wp := path + ".session_warning"
 	d, ok := c.duration(wp, sp.GetSessionWarning())
-	if !ok || sp.GetSessionWarning() == nil {
+	if !ok {
 		return
 	}
 	if d <= 0 {
@@ -220,10 +220,11 @@ func (c *checker) providerList(path string, list []string) {
 	}
 }
 
-// duration checks that d, when set, is a valid protobuf duration.
+// duration returns d and true when d is set and a valid protobuf duration;
+// an invalid one is a violation.
 func (c *checker) duration(path string, d *durationpb.Duration) (time.Duration, bool) {
 	if d == nil {
-		return 0, true
+		return 0, false
 	}
 	if err := d.CheckValid(); err != nil {
 		c.v.Add(path, "is not a valid duration")

@@ -176,10 +176,10 @@ func (c *checker) incident(path string, in *pdpv1.IncidentPolicy) {
 	if in.SuspiciousIpThreshold != nil && in.GetSuspiciousIpThreshold() < 1 {
 		c.v.Add(path+".suspicious_ip_threshold", "must be at least 1")
 	}
-	if d, ok := c.duration(path+".failed_logins_window", in.GetFailedLoginsWindow()); ok && in.GetFailedLoginsWindow() != nil {
+	if d, ok := c.duration(path+".failed_logins_window", in.GetFailedLoginsWindow()); ok {
 		c.positive(path+".failed_logins_window", d, MaxFailedLoginWindow)
 	}
-	if d, ok := c.duration(path+".auto_block_ttl", in.GetAutoBlockTtl()); ok && in.GetAutoBlockTtl() != nil {
+	if d, ok := c.duration(path+".auto_block_ttl", in.GetAutoBlockTtl()); ok {
 		c.positive(path+".auto_block_ttl", d, MaxAutoBlockTTL)
 	}
 	if a := in.GetBruteForceAction(); a != "" && !slices.Contains(bruteForceActions, a) {
