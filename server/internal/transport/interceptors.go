@@ -1,0 +1,89 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+
+	"github.com/pdp-dev/pdp/server/internal/fault"
+)
+
+// UnaryErrorMapper returns an interceptor that turns every error a unary
+// handler (or an interceptor after it) returns into the status ToStatus
+// gives. The detail of an internal error is logged, never sent.
+func UnaryErrorMapper(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	logger = orDiscard(logger)
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		if err != nil {
+			return nil, mapError(ctx, logger, info.FullMethod, err)
+		}
+		return resp, nil
+	}
+}
+
+// StreamErrorMapper is UnaryErrorMapper for streaming handlers.
+func StreamErrorMapper(logger *slog.Logger) grpc.StreamServerInterceptor {
+	logger = orDiscard(logger)
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if err := handler(srv, ss); err != nil {
+			return mapError(ss.Context(), logger, info.FullMethod, err)
+		}
+		return nil
+	}
+}
+
+func mapError(ctx context.Context, logger *slog.Logger, method string, err error) error {
+	if IsInternal(err) {
+		var p *panicked
+		if !errors.As(err, &p) { // a panic was logged with its stack already
+			logger.ErrorContext(ctx, "internal error", "grpc.method", method, "error", err.Error())
+		}
+	}
+	return ToStatus(err).Err()
+}
+
+// panicked is the cause of the internal fault a recovered panic becomes.
+type panicked struct{ value any }
+
+func (p *panicked) Error() string { return fmt.Sprintf("panic: %v", p.value) }
+
+// recoveryOption logs a handler's panic with its stack and turns it into an
+// internal fault, which the error mapper sends as INTERNAL.
+func recoveryOption(logger *slog.Logger) recovery.Option {
+	return recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		method, _ := grpc.Method(ctx)
+		logger.ErrorContext(ctx, "panic in gRPC handler",
+			"grpc.method", method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return fault.Wrap(&panicked{value: p}, fault.Internal, InternalMessage)
+	})
+}
+
+// callLogger adapts slog to the go-grpc-middleware logging interface.
+func callLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, level logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(level), msg, fields...)
+	})
+}
+
+// loggingOptions log one line per finished call with the service, method,
+// code, duration and peer; never a payload or any metadata, so neither
+// request contents nor authorization headers reach the log.
+func loggingOptions() []logging.Option {
+	return []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+	}
+}
+
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
