@@ -1,6 +1,7 @@
 package tenantpolicy
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"testing"
@@ -60,3 +61,15 @@ func fieldsOf(t *testing.T, err error, code fault.Code) []string {
 	}
 	return out
 }
+
+// packageDoc is the text of doc.go.
+func packageDoc(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -110,13 +110,15 @@ func Baseline(preset string) *pdpv1.SecurityPolicy {
 }
 
 // Merged returns the environment's policy with its preset applied: the
-// baseline overlaid with every field sp sets. The result is a new message;
-// sp is not modified.
+// baseline overlaid with every field sp sets, and preset set to the preset
+// that was resolved. The result shares nothing with sp.
 func Merged(environment string, sp *pdpv1.SecurityPolicy) *pdpv1.SecurityPolicy {
-	out := Baseline(ResolvePreset(environment, sp.GetPreset()))
+	preset := ResolvePreset(environment, sp.GetPreset())
+	out := Baseline(preset)
 	if sp != nil {
 		overlay(out.ProtoReflect(), proto.Clone(sp).ProtoReflect())
 	}
+	out.Preset = preset
 	return out
 }
 
