@@ -30,7 +30,8 @@ func IsPolicyFile(name string) bool {
 //
 // The tenant name is the file's tenant field or, when that is empty, the
 // file name without its extension; a file whose tenant field differs from
-// its name is refused, and so are two files for one tenant. Every problem
+// its name is refused, and so are two files for one tenant (neither is
+// loaded, since neither is authoritative). Every problem
 // of every file is reported, joined with errors.Join, each beginning with
 // the file's path. On error the map still holds the files that loaded
 // cleanly; a caller that needs all or nothing (a reload that keeps the last
@@ -57,7 +58,8 @@ func LoadDir(dir string) (map[string]*pdpv1.TenantPolicy, error) {
 			continue
 		}
 		if first, dup := from[p.Tenant]; dup {
-			errs = append(errs, fault.New(fault.InvalidArgument, "%s: tenant %q is already defined by %s", path, p.Tenant, first))
+			errs = append(errs, fault.New(fault.InvalidArgument, "%s: tenant %q is also defined by %s", path, p.Tenant, first))
+			delete(out, p.Tenant) // neither file is authoritative
 			continue
 		}
 		from[p.Tenant] = path
