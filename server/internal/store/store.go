@@ -65,6 +65,7 @@ type Store interface {
 	// Ping reports whether the backend is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the backend; every later call fails with ErrClosed.
+	// Calling it again does nothing.
 	Close() error
 }
 
