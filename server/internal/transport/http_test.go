@@ -97,8 +97,8 @@ func TestHTTPCheckBothSpellings(t *testing.T) {
 			want := map[string]any{
 				"decision": "DECISION_ALLOW", "allowed": true, "decisionId": "dec-1", "policyRevision": "rev-1",
 				"cacheTtl": "0s", "enforced": true, "wouldDecide": "DECISION_UNSPECIFIED",
-				"risk":     map[string]any{"score": 0.1, "level": "RISK_LEVEL_LOW", "factors": []any{}},
-				"stepUps":  []any{}, "reasons": []any{}, "obligations": []any{}, "explanation": []any{},
+				"risk":    map[string]any{"score": 0.1, "level": "RISK_LEVEL_LOW", "factors": []any{}},
+				"stepUps": []any{}, "reasons": []any{}, "obligations": []any{}, "explanation": []any{},
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("response (-want +got):\n%s", diff)
