@@ -95,7 +95,7 @@ checks contains {
 }
 
 mfa_fresh_text := "MFA enrolled; the policy sets no max age" if {
-	not policy.mfa.max_age_ns > 0
+	object.get(policy.mfa, "max_age_ns", 0) <= 0
 } else := sprintf("MFA verified %s ago, within the max age of %s", [text_duration(mfa_age_ns), text_duration(policy.mfa.max_age_ns)]) if {
 	not mfa_stale_text
 }

@@ -131,8 +131,12 @@ deny contains {
 	"message": sprintf("country %s (%s) is blocked", [network_country, network_country_source]),
 	"rule": "network.country_blocked",
 } if {
-	network_country in policy.countries.blocked
+	network_country_blocked
 }
+
+network_country_blocked if network_country in policy.countries.blocked
+
+network_country_allowed if network_country in policy.countries.allowed
 
 checks contains {
 	"rule": "network.country_blocked",
@@ -141,7 +145,7 @@ checks contains {
 	"message": network_not_blocked_text,
 } if {
 	count(policy.countries.blocked) > 0
-	not network_country in policy.countries.blocked
+	not network_country_blocked
 }
 
 network_not_blocked_text := sprintf("country %s is not blocked", [network_country]) if {
@@ -154,8 +158,8 @@ deny contains {
 	"rule": "network.country_allowed",
 } if {
 	count(policy.countries.allowed) > 0
-	not network_country in policy.countries.allowed
 	network_country
+	not network_country_allowed
 }
 
 deny contains {
@@ -173,5 +177,5 @@ checks contains {
 	"effect": "deny",
 	"message": sprintf("country %s is allowed", [network_country]),
 } if {
-	network_country in policy.countries.allowed
+	network_country_allowed
 }

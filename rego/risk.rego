@@ -77,6 +77,7 @@ risk_factors contains risk_factor("untrusted_device", risk_untrusted_device_deta
 
 risk_factors contains risk_factor("unusual_location", sprintf("country %s not seen for this user in 90 days", [network_country])) if {
 	risk_profile.login_count > 0
+	network_country
 	not network_country in object.get(risk_profile, "countries", [])
 }
 
