@@ -1,0 +1,161 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/attribute"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+)
+
+// The instruments, as OpenTelemetry names them. The Prometheus exporter
+// turns "." into "_" and adds "_total" to counters and "_seconds" to the
+// histogram, so /metrics shows pdp_decisions_total,
+// pdp_check_duration_seconds, pdp_policy_reloads_total,
+// pdp_batch_check_items_total and pdp_report_events_total.
+const (
+	decisionsName     = "pdp.decisions"
+	checkDurationName = "pdp.check.duration"
+	reloadsName       = "pdp.policy.reloads"
+	batchItemsName    = "pdp.batch_check.items"
+	reportEventsName  = "pdp.report.events"
+)
+
+// checkDurationBuckets suit decisions from 10µs to 1s, in seconds.
+var checkDurationBuckets = []float64{
+	0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+}
+
+// MetricsOptions configures NewMetrics.
+type MetricsOptions struct {
+	// WithoutRuntimeMetrics leaves out the Go runtime and process
+	// collectors (go_*, process_*) that are registered by default.
+	WithoutRuntimeMetrics bool
+}
+
+// Metrics owns the meter provider, its Prometheus registry and the PDP's
+// instruments. Its methods are safe for concurrent use. It implements
+// pdpsvc.Observer.
+type Metrics struct {
+	registry *prometheus.Registry
+	provider *sdkmetric.MeterProvider
+	handler  http.Handler
+
+	decisions     metric.Int64Counter
+	checkDuration metric.Float64Histogram
+	reloads       metric.Int64Counter
+	batchItems    metric.Int64Counter
+	reportEvents  metric.Int64Counter
+
+	byDecision map[string]metric.AddOption
+	reloadOK   metric.AddOption
+	reloadErr  metric.AddOption
+}
+
+// NewMetrics creates a meter provider exporting to a new Prometheus
+// registry, without otel_scope labels or a target_info series.
+func NewMetrics(opts MetricsOptions) (*Metrics, error) {
+	reg := prometheus.NewRegistry()
+	if !opts.WithoutRuntimeMetrics {
+		if err := errors.Join(
+			reg.Register(collectors.NewGoCollector()),
+			reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
+		); err != nil {
+			return nil, fmt.Errorf("telemetry: registering runtime collectors: %w", err)
+		}
+	}
+	exporter, err := otelprom.New(
+		otelprom.WithRegisterer(reg),
+		otelprom.WithoutScopeInfo(),
+		otelprom.WithoutTargetInfo(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
+	}
+	m := &Metrics{
+		registry: reg,
+		provider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter)),
+		handler:  promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+	}
+	if err := m.instruments(); err != nil {
+		return nil, errors.Join(err, m.provider.Shutdown(context.Background()))
+	}
+	return m, nil
+}
+
+func (m *Metrics) instruments() error {
+	meter := m.provider.Meter("github.com/pdp-dev/pdp/server")
+	var errs [5]error
+	m.decisions, errs[0] = meter.Int64Counter(decisionsName,
+		metric.WithDescription("Checks decided, by decision: allow, deny or challenge."))
+	m.checkDuration, errs[1] = meter.Float64Histogram(checkDurationName,
+		metric.WithDescription("Time to validate and decide one check."),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(checkDurationBuckets...))
+	m.reloads, errs[2] = meter.Int64Counter(reloadsName,
+		metric.WithDescription("Policy set reloads, by result: ok or error."))
+	m.batchItems, errs[3] = meter.Int64Counter(batchItemsName,
+		metric.WithDescription("Checks received in BatchCheck calls."))
+	m.reportEvents, errs[4] = meter.Int64Counter(reportEventsName,
+		metric.WithDescription("Events recorded through Report, by event."))
+	if err := errors.Join(errs[:]...); err != nil {
+		return fmt.Errorf("telemetry: creating instruments: %w", err)
+	}
+	m.byDecision = map[string]metric.AddOption{}
+	for _, kind := range []string{"allow", "deny", "challenge"} {
+		m.byDecision[kind] = metric.WithAttributeSet(attribute.NewSet(attribute.String("decision", kind)))
+	}
+	m.reloadOK = metric.WithAttributeSet(attribute.NewSet(attribute.String("result", "ok")))
+	m.reloadErr = metric.WithAttributeSet(attribute.NewSet(attribute.String("result", "error")))
+	return nil
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler { return m.handler }
+
+// MeterProvider is the provider for other instrumentation, such as the
+// gRPC stats handler's RPC metrics.
+func (m *Metrics) MeterProvider() metric.MeterProvider { return m.provider }
+
+// Shutdown stops the meter provider; later recordings are dropped.
+func (m *Metrics) Shutdown(ctx context.Context) error { return m.provider.Shutdown(ctx) }
+
+// RecordDecision counts one decided check and observes its duration. kind
+// is "allow", "deny" or "challenge"; anything else is counted as "other".
+func (m *Metrics) RecordDecision(kind string, d time.Duration) {
+	ctx := context.Background()
+	opt, ok := m.byDecision[kind]
+	if !ok {
+		opt = metric.WithAttributeSet(attribute.NewSet(attribute.String("decision", "other")))
+	}
+	m.decisions.Add(ctx, 1, opt)
+	m.checkDuration.Record(ctx, d.Seconds())
+}
+
+// RecordReload counts one policy reload attempt.
+func (m *Metrics) RecordReload(ok bool) {
+	opt := m.reloadErr
+	if ok {
+		opt = m.reloadOK
+	}
+	m.reloads.Add(context.Background(), 1, opt)
+}
+
+// RecordBatchItems counts the checks of one BatchCheck call.
+func (m *Metrics) RecordBatchItems(n int) {
+	m.batchItems.Add(context.Background(), int64(n))
+}
+
+// RecordReport counts one recorded event, such as "login_failed".
+func (m *Metrics) RecordReport(event string) {
+	m.reportEvents.Add(context.Background(), 1, metric.WithAttributes(attribute.String("event", event)))
+}
