@@ -175,12 +175,13 @@ func (c *checker) mfa(path string, m, base *pdpv1.MFAPolicy) {
 
 // roleList checks role names and refuses duplicates.
 func (c *checker) roleList(path string, roles []string) {
+	seen := firstSeen{}
 	for i, r := range roles {
 		ep := fmt.Sprintf("%s[%d]", path, i)
 		switch {
 		case !validRole(r):
 			c.v.Add(ep, "role name %q %s", r, roleRule)
-		case slices.Contains(roles[:i], r):
+		case seen.dup(r, i):
 			c.v.Add(ep, "%q is listed twice", r)
 		}
 	}
@@ -191,6 +192,7 @@ func (c *checker) providers(path string, a *pdpv1.AuthProviders) {
 	em := a.GetEmergency()
 	c.providerList(path+".emergency.providers", em.GetProviders())
 	users := em.GetBreakGlassUsers()
+	seen := firstSeen{}
 	for i, u := range users {
 		ep := fmt.Sprintf("%s.emergency.break_glass_users[%d]", path, i)
 		switch {
@@ -200,7 +202,7 @@ func (c *checker) providers(path string, a *pdpv1.AuthProviders) {
 			c.v.Add(ep, "%q must not contain spaces or control characters", u)
 		case len(u) > 320:
 			c.v.Add(ep, "must be at most 320 characters")
-		case slices.Contains(users[:i], u):
+		case seen.dup(u, i):
 			c.v.Add(ep, "%q is listed twice", u)
 		}
 	}
@@ -210,14 +212,27 @@ func (c *checker) providers(path string, a *pdpv1.AuthProviders) {
 }
 
 func (c *checker) providerList(path string, list []string) {
+	seen := firstSeen{}
 	for i, p := range list {
 		ep := fmt.Sprintf("%s[%d]", path, i)
 		if msg := providerProblem(p); msg != "" {
 			c.v.Add(ep, "%s", msg)
-		} else if slices.Contains(list[:i], p) {
+		} else if seen.dup(p, i) {
 			c.v.Add(ep, "%q is listed twice", p)
 		}
 	}
+}
+
+// firstSeen finds repeated list items in linear time.
+type firstSeen map[string]int
+
+// dup records s at index i and reports whether it was seen before.
+func (f firstSeen) dup(s string, i int) bool {
+	if _, ok := f[s]; ok {
+		return true
+	}
+	f[s] = i
+	return false
 }
 
 // duration returns d and true when d is set and a valid protobuf duration;

@@ -148,12 +148,13 @@ func (c *checker) businessHours(path string, bh *pdpv1.BusinessHours) {
 	if errStart == nil && errEnd == nil && start == end%(24*60) {
 		c.v.Add(path+".end", "must differ from start: the window would be empty")
 	}
+	seen := firstSeen{}
 	for i, d := range bh.GetDays() {
 		ep := fmt.Sprintf("%s.days[%d]", path, i)
 		switch {
 		case !slices.Contains(weekdays, d):
 			c.v.Add(ep, "must be one of %s, not %q", strings.Join(weekdays, ", "), d)
-		case slices.Contains(bh.GetDays()[:i], d):
+		case seen.dup(d, i):
 			c.v.Add(ep, "%q is listed twice", d)
 		}
 	}
@@ -195,12 +196,13 @@ func (c *checker) positive(path string, d, hi time.Duration) {
 }
 
 func (c *checker) compliance(path string, list []string) {
+	seen := firstSeen{}
 	for i, p := range list {
 		ep := fmt.Sprintf("%s[%d]", path, i)
 		switch {
 		case !slices.Contains(complianceProfiles, p):
 			c.v.Add(ep, "must be one of %s, not %q", strings.Join(complianceProfiles, ", "), p)
-		case slices.Contains(list[:i], p):
+		case seen.dup(p, i):
 			c.v.Add(ep, "%q is listed twice", p)
 		}
 	}
