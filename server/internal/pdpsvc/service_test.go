@@ -17,8 +17,12 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
+	"github.com/pdp-dev/pdp/server/internal/telemetry"
 	"github.com/pdp-dev/pdp/server/internal/transport"
 )
+
+// The metrics of package telemetry plug in as the Observer.
+var _ Observer = (*telemetry.Metrics)(nil)
 
 // deciderFunc adapts a function to Decider.
 type deciderFunc func(ctx context.Context, req *decision.Request) (*decision.Decision, error)

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -227,4 +229,34 @@ func TestGRPCReflectionCanBeDisabled(t *testing.T) {
 	if _, ok := srv.GetServiceInfo()["grpc.reflection.v1.ServerReflection"]; ok {
 		t.Error("reflection registered although disabled")
 	}
+}
+
+func TestGRPCServerSpans(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	f := startGRPC(t, transport.GRPCOptions{TracerProvider: tp})
+	_, err := f.client.Check(t.Context(), &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "unavailable"}})
+	if status.Code(err) != codes.Unavailable {
+		t.Fatalf("got %v, want UNAVAILABLE", err)
+	}
+	f.srv.Stop() // the span ends after the response is written; Stop waits for it
+	var names []string
+	for _, s := range rec.Ended() {
+		names = append(names, s.Name())
+		if s.Name() != "pdp.v1.DecisionService/Check" {
+			continue
+		}
+		for _, kv := range s.Attributes() {
+			if kv.Key == "rpc.response.status_code" {
+				if got := kv.Value.AsString(); got != "UNAVAILABLE" {
+					t.Errorf("span status code %q, want the mapped UNAVAILABLE", got)
+				}
+				return
+			}
+		}
+		t.Fatalf("Check span has no rpc.response.status_code: %v", s.Attributes())
+	}
+	t.Errorf("no server span for Check among %v", names)
 }
