@@ -167,7 +167,9 @@ core_obligation_list := sort(core_obligations) if {
 core_step_ups := sort({s | some c in core_challenges; some s in c.step_ups})
 
 # Risk: score = min(1, sum of weights), rounded to four decimals.
-core_score := max([0, min([1, round(sum([f.weight | some f in core_risk_factors]) * 10000) / 10000])])
+core_score := 0 if {
+	count(core_risk_factors) == 0
+} else := max([0, min([1, round(sum([f.weight | some f in core_risk_factors]) * 10000) / 10000])])
 
 core_step_up_threshold := object.get(policy, ["risk", "step_up_threshold"], 0.7)
 
@@ -213,47 +215,45 @@ core_explained(r, effect) := {
 	"message": object.get(r, "message", ""),
 }
 
-core_with_explanation(d, explanation) := object.union(d, {"explanation": explanation}) if {
+# The gated document: the gate's reason alone.
+core_gated_decision := object.union(core_gated_document, {"explanation": [core_explained(core_gate, "deny")]}) if {
 	input.explain == true
-} else := d
+} else := core_gated_document
 
-core_gated_decision := core_with_explanation(
-	{
-		"decision": "deny",
-		"reasons": [core_gate],
-		"step_ups": [],
-		"obligations": [],
-		"risk": {"score": 0, "level": "low", "factors": []},
-		"session": {},
-		"cache_ttl_ns": 0,
-		"enforced": true,
-		"would_decide": "deny",
-	},
-	[core_explained(core_gate, "deny")],
-)
+core_gated_document := {
+	"decision": "deny",
+	"reasons": [core_gate],
+	"step_ups": [],
+	"obligations": [],
+	"risk": {"score": 0, "level": "low", "factors": []},
+	"session": {},
+	"cache_ttl_ns": 0,
+	"enforced": true,
+	"would_decide": "deny",
+}
 
-core_full_decision := core_with_explanation(
-	{
-		"decision": decided,
-		"reasons": array.concat(
-			array.concat(core_reasons(core_denies), core_reasons(core_challenges)),
-			core_reasons(core_notices),
-		),
-		"step_ups": core_step_ups,
-		"obligations": core_obligation_list,
-		"risk": {
-			"score": core_score,
-			"level": core_risk_level(core_score),
-			"factors": core_sort_by(core_risk_factors, "name"),
-		},
-		"session": core_session,
-		"cache_ttl_ns": core_cache_ttl_ns(decided),
-		"enforced": core_enforced,
-		"would_decide": core_outcome,
+# The full document; the explanation is only computed when asked for.
+core_full_decision := object.union(core_full_document, {"explanation": core_explanation}) if {
+	input.explain == true
+} else := core_full_document
+
+core_full_document := {
+	"decision": core_decided,
+	"reasons": array.concat(
+		array.concat(core_reasons(core_denies), core_reasons(core_challenges)),
+		core_reasons(core_notices),
+	),
+	"step_ups": core_step_ups,
+	"obligations": core_obligation_list,
+	"risk": {
+		"score": core_score,
+		"level": core_risk_level(core_score),
+		"factors": core_sort_by(core_risk_factors, "name"),
 	},
-	core_explanation,
-) if {
-	decided := core_decided
+	"session": core_session,
+	"cache_ttl_ns": core_cache_ttl_ns(core_decided),
+	"enforced": core_enforced,
+	"would_decide": core_outcome,
 }
 
 core_decided := "allow" if {

@@ -28,6 +28,18 @@ var (
 	explanationKeys = []string{"rule", "code", "effect", "matched", "message"}
 )
 
+// keyTerms holds a term for every key above, so that looking a key up
+// allocates nothing.
+var keyTerms = func() map[string]*ast.Term {
+	m := map[string]*ast.Term{}
+	for _, keys := range [][]string{decisionKeys, reasonKeys, stepUpKeys, obligationKeys, riskKeys, factorKeys, sessionKeys, explanationKeys} {
+		for _, k := range keys {
+			m[k] = ast.StringTerm(k)
+		}
+	}
+	return m
+}()
+
 // The words the contract allows.
 var (
 	stepUpKinds = []decision.StepUpKind{decision.StepUpMFA, decision.StepUpReauthenticate,
@@ -155,7 +167,7 @@ func (r *reader) optional(o ast.Object, key string) ast.Value {
 	if o == nil || r.err != nil {
 		return nil
 	}
-	if t := o.Get(ast.InternedTerm(key)); t != nil {
+	if t := o.Get(keyTerms[key]); t != nil {
 		return t.Value
 	}
 	return nil
