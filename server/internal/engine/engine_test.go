@@ -182,7 +182,11 @@ risk_factors contains {"name": "unusual_time", "weight": 0.2, "detail": "3am"} i
 		},
 		{
 			name: "unknown tenant",
-			req:  with(func(r *decision.Request) { r.Tenant = "globex"; r.Subject.Tenant = "globex"; r.Action.Name = "export.all" }),
+			req: with(func(r *decision.Request) {
+				r.Tenant = "globex"
+				r.Subject.Tenant = "globex"
+				r.Action.Name = "export.all"
+			}),
 			want: &decision.Decision{Kind: decision.KindDeny, Enforced: true, WouldDecide: decision.KindDeny,
 				Reasons: []decision.Reason{{Code: "tenant.unknown", Message: `no policy for tenant "globex"`, Rule: "core.tenant_unknown"}},
 				Risk:    decision.Risk{Level: decision.RiskLow}},
