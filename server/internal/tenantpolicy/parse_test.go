@@ -245,8 +245,12 @@ environments:
 
 func TestParseNullMeansUnset(t *testing.T) {
 	t.Parallel()
-	p := mustParse(t, "x.yaml", "plan: paid\nenvironments:\n  production:\n    mfa:\n    key_isolation: ~\n")
-	if diff := cmp.Diff(&pdpv1.SecurityPolicy{}, p.GetEnvironments()["production"], protocmp.Transform()); diff != "" {
-		t.Errorf("null settings must be unset:\n%s", diff)
+	p := mustParse(t, "x.yaml", "plan: paid\nenvironments:\n  production:\n    mfa:\n    key_isolation: ~\n    roles:\n      viewer:\n  development:\n")
+	want := map[string]*pdpv1.SecurityPolicy{
+		"production":  {Roles: map[string]*pdpv1.Role{"viewer": {}}},
+		"development": {},
+	}
+	if diff := cmp.Diff(want, p.GetEnvironments(), protocmp.Transform()); diff != "" {
+		t.Errorf("null settings must be unset and empty environments kept (-want +got):\n%s", diff)
 	}
 }

@@ -98,6 +98,12 @@ func (s *shaper) field(fd protoreflect.FieldDescriptor, val any, path string) (a
 			e := obj[k]
 			kp := joinPath(path, k)
 			if e == nil {
+				// "production:" with nothing under it is an environment
+				// that keeps every preset value.
+				if mv := fd.MapValue(); mv.Kind() == protoreflect.MessageKind && !isWellKnown(mv.Message()) {
+					out[k] = map[string]any{}
+					continue
+				}
 				s.v.Add(kp, "must have a value")
 				good = false
 				continue
