@@ -126,10 +126,20 @@ func NewHTTPHandler(opts HTTPOptions) http.Handler {
 			otelhttp.WithTracerProvider(opts.TracerProvider),
 			otelhttp.WithMeterProvider(mp),
 			otelhttp.WithPropagators(prop),
-			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
+			otelhttp.WithSpanNameFormatter(spanName),
 		)
 	}
 	return handler
+}
+
+// spanName names a request's span by its route, keeping arbitrary paths
+// out of span names.
+func spanName(_ string, r *http.Request) string {
+	switch p := r.URL.Path; p {
+	case "/v1/check", "/v1/report", "/healthz", "/readyz", "/metrics":
+		return r.Method + " " + p
+	}
+	return r.Method + " unknown route"
 }
 
 type httpHandler struct {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/pdp-dev/pdp/server/internal/transport"
 )
@@ -220,5 +222,22 @@ func TestHTTPHealthReadyMetrics(t *testing.T) {
 	}
 	if w := do(h, http.MethodGet, "/metrics", "", ""); w.Code != http.StatusOK || w.Body.String() != "pdp_up 1\n" {
 		t.Errorf("metrics %d %q", w.Code, w.Body)
+	}
+}
+
+func TestHTTPTracing(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	h, _ := newHTTP(t, transport.HTTPOptions{TracerProvider: tp})
+	do(h, http.MethodPost, "/v1/check", "application/json", `{"tenant":"acme","action":{"name":"allow"}}`)
+	do(h, http.MethodGet, "/random/path/123", "", "")
+	var names []string
+	for _, s := range rec.Ended() {
+		names = append(names, s.Name())
+	}
+	if diff := cmp.Diff([]string{"POST /v1/check", "GET unknown route"}, names); diff != "" {
+		t.Errorf("span names (-want +got):\n%s", diff)
 	}
 }
