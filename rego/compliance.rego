@@ -24,6 +24,8 @@
 #               policy breaks a profile it claims, and the server refuses it
 #               with FAILED_PRECONDITION listing each control
 #   frameworks  the profile names this module knows
+# findings and violations are undefined when there is no policy to review
+# (unknown tenant or environment, and no input.policy).
 # and, for callers that hold the policy themselves,
 #   framework_findings(policy, environment, framework)  the set of findings
 #
@@ -76,13 +78,17 @@ requested := {upper(input.framework)} if {
 findings := sort({f |
 	some framework in requested
 	some f in framework_findings(reviewed_policy, reviewed_environment, framework)
-})
+}) if {
+	reviewed_policy
+}
 
 violations := sort({f |
 	some framework in object.get(reviewed_policy, "compliance", [])
 	some f in framework_findings(reviewed_policy, reviewed_environment, framework)
 	f.status == "fail"
-})
+}) if {
+	reviewed_policy
+}
 
 # ---------------------------------------------------------------------------
 # Building blocks
