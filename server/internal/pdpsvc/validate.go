@@ -63,7 +63,8 @@ func isActionRune(r rune) bool { return isNameRune(r) || r == ':' || r == '/' ||
 // isActionStart accepts the first character of an action name.
 func isActionStart(r rune) bool { return isAlnum(r) || r == '*' }
 
-// charset describes an identifier syntax for violations and checks it.
+// charset is the syntax of one kind of identifier and the rule that
+// violations quote.
 type charset struct {
 	maxLen int
 	first  func(rune) bool
@@ -72,7 +73,7 @@ type charset struct {
 }
 
 var (
-	nameSyntax = charset{
+	tenantSyntax = charset{
 		maxLen: MaxTenantBytes, first: isAlnum, rest: isNameRune,
 		rule: "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'",
 	}
