@@ -43,6 +43,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		_ = CheckPlan(p)
+		_ = CheckCompliance(p)
 		if p.Tenant == "" {
 			p.Tenant = "fuzz"
 		}
