@@ -7,8 +7,6 @@ import data.pdp
 
 risk_with_profile(patch) := {"signals": {"profile": object.union(fx_profile, patch)}}
 
-risk_names(r) := {f.name | some f in r.risk_factors}
-
 # ---------------------------------------------------------------------------
 # untrusted_device
 
