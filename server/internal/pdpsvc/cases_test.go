@@ -28,7 +28,7 @@ func minimal(extra string) string {
 }
 
 const (
-	nameRule   = "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'"
+	nameRule   = "must start with a lowercase letter or digit and contain only lowercase letters, digits, '-' and '_'"
 	actionRule = "must start with a letter, a digit or '*' and contain only letters, digits, '.', '_', '-', ':', '/' and '*'"
 	emailRule  = "must be a single plain email address such as user@example.com"
 	yearRule   = "must be between year 1970 and 9999"
@@ -51,11 +51,14 @@ var invalidChecks = []invalidCheck{
 	{"tenant with space", `{"tenant":"acme corp","action":{"name":"login"}}`, []fault.FieldViolation{fv("tenant", nameRule)}},
 	{"tenant leading dash", `{"tenant":"-acme","action":{"name":"login"}}`, []fault.FieldViolation{fv("tenant", nameRule)}},
 	{"tenant hash tag", `{"tenant":"{acme}","action":{"name":"login"}}`, []fault.FieldViolation{fv("tenant", nameRule)}},
-	{"tenant too long", fmt.Sprintf(`{"tenant":%q,"action":{"name":"login"}}`, strings.Repeat("a", MaxTenantBytes+1)),
-		[]fault.FieldViolation{fv("tenant", "longer than 128 bytes")}},
+	{"tenant too long", fmt.Sprintf(`{"tenant":%q,"action":{"name":"login"}}`, strings.Repeat("a", MaxNameBytes+1)),
+		[]fault.FieldViolation{fv("tenant", "longer than 63 bytes")}},
+	{"tenant uppercase", `{"tenant":"Acme","action":{"name":"login"}}`, []fault.FieldViolation{fv("tenant", nameRule)}},
+	{"tenant dot", `{"tenant":"acme.eu","action":{"name":"login"}}`, []fault.FieldViolation{fv("tenant", nameRule)}},
 	{"environment charset", minimal(`"environment":"prod/eu"`), []fault.FieldViolation{fv("environment", nameRule)}},
-	{"environment too long", minimal(fmt.Sprintf(`"environment":%q`, strings.Repeat("e", MaxEnvironmentBytes+1))),
-		[]fault.FieldViolation{fv("environment", "longer than 64 bytes")}},
+	{"environment too long", minimal(fmt.Sprintf(`"environment":%q`, strings.Repeat("e", MaxNameBytes+1))),
+		[]fault.FieldViolation{fv("environment", "longer than 63 bytes")}},
+	{"environment uppercase", minimal(`"environment":"Staging"`), []fault.FieldViolation{fv("environment", nameRule)}},
 	{"action missing", `{"tenant":"acme","action":{"resource":"/x"}}`, []fault.FieldViolation{fv("action.name", "required")}},
 	{"action with space", `{"tenant":"acme","action":{"name":"log in"}}`, []fault.FieldViolation{fv("action.name", actionRule)}},
 	{"action leading dot", `{"tenant":"acme","action":{"name":".login"}}`, []fault.FieldViolation{fv("action.name", actionRule)}},
@@ -130,7 +133,7 @@ var validChecks = []string{
 	minimal(`"authentication":{"provider":"saml:okta","methods":["pwd","otp"],"mfa_verified_at":"2026-01-01T00:00:00Z"}`),
 	minimal(`"attributes":` + nested(MaxAttributesDepth)),
 	minimal(`"time":"1970-01-01T00:00:00Z","explain":true`),
-	`{"tenant":"acme","action":{"name":"admin.*"}}`,
+	`{"tenant":"0acme_eu-1","environment":"eu_prod-2","action":{"name":"admin.*"}}`,
 	`{"tenant":"acme","action":{"name":"*"}}`,
 	`{"tenant":"acme","action":{"name":"http.get","resource":"/v1/users?id=1"}}`,
 }

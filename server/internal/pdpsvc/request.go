@@ -17,7 +17,7 @@ import (
 func ToRequest(in *pdpv1.CheckRequest, now time.Time) (*decision.Request, error) {
 	var v fault.Violations
 	r := &decision.Request{
-		Tenant:         identifier(&v, "tenant", in.GetTenant(), true, tenantSyntax),
+		Tenant:         identifier(&v, "tenant", in.GetTenant(), true, nameSyntax),
 		Environment:    environment(&v, "environment", in.GetEnvironment()),
 		Subject:        subject(&v, in.GetSubject(), false),
 		Authentication: authentication(&v, in.GetAuthentication()),
@@ -41,7 +41,7 @@ func ToRequest(in *pdpv1.CheckRequest, now time.Time) (*decision.Request, error)
 func ToEvent(in *pdpv1.ReportRequest, now time.Time) (*decision.Event, error) {
 	var v fault.Violations
 	e := &decision.Event{
-		Tenant:         identifier(&v, "tenant", in.GetTenant(), true, tenantSyntax),
+		Tenant:         identifier(&v, "tenant", in.GetTenant(), true, nameSyntax),
 		Kind:           eventKind(&v, "event", in.GetEvent()),
 		Subject:        subject(&v, in.GetSubject(), true),
 		Authentication: authentication(&v, in.GetAuthentication()),
@@ -106,7 +106,7 @@ func subject(v *fault.Violations, s *pdpv1.Subject, idRequired bool) decision.Su
 		Groups:      list(v, "subject.groups", s.GetGroups()),
 		MFAEnrolled: s.GetMfaEnrolled(),
 		CreatedAt:   timestamp(v, "subject.created_at", s.GetCreatedAt()),
-		Tenant:      identifier(v, "subject.tenant", s.GetTenant(), false, tenantSyntax),
+		Tenant:      identifier(v, "subject.tenant", s.GetTenant(), false, nameSyntax),
 	}
 }
 

@@ -35,10 +35,9 @@ const (
 	MaxAttributesBytes = 64 << 10
 	// MaxEmailBytes is the longest email address (RFC 5321 path limit).
 	MaxEmailBytes = 254
-	// MaxTenantBytes is the longest tenant name.
-	MaxTenantBytes = 128
-	// MaxEnvironmentBytes is the longest environment name.
-	MaxEnvironmentBytes = 64
+	// MaxNameBytes is the longest tenant or environment name, as tenant
+	// policies define them.
+	MaxNameBytes = 63
 	// MaxActionBytes is the longest action name.
 	MaxActionBytes = 256
 )
@@ -53,12 +52,17 @@ func isAlnum(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 }
 
-// isNameRune accepts the characters of tenant and environment names.
-func isNameRune(r rune) bool { return isAlnum(r) || r == '.' || r == '_' || r == '-' }
+func isLowerAlnum(r rune) bool { return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' }
+
+// isNameRune accepts the characters of tenant and environment names, the
+// same as package tenantpolicy accepts.
+func isNameRune(r rune) bool { return isLowerAlnum(r) || r == '_' || r == '-' }
 
 // isActionRune accepts the characters of action names such as "api.read",
 // "http.get", "db.direct_query", "saml:acs" or "admin.*".
-func isActionRune(r rune) bool { return isNameRune(r) || r == ':' || r == '/' || r == '*' }
+func isActionRune(r rune) bool {
+	return isAlnum(r) || r == '.' || r == '_' || r == '-' || r == ':' || r == '/' || r == '*'
+}
 
 // isActionStart accepts the first character of an action name.
 func isActionStart(r rune) bool { return isAlnum(r) || r == '*' }
@@ -73,13 +77,9 @@ type charset struct {
 }
 
 var (
-	tenantSyntax = charset{
-		maxLen: MaxTenantBytes, first: isAlnum, rest: isNameRune,
-		rule: "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'",
-	}
-	environmentSyntax = charset{
-		maxLen: MaxEnvironmentBytes, first: isAlnum, rest: isNameRune,
-		rule: "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'",
+	nameSyntax = charset{
+		maxLen: MaxNameBytes, first: isLowerAlnum, rest: isNameRune,
+		rule: "must start with a lowercase letter or digit and contain only lowercase letters, digits, '-' and '_'",
 	}
 	actionSyntax = charset{
 		maxLen: MaxActionBytes, first: isActionStart, rest: isActionRune,
@@ -110,7 +110,7 @@ func environment(v *fault.Violations, field, s string) string {
 	if s == "" {
 		return decision.DefaultEnvironment
 	}
-	return identifier(v, field, s, true, environmentSyntax)
+	return identifier(v, field, s, true, nameSyntax)
 }
 
 // text validates a free-form string: at most MaxStringBytes, valid UTF-8,
