@@ -8,9 +8,6 @@
 //	Validate  every invalid value at once, as fault.InvalidArgument with one
 //	          field violation per problem, named by proto path
 //	CheckPlan settings beyond the tenant's plan, as fault.FailedPrecondition
-//	CheckCompliance
-//	          settings that break a declared compliance profile, as
-//	          fault.FailedPrecondition
 //	Effective the data.tenants[tenant] document Rego reads: presets applied,
 //	          every default filled in, values canonical
 //	ETag      a stable hash of the policy's content
@@ -95,21 +92,11 @@
 //
 // # Compliance profiles
 //
-// An environment that declares compliance profiles must satisfy them with
-// its effective settings (CheckCompliance, FailedPrecondition naming each
-// broken control). The controls are the enforceable rows of the guide's
-// compliance tables; the rest (audit logs, reviews, procedures) is process,
-// reported by the compliance report rather than refused here.
-//
-//	profile  controls
-//	any      report_only false (controls must be enforced)
-//	HIPAA    inactivity_timeout <= 4h; mfa.mode all; auth_providers.allowed
-//	         set and without password or github (corporate SSO only);
-//	         ip_allowlist set; allow_direct_query false; key_isolation true
-//	PCI_DSS  inactivity_timeout <= 2h; mfa.mode privileged or all;
-//	         ip_allowlist set; allow_direct_query false
-//	SOX      roles set (role-based access); allow_direct_query false
-//	GDPR     roles set (need-to-know access); key_isolation true
+// Validate checks that declared profiles are known; whether an environment
+// satisfies them is decided by the Rego module data.pdp.compliance, whose
+// violations document takes one environment's effective policy
+// (EffectiveEnvironment) as input.policy. The server refuses a policy with
+// violations as FAILED_PRECONDITION.
 //
 // # Choices made by validation
 //

@@ -34,9 +34,17 @@ func Data(policies map[string]*pdpv1.TenantPolicy) map[string]any {
 func Effective(p *pdpv1.TenantPolicy) map[string]any {
 	envs := make(map[string]any, len(p.GetEnvironments()))
 	for name, sp := range p.GetEnvironments() {
-		envs[name] = effectiveEnvironment(Merged(name, sp))
+		envs[name] = EffectiveEnvironment(name, sp)
 	}
 	return map[string]any{"plan": p.GetPlan(), "environments": envs}
+}
+
+// EffectiveEnvironment returns the effective policy of one environment, the
+// value of data.tenants[tenant].environments[name] (see Effective). It is
+// also the input.policy the Rego compliance module reviews before a
+// candidate policy is accepted.
+func EffectiveEnvironment(name string, sp *pdpv1.SecurityPolicy) map[string]any {
+	return effectiveEnvironment(Merged(name, sp))
 }
 
 func effectiveEnvironment(sp *pdpv1.SecurityPolicy) map[string]any {

@@ -43,7 +43,6 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		_ = CheckPlan(p)
-		_ = CheckCompliance(p)
 		if p.Tenant == "" {
 			p.Tenant = "fuzz"
 		}

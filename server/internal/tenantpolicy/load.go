@@ -26,8 +26,9 @@ func IsPolicyFile(name string) bool {
 
 // LoadDir reads every tenant policy file of dir (see IsPolicyFile; not
 // recursive, symbolic links followed) and returns the policies by tenant
-// name, each parsed, validated, plan-checked, compliance-checked and given
-// its etag.
+// name, each parsed, validated, plan-checked and given its etag. Declared
+// compliance profiles are not checked here: the Rego module
+// data.pdp.compliance owns those controls (see EffectiveEnvironment).
 //
 // The tenant name is the file's tenant field or, when that is empty, the
 // file name without its extension; a file whose tenant field differs from
@@ -71,8 +72,8 @@ func LoadDir(dir string) (map[string]*pdpv1.TenantPolicy, error) {
 
 var errNotRegular = errors.New("not a regular file")
 
-// LoadFile reads, parses, validates, plan-checks and compliance-checks one
-// tenant policy file and sets its etag. The tenant defaults to the file name without its
+// LoadFile reads, parses, validates and plan-checks one tenant policy file
+// and sets its etag. The tenant defaults to the file name without its
 // extension. Errors begin with the path.
 func LoadFile(path string) (*pdpv1.TenantPolicy, error) {
 	data, err := readLimited(path)
@@ -101,9 +102,6 @@ func LoadFile(path string) (*pdpv1.TenantPolicy, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := CheckPlan(p); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := CheckCompliance(p); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	p.Etag = ETag(p)

@@ -63,7 +63,6 @@ func TestLoadDir(t *testing.T) {
 		"overplan.yaml":     "plan: paid\nenvironments:\n  production: {mfa: {mode: all}}\n",
 		"alpha.json":        `{"tenant": "alpha", "plan": "free", "environments": {"production": {}}}`,
 		"Bad Name.yaml":     good,
-		"noncompliant.yaml": "plan: enterprise\nenvironments:\n  production: {compliance: [GDPR]}\n",
 		"unknownfield.json": `{"plan": "paid", "environments": {"production": {"mfaa": {}}}}`,
 	})
 	got, err := LoadDir(dir)
@@ -94,7 +93,6 @@ func TestLoadDir(t *testing.T) {
 		filepath.Join(dir, "alpha.yaml") + `: tenant "alpha" is also defined by ` + filepath.Join(dir, "alpha.json"),
 		filepath.Join(dir, "broken.yaml") + ": tenant policy is not valid YAML",
 		filepath.Join(dir, "invalid.yaml") + ": invalid tenant policy: environments.production.inactivity_timeout: must be between 1h and 24h, not 30m",
-		filepath.Join(dir, "noncompliant.yaml") + ": tenant policy breaks its compliance profiles: environments.production.roles: GDPR requires role-based access",
 		filepath.Join(dir, "overplan.yaml") + ": tenant policy exceeds its plan: environments.production.mfa: requires the enterprise plan (tenant is on paid)",
 		filepath.Join(dir, "unknownfield.json") + ": invalid tenant policy: environments.production.mfaa: unknown field",
 		filepath.Join(dir, "wrong-name.yaml") + `: invalid tenant policy: tenant: "other" does not match the file name`,
