@@ -148,6 +148,11 @@ test_unknown_environment_denies_with_that_reason_only if {
 	not d.explanation
 }
 
+test_gate_reason_is_a_deny if {
+	denies := pdp.deny with input as core_with({"tenant": "globex"}) with data.tenants as core_tenants
+	{"code": "tenant.unknown", "message": "no policy for tenant \"globex\"", "rule": "core.tenant_unknown"} in denies
+}
+
 test_known_tenant_contributes_gate_checks if {
 	c := pdp.checks with input as core_input with data.tenants as core_tenants
 	some x in c
