@@ -182,9 +182,10 @@ type View struct {
 
 // Reset clears v for reuse, keeping the capacity of its slices.
 func (v *View) Reset() {
-	p := v.Profile
-	p.Reset()
-	*v = View{Profile: p}
+	v.Profile.Reset()
+	v.HasProfile = false
+	v.UserFailedLogins, v.IPFailedLogins, v.IPFailedUsers = 0, 0, 0
+	v.HasSSO, v.SSO = false, SSOStatus{}
 }
 
 // SSOStatus is an admin's statement about a tenant's SSO.

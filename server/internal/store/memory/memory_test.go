@@ -89,6 +89,7 @@ func BenchmarkRead(b *testing.B) {
 		}
 	}
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		var v store.View
 		q := store.Query{Tenant: "acme", UserID: "u42", IP: ip, At: at.Add(24 * time.Hour)}

@@ -1,0 +1,158 @@
+package signals
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/store"
+)
+
+// Options configure an Enricher.
+type Options struct {
+	// State is the store; nil computes no profile, counter or SSO signals.
+	State StateReader
+	// IPs are the IP lists; nil leaves signals.ip out, so that Rego falls
+	// back to matching the policy's CIDRs itself.
+	IPs IPLists
+	// Geo resolves addresses; nil for none.
+	Geo Geo
+	// Settings returns a tenant environment's settings; DefaultSettings
+	// when nil.
+	Settings SettingsFunc
+	// Now is the wall clock for IP-list expiry and for requests without a
+	// time; time.Now when nil.
+	Now func() time.Time
+}
+
+// Enricher fills a request's signals. It is safe for concurrent use.
+type Enricher struct {
+	state    StateReader
+	ips      IPLists
+	geo      Geo
+	settings SettingsFunc
+	now      func() time.Time
+	views    sync.Pool
+}
+
+// NewEnricher returns an enricher.
+func NewEnricher(o Options) *Enricher {
+	e := &Enricher{state: o.State, ips: o.IPs, geo: o.Geo, settings: o.Settings, now: o.Now}
+	if e.settings == nil {
+		e.settings = DefaultSettings
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	e.views.New = func() any { return new(store.View) }
+	return e
+}
+
+// Enrich replaces req.Signals with what the server knows, reusing the
+// capacity of req.Signals.Profile.Countries:
+//
+//   - ip, when the request has an IP and IP lists are configured: deny,
+//     allow and suspicious membership with the matching entry; an IP from
+//     which SuspiciousIPUsers distinct users failed to log in within the
+//     window is suspicious too;
+//   - geo, when the request has an IP that GeoIP knows;
+//   - profile, when the user has one: see ProfileSignals for each field,
+//     with "within the lookback" meaning at or after the request time
+//     minus the lookback, and hours being UTC hours of day;
+//   - sso_available, when an admin set the tenant's SSO status.
+//
+// A store failure is returned as the store's fault and leaves the signals
+// computed so far.
+func (e *Enricher) Enrich(ctx context.Context, req *decision.Request) error {
+	set := e.settings(req.Tenant, req.Environment).Normalized()
+	sig := &req.Signals
+	countries := sig.Profile.Countries[:0]
+	*sig = decision.Signals{}
+	sig.Profile.Countries = countries
+	at := req.Time
+	if at.IsZero() {
+		at = e.now()
+	}
+
+	ip := req.Network.IP
+	if ip.IsValid() {
+		if e.ips != nil {
+			e.ipSignals(req, ip, sig)
+		}
+		if e.geo != nil {
+			if g, ok := e.geo.Lookup(ip); ok {
+				g.Found = true
+				sig.Geo = g
+			}
+		}
+	}
+	if e.state == nil {
+		return nil
+	}
+
+	v := e.views.Get().(*store.View)
+	defer e.views.Put(v)
+	q := store.Query{Tenant: req.Tenant, UserID: req.Subject.ID, IP: ip, At: at, FailureWindow: set.FailureWindow}
+	if err := e.state.Read(ctx, q, v); err != nil {
+		return err
+	}
+	sig.SSOKnown, sig.SSOAvailable = v.HasSSO, v.SSO.Available
+	if sig.IP.Checked && !sig.IP.Suspicious && v.IPFailedUsers >= set.SuspiciousIPUsers {
+		sig.IP.Suspicious = true
+		sig.IP.SuspiciousBy = "failed logins of " + strconv.Itoa(v.IPFailedUsers) +
+			" distinct users within " + set.FailureWindow.String()
+	}
+	if v.HasProfile {
+		profileSignals(req, at, set, v, sig, countries)
+	}
+	return nil
+}
+
+func (e *Enricher) ipSignals(req *decision.Request, ip netip.Addr, sig *decision.Signals) {
+	r := e.ips.Lookup(req.Tenant, req.Environment, ip, e.now())
+	sig.IP = decision.IPSignals{
+		Checked:    true,
+		Denied:     r.Deny.Found(),
+		Allowed:    r.Allow.Found(),
+		Suspicious: r.Suspicious.Found(),
+	}
+	if sig.IP.Denied {
+		sig.IP.DeniedBy = r.Deny.Description()
+	}
+	if sig.IP.Suspicious {
+		sig.IP.SuspiciousBy = r.Suspicious.Description()
+	}
+}
+
+// profileSignals computes the profile group from the store's view.
+func profileSignals(req *decision.Request, at time.Time, set Settings, v *store.View, sig *decision.Signals, countries []string) {
+	p := &v.Profile
+	since := at.Add(-set.Lookback)
+	h := at.UTC().Hour()
+	ps := &sig.Profile
+	ps.Known = true
+	ps.Suspended = p.Suspension.Suspended
+	if ps.Suspended {
+		ps.SuspendedReason = p.Suspension.Reason
+	}
+	ps.MFAResetAt = p.MFAResetAt
+	ps.DeviceKnown = p.DeviceSeen(req.Device.ID, since)
+	ps.LoginCount = p.LoginsSince(since)
+	ps.Countries = p.AppendCountries(countries, since)
+	ps.HourUsual = p.HourSeen(h-1, since) || p.HourSeen(h, since) || p.HourSeen(h+1, since)
+	ps.ActionSeen = p.ActionSeen(req.Action.Name, since)
+	ps.FailedLogins = v.UserFailedLogins
+	ps.IPFailedUsers = v.IPFailedUsers
+	ps.IPFailedLogins = v.IPFailedLogins
+
+	lat, lon, ok := req.Network.Latitude, req.Network.Longitude, req.Network.HasLocation
+	if !ok && sig.Geo.HasLocation {
+		lat, lon, ok = sig.Geo.Latitude, sig.Geo.Longitude, true
+	}
+	if ok {
+		ps.Travel = Travel(p.LastLogin, lat, lon, at)
+	}
+}

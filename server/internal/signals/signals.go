@@ -1,0 +1,142 @@
+// Package signals computes what the server knows before a policy is
+// evaluated, and records what enforcement points report afterwards.
+//
+// Enricher.Enrich fills decision.Request.Signals (Rego's input.signals, see
+// rego/README.md and API.md section 4): IP-list membership, the GeoIP
+// location, the user's profile (known device, countries, usual hours,
+// sensitive actions, impossible travel, failed logins of the user and of
+// the IP, suspension, MFA reset) and the tenant's SSO status. It reads the
+// store once per request and does not hold locks across calls.
+//
+// Recorder applies a reported event (API.md section 5) to the store and
+// returns the event's id and the counters incident response acts on.
+//
+// Windows follow the request's and the event's times, never the wall
+// clock; only IP-list expiry uses the wall clock.
+package signals
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"time"
+
+	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/ipset"
+	"github.com/pdp-dev/pdp/server/internal/store"
+)
+
+// Geo resolves an address to a location. A nil Geo means no GeoIP
+// database is configured.
+type Geo interface {
+	// Lookup returns the location of addr; ok is false when unknown.
+	Lookup(addr netip.Addr) (g decision.GeoSignals, ok bool)
+}
+
+// StateReader is the part of store.Store the enricher reads.
+type StateReader interface {
+	// Read fills dst with the state one request needs.
+	Read(ctx context.Context, q store.Query, dst *store.View) error
+}
+
+// EventApplier is the part of store.Store the recorder writes.
+type EventApplier interface {
+	// ApplyEvent records one event.
+	ApplyEvent(ctx context.Context, ev *decision.Event, s store.Settings) (store.Outcome, error)
+}
+
+// IPLists answers IP-list membership; *ipset.Set and *ipset.Snapshot
+// implement it.
+type IPLists interface {
+	// Lookup returns the address's membership of every list that applies.
+	Lookup(tenant, env string, addr netip.Addr, now time.Time) ipset.Result
+}
+
+// The defaults of Settings.
+const (
+	// DefaultSuspiciousIPUsers is how many distinct users failing from one
+	// IP within the window make it suspicious (API.md section 4).
+	DefaultSuspiciousIPUsers = 3
+)
+
+// Settings are the per-tenant-environment windows and thresholds the
+// signals use.
+type Settings struct {
+	// Lookback is how far back profile signals look; store.DefaultLookback
+	// (90 days) when zero.
+	Lookback time.Duration
+	// FailureWindow is the failed-login window; store.DefaultFailureWindow
+	// (15 minutes) when zero.
+	FailureWindow time.Duration
+	// SuspiciousIPUsers is how many distinct users failing from an IP
+	// within the window make it suspicious; DefaultSuspiciousIPUsers when
+	// zero.
+	SuspiciousIPUsers int
+}
+
+// Store returns the settings the store applies events with.
+func (s Settings) Store() store.Settings {
+	return store.Settings{Lookback: s.Lookback, FailureWindow: s.FailureWindow}.Normalized()
+}
+
+// Normalized returns s with defaults filled in and bounds applied.
+func (s Settings) Normalized() Settings {
+	st := s.Store()
+	s.Lookback, s.FailureWindow = st.Lookback, st.FailureWindow
+	if s.SuspiciousIPUsers <= 0 {
+		s.SuspiciousIPUsers = DefaultSuspiciousIPUsers
+	}
+	return s
+}
+
+// SettingsFunc returns the settings of a tenant environment.
+type SettingsFunc func(tenant, env string) Settings
+
+// DefaultSettings returns the defaults of every tenant.
+func DefaultSettings(string, string) Settings { return Settings{}.Normalized() }
+
+type envKey struct{ tenant, env string }
+
+// PolicySettings reads the data.tenants document (tenant → {"environments":
+// {env: effective policy}}) once and returns its settings per environment:
+// FailureWindow from incident.failed_logins_window_ns. Tenants and
+// environments the document lacks get the defaults. Build it again when
+// the document changes.
+func PolicySettings(tenants map[string]any) SettingsFunc {
+	m := make(map[envKey]Settings)
+	for tenant, tv := range tenants {
+		tm, _ := tv.(map[string]any)
+		envs, _ := tm["environments"].(map[string]any)
+		for env, pv := range envs {
+			policy, _ := pv.(map[string]any)
+			var s Settings
+			if inc, ok := policy["incident"].(map[string]any); ok {
+				if ns, ok := int64Of(inc["failed_logins_window_ns"]); ok && ns > 0 {
+					s.FailureWindow = time.Duration(ns)
+				}
+			}
+			m[envKey{tenant, env}] = s.Normalized()
+		}
+	}
+	return func(tenant, env string) Settings {
+		if s, ok := m[envKey{tenant, env}]; ok {
+			return s
+		}
+		return DefaultSettings(tenant, env)
+	}
+}
+
+func int64Of(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case float64:
+		return int64(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
+}
