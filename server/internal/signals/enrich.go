@@ -61,7 +61,10 @@ func NewEnricher(o Options) *Enricher {
 //   - geo, when the request has an IP that GeoIP knows;
 //   - profile, when the user has one: see ProfileSignals for each field,
 //     with "within the lookback" meaning at or after the request time
-//     minus the lookback, and hours being UTC hours of day;
+//     minus the lookback (login_count counts whole UTC days), hour_usual
+//     meaning a login in the request's UTC hour of day or the hour before
+//     or after it, and travel measured from the last successful login to
+//     the request's coordinates, else GeoIP's;
 //   - sso_available, when an admin set the tenant's SSO status.
 //
 // A store failure is returned as the store's fault and leaves the signals
