@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,123 +27,6 @@ func TestDecideUnavailableBeforeLoad(t *testing.T) {
 	d, err := e.Decide(context.Background(), demoRequest())
 	if !errors.Is(err, fault.ErrUnavailable) || d != nil {
 		t.Fatalf("Decide() = %v, %v; want nil, unavailable", d, err)
-	}
-}
-
-func TestLoadRevision(t *testing.T) {
-	t.Parallel()
-	lib := coreLibrary(t, nil)
-	custom := map[string]string{"policies/custom.rego": "package pdp.custom\n\nnotices contains {\"code\": \"c\", \"message\": \"m\", \"rule\": \"r\"} if input.explain\n"}
-	tenants := demoTenants(t)
-
-	load := func(b Bundle) string {
-		t.Helper()
-		rev, err := New(Options{Library: lib}).Load(context.Background(), b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rev
-	}
-	base := load(Bundle{Modules: custom, Tenants: tenants})
-	if !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(base) {
-		t.Fatalf("revision %q is not 16 hex digits", base)
-	}
-	if again := load(Bundle{Modules: custom, Tenants: demoTenants(t)}); again != base {
-		t.Errorf("same inputs gave revisions %q and %q", base, again)
-	}
-	others := map[string]Bundle{
-		"no modules":       {Tenants: tenants},
-		"no tenants":       {Modules: custom},
-		"module renamed":   {Modules: map[string]string{"policies/other.rego": custom["policies/custom.rego"]}, Tenants: tenants},
-		"module edited":    {Modules: map[string]string{"policies/custom.rego": custom["policies/custom.rego"] + "\n"}, Tenants: tenants},
-		"tenant data edit": {Modules: custom, Tenants: map[string]any{"acme": map[string]any{"plan": "free"}}},
-	}
-	for name, b := range others {
-		if rev := load(b); rev == base {
-			t.Errorf("%s: revision unchanged (%q)", name, rev)
-		}
-	}
-}
-
-func TestLoadBrokenKeepsServing(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	tenants := demoTenants(t)
-	e := New(Options{Library: coreLibrary(t, nil)})
-
-	good := "package pdp.custom\n\ndeny contains {\"code\": \"custom.blocked\", \"message\": \"blocked\", \"rule\": \"custom.blocked\"} if {\n\tinput.action.name == \"api.blocked\"\n}\n"
-	rev1, err := e.Load(ctx, Bundle{Modules: map[string]string{"policies/custom.rego": good}, Tenants: tenants})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	broken := []struct {
-		name    string
-		modules map[string]string
-		wantErr []string
-	}{
-		{
-			name:    "syntax error",
-			modules: map[string]string{"policies/custom.rego": "package pdp.custom\n\ndeny contains x if {\n\tx := \n}\n"},
-			wantErr: []string{"policies/custom.rego:5"},
-		},
-		{
-			name: "unsafe variable in two files",
-			modules: map[string]string{
-				"policies/a.rego": "package pdp.custom\n\ndeny contains x if {\n\ty == 1\n}\n",
-				"policies/b.rego": "package pdp.custom\n\n\nchallenge contains z if {\n\tw == 1\n}\n",
-			},
-			wantErr: []string{"policies/a.rego:3", "policies/b.rego:4"},
-		},
-		{
-			name:    "type error",
-			modules: map[string]string{"policies/custom.rego": "package pdp.custom\n\nnotices contains x if {\n\tx := concat(\",\", 7)\n}\n"},
-			wantErr: []string{"policies/custom.rego:4"},
-		},
-		{
-			name:    "path taken by the library",
-			modules: map[string]string{"rego/core.rego": "package pdp.custom\n"},
-			wantErr: []string{"rego/core.rego", "built-in library"},
-		},
-	}
-	for _, tt := range broken {
-		rev, err := e.Load(ctx, Bundle{Modules: tt.modules, Tenants: tenants})
-		if err == nil {
-			t.Fatalf("%s: Load succeeded with revision %q", tt.name, rev)
-		}
-		for _, want := range tt.wantErr {
-			if !strings.Contains(err.Error(), want) {
-				t.Errorf("%s: error %q does not name %q", tt.name, err, want)
-			}
-		}
-		if got := e.Revision(); got != rev1 {
-			t.Errorf("%s: Revision() = %q, want the last good %q", tt.name, got, rev1)
-		}
-		req := demoRequest()
-		req.Action.Name = "api.blocked"
-		d, err := e.Decide(ctx, req)
-		if err != nil {
-			t.Fatalf("%s: Decide after a failed Load: %v", tt.name, err)
-		}
-		if d.PolicyRevision != rev1 || d.Kind != decision.KindDeny {
-			t.Errorf("%s: decided %s with revision %q, want deny by %q", tt.name, d.Kind, d.PolicyRevision, rev1)
-		}
-	}
-
-	fixed := strings.ReplaceAll(good, "api.blocked", "api.read")
-	rev3, err := e.Load(ctx, Bundle{Modules: map[string]string{"policies/custom.rego": fixed}, Tenants: tenants})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rev3 == rev1 || e.Revision() != rev3 {
-		t.Fatalf("after the fix: Load = %q, Revision() = %q, first = %q", rev3, e.Revision(), rev1)
-	}
-	d, err := e.Decide(ctx, demoRequest())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.PolicyRevision != rev3 || d.Kind != decision.KindDeny || d.Reasons[0].Code != "custom.blocked" {
-		t.Errorf("after the fix: %+v", d)
 	}
 }
 
