@@ -61,7 +61,7 @@ checks contains {
 
 deny contains {
 	"code": "tenant.isolation",
-	"message": sprintf("subject %q belongs to tenant %q, not %q", [input.subject.id, input.subject.tenant, input.tenant]),
+	"message": sprintf("subject %q belongs to tenant %q, not %q", [object.get(input.subject, "id", ""), input.subject.tenant, input.tenant]),
 	"rule": "core.tenant_isolation",
 } if {
 	input.subject.tenant != ""
@@ -105,9 +105,12 @@ deny contains {
 	count(core_granted_by) == 0
 }
 
-core_role_forbidden_message := sprintf("the subject has no role; action %q is not granted", [input.action.name]) if {
+# Messages must always be defined: an undefined message would drop the deny.
+core_role_forbidden_message := sprintf("the subject has no role; action %q is not granted", [core_action_name]) if {
 	count(object.get(input, ["subject", "roles"], [])) == 0
-} else := sprintf("no role of the subject (%s) grants action %q", [concat(", ", input.subject.roles), input.action.name])
+} else := sprintf("no role of the subject (%s) grants action %q", [concat(", ", input.subject.roles), core_action_name])
+
+core_action_name := object.get(input, ["action", "name"], "")
 
 checks contains {
 	"rule": "core.role_forbidden",

@@ -239,6 +239,21 @@ test_role_missing_roles_key_denies if {
 	r.code == "authz.role_forbidden"
 }
 
+test_denies_survive_missing_fields if {
+	inp := {"tenant": "acme", "environment": "production", "subject": {"tenant": "globex"}}
+	denies := pdp.deny with input as inp with data.tenants as core_tenants
+	{
+		"code": "authz.role_forbidden",
+		"message": "the subject has no role; action \"\" is not granted",
+		"rule": "core.role_forbidden",
+	} in denies
+	{
+		"code": "tenant.isolation",
+		"message": "subject \"\" belongs to tenant \"globex\", not \"acme\"",
+		"rule": "core.tenant_isolation",
+	} in denies
+}
+
 test_role_check_names_the_granting_role if {
 	checks := pdp.checks with input as core_input with data.tenants as core_tenants
 	{

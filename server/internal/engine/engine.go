@@ -138,9 +138,15 @@ func (e *Engine) Revision() string {
 // Decide evaluates data.pdp.decision for one validated request. A deny or a
 // challenge is a decision, not an error. Errors mean the engine could not
 // decide: fault.Unavailable before the first Load, fault.DeadlineExceeded
-// when ctx ends first, fault.Internal when evaluation fails or the policy
-// returns a document that does not follow the contract.
+// when ctx ends first, fault.InvalidArgument when the attributes are not
+// JSON-like, fault.Internal when evaluation fails (a built-in error
+// included, unless Options.LenientBuiltinErrors) or the policy returns a
+// document that does not follow the contract. An error never carries a
+// decision, so it can never be mistaken for an allow.
 func (e *Engine) Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error) {
+	if req == nil {
+		return nil, fault.New(fault.InvalidArgument, "no request")
+	}
 	p := e.current.Load()
 	if p == nil {
 		return nil, fault.New(fault.Unavailable, "no policy loaded")
