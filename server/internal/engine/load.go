@@ -56,10 +56,11 @@ func LibraryModules(fsys fs.FS) (map[string]string, error) {
 }
 
 // IsPolicyFile reports whether a file name is a Rego module that is not a
-// test: it ends in .rego but not in _test.rego.
+// test: it ends in .rego but not in _test.rego, and is not hidden (editor
+// and lock files start with a dot).
 func IsPolicyFile(name string) bool {
 	base := path.Base(name)
-	return strings.HasSuffix(base, ".rego") && !strings.HasSuffix(base, "_test.rego")
+	return strings.HasSuffix(base, ".rego") && !strings.HasSuffix(base, "_test.rego") && !strings.HasPrefix(base, ".")
 }
 
 // prepare builds a complete policy set without touching the serving one.

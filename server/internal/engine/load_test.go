@@ -5,6 +5,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
 )
@@ -123,5 +126,25 @@ func TestLoadBrokenKeepsServing(t *testing.T) {
 	}
 	if d.PolicyRevision != rev3 || d.Kind != decision.KindDeny || d.Reasons[0].Code != "custom.blocked" {
 		t.Errorf("after the fix: %+v", d)
+	}
+}
+
+func TestLibraryModules(t *testing.T) {
+	t.Parallel()
+	lib := fstest.MapFS{
+		"rego/core.rego":       {Data: []byte("package pdp\n")},
+		"rego/core_test.rego":  {Data: []byte("package pdp_test\n")},
+		"rego/README.md":       {Data: []byte("# library\n")},
+		"rego/.#core.rego":     {Data: []byte("lock")},
+		"rego/sub/extra.rego":  {Data: []byte("package pdp.extra\n")},
+		"rego/sub/extra.rego~": {Data: []byte("backup")},
+	}
+	got, err := LibraryModules(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"rego/core.rego": "package pdp\n", "rego/sub/extra.rego": "package pdp.extra\n"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("modules mismatch (-want +got):\n%s", diff)
 	}
 }
