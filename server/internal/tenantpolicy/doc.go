@@ -40,7 +40,7 @@
 //	preset                                     yes   yes   yes
 //	allow_direct_query                          -    yes   yes
 //	key_isolation                               -    yes   yes
-//	roles                                       -    yes   yes
+//	roles                                      yes   yes   yes
 //	cache_ttl                                   -    yes   yes
 //	inactivity_timeout                          -     -    yes
 //	role_inactivity_timeouts                    -     -    yes

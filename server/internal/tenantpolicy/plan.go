@@ -22,7 +22,7 @@ var settingPlans = map[protoreflect.Name]string{
 	"preset":             PlanFree,
 	"allow_direct_query": PlanPaid,
 	"key_isolation":      PlanPaid,
-	"roles":              PlanPaid,
+	"roles":              PlanFree,
 	"cache_ttl":          PlanPaid,
 	// Everything else is enterprise: inactivity_timeout,
 	// role_inactivity_timeouts, session_warning, mfa, auth_providers,

@@ -30,7 +30,7 @@ func TestCheckPlan(t *testing.T) {
 		{"free with preset only", PlanFree, &pdpv1.SecurityPolicy{Preset: "staging"}, nil},
 		{"free with nothing", PlanFree, nil, nil},
 		{"free with paid settings", PlanFree, paidSettings, []string{
-			P + "allow_direct_query", P + "key_isolation", P + "roles", P + "cache_ttl"}},
+			P + "allow_direct_query", P + "key_isolation", P + "cache_ttl"}},
 		{"free with a false bool still counts", PlanFree, &pdpv1.SecurityPolicy{AllowDirectQuery: proto.Bool(false)},
 			[]string{P + "allow_direct_query"}},
 		{"paid with paid settings", PlanPaid, paidSettings, nil},
@@ -73,8 +73,8 @@ func TestRequiredPlanCoversEveryField(t *testing.T) {
 	for i := range fields.Len() {
 		name := string(fields.Get(i).Name())
 		got := RequiredPlan(name)
-		if name != "preset" && got == PlanFree {
-			t.Errorf("%s is free: only preset may be set on the free plan", name)
+		if name != "preset" && name != "roles" && got == PlanFree {
+			t.Errorf("%s is free: only preset and roles may be set on the free plan", name)
 		}
 		if !strings.Contains(packageDoc(t), name) {
 			t.Errorf("%s is missing from the plan table in doc.go", name)
