@@ -1,0 +1,189 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/config"
+	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
+	"github.com/pdp-dev/pdp/server/internal/reload"
+	"github.com/pdp-dev/pdp/server/internal/telemetry"
+	"github.com/pdp-dev/pdp/server/internal/transport"
+	"github.com/pdp-dev/pdp/server/internal/version"
+)
+
+// parts are the wired components of one running server.
+type parts struct {
+	metrics       *telemetry.Metrics
+	stopTracing   func(context.Context) error
+	engine        *engine.Engine
+	state         *state
+	loader        *reload.Loader
+	health        *transport.Health
+	grpcServer    *grpc.Server
+	httpServer    *http.Server
+	watchDone     chan struct{}
+	cancelWatcher context.CancelFunc
+}
+
+func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
+	p := &parts{}
+	var err error
+	p.metrics, err = telemetry.NewMetrics(telemetry.MetricsOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	tp, stopTracing, err := telemetry.NewTracerProvider(ctx, telemetry.TracingOptions{
+		ServiceVersion: version.Version,
+		OTLPEndpoint:   cfg.OTLPEndpoint,
+		OTLPInsecure:   cfg.OTLPInsecure,
+		SampleRatio:    cfg.TraceSampleRatio,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tracing: %w", err)
+	}
+	p.stopTracing = stopTracing
+
+	p.engine = engine.New(engine.Options{Logger: o.logger, Now: o.now})
+	p.health = transport.NewHealth()
+	p.state, err = openState(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	p.loader = reload.New(p.engine, reload.Options{
+		PolicyDirs: cfg.PolicyDirs,
+		TenantsDir: cfg.TenantsDir,
+		Debounce:   cfg.ReloadDebounce,
+		Logger:     o.logger,
+		Metrics:    p.metrics,
+		OnLoad: func(set reload.Set) {
+			p.state.onLoad(set)
+			p.health.SetServing(true)
+		},
+	})
+	// A failed first load is logged by the loader; the server still starts
+	// and reports NOT_SERVING until a fixed file loads.
+	_, _ = p.loader.Load(ctx)
+
+	svc, err := pdpsvc.New(pdpsvc.Options{
+		Decider:  pipeline{state: p.state, engine: p.engine, timeout: cfg.CheckTimeout},
+		Recorder: p.state.recorder,
+		Observer: p.metrics,
+		Logger:   o.logger,
+		Now:      o.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.grpcServer = transport.NewGRPCServer(transport.GRPCOptions{
+		Logger:         o.logger,
+		TracerProvider: tp,
+		MeterProvider:  p.metrics.MeterProvider(),
+		MaxRecvMsgSize: cfg.MaxRequestBytes,
+		Health:         p.health,
+	})
+	pdpv1.RegisterDecisionServiceServer(p.grpcServer, svc)
+	p.httpServer = &http.Server{
+		Handler: transport.NewHTTPHandler(transport.HTTPOptions{
+			Decisions:      svc,
+			Ready:          p.ready,
+			Metrics:        p.metrics.Handler(),
+			Logger:         o.logger,
+			MaxBodyBytes:   int64(cfg.MaxRequestBytes),
+			RequestTimeout: cfg.CheckTimeout,
+			TracerProvider: tp,
+			MeterProvider:  p.metrics.MeterProvider(),
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	return p, nil
+}
+
+// ready is the readiness of /readyz: a policy set is loaded and the store
+// answers.
+func (p *parts) ready(ctx context.Context) error {
+	if !p.engine.Ready() {
+		return errors.New("no policy set loaded")
+	}
+	return p.state.ping(ctx)
+}
+
+// serve runs both servers and the watcher until ctx ends or a server fails.
+func (p *parts) serve(ctx context.Context, cfg config.Config, o options, grpcLis, httpLis net.Listener) error {
+	errc := make(chan error, 2)
+	go func() {
+		if err := p.grpcServer.Serve(grpcLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			errc <- fmt.Errorf("%w: gRPC: %v", errServe, err)
+		}
+	}()
+	go func() {
+		if err := p.httpServer.Serve(httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("%w: HTTP: %v", errServe, err)
+		}
+	}()
+	watchCtx, cancelWatch := context.WithCancel(ctx)
+	p.cancelWatcher = cancelWatch
+	p.watchDone = make(chan struct{})
+	go func() {
+		defer close(p.watchDone)
+		if err := p.loader.Watch(watchCtx); err != nil {
+			o.logger.Error("policy watcher stopped; changes are no longer picked up", "error", err.Error())
+		}
+	}()
+	if o.ready != nil {
+		o.ready(Info{GRPCAddr: grpcLis.Addr().String(), HTTPAddr: httpLis.Addr().String()})
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	p.shutdown(cfg, o)
+	return runErr
+}
+
+// shutdown stops taking work and drains what is in flight.
+func (p *parts) shutdown(cfg config.Config, o options) {
+	o.logger.Info("pdp shutting down", "timeout", cfg.ShutdownTimeout.String())
+	p.health.Shutdown()
+	p.cancelWatcher()
+	<-p.watchDone
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	stopped := make(chan struct{})
+	go func() {
+		p.grpcServer.GracefulStop()
+		close(stopped)
+	}()
+	httpErr := p.httpServer.Shutdown(ctx)
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		o.logger.Warn("in-flight gRPC calls did not finish in time; closing them")
+		p.grpcServer.Stop()
+		<-stopped
+	}
+	if httpErr != nil {
+		o.logger.Warn("HTTP shutdown", "error", httpErr.Error())
+		p.httpServer.Close()
+	}
+}
+
+// close releases what build opened.
+func (p *parts) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p.state.close()
+	_ = p.stopTracing(ctx)
+	_ = p.metrics.Shutdown(ctx)
+}

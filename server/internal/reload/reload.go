@@ -1,0 +1,234 @@
+// Package reload reads authors' Rego modules and tenant policy files, loads
+// them into the engine as one set, and reloads the set when files change.
+// A set that fails to parse, validate or compile is rejected whole: the
+// engine keeps serving the last good set, and the error names the file.
+package reload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+)
+
+// Engine is what the loader feeds.
+type Engine interface {
+	Load(ctx context.Context, b engine.Bundle) (revision string, err error)
+}
+
+// Metrics counts reloads.
+type Metrics interface {
+	RecordReload(ok bool)
+}
+
+// Options configure a Loader.
+type Options struct {
+	// PolicyDirs are directories of Rego modules, read recursively
+	// (*.rego, except *_test.rego).
+	PolicyDirs []string
+	// TenantsDir is the directory of tenant policy files; empty for none.
+	TenantsDir string
+	// Debounce is how long changes must settle before a reload.
+	Debounce time.Duration
+	// Logger receives reload outcomes.
+	Logger *slog.Logger
+	// Metrics counts reloads; nil for none.
+	Metrics Metrics
+	// OnLoad, when set, is called after each successful load with the set
+	// that now serves, before Load returns.
+	OnLoad func(Set)
+}
+
+// Set is a policy set that loaded successfully.
+type Set struct {
+	// Revision identifies the set.
+	Revision string
+	// Tenants is the data.tenants document the engine holds.
+	Tenants map[string]any
+}
+
+// Loader loads and reloads the policy set.
+type Loader struct {
+	opts   Options
+	engine Engine
+	mu     sync.Mutex // serialises loads
+}
+
+// New returns a loader feeding e.
+func New(e Engine, opts Options) *Loader {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Loader{opts: opts, engine: e}
+}
+
+// Load reads every file and loads the set into the engine once.
+func (l *Loader) Load(ctx context.Context) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	start := time.Now()
+	set, err := l.load(ctx)
+	if l.opts.Metrics != nil {
+		l.opts.Metrics.RecordReload(err == nil)
+	}
+	if err != nil {
+		l.opts.Logger.Error("policy set rejected; the last good set keeps serving", "error", err.Error())
+		return "", err
+	}
+	if l.opts.OnLoad != nil {
+		l.opts.OnLoad(set)
+	}
+	l.opts.Logger.Info("policy set loaded", "revision", set.Revision, "tenants", len(set.Tenants),
+		"duration", time.Since(start).String())
+	return set.Revision, nil
+}
+
+func (l *Loader) load(ctx context.Context) (Set, error) {
+	modules, err := ReadModules(l.opts.PolicyDirs)
+	if err != nil {
+		return Set{}, err
+	}
+	tenants := map[string]any{}
+	if l.opts.TenantsDir != "" {
+		policies, err := tenantpolicy.LoadDir(l.opts.TenantsDir)
+		if err != nil {
+			return Set{}, err
+		}
+		tenants = tenantpolicy.Data(policies)
+	}
+	rev, err := l.engine.Load(ctx, engine.Bundle{Modules: modules, Tenants: tenants})
+	if err != nil {
+		return Set{}, err
+	}
+	return Set{Revision: rev, Tenants: tenants}, nil
+}
+
+// ReadModules reads every *.rego file (except *_test.rego) under dirs,
+// keyed by path.
+func ReadModules(dirs []string) (map[string]string, error) {
+	modules := map[string]string{}
+	var errs []error
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if path != dir && strings.HasPrefix(d.Name(), ".") {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if !isModule(d.Name()) {
+				return nil
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			modules[path] = string(src)
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading policies: %w", err))
+		}
+	}
+	return modules, errors.Join(errs...)
+}
+
+func isModule(name string) bool {
+	return strings.HasSuffix(name, ".rego") && !strings.HasSuffix(name, "_test.rego") && !strings.HasPrefix(name, ".")
+}
+
+// Watch reloads the set whenever a watched file changes, until ctx ends.
+// Changes are debounced so an editor's burst of writes reloads once.
+func (l *Loader) Watch(ctx context.Context) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watching policy files: %w", err)
+	}
+	defer w.Close()
+	roots := append([]string(nil), l.opts.PolicyDirs...)
+	if l.opts.TenantsDir != "" {
+		roots = append(roots, l.opts.TenantsDir)
+	}
+	for _, root := range roots {
+		if err := addTree(w, root); err != nil {
+			return fmt.Errorf("watching %s: %w", root, err)
+		}
+	}
+	var (
+		timer   *time.Timer
+		pending <-chan time.Time
+	)
+	for {
+		select {
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return nil
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			if ev.Has(fsnotify.Create) {
+				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
+					_ = addTree(w, ev.Name)
+				}
+			}
+			if ev.Op == fsnotify.Chmod {
+				continue
+			}
+			if timer == nil {
+				timer = time.NewTimer(l.opts.Debounce)
+			} else {
+				timer.Reset(l.opts.Debounce)
+			}
+			pending = timer.C
+		case err, ok := <-w.Errors:
+			if !ok {
+				return nil
+			}
+			l.opts.Logger.Warn("file watcher error", "error", err.Error())
+		case <-pending:
+			pending = nil
+			_, _ = l.Load(ctx)
+		}
+	}
+}
+
+func addTree(w *fsnotify.Watcher, root string) error {
+	var dirs []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		if err := w.Add(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
