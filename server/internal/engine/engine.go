@@ -78,6 +78,8 @@ type Engine struct {
 type prepared struct {
 	query    rego.PreparedEvalQuery
 	revision string
+	// compliance answers ComplianceFindings; see compliance.go.
+	compliance *complianceSet
 }
 
 // New returns an Engine that is not ready until the first successful Load.

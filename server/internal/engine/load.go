@@ -106,7 +106,7 @@ func (e *Engine) prepare(ctx context.Context, b Bundle) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{query: query, revision: revision}, nil
+	return &prepared{query: query, revision: revision, compliance: newComplianceSet(compiler, store)}, nil
 }
 
 // compile parses and compiles every module. Errors keep OPA's locations,
