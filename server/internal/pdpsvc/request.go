@@ -1,6 +1,8 @@
 package pdpsvc
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -29,10 +31,36 @@ func ToRequest(in *pdpv1.CheckRequest, now time.Time) (*decision.Request, error)
 		Attributes:     attributes(&v, "attributes", in.GetAttributes()),
 		Explain:        in.GetExplain(),
 	}
+	notAfter(&v, r.Time, map[string]time.Time{
+		"authentication.authenticated_at": r.Authentication.AuthenticatedAt,
+		"authentication.mfa_verified_at":  r.Authentication.MFAVerifiedAt,
+		"session.started_at":              r.Session.StartedAt,
+		"session.last_activity_at":        r.Session.LastActivityAt,
+	})
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// MaxClockSkew is how far past the request's time a proof of
+// authentication or session activity may lie. Anything later is refused:
+// an MFA "verified" in the future would otherwise stay fresh forever.
+const MaxClockSkew = 5 * time.Minute
+
+// notAfter refuses timestamps more than MaxClockSkew after the request
+// time, in field order.
+func notAfter(v *fault.Violations, at time.Time, fields map[string]time.Time) {
+	if at.IsZero() {
+		return
+	}
+	limit := at.Add(MaxClockSkew)
+	for _, field := range slices.Sorted(maps.Keys(fields)) {
+		if t := fields[field]; !t.IsZero() && t.After(limit) {
+			v.Add(field, "is %s after the request time; at most %s of clock skew is accepted",
+				t.Sub(at).Round(time.Second), MaxClockSkew)
+		}
+	}
 }
 
 // ToEvent validates a ReportRequest and converts it to a decision.Event.

@@ -108,5 +108,6 @@
 // matching. Country codes are the officially assigned ISO 3166-1 alpha-2
 // codes plus XK (Kosovo), which GeoIP databases report. Business hours
 // whose end is before their start cross midnight; "24:00" is accepted as an
-// end. mfa.max_age 0 means a second factor on every request.
+// end. mfa.max_age 0 puts no age limit on the last second factor: being
+// enrolled is enough (the Rego library reads it that way).
 package tenantpolicy
