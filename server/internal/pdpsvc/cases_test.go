@@ -108,7 +108,7 @@ var invalidChecks = []invalidCheck{
 	{"time before 1970", minimal(`"time":"1950-06-01T00:00:00Z"`), []fault.FieldViolation{fv("time", yearRule)}},
 	{"mfa verified in the future", minimal(`"time":"2026-01-01T12:00:00Z","authentication":{"mfaVerifiedAt":"2026-01-01T12:05:01Z"}`),
 		[]fault.FieldViolation{fv("authentication.mfa_verified_at", "is 5m1s after the request time; at most 5m0s of clock skew is accepted")}},
-	{"future proofs all named", minimal(`"time":"2026-01-01T12:00:00Z","authentication":{"authenticatedAt":"2027-01-01T00:00:00Z"},`+
+	{"future proofs all named", minimal(`"time":"2026-01-01T12:00:00Z","authentication":{"authenticatedAt":"2027-01-01T00:00:00Z"},` +
 		`"session":{"startedAt":"2026-01-01T13:00:00Z","lastActivityAt":"2026-01-01T12:30:00Z"}`),
 		[]fault.FieldViolation{
 			fv("authentication.authenticated_at", "is 8748h0m0s after the request time; at most 5m0s of clock skew is accepted"),
