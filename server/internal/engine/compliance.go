@@ -160,6 +160,9 @@ func (e *Engine) ComplianceFindings(ctx context.Context, tenant, environment, fr
 	if p == nil {
 		return nil, fault.New(fault.Unavailable, "no policy loaded")
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, contextFault(err)
+	}
 	q, err := p.compliance.queries(ctx)
 	if err != nil {
 		return nil, err
@@ -267,6 +270,9 @@ func NewChecker(ctx context.Context, library fs.FS) (*Checker, error) {
 func (c *Checker) Violations(ctx context.Context, policy map[string]any, environment string) ([]Finding, error) {
 	if policy == nil {
 		return nil, fault.New(fault.InvalidArgument, "no policy to review")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, contextFault(err)
 	}
 	if environment == "" {
 		environment = DefaultEnvironment
