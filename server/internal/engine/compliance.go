@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
@@ -161,7 +162,7 @@ func (e *Engine) ComplianceFindings(ctx context.Context, tenant, environment, fr
 		return nil, fault.New(fault.Unavailable, "no policy loaded")
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, contextFault(err)
+		return nil, complianceContextFault(err)
 	}
 	q, err := p.compliance.queries(ctx)
 	if err != nil {
@@ -272,7 +273,7 @@ func (c *Checker) Violations(ctx context.Context, policy map[string]any, environ
 		return nil, fault.New(fault.InvalidArgument, "no policy to review")
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, contextFault(err)
+		return nil, complianceContextFault(err)
 	}
 	if environment == "" {
 		environment = DefaultEnvironment
@@ -315,7 +316,7 @@ func ComplianceViolations(ctx context.Context, policy map[string]any, environmen
 // evalFault maps an evaluation error to a domain error.
 func evalFault(ctx context.Context, err error, what string) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return contextFault(ctxErr)
+		return complianceContextFault(ctxErr)
 	}
 	return fault.Wrap(err, fault.Internal, what+": policy evaluation failed")
 }
@@ -381,4 +382,13 @@ func parseFindings(v any) ([]Finding, error) {
 
 func malformedFinding(format string, args ...any) error {
 	return fault.Wrap(fmt.Errorf(format, args...), fault.Internal, "policy returned a malformed compliance finding")
+}
+
+// complianceContextFault maps the end of the caller's context during a
+// compliance review to a domain error.
+func complianceContextFault(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fault.Wrap(err, fault.DeadlineExceeded, "request canceled before the compliance review finished")
+	}
+	return fault.Wrap(err, fault.DeadlineExceeded, "deadline exceeded before the compliance review finished")
 }
