@@ -1,7 +1,8 @@
 // Package reload reads authors' Rego modules and tenant policy files, loads
 // them into the engine as one set, and reloads the set when files change.
-// A set that fails to parse, validate or compile is rejected whole: the
-// engine keeps serving the last good set, and the error names the file.
+// A set that fails to parse, validate or compile, or a tenant policy that
+// breaks a compliance profile it declares, is rejected whole: the engine
+// keeps serving the last good set, and the error names the file.
 package reload
 
 import (
@@ -10,8 +11,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,7 +22,9 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/policycheck"
 	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
 )
 
@@ -103,7 +108,9 @@ func (l *Loader) load(ctx context.Context) (Set, error) {
 	tenants := map[string]any{}
 	if l.opts.TenantsDir != "" {
 		policies, err := tenantpolicy.LoadDir(l.opts.TenantsDir)
-		if err != nil {
+		// The files that loaded cleanly must also keep the compliance
+		// profiles they declare; every problem of every file is reported.
+		if err := errors.Join(err, CheckCompliance(ctx, l.opts.TenantsDir, policies)); err != nil {
 			return Set{}, err
 		}
 		tenants = tenantpolicy.Data(policies)
@@ -131,7 +138,7 @@ func ReadModules(dirs []string) (map[string]string, error) {
 				}
 				return nil
 			}
-			if !isModule(d.Name()) {
+			if !engine.IsPolicyFile(d.Name()) {
 				return nil
 			}
 			src, err := os.ReadFile(path)
@@ -148,8 +155,46 @@ func ReadModules(dirs []string) (map[string]string, error) {
 	return modules, errors.Join(errs...)
 }
 
-func isModule(name string) bool {
-	return strings.HasSuffix(name, ".rego") && !strings.HasSuffix(name, "_test.rego") && !strings.HasPrefix(name, ".")
+// CheckCompliance reviews the tenant policies LoadDir read from dir against
+// the compliance profiles each declares (policycheck.Compliance) and
+// returns every refusal joined, each beginning with the path of the
+// tenant's file, such as
+//
+//	tenants/acme.yaml: tenant policy breaks a compliance profile it
+//	declares: environments.production.compliance: breaks SOX control
+//	sox.inactivity (medium severity): ...
+func CheckCompliance(ctx context.Context, dir string, policies map[string]*pdpv1.TenantPolicy) error {
+	if len(policies) == 0 {
+		return nil
+	}
+	files := tenantFiles(dir)
+	var errs []error
+	for _, tenant := range slices.Sorted(maps.Keys(policies)) {
+		if err := policycheck.Compliance(ctx, policies[tenant]); err != nil {
+			file, ok := files[tenant]
+			if !ok {
+				file = fmt.Sprintf("%s (tenant %s)", dir, tenant)
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", file, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tenantFiles maps each tenant policy file of dir to its path by the file
+// name without its extension, which LoadDir requires to be the tenant's
+// name. Unreadable directories give an empty map.
+func tenantFiles(dir string) map[string]string {
+	entries, _ := os.ReadDir(dir)
+	files := make(map[string]string, len(entries))
+	for _, e := range entries {
+		if !tenantpolicy.IsPolicyFile(e.Name()) {
+			continue
+		}
+		stem := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))
+		files[stem] = filepath.Join(dir, e.Name())
+	}
+	return files
 }
 
 // Watch reloads the set whenever a watched file changes, until ctx ends.
