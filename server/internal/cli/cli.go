@@ -40,6 +40,8 @@ func commands() []command {
 	return []command{
 		{"serve", "run the policy decision point", runServe},
 		{"check", "ask a running server for one decision", runCheck},
+		{"test", "run Rego unit tests of policy modules (as opa test)", runTest},
+		{"compliance", "report a tenant's compliance findings", runCompliance},
 		{"version", "print the version", runVersion},
 	}
 }
