@@ -7,6 +7,7 @@ package pdptest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/policycheck"
 	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
 )
 
@@ -250,10 +252,7 @@ func (f *corpusFile) addTenants(nodes []yaml.Node, fixtures string) ([]string, e
 		}
 		p, err := tenantpolicy.Parse(origin, body)
 		if err == nil {
-			err = tenantpolicy.Validate(p)
-		}
-		if err == nil {
-			err = tenantpolicy.CheckPlan(p)
+			err = policycheck.Check(context.Background(), p)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s is not a valid tenant policy: %w", origin, err))
