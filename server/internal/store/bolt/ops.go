@@ -1,0 +1,272 @@
+package bolt
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/fault"
+	"github.com/pdp-dev/pdp/server/internal/store"
+)
+
+// ApplyEvent implements store.Store. It returns once the event is on disk;
+// from then on Read sees it too. Once the write is queued it completes
+// even if ctx ends, so that an error always means the event was not
+// acknowledged by the file.
+func (s *Store) ApplyEvent(ctx context.Context, ev *decision.Event, set store.Settings) (store.Outcome, error) {
+	leave, err := s.enter(ctx)
+	if err != nil {
+		return store.Outcome{}, err
+	}
+	defer leave()
+	if err := store.ValidateEvent(ev); err != nil {
+		return store.Outcome{}, err
+	}
+	set = set.Normalized()
+	now := s.opts.Now().UnixNano()
+	var (
+		out   store.Outcome
+		ops   = make([]put, 0, 2)
+		uk    = userKey{ev.Tenant, ev.Subject.ID}
+		ik    = ipKey{ev.Tenant, ev.Network.IP.Unmap().WithZone("")}
+		newP  *profileEntry
+		newIP *ipEntry
+	)
+
+	// Lock order: the user's stripe, then the IP's.
+	if uk.user != "" {
+		defer s.locks.lockUser(uk)()
+		newP = &profileEntry{written: now}
+		if old := s.cache.user(uk); old != nil {
+			old.p.CopyTo(&newP.p)
+		} else {
+			newP.p = store.Profile{Tenant: uk.tenant, UserID: uk.user}
+		}
+		out = newP.p.Apply(ev, set)
+		op, err := encodePut(bucketProfiles, encodeUserKey(uk), now, &newP.p)
+		if err != nil {
+			return store.Outcome{}, err
+		}
+		ops = append(ops, op)
+	}
+	if ik.ip.IsValid() {
+		if store.IsFailure(ev.Kind) {
+			defer s.locks.lockIPs(ik)()
+			newIP = &ipEntry{written: now}
+			if old := s.cache.ip(ik); old != nil {
+				newIP.r = cloneRecord(&old.r)
+			}
+			out.IPFailedLogins, out.IPFailedUsers = newIP.r.Apply(ev.Time, uk.user, set)
+			op, err := encodePut(bucketIPs, encodeIPKey(ik), now, &newIP.r)
+			if err != nil {
+				return store.Outcome{}, err
+			}
+			ops = append(ops, op)
+		} else if old := s.cache.ip(ik); old != nil {
+			since := ev.Time.Add(-set.FailureWindow)
+			out.IPFailedLogins, out.IPFailedUsers = old.r.FailuresSince(since), old.r.UsersSince(since)
+		}
+	}
+	if len(ops) == 0 {
+		return out, nil
+	}
+	if err := s.write("apply event", ops); err != nil {
+		return store.Outcome{}, err
+	}
+	if newP != nil {
+		s.cache.setUser(uk, newP)
+	}
+	if newIP != nil {
+		s.cache.setIP(ik, newIP)
+	}
+	return out, nil
+}
+
+// Read implements store.Store. It is served from memory.
+func (s *Store) Read(ctx context.Context, q store.Query, dst *store.View) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if err := store.ValidateQuery(&q); err != nil {
+		return err
+	}
+	dst.Reset()
+	since := q.At.Add(-store.Settings{FailureWindow: q.FailureWindow}.Normalized().FailureWindow)
+	if q.UserID != "" {
+		if e := s.cache.user(userKey{q.Tenant, q.UserID}); e != nil {
+			e.p.CopyTo(&dst.Profile)
+			dst.HasProfile = true
+			dst.UserFailedLogins = e.p.FailedLoginsSince(since)
+		}
+	}
+	if ip := q.IP.Unmap().WithZone(""); ip.IsValid() {
+		if e := s.cache.ip(ipKey{q.Tenant, ip}); e != nil {
+			dst.IPFailedLogins, dst.IPFailedUsers = e.r.FailuresSince(since), e.r.UsersSince(since)
+		}
+	}
+	dst.SSO, dst.HasSSO = s.cache.ssoOf(q.Tenant)
+	return nil
+}
+
+// GetProfile implements store.Store. It is served from memory.
+func (s *Store) GetProfile(ctx context.Context, tenant, userID string, dst *store.Profile) (bool, error) {
+	if err := s.check(ctx); err != nil {
+		return false, err
+	}
+	if err := store.ValidateUser(tenant, userID); err != nil {
+		return false, err
+	}
+	e := s.cache.user(userKey{tenant, userID})
+	if e == nil {
+		dst.Reset()
+		return false, nil
+	}
+	e.p.CopyTo(dst)
+	return true, nil
+}
+
+// SetSuspension implements store.Store.
+func (s *Store) SetSuspension(ctx context.Context, tenant, userID string, sus store.Suspension) error {
+	sus.At = sus.At.UTC()
+	return s.updateUser(ctx, tenant, userID, "set suspension", func(p *store.Profile) { p.Suspension = sus })
+}
+
+// ResetMFA implements store.Store.
+func (s *Store) ResetMFA(ctx context.Context, tenant, userID string, at time.Time) error {
+	at = at.UTC()
+	return s.updateUser(ctx, tenant, userID, "reset MFA", func(p *store.Profile) { p.MFAResetAt = at })
+}
+
+func (s *Store) updateUser(ctx context.Context, tenant, userID, what string, fn func(*store.Profile)) error {
+	leave, err := s.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	if err := store.ValidateUser(tenant, userID); err != nil {
+		return err
+	}
+	uk := userKey{tenant, userID}
+	defer s.locks.lockUser(uk)()
+	now := s.opts.Now().UnixNano()
+	e := &profileEntry{written: now}
+	if old := s.cache.user(uk); old != nil {
+		old.p.CopyTo(&e.p)
+	} else {
+		e.p = store.Profile{Tenant: tenant, UserID: userID}
+	}
+	fn(&e.p)
+	op, err := encodePut(bucketProfiles, encodeUserKey(uk), now, &e.p)
+	if err != nil {
+		return err
+	}
+	if err := s.write(what, []put{op}); err != nil {
+		return err
+	}
+	s.cache.setUser(uk, e)
+	return nil
+}
+
+// SetSSOStatus implements store.Store.
+func (s *Store) SetSSOStatus(ctx context.Context, tenant string, st store.SSOStatus) error {
+	leave, err := s.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
+	if err := store.ValidateTenant(tenant); err != nil {
+		return err
+	}
+	st.UpdatedAt = st.UpdatedAt.UTC()
+	s.ssoMu.Lock()
+	defer s.ssoMu.Unlock()
+	op, err := encodePut(bucketSSO, []byte(tenant), s.opts.Now().UnixNano(), &st)
+	if err != nil {
+		return err
+	}
+	if err := s.write("set SSO status", []put{op}); err != nil {
+		return err
+	}
+	s.cache.setSSO(tenant, st)
+	return nil
+}
+
+// DeleteUser implements store.Store. It holds the user's stripe while it
+// finds and rewrites the IP records naming the user, so no event of the
+// user slips in between, and commits the profile's deletion and every
+// rewritten record in one transaction.
+func (s *Store) DeleteUser(ctx context.Context, tenant, userID string) (bool, error) {
+	leave, err := s.enter(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer leave()
+	if err := store.ValidateUser(tenant, userID); err != nil {
+		return false, err
+	}
+	uk := userKey{tenant, userID}
+	defer s.locks.lockUser(uk)()
+	var keys []ipKey
+	for _, ip := range s.cache.ipsNaming(tenant, userID) {
+		keys = append(keys, ipKey{tenant, ip})
+	}
+	defer s.locks.lockIPs(keys...)()
+
+	var ops []put
+	found := s.cache.user(uk) != nil
+	if found {
+		ops = append(ops, put{bucket: bucketProfiles, key: encodeUserKey(uk)})
+	}
+	records := make([]*ipEntry, len(keys))
+	for i, k := range keys {
+		old := s.cache.ip(k)
+		if old == nil {
+			continue
+		}
+		r := cloneRecord(&old.r)
+		if !r.RemoveUser(userID) {
+			records[i] = old
+			continue
+		}
+		found = true
+		if r.Empty() {
+			ops = append(ops, put{bucket: bucketIPs, key: encodeIPKey(k)})
+			continue
+		}
+		// Erasure is not a write of the IP: its retention clock stays.
+		records[i] = &ipEntry{r: r, written: old.written}
+		op, err := encodePut(bucketIPs, encodeIPKey(k), old.written, &records[i].r)
+		if err != nil {
+			return false, err
+		}
+		ops = append(ops, op)
+	}
+	if len(ops) == 0 {
+		return found, nil
+	}
+	if err := s.write("erase user", ops); err != nil {
+		return false, err
+	}
+	s.cache.setUser(uk, nil)
+	for i, k := range keys {
+		s.cache.setIP(k, records[i])
+	}
+	return found, nil
+}
+
+func encodePut(bucket, key []byte, written int64, v any) (put, error) {
+	val, err := encodeValue(written, v)
+	if err != nil {
+		return put{}, fault.Wrap(err, fault.Internal, "encode record")
+	}
+	return put{bucket: bucket, key: key, val: val}, nil
+}
+
+func cloneRecord(r *store.IPRecord) store.IPRecord {
+	return store.IPRecord{
+		Failures:  slices.Clone(r.Failures),
+		Users:     slices.Clone(r.Users),
+		UpdatedAt: r.UpdatedAt,
+	}
+}
