@@ -114,7 +114,8 @@ flags:
 	report, err := complianceOf(ctx, env, dir, tenant, environment, framework)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pdp compliance: %v\n", err)
-		if fault.As(err).Code == fault.InvalidArgument {
+		var usage usageError
+		if errors.As(err, &usage) {
 			return ExitUsage
 		}
 		return ExitError
@@ -156,6 +157,9 @@ func complianceOf(ctx context.Context, env Env, dir, tenant, environment, framew
 	}
 	findings, err := e.ComplianceFindings(ctx, tenant, environment, framework)
 	if err != nil {
+		if fault.As(err).Code == fault.InvalidArgument {
+			return nil, usageError{err}
+		}
 		return nil, err
 	}
 	if framework != "" {
@@ -211,3 +215,9 @@ func printComplianceMarkdown(w io.Writer, r *complianceReport) {
 func mdCell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\r", " ", "\n", " ").Replace(s)
 }
+
+// usageError marks an error caused by a flag's value (an unknown
+// framework), which exits with ExitUsage.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
