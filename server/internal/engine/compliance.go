@@ -164,6 +164,9 @@ func (e *Engine) ComplianceFindings(ctx context.Context, tenant, environment, fr
 	if err := ctx.Err(); err != nil {
 		return nil, complianceContextFault(err)
 	}
+	if p.compliance == nil {
+		return nil, fault.New(fault.Internal, "the loaded policy set keeps no compliance queries")
+	}
 	q, err := p.compliance.queries(ctx)
 	if err != nil {
 		return nil, err
