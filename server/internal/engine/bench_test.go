@@ -3,7 +3,13 @@ package engine
 import (
 	"context"
 	"io/fs"
+	"net/netip"
 	"testing"
+	"testing/fstest"
+	"time"
+
+	pdp "github.com/pdp-dev/pdp"
+	"github.com/pdp-dev/pdp/server/internal/decision"
 )
 
 // BenchmarkDecide measures one decision for a realistic request of the
@@ -19,15 +25,41 @@ func BenchmarkDecide(b *testing.B) {
 		{"core", coreLibrary(b, nil)},
 	} {
 		b.Run(bb.name, func(b *testing.B) {
-			e := loaded(b, Options{Library: bb.library}, Bundle{Tenants: demoTenants(b)})
-			req := demoRequest()
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := e.Decide(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchDecide(b, loaded(b, Options{Library: bb.library}, Bundle{Tenants: demoTenants(b)}), demoRequest())
+		})
+	}
+}
+
+// BenchmarkDecideOutcomes measures the full library on requests of the demo
+// tenant that end in each outcome, and with the explanation.
+func BenchmarkDecideOutcomes(b *testing.B) {
+	e := loaded(b, Options{}, Bundle{Tenants: demoTenants(b)})
+	for _, o := range outcomeRequests() {
+		b.Run(o.name, func(b *testing.B) { benchDecide(b, e, o.req) })
+	}
+}
+
+// BenchmarkDecideModule measures the demo request with the core plus one
+// control module (and the modules it reads), so that the cost of each
+// module is the difference with "core".
+func BenchmarkDecideModule(b *testing.B) {
+	for _, m := range []struct {
+		name    string
+		modules []string
+	}{
+		{"core", nil},
+		{"email", []string{"email"}},
+		{"mfa", []string{"mfa"}},
+		{"network", []string{"network"}},
+		{"providers", []string{"providers"}},
+		{"risk", []string{"risk", "network"}},
+		{"session", []string{"session"}},
+		{"incident", []string{"incident", "risk", "network"}},
+		{"data_protection", []string{"data_protection"}},
+	} {
+		b.Run(m.name, func(b *testing.B) {
+			lib := libraryOf(b, append([]string{"core", "text"}, m.modules...))
+			benchDecide(b, loaded(b, Options{Library: lib}, Bundle{Tenants: demoTenants(b)}), demoRequest())
 		})
 	}
 }
@@ -39,6 +71,97 @@ func BenchmarkBuildInput(b *testing.B) {
 	for b.Loop() {
 		if _, err := buildInput(req, clock); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func benchDecide(b *testing.B, e *Engine, req *decision.Request) {
+	b.Helper()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Decide(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// libraryOf is a library holding the named modules of the embedded one
+// ("core" for rego/core.rego).
+func libraryOf(tb testing.TB, names []string) fs.FS {
+	tb.Helper()
+	lib := fstest.MapFS{}
+	for _, n := range names {
+		p := "rego/" + n + ".rego"
+		src, err := fs.ReadFile(pdp.Policies, p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		lib[p] = &fstest.MapFile{Data: src}
+	}
+	return lib
+}
+
+type outcomeRequest struct {
+	name string
+	req  *decision.Request
+}
+
+// outcomeRequests are demo requests that allow, deny, challenge, warn of
+// the session's end, and ask for the explanation, each with the outcome
+// checked by TestOutcomeRequests.
+func outcomeRequests() []outcomeRequest {
+	deny := demoRequest()
+	deny.Action.Name = "admin.users.delete"
+	deny.Network.IP = netip.MustParseAddr("198.51.100.9")
+	deny.Signals.IP = decision.IPSignals{Checked: true, Denied: true, DeniedBy: "198.51.100.0/24 (ip_denylist)"}
+
+	challenge := demoRequest()
+	challenge.Authentication.MFAVerifiedAt = challenge.Time.Add(-13 * time.Hour)
+	challenge.Authentication.AuthenticatedAt = challenge.Authentication.MFAVerifiedAt
+	challenge.Signals.Profile.DeviceKnown = false
+	challenge.Device.Managed = false
+
+	expiring := demoRequest()
+	expiring.Session.LastActivityAt = expiring.Time.Add(-4*time.Hour + 2*time.Minute)
+
+	explain := demoRequest()
+	explain.Explain = true
+
+	return []outcomeRequest{
+		{"allow", demoRequest()},
+		{"deny", deny},
+		{"challenge", challenge},
+		{"allow_expiring", expiring},
+		{"allow_explain", explain},
+	}
+}
+
+// The benchmark requests end as their names say, so that a change of the
+// library cannot silently turn a deny benchmark into an allow one.
+func TestOutcomeRequests(t *testing.T) {
+	t.Parallel()
+	e := loaded(t, Options{}, Bundle{Tenants: demoTenants(t)})
+	want := map[string]struct {
+		kind    decision.Kind
+		reasons int
+		explain bool
+	}{
+		"allow":          {decision.KindAllow, 0, false},
+		"deny":           {decision.KindDeny, 3, false},
+		"challenge":      {decision.KindChallenge, 1, false},
+		"allow_expiring": {decision.KindAllow, 1, false},
+		"allow_explain":  {decision.KindAllow, 0, true},
+	}
+	for _, o := range outcomeRequests() {
+		d, err := e.Decide(context.Background(), o.req)
+		if err != nil {
+			t.Fatalf("%s: %v", o.name, err)
+		}
+		w := want[o.name]
+		if d.Kind != w.kind || len(d.Reasons) != w.reasons || (len(d.Explanation) > 0) != w.explain {
+			t.Errorf("%s: %s with %d reasons, %d explanations; want %s with %d reasons, explanation %v",
+				o.name, d.Kind, len(d.Reasons), len(d.Explanation), w.kind, w.reasons, w.explain)
 		}
 	}
 }
