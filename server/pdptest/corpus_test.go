@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -134,8 +135,9 @@ type errorWant struct {
 
 // The YAML shapes of a file and a case.
 type rawFile struct {
-	Tenants []yaml.Node `yaml:"tenants"`
-	Cases   []rawCase   `yaml:"cases"`
+	Tenants  []yaml.Node       `yaml:"tenants"`
+	Policies map[string]string `yaml:"policies"`
+	Cases    []rawCase         `yaml:"cases"`
 }
 
 type rawCase struct {
@@ -191,6 +193,9 @@ func loadCaseFile(path, fixtures string) (*corpusFile, error) {
 	shared, err := f.addTenants(raw.Tenants, fixtures)
 	if err != nil {
 		fail("file tenants: %v", err)
+	}
+	if err := f.addPolicies(raw.Policies); err != nil {
+		fail("file policies: %v", err)
 	}
 	seen := map[string]bool{}
 	for i := range raw.Cases {
@@ -272,6 +277,25 @@ func (f *corpusFile) addTenants(nodes []yaml.Node, fixtures string) ([]string, e
 	return names, errors.Join(errs...)
 }
 
+// addPolicies adds Rego modules to the file's set. The server loads every
+// module for every case of the file, so a module should guard its rules
+// with the tenant it is written for.
+func (f *corpusFile) addPolicies(policies map[string]string) error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(policies)) {
+		src := policies[name]
+		switch prev, ok := f.policies[name]; {
+		case !strings.HasSuffix(name, ".rego") || strings.HasSuffix(name, "_test.rego") || strings.ContainsAny(name, `/\`):
+			errs = append(errs, fmt.Errorf("policy %q must be a plain *.rego file name (not a test)", name))
+		case ok && prev != src:
+			errs = append(errs, fmt.Errorf("policy %q is defined twice in this file with different content", name))
+		default:
+			f.policies[name] = src
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // buildCase converts and checks one raw case.
 func (f *corpusFile) buildCase(rc *rawCase, shared []string, fixtures string) (*corpusCase, error) {
 	c := &corpusCase{file: f.path, name: rc.Name, bug: rc.Bug, expect: rc.Expect}
@@ -281,16 +305,8 @@ func (f *corpusFile) buildCase(rc *rawCase, shared []string, fixtures string) (*
 		errs = append(errs, err)
 	}
 	c.tenants = append(slices.Clone(shared), own...)
-	for name, src := range rc.Policies {
-		if !strings.HasSuffix(name, ".rego") || strings.ContainsAny(name, `/\`) {
-			errs = append(errs, fmt.Errorf("policy %q must be a plain *.rego file name", name))
-			continue
-		}
-		if prev, ok := f.policies[name]; ok && prev != src {
-			errs = append(errs, fmt.Errorf("policy %q is defined twice in this file with different content", name))
-			continue
-		}
-		f.policies[name] = src
+	if err := f.addPolicies(rc.Policies); err != nil {
+		errs = append(errs, err)
 	}
 	for i := range rc.Reports {
 		reps, err := expandReport(&rc.Reports[i])
