@@ -67,6 +67,10 @@ type Config struct {
 	// TraceSampleRatio is the fraction of requests without a sampled caller
 	// that are traced, 0..1 (--trace-sample-ratio, PDP_TRACE_SAMPLE_RATIO).
 	TraceSampleRatio float64
+	// Geo holds the GeoIP settings (geo.go).
+	Geo
+	// Incident holds the incident-response settings (incident.go).
+	Incident
 }
 
 // Default returns the configuration `pdp serve` starts from.
@@ -104,6 +108,8 @@ func Parse(args []string, getenv func(string) string, fs *flag.FlagSet) (Config,
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "host:port of an OTLP/gRPC trace collector (empty: no export)")
 	fs.BoolVar(&c.OTLPInsecure, "otlp-insecure", c.OTLPInsecure, "send traces to the collector without TLS")
 	fs.Float64Var(&c.TraceSampleRatio, "trace-sample-ratio", c.TraceSampleRatio, "fraction of requests traced when the caller did not sample, 0..1")
+	c.registerGeo(fs)
+	c.registerIncident(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -203,6 +209,8 @@ func (c Config) Validate() error {
 			bad("--otlp-endpoint %q: %v", c.OTLPEndpoint, err)
 		}
 	}
+	c.checkGeo(bad)
+	c.checkIncident(bad)
 	return errors.Join(errs...)
 }
 
