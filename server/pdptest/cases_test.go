@@ -81,11 +81,13 @@ type door struct {
 }
 
 // doors are the ways a CheckRequest reaches the server. ext_authz and
-// forward-auth take requests built from HTTP attributes rather than a
-// CheckRequest, so they are exercised by their own tests.
+// forward-auth build their requests from HTTP attributes rather than
+// taking a CheckRequest; a door for each belongs here once the server
+// serves them, mapping the case's request to headers.
 var doors = []door{
 	{name: "gRPC", check: checkGRPC},
 	{name: "HTTP", check: checkHTTP},
+	{name: "gRPC BatchCheck", check: checkBatch},
 }
 
 func checkGRPC(ctx context.Context, s *Server, c *corpusCase) (result, error) {
@@ -93,7 +95,33 @@ func checkGRPC(ctx context.Context, s *Server, c *corpusCase) (result, error) {
 	if err == nil {
 		return result{resp: resp}, nil
 	}
-	st := status.Convert(err)
+	return statusResult(status.Convert(err)), nil
+}
+
+// checkBatch sends the request as the only item of a BatchCheck, whose
+// item answers must be those of Check.
+func checkBatch(ctx context.Context, s *Server, c *corpusCase) (result, error) {
+	resp, err := s.Decisions.BatchCheck(ctx, &pdpv1.BatchCheckRequest{Checks: []*pdpv1.CheckRequest{c.checkReq}})
+	if err != nil {
+		return result{}, fmt.Errorf("BatchCheck of one item failed as a whole: %v", err)
+	}
+	if n := len(resp.GetResults()); n != 1 {
+		return result{}, fmt.Errorf("BatchCheck of one item answered %d results", n)
+	}
+	item := resp.GetResults()[0]
+	switch {
+	case item.GetError() != nil && item.GetResponse() != nil:
+		return result{}, fmt.Errorf("BatchCheck item has both a response and an error")
+	case item.GetError() != nil:
+		return statusResult(status.FromProto(item.GetError())), nil
+	case item.GetResponse() == nil:
+		return result{}, fmt.Errorf("BatchCheck item has neither a response nor an error")
+	}
+	return result{resp: item.GetResponse()}, nil
+}
+
+// statusResult reduces a gRPC status to its code and field violations.
+func statusResult(st *status.Status) result {
 	r := result{code: st.Code(), msg: st.Message()}
 	for _, d := range st.Details() {
 		if br, ok := d.(*errdetails.BadRequest); ok {
@@ -102,7 +130,7 @@ func checkGRPC(ctx context.Context, s *Server, c *corpusCase) (result, error) {
 			}
 		}
 	}
-	return r, nil
+	return r
 }
 
 func checkHTTP(ctx context.Context, s *Server, c *corpusCase) (result, error) {
