@@ -219,6 +219,15 @@ func loadCaseFile(path, fixtures string) (*corpusFile, error) {
 	if len(raw.Cases) == 0 {
 		fail("no cases")
 	}
+	// A case relies only on the tenants it (or its file) declares; a
+	// tenant nobody declares is fair game for unknown-tenant cases.
+	for _, c := range f.cases {
+		if t := c.checkReq.GetTenant(); t != "" && !slices.Contains(c.tenants, t) {
+			if _, known := f.tenants[t]; known {
+				fail("case %q names tenant %q, which only another case declares; list it under its tenants", c.name, t)
+			}
+		}
+	}
 	if err := f.checkIsolation(); err != nil {
 		errs = append(errs, err)
 	}
@@ -445,10 +454,11 @@ func (e *expectation) validate() error {
 		if _, ok := stepUpKindOf(s.Kind); !ok {
 			errs = append(errs, fmt.Errorf("unknown step-up kind %q", s.Kind))
 		}
-		for _, d := range []string{s.MaxAge} {
-			if _, err := parseDuration(d); d != "" && err != nil {
-				errs = append(errs, err)
-			}
+		if _, err := parseDuration(s.MaxAge); s.MaxAge != "" && err != nil {
+			errs = append(errs, err)
+		}
+		if _, err := time.Parse(time.RFC3339Nano, s.Deadline); s.Deadline != "" && err != nil {
+			errs = append(errs, fmt.Errorf("step-up deadline %q is not RFC 3339", s.Deadline))
 		}
 	}
 	for _, o := range e.Obligations {
@@ -462,6 +472,11 @@ func (e *expectation) validate() error {
 	if e.Session != nil {
 		if _, err := parseDuration(e.Session.IdleTimeout); e.Session.IdleTimeout != "" && err != nil {
 			errs = append(errs, err)
+		}
+		for _, ts := range []string{e.Session.ExpiresAt, e.Session.WarnAt} {
+			if _, err := time.Parse(time.RFC3339Nano, ts); ts != "" && err != nil {
+				errs = append(errs, fmt.Errorf("session time %q is not RFC 3339", ts))
+			}
 		}
 	}
 	if _, err := parseDuration(e.CacheTTL); e.CacheTTL != "" && err != nil {
