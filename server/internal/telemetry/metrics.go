@@ -20,13 +20,15 @@ import (
 // turns "." into "_" and adds "_total" to counters and "_seconds" to the
 // histogram, so /metrics shows pdp_decisions_total,
 // pdp_check_duration_seconds, pdp_policy_reloads_total,
-// pdp_batch_check_items_total and pdp_report_events_total.
+// pdp_batch_check_items_total, pdp_report_events_total and
+// pdp_decision_log_dropped_total.
 const (
 	decisionsName     = "pdp.decisions"
 	checkDurationName = "pdp.check.duration"
 	reloadsName       = "pdp.policy.reloads"
 	batchItemsName    = "pdp.batch_check.items"
 	reportEventsName  = "pdp.report.events"
+	logDroppedName    = "pdp.decision_log.dropped"
 )
 
 // checkDurationBuckets suit decisions from 10µs to 1s, in seconds.
@@ -55,6 +57,7 @@ type Metrics struct {
 	reloads       metric.Int64Counter
 	batchItems    metric.Int64Counter
 	reportEvents  metric.Int64Counter
+	logDropped    metric.Int64Counter
 
 	byDecision map[string]metric.AddOption
 	reloadOK   metric.AddOption
@@ -94,7 +97,7 @@ func NewMetrics(opts MetricsOptions) (*Metrics, error) {
 
 func (m *Metrics) instruments() error {
 	meter := m.provider.Meter("github.com/pdp-dev/pdp/server")
-	var errs [5]error
+	var errs [6]error
 	m.decisions, errs[0] = meter.Int64Counter(decisionsName,
 		metric.WithDescription("Checks decided, by decision: allow, deny or challenge."))
 	m.checkDuration, errs[1] = meter.Float64Histogram(checkDurationName,
@@ -107,6 +110,8 @@ func (m *Metrics) instruments() error {
 		metric.WithDescription("Checks received in BatchCheck calls."))
 	m.reportEvents, errs[4] = meter.Int64Counter(reportEventsName,
 		metric.WithDescription("Events recorded through Report, by event."))
+	m.logDropped, errs[5] = meter.Int64Counter(logDroppedName,
+		metric.WithDescription("Decision log lines dropped because the queue was full."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return fmt.Errorf("telemetry: creating instruments: %w", err)
 	}
@@ -158,4 +163,10 @@ func (m *Metrics) RecordBatchItems(n int) {
 // RecordReport counts one recorded event, such as "login_failed".
 func (m *Metrics) RecordReport(event string) {
 	m.reportEvents.Add(context.Background(), 1, metric.WithAttributes(attribute.String("event", event)))
+}
+
+// RecordDecisionLogDropped counts one decision log line dropped because
+// the log's queue was full.
+func (m *Metrics) RecordDecisionLogDropped() {
+	m.logDropped.Add(context.Background(), 1)
 }

@@ -1,0 +1,75 @@
+package authn
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/pdp-dev/pdp/server/internal/fault"
+)
+
+// HTTPMiddleware authenticates and authorizes each request by HTTPRule
+// and puts the caller in its context. The key is taken from the
+// X-PDP-Api-Key header, else from "Authorization: Bearer"; whichever
+// header carried a valid key is removed before next runs, so handlers
+// (forward-auth reading a user's bearer token) never see it. A refusal is
+// 401 (with WWW-Authenticate) or 403 and a JSON error body
+// {"code","message"} like the rest of the HTTP API.
+func (a *Authenticator) HTTPMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cred, header := httpCredential(r)
+		c, err := a.check(cred, HTTPRule(r.URL.Path, a.metricsPublic), r.Method+" "+r.URL.Path)
+		if err != nil {
+			a.refuse(w, r, err)
+			return
+		}
+		if header != "" {
+			r = r.Clone(r.Context())
+			r.Header.Del(header)
+		}
+		next.ServeHTTP(w, r.WithContext(WithCaller(r.Context(), c)))
+	})
+}
+
+// httpCredential reads the key and the verified client certificate, and
+// names the header the key came in.
+func httpCredential(r *http.Request) (cred credential, header string) {
+	if v := strings.TrimSpace(r.Header.Get(APIKeyHeader)); v != "" {
+		cred.key, cred.present, header = v, true, APIKeyHeader
+	} else if v := r.Header.Get("Authorization"); v != "" {
+		if cred.key, cred.present = bearer(v); cred.present {
+			header = "Authorization"
+		}
+	}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.VerifiedChains[0]) > 0 {
+		cred.cert = r.TLS.VerifiedChains[0][0]
+	}
+	return cred, header
+}
+
+// refuse answers 401 or 403 and logs the refusal without credentials.
+func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	status, code := http.StatusForbidden, "PERMISSION_DENIED"
+	msg := err.Error()
+	if fe := fault.As(err); fe != nil {
+		msg = fe.Message
+		if fe.Code == fault.Unauthenticated {
+			status, code = http.StatusUnauthorized, "UNAUTHENTICATED"
+		}
+	}
+	if status == http.StatusUnauthorized {
+		challenge := `Bearer realm="pdp"`
+		if msg == msgInvalid {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+	}
+	a.logger.InfoContext(r.Context(), "HTTP call refused",
+		"http.method", r.Method, "http.path", r.URL.Path, "peer", r.RemoteAddr, "code", code, "reason", msg)
+	body, _ := json.Marshal(map[string]string{"code": code, "message": msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

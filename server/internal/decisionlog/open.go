@@ -1,0 +1,58 @@
+package decisionlog
+
+import (
+	"errors"
+	"io"
+	"os"
+
+	"gopkg.in/natefinch/lumberjack.v2"
+)
+
+// Stdout is the destination that writes to standard output.
+const Stdout = "stdout"
+
+// Rotation is when a log file is rotated and how many old files stay.
+type Rotation struct {
+	// MaxSizeMB rotates the file when it reaches this many megabytes.
+	MaxSizeMB int
+	// MaxBackups is how many rotated files are kept; 0 keeps all.
+	MaxBackups int
+	// MaxAgeDays removes rotated files older than this; 0 keeps them.
+	MaxAgeDays int
+	// Compress gzips rotated files.
+	Compress bool
+}
+
+// Open returns the writer of a destination: Stdout, or a file path,
+// created with mode 0600 when missing and rotated as rot says. Closing the
+// returned writer leaves standard output open.
+func Open(dest string, rot Rotation) (io.WriteCloser, error) {
+	switch dest {
+	case "":
+		return nil, errors.New("decisionlog: no destination")
+	case Stdout:
+		return nopCloser{os.Stdout}, nil
+	}
+	// Create the file up front so that a bad path fails at start, with the
+	// permissions a log of personal data needs; lumberjack keeps them.
+	f, err := os.OpenFile(dest, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return &lumberjack.Logger{
+		Filename:   dest,
+		MaxSize:    rot.MaxSizeMB,
+		MaxBackups: rot.MaxBackups,
+		MaxAge:     rot.MaxAgeDays,
+		Compress:   rot.Compress,
+		LocalTime:  false,
+	}, nil
+}
+
+// nopCloser is a writer whose Close does nothing.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
