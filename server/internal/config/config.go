@@ -71,6 +71,9 @@ type Config struct {
 	Geo
 	// Incident holds the incident-response settings (incident.go).
 	Incident
+	// Security holds the API key, TLS and decision log settings
+	// (security.go).
+	Security
 }
 
 // Default returns the configuration `pdp serve` starts from.
@@ -85,6 +88,7 @@ func Default() Config {
 		ReloadDebounce:  DefaultReloadDebounce,
 		LogLevel:        DefaultLogLevel,
 		LogFormat:       DefaultLogFormat,
+		Security:        DefaultSecurity(),
 	}
 }
 
@@ -110,6 +114,7 @@ func Parse(args []string, getenv func(string) string, fs *flag.FlagSet) (Config,
 	fs.Float64Var(&c.TraceSampleRatio, "trace-sample-ratio", c.TraceSampleRatio, "fraction of requests traced when the caller did not sample, 0..1")
 	c.registerGeo(fs)
 	c.registerIncident(fs)
+	c.registerSecurity(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -211,6 +216,7 @@ func (c Config) Validate() error {
 	}
 	c.checkGeo(bad)
 	c.checkIncident(bad)
+	c.checkSecurity(c.GRPCAddr, c.HTTPAddr, bad)
 	return errors.Join(errs...)
 }
 
