@@ -71,6 +71,8 @@ type Config struct {
 	Geo
 	// Incident holds the incident-response settings (incident.go).
 	Incident
+	// Gateway configures Envoy ext_authz and /v1/forward-auth (gateway.go).
+	Gateway Gateway
 	// Security holds the API key, TLS and decision log settings
 	// (security.go).
 	Security
@@ -88,6 +90,7 @@ func Default() Config {
 		ReloadDebounce:  DefaultReloadDebounce,
 		LogLevel:        DefaultLogLevel,
 		LogFormat:       DefaultLogFormat,
+		Gateway:         DefaultGateway(),
 		Security:        DefaultSecurity(),
 	}
 }
@@ -114,6 +117,7 @@ func Parse(args []string, getenv func(string) string, fs *flag.FlagSet) (Config,
 	fs.Float64Var(&c.TraceSampleRatio, "trace-sample-ratio", c.TraceSampleRatio, "fraction of requests traced when the caller did not sample, 0..1")
 	c.registerGeo(fs)
 	c.registerIncident(fs)
+	c.Gateway.RegisterFlags(fs)
 	c.registerSecurity(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -216,6 +220,9 @@ func (c Config) Validate() error {
 	}
 	c.checkGeo(bad)
 	c.checkIncident(bad)
+	if err := c.Gateway.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	c.checkSecurity(c.GRPCAddr, c.HTTPAddr, bad)
 	return errors.Join(errs...)
 }
