@@ -10,6 +10,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,6 +71,9 @@ func Run(ctx context.Context, cfg config.Config, opts ...Option) error {
 	if err != nil {
 		grpcLis.Close()
 		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	if tc := p.httpServer.TLSConfig; tc != nil {
+		httpLis = tls.NewListener(httpLis, tc)
 	}
 	o.logger.Info("pdp listening", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(),
 		"revision", p.engine.Revision(), "serving", p.engine.Ready())

@@ -30,6 +30,7 @@ type parts struct {
 	health        *transport.Health
 	grpcServer    *grpc.Server
 	httpServer    *http.Server
+	sec           *security
 	watchDone     chan struct{}
 	cancelWatcher context.CancelFunc
 }
@@ -73,8 +74,14 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 	// and reports NOT_SERVING until a fixed file loads.
 	_, _ = p.loader.Load(ctx)
 
+	p.sec, err = buildSecurity(ctx, cfg, o, p.metrics)
+	if err != nil {
+		return nil, err
+	}
+
 	svc, err := pdpsvc.New(pdpsvc.Options{
-		Decider:  pipeline{state: p.state, engine: p.engine, timeout: cfg.CheckTimeout},
+		Decider:  p.sec.decider(pipeline{state: p.state, engine: p.engine, timeout: cfg.CheckTimeout}),
+		Caller:   p.sec.caller,
 		Recorder: p.state.recorder,
 		Observer: p.metrics,
 		Logger:   o.logger,
@@ -89,10 +96,14 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 		MeterProvider:  p.metrics.MeterProvider(),
 		MaxRecvMsgSize: cfg.MaxRequestBytes,
 		Health:         p.health,
+		UnaryGuards:    p.sec.unaryGuards(),
+		StreamGuards:   p.sec.streamGuards(),
+		Credentials:    p.sec.grpcCredentials(),
 	})
 	pdpv1.RegisterDecisionServiceServer(p.grpcServer, svc)
 	p.httpServer = &http.Server{
-		Handler: transport.NewHTTPHandler(transport.HTTPOptions{
+		TLSConfig: p.sec.httpTLS(),
+		Handler: p.sec.httpHandler(transport.NewHTTPHandler(transport.HTTPOptions{
 			Decisions:      svc,
 			Ready:          p.ready,
 			Metrics:        p.metrics.Handler(),
@@ -101,7 +112,7 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 			RequestTimeout: cfg.CheckTimeout,
 			TracerProvider: tp,
 			MeterProvider:  p.metrics.MeterProvider(),
-		}),
+		})),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,
@@ -183,6 +194,7 @@ func (p *parts) shutdown(cfg config.Config, o options) {
 func (p *parts) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	p.sec.close(ctx)
 	p.state.close()
 	_ = p.stopTracing(ctx)
 	_ = p.metrics.Shutdown(ctx)
