@@ -54,7 +54,8 @@ type GeoSignals struct {
 
 // ProfileSignals summarise the subject's history.
 type ProfileSignals struct {
-	// Known is true when the server has a profile for the subject.
+	// Known is true when the server computed the group (it has a store);
+	// a user without history then has nothing known and zero counts.
 	Known bool
 	// Suspended is true when the user is suspended.
 	Suspended bool

@@ -71,9 +71,12 @@ func TestFailuresFromAnIP(t *testing.T) {
 			if d := cmp.Diff(want, sig.IP); d != "" {
 				t.Errorf("ip signals (-want +got):\n%s", d)
 			}
-			// A user without a profile still sees the IP's reputation.
-			if got := f.enrich(t, request("newcomer", t0.Add(time.Minute), rqIP(ipA))); got.IP != want || got.Profile.Known {
-				t.Errorf("newcomer: ip %+v, profile known %v", got.IP, got.Profile.Known)
+			// A user without a profile still sees the IP's reputation and
+			// its failure counters, with nothing of its own known.
+			got := f.enrich(t, request("newcomer", t0.Add(time.Minute), rqIP(ipA)))
+			if got.IP != want || !got.Profile.Known || got.Profile.LoginCount != 0 ||
+				got.Profile.IPFailedLogins != 2*tc.users || got.Profile.IPFailedUsers != tc.users {
+				t.Errorf("newcomer: ip %+v, profile %+v", got.IP, got.Profile)
 			}
 			// Past the window the IP is clean again.
 			if got := f.enrich(t, request("u1", t0.Add(16*time.Minute), rqIP(ipA))); got.IP.Suspicious || got.Profile.IPFailedUsers != 0 {

@@ -59,7 +59,8 @@ func NewEnricher(o Options) *Enricher {
 //     which SuspiciousIPUsers distinct users failed to log in within the
 //     window is suspicious too;
 //   - geo, when the request has an IP that GeoIP knows;
-//   - profile, when the user has one: see ProfileSignals for each field,
+//   - profile, whenever a store is configured (a user without history gets
+//     zero counts and nothing known): see ProfileSignals for each field,
 //     with "within the lookback" meaning at or after the request time
 //     minus the lookback (login_count counts whole UTC days), hour_usual
 //     meaning a login in the request's UTC hour of day or the hour before
@@ -108,9 +109,10 @@ func (e *Enricher) Enrich(ctx context.Context, req *decision.Request) error {
 		sig.IP.SuspiciousBy = "failed logins of " + strconv.Itoa(v.IPFailedUsers) +
 			" distinct users within " + set.FailureWindow.String()
 	}
-	if v.HasProfile {
-		profileSignals(req, at, set, v, sig, countries)
-	}
+	// A user the store has never seen gets the profile group too, with
+	// nothing known: a device, country or action without history is
+	// unknown, and the IP's failure counters still count.
+	profileSignals(req, at, set, v, sig, countries)
 	return nil
 }
 

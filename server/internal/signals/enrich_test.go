@@ -101,7 +101,8 @@ func TestEnrichReplacesOldSignals(t *testing.T) {
 	req.Signals = decision.Signals{SSOKnown: true, IP: decision.IPSignals{Checked: true, Denied: true},
 		Profile: decision.ProfileSignals{Known: true, Countries: make([]string, 0, 8)}}
 	sig := f.enrich(t, req)
-	if d := cmp.Diff(decision.Signals{}, sig, cmpSignals); d != "" {
+	// A user without history: the profile group is computed, nothing known.
+	if d := cmp.Diff(decision.Signals{Profile: decision.ProfileSignals{Known: true}}, sig, cmpSignals); d != "" {
 		t.Errorf("stale signals survived (-want +got):\n%s", d)
 	}
 	req.Subject.ID = "u1"
