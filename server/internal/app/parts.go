@@ -8,11 +8,15 @@ import (
 	"net/http"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/extauthz"
+	"github.com/pdp-dev/pdp/server/internal/forwardauth"
+	"github.com/pdp-dev/pdp/server/internal/gateway"
 	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/telemetry"
@@ -101,9 +105,18 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 		Credentials:    p.sec.grpcCredentials(),
 	})
 	pdpv1.RegisterDecisionServiceServer(p.grpcServer, svc)
+	// The gateway doors: Envoy ext_authz on gRPC, /v1/forward-auth on HTTP.
+	gw, err := gateway.New(ctx, cfg.Gateway, gateway.Options{Logger: o.logger, Now: o.now})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	authv3.RegisterAuthorizationServer(p.grpcServer, extauthz.New(gw, svc))
+	forwardAuth := forwardauth.New(forwardauth.Options{
+		Gateway: gw, Checker: svc, TrustedProxies: cfg.Gateway.TrustedProxies, Logger: o.logger, Timeout: cfg.CheckTimeout,
+	})
 	p.httpServer = &http.Server{
 		TLSConfig: p.sec.httpTLS(),
-		Handler: p.sec.httpHandler(transport.NewHTTPHandler(transport.HTTPOptions{
+		Handler: p.sec.httpHandler(forwardauth.Mount(forwardAuth, transport.NewHTTPHandler(transport.HTTPOptions{
 			Decisions:      svc,
 			Ready:          p.ready,
 			Metrics:        p.metrics.Handler(),
@@ -112,7 +125,7 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 			RequestTimeout: cfg.CheckTimeout,
 			TracerProvider: tp,
 			MeterProvider:  p.metrics.MeterProvider(),
-		})),
+		}))),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          nil,

@@ -1,0 +1,278 @@
+package gateway
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/fault"
+)
+
+// Header names of the answers. HTTP header names are case-insensitive;
+// Envoy and HTTP/2 carry them in lowercase.
+const (
+	// HeaderDecisionID carries the decision id on every decision.
+	HeaderDecisionID = "X-PDP-Decision-Id"
+	// HeaderRiskScore carries the risk score, 0..1, on every decision.
+	HeaderRiskScore = "X-PDP-Risk-Score"
+	// HeaderWWWAuthenticate carries the RFC 9470 or RFC 6750 challenge.
+	HeaderWWWAuthenticate = "WWW-Authenticate"
+)
+
+// Kind is what an Answer is.
+type Kind string
+
+// The kinds of answers.
+const (
+	KindAllow     Kind = "allow"
+	KindChallenge Kind = "challenge"
+	KindDeny      Kind = "deny"
+	// KindInvalid is malformed gateway input: no decision was made.
+	KindInvalid Kind = "invalid"
+	// KindInvalidToken is a bearer token that failed verification.
+	KindInvalidToken Kind = "invalid_token"
+)
+
+// Answer is the HTTP shape of one outcome.
+type Answer struct {
+	// Kind is what the answer is.
+	Kind Kind
+	// Status is 200, 400, 401 or 403.
+	Status int
+	// Headers are sent with the answer, in order: to the upstream for an
+	// allow, to the client otherwise.
+	Headers [][2]string
+	// Body is the JSON body of a non-200 answer, newline-terminated.
+	Body []byte
+	// Response is the decision; nil for KindInvalid and KindInvalidToken.
+	Response *pdpv1.CheckResponse
+}
+
+// RiskScore formats a score for HeaderRiskScore: at most three decimals.
+func RiskScore(score float64) string {
+	return strconv.FormatFloat(math.Round(score*1000)/1000, 'f', -1, 64)
+}
+
+// StepUpWord is the lowercase word of a step-up kind, as Rego and the
+// JSON bodies write it ("mfa", "enroll_mfa", ...).
+func StepUpWord(k pdpv1.StepUpKind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "STEP_UP_"))
+}
+
+// answer shapes a decision.
+func (g *Gateway) answer(resp *pdpv1.CheckResponse) Answer {
+	a := Answer{Response: resp, Headers: [][2]string{
+		{HeaderDecisionID, resp.GetDecisionId()},
+		{HeaderRiskScore, RiskScore(resp.GetRisk().GetScore())},
+	}}
+	codes := make([]string, 0, len(resp.GetReasons()))
+	for _, r := range resp.GetReasons() {
+		codes = append(codes, r.GetCode())
+	}
+	switch resp.GetDecision() {
+	case pdpv1.Decision_DECISION_ALLOW:
+		a.Kind, a.Status = KindAllow, http.StatusOK
+		return a
+	case pdpv1.Decision_DECISION_CHALLENGE:
+		a.Kind, a.Status = KindChallenge, http.StatusUnauthorized
+		a.Headers = append(a.Headers, [2]string{HeaderWWWAuthenticate, g.challengeHeader(resp.GetStepUps())})
+		a.Body = jsonBody(challengeBody{
+			Decision: string(KindChallenge), DecisionID: resp.GetDecisionId(),
+			StepUps: stepUpBodies(resp.GetStepUps()), Reasons: codes,
+		})
+	default:
+		a.Kind, a.Status = KindDeny, http.StatusForbidden
+		a.Body = jsonBody(denyBody{Decision: string(KindDeny), DecisionID: resp.GetDecisionId(), Reasons: codes})
+	}
+	a.Headers = append(a.Headers, [2]string{"Content-Type", "application/json"}, [2]string{"Cache-Control", "no-store"})
+	return a
+}
+
+// challengeHeader is the RFC 9470 WWW-Authenticate value: acr_values from
+// the step-ups' acr (config --step-up-acr), max_age the smallest max age
+// of the MFA step-ups, and 0 when re-authentication is required.
+func (g *Gateway) challengeHeader(steps []*pdpv1.StepUp) string {
+	var acrs, what []string
+	maxAge := int64(-1)
+	for _, s := range steps {
+		word := StepUpWord(s.GetKind())
+		if acr := g.acr[word]; acr != "" && !slices.Contains(acrs, acr) {
+			acrs = append(acrs, acr)
+		}
+		age := int64(-1)
+		switch s.GetKind() {
+		case pdpv1.StepUpKind_STEP_UP_REAUTHENTICATE:
+			age = 0
+		case pdpv1.StepUpKind_STEP_UP_MFA:
+			if d := s.GetMaxAge().AsDuration(); d > 0 {
+				age = int64(d / time.Second)
+			}
+		}
+		if age >= 0 && (maxAge < 0 || age < maxAge) {
+			maxAge = age
+		}
+		if d := describeStepUp(s); !slices.Contains(what, d) {
+			what = append(what, d)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(`Bearer error="insufficient_user_authentication", error_description="`)
+	b.WriteString(quoteSafe(strings.Join(what, "; ")))
+	b.WriteString(`"`)
+	if len(acrs) > 0 {
+		b.WriteString(`, acr_values="`)
+		b.WriteString(quoteSafe(strings.Join(acrs, " ")))
+		b.WriteString(`"`)
+	}
+	if maxAge >= 0 {
+		b.WriteString(", max_age=")
+		b.WriteString(strconv.FormatInt(maxAge, 10))
+	}
+	return b.String()
+}
+
+// describeStepUp is the human text of one step-up for error_description.
+func describeStepUp(s *pdpv1.StepUp) string {
+	switch s.GetKind() {
+	case pdpv1.StepUpKind_STEP_UP_MFA:
+		return "multi-factor authentication required"
+	case pdpv1.StepUpKind_STEP_UP_REAUTHENTICATE:
+		return "re-authentication required"
+	case pdpv1.StepUpKind_STEP_UP_ENROLL_MFA:
+		return "enrollment in multi-factor authentication required"
+	case pdpv1.StepUpKind_STEP_UP_USE_PROVIDER:
+		if p := s.GetAllowedProviders(); len(p) > 0 {
+			return "sign in with " + strings.Join(p, " or ")
+		}
+		return "sign in with another identity provider"
+	case pdpv1.StepUpKind_STEP_UP_VERIFY_DEVICE:
+		return "device verification required"
+	}
+	return "additional authentication required"
+}
+
+// quoteSafe keeps printable ASCII without quotes and backslashes, so the
+// text fits an RFC 9110 quoted-string unescaped.
+func quoteSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+type challengeBody struct {
+	Decision   string       `json:"decision"`
+	DecisionID string       `json:"decision_id"`
+	StepUps    []stepUpBody `json:"step_ups"`
+	Reasons    []string     `json:"reasons"`
+}
+
+type stepUpBody struct {
+	Kind             string   `json:"kind"`
+	MaxAgeSeconds    *int64   `json:"max_age_seconds,omitempty"`
+	AllowedProviders []string `json:"allowed_providers,omitempty"`
+	Deadline         string   `json:"deadline,omitempty"`
+	ReasonCode       string   `json:"reason_code,omitempty"`
+}
+
+type denyBody struct {
+	Decision   string   `json:"decision"`
+	DecisionID string   `json:"decision_id"`
+	Reasons    []string `json:"reasons"`
+}
+
+func stepUpBodies(steps []*pdpv1.StepUp) []stepUpBody {
+	out := make([]stepUpBody, 0, len(steps))
+	for _, s := range steps {
+		b := stepUpBody{Kind: StepUpWord(s.GetKind()), AllowedProviders: s.GetAllowedProviders(), ReasonCode: s.GetReasonCode()}
+		if s.GetMaxAge() != nil {
+			sec := int64(s.GetMaxAge().AsDuration() / time.Second)
+			b.MaxAgeSeconds = &sec
+		}
+		if s.GetDeadline() != nil {
+			b.Deadline = s.GetDeadline().AsTime().UTC().Format(time.RFC3339)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// errorBody is the JSON of a 400 or an invalid token, shaped like the
+// HTTP API's errors with the source of each violation added.
+type errorBody struct {
+	Code            string           `json:"code"`
+	Message         string           `json:"message"`
+	FieldViolations []fieldViolation `json:"field_violations,omitempty"`
+}
+
+type fieldViolation struct {
+	Field       string `json:"field"`
+	Source      string `json:"source,omitempty"`
+	Description string `json:"description"`
+}
+
+// invalid is the 400 answer for the mapping's violations followed by
+// those of validation, each field reported once.
+func (b *builder) invalid(more []fault.FieldViolation) Answer {
+	all := slices.Clone(b.violations)
+	for _, v := range more {
+		if !slices.ContainsFunc(all, func(x fault.FieldViolation) bool { return x.Field == v.Field }) {
+			all = append(all, v)
+		}
+	}
+	body := errorBody{Code: "INVALID_ARGUMENT", Message: "invalid request from the gateway"}
+	for _, v := range all {
+		body.FieldViolations = append(body.FieldViolations, fieldViolation{
+			Field: v.Field, Source: b.sourceOf(v.Field), Description: v.Description,
+		})
+	}
+	return Answer{
+		Kind: KindInvalid, Status: http.StatusBadRequest, Body: jsonBody(body),
+		Headers: [][2]string{{"Content-Type", "application/json"}, {"Cache-Control", "no-store"}},
+	}
+}
+
+// sourceOf finds the source of a field path such as "subject.roles[2]" or
+// "attributes.http.path".
+func (b *builder) sourceOf(field string) string {
+	for f := field; f != ""; {
+		if s, ok := b.sources[f]; ok {
+			return s
+		}
+		i := strings.LastIndexAny(f, ".[")
+		if i < 0 {
+			break
+		}
+		f = f[:i]
+	}
+	return ""
+}
+
+// invalidToken is the RFC 6750 answer to a bearer token that failed.
+func invalidToken(te *TokenError) Answer {
+	desc := quoteSafe(te.Reason)
+	return Answer{
+		Kind: KindInvalidToken, Status: http.StatusUnauthorized,
+		Headers: [][2]string{
+			{HeaderWWWAuthenticate, `Bearer error="invalid_token", error_description="` + desc + `"`},
+			{"Content-Type", "application/json"}, {"Cache-Control", "no-store"},
+		},
+		Body: jsonBody(errorBody{Code: "UNAUTHENTICATED", Message: "invalid bearer token: " + te.Reason}),
+	}
+}
+
+func jsonBody(v any) []byte {
+	out, err := json.Marshal(v)
+	if err != nil {
+		// The bodies are plain structs of strings and numbers.
+		return []byte("{}\n")
+	}
+	return append(out, '\n')
+}

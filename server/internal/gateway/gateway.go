@@ -1,0 +1,161 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/config"
+	"github.com/pdp-dev/pdp/server/internal/fault"
+	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
+)
+
+// Checker decides one CheckRequest, validation included: the
+// DecisionService (*pdpsvc.Service) implements it. A deny or a challenge
+// is a response; an error means the request could not be decided.
+type Checker interface {
+	// Check validates and decides in.
+	Check(ctx context.Context, in *pdpv1.CheckRequest) (*pdpv1.CheckResponse, error)
+}
+
+// Options are what a Gateway needs beyond its configuration.
+type Options struct {
+	// Logger receives JWKS load failures; nil discards.
+	Logger *slog.Logger
+	// Now is the clock of token validation and of the mapping's own
+	// validation pass; nil means time.Now.
+	Now func() time.Time
+	// HTTPClient fetches --jwks-url; nil means a client with a 10s timeout.
+	HTTPClient *http.Client
+}
+
+// Gateway maps gateway requests to checks and decisions to answers. It is
+// safe for concurrent use.
+type Gateway struct {
+	headers         map[string]string // identity name -> lowercase header name
+	claims          map[string]string // claim name -> claim path
+	identityHeaders bool
+	acr             map[string]string
+	payloadKey      string
+	verifier        *Verifier
+	now             func() time.Time
+}
+
+// New builds a Gateway from its configuration, loading the JWKS when one
+// is configured. A JWKS file that cannot be read or parsed is an error; a
+// JWKS URL that cannot be fetched is logged and retried, and bearer tokens
+// meanwhile get an UNAVAILABLE error.
+func New(ctx context.Context, cfg config.Gateway, opts Options) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	g := &Gateway{
+		headers:         map[string]string{},
+		claims:          map[string]string{},
+		identityHeaders: cfg.IdentityHeaders,
+		acr:             map[string]string{},
+		payloadKey:      cfg.JWTPayloadMetadataKey,
+		now:             now,
+	}
+	for _, name := range config.IdentityHeaderNames {
+		h := cfg.IdentityHeaderPrefix + name
+		if o, ok := cfg.IdentityHeader[name]; ok {
+			h = o
+		}
+		g.headers[name] = strings.ToLower(h)
+	}
+	for _, name := range config.JWTClaimNames {
+		c := name
+		if o, ok := cfg.JWTClaim[name]; ok {
+			c = o
+		}
+		g.claims[name] = c
+	}
+	for kind, acr := range config.DefaultStepUpACR {
+		g.acr[kind] = acr
+	}
+	for kind, acr := range cfg.StepUpACR {
+		g.acr[kind] = acr
+	}
+	if cfg.JWKSFile != "" || cfg.JWKSURL != "" {
+		v, err := NewVerifier(ctx, VerifierOptions{
+			File:       cfg.JWKSFile,
+			URL:        cfg.JWKSURL,
+			HTTPClient: opts.HTTPClient,
+			Issuer:     cfg.JWTIssuer,
+			Audience:   cfg.JWTAudience,
+			Algorithms: cfg.JWTAlgorithms,
+			Leeway:     cfg.JWTLeeway,
+			Refresh:    cfg.JWKSRefresh,
+			MinRefresh: cfg.JWKSMinRefresh,
+			Now:        now,
+			Logger:     opts.Logger,
+		})
+		if err != nil {
+			return nil, err
+		}
+		g.verifier = v
+	}
+	return g, nil
+}
+
+// HeaderName is the lowercase header that carries identity field name
+// (one of config.IdentityHeaderNames).
+func (g *Gateway) HeaderName(name string) string { return g.headers[name] }
+
+// PayloadMetadataKey is the jwt_authn payload_in_metadata name.
+func (g *Gateway) PayloadMetadataKey() string { return g.payloadKey }
+
+// Verifier is the bearer-token verifier; nil when no JWKS is configured.
+func (g *Gateway) Verifier() *Verifier { return g.verifier }
+
+// Decide maps in, has c decide it and shapes the answer. Malformed input
+// is a 400 Answer, a failed bearer token a 401 invalid_token Answer; an
+// error means the request could not be decided (the caller maps it with
+// transport.ToStatus).
+func (g *Gateway) Decide(ctx context.Context, c Checker, in Input) (Answer, error) {
+	if in.Claims == nil && in.BearerToken != "" && g.verifier != nil {
+		claims, err := g.verifier.Verify(ctx, in.BearerToken)
+		if err != nil {
+			var te *TokenError
+			if errors.As(err, &te) {
+				return invalidToken(te), nil
+			}
+			return Answer{}, err
+		}
+		in.Claims, in.ClaimsSource = claims, "bearer token"
+	}
+	req, b := g.build(in)
+	if len(b.violations) > 0 {
+		// Report the rest too, through the validation Check applies.
+		_, err := pdpsvc.ToRequest(req, g.now())
+		return b.invalid(fieldsOf(err)), nil
+	}
+	resp, err := c.Check(ctx, req)
+	if err != nil {
+		if fe := fault.As(err); fe.Code == fault.InvalidArgument {
+			return b.invalid(fe.Fields), nil
+		}
+		return Answer{}, err
+	}
+	return g.answer(resp), nil
+}
+
+// fieldsOf returns the field violations of an InvalidArgument fault.
+func fieldsOf(err error) []fault.FieldViolation {
+	if err == nil {
+		return nil
+	}
+	if fe := fault.As(err); fe.Code == fault.InvalidArgument {
+		return fe.Fields
+	}
+	return nil
+}

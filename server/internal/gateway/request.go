@@ -1,0 +1,273 @@
+package gateway
+
+import (
+	"math"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/fault"
+)
+
+// Input is what a door knows about one HTTP request.
+type Input struct {
+	// Method is the original request's method; required.
+	Method string
+	// MethodSource names where Method came from, for violations.
+	MethodSource string
+	// URI is the original request target: a path with an optional query,
+	// or an absolute URL; required.
+	URI string
+	// URISource names where URI came from.
+	URISource string
+	// Host and Scheme of the original request, passed to Rego in
+	// input.attributes.http; optional.
+	Host, Scheme string
+	// ClientIP is the client address as text; empty when unknown.
+	ClientIP string
+	// ClientIPSource names where ClientIP came from.
+	ClientIPSource string
+	// Header returns a header of the original request by lowercase name,
+	// several values joined with ", "; "" when absent. nil reads none.
+	Header func(name string) string
+	// Routing holds values that win over the tenant, environment and
+	// action headers: Envoy's context extensions, with the keys "tenant",
+	// "environment", "action" and "resource".
+	Routing map[string]string
+	// RoutingSource names Routing in violations, such as
+	// "context_extensions".
+	RoutingSource string
+	// Claims are verified JWT claims; nil when there are none.
+	Claims map[string]any
+	// ClaimsSource names where Claims came from, such as "jwt_authn
+	// metadata".
+	ClaimsSource string
+	// BearerToken is the token of an Authorization: Bearer header, verified
+	// against the JWKS when Claims is nil and a JWKS is configured.
+	BearerToken string
+	// Time is when the request happened; nil means the server clock.
+	Time *timestamppb.Timestamp
+}
+
+// builder collects a CheckRequest, where each field came from, and the
+// mapping's own violations.
+type builder struct {
+	req        *pdpv1.CheckRequest
+	sources    map[string]string
+	violations []fault.FieldViolation
+}
+
+func (b *builder) source(field, src string) { b.sources[field] = src }
+
+func (b *builder) bad(field, src, description string) {
+	b.violations = append(b.violations, fault.FieldViolation{Field: field, Description: description})
+	b.source(field, src)
+}
+
+// build maps in to a CheckRequest; validation of the result is left to
+// pdpsvc.ToRequest.
+func (g *Gateway) build(in Input) (*pdpv1.CheckRequest, *builder) {
+	b := &builder{
+		req: &pdpv1.CheckRequest{
+			Subject:        &pdpv1.Subject{},
+			Authentication: &pdpv1.Authentication{},
+			Network:        &pdpv1.Network{},
+			Device:         &pdpv1.Device{},
+			Action:         &pdpv1.Action{},
+			Session:        &pdpv1.Session{},
+			Time:           in.Time,
+		},
+		sources: map[string]string{},
+	}
+	header := in.Header
+	if header == nil {
+		header = func(string) string { return "" }
+	}
+	r := b.req
+	r.Tenant = g.routed(b, in, header, "tenant", "tenant")
+	r.Environment = g.routed(b, in, header, "environment", "environment")
+	r.Action.Name = g.routed(b, in, header, "action", "action.name")
+	if in.ClientIP != "" {
+		r.Network.Ip = in.ClientIP
+		b.source("network.ip", in.ClientIPSource)
+	}
+	g.target(b, in)
+	if g.identityHeaders {
+		g.identityFromHeaders(b, header)
+	}
+	if in.Claims != nil {
+		g.identityFromClaims(b, in.Claims, in.ClaimsSource)
+	}
+	return r, b
+}
+
+// routed reads a routing value: Routing first, then the header.
+func (g *Gateway) routed(b *builder, in Input, header func(string) string, name, field string) string {
+	if v := in.Routing[name]; v != "" {
+		b.source(field, in.RoutingSource+"."+name)
+		return v
+	}
+	h := g.headers[name]
+	if v := header(h); v != "" {
+		b.source(field, "header "+h)
+		return v
+	}
+	src := "header " + h
+	if in.RoutingSource != "" {
+		src = in.RoutingSource + "." + name + " or " + src
+	}
+	b.source(field, src)
+	return ""
+}
+
+// target sets the default action, the resource and input.attributes.http
+// from the method and URI.
+func (g *Gateway) target(b *builder, in Input) {
+	r := b.req
+	method := strings.TrimSpace(in.Method)
+	if method == "" {
+		b.bad("action.name", in.MethodSource, "required: the original request method")
+	} else if r.Action.Name == "" {
+		r.Action.Name = "http." + strings.ToLower(method)
+		b.source("action.name", in.MethodSource)
+	}
+	p, query, err := splitURI(in.URI)
+	switch {
+	case in.URI == "":
+		b.bad("action.resource", in.URISource, "required: the original request URI")
+	case err != nil:
+		b.bad("action.resource", in.URISource, err.Error())
+	}
+	if res := in.Routing["resource"]; res != "" {
+		r.Action.Resource = res
+		b.source("action.resource", in.RoutingSource+".resource")
+	} else if err == nil && p != "" {
+		r.Action.Resource = p
+		b.source("action.resource", in.URISource)
+	}
+	httpAttrs := map[string]any{}
+	for k, v := range map[string]string{"method": method, "host": in.Host, "scheme": in.Scheme, "path": p, "query": query} {
+		if v != "" {
+			httpAttrs[k] = v
+		}
+	}
+	if len(httpAttrs) == 0 {
+		return
+	}
+	st, err := structpb.NewStruct(map[string]any{"http": httpAttrs})
+	if err != nil {
+		b.bad("attributes.http", in.URISource, "not valid UTF-8")
+		return
+	}
+	r.Attributes = st
+	b.source("attributes.http", in.URISource)
+}
+
+// splitURI returns the decoded path of a request target, with dot
+// segments resolved and a trailing slash kept, and its raw query.
+func splitURI(uri string) (p, query string, err error) {
+	if uri == "" {
+		return "", "", nil
+	}
+	u, perr := url.ParseRequestURI(uri)
+	if perr != nil {
+		return "", "", errBadURI
+	}
+	p = u.Path
+	if p == "" {
+		p = "/"
+	}
+	if !strings.HasPrefix(p, "/") {
+		return "", "", errBadURI
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean, u.RawQuery, nil
+}
+
+type uriError string
+
+func (e uriError) Error() string { return string(e) }
+
+const errBadURI = uriError("must be an origin-form path such as /api/items?x=1 or an absolute URL")
+
+// identityFromHeaders reads the identity headers; claims read later win.
+func (g *Gateway) identityFromHeaders(b *builder, header func(string) string) {
+	r := b.req
+	text := func(name, field string, set func(string)) {
+		h := g.headers[name]
+		if v := header(h); v != "" {
+			set(v)
+			b.source(field, "header "+h)
+		}
+	}
+	text("user-id", "subject.id", func(v string) { r.Subject.Id = v })
+	text("user-email", "subject.email", func(v string) { r.Subject.Email = v })
+	text("roles", "subject.roles", func(v string) { r.Subject.Roles = splitList(v, ",") })
+	text("auth-provider", "authentication.provider", func(v string) { r.Authentication.Provider = v })
+	text("device-id", "device.id", func(v string) { r.Device.Id = v })
+	text("session-id", "session.id", func(v string) { r.Session.Id = v })
+	if h := g.headers["mfa-enrolled"]; header(h) != "" {
+		v, err := strconv.ParseBool(strings.TrimSpace(header(h)))
+		if err != nil {
+			b.bad("subject.mfa_enrolled", "header "+h, "must be true or false")
+		} else {
+			r.Subject.MfaEnrolled = v
+			b.source("subject.mfa_enrolled", "header "+h)
+		}
+	}
+	times := []struct {
+		name, field string
+		set         func(*timestamppb.Timestamp)
+	}{
+		{"mfa-verified-at", "authentication.mfa_verified_at", func(t *timestamppb.Timestamp) { r.Authentication.MfaVerifiedAt = t }},
+		{"authenticated-at", "authentication.authenticated_at", func(t *timestamppb.Timestamp) { r.Authentication.AuthenticatedAt = t }},
+		{"session-last-activity", "session.last_activity_at", func(t *timestamppb.Timestamp) { r.Session.LastActivityAt = t }},
+	}
+	for _, x := range times {
+		h := g.headers[x.name]
+		v := strings.TrimSpace(header(h))
+		if v == "" {
+			continue
+		}
+		t, ok := parseTime(v)
+		if !ok {
+			b.bad(x.field, "header "+h, "must be an RFC 3339 time or Unix seconds")
+			continue
+		}
+		x.set(t)
+		b.source(x.field, "header "+h)
+	}
+}
+
+// parseTime reads an RFC 3339 time or (fractional) Unix seconds.
+func parseTime(s string) (*timestamppb.Timestamp, bool) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return timestamppb.New(t), true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 253402300799 {
+		return nil, false
+	}
+	sec, frac := math.Modf(f)
+	return timestamppb.New(time.Unix(int64(sec), int64(frac*1e9)).UTC()), true
+}
+
+// splitList splits on any of seps, trimming and dropping empty items.
+func splitList(s, seps string) []string {
+	var out []string
+	for _, x := range strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(seps, r) }) {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
