@@ -1,0 +1,118 @@
+package incident
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+)
+
+// MaxBlockTTL bounds how long one auto-block lasts, whatever a tenant
+// setting or a block_ip obligation asks.
+const MaxBlockTTL = tenantpolicy.MaxAutoBlockTTL
+
+// Settings are a tenant environment's incident thresholds (the effective
+// policy's incident group).
+type Settings struct {
+	// FailedLoginsThreshold is how many failed logins of a user within
+	// FailedLoginsWindow send a brute-force notification; 0 sends none.
+	FailedLoginsThreshold int
+	// FailedLoginsWindow is the failed-login window, for messages.
+	FailedLoginsWindow time.Duration
+	// SuspiciousIPThreshold is how many failed logins from one IP within
+	// the window auto-block it; 0 blocks none.
+	SuspiciousIPThreshold int
+	// AutoBlockTTL is how long an auto-block lasts; the default when zero,
+	// at most MaxBlockTTL.
+	AutoBlockTTL time.Duration
+}
+
+// SettingsFunc returns the settings of a tenant environment.
+type SettingsFunc func(tenant, env string) Settings
+
+// DefaultSettings returns the guide's defaults (5 failed logins in 15
+// minutes, 10 for an IP, blocked for an hour) for every tenant.
+func DefaultSettings(string, string) Settings {
+	return Settings{
+		FailedLoginsThreshold: tenantpolicy.DefaultFailedLoginsThreshold,
+		FailedLoginsWindow:    tenantpolicy.DefaultFailedLoginsWindow,
+		SuspiciousIPThreshold: tenantpolicy.DefaultSuspiciousIPThreshold,
+		AutoBlockTTL:          tenantpolicy.DefaultAutoBlockTTL,
+	}
+}
+
+// normalized fills the window and TTL defaults and applies the TTL bound.
+func (s Settings) normalized() Settings {
+	if s.FailedLoginsWindow <= 0 {
+		s.FailedLoginsWindow = tenantpolicy.DefaultFailedLoginsWindow
+	}
+	s.AutoBlockTTL = clampTTL(s.AutoBlockTTL)
+	return s
+}
+
+// clampTTL is ttl, or the default when not positive, at most MaxBlockTTL.
+func clampTTL(ttl time.Duration) time.Duration {
+	if ttl <= 0 {
+		return tenantpolicy.DefaultAutoBlockTTL
+	}
+	return min(ttl, MaxBlockTTL)
+}
+
+type envKey struct{ tenant, env string }
+
+// PolicySettings reads the data.tenants document (tenant → {"environments":
+// {env: effective policy}}) once and returns the incident settings of each
+// environment, from incident.failed_logins_threshold,
+// failed_logins_window_ns, suspicious_ip_threshold and auto_block_ttl_ns.
+// A value the document lacks keeps its default; tenants and environments
+// it lacks get DefaultSettings. Build it again when the document changes.
+func PolicySettings(tenants map[string]any) SettingsFunc {
+	m := make(map[envKey]Settings)
+	for tenant, tv := range tenants {
+		tm, _ := tv.(map[string]any)
+		envs, _ := tm["environments"].(map[string]any)
+		for env, pv := range envs {
+			policy, _ := pv.(map[string]any)
+			s := DefaultSettings(tenant, env)
+			if in, ok := policy["incident"].(map[string]any); ok {
+				if n, ok := intOf(in["failed_logins_threshold"]); ok && n >= 0 {
+					s.FailedLoginsThreshold = int(n)
+				}
+				if n, ok := intOf(in["failed_logins_window_ns"]); ok && n > 0 {
+					s.FailedLoginsWindow = time.Duration(n)
+				}
+				if n, ok := intOf(in["suspicious_ip_threshold"]); ok && n >= 0 {
+					s.SuspiciousIPThreshold = int(n)
+				}
+				if n, ok := intOf(in["auto_block_ttl_ns"]); ok && n > 0 {
+					s.AutoBlockTTL = time.Duration(n)
+				}
+			}
+			m[envKey{tenant, env}] = s.normalized()
+		}
+	}
+	return func(tenant, env string) Settings {
+		if s, ok := m[envKey{tenant, env}]; ok {
+			return s
+		}
+		return DefaultSettings(tenant, env)
+	}
+}
+
+// intOf reads a number of the document, whichever Go type carries it.
+func intOf(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case uint32:
+		return int64(n), true
+	case float64:
+		return int64(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
+}
