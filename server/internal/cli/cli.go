@@ -42,6 +42,7 @@ func commands() []command {
 		{"check", "ask a running server for one decision", runCheck},
 		{"test", "run Rego unit tests of policy modules (as opa test)", runTest},
 		{"compliance", "report a tenant's compliance findings", runCompliance},
+		{"keygen", "create an API key and its --api-keys entry", runKeygen},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"unicode"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/pdp-dev/pdp/server/internal/authn"
+)
+
+// runKeygen is `pdp keygen NAME ROLE [--tenants a,b]`: a new API key on
+// the first line of standard output, then its entry for the --api-keys
+// file, which holds only the key's SHA-256. The key is shown once.
+func runKeygen(_ context.Context, args []string, env Env) int {
+	fs := flag.NewFlagSet("pdp keygen", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	tenants := fs.String("tenants", "", "comma-separated tenants of a tenant-admin key")
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "usage: pdp keygen NAME ROLE [--tenants a,b]\n\n"+
+			"Prints a new API key on the first line and, after it, the entry to add to the --api-keys file.\n"+
+			"ROLE is admin, tenant-admin (needs --tenants) or pep. The file keeps only the key's SHA-256:\n"+
+			"store the key now, it cannot be shown again.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		return ExitUsage
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return ExitUsage
+	}
+	entry, err := keyEntry(pos[0], pos[1], *tenants)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "pdp keygen: %v\n", err)
+		return ExitUsage
+	}
+	key, err := authn.GenerateKey()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "pdp keygen: %v\n", err)
+		return ExitError
+	}
+	entry.KeySHA256 = authn.HashKey(key)
+	out, err := yaml.Marshal([]authn.Entry{entry})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "pdp keygen: %v\n", err)
+		return ExitError
+	}
+	// The entry must load exactly as printed.
+	if _, err := authn.ParseKeys(out); err != nil {
+		fmt.Fprintf(env.Stderr, "pdp keygen: %v\n", err)
+		return ExitError
+	}
+	fmt.Fprintf(env.Stdout, "%s\n# Add to the --api-keys file (the key above is not stored anywhere):\n%s", key, out)
+	return ExitOK
+}
+
+// keyEntry checks the name, role and tenants of a new key.
+func keyEntry(name, role, tenants string) (authn.Entry, error) {
+	var errs []error
+	if strings.TrimSpace(name) == "" || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		errs = append(errs, fmt.Errorf("NAME %q: must be non-empty printable text", name))
+	}
+	r, err := authn.ParseRole(role)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("ROLE: %w", err))
+	}
+	var list []string
+	for _, t := range strings.Split(tenants, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			list = append(list, t)
+		}
+	}
+	switch {
+	case r == authn.RoleTenantAdmin && len(list) == 0:
+		errs = append(errs, errors.New("a tenant-admin key needs --tenants"))
+	case r != authn.RoleTenantAdmin && r != "" && len(list) > 0:
+		errs = append(errs, fmt.Errorf("--tenants applies to tenant-admin keys only, not %s", r))
+	}
+	return authn.Entry{Name: name, Role: r, Tenants: list}, errors.Join(errs...)
+}
