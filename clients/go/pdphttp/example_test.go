@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/pdp-dev/pdp/clients/go/pdpclient"
@@ -65,7 +66,8 @@ func ExampleMiddleware() {
 			log.Fatal(err)
 		}
 		resp.Body.Close()
-		fmt.Println(target.method, target.path, resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		fmt.Println(strings.TrimSpace(fmt.Sprint(target.method, " ", target.path, " ", resp.StatusCode, " ",
+			resp.Header.Get("WWW-Authenticate"))))
 	}
 	// Output:
 	// GET /docs 200
