@@ -9,7 +9,7 @@ DEMO_ARGS ?= --tenants server/demo/tenants --policy-dir server/demo/policies --l
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 FUZZTIME  ?= 10s
 
-.PHONY: all build run test test-short generate generate-check lint fmt fuzz bench-go tidy-check clean
+.PHONY: all build run check-tools test test-short generate generate-check lint fmt fuzz bench-go tidy-check clean
 
 all: generate-check lint test
 
@@ -21,12 +21,18 @@ build:
 run: build
 	./$(BIN) serve $(DEMO_ARGS)
 
+## check-tools: fail, saying how to install it, when a program the tests run is missing
+check-tools:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "redis-server is not on PATH: the Redis store tests run against a real one."; \
+	  echo "install redis-server (apt-get install -y redis-server)"; exit 1; }
+
 ## test: every Go test, the Rego unit tests (through OPA's tester) and the fuzz seed corpora
-test:
+test: check-tools
 	$(GO) test $(TEST_FLAGS) ./...
 
 ## test-short: the same without the race detector
-test-short:
+test-short: check-tools
 	$(GO) test -count=1 ./...
 
 ## generate: regenerate gen/ from proto/

@@ -110,6 +110,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	cfg := config.Default()
 	cfg.GRPCAddr = "127.0.0.1:0"
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.Store = "memory:" // the default bolt file would outlive the test
 	cfg.TenantsDir = srv.TenantsDir
 	cfg.PolicyDirs = []string{srv.PolicyDir}
 	cfg.ReloadDebounce = 50 * time.Millisecond

@@ -84,9 +84,9 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 	}
 
 	svc, err := pdpsvc.New(pdpsvc.Options{
-		Decider:  p.sec.decider(pipeline{state: p.state, engine: p.engine, timeout: cfg.CheckTimeout}),
+		Decider:  p.sec.decider(p.state.incident.Decider(pipeline{state: p.state, engine: p.engine, timeout: cfg.CheckTimeout})),
 		Caller:   p.sec.caller,
-		Recorder: p.state.recorder,
+		Recorder: p.state.incident.Recorder(p.state.recorder),
 		Observer: p.metrics,
 		Logger:   o.logger,
 		Now:      o.now,

@@ -13,7 +13,9 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/signals"
 	"github.com/pdp-dev/pdp/server/internal/store"
+	"github.com/pdp-dev/pdp/server/internal/store/bolt"
 	"github.com/pdp-dev/pdp/server/internal/store/memory"
+	"github.com/pdp-dev/pdp/server/internal/store/redis"
 )
 
 // state is what the server remembers and derives from the loaded set: the
@@ -29,13 +31,45 @@ type state struct {
 	}
 }
 
+// storeOpenTimeout bounds connecting to a Redis store at startup.
+const storeOpenTimeout = 15 * time.Second
+
+// openStore opens the backend --store names: bolt (the default file, its
+// directory created), memory, or Redis.
+func openStore(cfg config.Config, o options) (store.Store, error) {
+	spec, err := config.ParseStore(cfg.Store)
+	if err != nil {
+		return nil, fmt.Errorf("--store: %w", err)
+	}
+	switch spec.Kind {
+	case config.StoreMemory:
+		return memory.New(memory.Options{}), nil
+	case config.StoreBolt:
+		st, err := bolt.Open(spec.Path, bolt.Options{Logger: o.logger})
+		if err != nil {
+			return nil, err
+		}
+		o.logger.Info("store opened", "store", "bolt", "path", spec.Path)
+		return st, nil
+	case config.StoreRedis:
+		ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+		defer cancel()
+		st, err := redis.Open(ctx, spec.URL, redis.Options{})
+		if err != nil {
+			return nil, err
+		}
+		c := st.Config()
+		o.logger.Info("store opened", "store", "redis", "addrs", c.Addrs, "db", c.DB, "tls", c.TLS,
+			"prefix", c.Prefix, "cluster", st.Cluster())
+		return st, nil
+	}
+	return nil, fmt.Errorf("--store: unknown kind %q", spec.Kind)
+}
+
 func openState(cfg config.Config, o options) (*state, error) {
-	var st store.Store
-	switch cfg.Store {
-	case "memory:":
-		st = memory.New(memory.Options{})
-	default:
-		return nil, fmt.Errorf("store %q is not supported", cfg.Store)
+	st, err := openStore(cfg, o)
+	if err != nil {
+		return nil, err
 	}
 	s := &state{store: st, ips: ipset.NewSet(nil), logger: o.logger}
 	def := signals.SettingsFunc(signals.DefaultSettings)

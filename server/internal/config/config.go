@@ -18,7 +18,7 @@ import (
 const (
 	DefaultGRPCAddr        = "127.0.0.1:9191"
 	DefaultHTTPAddr        = "127.0.0.1:8181"
-	DefaultStore           = "memory:"
+	DefaultStore           = "bolt:./data/pdp.db"
 	DefaultMaxRequestBytes = 4 << 20
 	DefaultCheckTimeout    = 2 * time.Second
 	DefaultShutdownTimeout = 15 * time.Second
@@ -40,7 +40,9 @@ type Config struct {
 	// TenantsDir is a directory of tenant policy files, one YAML or JSON file
 	// per tenant, watched for changes (--tenants, PDP_TENANTS).
 	TenantsDir string
-	// Store selects where state lives (--store, PDP_STORE): "memory:".
+	// Store selects where state lives (--store, PDP_STORE): "bolt:PATH"
+	// (the default, one embedded file whose directory is created),
+	// "memory:", or "redis://HOST:PORT/DB" / "rediss://..."; see ParseStore.
 	Store string
 	// MaxRequestBytes caps the size of one gRPC message or HTTP body
 	// (--max-request-bytes, PDP_MAX_REQUEST_BYTES).
@@ -105,7 +107,7 @@ func Parse(args []string, getenv func(string) string, fs *flag.FlagSet) (Config,
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP listen address")
 	fs.Var(&policyDirs, "policy-dir", "directory of Rego modules added to the built-in library (repeatable)")
 	fs.StringVar(&c.TenantsDir, "tenants", c.TenantsDir, "directory of tenant policy files (YAML or JSON)")
-	fs.StringVar(&c.Store, "store", c.Store, `state store: "memory:"`)
+	fs.StringVar(&c.Store, "store", c.Store, storeHelp)
 	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", c.MaxRequestBytes, "largest accepted request in bytes")
 	fs.DurationVar(&c.CheckTimeout, "check-timeout", c.CheckTimeout, "deadline of one decision when the caller sets none")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long shutdown waits for in-flight calls")
@@ -185,8 +187,8 @@ func (c Config) Validate() error {
 			bad("--tenants %s: %v", c.TenantsDir, err)
 		}
 	}
-	if c.Store != "memory:" {
-		bad(`--store %q: supported stores are "memory:"`, c.Store)
+	if _, err := ParseStore(c.Store); err != nil {
+		bad("--store %q: %v", storeForErrors(c.Store), err)
 	}
 	if c.MaxRequestBytes < 1024 || c.MaxRequestBytes > 64<<20 {
 		bad("--max-request-bytes %d: must be between 1024 and 67108864", c.MaxRequestBytes)
