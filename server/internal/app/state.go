@@ -26,7 +26,8 @@ type state struct {
 	settings atomic.Pointer[signals.SettingsFunc]
 	enricher *signals.Enricher
 	recorder *signals.Recorder
-	logger   interface {
+	responders
+	logger interface {
 		Error(msg string, args ...any)
 	}
 }
@@ -72,11 +73,15 @@ func openState(cfg config.Config, o options) (*state, error) {
 		return nil, err
 	}
 	s := &state{store: st, ips: ipset.NewSet(nil), logger: o.logger}
+	if err := s.openResponders(cfg, o, st); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	def := signals.SettingsFunc(signals.DefaultSettings)
 	s.settings.Store(&def)
 	settings := func(tenant, env string) signals.Settings { return (*s.settings.Load())(tenant, env) }
-	s.enricher = signals.NewEnricher(signals.Options{State: st, IPs: s.ips, Settings: settings, Now: o.now})
-	s.recorder = signals.NewRecorder(signals.RecorderOptions{State: st, Settings: settings, Now: o.now})
+	s.enricher = signals.NewEnricher(signals.Options{State: st, IPs: s.ips, Geo: s.geo(), Settings: settings, Now: o.now})
+	s.recorder = signals.NewRecorder(signals.RecorderOptions{State: st, Geo: s.geo(), Settings: settings, Now: o.now})
 	return s, nil
 }
 
@@ -89,11 +94,15 @@ func (s *state) onLoad(set reload.Set) {
 	}
 	f := signals.PolicySettings(set.Tenants)
 	s.settings.Store(&f)
+	s.onLoadResponders(set)
 }
 
 func (s *state) ping(ctx context.Context) error { return s.store.Ping(ctx) }
 
-func (s *state) close() { _ = s.store.Close() }
+func (s *state) close() {
+	s.closeResponders()
+	_ = s.store.Close()
+}
 
 // pipeline is the Decider the services call: enrich the request with what
 // the server knows, then evaluate, all within the check timeout.
