@@ -138,8 +138,8 @@ func TestMapping(t *testing.T) {
 			Tenant: "shop", Environment: "development",
 			Subject:        &pdpv1.Subject{Id: "ana", Roles: []string{"viewer"}},
 			Authentication: &pdpv1.Authentication{}, Network: &pdpv1.Network{}, Device: &pdpv1.Device{}, Session: &pdpv1.Session{},
-			Action:         &pdpv1.Action{Name: "http.delete", Resource: "/items/7"},
-			Attributes:     httpAttrs(map[string]any{"method": "DELETE", "path": "/items/7"}),
+			Action:     &pdpv1.Action{Name: "http.delete", Resource: "/items/7"},
+			Attributes: httpAttrs(map[string]any{"method": "DELETE", "path": "/items/7"}),
 		},
 	}}
 	for _, tc := range tests {

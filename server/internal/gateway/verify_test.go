@@ -108,8 +108,8 @@ func writeJWKS(t testing.TB, path string, keys ...jwk.Key) {
 type clock struct{ now atomic.Pointer[time.Time] }
 
 func newClock(t time.Time) *clock { c := &clock{}; c.set(t); return c }
-func (c *clock) set(t time.Time)   { c.now.Store(&t) }
-func (c *clock) Now() time.Time    { return *c.now.Load() }
+func (c *clock) set(t time.Time)  { c.now.Store(&t) }
+func (c *clock) Now() time.Time   { return *c.now.Load() }
 
 func newVerifier(t testing.TB, opts gateway.VerifierOptions) *gateway.Verifier {
 	t.Helper()
