@@ -66,10 +66,11 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, err error
 	}
 	a.logger.InfoContext(r.Context(), "HTTP call refused",
 		"http.method", r.Method, "http.path", r.URL.Path, "peer", r.RemoteAddr, "code", code, "reason", msg)
-	body, _ := json.Marshal(map[string]string{"code": code, "message": msg})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(map[string]string{"code": code, "message": msg})
 }
