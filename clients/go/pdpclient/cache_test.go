@@ -296,7 +296,7 @@ func TestIdenticalChecksInFlightAreSentOnce(t *testing.T) {
 			results <- d
 		})
 	}
-	time.Sleep(100 * time.Millisecond) // let the callers join the flight
+	time.Sleep(300 * time.Millisecond) // let the callers join the flight
 	cancelLeader()
 	time.Sleep(20 * time.Millisecond)
 	close(release)

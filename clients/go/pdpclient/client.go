@@ -69,13 +69,19 @@ func (c *Client) Check(ctx context.Context, req *pdpv1.CheckRequest) (*Decision,
 	start := c.cfg.now()
 	d, err := c.check(ctx, req)
 	if err != nil {
-		d = failClosed(err)
-		if c.cfg.failOpen != nil && c.cfg.failOpen(err) {
-			d, err = failOpen(err), nil
-		}
+		d, err = c.decideError(err)
 	}
 	c.metrics.check(ctx, d, c.cfg.now().Sub(start))
 	return d, err
+}
+
+// decideError is the synthetic decision for err: a deny returned with err,
+// or an allow returned with a nil error when WithFailOpen accepts err.
+func (c *Client) decideError(err error) (*Decision, error) {
+	if c.cfg.failOpen != nil && c.cfg.failOpen(err) {
+		return failOpen(err), nil
+	}
+	return failClosed(err), err
 }
 
 // check returns the server's decision or the error that prevented one.
@@ -162,6 +168,44 @@ func (c *Client) store(key cacheKey, resp *pdpv1.CheckResponse) {
 	stored.Explanation = nil
 	now := c.cfg.now()
 	c.cache.put(key, stored, now, now.Add(ttl))
+}
+
+// BatchCheck asks for up to 100 decisions in one call, bypassing the
+// cache. It returns one non-nil Decision per request, in order. When the
+// call itself fails, every decision is the synthetic one of that error and
+// the error is returned; the WithFailOpen predicate applies as in Check.
+// When only some items fail, their decisions are synthetic with Err set
+// to the item's status, and the returned error is nil.
+func (c *Client) BatchCheck(ctx context.Context, reqs []*pdpv1.CheckRequest) ([]*Decision, error) {
+	out := make([]*Decision, len(reqs))
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
+	defer cancel()
+	resp, err := c.rpc.BatchCheck(ctx, &pdpv1.BatchCheckRequest{Checks: reqs})
+	if err == nil && len(resp.GetResults()) != len(reqs) {
+		err = fmt.Errorf("%w: %d results for %d checks", ErrInvalidResponse, len(resp.GetResults()), len(reqs))
+	}
+	if err != nil {
+		var callErr error
+		for i := range out {
+			out[i], callErr = c.decideError(err)
+			c.metrics.decision(ctx, out[i])
+		}
+		return out, callErr
+	}
+	for i, r := range resp.GetResults() {
+		itemErr := status.FromProto(r.GetError()).Err()
+		if itemErr == nil {
+			if itemErr = validate(r.GetResponse()); itemErr == nil {
+				out[i] = &Decision{resp: r.GetResponse()}
+				continue
+			}
+		}
+		out[i], _ = c.decideError(itemErr)
+	}
+	for _, d := range out {
+		c.metrics.decision(ctx, d)
+	}
+	return out, nil
 }
 
 // Report records an event the enforcement point observed (login, MFA,

@@ -2,7 +2,11 @@
 //
 // A [Client] asks pdp.v1.DecisionService whether a request may proceed and
 // returns a [Decision]: allow, deny or challenge, with the step-ups, reasons
-// and obligations the server attached.
+// and obligations the server attached. [Client.BatchCheck] asks for up to
+// 100 decisions at once and [Client.Report] records what the enforcement
+// point observed. The sibling packages pdphttp and pdpgrpc enforce
+// decisions in net/http and gRPC servers, and pdpfake serves a fake PDP for
+// tests.
 //
 // # Transport
 //

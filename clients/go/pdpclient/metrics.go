@@ -68,7 +68,7 @@ func newMetrics(mp metric.MeterProvider) (*metrics, error) {
 	var err error
 	var out metrics
 	if out.decisions, err = m.Int64Counter(decisionsName, metric.WithUnit("{decision}"),
-		metric.WithDescription("Decisions returned by Check, by outcome and whether they came from the cache.")); err != nil {
+		metric.WithDescription("Decisions returned by Check and BatchCheck, by outcome and whether they came from the cache.")); err != nil {
 		return nil, err
 	}
 	if out.hits, err = m.Int64Counter(cacheHitsName, metric.WithUnit("{lookup}"),
@@ -118,18 +118,24 @@ func outcomeOf(d *Decision) string {
 	}
 }
 
-// check records one Check call.
+// check records one Check call: its decision and how long it took.
 func (m *metrics) check(ctx context.Context, d *Decision, took time.Duration) {
+	m.duration.Record(ctx, took.Seconds(), m.decision(ctx, d))
+}
+
+// decision counts one decision, of Check or BatchCheck, and returns its
+// attributes.
+func (m *metrics) decision(ctx context.Context, d *Decision) metric.MeasurementOption {
 	cached := 0
 	if d.Cached() {
 		cached = 1
 	}
 	set := metric.WithAttributeSet(m.byOutcome[outcomeOf(d)][cached])
 	m.decisions.Add(ctx, 1, set)
-	m.duration.Record(ctx, took.Seconds(), set)
 	if d.FailedOpen() {
 		m.failOpen.Add(ctx, 1, metric.WithAttributes(attribute.String(attrCode, status.Code(d.Err()).String())))
 	}
+	return set
 }
 
 // cacheLookup records a hit or a miss.

@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -102,13 +103,15 @@ func (s *Server) Check(ctx context.Context, req *pdpv1.CheckRequest) (*pdpv1.Che
 }
 
 // BatchCheck implements pdp.v1.DecisionService by answering each check in
-// turn; an item whose check fails is reported as a server error.
+// turn with the CheckFunc; an item whose check fails carries the error
+// alone, as the real server does.
 func (s *Server) BatchCheck(ctx context.Context, req *pdpv1.BatchCheckRequest) (*pdpv1.BatchCheckResponse, error) {
 	out := &pdpv1.BatchCheckResponse{}
 	for _, c := range req.GetChecks() {
 		resp, err := s.Check(ctx, c)
 		if err != nil {
-			return nil, err
+			out.Results = append(out.Results, &pdpv1.BatchCheckResult{Error: status.Convert(err).Proto()})
+			continue
 		}
 		out.Results = append(out.Results, &pdpv1.BatchCheckResult{Response: resp})
 	}
