@@ -23,7 +23,9 @@ func (a *Authenticator) HTTPMiddleware(next http.Handler) http.Handler {
 			a.refuse(w, r, err)
 			return
 		}
-		if header != "" {
+		// Without keys nothing was a key: Authorization stays for the
+		// handler (forward-auth verifies the user's bearer JWT).
+		if header != "" && a.Enabled() {
 			r = r.Clone(r.Context())
 			r.Header.Del(header)
 		}
