@@ -13,7 +13,8 @@
 //     is not auto-blocked already, it is blocked for the tenant: a deny
 //     entry for the single address (/32 or /128) with source
 //     ipset.SourceAutoBlock expiring auto_block_ttl after the wall clock's
-//     now, and an "ip_blocked" notification is sent.
+//     now, and an "ip_blocked" notification is sent. In report_only mode
+//     nothing is blocked: a "security_alert" says what would have been.
 //   - After a Check (Responder.Decider wraps the app's Decider): the
 //     obligations of an enforced decision are carried out. suspend_user
 //     records the suspension in the store (the next Check of that user is

@@ -123,6 +123,16 @@ func (r *Responder) afterReport(rec *signals.Recorded) {
 		j.details["failed_logins"] = strconv.Itoa(out.IPFailedLogins)
 		j.details["failed_users"] = strconv.Itoa(out.IPFailedUsers)
 		j.details["threshold"] = strconv.Itoa(t)
+		if set.ReportOnly {
+			// Blocking would be enforcing: say what would have happened,
+			// once per crossing.
+			j.kind, j.block = KindSecurityAlert, false
+			j.details["enforced"], j.details["would"] = "false", "block_ip"
+			if out.IPFailedLogins != t {
+				return
+			}
+			j.dedupKey = dedupKey(j)
+		}
 		r.submit(j, now)
 	}
 }

@@ -128,6 +128,25 @@ func TestUserFailuresReachingTheThresholdNotifyWithoutSuspending(t *testing.T) {
 	}
 }
 
+func TestReportOnlyTenantsAreToldWhatWouldBeBlocked(t *testing.T) {
+	ro := strict
+	ro.ReportOnly = true
+	f := newFixture(t, ro)
+	f.fail(t, "acme", "victim-", attacker, t0, 6)
+	f.drain(t)
+	if m := f.denied("acme", attacker); m.Found() {
+		t.Fatalf("report-only tenant blocked an IP: %+v", m)
+	}
+	notes := f.notes.all()
+	if len(notes) != 1 || notes[0].Kind != KindSecurityAlert || notes[0].Details["would"] != "block_ip" ||
+		notes[0].Details["enforced"] != "false" {
+		t.Errorf("notifications %+v, want one security_alert", notes)
+	}
+	if got := f.audit.actions(); !slices.Equal(got, []string{"incident.notify"}) {
+		t.Errorf("audited %v", got)
+	}
+}
+
 func TestZeroThresholdsDisableReportActions(t *testing.T) {
 	f := newFixture(t, Settings{})
 	f.fail(t, "acme", "victim-", attacker, t0, 30)
@@ -366,21 +385,21 @@ func TestPolicySettings(t *testing.T) {
 				"suspicious_ip_threshold": int64(20), "auto_block_ttl_ns": int64(2 * time.Hour),
 			}},
 			"staging": map[string]any{"incident": map[string]any{"auto_block_ttl_ns": float64(1000 * 24 * time.Hour)}},
-			"dev":     map[string]any{},
+			"dev":     map[string]any{"report_only": true},
 		}},
 	}
 	f := PolicySettings(doc)
-	if got := f("acme", "production"); got != (Settings{7, time.Hour, 20, 2 * time.Hour}) {
+	if got := f("acme", "production"); got != (Settings{7, time.Hour, 20, 2 * time.Hour, false}) {
 		t.Errorf("production %+v", got)
 	}
 	if got := f("acme", "staging"); got.AutoBlockTTL != MaxBlockTTL || got.FailedLoginsThreshold != 5 {
 		t.Errorf("staging %+v", got)
 	}
 	def := DefaultSettings("", "")
-	if got := f("acme", "dev"); got != def {
+	if got := f("acme", "dev"); got.ReportOnly != true || got.SuspiciousIPThreshold != def.SuspiciousIPThreshold {
 		t.Errorf("dev %+v", got)
 	}
-	if got := f("other", "production"); got != def || def != (Settings{5, 15 * time.Minute, 10, time.Hour}) {
+	if got := f("other", "production"); got != def || def != (Settings{5, 15 * time.Minute, 10, time.Hour, false}) {
 		t.Errorf("unknown tenant %+v", got)
 	}
 }

@@ -25,6 +25,10 @@ type Settings struct {
 	// AutoBlockTTL is how long an auto-block lasts; the default when zero,
 	// at most MaxBlockTTL.
 	AutoBlockTTL time.Duration
+	// ReportOnly is the environment's report_only mode: reports block no
+	// IP, since that would be enforcing; a security_alert says what would
+	// have been blocked.
+	ReportOnly bool
 }
 
 // SettingsFunc returns the settings of a tenant environment.
@@ -63,7 +67,8 @@ type envKey struct{ tenant, env string }
 // PolicySettings reads the data.tenants document (tenant → {"environments":
 // {env: effective policy}}) once and returns the incident settings of each
 // environment, from incident.failed_logins_threshold,
-// failed_logins_window_ns, suspicious_ip_threshold and auto_block_ttl_ns.
+// failed_logins_window_ns, suspicious_ip_threshold, auto_block_ttl_ns and
+// report_only.
 // A value the document lacks keeps its default; tenants and environments
 // it lacks get DefaultSettings. Build it again when the document changes.
 func PolicySettings(tenants map[string]any) SettingsFunc {
@@ -74,6 +79,7 @@ func PolicySettings(tenants map[string]any) SettingsFunc {
 		for env, pv := range envs {
 			policy, _ := pv.(map[string]any)
 			s := DefaultSettings(tenant, env)
+			s.ReportOnly, _ = policy["report_only"].(bool)
 			if in, ok := policy["incident"].(map[string]any); ok {
 				if n, ok := intOf(in["failed_logins_threshold"]); ok && n >= 0 {
 					s.FailedLoginsThreshold = int(n)
