@@ -51,8 +51,8 @@ func startNginx(t *testing.T, pdpAddr, appAddr string) string {
 	port := freePort(t)
 	text := string(conf)
 	for old, repl := range map[string]string{
-		"server 127.0.0.1:8181;":  "server " + pdpAddr + ";",
-		"server 127.0.0.1:8080;":  "server " + appAddr + ";",
+		"server 127.0.0.1:8181;": "server " + pdpAddr + ";",
+		"server 127.0.0.1:8080;": "server " + appAddr + ";",
 		"listen 127.0.0.1:8000;": "listen 127.0.0.1:" + port + ";",
 		"listen [::1]:8000;":     "listen [::1]:" + port + ";",
 	} {
