@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -49,7 +50,11 @@ func TestBatchCheck(t *testing.T) {
 	}
 
 	// A failed call fails every item closed, or open when asked.
-	fake.Close()
+	down := pdpfake.Start(t, nil, grpc.UnaryInterceptor(
+		func(context.Context, any, *grpc.UnaryServerInfo, grpc.UnaryHandler) (any, error) {
+			return nil, status.Error(codes.Unavailable, "shutting down")
+		}))
+	c = newClient(t, down, pdpclient.WithoutRetries())
 	ds, err = c.BatchCheck(context.Background(), []*pdpv1.CheckRequest{request("alice"), request("bob")})
 	if status.Code(err) != codes.Unavailable || len(ds) != 2 {
 		t.Fatalf("after the server stopped: %d decisions, err %v", len(ds), err)
@@ -57,7 +62,7 @@ func TestBatchCheck(t *testing.T) {
 	for _, d := range ds {
 		assertFailClosed(t, d, err)
 	}
-	open := newClient(t, fake, pdpclient.WithoutRetries(), pdpclient.WithFailOpen(pdpclient.FailOpenOnUnavailable))
+	open := newClient(t, down, pdpclient.WithoutRetries(), pdpclient.WithFailOpen(pdpclient.FailOpenOnUnavailable))
 	ds, err = open.BatchCheck(context.Background(), []*pdpv1.CheckRequest{request("alice")})
 	if err != nil || !ds[0].Allowed() || !ds[0].FailedOpen() {
 		t.Errorf("fail open: err %v, decision %v", err, ds[0].Response())

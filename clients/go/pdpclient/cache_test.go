@@ -279,7 +279,9 @@ func TestIdenticalChecksInFlightAreSentOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	results := make(chan *pdpclient.Decision, n)
 	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	leaderDone := make(chan struct{})
 	go func() {
+		defer close(leaderDone)
 		// The first caller gives up; the others still get the answer.
 		_, err := c.Check(leaderCtx, request("alice"))
 		if status.Code(err) != codes.Canceled {
@@ -298,7 +300,7 @@ func TestIdenticalChecksInFlightAreSentOnce(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // let the callers join the flight
 	cancelLeader()
-	time.Sleep(20 * time.Millisecond)
+	<-leaderDone
 	close(release)
 	wg.Wait()
 	close(results)

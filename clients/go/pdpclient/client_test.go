@@ -251,7 +251,8 @@ func TestAPIKeyOverTLS(t *testing.T) {
 	t.Parallel()
 	cert, roots := selfSigned(t)
 	fake := pdpfake.Start(t, nil, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}})))
-	c, err := pdpclient.New(fake.Addr(), pdpclient.WithTLSConfig(&tls.Config{RootCAs: roots}), pdpclient.WithAPIKey("s3cret"))
+	c, err := pdpclient.New(fake.Addr(), pdpclient.WithTLSConfig(&tls.Config{RootCAs: roots}), pdpclient.WithAPIKey("s3cret"),
+		pdpclient.WithTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@
 //
 // When the server cannot decide (any gRPC error, a deadline, a closed
 // client, a malformed response), Check returns a non-nil error AND a
-// synthetic deny decision: Decision() is DECISION_DENY, Allowed() is false,
+// synthetic deny decision: Outcome() is DECISION_DENY, Allowed() is false,
 // Synthetic() is true, Err() is the error and the only reason has the code
 // [ReasonNoDecision]. Code that checks either the error or Allowed() therefore
 // refuses the request.

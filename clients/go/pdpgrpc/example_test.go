@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -31,7 +32,7 @@ func ExampleUnaryServerInterceptor() {
 		log.Fatal(err)
 	}
 	defer fake.Close()
-	client, err := pdpclient.New(fake.Addr(), pdpclient.WithInsecure())
+	client, err := pdpclient.New(fake.Addr(), pdpclient.WithInsecure(), pdpclient.WithTimeout(2*time.Second))
 	if err != nil {
 		log.Fatal(err)
 	}

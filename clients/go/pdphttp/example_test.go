@@ -34,7 +34,7 @@ func ExampleMiddleware() {
 	}
 	defer fake.Close()
 
-	client, err := pdpclient.New(fake.Addr(), pdpclient.WithInsecure())
+	client, err := pdpclient.New(fake.Addr(), pdpclient.WithInsecure(), pdpclient.WithTimeout(2*time.Second))
 	if err != nil {
 		log.Fatal(err)
 	}
