@@ -175,6 +175,9 @@ func OpenConfig(ctx context.Context, cfg Config, opts Options) (*Store, error) {
 	where := strings.Join(cfg.Addrs, ",")
 	client, err := rueidis.NewClient(co)
 	if err != nil {
+		if cfg.DB != 0 && strings.Contains(strings.ToLower(err.Error()), "cluster mode") {
+			return nil, fmt.Errorf("redis store %s: a Redis Cluster has only database 0, the URL selects %d: %w", where, cfg.DB, err)
+		}
 		return nil, fmt.Errorf("redis store %s: connect: %w", where, err)
 	}
 	if client.Mode() == rueidis.ClientModeCluster && cfg.DB != 0 {

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"strconv"
@@ -30,6 +31,10 @@ type Options struct {
 	// TLSCertFile and TLSKeyFile, when set, make the server listen with
 	// TLS only (clients are not asked for certificates).
 	TLSCertFile, TLSKeyFile string
+	// Cluster runs a one-node Redis Cluster owning every slot: clients
+	// take the cluster path (slot routing, CROSSSLOT checks) as against a
+	// real cluster.
+	Cluster bool
 }
 
 // Server is a running redis-server owned by one test.
@@ -124,6 +129,9 @@ func (s *Server) start() error {
 	} else {
 		args = append(args, "--port", strconv.Itoa(s.port))
 	}
+	if s.opts.Cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes-"+strconv.Itoa(s.port)+".conf")
+	}
 	cmd := exec.Command(s.bin, args...)
 	log := new(syncBuffer)
 	cmd.Stdout, cmd.Stderr = log, log
@@ -154,34 +162,84 @@ func (s *Server) start() error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	if s.opts.Cluster {
+		if err := s.claimSlots(); err != nil {
+			_ = cmd.Process.Kill()
+			<-exit
+			return err
+		}
+	}
 	s.mu.Lock()
 	s.cmd, s.exit, s.log = cmd, exit, log
 	s.mu.Unlock()
 	return nil
 }
 
-// ping sends PING in the inline protocol and expects +PONG.
+// claimSlots gives the one node every slot and waits for the cluster to
+// report itself ok.
+func (s *Server) claimSlots() error {
+	if reply, err := s.command("CLUSTER ADDSLOTSRANGE 0 16383"); err != nil || reply != "+OK" && !strings.Contains(reply, "already busy") {
+		return fmt.Errorf("CLUSTER ADDSLOTSRANGE: %q, %v", reply, err)
+	}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		reply, err := s.command("CLUSTER INFO")
+		if err == nil && strings.Contains(reply, "cluster_state:ok") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cluster not ok within %s: %q, %v", startTimeout, reply, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ping sends PING and expects PONG.
 func (s *Server) ping() error {
-	conn, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+	reply, err := s.command("PING")
 	if err != nil {
 		return err
 	}
+	if reply != "+PONG" {
+		return fmt.Errorf("PING answered %q", reply)
+	}
+	return nil
+}
+
+// command sends one command in the inline protocol on a new connection
+// and returns the reply: a status, error or integer line as sent, or the
+// contents of a bulk string.
+func (s *Server) command(line string) (string, error) {
+	conn, err := net.DialTimeout("tcp", s.Addr(), time.Second)
+	if err != nil {
+		return "", err
+	}
 	if s.opts.TLSCertFile != "" {
-		conn = tls.Client(conn, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // readiness probe of a test server
+		conn = tls.Client(conn, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a probe of a test server
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
+	if _, err := conn.Write([]byte(line + "\r\n")); err != nil {
+		return "", err
 	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	r := bufio.NewReader(conn)
+	head, err := r.ReadString('\n')
 	if err != nil {
-		return err
+		return "", err
 	}
-	if line != "+PONG\r\n" {
-		return fmt.Errorf("PING answered %q", line)
+	head = strings.TrimSuffix(head, "\r\n")
+	if !strings.HasPrefix(head, "$") {
+		return head, nil
 	}
-	return nil
+	n, err := strconv.Atoi(head[1:])
+	if err != nil || n < 0 {
+		return head, nil
+	}
+	body := make([]byte, n+2)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return "", err
+	}
+	return string(body[:n]), nil
 }
 
 // Log returns what the server printed so far.
