@@ -64,17 +64,16 @@ func ParseStore(v string) (StoreSpec, error) {
 	return StoreSpec{}, fmt.Errorf(`unknown store %q: want "bolt:PATH", "memory:", "redis://..." or "rediss://..."`, scheme+":")
 }
 
-// storeForErrors is v without a Redis password, for error messages.
+// storeForErrors is v without the user information of a Redis URL (which
+// holds the password), for error messages.
 func storeForErrors(v string) string {
 	scheme, rest, ok := strings.Cut(v, "://")
 	if !ok {
 		return v
 	}
 	at := strings.LastIndexByte(rest, '@')
-	slash := strings.IndexByte(rest, '/')
-	if at < 0 || slash >= 0 && slash < at {
+	if slash := strings.IndexByte(rest, '/'); at < 0 || slash >= 0 && slash < at {
 		return v
 	}
-	user, _, _ := strings.Cut(rest[:at], ":")
-	return scheme + "://" + user + ":***@" + rest[at+1:]
+	return scheme + "://***@" + rest[at+1:]
 }

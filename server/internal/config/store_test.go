@@ -44,6 +44,7 @@ func TestValidateNamesTheStoreProblem(t *testing.T) {
 		"rediss://:hunter2@h:6379/0/1":    "path",
 		"redis://h:6379/0?prefix={x}":     "prefix",
 		"redis://user:hunter2@h:6379/0?x": "unknown parameter",
+		"redis://hunter2@h:6379/x":        "database number",
 	}
 	for v, want := range tests {
 		c := Default()

@@ -71,6 +71,13 @@
 // a suspension or an MFA reset; IP records: IPRetention). The per-user IP
 // index lives at least as long as the user's profile and longer than any IP
 // record that can still name the user, so DeleteUser finds every record.
+//
+// # Durability
+//
+// A write is acknowledged once Redis executed it; what survives a Redis
+// crash is what Redis persists (appendonly yes with appendfsync everysec
+// loses at most a second; a replica with WAIT is not used). A PDP replica
+// keeps no state of its own, so replicas can crash and restart freely.
 package redis
 
 import (
