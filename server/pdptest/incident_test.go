@@ -142,7 +142,7 @@ func TestPrivilegeEscalationSuspendsAndNotifiesTheWebhook(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		got <- delivery{body: body, signature: r.Header.Get(incident.SignatureHeader)}
 	}))
-	defer hook.Close()
+	t.Cleanup(hook.Close) // after the server stopped
 	srv := pdptest.Start(t, pdptest.WithTenant("ir-e2e.yaml", irTenant), pdptest.WithConfig(func(c *config.Config) {
 		c.NotifyURL, c.NotifySecretFile = hook.URL, secretFile
 	}))
@@ -183,5 +183,34 @@ func TestPrivilegeEscalationSuspendsAndNotifiesTheWebhook(t *testing.T) {
 	if n.Kind != incident.KindUserSuspended || n.Tenant != "ir-e2e" || n.Subject != "ir-mallory" || n.IP != "192.0.2.9" ||
 		n.Reason != "incident.privilege_escalation" || n.DecisionID != r.GetDecisionId() || n.Details["action"] != "admin.users.delete" {
 		t.Errorf("notification %s", d.body)
+	}
+}
+
+// A webhook that never answers does not hold up Check: the receiver is
+// released only when the test ends, so a Check that waited for it would
+// never return.
+func TestSlowWebhookNeverSlowsCheck(t *testing.T) {
+	arrived := make(chan struct{}, 16)
+	release := make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	t.Cleanup(hook.Close) // cleanups run last first: release, stop the server, close the receiver
+	srv := pdptest.Start(t, pdptest.WithTenant("ir-e2e.yaml", irTenant), pdptest.WithConfig(func(c *config.Config) {
+		c.NotifyURL, c.NotifyTimeout = hook.URL, time.Minute
+	}))
+	t.Cleanup(func() { close(release) })
+	for i := range 3 {
+		r := irCheck(t, srv, "lenient", "ir-slow-"+strconv.Itoa(i), "", "admin.users.delete")
+		if !slices.Contains(irCodes(r), "incident.privilege_escalation") {
+			t.Fatalf("escalation: %v", irCodes(r))
+		}
+		if i == 0 {
+			<-arrived // the receiver holds the first notification from now on
+		}
+	}
+	if r := irCheck(t, srv, "", "ir-slow-other", "", "api.read"); r.GetDecision() != pdpv1.Decision_DECISION_ALLOW {
+		t.Errorf("plain check: %v %v", r.GetDecision(), irCodes(r))
 	}
 }
