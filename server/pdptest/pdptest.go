@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
@@ -47,6 +46,7 @@ type Server struct {
 
 	cancel context.CancelFunc
 	done   chan error
+	client clientSecurity
 }
 
 type settings struct {
@@ -55,6 +55,7 @@ type settings struct {
 	mutate   []func(*config.Config)
 	logger   *slog.Logger
 	noWait   bool
+	client   clientSecurity // API key and TLS of the harness clients (security.go)
 }
 
 // Option adjusts the server a test starts.
@@ -134,7 +135,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	select {
 	case info := <-ready:
 		srv.GRPCAddr = info.GRPCAddr
-		srv.HTTPURL = "http://" + info.HTTPAddr
+		srv.HTTPURL = st.client.scheme() + "://" + info.HTTPAddr
 	case err := <-srv.done:
 		cancel()
 		t.Fatalf("pdptest: server did not start: %v", err)
@@ -144,7 +145,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	t.Cleanup(srv.Stop)
 
-	conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	srv.client = st.client
+	conn, err := grpc.NewClient(srv.GRPCAddr, st.client.dialOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +154,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	srv.Conn = conn
 	srv.Decisions = pdpv1.NewDecisionServiceClient(conn)
 	srv.Health = healthpb.NewHealthClient(conn)
-	srv.HTTP = &http.Client{Timeout: 10 * time.Second}
+	srv.HTTP = st.client.httpClient()
 	if !st.noWait {
 		srv.WaitServing(t)
 	}
