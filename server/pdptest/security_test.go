@@ -362,3 +362,24 @@ func TestDecisionLogEndToEnd(t *testing.T) {
 		t.Fatalf("logged decision ids %v, want the responses' %v", logged, ids)
 	}
 }
+
+func TestInsecureNoAuthWarnsLoudly(t *testing.T) {
+	t.Parallel()
+	logs := &logSink{}
+	s := pdptest.Start(t,
+		pdptest.WithTenant("sec.yaml", secTenant),
+		pdptest.WithConfig(func(c *config.Config) { c.InsecureNoAuth = true }),
+		pdptest.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))),
+	)
+	if _, err := s.Decisions.Check(secCtx(t), secCheck()); err != nil {
+		t.Fatal(err)
+	}
+	var warned bool
+	for line := range strings.Lines(logs.String()) {
+		warned = warned || (strings.Contains(line, `"level":"WARN"`) && strings.Contains(line, "INSECURE") &&
+			strings.Contains(line, "--insecure-no-auth"))
+	}
+	if !warned {
+		t.Fatalf("no warning about --insecure-no-auth:\n%s", logs)
+	}
+}
