@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
@@ -46,7 +44,7 @@ func (c *Clock) Advance(d time.Duration) {
 
 // StartWithClock is Start with the server's wall clock replaced by clock
 // (app.WithClock): requests without a time, IP-list expiry and incident
-// response (auto-block expiry) all read it.
+// response (auto-block expiry) all read it. It takes the same options.
 func StartWithClock(t testing.TB, clock *Clock, opts ...Option) *Server {
 	t.Helper()
 	st := settings{tenants: map[string]string{}, policies: map[string]string{}}
@@ -88,7 +86,7 @@ func StartWithClock(t testing.TB, clock *Clock, opts ...Option) *Server {
 	}()
 	select {
 	case info := <-ready:
-		srv.GRPCAddr, srv.HTTPURL = info.GRPCAddr, "http://"+info.HTTPAddr
+		srv.GRPCAddr, srv.HTTPURL = info.GRPCAddr, st.client.scheme()+"://"+info.HTTPAddr
 	case err := <-srv.done:
 		cancel()
 		t.Fatalf("pdptest: server did not start: %v", err)
@@ -97,13 +95,14 @@ func StartWithClock(t testing.TB, clock *Clock, opts ...Option) *Server {
 		t.Fatal("pdptest: server did not start within 30s")
 	}
 	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(srv.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	srv.client = st.client
+	conn, err := grpc.NewClient(srv.GRPCAddr, st.client.dialOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
 	srv.Conn, srv.Decisions, srv.Health = conn, pdpv1.NewDecisionServiceClient(conn), healthpb.NewHealthClient(conn)
-	srv.HTTP = &http.Client{Timeout: 10 * time.Second}
+	srv.HTTP = st.client.httpClient()
 	if !st.noWait {
 		srv.WaitServing(t)
 	}
