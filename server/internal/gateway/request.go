@@ -90,6 +90,9 @@ func (g *Gateway) build(in Input) (*pdpv1.CheckRequest, *builder) {
 		header = func(string) string { return "" }
 	}
 	r := b.req
+	if in.Time != nil {
+		b.source("time", "request time")
+	}
 	r.Tenant = g.routed(b, in, header, "tenant", "tenant")
 	r.Environment = g.routed(b, in, header, "environment", "environment")
 	r.Action.Name = g.routed(b, in, header, "action", "action.name")
