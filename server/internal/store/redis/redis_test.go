@@ -132,7 +132,7 @@ func TestKeysAreTenantScopedAndShareOneSlotPerTenant(t *testing.T) {
 func TestKeysExpireAfterTheRetention(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	opts := Options{ProfileRetention: 3 * time.Second, IPRetention: time.Second}
+	opts := Options{ProfileRetention: 10 * time.Second, IPRetention: time.Second}
 	s := openStore(t, srv, opts)
 	ctx := context.Background()
 	mustApply(t, s, event(decision.EventLoginFailed, "acme", "idle", t0, ipA))
@@ -151,7 +151,7 @@ func TestKeysExpireAfterTheRetention(t *testing.T) {
 		key      string
 		min, max time.Duration
 	}{
-		{s.userKey("acme", "idle"), 2 * time.Second, 3 * time.Second},
+		{s.userKey("acme", "idle"), 5 * time.Second, 10 * time.Second},
 		{s.ipKey("acme", ipA.String()), 1, time.Second},
 		{s.indexKey("acme", "idle"), time.Second, s.indexTTL},
 		{s.userKey("acme", "suspended"), -time.Millisecond, -time.Millisecond}, // no expiry while suspended
@@ -160,7 +160,7 @@ func TestKeysExpireAfterTheRetention(t *testing.T) {
 			t.Errorf("TTL of %s = %v, want %v..%v", tc.key, d, tc.min, tc.max)
 		}
 	}
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(1200 * time.Millisecond)
 	var v store.View
 	if err := s.Read(ctx, store.Query{Tenant: "acme", UserID: "idle", IP: ipA, At: t0}, &v); err != nil {
 		t.Fatal(err)
