@@ -21,7 +21,9 @@ func TestWatchSeesReplacementsButNotNeighbours(t *testing.T) {
 	var calls atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- filewatch.Watch(ctx, []string{path}, 20*time.Millisecond, nil, func() { calls.Add(1) }) }()
+	go func() {
+		done <- filewatch.Watch(ctx, []string{path}, 20*time.Millisecond, nil, func() { calls.Add(1) })
+	}()
 	time.Sleep(100 * time.Millisecond) // let the watcher start
 
 	// A neighbour's writes are not the file's.
