@@ -6,11 +6,17 @@ import (
 	"strings"
 )
 
-// Sources ClientIP reports.
+// Sources ClientIP reports; field violations of network.ip name them.
 const (
-	SourcePeer          = "peer address"
-	SourceForwardedFor  = "header X-Forwarded-For"
-	SourceRealIP        = "header X-Real-IP"
+	// SourcePeer is the address of the connection that called.
+	SourcePeer = "peer address"
+	// SourceForwardedFor is a hop of X-Forwarded-For.
+	SourceForwardedFor = "header X-Forwarded-For"
+	// SourceRealIP is X-Real-IP.
+	SourceRealIP = "header X-Real-IP"
+)
+
+const (
 	headerForwardedFor  = "X-Forwarded-For"
 	headerRealIP        = "X-Real-IP"
 	maxForwardedForHops = 64

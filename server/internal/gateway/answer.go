@@ -29,9 +29,12 @@ type Kind string
 
 // The kinds of answers.
 const (
-	KindAllow     Kind = "allow"
+	// KindAllow lets the request through (200).
+	KindAllow Kind = "allow"
+	// KindChallenge asks for a step-up (401, RFC 9470).
 	KindChallenge Kind = "challenge"
-	KindDeny      Kind = "deny"
+	// KindDeny refuses the request (403).
+	KindDeny Kind = "deny"
 	// KindInvalid is malformed gateway input: no decision was made.
 	KindInvalid Kind = "invalid"
 	// KindInvalidToken is a bearer token that failed verification.
