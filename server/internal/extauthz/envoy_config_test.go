@@ -10,6 +10,7 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	jwtauthnv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
+	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -73,6 +74,7 @@ func TestExampleEnvoyConfig(t *testing.T) {
 	var names []string
 	var authz *extauthzv3.ExtAuthz
 	var jwt *jwtauthnv3.JwtAuthentication
+	var mutation *headermutationv3.HeaderMutation
 	for _, f := range hcm.GetHttpFilters() {
 		names = append(names, f.GetName())
 		switch f.GetName() {
@@ -80,6 +82,8 @@ func TestExampleEnvoyConfig(t *testing.T) {
 			authz = unpack(t, f.GetTypedConfig(), &extauthzv3.ExtAuthz{})
 		case extauthz.JWTAuthnFilter:
 			jwt = unpack(t, f.GetTypedConfig(), &jwtauthnv3.JwtAuthentication{})
+		case "envoy.filters.http.header_mutation":
+			mutation = unpack(t, f.GetTypedConfig(), &headermutationv3.HeaderMutation{})
 		default:
 			_, err := f.GetTypedConfig().UnmarshalNew()
 			if err != nil {
@@ -87,8 +91,17 @@ func TestExampleEnvoyConfig(t *testing.T) {
 			}
 		}
 	}
-	if want := []string{extauthz.JWTAuthnFilter, "envoy.filters.http.ext_authz", "envoy.filters.http.router"}; !slices.Equal(names, want) {
-		t.Fatalf("http filters %v, want %v (jwt_authn before ext_authz, router last)", names, want)
+	if want := []string{"envoy.filters.http.header_mutation", extauthz.JWTAuthnFilter, "envoy.filters.http.ext_authz", "envoy.filters.http.router"}; !slices.Equal(names, want) {
+		t.Fatalf("http filters %v, want %v (header_mutation, jwt_authn, ext_authz, router)", names, want)
+	}
+	var removed []string
+	for _, m := range mutation.GetMutations().GetRequestMutations() {
+		removed = append(removed, m.GetRemove())
+	}
+	for _, name := range config.IdentityHeaderNames {
+		if h := config.DefaultIdentityHeaderPrefix + name; !slices.Contains(removed, h) {
+			t.Errorf("header_mutation does not remove %s: a client could send its own", h)
+		}
 	}
 
 	switch {
