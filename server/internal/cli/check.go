@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -72,6 +71,8 @@ func runCheck(ctx context.Context, args []string, env Env) int {
 	fs.StringVar(&f.sessionStarted, "session-started", "", "when the session started: RFC 3339 or an age")
 	fs.StringVar(&f.lastActivity, "last-activity", "", "last activity in the session: RFC 3339 or an age such as 3h")
 	fs.StringVar(&f.requestTime, "time", "", "request time: RFC 3339 (default: the server clock)")
+	sec := clientSecurity{getenv: env.Getenv}
+	sec.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return ExitOK
@@ -91,7 +92,12 @@ func runCheck(ctx context.Context, args []string, env Env) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	dial, err := sec.dialOptions()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "pdp check: %v\n", err)
+		return ExitUsage
+	}
+	conn, err := grpc.NewClient(f.addr, dial...)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pdp check: %v\n", err)
 		return ExitError
