@@ -189,8 +189,12 @@ func runCase(t *testing.T, s *Server, c *corpusCase) {
 		}
 	}
 	var problems []string
-	results := make([]result, len(doors))
-	for i, d := range doors {
+	ds := doors
+	if c.expect.actsOnState() {
+		ds = doors[:1]
+	}
+	results := make([]result, len(ds))
+	for i, d := range ds {
 		r, err := d.check(ctx, s, c)
 		if err != nil {
 			t.Fatalf("%s over %s: %v", c.label(), d.name, err)
@@ -215,6 +219,23 @@ func runCase(t *testing.T, s *Server, c *corpusCase) {
 	case len(problems) > 0:
 		t.Errorf("%s: request %s\n  %s", c.label(), c.request, strings.Join(problems, "\n  "))
 	}
+}
+
+// actsOnState tells whether the decision makes the server change its own
+// state: a privilege escalation suspends the subject, a block_ip obligation
+// blocks the address. Such a case is sent over the first door only, since
+// the next door would rightly see the suspended user or blocked IP; the
+// doors' equivalence is shown by every other case.
+func (e *expectation) actsOnState() bool {
+	if slices.Contains(e.Reasons, "incident.privilege_escalation") {
+		return true
+	}
+	for _, o := range e.Obligations {
+		if o.Kind == "suspend_user" || o.Kind == "block_ip" {
+			return true
+		}
+	}
+	return false
 }
 
 // sameAnswer compares two doors' answers, ignoring the decision id (unique

@@ -36,8 +36,9 @@ type Recorder struct {
 // Recorder returns next wrapped with incident response.
 func (r *Responder) Recorder(next Applier) *Recorder { return &Recorder{next: next, r: r} }
 
-// Record applies ev, queues the actions its outcome calls for, and returns
-// the event's id. It does not wait for the actions.
+// Record applies ev, runs the actions its outcome calls for (an IP block is
+// in force when Record returns; notifications are delivered
+// asynchronously), and returns the event's id.
 func (rc *Recorder) Record(ctx context.Context, ev *decision.Event) (string, error) {
 	rec, err := rc.next.Apply(ctx, ev)
 	if err != nil {
@@ -112,7 +113,7 @@ func (r *Responder) afterReport(rec *signals.Recorded) {
 		j.details["failed_logins"] = strconv.Itoa(out.UserFailedLogins)
 		j.details["threshold"] = strconv.Itoa(t)
 		j.dedupKey = dedupKey(j)
-		r.submit(j, now)
+		r.submitNow(j, now)
 	}
 	if t := set.SuspiciousIPThreshold; t > 0 && ip.IsValid() && out.IPFailedLogins >= t && !r.blocker.Blocked(ev.Tenant, ip, now) {
 		j := &job{kind: KindIPBlocked, block: true, tenant: ev.Tenant, env: ev.Environment, subject: ev.Subject.ID, ip: ip,
@@ -133,7 +134,7 @@ func (r *Responder) afterReport(rec *signals.Recorded) {
 			}
 			j.dedupKey = dedupKey(j)
 		}
-		r.submit(j, now)
+		r.submitNow(j, now)
 	}
 }
 
@@ -243,6 +244,18 @@ func (r *Responder) decisionJob(kind Kind, req *decision.Request, d *decision.De
 // dedupKey identifies repeats of an incident.
 func dedupKey(j *job) string {
 	return fmt.Sprintf("%s\x00%s\x00%s\x00%s\x00%s\x00%s", j.kind, j.tenant, j.subject, addrString(j.ip), j.reason, j.details["action"])
+}
+
+// submitNow runs j in the caller unless it repeats a recent incident. The
+// Report path uses it: a Report that crosses a threshold returns only once
+// the IP is blocked, so the enforcement point's next Check already sees
+// the block. Notification delivery stays asynchronous.
+func (r *Responder) submitNow(j *job, now time.Time) {
+	if j.dedupKey != "" && !r.recent.claim(j.dedupKey, now) {
+		r.suppressed.Add(1)
+		return
+	}
+	r.run(j)
 }
 
 // submit queues j unless it repeats a recent incident.

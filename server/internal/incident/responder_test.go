@@ -349,20 +349,42 @@ func TestFailedSuspensionIsReportedAndRetriedByTheNextDecision(t *testing.T) {
 	}
 }
 
-func TestCloseDrainsAndLaterActionsRunInline(t *testing.T) {
+func TestReportActionsAreInForceWhenReportReturns(t *testing.T) {
 	f := newFixture(t, strict)
 	for i := range 20 {
-		f.fail(t, "acme", "v"+strconv.Itoa(i)+"-", netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), t0, 4)
+		ip := netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})
+		f.fail(t, "acme", "v"+strconv.Itoa(i)+"-", ip, t0, 4)
+		if !f.denied("acme", ip).Found() {
+			t.Fatalf("%s not blocked when its threshold-crossing report returned", ip)
+		}
+	}
+	if st := f.resp.Stats(); st.Done != 20 || st.Queued != 0 {
+		t.Errorf("stats %+v: report actions must run in the caller", st)
 	}
 	f.drain(t)
 	if !f.notes.closed {
 		t.Error("notifier not closed")
 	}
-	if st := f.resp.Stats(); st.Done != 20 {
+}
+
+func TestCloseDrainsAndLaterActionsRunInline(t *testing.T) {
+	f := newFixture(t, strict)
+	h := f.resp.Decider(staticDecider{escalation("mallory", true)})
+	if _, err := h.Decide(context.Background(), request("acme", "mallory", attacker)); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+	if !f.notes.closed {
+		t.Error("notifier not closed")
+	}
+	if st := f.resp.Stats(); st.Done != 1 {
 		t.Errorf("stats %+v after Close", st)
 	}
-	f.fail(t, "acme", "late-", attacker, t0, 4)
-	if !f.denied("acme", attacker).Found() {
+	late := f.resp.Decider(staticDecider{escalation("late", true)})
+	if _, err := late.Decide(context.Background(), request("acme", "late", attacker)); err != nil {
+		t.Fatal(err)
+	}
+	if !f.suspension(t, "acme", "late").Suspended {
 		t.Error("an action after Close was lost")
 	}
 	if st := f.resp.Stats(); st.Inline != 1 {
