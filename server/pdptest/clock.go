@@ -69,6 +69,7 @@ func StartWithClock(t testing.TB, clock *Clock, opts ...Option) *Server {
 	cfg.Store = "memory:"
 	cfg.TenantsDir, cfg.PolicyDirs = srv.TenantsDir, []string{srv.PolicyDir}
 	cfg.ReloadDebounce, cfg.ShutdownTimeout = 50*time.Millisecond, 5*time.Second
+	cfg.CheckTimeout = 30 * time.Second
 	for _, f := range st.mutate {
 		f(&cfg)
 	}

@@ -46,7 +46,7 @@ func devCheck(action string) *pdpv1.CheckRequest {
 
 func ctx(t *testing.T) context.Context {
 	t.Helper()
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
 }
@@ -275,7 +275,7 @@ deny contains {"code": "custom.blocked", "message": "blocked by test", "rule": "
 					return
 				default:
 				}
-				c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				_, err := s.Decisions.Check(c, devCheck("api.read"))
 				cancel()
 				calls.Add(1)

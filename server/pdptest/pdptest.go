@@ -116,6 +116,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	cfg.PolicyDirs = []string{srv.PolicyDir}
 	cfg.ReloadDebounce = 50 * time.Millisecond
 	cfg.ShutdownTimeout = 5 * time.Second
+	// Tests assert outcomes, never latency: on a loaded CI machine a
+	// decision may take longer than the production default.
+	cfg.CheckTimeout = 30 * time.Second
 	for _, f := range st.mutate {
 		f(&cfg)
 	}
