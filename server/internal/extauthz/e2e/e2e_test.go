@@ -1,4 +1,4 @@
-package extauthz_test
+package e2e_test
 
 import (
 	"context"
@@ -38,7 +38,8 @@ environments:
         actions: [http.get, http.head, orders.read]
 `
 
-// fixture is one recorded-style Envoy CheckRequest and what must come back.
+// fixture is one recorded-style Envoy CheckRequest (../testdata/*.json,
+// shared with the fuzz target of package extauthz) and what must come back.
 type fixture struct {
 	Description  string          `json:"description"`
 	CheckRequest json.RawMessage `json:"check_request"`
@@ -53,7 +54,7 @@ type fixture struct {
 
 func loadFixtures(t testing.TB) map[string]fixture {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no fixtures: %v", err)
 	}
