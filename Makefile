@@ -26,6 +26,9 @@ check-tools:
 	@command -v redis-server >/dev/null 2>&1 || { \
 	  echo "redis-server is not on PATH: the Redis store tests run against a real one."; \
 	  echo "install redis-server (apt-get install -y redis-server)"; exit 1; }
+	@command -v nginx >/dev/null 2>&1 || { \
+	  echo "nginx is not on PATH: forward-auth is tested behind a real nginx."; \
+	  echo "install nginx (apt-get install -y nginx)"; exit 1; }
 
 ## test: every Go test, the Rego unit tests (through OPA's tester) and the fuzz seed corpora
 test: check-tools
