@@ -83,7 +83,8 @@ type Gateway struct {
 	// (--identity-header NAME=HEADER, repeatable or comma-separated).
 	IdentityHeader map[string]string
 	// JWKSFile is a JSON Web Key Set file verifying bearer JWTs; re-read
-	// every JWKSRefresh and on an unknown kid (--jwks-file, PDP_JWKS_FILE).
+	// once older than JWKSRefresh and on an unknown kid (--jwks-file,
+	// PDP_JWKS_FILE).
 	JWKSFile string
 	// JWKSURL is a JWKS URL verifying bearer JWTs: https, or http on a
 	// loopback address (--jwks-url, PDP_JWKS_URL).
@@ -99,8 +100,8 @@ type Gateway struct {
 	// JWTLeeway is the clock skew accepted on exp, nbf and iat, at most 5m
 	// (--jwt-leeway).
 	JWTLeeway time.Duration
-	// JWKSRefresh is how often the key set is reloaded, 1m..24h
-	// (--jwks-refresh).
+	// JWKSRefresh is the age after which the key set is reloaded in the
+	// background, as tokens arrive, 1m..24h (--jwks-refresh).
 	JWKSRefresh time.Duration
 	// JWKSMinRefresh is the shortest time between two reloads caused by an
 	// unknown kid, 0..JWKSRefresh (--jwks-min-refresh).

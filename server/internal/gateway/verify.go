@@ -67,7 +67,8 @@ type VerifierOptions struct {
 //     it declares one, must equal the header's;
 //   - exp is required; exp, nbf and iat are checked with the leeway; iss
 //     and aud when configured;
-//   - the set is reloaded every Refresh in the background, and at once on
+//   - a token arriving when the set is older than Refresh starts a
+//     background reload (the token uses the current set); and at once on
 //     an unknown kid, at most once per MinRefresh.
 type Verifier struct {
 	opts        VerifierOptions
