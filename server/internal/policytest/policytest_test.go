@@ -14,18 +14,27 @@ import (
 	pdp "github.com/pdp-dev/pdp"
 )
 
-// The built-in library's Rego tests must all pass, built-in errors raised.
+// BuiltinCoverageThreshold is the least share of rego/ lines its tests must
+// cover; `make test` fails below it.
+const BuiltinCoverageThreshold = 90
+
+// The built-in library's Rego tests must all pass, built-in errors raised,
+// and cover at least BuiltinCoverageThreshold percent of its lines.
 func TestBuiltinLibrary(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	res, err := Run(context.Background(), Options{FS: pdp.Policies, Output: &out, Verbose: true, Timeout: time.Minute}, "rego")
+	res, err := Run(context.Background(), Options{FS: pdp.Policies, Output: &out, Verbose: true, Timeout: time.Minute,
+		Coverage: true, Threshold: BuiltinCoverageThreshold}, "rego")
 	if err != nil {
 		t.Fatalf("rego/ does not load: %v", err)
 	}
 	if err := res.Err(); err != nil || res.Passed == 0 {
 		t.Fatalf("rego/ tests: %v (passed %d)\n%s", err, res.Passed, out.String())
 	}
-	t.Logf("rego/: %d tests passed", res.Passed)
+	if !res.Covered || res.Coverage < BuiltinCoverageThreshold {
+		t.Fatalf("rego/ coverage %.2f%% is below %d%%\n%s", res.Coverage, BuiltinCoverageThreshold, out.String())
+	}
+	t.Logf("rego/: %d tests passed, coverage %.2f%%", res.Passed, res.Coverage)
 }
 
 const module = `package example
