@@ -113,6 +113,7 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 	authv3.RegisterAuthorizationServer(p.grpcServer, extauthz.New(gw, svc))
 	forwardAuth := forwardauth.New(forwardauth.Options{
 		Gateway: gw, Checker: svc, TrustedProxies: cfg.Gateway.TrustedProxies, Logger: o.logger, Timeout: cfg.CheckTimeout,
+		TracerProvider: tp, MeterProvider: p.metrics.MeterProvider(),
 	})
 	p.httpServer = &http.Server{
 		TLSConfig: p.sec.httpTLS(),

@@ -41,6 +41,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/rpc/code"
 
 	"github.com/pdp-dev/pdp/server/internal/gateway"
@@ -66,10 +71,17 @@ type Options struct {
 	Logger *slog.Logger
 	// Timeout bounds one decision; 0 means DefaultTimeout.
 	Timeout time.Duration
+	// TracerProvider, when set, traces each call with otelhttp (span
+	// "forward-auth"), as the HTTP API is traced.
+	TracerProvider trace.TracerProvider
+	// MeterProvider receives otelhttp's metrics when TracerProvider is
+	// set; nil records none.
+	MeterProvider metric.MeterProvider
 }
 
 // Handler serves Path.
 type Handler struct {
+	traced  http.Handler
 	gw      *gateway.Gateway
 	checker gateway.Checker
 	trusted []netip.Prefix
@@ -86,6 +98,18 @@ func New(opts Options) *Handler {
 	if h.timeout <= 0 {
 		h.timeout = DefaultTimeout
 	}
+	h.traced = http.HandlerFunc(h.serve)
+	if opts.TracerProvider != nil {
+		mp := opts.MeterProvider
+		if mp == nil {
+			mp = metricnoop.NewMeterProvider()
+		}
+		h.traced = otelhttp.NewHandler(h.traced, "forward-auth",
+			otelhttp.WithTracerProvider(opts.TracerProvider),
+			otelhttp.WithMeterProvider(mp),
+			otelhttp.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})),
+		)
+	}
 	return h
 }
 
@@ -100,7 +124,9 @@ func Mount(h *Handler, next http.Handler) http.Handler {
 
 // ServeHTTP answers one forward-auth call; any method is accepted, as the
 // proxies use the client's.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.traced.ServeHTTP(w, r) }
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
