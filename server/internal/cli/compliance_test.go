@@ -223,7 +223,7 @@ func TestComplianceErrors(t *testing.T) {
 		{"unknown framework", []string{"--tenants", demoTenants, "--tenant", "acme", "--framework", "ISO27001"}, ExitUsage, `must be one of GDPR, HIPAA, PCI_DSS, SOX, not "ISO27001"`},
 		{"unknown tenant", []string{"--tenants", demoTenants, "--tenant", "umbrella"}, ExitError, `no policy file for tenant "umbrella" in ` + demoTenants},
 		{"unknown environment", []string{"--tenants", demoTenants, "--tenant", "acme", "--environment", "qa"}, ExitError,
-			`tenant "acme" declares no environment "qa" (it declares development, production, staging)`},
+			`tenant "acme" declares no environment "qa" (it declares development, production, sandbox, staging)`},
 		{"missing directory", []string{"--tenants", demoTenants + "/missing", "--tenant", "acme"}, ExitError, "no such file or directory"},
 		{"help", []string{"-h"}, ExitOK, "usage: pdp compliance --tenants DIR --tenant T"},
 	}

@@ -177,7 +177,7 @@ func TestComplianceFindingsErrors(t *testing.T) {
 		t.Errorf("unknown tenant: %q", fe.Message)
 	}
 	_, err = e.ComplianceFindings(ctx, "acme", "qa", "SOX")
-	if fe := wantCode(t, err, fault.NotFound); fe.Message != `tenant "acme" declares no environment "qa" (it declares development, production, staging)` {
+	if fe := wantCode(t, err, fault.NotFound); fe.Message != `tenant "acme" declares no environment "qa" (it declares development, production, sandbox, staging)` {
 		t.Errorf("unknown environment: %q", fe.Message)
 	}
 
