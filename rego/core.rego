@@ -3,8 +3,19 @@
 # evaluates, data.pdp.decision. The contract (input, data, decision) is in
 # README.md beside this file.
 #
-# Names defined here for other modules: tenant, policy, action_matches.
-# Everything else this file defines is prefixed core_ and is internal.
+# Names defined here for other modules: tenant, policy, action_matches, the
+# library_* sets and the risk thresholds core_step_up_threshold and
+# core_deny_threshold. Everything else this file defines is prefixed core_
+# and is internal.
+#
+# How the library stays fast (see "Evaluation cost" in README.md): the
+# control modules add what they find to the library_* sets, not to deny,
+# challenge, ... directly, and each module defines <module>_quiet, true only
+# when none of its rules can fire. When every module is quiet (core_quiet),
+# the library_* sets are not evaluated at all and the decision is the plain
+# allow document; otherwise the sets are imported into deny, challenge, ...
+# and the full document is built. A quiet flag may be false when nothing
+# fires (that only costs time), never true when something would.
 package pdp
 
 # The tenant's data; undefined for an unknown tenant.
@@ -13,7 +24,7 @@ tenant := data.tenants[input.tenant]
 # The effective policy of the requested environment; undefined when the
 # tenant or the environment is unknown, so that every control reading it
 # stays silent.
-policy := tenant.environments[input.environment]
+policy := data.tenants[input.tenant].environments[input.environment]
 
 # action_matches is true when the action name matches the glob pattern.
 # "*" matches any sequence of characters, dots included: "admin.*" matches
@@ -40,7 +51,8 @@ core_gate := {
 	not tenant.environments[object.get(input, "environment", "")]
 }
 
-deny contains core_gate
+# A truthy policy means that neither gate rule applies.
+library_deny contains core_gate if not policy
 
 checks contains {
 	"rule": "core.tenant_unknown",
@@ -59,7 +71,7 @@ checks contains {
 # ---------------------------------------------------------------------------
 # Workspace isolation: a subject of another tenant is denied.
 
-deny contains {
+library_deny contains {
 	"code": "tenant.isolation",
 	"message": sprintf("subject %q belongs to tenant %q, not %q", [object.get(input.subject, "id", ""), input.subject.tenant, input.tenant]),
 	"rule": "core.tenant_isolation",
@@ -85,24 +97,21 @@ core_isolation_ok := sprintf("subject belongs to tenant %q", [input.tenant]) if 
 # Role-based authorization, least privilege: an action is allowed only when
 # some role of the subject lists a matching glob in policy.roles.
 
-# The subject's roles that grant the action, each with the first pattern
-# (in sorted order) that matched.
-core_granted_by[role] := min({pattern |
-	some pattern in policy.roles[role].actions
-	action_matches(pattern, input.action.name)
-}) if {
+# Some role of the subject grants the action; evaluation stops at the first
+# matching pattern.
+core_role_granted if {
 	some role in input.subject.roles
 	some pattern in policy.roles[role].actions
-	action_matches(pattern, input.action.name)
+	glob.match(pattern, null, input.action.name)
 }
 
-deny contains {
+library_deny contains {
 	"code": "authz.role_forbidden",
 	"message": core_role_forbidden_message,
 	"rule": "core.role_forbidden",
 } if {
 	policy
-	count(core_granted_by) == 0
+	not core_role_granted
 }
 
 # Messages must always be defined: an undefined message would drop the deny.
@@ -112,6 +121,17 @@ core_role_forbidden_message := sprintf("the subject has no role; action %q is no
 
 core_action_name := object.get(input, ["action", "name"], "")
 
+# The subject's roles that grant the action, each with the first pattern
+# (in sorted order) that matched; only the explanation reads it.
+core_granted_by[role] := min({pattern |
+	some pattern in policy.roles[role].actions
+	action_matches(pattern, input.action.name)
+}) if {
+	some role in input.subject.roles
+	some pattern in policy.roles[role].actions
+	action_matches(pattern, input.action.name)
+}
+
 checks contains {
 	"rule": "core.role_forbidden",
 	"code": "authz.role_forbidden",
@@ -119,31 +139,114 @@ checks contains {
 	"message": sprintf("action %q granted by %s", [input.action.name, concat(", ", [sprintf("role %q (%s)", [role, pattern]) | some role, pattern in core_granted_by])]),
 } if {
 	policy
-	count(core_granted_by) > 0
+	core_role_granted
 }
+
+# ---------------------------------------------------------------------------
+# Quiet: no rule of the library can add to deny, challenge, notices or
+# obligations. The core's own rules cannot fire with a truthy policy (no
+# gate), a subject of the same workspace (or of none) and a granted role;
+# every module answers for itself. A module that is not part of the library
+# (a library without it) leaves its flag undefined, and core_quiet false.
+#
+# A module that adds to a library_* set must define its <module>_quiet flag
+# and be listed here (TestLibraryQuietFlags checks both).
+default core_quiet := false
+
+core_quiet if {
+	policy
+	input.subject.tenant in {"", input.tenant}
+	core_role_granted
+	data.pdp.email_quiet
+	data.pdp.mfa_quiet
+	data.pdp.network_quiet
+	data.pdp.providers_quiet
+	data.pdp.risk_quiet
+	data.pdp.session_quiet
+	data.pdp.incident_quiet
+	data.pdp.data_quiet
+}
+
+# The library's contributions. Risk factors have their own flag: the risk
+# module's step-up and deny read the score, that is the factors, so the
+# factors cannot wait for core_quiet.
+deny contains x if {
+	core_quiet == false
+	some x in library_deny
+}
+
+challenge contains x if {
+	core_quiet == false
+	some x in library_challenge
+}
+
+notices contains x if {
+	core_quiet == false
+	some x in library_notices
+}
+
+obligations contains x if {
+	core_quiet == false
+	some x in library_obligations
+}
+
+risk_factors contains x if {
+	not data.pdp.risk_factors_quiet
+	some x in library_risk_factors
+}
+
+# The sets the modules add to. Each is declared here, empty, so that a
+# library without the module that fills it still has the set.
+library_deny contains x if some x in set()
+
+library_challenge contains x if some x in set()
+
+library_notices contains x if some x in set()
+
+library_obligations contains x if some x in set()
+
+library_risk_factors contains x if some x in set()
 
 # ---------------------------------------------------------------------------
 # Combining. Every partial set is read through data so that a set no module
 # defines (or an absent data.pdp.custom package) is simply empty.
 
-core_denies := {x | some x in data.pdp.deny} | {x | some x in data.pdp.custom.deny}
+# Each set is the union of the elements of data.pdp.X and of
+# data.pdp.custom.X, either of which may be undefined; the set of package
+# pdp is taken as it is when the custom package adds nothing to it.
+core_denies := data.pdp.deny if {
+	is_set(data.pdp.deny)
+	not data.pdp.custom.deny
+} else := {x | some x in data.pdp.deny} | {x | some x in data.pdp.custom.deny}
 
-core_challenges := {x | some x in data.pdp.challenge} | {x | some x in data.pdp.custom.challenge}
+core_challenges := data.pdp.challenge if {
+	is_set(data.pdp.challenge)
+	not data.pdp.custom.challenge
+} else := {x | some x in data.pdp.challenge} | {x | some x in data.pdp.custom.challenge}
 
-core_notices := {x | some x in data.pdp.notices} | {x | some x in data.pdp.custom.notices}
+core_notices := data.pdp.notices if {
+	is_set(data.pdp.notices)
+	not data.pdp.custom.notices
+} else := {x | some x in data.pdp.notices} | {x | some x in data.pdp.custom.notices}
 
-core_obligations := {x | some x in data.pdp.obligations} | {x | some x in data.pdp.custom.obligations}
+core_obligations := data.pdp.obligations if {
+	is_set(data.pdp.obligations)
+	not data.pdp.custom.obligations
+} else := {x | some x in data.pdp.obligations} | {x | some x in data.pdp.custom.obligations}
 
-core_risk_factors := {x | some x in data.pdp.risk_factors} | {x | some x in data.pdp.custom.risk_factors}
+core_risk_factors := data.pdp.risk_factors if {
+	is_set(data.pdp.risk_factors)
+	not data.pdp.custom.risk_factors
+} else := {x | some x in data.pdp.risk_factors} | {x | some x in data.pdp.custom.risk_factors}
 
-core_checks := {x | some x in data.pdp.checks} | {x | some x in data.pdp.custom.checks}
+core_checks := data.pdp.checks if {
+	is_set(data.pdp.checks)
+	not data.pdp.custom.checks
+} else := {x | some x in data.pdp.checks} | {x | some x in data.pdp.custom.checks}
 
-# core_sort_by orders a set of objects by the string under key, ties broken
+# core_sort_by orders a set of objects by the value under key, ties broken
 # by the whole object, so that the result is deterministic.
-core_sort_by(xs, key) := [x |
-	some k in sort({object.get(y, key, "") | some y in xs})
-	some x in sort([y | some y in xs; object.get(y, key, "") == k])
-]
+core_sort_by(xs, key) := [x | some [_, x] in sort({[object.get(y, key, ""), y] | some y in xs})]
 
 # core_reasons projects contributions onto reasons. A malformed element
 # (missing keys) is kept as is, so that the server rejects the document
@@ -163,13 +266,34 @@ core_report_only if policy.report_only == true
 # them out, since carrying them out would be enforcing.
 core_enforcing_obligations := {"suspend_user", "block_ip"}
 
-core_obligation_list := sort(core_obligations) if {
+core_obligation_list := [] if {
+	count(core_obligations) == 0
+} else := sort(core_obligations) if {
 	not core_report_only
 } else := sort({o | some o in core_obligations; not core_enforcing_obligations[o.kind]})
 
-core_step_ups := sort({s | some c in core_challenges; some s in c.step_ups})
+core_step_ups := [] if {
+	count(core_challenges) == 0
+} else := sort({s | some c in core_challenges; some s in c.step_ups})
+
+core_reason_list := [] if {
+	count(core_denies) == 0
+	count(core_challenges) == 0
+	count(core_notices) == 0
+} else := array.concat(
+	array.concat(core_reasons(core_denies), core_reasons(core_challenges)),
+	core_reasons(core_notices),
+)
 
 # Risk: score = min(1, sum of weights), rounded to four decimals.
+core_risk := {"score": 0, "level": core_zero_risk_level, "factors": []} if {
+	count(core_risk_factors) == 0
+} else := {
+	"score": core_score,
+	"level": core_risk_level(core_score),
+	"factors": core_sort_by(core_risk_factors, "name"),
+}
+
 core_score := 0 if {
 	count(core_risk_factors) == 0
 } else := max([0, min([1, round(sum([f.weight | some f in core_risk_factors]) * 10000) / 10000])])
@@ -187,12 +311,19 @@ core_risk_level(score) := "critical" if {
 	score >= 0.3
 } else := "low"
 
+# core_risk_level(0), without the function call.
+core_zero_risk_level := "critical" if {
+	0 >= core_deny_threshold
+} else := "high" if {
+	0 > core_step_up_threshold
+} else := "low"
+
 core_session := data.pdp.session_control
 
 default core_session := {}
 
-core_cache_ttl_ns(decided) := object.get(policy, "cache_ttl_ns", 0) if {
-	decided == "allow"
+core_cache_ttl_ns := object.get(policy, "cache_ttl_ns", 0) if {
+	core_decided == "allow"
 } else := 0
 
 # The explanation: every contribution that fired, then every check that
@@ -242,19 +373,12 @@ core_full_decision := object.union(core_full_document, {"explanation": core_expl
 
 core_full_document := {
 	"decision": core_decided,
-	"reasons": array.concat(
-		array.concat(core_reasons(core_denies), core_reasons(core_challenges)),
-		core_reasons(core_notices),
-	),
+	"reasons": core_reason_list,
 	"step_ups": core_step_ups,
 	"obligations": core_obligation_list,
-	"risk": {
-		"score": core_score,
-		"level": core_risk_level(core_score),
-		"factors": core_sort_by(core_risk_factors, "name"),
-	},
+	"risk": core_risk,
 	"session": core_session,
-	"cache_ttl_ns": core_cache_ttl_ns(core_decided),
+	"cache_ttl_ns": core_cache_ttl_ns,
 	"enforced": core_enforced,
 	"would_decide": core_outcome,
 }
@@ -264,10 +388,39 @@ core_decided := "allow" if {
 } else := core_outcome
 
 core_enforced := false if {
-	core_report_only
+	policy.report_only == true
 } else := true
 
-# The decision document the server evaluates.
-decision := core_gated_decision if {
+# The decision document the server evaluates. The first branch is the
+# common case, a request nothing objects to: it is what core_full_decision
+# gives when every set is empty and no explanation is asked for, built
+# without evaluating the library_* sets. A truthy policy rules the gate out,
+# so the second branch goes straight to the full document.
+decision := {
+	"decision": "allow",
+	"reasons": [],
+	"step_ups": [],
+	"obligations": [],
+	"risk": {"score": 0, "level": core_zero_risk_level, "factors": []},
+	"session": core_session,
+	"cache_ttl_ns": object.get(policy, "cache_ttl_ns", 0),
+	"enforced": core_enforced,
+	"would_decide": "allow",
+} if {
+	input.explain == false
+	core_quiet
+	data.pdp.deny == set()
+	data.pdp.challenge == set()
+	data.pdp.notices == set()
+	data.pdp.obligations == set()
+	data.pdp.risk_factors == set()
+	not data.pdp.custom.deny
+	not data.pdp.custom.challenge
+	not data.pdp.custom.notices
+	not data.pdp.custom.obligations
+	not data.pdp.custom.risk_factors
+} else := core_full_decision if {
+	policy
+} else := core_gated_decision if {
 	core_gate
 } else := core_full_decision

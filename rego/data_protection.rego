@@ -19,7 +19,7 @@
 #   obligation cache_namespace {prefix, scope: "tenant" | "shared"}
 package pdp
 
-deny contains {
+library_deny contains {
 	"code": "data.direct_query_disabled",
 	"message": sprintf("direct database queries are disabled in environment %q", [input.environment]),
 	"rule": "data.direct_query",
@@ -39,10 +39,18 @@ checks contains {
 	policy.allow_direct_query == true
 }
 
-obligations contains {"kind": "cache_namespace", "params": data_cache_namespace} if {
+library_obligations contains {"kind": "cache_namespace", "params": data_cache_namespace} if {
+	glob.match("cache.*", null, input.action.name)
 	policy
-	action_matches("cache.*", input.action.name)
 }
+
+# Quiet: neither a direct query nor a cache action.
+data_quiet if {
+	input.action.name != "db.direct_query"
+	glob.match("cache.*", null, input.action.name) == false
+}
+
+data_quiet if not policy
 
 data_cache_namespace := {
 	"prefix": sprintf("%s:%s:", [input.tenant, input.environment]),

@@ -34,11 +34,12 @@ package pdp
 # ---------------------------------------------------------------------------
 # Suspended users
 
-deny contains {
+library_deny contains {
 	"code": "incident.user_suspended",
 	"message": incident_suspended_text,
 	"rule": "incident.user_suspended",
 } if {
+	not incident_quiet
 	policy
 	input.signals.profile.suspended == true
 }
@@ -84,13 +85,14 @@ incident_escalation if {
 	count(incident_granted_by) == 0
 }
 
-deny contains {
+library_deny contains {
 	"code": "incident.privilege_escalation",
 	"message": sprintf("user %q attempted admin action %q without an admin role (roles: %s)", [
 		input.subject.id, input.action.name, text_list(object.get(input, ["subject", "roles"], [])),
 	]),
 	"rule": "incident.privilege_escalation",
 } if {
+	not incident_quiet
 	incident_escalation
 }
 
@@ -100,11 +102,13 @@ incident_escalation_params := {
 	"reason": "incident.privilege_escalation",
 }
 
-obligations contains {"kind": "notify_security", "params": incident_escalation_params} if {
+library_obligations contains {"kind": "notify_security", "params": incident_escalation_params} if {
+	not incident_quiet
 	incident_escalation
 }
 
-obligations contains {"kind": "suspend_user", "params": incident_escalation_params} if {
+library_obligations contains {"kind": "suspend_user", "params": incident_escalation_params} if {
+	not incident_quiet
 	incident_escalation
 	policy.incident.suspend_on_privilege_escalation == true
 	input.subject.id != ""
@@ -142,21 +146,23 @@ incident_brute_force_text := sprintf("%d failed logins of user %q%s reach the th
 
 incident_brute_force if input.signals.profile.failed_logins >= incident_failed_threshold
 
-deny contains {
+library_deny contains {
 	"code": "incident.brute_force",
 	"message": incident_brute_force_text,
 	"rule": "incident.brute_force",
 } if {
+	not incident_quiet
 	incident_brute_force
 	incident_brute_force_effect == "deny"
 }
 
-challenge contains {
+library_challenge contains {
 	"code": "incident.brute_force",
 	"message": incident_brute_force_text,
 	"rule": "incident.brute_force",
 	"step_ups": [{"kind": "mfa", "reason_code": "incident.brute_force"}],
 } if {
+	not incident_quiet
 	incident_brute_force
 	incident_brute_force_effect == "challenge"
 }
@@ -175,7 +181,7 @@ checks contains {
 # ---------------------------------------------------------------------------
 # Auto-block of an IP failing logins for many accounts
 
-obligations contains {
+library_obligations contains {
 	"kind": "block_ip",
 	"params": {
 		"ip": network_ip,
@@ -183,9 +189,41 @@ obligations contains {
 		"reason": sprintf("%d failed logins from this IP reach the threshold of %d", [input.signals.profile.ip_failed_logins, threshold]),
 	},
 } if {
+	not incident_quiet
+	incident_block_ip
+	threshold := policy.incident.suspicious_ip_threshold
+	ttl := object.get(policy.incident, "auto_block_ttl_ns", 0)
+}
+
+incident_block_ip if {
 	threshold := policy.incident.suspicious_ip_threshold
 	threshold > 0
 	network_ip != ""
 	input.signals.profile.ip_failed_logins >= threshold
-	ttl := object.get(policy.incident, "auto_block_ttl_ns", 0)
+}
+
+# ---------------------------------------------------------------------------
+# Quiet: not suspended, no admin action (so no escalation), below both
+# thresholds. The first body is the common case, checked without the
+# helpers; without a profile only an escalation can fire.
+
+incident_quiet if {
+	profile := input.signals.profile
+	profile.suspended == false
+	glob.match("admin.*", null, input.action.name) == false
+	thresholds := policy.incident
+	profile.failed_logins < thresholds.failed_logins_threshold
+	profile.ip_failed_logins < thresholds.suspicious_ip_threshold
+}
+
+incident_quiet if {
+	not input.signals.profile
+	not incident_escalation
+}
+
+incident_quiet if {
+	not input.signals.profile.suspended == true
+	not incident_escalation
+	not incident_brute_force
+	not incident_block_ip
 }

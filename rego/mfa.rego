@@ -57,6 +57,30 @@ mfa_not_enrolled_text := sprintf("MFA was reset at %s and has not been enrolled 
 	mfa_reset_pending
 } else := "subject is not enrolled in MFA"
 
+# Quiet: MFA does not apply to the subject, or the subject is enrolled and
+# either no max age is set or the last verification is within it. (A
+# subject in scope who is not enrolled always gets a notice or a
+# challenge.) The first body is the common case, checked without the
+# helpers: enrolled, never reset, verified within the max age.
+mfa_quiet if {
+	input.subject.mfa_enrolled == true
+	not input.signals.profile.mfa_reset_at_ns
+	input.authentication.mfa_verified_at_ns
+	input.time_ns - input.authentication.mfa_verified_at_ns <= policy.mfa.max_age_ns
+}
+
+mfa_quiet if not mfa_scope
+
+mfa_quiet if {
+	mfa_enrolled
+	not mfa_stale
+}
+
+mfa_stale if {
+	policy.mfa.max_age_ns > 0
+	mfa_stale_text
+}
+
 # ---------------------------------------------------------------------------
 # Enrolled: freshness of the last verification.
 
@@ -68,7 +92,7 @@ mfa_stale_text := sprintf("no MFA verification in this authentication (max age %
 	mfa_age_ns > policy.mfa.max_age_ns
 }
 
-challenge contains {
+library_challenge contains {
 	"code": "authn.mfa_required",
 	"message": sprintf("MFA required %s: %s", [mfa_scope, mfa_stale_text]),
 	"rule": "mfa.required",
@@ -78,6 +102,7 @@ challenge contains {
 		"max_age_ns": policy.mfa.max_age_ns,
 	}],
 } if {
+	not mfa_quiet
 	mfa_scope
 	mfa_enrolled
 	policy.mfa.max_age_ns > 0
@@ -121,7 +146,7 @@ mfa_grace_running if {
 	input.time_ns < mfa_deadline_ns
 }
 
-notices contains {
+library_notices contains {
 	"code": "authn.mfa_enrollment_pending",
 	"message": sprintf("MFA required %s: %s; enroll before %s (%s left)", [
 		mfa_scope, mfa_not_enrolled_text,
@@ -129,22 +154,25 @@ notices contains {
 	]),
 	"rule": "mfa.enrollment",
 } if {
+	not mfa_quiet
 	mfa_grace_running
 }
 
-obligations contains {
+library_obligations contains {
 	"kind": "remind_mfa_enrollment",
 	"params": {"deadline": text_time(mfa_deadline_ns)},
 } if {
+	not mfa_quiet
 	mfa_grace_running
 }
 
-challenge contains {
+library_challenge contains {
 	"code": "authn.mfa_enrollment_required",
 	"message": sprintf("MFA required %s: %s and %s", [mfa_scope, mfa_not_enrolled_text, mfa_deadline_text]),
 	"rule": "mfa.enrollment",
 	"step_ups": [mfa_enroll_step_up],
 } if {
+	not mfa_quiet
 	mfa_scope
 	not mfa_enrolled
 	not mfa_grace_running

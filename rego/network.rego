@@ -52,11 +52,12 @@ network_denylist_hits contains cidr if {
 	net.cidr_contains(cidr, network_ip)
 }
 
-deny contains {
+library_deny contains {
 	"code": "network.ip_denied",
 	"message": sprintf("IP %s is denied by %s", [network_ip, network_denied_by]),
 	"rule": "network.ip_denied",
 } if {
+	not network_quiet
 	policy
 	network_denied_by
 }
@@ -83,20 +84,22 @@ network_allowlisted if {
 	net.cidr_contains(cidr, network_ip)
 }
 
-deny contains {
+library_deny contains {
 	"code": "network.ip_missing",
 	"message": sprintf("the tenant allows only listed networks (%s) and the request gives no IP", [text_list(policy.ip_allowlist)]),
 	"rule": "network.ip_allowlist",
 } if {
+	not network_quiet
 	count(policy.ip_allowlist) > 0
 	network_ip == ""
 }
 
-deny contains {
+library_deny contains {
 	"code": "network.ip_not_allowed",
 	"message": sprintf("IP %s is not in the allow list (%s)", [network_ip, text_list(policy.ip_allowlist)]),
 	"rule": "network.ip_allowlist",
 } if {
+	not network_quiet
 	count(policy.ip_allowlist) > 0
 	network_ip != ""
 	not network_allowlisted
@@ -126,11 +129,12 @@ network_country_source := "request" if {
 	input.network.country != ""
 } else := "GeoIP"
 
-deny contains {
+library_deny contains {
 	"code": "network.country_blocked",
 	"message": sprintf("country %s (%s) is blocked", [network_country, network_country_source]),
 	"rule": "network.country_blocked",
 } if {
+	not network_quiet
 	network_country_blocked
 }
 
@@ -152,21 +156,23 @@ network_not_blocked_text := sprintf("country %s is not blocked", [network_countr
 	network_country
 } else := "country unknown; the blocked list cannot apply"
 
-deny contains {
+library_deny contains {
 	"code": "network.country_not_allowed",
 	"message": sprintf("country %s (%s) is not allowed; allowed: %s", [network_country, network_country_source, text_list(policy.countries.allowed)]),
 	"rule": "network.country_allowed",
 } if {
+	not network_quiet
 	count(policy.countries.allowed) > 0
 	network_country
 	not network_country_allowed
 }
 
-deny contains {
+library_deny contains {
 	"code": "network.country_unknown",
 	"message": sprintf("the request's country is unknown (no network.country, no GeoIP result) and only %s are allowed", [text_list(policy.countries.allowed)]),
 	"rule": "network.country_allowed",
 } if {
+	not network_quiet
 	count(policy.countries.allowed) > 0
 	not network_country
 }
@@ -177,5 +183,46 @@ checks contains {
 	"effect": "deny",
 	"message": sprintf("country %s is allowed", [network_country]),
 } if {
+	network_country_allowed
+}
+
+# ---------------------------------------------------------------------------
+# Quiet: no deny-list match (the server's signals say so), the allow list
+# empty or passed, and the country neither blocked nor outside an allow
+# list. Without signals.ip the fallback matching decides, in the rules.
+network_quiet if {
+	input.signals.ip.denied == false
+	p := policy
+	count(p.ip_allowlist) == 0
+	count(p.countries.allowed) == 0
+	not network_country in p.countries.blocked
+}
+
+network_quiet if {
+	input.signals.ip.denied == false
+	network_allowlist_quiet
+	network_countries_quiet
+}
+
+network_allowlist_quiet if not count(policy.ip_allowlist) > 0
+
+network_allowlist_quiet if {
+	input.signals.ip.allowed == true
+	input.network.ip != ""
+}
+
+# Neither list names a country: nothing to look up.
+network_countries_quiet if {
+	not count(policy.countries.blocked) > 0
+	not count(policy.countries.allowed) > 0
+}
+
+network_countries_quiet if {
+	not network_country_blocked
+	not count(policy.countries.allowed) > 0
+}
+
+network_countries_quiet if {
+	not network_country_blocked
 	network_country_allowed
 }

@@ -28,6 +28,12 @@ package pdp
 
 providers_provider := object.get(input, ["authentication", "provider"], "")
 
+# Quiet: the provider is allowed (or any is). Every rule of this module
+# needs a rejected provider.
+providers_quiet if input.authentication.provider in policy.auth_providers.allowed
+
+providers_quiet if not count(policy.auth_providers.allowed) > 0
+
 providers_rejected if {
 	count(policy.auth_providers.allowed) > 0
 	not providers_provider in policy.auth_providers.allowed
@@ -62,7 +68,7 @@ providers_user := input.subject.id if {
 	input.subject.id != ""
 } else := object.get(input, ["subject", "email"], "")
 
-challenge contains {
+library_challenge contains {
 	"code": "authn.provider_not_allowed",
 	"message": sprintf("provider %q is not allowed; sign in with %s%s", [
 		providers_provider,
@@ -76,6 +82,7 @@ challenge contains {
 		"allowed_providers": sort(policy.auth_providers.allowed),
 	}],
 } if {
+	not providers_quiet
 	providers_rejected
 	not providers_emergency
 }
@@ -89,15 +96,16 @@ providers_outage_note := sprintf(" (SSO is down, but emergency access does not c
 	not providers_break_glass
 } else := ""
 
-notices contains {
+library_notices contains {
 	"code": "authn.emergency_access",
 	"message": sprintf("break-glass account %q signed in with %q while SSO is unavailable", [providers_user, providers_provider]),
 	"rule": "providers.emergency",
 } if {
+	not providers_quiet
 	providers_emergency
 }
 
-obligations contains {
+library_obligations contains {
 	"kind": kind,
 	"params": {
 		"provider": providers_provider,
@@ -105,6 +113,7 @@ obligations contains {
 		"reason": "authn.emergency_access",
 	},
 } if {
+	not providers_quiet
 	providers_emergency
 	some kind in ["audit", "notify_security"]
 }

@@ -68,14 +68,16 @@ risk_untrusted_device_detail := "the request names no device" if {
 	object.get(risk_profile, "device_known", false) == false
 }
 
-risk_factors contains risk_factor("untrusted_device", risk_untrusted_device_detail) if {
+library_risk_factors contains risk_factor("untrusted_device", risk_untrusted_device_detail) if {
+	not risk_factors_quiet
 	not risk_device_trusted
 }
 
 # ---------------------------------------------------------------------------
 # unusual_location
 
-risk_factors contains risk_factor("unusual_location", sprintf("country %s not seen for this user in 90 days", [network_country])) if {
+library_risk_factors contains risk_factor("unusual_location", sprintf("country %s not seen for this user in 90 days", [network_country])) if {
+	not risk_factors_quiet
 	risk_profile.login_count > 0
 	network_country
 	not network_country in object.get(risk_profile, "countries", [])
@@ -99,7 +101,7 @@ risk_unusual_time_detail := sprintf("no login of this user within an hour of %s 
 	not risk_in_business_hours
 }
 
-risk_factors contains risk_factor("unusual_time", risk_unusual_time_detail)
+library_risk_factors contains risk_factor("unusual_time", risk_unusual_time_detail) if not risk_factors_quiet
 
 risk_hhmm(clock) := sprintf("%02d:%02d", [clock[0], clock[1]])
 
@@ -154,7 +156,8 @@ risk_sensitive_matches contains pattern if {
 	action_matches(pattern, input.action.name)
 }
 
-risk_factors contains risk_factor("unusual_behavior", sprintf("sensitive action %s (%s) not used by this user in 90 days", [input.action.name, text_list(risk_sensitive_matches)])) if {
+library_risk_factors contains risk_factor("unusual_behavior", sprintf("sensitive action %s (%s) not used by this user in 90 days", [input.action.name, text_list(risk_sensitive_matches)])) if {
+	not risk_factors_quiet
 	count(risk_sensitive_matches) > 0
 	risk_profile.action_seen == false
 }
@@ -162,11 +165,12 @@ risk_factors contains risk_factor("unusual_behavior", sprintf("sensitive action 
 # ---------------------------------------------------------------------------
 # impossible_travel
 
-risk_factors contains risk_factor("impossible_travel", sprintf("%d km from %s at %d km/h since the last login", [
+library_risk_factors contains risk_factor("impossible_travel", sprintf("%d km from %s at %d km/h since the last login", [
 	round(travel.distance_km),
 	object.get(travel, "from_country", "?"),
 	round(travel.speed_kmh),
 ])) if {
+	not risk_factors_quiet
 	travel := risk_profile.travel
 	travel.speed_kmh > 900
 	travel.distance_km > 100
@@ -175,7 +179,8 @@ risk_factors contains risk_factor("impossible_travel", sprintf("%d km from %s at
 # ---------------------------------------------------------------------------
 # failed_logins
 
-risk_factors contains risk_factor("failed_logins", sprintf("%d failed logins of this user%s", [risk_profile.failed_logins, risk_window_text])) if {
+library_risk_factors contains risk_factor("failed_logins", sprintf("%d failed logins of this user%s", [risk_profile.failed_logins, risk_window_text])) if {
+	not risk_factors_quiet
 	risk_profile.failed_logins >= 3
 }
 
@@ -196,18 +201,91 @@ risk_ip_reputation_detail := sprintf("IP %s is listed as suspicious (%s)", [netw
 	risk_profile.ip_failed_users >= 3
 }
 
-risk_factors contains risk_factor("ip_reputation", risk_ip_reputation_detail)
+library_risk_factors contains risk_factor("ip_reputation", risk_ip_reputation_detail) if not risk_factors_quiet
+
+# ---------------------------------------------------------------------------
+# Quiet factors: none of the factors above applies. The first body is the
+# common case (a managed, compliant device, a known user in a known country
+# at a usual hour, nothing suspicious), checked without the helpers; the
+# second is exact, factor by factor.
+
+risk_factors_quiet if {
+	input.device.managed == true
+	input.device.compliant == true
+	profile := input.signals.profile
+	profile.login_count >= 10
+	profile.hour_usual == true
+	network_country in profile.countries
+	profile.action_seen == true
+	not profile.travel.speed_kmh > 900
+	profile.failed_logins < 3
+	profile.ip_failed_users < 3
+	input.signals.ip.suspicious == false
+}
+
+risk_factors_quiet if {
+	risk_device_quiet
+	risk_location_quiet
+	risk_time_quiet
+	risk_behavior_quiet
+	not risk_travel_impossible
+	not risk_profile.failed_logins >= 3
+	not input.signals.ip.suspicious == true
+	not risk_profile.ip_failed_users >= 3
+}
+
+risk_device_quiet if risk_device_trusted
+
+risk_device_quiet if {
+	input.device.id != ""
+	not risk_profile
+}
+
+risk_device_quiet if {
+	input.device.id != ""
+	risk_profile.device_known == true
+}
+
+risk_location_quiet if not risk_profile.login_count > 0
+
+risk_location_quiet if not network_country
+
+risk_location_quiet if network_country in risk_profile.countries
+
+risk_time_quiet if {
+	risk_time_from_history
+	not risk_profile.hour_usual == false
+}
+
+risk_time_quiet if {
+	not risk_time_from_history
+	not policy.risk.business_hours
+}
+
+risk_time_quiet if {
+	not risk_time_from_history
+	risk_in_business_hours
+}
+
+risk_behavior_quiet if not risk_profile.action_seen == false
+
+risk_behavior_quiet if count(risk_sensitive_matches) == 0
+
+risk_travel_impossible if {
+	travel := risk_profile.travel
+	travel.speed_kmh > 900
+	travel.distance_km > 100
+}
 
 # ---------------------------------------------------------------------------
 # Score and outcome
 
-risk_all_factors := {f | some f in data.pdp.risk_factors} | {f | some f in data.pdp.custom.risk_factors}
+# Every factor, of package pdp and pdp.custom (the core's union).
+risk_all_factors := core_risk_factors
 
-risk_score := max([0, min([1, round(sum([f.weight | some f in risk_all_factors]) * 10000) / 10000])])
-
-risk_step_up_threshold := object.get(policy, ["risk", "step_up_threshold"], 0.7)
-
-risk_deny_threshold := object.get(policy, ["risk", "deny_threshold"], 0.9)
+risk_score := 0 if {
+	count(core_risk_factors) == 0
+} else := max([0, min([1, round(sum([f.weight | some f in core_risk_factors]) * 10000) / 10000])])
 
 risk_factors_text := text_list([sprintf("%s %v", [f.name, f.weight]) | some f in risk_all_factors])
 
@@ -222,42 +300,60 @@ risk_verify_device if {
 	f.name == "untrusted_device"
 }
 
-challenge contains {
+# Quiet: the score is neither above the step-up threshold nor at the deny
+# threshold (or there is no policy).
+risk_quiet if {
+	data.pdp.risk_factors == set()
+	not data.pdp.custom.risk_factors
+	0 <= core_step_up_threshold
+	0 < core_deny_threshold
+}
+
+risk_quiet if {
+	risk_score <= core_step_up_threshold
+	risk_score < core_deny_threshold
+}
+
+risk_quiet if not policy
+
+library_challenge contains {
 	"code": "risk.step_up",
-	"message": sprintf("risk score %v is above the step-up threshold %v: %s", [risk_score, risk_step_up_threshold, risk_factors_text]),
+	"message": sprintf("risk score %v is above the step-up threshold %v: %s", [risk_score, core_step_up_threshold, risk_factors_text]),
 	"rule": "risk.step_up",
 	"step_ups": risk_step_ups,
 } if {
+	not risk_quiet
 	policy
-	risk_score > risk_step_up_threshold
-	risk_score < risk_deny_threshold
+	risk_score > core_step_up_threshold
+	risk_score < core_deny_threshold
 }
 
-deny contains {
+library_deny contains {
 	"code": "risk.deny",
-	"message": sprintf("risk score %v reaches the deny threshold %v: %s", [risk_score, risk_deny_threshold, risk_factors_text]),
+	"message": sprintf("risk score %v reaches the deny threshold %v: %s", [risk_score, core_deny_threshold, risk_factors_text]),
 	"rule": "risk.deny",
 } if {
+	not risk_quiet
 	policy
-	risk_score >= risk_deny_threshold
+	risk_score >= core_deny_threshold
 }
 
 checks contains {
 	"rule": "risk.step_up",
 	"code": "risk.step_up",
 	"effect": "challenge",
-	"message": sprintf("risk score %v is not above the step-up threshold %v (factors: %s)", [risk_score, risk_step_up_threshold, risk_factors_text]),
+	"message": sprintf("risk score %v is not above the step-up threshold %v (factors: %s)", [risk_score, core_step_up_threshold, risk_factors_text]),
 } if {
 	policy
-	risk_score <= risk_step_up_threshold
+	risk_score <= core_step_up_threshold
 }
 
 checks contains {
 	"rule": "risk.deny",
 	"code": "risk.deny",
 	"effect": "deny",
-	"message": sprintf("risk score %v is below the deny threshold %v", [risk_score, risk_deny_threshold]),
+	"message": sprintf("risk score %v is below the deny threshold %v", [risk_score, core_deny_threshold]),
 } if {
 	policy
-	risk_score < risk_deny_threshold
+	risk_score < core_deny_threshold
 }

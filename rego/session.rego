@@ -44,7 +44,26 @@ session_limits contains {"ns": session_compliance_caps[profile], "source": profi
 	some profile in policy.compliance
 }
 
-session_timeout_ns := min({l.ns | some l in session_limits}) if count(session_limits) > 0
+# The limits alone, without their sources: the timeout is the smallest.
+session_timeouts contains ns if {
+	ns := policy.inactivity_timeout_ns
+	ns > 0
+}
+
+session_timeouts contains ns if {
+	timeouts := policy.role_inactivity_timeouts_ns
+	some role in input.subject.roles
+	ns := timeouts[role]
+	ns > 0
+}
+
+session_timeouts contains ns if {
+	some profile in policy.compliance
+	ns := session_compliance_caps[profile]
+}
+
+# min of an empty set is undefined, as is the timeout without limits.
+session_timeout_ns := min(session_timeouts)
 
 session_timeout_source := text_list([l.source | some l in session_limits; l.ns == session_timeout_ns])
 
@@ -60,6 +79,20 @@ session_warning_ns := object.get(policy, "session_warning_ns", 0)
 
 session_warn_at_ns := session_expires_at_ns - session_warning_ns
 
+# Quiet: the session is neither inactive nor in its warning period. The
+# first body is the common case: before the warning, hence not inactive.
+session_quiet if {
+	last := input.session.last_activity_at_ns
+	timeout := session_timeout_ns
+	input.time_ns < (last + timeout) - session_warning_ns
+	input.time_ns - last <= timeout
+}
+
+session_quiet if {
+	not session_inactive
+	not session_expiring
+}
+
 session_expiring if {
 	not session_inactive
 	session_warning_ns > 0
@@ -67,17 +100,17 @@ session_expiring if {
 }
 
 session_control := {
-	"expires_at_ns": session_expires_at_ns,
-	"warn_at_ns": session_warn_at_ns,
+	"expires_at_ns": expires_at,
+	"warn_at_ns": expires_at - session_warning_ns,
 	"idle_timeout_ns": session_timeout_ns,
 } if {
-	session_expires_at_ns
-	not session_inactive
+	expires_at := input.session.last_activity_at_ns + session_timeout_ns
+	not input.time_ns - input.session.last_activity_at_ns > session_timeout_ns
 } else := {"idle_timeout_ns": session_timeout_ns} if {
 	session_timeout_ns
 }
 
-challenge contains {
+library_challenge contains {
 	"code": "session.inactive",
 	"message": sprintf("session idle for %s, longer than the inactivity timeout of %s (%s)", [
 		text_duration(session_idle_ns),
@@ -87,6 +120,7 @@ challenge contains {
 	"rule": "session.inactive",
 	"step_ups": [{"kind": "reauthenticate", "reason_code": "session.inactive"}],
 } if {
+	not session_quiet
 	session_inactive
 }
 
@@ -104,7 +138,7 @@ checks contains {
 	not session_inactive
 }
 
-notices contains {
+library_notices contains {
 	"code": "session.expiring",
 	"message": sprintf("session expires at %s, in %s, unless there is activity", [
 		text_time(session_expires_at_ns),
@@ -112,13 +146,15 @@ notices contains {
 	]),
 	"rule": "session.expiring",
 } if {
+	not session_quiet
 	session_expiring
 }
 
-obligations contains {
+library_obligations contains {
 	"kind": "warn_session_expiry",
 	"params": {"expires_at": text_time(session_expires_at_ns)},
 } if {
+	not session_quiet
 	session_expiring
 }
 
