@@ -173,8 +173,12 @@ func (x *PutTenantPolicyRequest) GetReason() string {
 // PutTenantPolicyResponse carries the stored policy.
 type PutTenantPolicyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The stored policy with its new etag.
-	Policy        *TenantPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The stored policy with its new etag; when the change waits for
+	// approval, the policy still in force (empty for a new tenant).
+	Policy *TenantPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Set when the tenant declares SOX: the change waits for a different
+	// admin's ApproveChange and is not in force yet.
+	PendingChange *PendingChange `protobuf:"bytes,2,opt,name=pending_change,json=pendingChange,proto3" json:"pending_change,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -216,6 +220,425 @@ func (x *PutTenantPolicyResponse) GetPolicy() *TenantPolicy {
 	return nil
 }
 
+func (x *PutTenantPolicyResponse) GetPendingChange() *PendingChange {
+	if x != nil {
+		return x.PendingChange
+	}
+	return nil
+}
+
+// PendingChange is a tenant policy change waiting for a second admin.
+type PendingChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Server-assigned id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Tenant.
+	Tenant string `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The proposed policy; its etag is the one it replaces (empty to create).
+	Policy *TenantPolicy `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Who proposed it.
+	Author string `protobuf:"bytes,4,opt,name=author,proto3" json:"author,omitempty"`
+	// Why, as the author gave it.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// When it was proposed.
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PendingChange) Reset() {
+	*x = PendingChange{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PendingChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PendingChange) ProtoMessage() {}
+
+func (x *PendingChange) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PendingChange.ProtoReflect.Descriptor instead.
+func (*PendingChange) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PendingChange) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PendingChange) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *PendingChange) GetPolicy() *TenantPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+func (x *PendingChange) GetAuthor() string {
+	if x != nil {
+		return x.Author
+	}
+	return ""
+}
+
+func (x *PendingChange) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PendingChange) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// ListPendingChangesRequest pages through pending changes.
+type ListPendingChangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tenant; empty lists every tenant the caller may see.
+	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Maximum changes per page (default 100, at most 1000).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Token from a previous page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPendingChangesRequest) Reset() {
+	*x = ListPendingChangesRequest{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPendingChangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPendingChangesRequest) ProtoMessage() {}
+
+func (x *ListPendingChangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPendingChangesRequest.ProtoReflect.Descriptor instead.
+func (*ListPendingChangesRequest) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListPendingChangesRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *ListPendingChangesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPendingChangesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListPendingChangesResponse is one page of pending changes.
+type ListPendingChangesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Changes on this page, oldest first.
+	Changes []*PendingChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Token for the next page; empty at the end.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPendingChangesResponse) Reset() {
+	*x = ListPendingChangesResponse{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPendingChangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPendingChangesResponse) ProtoMessage() {}
+
+func (x *ListPendingChangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPendingChangesResponse.ProtoReflect.Descriptor instead.
+func (*ListPendingChangesResponse) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListPendingChangesResponse) GetChanges() []*PendingChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *ListPendingChangesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// ApproveChangeRequest approves a pending change.
+type ApproveChangeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pending change id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Why, recorded in the audit log.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveChangeRequest) Reset() {
+	*x = ApproveChangeRequest{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveChangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveChangeRequest) ProtoMessage() {}
+
+func (x *ApproveChangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveChangeRequest.ProtoReflect.Descriptor instead.
+func (*ApproveChangeRequest) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ApproveChangeRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ApproveChangeRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ApproveChangeResponse carries the policy now in force.
+type ApproveChangeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The stored policy with its new etag.
+	Policy        *TenantPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveChangeResponse) Reset() {
+	*x = ApproveChangeResponse{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveChangeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveChangeResponse) ProtoMessage() {}
+
+func (x *ApproveChangeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveChangeResponse.ProtoReflect.Descriptor instead.
+func (*ApproveChangeResponse) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ApproveChangeResponse) GetPolicy() *TenantPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+// RejectChangeRequest discards a pending change.
+type RejectChangeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pending change id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Why, recorded in the audit log.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectChangeRequest) Reset() {
+	*x = RejectChangeRequest{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectChangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectChangeRequest) ProtoMessage() {}
+
+func (x *RejectChangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectChangeRequest.ProtoReflect.Descriptor instead.
+func (*RejectChangeRequest) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RejectChangeRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *RejectChangeRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RejectChangeResponse carries the discarded change.
+type RejectChangeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The change as it was.
+	Change        *PendingChange `protobuf:"bytes,1,opt,name=change,proto3" json:"change,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RejectChangeResponse) Reset() {
+	*x = RejectChangeResponse{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RejectChangeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RejectChangeResponse) ProtoMessage() {}
+
+func (x *RejectChangeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RejectChangeResponse.ProtoReflect.Descriptor instead.
+func (*RejectChangeResponse) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RejectChangeResponse) GetChange() *PendingChange {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
 // ListTenantsRequest pages through tenants.
 type ListTenantsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -229,7 +652,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[4]
+	mi := &file_pdp_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -241,7 +664,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[4]
+	mi := &file_pdp_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -254,7 +677,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListTenantsRequest) GetPageSize() int32 {
@@ -284,7 +707,7 @@ type ListTenantsResponse struct {
 
 func (x *ListTenantsResponse) Reset() {
 	*x = ListTenantsResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[5]
+	mi := &file_pdp_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -296,7 +719,7 @@ func (x *ListTenantsResponse) String() string {
 func (*ListTenantsResponse) ProtoMessage() {}
 
 func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[5]
+	mi := &file_pdp_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -309,7 +732,7 @@ func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
 func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListTenantsResponse) GetTenants() []*TenantSummary {
@@ -345,7 +768,7 @@ type TenantSummary struct {
 
 func (x *TenantSummary) Reset() {
 	*x = TenantSummary{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[6]
+	mi := &file_pdp_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -357,7 +780,7 @@ func (x *TenantSummary) String() string {
 func (*TenantSummary) ProtoMessage() {}
 
 func (x *TenantSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[6]
+	mi := &file_pdp_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -370,7 +793,7 @@ func (x *TenantSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantSummary.ProtoReflect.Descriptor instead.
 func (*TenantSummary) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TenantSummary) GetTenant() string {
@@ -435,7 +858,7 @@ type IPRule struct {
 
 func (x *IPRule) Reset() {
 	*x = IPRule{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[7]
+	mi := &file_pdp_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +870,7 @@ func (x *IPRule) String() string {
 func (*IPRule) ProtoMessage() {}
 
 func (x *IPRule) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[7]
+	mi := &file_pdp_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +883,7 @@ func (x *IPRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IPRule.ProtoReflect.Descriptor instead.
 func (*IPRule) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *IPRule) GetId() string {
@@ -545,7 +968,7 @@ type AddIPRuleRequest struct {
 
 func (x *AddIPRuleRequest) Reset() {
 	*x = AddIPRuleRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[8]
+	mi := &file_pdp_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +980,7 @@ func (x *AddIPRuleRequest) String() string {
 func (*AddIPRuleRequest) ProtoMessage() {}
 
 func (x *AddIPRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[8]
+	mi := &file_pdp_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +993,7 @@ func (x *AddIPRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddIPRuleRequest.ProtoReflect.Descriptor instead.
 func (*AddIPRuleRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AddIPRuleRequest) GetTenant() string {
@@ -619,7 +1042,7 @@ type AddIPRuleResponse struct {
 
 func (x *AddIPRuleResponse) Reset() {
 	*x = AddIPRuleResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[9]
+	mi := &file_pdp_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -631,7 +1054,7 @@ func (x *AddIPRuleResponse) String() string {
 func (*AddIPRuleResponse) ProtoMessage() {}
 
 func (x *AddIPRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[9]
+	mi := &file_pdp_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -644,7 +1067,7 @@ func (x *AddIPRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddIPRuleResponse.ProtoReflect.Descriptor instead.
 func (*AddIPRuleResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AddIPRuleResponse) GetRule() *IPRule {
@@ -667,7 +1090,7 @@ type RemoveIPRuleRequest struct {
 
 func (x *RemoveIPRuleRequest) Reset() {
 	*x = RemoveIPRuleRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[10]
+	mi := &file_pdp_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +1102,7 @@ func (x *RemoveIPRuleRequest) String() string {
 func (*RemoveIPRuleRequest) ProtoMessage() {}
 
 func (x *RemoveIPRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[10]
+	mi := &file_pdp_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +1115,7 @@ func (x *RemoveIPRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveIPRuleRequest.ProtoReflect.Descriptor instead.
 func (*RemoveIPRuleRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RemoveIPRuleRequest) GetId() string {
@@ -720,7 +1143,7 @@ type RemoveIPRuleResponse struct {
 
 func (x *RemoveIPRuleResponse) Reset() {
 	*x = RemoveIPRuleResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[11]
+	mi := &file_pdp_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +1155,7 @@ func (x *RemoveIPRuleResponse) String() string {
 func (*RemoveIPRuleResponse) ProtoMessage() {}
 
 func (x *RemoveIPRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[11]
+	mi := &file_pdp_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +1168,7 @@ func (x *RemoveIPRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveIPRuleResponse.ProtoReflect.Descriptor instead.
 func (*RemoveIPRuleResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RemoveIPRuleResponse) GetRule() *IPRule {
@@ -772,7 +1195,7 @@ type ListIPRulesRequest struct {
 
 func (x *ListIPRulesRequest) Reset() {
 	*x = ListIPRulesRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[12]
+	mi := &file_pdp_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +1207,7 @@ func (x *ListIPRulesRequest) String() string {
 func (*ListIPRulesRequest) ProtoMessage() {}
 
 func (x *ListIPRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[12]
+	mi := &file_pdp_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +1220,7 @@ func (x *ListIPRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIPRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListIPRulesRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListIPRulesRequest) GetTenant() string {
@@ -841,7 +1264,7 @@ type ListIPRulesResponse struct {
 
 func (x *ListIPRulesResponse) Reset() {
 	*x = ListIPRulesResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[13]
+	mi := &file_pdp_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +1276,7 @@ func (x *ListIPRulesResponse) String() string {
 func (*ListIPRulesResponse) ProtoMessage() {}
 
 func (x *ListIPRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[13]
+	mi := &file_pdp_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +1289,7 @@ func (x *ListIPRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIPRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListIPRulesResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListIPRulesResponse) GetRules() []*IPRule {
@@ -900,7 +1323,7 @@ type ImportIPListRequest struct {
 
 func (x *ImportIPListRequest) Reset() {
 	*x = ImportIPListRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[14]
+	mi := &file_pdp_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1335,7 @@ func (x *ImportIPListRequest) String() string {
 func (*ImportIPListRequest) ProtoMessage() {}
 
 func (x *ImportIPListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[14]
+	mi := &file_pdp_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1348,7 @@ func (x *ImportIPListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportIPListRequest.ProtoReflect.Descriptor instead.
 func (*ImportIPListRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ImportIPListRequest) GetTenant() string {
@@ -973,7 +1396,7 @@ type ImportIPListResponse struct {
 
 func (x *ImportIPListResponse) Reset() {
 	*x = ImportIPListResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[15]
+	mi := &file_pdp_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1408,7 @@ func (x *ImportIPListResponse) String() string {
 func (*ImportIPListResponse) ProtoMessage() {}
 
 func (x *ImportIPListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[15]
+	mi := &file_pdp_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1421,7 @@ func (x *ImportIPListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportIPListResponse.ProtoReflect.Descriptor instead.
 func (*ImportIPListResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ImportIPListResponse) GetAdded() uint64 {
@@ -1044,7 +1467,7 @@ type InvalidLine struct {
 
 func (x *InvalidLine) Reset() {
 	*x = InvalidLine{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[16]
+	mi := &file_pdp_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1056,7 +1479,7 @@ func (x *InvalidLine) String() string {
 func (*InvalidLine) ProtoMessage() {}
 
 func (x *InvalidLine) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[16]
+	mi := &file_pdp_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1069,7 +1492,7 @@ func (x *InvalidLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidLine.ProtoReflect.Descriptor instead.
 func (*InvalidLine) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *InvalidLine) GetNumber() uint64 {
@@ -1108,7 +1531,7 @@ type SetSSOStatusRequest struct {
 
 func (x *SetSSOStatusRequest) Reset() {
 	*x = SetSSOStatusRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[17]
+	mi := &file_pdp_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1543,7 @@ func (x *SetSSOStatusRequest) String() string {
 func (*SetSSOStatusRequest) ProtoMessage() {}
 
 func (x *SetSSOStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[17]
+	mi := &file_pdp_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1556,7 @@ func (x *SetSSOStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSSOStatusRequest.ProtoReflect.Descriptor instead.
 func (*SetSSOStatusRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SetSSOStatusRequest) GetTenant() string {
@@ -1170,7 +1593,7 @@ type SetSSOStatusResponse struct {
 
 func (x *SetSSOStatusResponse) Reset() {
 	*x = SetSSOStatusResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[18]
+	mi := &file_pdp_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1605,7 @@ func (x *SetSSOStatusResponse) String() string {
 func (*SetSSOStatusResponse) ProtoMessage() {}
 
 func (x *SetSSOStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[18]
+	mi := &file_pdp_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1618,7 @@ func (x *SetSSOStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetSSOStatusResponse.ProtoReflect.Descriptor instead.
 func (*SetSSOStatusResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SetSSOStatusResponse) GetAvailable() bool {
@@ -1227,7 +1650,7 @@ type ComplianceReportRequest struct {
 
 func (x *ComplianceReportRequest) Reset() {
 	*x = ComplianceReportRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[19]
+	mi := &file_pdp_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1662,7 @@ func (x *ComplianceReportRequest) String() string {
 func (*ComplianceReportRequest) ProtoMessage() {}
 
 func (x *ComplianceReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[19]
+	mi := &file_pdp_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1675,7 @@ func (x *ComplianceReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComplianceReportRequest.ProtoReflect.Descriptor instead.
 func (*ComplianceReportRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ComplianceReportRequest) GetTenant() string {
@@ -1295,7 +1718,7 @@ type ComplianceReportResponse struct {
 
 func (x *ComplianceReportResponse) Reset() {
 	*x = ComplianceReportResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[20]
+	mi := &file_pdp_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1730,7 @@ func (x *ComplianceReportResponse) String() string {
 func (*ComplianceReportResponse) ProtoMessage() {}
 
 func (x *ComplianceReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[20]
+	mi := &file_pdp_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1743,7 @@ func (x *ComplianceReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComplianceReportResponse.ProtoReflect.Descriptor instead.
 func (*ComplianceReportResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ComplianceReportResponse) GetTenant() string {
@@ -1377,7 +1800,7 @@ type ComplianceFinding struct {
 
 func (x *ComplianceFinding) Reset() {
 	*x = ComplianceFinding{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[21]
+	mi := &file_pdp_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1812,7 @@ func (x *ComplianceFinding) String() string {
 func (*ComplianceFinding) ProtoMessage() {}
 
 func (x *ComplianceFinding) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[21]
+	mi := &file_pdp_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1825,7 @@ func (x *ComplianceFinding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComplianceFinding.ProtoReflect.Descriptor instead.
 func (*ComplianceFinding) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ComplianceFinding) GetControl() string {
@@ -1457,7 +1880,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[22]
+	mi := &file_pdp_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1469,7 +1892,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[22]
+	mi := &file_pdp_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1482,7 +1905,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListAuditEventsRequest) GetTenant() string {
@@ -1526,7 +1949,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[23]
+	mi := &file_pdp_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1961,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[23]
+	mi := &file_pdp_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1974,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -1599,7 +2022,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[24]
+	mi := &file_pdp_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +2034,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[24]
+	mi := &file_pdp_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1624,7 +2047,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AuditEvent) GetId() string {
@@ -1719,7 +2142,7 @@ type GetUserProfileRequest struct {
 
 func (x *GetUserProfileRequest) Reset() {
 	*x = GetUserProfileRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[25]
+	mi := &file_pdp_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +2154,7 @@ func (x *GetUserProfileRequest) String() string {
 func (*GetUserProfileRequest) ProtoMessage() {}
 
 func (x *GetUserProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[25]
+	mi := &file_pdp_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +2167,7 @@ func (x *GetUserProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetUserProfileRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetUserProfileRequest) GetTenant() string {
@@ -1779,7 +2202,7 @@ type GetUserProfileResponse struct {
 
 func (x *GetUserProfileResponse) Reset() {
 	*x = GetUserProfileResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[26]
+	mi := &file_pdp_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +2214,7 @@ func (x *GetUserProfileResponse) String() string {
 func (*GetUserProfileResponse) ProtoMessage() {}
 
 func (x *GetUserProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[26]
+	mi := &file_pdp_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +2227,7 @@ func (x *GetUserProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetUserProfileResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetUserProfileResponse) GetProfile() *UserProfile {
@@ -1829,7 +2252,7 @@ type ResetUserMFARequest struct {
 
 func (x *ResetUserMFARequest) Reset() {
 	*x = ResetUserMFARequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[27]
+	mi := &file_pdp_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +2264,7 @@ func (x *ResetUserMFARequest) String() string {
 func (*ResetUserMFARequest) ProtoMessage() {}
 
 func (x *ResetUserMFARequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[27]
+	mi := &file_pdp_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +2277,7 @@ func (x *ResetUserMFARequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetUserMFARequest.ProtoReflect.Descriptor instead.
 func (*ResetUserMFARequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ResetUserMFARequest) GetTenant() string {
@@ -1889,7 +2312,7 @@ type ResetUserMFAResponse struct {
 
 func (x *ResetUserMFAResponse) Reset() {
 	*x = ResetUserMFAResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[28]
+	mi := &file_pdp_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1901,7 +2324,7 @@ func (x *ResetUserMFAResponse) String() string {
 func (*ResetUserMFAResponse) ProtoMessage() {}
 
 func (x *ResetUserMFAResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[28]
+	mi := &file_pdp_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1914,7 +2337,7 @@ func (x *ResetUserMFAResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetUserMFAResponse.ProtoReflect.Descriptor instead.
 func (*ResetUserMFAResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ResetUserMFAResponse) GetProfile() *UserProfile {
@@ -1939,7 +2362,7 @@ type UnsuspendUserRequest struct {
 
 func (x *UnsuspendUserRequest) Reset() {
 	*x = UnsuspendUserRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[29]
+	mi := &file_pdp_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1951,7 +2374,7 @@ func (x *UnsuspendUserRequest) String() string {
 func (*UnsuspendUserRequest) ProtoMessage() {}
 
 func (x *UnsuspendUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[29]
+	mi := &file_pdp_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1964,7 +2387,7 @@ func (x *UnsuspendUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsuspendUserRequest.ProtoReflect.Descriptor instead.
 func (*UnsuspendUserRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UnsuspendUserRequest) GetTenant() string {
@@ -1999,7 +2422,7 @@ type UnsuspendUserResponse struct {
 
 func (x *UnsuspendUserResponse) Reset() {
 	*x = UnsuspendUserResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[30]
+	mi := &file_pdp_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2011,7 +2434,7 @@ func (x *UnsuspendUserResponse) String() string {
 func (*UnsuspendUserResponse) ProtoMessage() {}
 
 func (x *UnsuspendUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[30]
+	mi := &file_pdp_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2024,7 +2447,7 @@ func (x *UnsuspendUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsuspendUserResponse.ProtoReflect.Descriptor instead.
 func (*UnsuspendUserResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UnsuspendUserResponse) GetProfile() *UserProfile {
@@ -2049,7 +2472,7 @@ type ExportUserDataRequest struct {
 
 func (x *ExportUserDataRequest) Reset() {
 	*x = ExportUserDataRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[31]
+	mi := &file_pdp_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2061,7 +2484,7 @@ func (x *ExportUserDataRequest) String() string {
 func (*ExportUserDataRequest) ProtoMessage() {}
 
 func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[31]
+	mi := &file_pdp_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2074,7 +2497,7 @@ func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportUserDataRequest.ProtoReflect.Descriptor instead.
 func (*ExportUserDataRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ExportUserDataRequest) GetTenant() string {
@@ -2111,7 +2534,7 @@ type ExportUserDataResponse struct {
 
 func (x *ExportUserDataResponse) Reset() {
 	*x = ExportUserDataResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[32]
+	mi := &file_pdp_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2123,7 +2546,7 @@ func (x *ExportUserDataResponse) String() string {
 func (*ExportUserDataResponse) ProtoMessage() {}
 
 func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[32]
+	mi := &file_pdp_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2136,7 +2559,7 @@ func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportUserDataResponse.ProtoReflect.Descriptor instead.
 func (*ExportUserDataResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ExportUserDataResponse) GetProfile() *UserProfile {
@@ -2168,7 +2591,7 @@ type EraseUserDataRequest struct {
 
 func (x *EraseUserDataRequest) Reset() {
 	*x = EraseUserDataRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[33]
+	mi := &file_pdp_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2603,7 @@ func (x *EraseUserDataRequest) String() string {
 func (*EraseUserDataRequest) ProtoMessage() {}
 
 func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[33]
+	mi := &file_pdp_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2616,7 @@ func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseUserDataRequest.ProtoReflect.Descriptor instead.
 func (*EraseUserDataRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *EraseUserDataRequest) GetTenant() string {
@@ -2228,7 +2651,7 @@ type EraseUserDataResponse struct {
 
 func (x *EraseUserDataResponse) Reset() {
 	*x = EraseUserDataResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[34]
+	mi := &file_pdp_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2663,7 @@ func (x *EraseUserDataResponse) String() string {
 func (*EraseUserDataResponse) ProtoMessage() {}
 
 func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[34]
+	mi := &file_pdp_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2676,7 @@ func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseUserDataResponse.ProtoReflect.Descriptor instead.
 func (*EraseUserDataResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *EraseUserDataResponse) GetRecordsRemoved() uint64 {
@@ -2298,7 +2721,7 @@ type UserProfile struct {
 
 func (x *UserProfile) Reset() {
 	*x = UserProfile{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[35]
+	mi := &file_pdp_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2310,7 +2733,7 @@ func (x *UserProfile) String() string {
 func (*UserProfile) ProtoMessage() {}
 
 func (x *UserProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[35]
+	mi := &file_pdp_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2323,7 +2746,7 @@ func (x *UserProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserProfile.ProtoReflect.Descriptor instead.
 func (*UserProfile) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UserProfile) GetTenant() string {
@@ -2432,7 +2855,7 @@ type KnownDevice struct {
 
 func (x *KnownDevice) Reset() {
 	*x = KnownDevice{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[36]
+	mi := &file_pdp_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2444,7 +2867,7 @@ func (x *KnownDevice) String() string {
 func (*KnownDevice) ProtoMessage() {}
 
 func (x *KnownDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[36]
+	mi := &file_pdp_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2457,7 +2880,7 @@ func (x *KnownDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KnownDevice.ProtoReflect.Descriptor instead.
 func (*KnownDevice) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *KnownDevice) GetId() string {
@@ -2494,7 +2917,7 @@ type KnownCountry struct {
 
 func (x *KnownCountry) Reset() {
 	*x = KnownCountry{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[37]
+	mi := &file_pdp_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2506,7 +2929,7 @@ func (x *KnownCountry) String() string {
 func (*KnownCountry) ProtoMessage() {}
 
 func (x *KnownCountry) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[37]
+	mi := &file_pdp_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2519,7 +2942,7 @@ func (x *KnownCountry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KnownCountry.ProtoReflect.Descriptor instead.
 func (*KnownCountry) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *KnownCountry) GetCountry() string {
@@ -2555,7 +2978,7 @@ type LoginRecord struct {
 
 func (x *LoginRecord) Reset() {
 	*x = LoginRecord{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[38]
+	mi := &file_pdp_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2567,7 +2990,7 @@ func (x *LoginRecord) String() string {
 func (*LoginRecord) ProtoMessage() {}
 
 func (x *LoginRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[38]
+	mi := &file_pdp_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2580,7 +3003,7 @@ func (x *LoginRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRecord.ProtoReflect.Descriptor instead.
 func (*LoginRecord) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *LoginRecord) GetTime() *timestamppb.Timestamp {
@@ -2629,9 +3052,36 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\"^\n" +
 	"\x16PutTenantPolicyRequest\x12,\n" +
 	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"G\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x85\x01\n" +
 	"\x17PutTenantPolicyResponse\x12,\n" +
-	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\"P\n" +
+	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\x12<\n" +
+	"\x0epending_change\x18\x02 \x01(\v2\x15.pdp.v1.PendingChangeR\rpendingChange\"\xd0\x01\n" +
+	"\rPendingChange\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12,\n" +
+	"\x06policy\x18\x03 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\x12\x16\n" +
+	"\x06author\x18\x04 \x01(\tR\x06author\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"o\n" +
+	"\x19ListPendingChangesRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"u\n" +
+	"\x1aListPendingChangesResponse\x12/\n" +
+	"\achanges\x18\x01 \x03(\v2\x15.pdp.v1.PendingChangeR\achanges\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\">\n" +
+	"\x14ApproveChangeRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"E\n" +
+	"\x15ApproveChangeResponse\x12,\n" +
+	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\"=\n" +
+	"\x13RejectChangeRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"E\n" +
+	"\x14RejectChangeResponse\x12-\n" +
+	"\x06change\x18\x01 \x01(\v2\x15.pdp.v1.PendingChangeR\x06change\"P\n" +
 	"\x12ListTenantsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -2813,7 +3263,7 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\tlongitude\x18\x05 \x01(\x01H\x01R\tlongitude\x88\x01\x01B\v\n" +
 	"\t_latitudeB\f\n" +
 	"\n" +
-	"_longitude2\xa5\t\n" +
+	"_longitude2\x9b\v\n" +
 	"\x12PolicyAdminService\x12R\n" +
 	"\x0fGetTenantPolicy\x12\x1e.pdp.v1.GetTenantPolicyRequest\x1a\x1f.pdp.v1.GetTenantPolicyResponse\x12R\n" +
 	"\x0fPutTenantPolicy\x12\x1e.pdp.v1.PutTenantPolicyRequest\x1a\x1f.pdp.v1.PutTenantPolicyResponse\x12F\n" +
@@ -2829,7 +3279,10 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\fResetUserMFA\x12\x1b.pdp.v1.ResetUserMFARequest\x1a\x1c.pdp.v1.ResetUserMFAResponse\x12L\n" +
 	"\rUnsuspendUser\x12\x1c.pdp.v1.UnsuspendUserRequest\x1a\x1d.pdp.v1.UnsuspendUserResponse\x12O\n" +
 	"\x0eExportUserData\x12\x1d.pdp.v1.ExportUserDataRequest\x1a\x1e.pdp.v1.ExportUserDataResponse\x12L\n" +
-	"\rEraseUserData\x12\x1c.pdp.v1.EraseUserDataRequest\x1a\x1d.pdp.v1.EraseUserDataResponseB)Z'github.com/pdp-dev/pdp/gen/pdp/v1;pdpv1b\x06proto3"
+	"\rEraseUserData\x12\x1c.pdp.v1.EraseUserDataRequest\x1a\x1d.pdp.v1.EraseUserDataResponse\x12[\n" +
+	"\x12ListPendingChanges\x12!.pdp.v1.ListPendingChangesRequest\x1a\".pdp.v1.ListPendingChangesResponse\x12L\n" +
+	"\rApproveChange\x12\x1c.pdp.v1.ApproveChangeRequest\x1a\x1d.pdp.v1.ApproveChangeResponse\x12I\n" +
+	"\fRejectChange\x12\x1b.pdp.v1.RejectChangeRequest\x1a\x1c.pdp.v1.RejectChangeResponseB)Z'github.com/pdp-dev/pdp/gen/pdp/v1;pdpv1b\x06proto3"
 
 var (
 	file_pdp_v1_admin_proto_rawDescOnce sync.Once
@@ -2843,122 +3296,141 @@ func file_pdp_v1_admin_proto_rawDescGZIP() []byte {
 	return file_pdp_v1_admin_proto_rawDescData
 }
 
-var file_pdp_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_pdp_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_pdp_v1_admin_proto_goTypes = []any{
-	(*GetTenantPolicyRequest)(nil),   // 0: pdp.v1.GetTenantPolicyRequest
-	(*GetTenantPolicyResponse)(nil),  // 1: pdp.v1.GetTenantPolicyResponse
-	(*PutTenantPolicyRequest)(nil),   // 2: pdp.v1.PutTenantPolicyRequest
-	(*PutTenantPolicyResponse)(nil),  // 3: pdp.v1.PutTenantPolicyResponse
-	(*ListTenantsRequest)(nil),       // 4: pdp.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),      // 5: pdp.v1.ListTenantsResponse
-	(*TenantSummary)(nil),            // 6: pdp.v1.TenantSummary
-	(*IPRule)(nil),                   // 7: pdp.v1.IPRule
-	(*AddIPRuleRequest)(nil),         // 8: pdp.v1.AddIPRuleRequest
-	(*AddIPRuleResponse)(nil),        // 9: pdp.v1.AddIPRuleResponse
-	(*RemoveIPRuleRequest)(nil),      // 10: pdp.v1.RemoveIPRuleRequest
-	(*RemoveIPRuleResponse)(nil),     // 11: pdp.v1.RemoveIPRuleResponse
-	(*ListIPRulesRequest)(nil),       // 12: pdp.v1.ListIPRulesRequest
-	(*ListIPRulesResponse)(nil),      // 13: pdp.v1.ListIPRulesResponse
-	(*ImportIPListRequest)(nil),      // 14: pdp.v1.ImportIPListRequest
-	(*ImportIPListResponse)(nil),     // 15: pdp.v1.ImportIPListResponse
-	(*InvalidLine)(nil),              // 16: pdp.v1.InvalidLine
-	(*SetSSOStatusRequest)(nil),      // 17: pdp.v1.SetSSOStatusRequest
-	(*SetSSOStatusResponse)(nil),     // 18: pdp.v1.SetSSOStatusResponse
-	(*ComplianceReportRequest)(nil),  // 19: pdp.v1.ComplianceReportRequest
-	(*ComplianceReportResponse)(nil), // 20: pdp.v1.ComplianceReportResponse
-	(*ComplianceFinding)(nil),        // 21: pdp.v1.ComplianceFinding
-	(*ListAuditEventsRequest)(nil),   // 22: pdp.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),  // 23: pdp.v1.ListAuditEventsResponse
-	(*AuditEvent)(nil),               // 24: pdp.v1.AuditEvent
-	(*GetUserProfileRequest)(nil),    // 25: pdp.v1.GetUserProfileRequest
-	(*GetUserProfileResponse)(nil),   // 26: pdp.v1.GetUserProfileResponse
-	(*ResetUserMFARequest)(nil),      // 27: pdp.v1.ResetUserMFARequest
-	(*ResetUserMFAResponse)(nil),     // 28: pdp.v1.ResetUserMFAResponse
-	(*UnsuspendUserRequest)(nil),     // 29: pdp.v1.UnsuspendUserRequest
-	(*UnsuspendUserResponse)(nil),    // 30: pdp.v1.UnsuspendUserResponse
-	(*ExportUserDataRequest)(nil),    // 31: pdp.v1.ExportUserDataRequest
-	(*ExportUserDataResponse)(nil),   // 32: pdp.v1.ExportUserDataResponse
-	(*EraseUserDataRequest)(nil),     // 33: pdp.v1.EraseUserDataRequest
-	(*EraseUserDataResponse)(nil),    // 34: pdp.v1.EraseUserDataResponse
-	(*UserProfile)(nil),              // 35: pdp.v1.UserProfile
-	(*KnownDevice)(nil),              // 36: pdp.v1.KnownDevice
-	(*KnownCountry)(nil),             // 37: pdp.v1.KnownCountry
-	(*LoginRecord)(nil),              // 38: pdp.v1.LoginRecord
-	nil,                              // 39: pdp.v1.UserProfile.ActionsSeenEntry
-	(*TenantPolicy)(nil),             // 40: pdp.v1.TenantPolicy
-	(*timestamppb.Timestamp)(nil),    // 41: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),          // 42: google.protobuf.Struct
+	(*GetTenantPolicyRequest)(nil),     // 0: pdp.v1.GetTenantPolicyRequest
+	(*GetTenantPolicyResponse)(nil),    // 1: pdp.v1.GetTenantPolicyResponse
+	(*PutTenantPolicyRequest)(nil),     // 2: pdp.v1.PutTenantPolicyRequest
+	(*PutTenantPolicyResponse)(nil),    // 3: pdp.v1.PutTenantPolicyResponse
+	(*PendingChange)(nil),              // 4: pdp.v1.PendingChange
+	(*ListPendingChangesRequest)(nil),  // 5: pdp.v1.ListPendingChangesRequest
+	(*ListPendingChangesResponse)(nil), // 6: pdp.v1.ListPendingChangesResponse
+	(*ApproveChangeRequest)(nil),       // 7: pdp.v1.ApproveChangeRequest
+	(*ApproveChangeResponse)(nil),      // 8: pdp.v1.ApproveChangeResponse
+	(*RejectChangeRequest)(nil),        // 9: pdp.v1.RejectChangeRequest
+	(*RejectChangeResponse)(nil),       // 10: pdp.v1.RejectChangeResponse
+	(*ListTenantsRequest)(nil),         // 11: pdp.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),        // 12: pdp.v1.ListTenantsResponse
+	(*TenantSummary)(nil),              // 13: pdp.v1.TenantSummary
+	(*IPRule)(nil),                     // 14: pdp.v1.IPRule
+	(*AddIPRuleRequest)(nil),           // 15: pdp.v1.AddIPRuleRequest
+	(*AddIPRuleResponse)(nil),          // 16: pdp.v1.AddIPRuleResponse
+	(*RemoveIPRuleRequest)(nil),        // 17: pdp.v1.RemoveIPRuleRequest
+	(*RemoveIPRuleResponse)(nil),       // 18: pdp.v1.RemoveIPRuleResponse
+	(*ListIPRulesRequest)(nil),         // 19: pdp.v1.ListIPRulesRequest
+	(*ListIPRulesResponse)(nil),        // 20: pdp.v1.ListIPRulesResponse
+	(*ImportIPListRequest)(nil),        // 21: pdp.v1.ImportIPListRequest
+	(*ImportIPListResponse)(nil),       // 22: pdp.v1.ImportIPListResponse
+	(*InvalidLine)(nil),                // 23: pdp.v1.InvalidLine
+	(*SetSSOStatusRequest)(nil),        // 24: pdp.v1.SetSSOStatusRequest
+	(*SetSSOStatusResponse)(nil),       // 25: pdp.v1.SetSSOStatusResponse
+	(*ComplianceReportRequest)(nil),    // 26: pdp.v1.ComplianceReportRequest
+	(*ComplianceReportResponse)(nil),   // 27: pdp.v1.ComplianceReportResponse
+	(*ComplianceFinding)(nil),          // 28: pdp.v1.ComplianceFinding
+	(*ListAuditEventsRequest)(nil),     // 29: pdp.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),    // 30: pdp.v1.ListAuditEventsResponse
+	(*AuditEvent)(nil),                 // 31: pdp.v1.AuditEvent
+	(*GetUserProfileRequest)(nil),      // 32: pdp.v1.GetUserProfileRequest
+	(*GetUserProfileResponse)(nil),     // 33: pdp.v1.GetUserProfileResponse
+	(*ResetUserMFARequest)(nil),        // 34: pdp.v1.ResetUserMFARequest
+	(*ResetUserMFAResponse)(nil),       // 35: pdp.v1.ResetUserMFAResponse
+	(*UnsuspendUserRequest)(nil),       // 36: pdp.v1.UnsuspendUserRequest
+	(*UnsuspendUserResponse)(nil),      // 37: pdp.v1.UnsuspendUserResponse
+	(*ExportUserDataRequest)(nil),      // 38: pdp.v1.ExportUserDataRequest
+	(*ExportUserDataResponse)(nil),     // 39: pdp.v1.ExportUserDataResponse
+	(*EraseUserDataRequest)(nil),       // 40: pdp.v1.EraseUserDataRequest
+	(*EraseUserDataResponse)(nil),      // 41: pdp.v1.EraseUserDataResponse
+	(*UserProfile)(nil),                // 42: pdp.v1.UserProfile
+	(*KnownDevice)(nil),                // 43: pdp.v1.KnownDevice
+	(*KnownCountry)(nil),               // 44: pdp.v1.KnownCountry
+	(*LoginRecord)(nil),                // 45: pdp.v1.LoginRecord
+	nil,                                // 46: pdp.v1.UserProfile.ActionsSeenEntry
+	(*TenantPolicy)(nil),               // 47: pdp.v1.TenantPolicy
+	(*timestamppb.Timestamp)(nil),      // 48: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),            // 49: google.protobuf.Struct
 }
 var file_pdp_v1_admin_proto_depIdxs = []int32{
-	40, // 0: pdp.v1.GetTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
-	40, // 1: pdp.v1.PutTenantPolicyRequest.policy:type_name -> pdp.v1.TenantPolicy
-	40, // 2: pdp.v1.PutTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
-	6,  // 3: pdp.v1.ListTenantsResponse.tenants:type_name -> pdp.v1.TenantSummary
-	41, // 4: pdp.v1.IPRule.expires_at:type_name -> google.protobuf.Timestamp
-	41, // 5: pdp.v1.IPRule.created_at:type_name -> google.protobuf.Timestamp
-	41, // 6: pdp.v1.AddIPRuleRequest.expires_at:type_name -> google.protobuf.Timestamp
-	7,  // 7: pdp.v1.AddIPRuleResponse.rule:type_name -> pdp.v1.IPRule
-	7,  // 8: pdp.v1.RemoveIPRuleResponse.rule:type_name -> pdp.v1.IPRule
-	7,  // 9: pdp.v1.ListIPRulesResponse.rules:type_name -> pdp.v1.IPRule
-	16, // 10: pdp.v1.ImportIPListResponse.invalid_lines:type_name -> pdp.v1.InvalidLine
-	41, // 11: pdp.v1.SetSSOStatusResponse.changed_at:type_name -> google.protobuf.Timestamp
-	21, // 12: pdp.v1.ComplianceReportResponse.findings:type_name -> pdp.v1.ComplianceFinding
-	41, // 13: pdp.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
-	24, // 14: pdp.v1.ListAuditEventsResponse.events:type_name -> pdp.v1.AuditEvent
-	41, // 15: pdp.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	42, // 16: pdp.v1.AuditEvent.before:type_name -> google.protobuf.Struct
-	42, // 17: pdp.v1.AuditEvent.after:type_name -> google.protobuf.Struct
-	35, // 18: pdp.v1.GetUserProfileResponse.profile:type_name -> pdp.v1.UserProfile
-	35, // 19: pdp.v1.ResetUserMFAResponse.profile:type_name -> pdp.v1.UserProfile
-	35, // 20: pdp.v1.UnsuspendUserResponse.profile:type_name -> pdp.v1.UserProfile
-	35, // 21: pdp.v1.ExportUserDataResponse.profile:type_name -> pdp.v1.UserProfile
-	24, // 22: pdp.v1.ExportUserDataResponse.audit_events:type_name -> pdp.v1.AuditEvent
-	36, // 23: pdp.v1.UserProfile.devices:type_name -> pdp.v1.KnownDevice
-	37, // 24: pdp.v1.UserProfile.countries:type_name -> pdp.v1.KnownCountry
-	38, // 25: pdp.v1.UserProfile.last_login:type_name -> pdp.v1.LoginRecord
-	39, // 26: pdp.v1.UserProfile.actions_seen:type_name -> pdp.v1.UserProfile.ActionsSeenEntry
-	41, // 27: pdp.v1.UserProfile.suspended_at:type_name -> google.protobuf.Timestamp
-	41, // 28: pdp.v1.UserProfile.mfa_reset_at:type_name -> google.protobuf.Timestamp
-	41, // 29: pdp.v1.KnownDevice.first_seen:type_name -> google.protobuf.Timestamp
-	41, // 30: pdp.v1.KnownDevice.last_seen:type_name -> google.protobuf.Timestamp
-	41, // 31: pdp.v1.KnownCountry.last_seen:type_name -> google.protobuf.Timestamp
-	41, // 32: pdp.v1.LoginRecord.time:type_name -> google.protobuf.Timestamp
-	41, // 33: pdp.v1.UserProfile.ActionsSeenEntry.value:type_name -> google.protobuf.Timestamp
-	0,  // 34: pdp.v1.PolicyAdminService.GetTenantPolicy:input_type -> pdp.v1.GetTenantPolicyRequest
-	2,  // 35: pdp.v1.PolicyAdminService.PutTenantPolicy:input_type -> pdp.v1.PutTenantPolicyRequest
-	4,  // 36: pdp.v1.PolicyAdminService.ListTenants:input_type -> pdp.v1.ListTenantsRequest
-	8,  // 37: pdp.v1.PolicyAdminService.AddIPRule:input_type -> pdp.v1.AddIPRuleRequest
-	10, // 38: pdp.v1.PolicyAdminService.RemoveIPRule:input_type -> pdp.v1.RemoveIPRuleRequest
-	12, // 39: pdp.v1.PolicyAdminService.ListIPRules:input_type -> pdp.v1.ListIPRulesRequest
-	14, // 40: pdp.v1.PolicyAdminService.ImportIPList:input_type -> pdp.v1.ImportIPListRequest
-	17, // 41: pdp.v1.PolicyAdminService.SetSSOStatus:input_type -> pdp.v1.SetSSOStatusRequest
-	19, // 42: pdp.v1.PolicyAdminService.ComplianceReport:input_type -> pdp.v1.ComplianceReportRequest
-	22, // 43: pdp.v1.PolicyAdminService.ListAuditEvents:input_type -> pdp.v1.ListAuditEventsRequest
-	25, // 44: pdp.v1.PolicyAdminService.GetUserProfile:input_type -> pdp.v1.GetUserProfileRequest
-	27, // 45: pdp.v1.PolicyAdminService.ResetUserMFA:input_type -> pdp.v1.ResetUserMFARequest
-	29, // 46: pdp.v1.PolicyAdminService.UnsuspendUser:input_type -> pdp.v1.UnsuspendUserRequest
-	31, // 47: pdp.v1.PolicyAdminService.ExportUserData:input_type -> pdp.v1.ExportUserDataRequest
-	33, // 48: pdp.v1.PolicyAdminService.EraseUserData:input_type -> pdp.v1.EraseUserDataRequest
-	1,  // 49: pdp.v1.PolicyAdminService.GetTenantPolicy:output_type -> pdp.v1.GetTenantPolicyResponse
-	3,  // 50: pdp.v1.PolicyAdminService.PutTenantPolicy:output_type -> pdp.v1.PutTenantPolicyResponse
-	5,  // 51: pdp.v1.PolicyAdminService.ListTenants:output_type -> pdp.v1.ListTenantsResponse
-	9,  // 52: pdp.v1.PolicyAdminService.AddIPRule:output_type -> pdp.v1.AddIPRuleResponse
-	11, // 53: pdp.v1.PolicyAdminService.RemoveIPRule:output_type -> pdp.v1.RemoveIPRuleResponse
-	13, // 54: pdp.v1.PolicyAdminService.ListIPRules:output_type -> pdp.v1.ListIPRulesResponse
-	15, // 55: pdp.v1.PolicyAdminService.ImportIPList:output_type -> pdp.v1.ImportIPListResponse
-	18, // 56: pdp.v1.PolicyAdminService.SetSSOStatus:output_type -> pdp.v1.SetSSOStatusResponse
-	20, // 57: pdp.v1.PolicyAdminService.ComplianceReport:output_type -> pdp.v1.ComplianceReportResponse
-	23, // 58: pdp.v1.PolicyAdminService.ListAuditEvents:output_type -> pdp.v1.ListAuditEventsResponse
-	26, // 59: pdp.v1.PolicyAdminService.GetUserProfile:output_type -> pdp.v1.GetUserProfileResponse
-	28, // 60: pdp.v1.PolicyAdminService.ResetUserMFA:output_type -> pdp.v1.ResetUserMFAResponse
-	30, // 61: pdp.v1.PolicyAdminService.UnsuspendUser:output_type -> pdp.v1.UnsuspendUserResponse
-	32, // 62: pdp.v1.PolicyAdminService.ExportUserData:output_type -> pdp.v1.ExportUserDataResponse
-	34, // 63: pdp.v1.PolicyAdminService.EraseUserData:output_type -> pdp.v1.EraseUserDataResponse
-	49, // [49:64] is the sub-list for method output_type
-	34, // [34:49] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	47, // 0: pdp.v1.GetTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
+	47, // 1: pdp.v1.PutTenantPolicyRequest.policy:type_name -> pdp.v1.TenantPolicy
+	47, // 2: pdp.v1.PutTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
+	4,  // 3: pdp.v1.PutTenantPolicyResponse.pending_change:type_name -> pdp.v1.PendingChange
+	47, // 4: pdp.v1.PendingChange.policy:type_name -> pdp.v1.TenantPolicy
+	48, // 5: pdp.v1.PendingChange.created_at:type_name -> google.protobuf.Timestamp
+	4,  // 6: pdp.v1.ListPendingChangesResponse.changes:type_name -> pdp.v1.PendingChange
+	47, // 7: pdp.v1.ApproveChangeResponse.policy:type_name -> pdp.v1.TenantPolicy
+	4,  // 8: pdp.v1.RejectChangeResponse.change:type_name -> pdp.v1.PendingChange
+	13, // 9: pdp.v1.ListTenantsResponse.tenants:type_name -> pdp.v1.TenantSummary
+	48, // 10: pdp.v1.IPRule.expires_at:type_name -> google.protobuf.Timestamp
+	48, // 11: pdp.v1.IPRule.created_at:type_name -> google.protobuf.Timestamp
+	48, // 12: pdp.v1.AddIPRuleRequest.expires_at:type_name -> google.protobuf.Timestamp
+	14, // 13: pdp.v1.AddIPRuleResponse.rule:type_name -> pdp.v1.IPRule
+	14, // 14: pdp.v1.RemoveIPRuleResponse.rule:type_name -> pdp.v1.IPRule
+	14, // 15: pdp.v1.ListIPRulesResponse.rules:type_name -> pdp.v1.IPRule
+	23, // 16: pdp.v1.ImportIPListResponse.invalid_lines:type_name -> pdp.v1.InvalidLine
+	48, // 17: pdp.v1.SetSSOStatusResponse.changed_at:type_name -> google.protobuf.Timestamp
+	28, // 18: pdp.v1.ComplianceReportResponse.findings:type_name -> pdp.v1.ComplianceFinding
+	48, // 19: pdp.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
+	31, // 20: pdp.v1.ListAuditEventsResponse.events:type_name -> pdp.v1.AuditEvent
+	48, // 21: pdp.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	49, // 22: pdp.v1.AuditEvent.before:type_name -> google.protobuf.Struct
+	49, // 23: pdp.v1.AuditEvent.after:type_name -> google.protobuf.Struct
+	42, // 24: pdp.v1.GetUserProfileResponse.profile:type_name -> pdp.v1.UserProfile
+	42, // 25: pdp.v1.ResetUserMFAResponse.profile:type_name -> pdp.v1.UserProfile
+	42, // 26: pdp.v1.UnsuspendUserResponse.profile:type_name -> pdp.v1.UserProfile
+	42, // 27: pdp.v1.ExportUserDataResponse.profile:type_name -> pdp.v1.UserProfile
+	31, // 28: pdp.v1.ExportUserDataResponse.audit_events:type_name -> pdp.v1.AuditEvent
+	43, // 29: pdp.v1.UserProfile.devices:type_name -> pdp.v1.KnownDevice
+	44, // 30: pdp.v1.UserProfile.countries:type_name -> pdp.v1.KnownCountry
+	45, // 31: pdp.v1.UserProfile.last_login:type_name -> pdp.v1.LoginRecord
+	46, // 32: pdp.v1.UserProfile.actions_seen:type_name -> pdp.v1.UserProfile.ActionsSeenEntry
+	48, // 33: pdp.v1.UserProfile.suspended_at:type_name -> google.protobuf.Timestamp
+	48, // 34: pdp.v1.UserProfile.mfa_reset_at:type_name -> google.protobuf.Timestamp
+	48, // 35: pdp.v1.KnownDevice.first_seen:type_name -> google.protobuf.Timestamp
+	48, // 36: pdp.v1.KnownDevice.last_seen:type_name -> google.protobuf.Timestamp
+	48, // 37: pdp.v1.KnownCountry.last_seen:type_name -> google.protobuf.Timestamp
+	48, // 38: pdp.v1.LoginRecord.time:type_name -> google.protobuf.Timestamp
+	48, // 39: pdp.v1.UserProfile.ActionsSeenEntry.value:type_name -> google.protobuf.Timestamp
+	0,  // 40: pdp.v1.PolicyAdminService.GetTenantPolicy:input_type -> pdp.v1.GetTenantPolicyRequest
+	2,  // 41: pdp.v1.PolicyAdminService.PutTenantPolicy:input_type -> pdp.v1.PutTenantPolicyRequest
+	11, // 42: pdp.v1.PolicyAdminService.ListTenants:input_type -> pdp.v1.ListTenantsRequest
+	15, // 43: pdp.v1.PolicyAdminService.AddIPRule:input_type -> pdp.v1.AddIPRuleRequest
+	17, // 44: pdp.v1.PolicyAdminService.RemoveIPRule:input_type -> pdp.v1.RemoveIPRuleRequest
+	19, // 45: pdp.v1.PolicyAdminService.ListIPRules:input_type -> pdp.v1.ListIPRulesRequest
+	21, // 46: pdp.v1.PolicyAdminService.ImportIPList:input_type -> pdp.v1.ImportIPListRequest
+	24, // 47: pdp.v1.PolicyAdminService.SetSSOStatus:input_type -> pdp.v1.SetSSOStatusRequest
+	26, // 48: pdp.v1.PolicyAdminService.ComplianceReport:input_type -> pdp.v1.ComplianceReportRequest
+	29, // 49: pdp.v1.PolicyAdminService.ListAuditEvents:input_type -> pdp.v1.ListAuditEventsRequest
+	32, // 50: pdp.v1.PolicyAdminService.GetUserProfile:input_type -> pdp.v1.GetUserProfileRequest
+	34, // 51: pdp.v1.PolicyAdminService.ResetUserMFA:input_type -> pdp.v1.ResetUserMFARequest
+	36, // 52: pdp.v1.PolicyAdminService.UnsuspendUser:input_type -> pdp.v1.UnsuspendUserRequest
+	38, // 53: pdp.v1.PolicyAdminService.ExportUserData:input_type -> pdp.v1.ExportUserDataRequest
+	40, // 54: pdp.v1.PolicyAdminService.EraseUserData:input_type -> pdp.v1.EraseUserDataRequest
+	5,  // 55: pdp.v1.PolicyAdminService.ListPendingChanges:input_type -> pdp.v1.ListPendingChangesRequest
+	7,  // 56: pdp.v1.PolicyAdminService.ApproveChange:input_type -> pdp.v1.ApproveChangeRequest
+	9,  // 57: pdp.v1.PolicyAdminService.RejectChange:input_type -> pdp.v1.RejectChangeRequest
+	1,  // 58: pdp.v1.PolicyAdminService.GetTenantPolicy:output_type -> pdp.v1.GetTenantPolicyResponse
+	3,  // 59: pdp.v1.PolicyAdminService.PutTenantPolicy:output_type -> pdp.v1.PutTenantPolicyResponse
+	12, // 60: pdp.v1.PolicyAdminService.ListTenants:output_type -> pdp.v1.ListTenantsResponse
+	16, // 61: pdp.v1.PolicyAdminService.AddIPRule:output_type -> pdp.v1.AddIPRuleResponse
+	18, // 62: pdp.v1.PolicyAdminService.RemoveIPRule:output_type -> pdp.v1.RemoveIPRuleResponse
+	20, // 63: pdp.v1.PolicyAdminService.ListIPRules:output_type -> pdp.v1.ListIPRulesResponse
+	22, // 64: pdp.v1.PolicyAdminService.ImportIPList:output_type -> pdp.v1.ImportIPListResponse
+	25, // 65: pdp.v1.PolicyAdminService.SetSSOStatus:output_type -> pdp.v1.SetSSOStatusResponse
+	27, // 66: pdp.v1.PolicyAdminService.ComplianceReport:output_type -> pdp.v1.ComplianceReportResponse
+	30, // 67: pdp.v1.PolicyAdminService.ListAuditEvents:output_type -> pdp.v1.ListAuditEventsResponse
+	33, // 68: pdp.v1.PolicyAdminService.GetUserProfile:output_type -> pdp.v1.GetUserProfileResponse
+	35, // 69: pdp.v1.PolicyAdminService.ResetUserMFA:output_type -> pdp.v1.ResetUserMFAResponse
+	37, // 70: pdp.v1.PolicyAdminService.UnsuspendUser:output_type -> pdp.v1.UnsuspendUserResponse
+	39, // 71: pdp.v1.PolicyAdminService.ExportUserData:output_type -> pdp.v1.ExportUserDataResponse
+	41, // 72: pdp.v1.PolicyAdminService.EraseUserData:output_type -> pdp.v1.EraseUserDataResponse
+	6,  // 73: pdp.v1.PolicyAdminService.ListPendingChanges:output_type -> pdp.v1.ListPendingChangesResponse
+	8,  // 74: pdp.v1.PolicyAdminService.ApproveChange:output_type -> pdp.v1.ApproveChangeResponse
+	10, // 75: pdp.v1.PolicyAdminService.RejectChange:output_type -> pdp.v1.RejectChangeResponse
+	58, // [58:76] is the sub-list for method output_type
+	40, // [40:58] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_pdp_v1_admin_proto_init() }
@@ -2967,14 +3439,14 @@ func file_pdp_v1_admin_proto_init() {
 		return
 	}
 	file_pdp_v1_policy_proto_init()
-	file_pdp_v1_admin_proto_msgTypes[38].OneofWrappers = []any{}
+	file_pdp_v1_admin_proto_msgTypes[45].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdp_v1_admin_proto_rawDesc), len(file_pdp_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   40,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,21 +19,24 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PolicyAdminService_GetTenantPolicy_FullMethodName  = "/pdp.v1.PolicyAdminService/GetTenantPolicy"
-	PolicyAdminService_PutTenantPolicy_FullMethodName  = "/pdp.v1.PolicyAdminService/PutTenantPolicy"
-	PolicyAdminService_ListTenants_FullMethodName      = "/pdp.v1.PolicyAdminService/ListTenants"
-	PolicyAdminService_AddIPRule_FullMethodName        = "/pdp.v1.PolicyAdminService/AddIPRule"
-	PolicyAdminService_RemoveIPRule_FullMethodName     = "/pdp.v1.PolicyAdminService/RemoveIPRule"
-	PolicyAdminService_ListIPRules_FullMethodName      = "/pdp.v1.PolicyAdminService/ListIPRules"
-	PolicyAdminService_ImportIPList_FullMethodName     = "/pdp.v1.PolicyAdminService/ImportIPList"
-	PolicyAdminService_SetSSOStatus_FullMethodName     = "/pdp.v1.PolicyAdminService/SetSSOStatus"
-	PolicyAdminService_ComplianceReport_FullMethodName = "/pdp.v1.PolicyAdminService/ComplianceReport"
-	PolicyAdminService_ListAuditEvents_FullMethodName  = "/pdp.v1.PolicyAdminService/ListAuditEvents"
-	PolicyAdminService_GetUserProfile_FullMethodName   = "/pdp.v1.PolicyAdminService/GetUserProfile"
-	PolicyAdminService_ResetUserMFA_FullMethodName     = "/pdp.v1.PolicyAdminService/ResetUserMFA"
-	PolicyAdminService_UnsuspendUser_FullMethodName    = "/pdp.v1.PolicyAdminService/UnsuspendUser"
-	PolicyAdminService_ExportUserData_FullMethodName   = "/pdp.v1.PolicyAdminService/ExportUserData"
-	PolicyAdminService_EraseUserData_FullMethodName    = "/pdp.v1.PolicyAdminService/EraseUserData"
+	PolicyAdminService_GetTenantPolicy_FullMethodName    = "/pdp.v1.PolicyAdminService/GetTenantPolicy"
+	PolicyAdminService_PutTenantPolicy_FullMethodName    = "/pdp.v1.PolicyAdminService/PutTenantPolicy"
+	PolicyAdminService_ListTenants_FullMethodName        = "/pdp.v1.PolicyAdminService/ListTenants"
+	PolicyAdminService_AddIPRule_FullMethodName          = "/pdp.v1.PolicyAdminService/AddIPRule"
+	PolicyAdminService_RemoveIPRule_FullMethodName       = "/pdp.v1.PolicyAdminService/RemoveIPRule"
+	PolicyAdminService_ListIPRules_FullMethodName        = "/pdp.v1.PolicyAdminService/ListIPRules"
+	PolicyAdminService_ImportIPList_FullMethodName       = "/pdp.v1.PolicyAdminService/ImportIPList"
+	PolicyAdminService_SetSSOStatus_FullMethodName       = "/pdp.v1.PolicyAdminService/SetSSOStatus"
+	PolicyAdminService_ComplianceReport_FullMethodName   = "/pdp.v1.PolicyAdminService/ComplianceReport"
+	PolicyAdminService_ListAuditEvents_FullMethodName    = "/pdp.v1.PolicyAdminService/ListAuditEvents"
+	PolicyAdminService_GetUserProfile_FullMethodName     = "/pdp.v1.PolicyAdminService/GetUserProfile"
+	PolicyAdminService_ResetUserMFA_FullMethodName       = "/pdp.v1.PolicyAdminService/ResetUserMFA"
+	PolicyAdminService_UnsuspendUser_FullMethodName      = "/pdp.v1.PolicyAdminService/UnsuspendUser"
+	PolicyAdminService_ExportUserData_FullMethodName     = "/pdp.v1.PolicyAdminService/ExportUserData"
+	PolicyAdminService_EraseUserData_FullMethodName      = "/pdp.v1.PolicyAdminService/EraseUserData"
+	PolicyAdminService_ListPendingChanges_FullMethodName = "/pdp.v1.PolicyAdminService/ListPendingChanges"
+	PolicyAdminService_ApproveChange_FullMethodName      = "/pdp.v1.PolicyAdminService/ApproveChange"
+	PolicyAdminService_RejectChange_FullMethodName       = "/pdp.v1.PolicyAdminService/RejectChange"
 )
 
 // PolicyAdminServiceClient is the client API for PolicyAdminService service.
@@ -72,6 +75,12 @@ type PolicyAdminServiceClient interface {
 	ExportUserData(ctx context.Context, in *ExportUserDataRequest, opts ...grpc.CallOption) (*ExportUserDataResponse, error)
 	// EraseUserData removes everything stored about a user.
 	EraseUserData(ctx context.Context, in *EraseUserDataRequest, opts ...grpc.CallOption) (*EraseUserDataResponse, error)
+	// ListPendingChanges lists policy changes waiting for approval.
+	ListPendingChanges(ctx context.Context, in *ListPendingChangesRequest, opts ...grpc.CallOption) (*ListPendingChangesResponse, error)
+	// ApproveChange applies a pending change; its author cannot approve it.
+	ApproveChange(ctx context.Context, in *ApproveChangeRequest, opts ...grpc.CallOption) (*ApproveChangeResponse, error)
+	// RejectChange discards a pending change.
+	RejectChange(ctx context.Context, in *RejectChangeRequest, opts ...grpc.CallOption) (*RejectChangeResponse, error)
 }
 
 type policyAdminServiceClient struct {
@@ -235,6 +244,36 @@ func (c *policyAdminServiceClient) EraseUserData(ctx context.Context, in *EraseU
 	return out, nil
 }
 
+func (c *policyAdminServiceClient) ListPendingChanges(ctx context.Context, in *ListPendingChangesRequest, opts ...grpc.CallOption) (*ListPendingChangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPendingChangesResponse)
+	err := c.cc.Invoke(ctx, PolicyAdminService_ListPendingChanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *policyAdminServiceClient) ApproveChange(ctx context.Context, in *ApproveChangeRequest, opts ...grpc.CallOption) (*ApproveChangeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApproveChangeResponse)
+	err := c.cc.Invoke(ctx, PolicyAdminService_ApproveChange_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *policyAdminServiceClient) RejectChange(ctx context.Context, in *RejectChangeRequest, opts ...grpc.CallOption) (*RejectChangeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RejectChangeResponse)
+	err := c.cc.Invoke(ctx, PolicyAdminService_RejectChange_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PolicyAdminServiceServer is the server API for PolicyAdminService service.
 // All implementations must embed UnimplementedPolicyAdminServiceServer
 // for forward compatibility.
@@ -271,6 +310,12 @@ type PolicyAdminServiceServer interface {
 	ExportUserData(context.Context, *ExportUserDataRequest) (*ExportUserDataResponse, error)
 	// EraseUserData removes everything stored about a user.
 	EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error)
+	// ListPendingChanges lists policy changes waiting for approval.
+	ListPendingChanges(context.Context, *ListPendingChangesRequest) (*ListPendingChangesResponse, error)
+	// ApproveChange applies a pending change; its author cannot approve it.
+	ApproveChange(context.Context, *ApproveChangeRequest) (*ApproveChangeResponse, error)
+	// RejectChange discards a pending change.
+	RejectChange(context.Context, *RejectChangeRequest) (*RejectChangeResponse, error)
 	mustEmbedUnimplementedPolicyAdminServiceServer()
 }
 
@@ -325,6 +370,15 @@ func (UnimplementedPolicyAdminServiceServer) ExportUserData(context.Context, *Ex
 }
 func (UnimplementedPolicyAdminServiceServer) EraseUserData(context.Context, *EraseUserDataRequest) (*EraseUserDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EraseUserData not implemented")
+}
+func (UnimplementedPolicyAdminServiceServer) ListPendingChanges(context.Context, *ListPendingChangesRequest) (*ListPendingChangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPendingChanges not implemented")
+}
+func (UnimplementedPolicyAdminServiceServer) ApproveChange(context.Context, *ApproveChangeRequest) (*ApproveChangeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ApproveChange not implemented")
+}
+func (UnimplementedPolicyAdminServiceServer) RejectChange(context.Context, *RejectChangeRequest) (*RejectChangeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RejectChange not implemented")
 }
 func (UnimplementedPolicyAdminServiceServer) mustEmbedUnimplementedPolicyAdminServiceServer() {}
 func (UnimplementedPolicyAdminServiceServer) testEmbeddedByValue()                            {}
@@ -606,6 +660,60 @@ func _PolicyAdminService_EraseUserData_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PolicyAdminService_ListPendingChanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPendingChangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyAdminServiceServer).ListPendingChanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyAdminService_ListPendingChanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyAdminServiceServer).ListPendingChanges(ctx, req.(*ListPendingChangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PolicyAdminService_ApproveChange_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveChangeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyAdminServiceServer).ApproveChange(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyAdminService_ApproveChange_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyAdminServiceServer).ApproveChange(ctx, req.(*ApproveChangeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PolicyAdminService_RejectChange_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RejectChangeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyAdminServiceServer).RejectChange(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyAdminService_RejectChange_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyAdminServiceServer).RejectChange(ctx, req.(*RejectChangeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PolicyAdminService_ServiceDesc is the grpc.ServiceDesc for PolicyAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -668,6 +776,18 @@ var PolicyAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EraseUserData",
 			Handler:    _PolicyAdminService_EraseUserData_Handler,
+		},
+		{
+			MethodName: "ListPendingChanges",
+			Handler:    _PolicyAdminService_ListPendingChanges_Handler,
+		},
+		{
+			MethodName: "ApproveChange",
+			Handler:    _PolicyAdminService_ApproveChange_Handler,
+		},
+		{
+			MethodName: "RejectChange",
+			Handler:    _PolicyAdminService_RejectChange_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
