@@ -54,7 +54,22 @@ type Options struct {
 	// OnLoad, when set, is called after each successful load with the set
 	// that now serves, before Load returns.
 	OnLoad func(Set)
+	// Stored, when set, returns the tenant policies set through the admin
+	// API (package policystore), by tenant. They were checked when they
+	// were stored, and each overrides the file of the same tenant: files
+	// are the baseline, the API the newer, audited path. An error rejects
+	// the set, so that a store outage never silently reverts tenants to
+	// their files.
+	Stored func(ctx context.Context) (map[string]*pdpv1.TenantPolicy, error)
 }
+
+// Sources of a tenant's policy in Set.Sources.
+const (
+	// SourceFile is a policy read from a file of Options.TenantsDir.
+	SourceFile = "file"
+	// SourceAPI is a policy stored through the admin API.
+	SourceAPI = "api"
+)
 
 // Set is a policy set that loaded successfully.
 type Set struct {
@@ -62,6 +77,12 @@ type Set struct {
 	Revision string
 	// Tenants is the data.tenants document the engine holds.
 	Tenants map[string]any
+	// Policies are the tenant policies the document was built from, by
+	// tenant; they must not be modified.
+	Policies map[string]*pdpv1.TenantPolicy
+	// Sources says where each tenant's policy came from: SourceFile or
+	// SourceAPI.
+	Sources map[string]string
 }
 
 // Loader loads and reloads the policy set.
@@ -105,21 +126,34 @@ func (l *Loader) load(ctx context.Context) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	tenants := map[string]any{}
+	policies := map[string]*pdpv1.TenantPolicy{}
+	sources := map[string]string{}
 	if l.opts.TenantsDir != "" {
-		policies, err := tenantpolicy.LoadDir(l.opts.TenantsDir)
+		files, err := tenantpolicy.LoadDir(l.opts.TenantsDir)
 		// The files that loaded cleanly must also keep the compliance
 		// profiles they declare; every problem of every file is reported.
-		if err := errors.Join(err, CheckCompliance(ctx, l.opts.TenantsDir, policies)); err != nil {
+		if err := errors.Join(err, CheckCompliance(ctx, l.opts.TenantsDir, files)); err != nil {
 			return Set{}, err
 		}
-		tenants = tenantpolicy.Data(policies)
+		for name, p := range files {
+			policies[name], sources[name] = p, SourceFile
+		}
 	}
+	if l.opts.Stored != nil {
+		stored, err := l.opts.Stored(ctx)
+		if err != nil {
+			return Set{}, fmt.Errorf("reading the tenant policies stored through the API: %w", err)
+		}
+		for name, p := range stored {
+			policies[name], sources[name] = p, SourceAPI
+		}
+	}
+	tenants := tenantpolicy.Data(policies)
 	rev, err := l.engine.Load(ctx, engine.Bundle{Modules: modules, Tenants: tenants})
 	if err != nil {
 		return Set{}, err
 	}
-	return Set{Revision: rev, Tenants: tenants}, nil
+	return Set{Revision: rev, Tenants: tenants, Policies: policies, Sources: sources}, nil
 }
 
 // ReadModules reads every *.rego file (except *_test.rego) under dirs,
