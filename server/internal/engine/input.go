@@ -13,79 +13,84 @@ import (
 // Keys of the input document, shared by every request. Terms are never
 // mutated by evaluation, so sharing them is safe.
 var (
-	kTenant           = ast.StringTerm("tenant")
-	kEnvironment      = ast.StringTerm("environment")
-	kTimeNs           = ast.StringTerm("time_ns")
-	kSubject          = ast.StringTerm("subject")
-	kAuthentication   = ast.StringTerm("authentication")
-	kNetwork          = ast.StringTerm("network")
-	kDevice           = ast.StringTerm("device")
-	kAction           = ast.StringTerm("action")
-	kSession          = ast.StringTerm("session")
-	kAttributes       = ast.StringTerm("attributes")
-	kExplain          = ast.StringTerm("explain")
-	kCaller           = ast.StringTerm("caller")
-	kSignals          = ast.StringTerm("signals")
-	kID               = ast.StringTerm("id")
-	kEmail            = ast.StringTerm("email")
-	kRoles            = ast.StringTerm("roles")
-	kGroups           = ast.StringTerm("groups")
-	kMFAEnrolled      = ast.StringTerm("mfa_enrolled")
-	kCreatedAtNs      = ast.StringTerm("created_at_ns")
-	kProvider         = ast.StringTerm("provider")
-	kMethods          = ast.StringTerm("methods")
-	kACR              = ast.StringTerm("acr")
-	kAuthenticatedAt  = ast.StringTerm("authenticated_at_ns")
-	kMFAVerifiedAt    = ast.StringTerm("mfa_verified_at_ns")
-	kIP               = ast.StringTerm("ip")
-	kCountry          = ast.StringTerm("country")
-	kRegion           = ast.StringTerm("region")
-	kCity             = ast.StringTerm("city")
-	kASN              = ast.StringTerm("asn")
-	kLatitude         = ast.StringTerm("latitude")
-	kLongitude        = ast.StringTerm("longitude")
-	kPlatform         = ast.StringTerm("platform")
-	kManaged          = ast.StringTerm("managed")
-	kCompliant        = ast.StringTerm("compliant")
-	kName             = ast.StringTerm("name")
-	kResource         = ast.StringTerm("resource")
-	kStartedAt        = ast.StringTerm("started_at_ns")
-	kLastActivityAt   = ast.StringTerm("last_activity_at_ns")
-	kRole             = ast.StringTerm("role")
-	kSPIFFEID         = ast.StringTerm("spiffe_id")
-	kGeo              = ast.StringTerm("geo")
-	kProfile          = ast.StringTerm("profile")
-	kSSOAvailable     = ast.StringTerm("sso_available")
-	kDenied           = ast.StringTerm("denied")
-	kDeniedBy         = ast.StringTerm("denied_by")
-	kAllowed          = ast.StringTerm("allowed")
-	kSuspicious       = ast.StringTerm("suspicious")
-	kSuspiciousBy     = ast.StringTerm("suspicious_by")
-	kSuspended        = ast.StringTerm("suspended")
-	kSuspendedReason  = ast.StringTerm("suspended_reason")
-	kMFAResetAt       = ast.StringTerm("mfa_reset_at_ns")
-	kDeviceKnown      = ast.StringTerm("device_known")
-	kLoginCount       = ast.StringTerm("login_count")
-	kCountries        = ast.StringTerm("countries")
-	kHourUsual        = ast.StringTerm("hour_usual")
-	kActionSeen       = ast.StringTerm("action_seen")
-	kFailedLogins     = ast.StringTerm("failed_logins")
-	kIPFailedUsers    = ast.StringTerm("ip_failed_users")
-	kIPFailedLogins   = ast.StringTerm("ip_failed_logins")
-	kTravel           = ast.StringTerm("travel")
-	kDistanceKm       = ast.StringTerm("distance_km")
-	kSpeedKmh         = ast.StringTerm("speed_kmh")
-	kFromCountry      = ast.StringTerm("from_country")
-	kSinceNs          = ast.StringTerm("since_ns")
-	emptyObjectValue  = ast.NewObject()
-	emptyStringTerm   = ast.StringTerm("")
-	defaultEnvirTerm  = ast.StringTerm(decision.DefaultEnvironment)
-	inputObjectFields = 13
+	kTenant          = ast.StringTerm("tenant")
+	kEnvironment     = ast.StringTerm("environment")
+	kTimeNs          = ast.StringTerm("time_ns")
+	kSubject         = ast.StringTerm("subject")
+	kAuthentication  = ast.StringTerm("authentication")
+	kNetwork         = ast.StringTerm("network")
+	kDevice          = ast.StringTerm("device")
+	kAction          = ast.StringTerm("action")
+	kSession         = ast.StringTerm("session")
+	kAttributes      = ast.StringTerm("attributes")
+	kExplain         = ast.StringTerm("explain")
+	kCaller          = ast.StringTerm("caller")
+	kSignals         = ast.StringTerm("signals")
+	kID              = ast.StringTerm("id")
+	kEmail           = ast.StringTerm("email")
+	kRoles           = ast.StringTerm("roles")
+	kGroups          = ast.StringTerm("groups")
+	kMFAEnrolled     = ast.StringTerm("mfa_enrolled")
+	kCreatedAtNs     = ast.StringTerm("created_at_ns")
+	kProvider        = ast.StringTerm("provider")
+	kMethods         = ast.StringTerm("methods")
+	kACR             = ast.StringTerm("acr")
+	kAuthenticatedAt = ast.StringTerm("authenticated_at_ns")
+	kMFAVerifiedAt   = ast.StringTerm("mfa_verified_at_ns")
+	kIP              = ast.StringTerm("ip")
+	kCountry         = ast.StringTerm("country")
+	kRegion          = ast.StringTerm("region")
+	kCity            = ast.StringTerm("city")
+	kASN             = ast.StringTerm("asn")
+	kLatitude        = ast.StringTerm("latitude")
+	kLongitude       = ast.StringTerm("longitude")
+	kPlatform        = ast.StringTerm("platform")
+	kManaged         = ast.StringTerm("managed")
+	kCompliant       = ast.StringTerm("compliant")
+	kName            = ast.StringTerm("name")
+	kResource        = ast.StringTerm("resource")
+	kStartedAt       = ast.StringTerm("started_at_ns")
+	kLastActivityAt  = ast.StringTerm("last_activity_at_ns")
+	kRole            = ast.StringTerm("role")
+	kSPIFFEID        = ast.StringTerm("spiffe_id")
+	kGeo             = ast.StringTerm("geo")
+	kProfile         = ast.StringTerm("profile")
+	kSSOAvailable    = ast.StringTerm("sso_available")
+	kDenied          = ast.StringTerm("denied")
+	kDeniedBy        = ast.StringTerm("denied_by")
+	kAllowed         = ast.StringTerm("allowed")
+	kSuspicious      = ast.StringTerm("suspicious")
+	kSuspiciousBy    = ast.StringTerm("suspicious_by")
+	kSuspended       = ast.StringTerm("suspended")
+	kSuspendedReason = ast.StringTerm("suspended_reason")
+	kMFAResetAt      = ast.StringTerm("mfa_reset_at_ns")
+	kDeviceKnown     = ast.StringTerm("device_known")
+	kLoginCount      = ast.StringTerm("login_count")
+	kCountries       = ast.StringTerm("countries")
+	kHourUsual       = ast.StringTerm("hour_usual")
+	kActionSeen      = ast.StringTerm("action_seen")
+	kFailedLogins    = ast.StringTerm("failed_logins")
+	kIPFailedUsers   = ast.StringTerm("ip_failed_users")
+	kIPFailedLogins  = ast.StringTerm("ip_failed_logins")
+	kTravel          = ast.StringTerm("travel")
+	kDistanceKm      = ast.StringTerm("distance_km")
+	kSpeedKmh        = ast.StringTerm("speed_kmh")
+	kFromCountry     = ast.StringTerm("from_country")
+	kSinceNs         = ast.StringTerm("since_ns")
+	emptyObjectValue = ast.NewObject()
+	emptyStringTerm  = ast.InternedTerm("")
+	emptyArrayTerm   = ast.ArrayTerm()
+	defaultEnvirTerm = ast.StringTerm(decision.DefaultEnvironment)
 )
 
 // buildInput turns a request into the input document of rego/README.md:
 // times are integer nanoseconds named *_ns, optional values are left out
 // when zero, signal groups are present only when the server computed them.
+//
+// It runs for every decision, so it allocates little: terms come from one
+// block per request (termArena), objects are built in one call from their
+// items, and common values (booleans, small integers, interned strings,
+// empty strings and arrays) are shared.
 func buildInput(req *decision.Request, now func() time.Time) (ast.Value, error) {
 	attrs := emptyObjectValue
 	if len(req.Attributes) > 0 {
@@ -96,168 +101,237 @@ func buildInput(req *decision.Request, now func() time.Time) (ast.Value, error) 
 		attrs = v.(ast.Object)
 	}
 
-	env := defaultEnvirTerm
-	if req.Environment != "" {
-		env = str(req.Environment)
-	}
 	t := req.Time
 	if t.IsZero() {
 		t = now()
 	}
 
-	in := ast.NewObjectWithCapacity(inputObjectFields)
-	in.Insert(kTenant, str(req.Tenant))
-	in.Insert(kEnvironment, env)
-	in.Insert(kTimeNs, nanos(t))
-	in.Insert(kSubject, subjectTerm(&req.Subject))
-	in.Insert(kAuthentication, authenticationTerm(&req.Authentication))
-	in.Insert(kNetwork, networkTerm(&req.Network))
-	in.Insert(kDevice, ast.ObjectTerm(
-		ast.Item(kID, str(req.Device.ID)),
-		ast.Item(kPlatform, str(req.Device.Platform)),
-		ast.Item(kManaged, ast.InternedTerm(req.Device.Managed)),
-		ast.Item(kCompliant, ast.InternedTerm(req.Device.Compliant)),
-	))
-	in.Insert(kAction, ast.ObjectTerm(
-		ast.Item(kName, str(req.Action.Name)),
-		ast.Item(kResource, str(req.Action.Resource)),
-	))
-	in.Insert(kSession, sessionTerm(&req.Session))
-	in.Insert(kAttributes, ast.NewTerm(attrs))
-	in.Insert(kExplain, ast.InternedTerm(req.Explain))
-	in.Insert(kCaller, ast.ObjectTerm(
-		ast.Item(kName, str(req.Caller.Name)),
-		ast.Item(kRole, str(req.Caller.Role)),
-		ast.Item(kSPIFFEID, str(req.Caller.SPIFFEID)),
-	))
-	in.Insert(kSignals, signalsTerm(&req.Signals))
-	return in, nil
+	a := newTermArena(req)
+	env := defaultEnvirTerm
+	if req.Environment != "" {
+		env = a.str(req.Environment)
+	}
+	dev, act, caller := &req.Device, &req.Action, &req.Caller
+	return ast.NewObject(
+		ast.Item(kTenant, a.str(req.Tenant)),
+		ast.Item(kEnvironment, env),
+		ast.Item(kTimeNs, a.nanos(t)),
+		ast.Item(kSubject, a.subject(&req.Subject)),
+		ast.Item(kAuthentication, a.authentication(&req.Authentication)),
+		ast.Item(kNetwork, a.network(&req.Network)),
+		ast.Item(kDevice, a.object(
+			ast.Item(kID, a.str(dev.ID)),
+			ast.Item(kPlatform, a.str(dev.Platform)),
+			ast.Item(kManaged, ast.InternedTerm(dev.Managed)),
+			ast.Item(kCompliant, ast.InternedTerm(dev.Compliant)),
+		)),
+		ast.Item(kAction, a.object(
+			ast.Item(kName, a.str(act.Name)),
+			ast.Item(kResource, a.str(act.Resource)),
+		)),
+		ast.Item(kSession, a.session(&req.Session)),
+		ast.Item(kAttributes, a.term(attrs)),
+		ast.Item(kExplain, ast.InternedTerm(req.Explain)),
+		ast.Item(kCaller, a.object(
+			ast.Item(kName, a.str(caller.Name)),
+			ast.Item(kRole, a.str(caller.Role)),
+			ast.Item(kSPIFFEID, a.str(caller.SPIFFEID)),
+		)),
+		ast.Item(kSignals, a.signals(&req.Signals)),
+	), nil
 }
 
-func subjectTerm(s *decision.Subject) *ast.Term {
-	o := ast.NewObjectWithCapacity(7)
-	o.Insert(kID, str(s.ID))
-	o.Insert(kEmail, str(s.Email))
-	o.Insert(kRoles, strArray(s.Roles))
-	o.Insert(kGroups, strArray(s.Groups))
-	o.Insert(kMFAEnrolled, ast.InternedTerm(s.MFAEnrolled))
-	o.Insert(kTenant, str(s.Tenant))
-	insertTime(o, kCreatedAtNs, s.CreatedAt)
-	return ast.NewTerm(o)
+// termArena hands out the terms of one input from a single allocation.
+// Evaluation never modifies the terms of its input, so they are shared as
+// they are.
+type termArena struct {
+	buf []ast.Term
 }
 
-func authenticationTerm(a *decision.Authentication) *ast.Term {
-	o := ast.NewObjectWithCapacity(5)
-	o.Insert(kProvider, str(a.Provider))
-	o.Insert(kMethods, strArray(a.Methods))
-	o.Insert(kACR, str(a.ACR))
-	insertTime(o, kAuthenticatedAt, a.AuthenticatedAt)
-	insertTime(o, kMFAVerifiedAt, a.MFAVerifiedAt)
-	return ast.NewTerm(o)
+// inputTerms is the number of terms an input needs besides its string
+// lists; the arena grows past it if needed.
+const inputTerms = 64
+
+func newTermArena(req *decision.Request) *termArena {
+	n := inputTerms + len(req.Subject.Roles) + len(req.Subject.Groups) +
+		len(req.Authentication.Methods) + len(req.Signals.Profile.Countries)
+	return &termArena{buf: make([]ast.Term, 0, n)}
 }
 
-func networkTerm(n *decision.Network) *ast.Term {
-	ip := emptyStringTerm
-	if n.IP.IsValid() {
-		ip = ast.StringTerm(n.IP.Unmap().WithZone("").String())
+// term returns a new term holding v. A full block is replaced by a new
+// one; terms already handed out stay where they are.
+func (a *termArena) term(v ast.Value) *ast.Term {
+	if len(a.buf) == cap(a.buf) {
+		a.buf = make([]ast.Term, 0, inputTerms)
 	}
-	o := ast.NewObjectWithCapacity(7)
-	o.Insert(kIP, ip)
-	o.Insert(kCountry, str(n.Country))
-	o.Insert(kRegion, str(n.Region))
-	o.Insert(kCity, str(n.City))
-	o.Insert(kASN, ast.InternedTerm(n.ASN))
-	if n.HasLocation {
-		o.Insert(kLatitude, ast.FloatNumberTerm(n.Latitude))
-		o.Insert(kLongitude, ast.FloatNumberTerm(n.Longitude))
-	}
-	return ast.NewTerm(o)
+	a.buf = append(a.buf, ast.Term{Value: v})
+	return &a.buf[len(a.buf)-1]
 }
 
-func sessionTerm(s *decision.Session) *ast.Term {
-	o := ast.NewObjectWithCapacity(3)
-	o.Insert(kID, str(s.ID))
-	insertTime(o, kStartedAt, s.StartedAt)
-	insertTime(o, kLastActivityAt, s.LastActivityAt)
-	return ast.NewTerm(o)
+// object returns an object term of the items.
+func (a *termArena) object(items ...[2]*ast.Term) *ast.Term {
+	return a.term(ast.NewObject(items...))
 }
 
-func signalsTerm(s *decision.Signals) *ast.Term {
-	o := ast.NewObjectWithCapacity(4)
-	if s.IP.Checked {
-		o.Insert(kIP, ast.ObjectTerm(
-			ast.Item(kDenied, ast.InternedTerm(s.IP.Denied)),
-			ast.Item(kDeniedBy, str(s.IP.DeniedBy)),
-			ast.Item(kAllowed, ast.InternedTerm(s.IP.Allowed)),
-			ast.Item(kSuspicious, ast.InternedTerm(s.IP.Suspicious)),
-			ast.Item(kSuspiciousBy, str(s.IP.SuspiciousBy)),
-		))
+// str returns a string term, shared for interned strings.
+func (a *termArena) str(s string) *ast.Term {
+	if ast.HasInternedValue(s) {
+		return ast.InternedTerm(s)
 	}
-	if s.Geo.Found {
-		g := ast.NewObjectWithCapacity(4)
-		g.Insert(kCountry, str(s.Geo.Country))
-		g.Insert(kCity, str(s.Geo.City))
-		if s.Geo.HasLocation {
-			g.Insert(kLatitude, ast.FloatNumberTerm(s.Geo.Latitude))
-			g.Insert(kLongitude, ast.FloatNumberTerm(s.Geo.Longitude))
-		}
-		o.Insert(kGeo, ast.NewTerm(g))
-	}
-	if s.Profile.Known {
-		o.Insert(kProfile, profileTerm(&s.Profile))
-	}
-	if s.SSOKnown {
-		o.Insert(kSSOAvailable, ast.InternedTerm(s.SSOAvailable))
-	}
-	return ast.NewTerm(o)
+	return a.term(ast.String(s))
 }
-
-func profileTerm(p *decision.ProfileSignals) *ast.Term {
-	o := ast.NewObjectWithCapacity(13)
-	o.Insert(kSuspended, ast.InternedTerm(p.Suspended))
-	o.Insert(kSuspendedReason, str(p.SuspendedReason))
-	insertTime(o, kMFAResetAt, p.MFAResetAt)
-	o.Insert(kDeviceKnown, ast.InternedTerm(p.DeviceKnown))
-	o.Insert(kLoginCount, ast.InternedTerm(p.LoginCount))
-	o.Insert(kCountries, strArray(p.Countries))
-	o.Insert(kHourUsual, ast.InternedTerm(p.HourUsual))
-	o.Insert(kActionSeen, ast.InternedTerm(p.ActionSeen))
-	o.Insert(kFailedLogins, ast.InternedTerm(p.FailedLogins))
-	o.Insert(kIPFailedUsers, ast.InternedTerm(p.IPFailedUsers))
-	o.Insert(kIPFailedLogins, ast.InternedTerm(p.IPFailedLogins))
-	if p.Travel.Known {
-		tr := ast.NewObjectWithCapacity(4)
-		tr.Insert(kDistanceKm, ast.FloatNumberTerm(p.Travel.DistanceKm))
-		tr.Insert(kSpeedKmh, ast.FloatNumberTerm(p.Travel.SpeedKmh))
-		tr.Insert(kFromCountry, str(p.Travel.FromCountry))
-		if !p.Travel.Since.IsZero() {
-			tr.Insert(kSinceNs, nanos(p.Travel.Since))
-		}
-		o.Insert(kTravel, ast.NewTerm(tr))
-	}
-	return ast.NewTerm(o)
-}
-
-// str returns a string term, shared for common strings.
-func str(s string) *ast.Term { return ast.InternedTerm(s) }
 
 // strArray returns an array of string terms; nil gives [].
-func strArray(ss []string) *ast.Term {
-	a := make([]*ast.Term, len(ss))
-	for i, s := range ss {
-		a[i] = str(s)
+func (a *termArena) strArray(ss []string) *ast.Term {
+	if len(ss) == 0 {
+		return emptyArrayTerm
 	}
-	return ast.NewTerm(ast.NewArray(a...))
+	elems := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		elems[i] = a.str(s)
+	}
+	return a.term(ast.NewArray(elems...))
 }
 
 // nanos returns t as integer nanoseconds since the Unix epoch.
-func nanos(t time.Time) *ast.Term {
-	return ast.NewTerm(ast.Number(strconv.FormatInt(t.UnixNano(), 10)))
+func (a *termArena) nanos(t time.Time) *ast.Term {
+	return a.term(ast.Number(strconv.FormatInt(t.UnixNano(), 10)))
 }
 
-// insertTime adds key: t in nanoseconds, unless t is zero.
-func insertTime(o ast.Object, key *ast.Term, t time.Time) {
-	if !t.IsZero() {
-		o.Insert(key, nanos(t))
+// float returns a number term, formatted as ast.FloatNumberTerm does.
+func (a *termArena) float(f float64) *ast.Term {
+	return a.term(ast.Number(strconv.FormatFloat(f, 'g', -1, 64)))
+}
+
+// integer returns a number term, shared for small values.
+func (a *termArena) integer(i int64) *ast.Term {
+	if ast.HasInternedValue(i) {
+		return ast.InternedTerm(i)
 	}
+	return a.term(ast.Number(strconv.FormatInt(i, 10)))
+}
+
+// fields collects the items of an object with optional keys; up to 16
+// fit without an allocation.
+type fields struct {
+	items [16][2]*ast.Term
+	n     int
+}
+
+func (f *fields) add(k, v *ast.Term) {
+	f.items[f.n] = ast.Item(k, v)
+	f.n++
+}
+
+// time adds key: t in nanoseconds, unless t is zero.
+func (f *fields) time(a *termArena, k *ast.Term, t time.Time) {
+	if !t.IsZero() {
+		f.add(k, a.nanos(t))
+	}
+}
+
+func (a *termArena) fieldsObject(f *fields) *ast.Term {
+	return a.object(f.items[:f.n]...)
+}
+
+func (a *termArena) subject(s *decision.Subject) *ast.Term {
+	var f fields
+	f.add(kID, a.str(s.ID))
+	f.add(kEmail, a.str(s.Email))
+	f.add(kRoles, a.strArray(s.Roles))
+	f.add(kGroups, a.strArray(s.Groups))
+	f.add(kMFAEnrolled, ast.InternedTerm(s.MFAEnrolled))
+	f.add(kTenant, a.str(s.Tenant))
+	f.time(a, kCreatedAtNs, s.CreatedAt)
+	return a.fieldsObject(&f)
+}
+
+func (a *termArena) authentication(au *decision.Authentication) *ast.Term {
+	var f fields
+	f.add(kProvider, a.str(au.Provider))
+	f.add(kMethods, a.strArray(au.Methods))
+	f.add(kACR, a.str(au.ACR))
+	f.time(a, kAuthenticatedAt, au.AuthenticatedAt)
+	f.time(a, kMFAVerifiedAt, au.MFAVerifiedAt)
+	return a.fieldsObject(&f)
+}
+
+func (a *termArena) network(n *decision.Network) *ast.Term {
+	ip := emptyStringTerm
+	if n.IP.IsValid() {
+		ip = a.term(ast.String(n.IP.Unmap().WithZone("").String()))
+	}
+	var f fields
+	f.add(kIP, ip)
+	f.add(kCountry, a.str(n.Country))
+	f.add(kRegion, a.str(n.Region))
+	f.add(kCity, a.str(n.City))
+	f.add(kASN, a.integer(int64(n.ASN)))
+	if n.HasLocation {
+		f.add(kLatitude, a.float(n.Latitude))
+		f.add(kLongitude, a.float(n.Longitude))
+	}
+	return a.fieldsObject(&f)
+}
+
+func (a *termArena) session(s *decision.Session) *ast.Term {
+	var f fields
+	f.add(kID, a.str(s.ID))
+	f.time(a, kStartedAt, s.StartedAt)
+	f.time(a, kLastActivityAt, s.LastActivityAt)
+	return a.fieldsObject(&f)
+}
+
+func (a *termArena) signals(s *decision.Signals) *ast.Term {
+	var f fields
+	if s.IP.Checked {
+		f.add(kIP, a.object(
+			ast.Item(kDenied, ast.InternedTerm(s.IP.Denied)),
+			ast.Item(kDeniedBy, a.str(s.IP.DeniedBy)),
+			ast.Item(kAllowed, ast.InternedTerm(s.IP.Allowed)),
+			ast.Item(kSuspicious, ast.InternedTerm(s.IP.Suspicious)),
+			ast.Item(kSuspiciousBy, a.str(s.IP.SuspiciousBy)),
+		))
+	}
+	if s.Geo.Found {
+		var g fields
+		g.add(kCountry, a.str(s.Geo.Country))
+		g.add(kCity, a.str(s.Geo.City))
+		if s.Geo.HasLocation {
+			g.add(kLatitude, a.float(s.Geo.Latitude))
+			g.add(kLongitude, a.float(s.Geo.Longitude))
+		}
+		f.add(kGeo, a.fieldsObject(&g))
+	}
+	if s.Profile.Known {
+		f.add(kProfile, a.profile(&s.Profile))
+	}
+	if s.SSOKnown {
+		f.add(kSSOAvailable, ast.InternedTerm(s.SSOAvailable))
+	}
+	return a.fieldsObject(&f)
+}
+
+func (a *termArena) profile(p *decision.ProfileSignals) *ast.Term {
+	var f fields
+	f.add(kSuspended, ast.InternedTerm(p.Suspended))
+	f.add(kSuspendedReason, a.str(p.SuspendedReason))
+	f.time(a, kMFAResetAt, p.MFAResetAt)
+	f.add(kDeviceKnown, ast.InternedTerm(p.DeviceKnown))
+	f.add(kLoginCount, a.integer(int64(p.LoginCount)))
+	f.add(kCountries, a.strArray(p.Countries))
+	f.add(kHourUsual, ast.InternedTerm(p.HourUsual))
+	f.add(kActionSeen, ast.InternedTerm(p.ActionSeen))
+	f.add(kFailedLogins, a.integer(int64(p.FailedLogins)))
+	f.add(kIPFailedUsers, a.integer(int64(p.IPFailedUsers)))
+	f.add(kIPFailedLogins, a.integer(int64(p.IPFailedLogins)))
+	if p.Travel.Known {
+		var tr fields
+		tr.add(kDistanceKm, a.float(p.Travel.DistanceKm))
+		tr.add(kSpeedKmh, a.float(p.Travel.SpeedKmh))
+		tr.add(kFromCountry, a.str(p.Travel.FromCountry))
+		tr.time(a, kSinceNs, p.Travel.Since)
+		f.add(kTravel, a.fieldsObject(&tr))
+	}
+	return a.fieldsObject(&f)
 }
