@@ -59,6 +59,7 @@ func (s *state) openResponders(cfg config.Config, o options, st store.Store) err
 	r, err := incident.New(incident.Options{
 		Suspender: st,
 		Blocker:   incident.NewIPSetBlocker(s.ips),
+		Auditor:   incidentAuditor{log: s.audit},
 		Notifier:  notifier,
 		Logger:    o.logger,
 		Now:       o.now,

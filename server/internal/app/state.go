@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/engine"
@@ -30,6 +31,9 @@ type state struct {
 	logger interface {
 		Error(msg string, args ...any)
 	}
+	// audit is the store's hash-chained audit log: admin handlers append
+	// every change to it, incident response its actions.
+	audit audit.Log
 }
 
 // storeOpenTimeout bounds connecting to a Redis store at startup.
@@ -72,7 +76,12 @@ func openState(cfg config.Config, o options) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &state{store: st, ips: ipset.NewSet(nil), logger: o.logger}
+	log, err := auditLogOf(st)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	s := &state{store: st, audit: log, ips: ipset.NewSet(nil), logger: o.logger}
 	if err := s.openResponders(cfg, o, st); err != nil {
 		_ = st.Close()
 		return nil, err
