@@ -1,0 +1,175 @@
+package iprules
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/pdp-dev/pdp/server/internal/incident"
+	"github.com/pdp-dev/pdp/server/internal/ipset"
+)
+
+// Applier keeps the stored rules in an ipset.Set: each rule becomes the
+// entry Rule.Entry returns, scoped to its tenant (every environment).
+// Entries of SourceTenantPolicy are left alone: they live in environment
+// scopes, which rules never use. It is safe for concurrent use; the Set
+// serialises the updates.
+type Applier struct {
+	set   *ipset.Set
+	store Store
+}
+
+// NewApplier returns an applier loading rules from st into set.
+func NewApplier(set *ipset.Set, st Store) *Applier { return &Applier{set: set, store: st} }
+
+// Set returns the IP lists the applier writes.
+func (a *Applier) Set() *ipset.Set { return a.set }
+
+// Added lists r, replacing an earlier entry of the same rule.
+func (a *Applier) Added(r Rule) {
+	_ = a.set.Update(func(b *ipset.Builder) error { return b.Add(r.Entry()) })
+}
+
+// Removed unlists r.
+func (a *Applier) Removed(r Rule) {
+	e := r.Entry()
+	_ = a.set.Update(func(b *ipset.Builder) error {
+		b.Remove(e.Scope, e.List, e.Prefix, e.Source)
+		return nil
+	})
+}
+
+// Imported lists every rule of rules.
+func (a *Applier) Imported(rules []Rule) {
+	_ = a.set.Update(func(b *ipset.Builder) error {
+		for _, r := range rules {
+			_ = b.Add(r.Entry())
+		}
+		return nil
+	})
+}
+
+// Load replaces the entries of every rule scope with the store's rules
+// that are live at now.
+func (a *Applier) Load(ctx context.Context, now time.Time) (int, error) {
+	rules, err := a.store.All(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return a.replace(rules, now, func(ipset.Scope) bool { return true }), nil
+}
+
+// scopeReader is a Store that reads one scope whole.
+type scopeReader interface {
+	Scope(ctx context.Context, tenant string) ([]Rule, error)
+}
+
+// LoadScope replaces the entries of one tenant's rules (the global ones
+// when tenant is empty) with the store's.
+func (a *Applier) LoadScope(ctx context.Context, tenant string, now time.Time) (int, error) {
+	var rules []Rule
+	if sr, ok := a.store.(scopeReader); ok {
+		var err error
+		if rules, err = sr.Scope(ctx, tenant); err != nil {
+			return 0, err
+		}
+	} else {
+		all, err := a.store.All(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, r := range all {
+			if r.Tenant == tenant {
+				rules = append(rules, r)
+			}
+		}
+	}
+	return a.replace(rules, now, func(s ipset.Scope) bool { return s.Tenant == tenant }), nil
+}
+
+// replace removes the rule entries of the scopes keep selects and lists
+// the live rules instead, in one published snapshot.
+func (a *Applier) replace(rules []Rule, now time.Time, keep func(ipset.Scope) bool) int {
+	n := 0
+	_ = a.set.Update(func(b *ipset.Builder) error {
+		for e := range a.set.Load().All() {
+			if e.Scope.Environment == "" && e.Source != ipset.SourceTenantPolicy && keep(e.Scope) {
+				b.Remove(e.Scope, e.List, e.Prefix, e.Source)
+			}
+		}
+		for _, r := range rules {
+			if r.Live(now) && keep(ipset.Scope{Tenant: r.Tenant}) && b.Add(r.Entry()) == nil {
+				n++
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// Prune drops the entries expired at now from the lists.
+func (a *Applier) Prune(now time.Time) {
+	_ = a.set.Update(func(b *ipset.Builder) error {
+		b.Prune(now)
+		return nil
+	})
+}
+
+// RunPruner prunes every interval, by the clock now, until ctx ends.
+func (a *Applier) RunPruner(ctx context.Context, interval time.Duration, now func() time.Time) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.Prune(now())
+		}
+	}
+}
+
+// BlockedBy names who auto-blocks in CreatedBy.
+const BlockedBy = "incident response"
+
+// Blocker is the incident.Blocker of a replicated deployment: an
+// auto-block is a stored deny rule with source SourceAutoBlock and an
+// expiry, so it survives restarts and (with the Redis backend) reaches
+// every replica; it is listed locally at once. Blocking an address again
+// replaces the rule, and so its expiry.
+type Blocker struct {
+	applier *Applier
+}
+
+var _ incident.Blocker = (*Blocker)(nil)
+
+// NewBlocker returns a Blocker storing through a's store and listing
+// through a.
+func NewBlocker(a *Applier) *Blocker { return &Blocker{applier: a} }
+
+// Block implements incident.Blocker.
+func (b *Blocker) Block(ctx context.Context, blk incident.Block) error {
+	addr := blk.Addr.Unmap().WithZone("")
+	r, err := b.applier.store.Add(ctx, Rule{
+		Tenant:    blk.Tenant,
+		List:      ipset.Deny.String(),
+		Prefix:    netip.PrefixFrom(addr, addr.BitLen()),
+		Reason:    blk.Reason,
+		ExpiresAt: blk.ExpiresAt,
+		CreatedAt: blk.At,
+		CreatedBy: BlockedBy,
+		Source:    SourceAutoBlock,
+	})
+	if err != nil {
+		return err
+	}
+	b.applier.Added(r)
+	return nil
+}
+
+// Blocked implements incident.Blocker: the tenant's deny list holds a
+// live auto-block of addr.
+func (b *Blocker) Blocked(tenant string, addr netip.Addr, now time.Time) bool {
+	m := b.applier.set.Lookup(tenant, "", addr, now).Deny
+	return m.Found() && m.Source == ipset.SourceAutoBlock && m.Scope.Tenant == tenant
+}

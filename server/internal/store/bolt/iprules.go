@@ -1,0 +1,263 @@
+package bolt
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/pdp-dev/pdp/server/internal/iprules"
+	"github.com/pdp-dev/pdp/server/internal/store"
+)
+
+// IP rules live in the ip_rules bucket of the store's file, in one nested
+// bucket per scope (named by the tenant, "" for the global rules) mapping
+// the rule id to the rule's JSON, so a scope's rules are one bucket in id
+// order. Get and Remove look the id up in every scope bucket: there is one
+// per tenant with rules, and a lookup is a B+tree descent. Imports commit
+// importChunk rules per transaction, sorted by id.
+
+var bucketIPRules = []byte("ip_rules")
+
+const importChunk = 100_000
+
+// IPRules is the bbolt backend of iprules.Store, sharing the Store's file.
+type IPRules struct{ s *Store }
+
+var _ iprules.Store = IPRules{}
+
+// IPRules returns the store's IP rules.
+func (s *Store) IPRules() IPRules { return IPRules{s: s} }
+
+// scopeName names a scope's bucket; bbolt refuses an empty name.
+func scopeName(tenant string) []byte { return append([]byte{'t'}, tenant...) }
+
+// update runs fn in a write transaction on the rules bucket, admitted by
+// the store's gate.
+func (r IPRules) update(ctx context.Context, op string, fn func(rules *bbolt.Bucket) error) error {
+	release, err := r.s.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var inner error
+	err = r.s.db.Update(func(tx *bbolt.Tx) error {
+		rules, err := tx.CreateBucketIfNotExists(bucketIPRules)
+		if err != nil {
+			return err
+		}
+		inner = fn(rules)
+		return inner
+	})
+	if inner != nil {
+		return inner
+	}
+	if err != nil {
+		return store.Unavailable(fmt.Errorf("%s: %w", r.s.path, err), op)
+	}
+	return nil
+}
+
+// view runs fn in a read transaction; the bucket is nil before the first
+// rule was written.
+func (r IPRules) view(ctx context.Context, fn func(rules *bbolt.Bucket) error) error {
+	if err := r.s.check(ctx); err != nil {
+		return err
+	}
+	return r.s.db.View(func(tx *bbolt.Tx) error { return fn(tx.Bucket(bucketIPRules)) })
+}
+
+func decodeRule(v []byte) (iprules.Rule, error) {
+	var rule iprules.Rule
+	if err := json.Unmarshal(v, &rule); err != nil {
+		return rule, fmt.Errorf("decode IP rule: %w", err)
+	}
+	return rule, nil
+}
+
+// Add implements iprules.Store.
+func (r IPRules) Add(ctx context.Context, rule iprules.Rule) (iprules.Rule, error) {
+	rule, err := iprules.Prepare(rule)
+	if err != nil {
+		return iprules.Rule{}, err
+	}
+	v, err := json.Marshal(rule)
+	if err != nil {
+		return iprules.Rule{}, err
+	}
+	err = r.update(ctx, "add IP rule", func(rules *bbolt.Bucket) error {
+		b, err := rules.CreateBucketIfNotExists(scopeName(rule.Tenant))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(rule.ID), v)
+	})
+	if err != nil {
+		return iprules.Rule{}, err
+	}
+	return rule, nil
+}
+
+// findRule returns the scope bucket holding id and the rule.
+func findRule(rules *bbolt.Bucket, id string) (*bbolt.Bucket, iprules.Rule, error) {
+	if rules == nil {
+		return nil, iprules.Rule{}, iprules.NotFound(id)
+	}
+	c := rules.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if v != nil {
+			continue
+		}
+		b := rules.Bucket(k)
+		if rv := b.Get([]byte(id)); rv != nil {
+			rule, err := decodeRule(rv)
+			return b, rule, err
+		}
+	}
+	return nil, iprules.Rule{}, iprules.NotFound(id)
+}
+
+// Get implements iprules.Store.
+func (r IPRules) Get(ctx context.Context, id string) (iprules.Rule, error) {
+	var rule iprules.Rule
+	err := r.view(ctx, func(rules *bbolt.Bucket) error {
+		var err error
+		_, rule, err = findRule(rules, id)
+		return err
+	})
+	return rule, err
+}
+
+// Remove implements iprules.Store.
+func (r IPRules) Remove(ctx context.Context, id string) (iprules.Rule, error) {
+	var rule iprules.Rule
+	err := r.update(ctx, "remove IP rule", func(rules *bbolt.Bucket) error {
+		b, found, err := findRule(rules, id)
+		if err != nil {
+			return err
+		}
+		rule = found
+		if err := b.Delete([]byte(id)); err != nil {
+			return err
+		}
+		if k, _ := b.Cursor().First(); k == nil {
+			return rules.DeleteBucket(scopeName(rule.Tenant))
+		}
+		return nil
+	})
+	return rule, err
+}
+
+// List implements iprules.Store.
+func (r IPRules) List(ctx context.Context, q iprules.Query) ([]iprules.Rule, string, error) {
+	var page []iprules.Rule
+	next := ""
+	size := q.PageSize()
+	err := r.view(ctx, func(rules *bbolt.Bucket) error {
+		var b *bbolt.Bucket
+		if rules != nil {
+			b = rules.Bucket(scopeName(q.Tenant))
+		}
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		k, v := c.Seek([]byte(q.After))
+		if k != nil && q.After != "" && string(k) == q.After {
+			k, v = c.Next()
+		}
+		for ; k != nil; k, v = c.Next() {
+			rule, err := decodeRule(v)
+			if err != nil {
+				return err
+			}
+			if q.List != "" && rule.List != q.List {
+				continue
+			}
+			if len(page) == size {
+				next = page[len(page)-1].ID
+				return nil
+			}
+			page = append(page, rule)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return page, next, nil
+}
+
+// Import implements iprules.Store.
+func (r IPRules) Import(ctx context.Context, tenant, list, source string, in []iprules.Rule) (int, int, error) {
+	prepared, err := iprules.PrepareImport(tenant, list, source, in)
+	if err != nil {
+		return 0, 0, err
+	}
+	slices.SortFunc(prepared, func(a, b iprules.Rule) int { return strings.Compare(a.ID, b.ID) })
+	prepared = slices.CompactFunc(prepared, func(a, b iprules.Rule) bool { return a.ID == b.ID })
+	dups := len(in) - len(prepared) - invalidCount(in)
+	added := 0
+	for chunk := range slices.Chunk(prepared, importChunk) {
+		err := r.update(ctx, "import IP rules", func(rules *bbolt.Bucket) error {
+			b, err := rules.CreateBucketIfNotExists(scopeName(tenant))
+			if err != nil {
+				return err
+			}
+			b.FillPercent = 0.9
+			for _, rule := range chunk {
+				if b.Get([]byte(rule.ID)) != nil {
+					dups++
+					continue
+				}
+				v, err := json.Marshal(rule)
+				if err != nil {
+					return err
+				}
+				if err := b.Put([]byte(rule.ID), v); err != nil {
+					return err
+				}
+				added++
+			}
+			return nil
+		})
+		if err != nil {
+			return added, dups, err
+		}
+	}
+	return added, dups, nil
+}
+
+func invalidCount(rules []iprules.Rule) int {
+	n := 0
+	for _, r := range rules {
+		if !r.Prefix.IsValid() {
+			n++
+		}
+	}
+	return n
+}
+
+// All implements iprules.Store.
+func (r IPRules) All(ctx context.Context) ([]iprules.Rule, error) {
+	var out []iprules.Rule
+	err := r.view(ctx, func(rules *bbolt.Bucket) error {
+		if rules == nil {
+			return nil
+		}
+		return rules.ForEachBucket(func(name []byte) error {
+			return rules.Bucket(name).ForEach(func(_, v []byte) error {
+				rule, err := decodeRule(v)
+				if err != nil {
+					return err
+				}
+				out = append(out, rule)
+				return nil
+			})
+		})
+	})
+	return out, err
+}

@@ -1,0 +1,311 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/redis/rueidis"
+
+	"github.com/pdp-dev/pdp/server/internal/iprules"
+)
+
+// IP rules keys:
+//
+//	pdp:{acme}:iprules        hash: rule id → rule JSON, one per scope
+//	pdp:{acme}:iprules:ids    sorted set of the scope's ids, for paging
+//	pdp:{acme}:iprules:v      the scope's version, incremented by every change
+//	pdp:iprules:scopes        set of the scopes holding rules ("" is global)
+//	pdp:iprules:where         hash: rule id → its scope
+//
+// The global scope is the empty tenant, "pdp:{}:iprules". After every
+// change the scope's version is incremented and a KindIPRules Change naming
+// the scope is published on the Notifier, so other replicas reload it.
+// Imports send importChunk HSETNX commands per pipelined round trip; the
+// HSETNX replies say which rules are new, and those are indexed with one
+// ZADD and one HSET per chunk.
+
+const importChunk = 10_000
+
+// IPRules is the Redis backend of iprules.Store.
+type IPRules struct {
+	s *Store
+	n *Notifier
+}
+
+var _ iprules.Store = (*IPRules)(nil)
+
+// IPRules returns the store's IP rules; every change is announced on n,
+// unless n is nil.
+func (s *Store) IPRules(n *Notifier) *IPRules { return &IPRules{s: s, n: n} }
+
+func (r *IPRules) rulesKey(tenant string) string   { return r.s.tenantPart(tenant) + "iprules" }
+func (r *IPRules) idsKey(tenant string) string     { return r.s.tenantPart(tenant) + "iprules:ids" }
+func (r *IPRules) versionKey(tenant string) string { return r.s.tenantPart(tenant) + "iprules:v" }
+func (r *IPRules) scopesKey() string               { return r.s.cfg.Prefix + ":iprules:scopes" }
+func (r *IPRules) whereKey() string                { return r.s.cfg.Prefix + ":iprules:where" }
+
+// changed bumps the scope's version and announces the change.
+func (r *IPRules) changed(ctx context.Context, tenant string) error {
+	c := r.s.client
+	if err := c.Do(ctx, c.B().Incr().Key(r.versionKey(tenant)).Build()).Error(); err != nil {
+		return r.s.fail(ctx, err, "IP rules version")
+	}
+	if r.n != nil {
+		if err := r.n.Publish(ctx, Change{Kind: KindIPRules, Tenant: tenant}); err != nil {
+			return r.s.fail(ctx, err, "IP rules notification")
+		}
+	}
+	return nil
+}
+
+// Version returns the scope's version: 0 before its first change.
+func (r *IPRules) Version(ctx context.Context, tenant string) (int64, error) {
+	if err := r.s.check(ctx); err != nil {
+		return 0, err
+	}
+	c := r.s.client
+	v, err := c.Do(ctx, c.B().Get().Key(r.versionKey(tenant)).Build()).AsInt64()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return 0, r.s.fail(ctx, err, "IP rules version")
+	}
+	return v, nil
+}
+
+// Add implements iprules.Store.
+func (r *IPRules) Add(ctx context.Context, rule iprules.Rule) (iprules.Rule, error) {
+	if err := r.s.check(ctx); err != nil {
+		return iprules.Rule{}, err
+	}
+	rule, err := iprules.Prepare(rule)
+	if err != nil {
+		return iprules.Rule{}, err
+	}
+	v, err := json.Marshal(rule)
+	if err != nil {
+		return iprules.Rule{}, err
+	}
+	c := r.s.client
+	cmds := rueidis.Commands{
+		c.B().Hset().Key(r.rulesKey(rule.Tenant)).FieldValue().FieldValue(rule.ID, string(v)).Build(),
+		c.B().Zadd().Key(r.idsKey(rule.Tenant)).ScoreMember().ScoreMember(0, rule.ID).Build(),
+		c.B().Hset().Key(r.whereKey()).FieldValue().FieldValue(rule.ID, rule.Tenant).Build(),
+		c.B().Sadd().Key(r.scopesKey()).Member(rule.Tenant).Build(),
+	}
+	for _, res := range c.DoMulti(ctx, cmds...) {
+		if err := res.Error(); err != nil {
+			return iprules.Rule{}, r.s.fail(ctx, err, "add IP rule")
+		}
+	}
+	return rule, r.changed(ctx, rule.Tenant)
+}
+
+// Get implements iprules.Store.
+func (r *IPRules) Get(ctx context.Context, id string) (iprules.Rule, error) {
+	if err := r.s.check(ctx); err != nil {
+		return iprules.Rule{}, err
+	}
+	c := r.s.client
+	tenant, err := c.Do(ctx, c.B().Hget().Key(r.whereKey()).Field(id).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return iprules.Rule{}, iprules.NotFound(id)
+	}
+	if err != nil {
+		return iprules.Rule{}, r.s.fail(ctx, err, "get IP rule")
+	}
+	v, err := c.Do(ctx, c.B().Hget().Key(r.rulesKey(tenant)).Field(id).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return iprules.Rule{}, iprules.NotFound(id)
+	}
+	if err != nil {
+		return iprules.Rule{}, r.s.fail(ctx, err, "get IP rule")
+	}
+	return decodeRule(v)
+}
+
+func decodeRule(v string) (iprules.Rule, error) {
+	var rule iprules.Rule
+	if err := json.Unmarshal([]byte(v), &rule); err != nil {
+		return rule, fmt.Errorf("decode IP rule: %w", err)
+	}
+	return rule, nil
+}
+
+// Remove implements iprules.Store.
+func (r *IPRules) Remove(ctx context.Context, id string) (iprules.Rule, error) {
+	rule, err := r.Get(ctx, id)
+	if err != nil {
+		return iprules.Rule{}, err
+	}
+	c := r.s.client
+	res := c.DoMulti(ctx,
+		c.B().Hdel().Key(r.rulesKey(rule.Tenant)).Field(id).Build(),
+		c.B().Zrem().Key(r.idsKey(rule.Tenant)).Member(id).Build(),
+		c.B().Hdel().Key(r.whereKey()).Field(id).Build(),
+	)
+	for _, x := range res {
+		if err := x.Error(); err != nil {
+			return iprules.Rule{}, r.s.fail(ctx, err, "remove IP rule")
+		}
+	}
+	if n, _ := res[0].AsInt64(); n == 0 {
+		return iprules.Rule{}, iprules.NotFound(id) // removed meanwhile
+	}
+	return rule, r.changed(ctx, rule.Tenant)
+}
+
+// List implements iprules.Store.
+func (r *IPRules) List(ctx context.Context, q iprules.Query) ([]iprules.Rule, string, error) {
+	if err := r.s.check(ctx); err != nil {
+		return nil, "", err
+	}
+	c := r.s.client
+	size := q.PageSize()
+	batch := int64(size + 1)
+	after := q.After
+	var page []iprules.Rule
+	for {
+		lo := "-"
+		if after != "" {
+			lo = "(" + after
+		}
+		ids, err := c.Do(ctx, c.B().Zrange().Key(r.idsKey(q.Tenant)).Min(lo).Max("+").Bylex().Limit(0, batch).Build()).AsStrSlice()
+		if err != nil {
+			return nil, "", r.s.fail(ctx, err, "list IP rules")
+		}
+		if len(ids) == 0 {
+			return page, "", nil
+		}
+		vals, err := c.Do(ctx, c.B().Hmget().Key(r.rulesKey(q.Tenant)).Field(ids...).Build()).ToArray()
+		if err != nil {
+			return nil, "", r.s.fail(ctx, err, "list IP rules")
+		}
+		for i := range vals {
+			if vals[i].IsNil() {
+				continue
+			}
+			v, _ := vals[i].ToString()
+			rule, err := decodeRule(v)
+			if err != nil {
+				return nil, "", err
+			}
+			if q.List != "" && rule.List != q.List {
+				continue
+			}
+			if len(page) == size {
+				return page, page[len(page)-1].ID, nil
+			}
+			page = append(page, rule)
+		}
+		if int64(len(ids)) < batch {
+			return page, "", nil
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+// Import implements iprules.Store.
+func (r *IPRules) Import(ctx context.Context, tenant, list, source string, in []iprules.Rule) (int, int, error) {
+	if err := r.s.check(ctx); err != nil {
+		return 0, 0, err
+	}
+	prepared, err := iprules.PrepareImport(tenant, list, source, in)
+	if err != nil {
+		return 0, 0, err
+	}
+	c := r.s.client
+	if err := c.Do(ctx, c.B().Sadd().Key(r.scopesKey()).Member(tenant).Build()).Error(); err != nil {
+		return 0, 0, r.s.fail(ctx, err, "import IP rules")
+	}
+	rulesKey := r.rulesKey(tenant)
+	added := 0
+	cmds := make(rueidis.Commands, 0, importChunk)
+	for chunk := range slices.Chunk(prepared, importChunk) {
+		cmds = cmds[:0]
+		for _, rule := range chunk {
+			v, err := json.Marshal(rule)
+			if err != nil {
+				return added, 0, err
+			}
+			cmds = append(cmds, c.B().Hsetnx().Key(rulesKey).Field(rule.ID).Value(string(v)).Build())
+		}
+		zadd := c.B().Zadd().Key(r.idsKey(tenant)).ScoreMember()
+		where := c.B().Hset().Key(r.whereKey()).FieldValue()
+		n := 0
+		for i, res := range c.DoMulti(ctx, cmds...) {
+			set, err := res.AsInt64()
+			if err != nil {
+				return added, 0, r.s.fail(ctx, err, "import IP rules")
+			}
+			if set == 1 {
+				zadd = zadd.ScoreMember(0, chunk[i].ID)
+				where = where.FieldValue(chunk[i].ID, tenant)
+				n++
+			}
+		}
+		if n > 0 {
+			for _, res := range c.DoMulti(ctx, zadd.Build(), where.Build()) {
+				if err := res.Error(); err != nil {
+					return added, 0, r.s.fail(ctx, err, "import IP rules")
+				}
+			}
+		}
+		added += n
+	}
+	if len(prepared) > 0 {
+		if err := r.changed(ctx, tenant); err != nil {
+			return added, len(prepared) - added, err
+		}
+	}
+	return added, len(prepared) - added, nil
+}
+
+// All implements iprules.Store: every scope is read with HSCAN.
+func (r *IPRules) All(ctx context.Context) ([]iprules.Rule, error) {
+	if err := r.s.check(ctx); err != nil {
+		return nil, err
+	}
+	c := r.s.client
+	scopes, err := c.Do(ctx, c.B().Smembers().Key(r.scopesKey()).Build()).AsStrSlice()
+	if err != nil {
+		return nil, r.s.fail(ctx, err, "read IP rules")
+	}
+	var out []iprules.Rule
+	for _, tenant := range scopes {
+		if out, err = r.appendScope(ctx, out, tenant); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Scope returns every rule of one scope.
+func (r *IPRules) Scope(ctx context.Context, tenant string) ([]iprules.Rule, error) {
+	if err := r.s.check(ctx); err != nil {
+		return nil, err
+	}
+	return r.appendScope(ctx, nil, tenant)
+}
+
+func (r *IPRules) appendScope(ctx context.Context, out []iprules.Rule, tenant string) ([]iprules.Rule, error) {
+	c := r.s.client
+	key := r.rulesKey(tenant)
+	var cursor uint64
+	for {
+		e, err := c.Do(ctx, c.B().Hscan().Key(key).Cursor(cursor).Count(5000).Build()).AsScanEntry()
+		if err != nil {
+			return nil, r.s.fail(ctx, err, "read IP rules")
+		}
+		for i := 1; i < len(e.Elements); i += 2 {
+			rule, err := decodeRule(e.Elements[i])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, rule)
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			return out, nil
+		}
+	}
+}
