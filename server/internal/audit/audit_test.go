@@ -152,3 +152,30 @@ func TestVerify(t *testing.T) {
 		}
 	}
 }
+
+// headLog is a sliceLog that keeps its head apart, like the backends.
+type headLog struct {
+	sliceLog
+	head Head
+}
+
+func (h headLog) Head(context.Context) (Head, error) { return h.head, nil }
+
+func TestVerifyAgainstHead(t *testing.T) {
+	ctx := context.Background()
+	s := chain(1200)
+	// Events appended after the head was read are left for the next run.
+	r, err := Verify(ctx, headLog{s, HeadOf(s[1000])})
+	if err != nil || !r.OK() || r.Events != 1001 || r.Head != s[1000].Hash {
+		t.Fatalf("Verify with appends after the head = %+v %v, %v", r, r.Broken, err)
+	}
+	// Records cut off the end.
+	r, err = Verify(ctx, headLog{s[:1100], HeadOf(s[1199])})
+	if err != nil || r.OK() || r.Broken.Problem != ProblemHead || r.Events != 1100 {
+		t.Fatalf("Verify of a cut chain = %+v %v, %v", r, r.Broken, err)
+	}
+	// An empty log with an empty head holds.
+	if r, err := Verify(ctx, headLog{}); err != nil || !r.OK() || r.Events != 0 {
+		t.Fatalf("Verify of an empty log = %+v, %v", r, err)
+	}
+}

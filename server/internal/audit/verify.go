@@ -69,22 +69,37 @@ const verifyPage = MaxLimit
 // Verify walks the whole chain of log from its first event and reports the
 // first broken link: a record whose hash does not match its content, one
 // that does not link to the record before it, or a missing, repeated or
-// reordered record. When log is a Header it also checks that the chain
-// ends at the head the log keeps. The error is for a log that cannot be
-// read; a broken chain is a Report with Broken set.
+// reordered record. When log is a Header, Verify reads the head first,
+// walks up to it (events appended meanwhile are left for the next run) and
+// checks that the chain reaches that head, which catches records cut off
+// the end. The error is for a log that cannot be read; a broken chain is a
+// Report with Broken set.
 func Verify(ctx context.Context, log Log) (Report, error) {
 	var (
-		r     Report
-		after uint64
-		prev  Head
+		r       Report
+		after   uint64
+		prev    Head
+		head    Head
+		hasHead bool
 	)
-	for {
+	if h, ok := log.(Header); ok {
+		var err error
+		if head, err = h.Head(ctx); err != nil {
+			return r, err
+		}
+		hasHead = true
+	}
+walk:
+	for !hasHead || prev.Seq < head.Seq {
 		evs, next, err := log.List(ctx, Query{After: after, Limit: verifyPage})
 		if err != nil {
 			return r, err
 		}
 		for i := range evs {
 			ev := &evs[i]
+			if hasHead && ev.Seq > head.Seq && prev.Seq == head.Seq {
+				break walk
+			}
 			if b := check(prev, ev); b != nil {
 				r.Broken = b
 				return r, nil
@@ -97,16 +112,10 @@ func Verify(ctx context.Context, log Log) (Report, error) {
 		}
 		after = next
 	}
-	if h, ok := log.(Header); ok {
-		head, err := h.Head(ctx)
-		if err != nil {
-			return r, err
-		}
-		if head.Seq != prev.Seq || head.Hash != prev.Hash {
-			r.Broken = &Break{Seq: prev.Seq, ID: head.ID, Problem: ProblemHead,
-				Expected: fmt.Sprintf("seq %d hash %s", head.Seq, head.Hash),
-				Actual:   fmt.Sprintf("seq %d hash %s", prev.Seq, prev.Hash)}
-		}
+	if hasHead && (head.Seq != prev.Seq || head.Hash != prev.Hash) {
+		r.Broken = &Break{Seq: prev.Seq, ID: head.ID, Problem: ProblemHead,
+			Expected: fmt.Sprintf("seq %d hash %s", head.Seq, head.Hash),
+			Actual:   fmt.Sprintf("seq %d hash %s", prev.Seq, prev.Hash)}
 	}
 	return r, nil
 }
