@@ -1,0 +1,194 @@
+// Package guard holds what every admin handler does first: name the
+// actor, check that the caller may administer the tenant, require a
+// reason, read page tokens, and turn audit events and policies into the
+// shapes of the API.
+package guard
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/audit"
+	"github.com/pdp-dev/pdp/server/internal/authn"
+	"github.com/pdp-dev/pdp/server/internal/fault"
+)
+
+// Anonymous is the actor of a call on a server without API keys and
+// without a client certificate.
+const Anonymous = "anonymous"
+
+// Page sizes of the list calls.
+const (
+	// DefaultPageSize is the page size when a request names none.
+	DefaultPageSize = 100
+	// MaxPageSize is the largest page a request may ask for.
+	MaxPageSize = 1000
+)
+
+// Actor names the caller in ctx for the audit log: the API key's name,
+// else the client certificate's identity, else Anonymous.
+func Actor(ctx context.Context) string {
+	c, _ := authn.CallerFrom(ctx)
+	switch {
+	case c.Name != "":
+		return c.Name
+	case c.CertIdentity != "":
+		return c.CertIdentity
+	}
+	return Anonymous
+}
+
+// Tenant fails with PermissionDenied unless the caller in ctx may
+// administer tenant (authn.AllowedTenant). The message names the tenant,
+// which the caller sent, and nothing about the caller's other tenants.
+func Tenant(ctx context.Context, tenant string) error {
+	if authn.AllowedTenant(ctx, tenant) {
+		return nil
+	}
+	return fault.New(fault.PermissionDenied, "the caller may not administer tenant %q", tenant)
+}
+
+// Tenants returns the tenants the caller in ctx is restricted to, or nil
+// when it may administer every tenant (an admin, or a server without
+// keys). A caller that may administer none gets an empty, non-nil list.
+func Tenants(ctx context.Context) []string {
+	c, ok := authn.CallerFrom(ctx)
+	if ok && (c.Anonymous || c.Role == authn.RoleAdmin) {
+		return nil
+	}
+	if ok && c.Role == authn.RoleTenantAdmin {
+		return append([]string{}, c.Tenants...)
+	}
+	return []string{}
+}
+
+// Require adds a "required" violation for each named field whose value is
+// empty, in the order given as name, value pairs.
+func Require(v *fault.Violations, pairs ...string) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if strings.TrimSpace(pairs[i+1]) == "" {
+			v.Add(pairs[i], "required")
+		}
+	}
+}
+
+// PageSize returns the page size a request asks for, DefaultPageSize when
+// zero; a negative size or one above MaxPageSize is a violation of
+// page_size.
+func PageSize(v *fault.Violations, size int32) int {
+	switch {
+	case size == 0:
+		return DefaultPageSize
+	case size < 0 || size > MaxPageSize:
+		v.Add("page_size", "must be between 1 and %d, not %d", MaxPageSize, size)
+		return DefaultPageSize
+	}
+	return int(size)
+}
+
+// EncodeToken makes an opaque page token of a position.
+func EncodeToken(position string) string {
+	if position == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(position))
+}
+
+// DecodeToken reads a token EncodeToken made; a malformed one is a
+// violation of page_token.
+func DecodeToken(v *fault.Violations, token string) string {
+	if token == "" {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(b) == 0 {
+		v.Add("page_token", "not a token this server issued")
+		return ""
+	}
+	return string(b)
+}
+
+// SeqToken is EncodeToken of an audit sequence number (none at 0).
+func SeqToken(seq uint64) string {
+	if seq == 0 {
+		return ""
+	}
+	return EncodeToken(strconv.FormatUint(seq, 10))
+}
+
+// DecodeSeqToken reads a SeqToken.
+func DecodeSeqToken(v *fault.Violations, token string) uint64 {
+	s := DecodeToken(v, token)
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		v.Add("page_token", "not a token this server issued")
+	}
+	return n
+}
+
+// Document turns a message into the JSON-like value the audit log keeps
+// as before or after; nil for a nil message.
+func Document(m proto.Message) map[string]any {
+	if m == nil || !m.ProtoReflect().IsValid() {
+		return nil
+	}
+	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+	if err != nil {
+		return map[string]any{"error": "not encodable"}
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return map[string]any{"error": "not encodable"}
+	}
+	return out
+}
+
+// AuditEvent turns an audit event into its API message.
+func AuditEvent(e audit.Event) *pdpv1.AuditEvent {
+	out := &pdpv1.AuditEvent{
+		Id: e.ID, Actor: e.Actor, Action: e.Action, Tenant: e.Tenant, Target: e.Target, Reason: e.Reason,
+		PrevHash: e.PrevHash, Hash: e.Hash,
+	}
+	if !e.Time.IsZero() {
+		out.Time = timestamppb.New(e.Time)
+	}
+	out.Before = structOf(e.Before)
+	out.After = structOf(e.After)
+	return out
+}
+
+func structOf(m map[string]any) *structpb.Struct {
+	if m == nil {
+		return nil
+	}
+	s, err := structpb.NewStruct(m)
+	if err != nil {
+		// Values the log kept from JSON always convert; anything else is
+		// shown by its JSON text rather than dropped.
+		b, _ := json.Marshal(m)
+		s, _ = structpb.NewStruct(map[string]any{"json": string(b)})
+	}
+	return s
+}
+
+// Audited appends e to log and maps a failure to Unavailable, naming what
+// was done, so that a change the log did not take is never reported as a
+// plain success.
+func Audited(ctx context.Context, log audit.Log, e audit.Entry) error {
+	if _, err := log.Append(ctx, e); err != nil {
+		return fault.Wrap(err, fault.Unavailable, "the change was made but the audit log did not record it ("+e.Action+")")
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package policies
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/admin/guard"
+	"github.com/pdp-dev/pdp/server/internal/audit"
+	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/fault"
+	"github.com/pdp-dev/pdp/server/internal/store"
+)
+
+// ComplianceReport returns the findings of the compliance library for one
+// environment of a tenant ("" means production) and one framework ("" for
+// every framework), as the loaded policy set computes them.
+func (s *Service) ComplianceReport(ctx context.Context, req *pdpv1.ComplianceReportRequest) (*pdpv1.ComplianceReportResponse, error) {
+	var v fault.Violations
+	guard.Require(&v, "tenant", req.GetTenant())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := guard.Tenant(ctx, req.GetTenant()); err != nil {
+		return nil, err
+	}
+	env := req.GetEnvironment()
+	if env == "" {
+		env = engine.DefaultEnvironment
+	}
+	framework := req.GetFramework()
+	if framework != "" {
+		framework = engine.CanonicalFramework(framework)
+	}
+	found, err := s.opts.Compliance.ComplianceFindings(ctx, req.GetTenant(), env, framework)
+	if err != nil {
+		return nil, err
+	}
+	out := &pdpv1.ComplianceReportResponse{Tenant: req.GetTenant(), Environment: env, Framework: framework, Compliant: true}
+	for _, f := range found {
+		out.Findings = append(out.Findings, &pdpv1.ComplianceFinding{
+			Control: f.Control, Severity: f.Severity, Status: f.Status, Finding: f.Finding, Remediation: f.Remediation,
+		})
+		if !f.Passed() {
+			out.Compliant = false
+		}
+	}
+	return out, nil
+}
+
+// SetSSOStatus records whether a tenant's SSO is available. While it is
+// not, the tenant's break-glass users may sign in with the emergency
+// providers its policy names (authn.emergency_access, audited and
+// notified by the decision's obligations).
+func (s *Service) SetSSOStatus(ctx context.Context, req *pdpv1.SetSSOStatusRequest) (*pdpv1.SetSSOStatusResponse, error) {
+	var v fault.Violations
+	guard.Require(&v, "tenant", req.GetTenant(), "reason", req.GetReason())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if err := guard.Tenant(ctx, req.GetTenant()); err != nil {
+		return nil, err
+	}
+	now := s.opts.Now().UTC()
+	var before store.View
+	if err := s.opts.State.Read(ctx, store.Query{Tenant: req.GetTenant(), At: now}, &before); err != nil {
+		return nil, err
+	}
+	next := store.SSOStatus{Available: req.GetAvailable(), Reason: req.GetReason(), UpdatedAt: now}
+	if err := s.opts.State.SetSSOStatus(ctx, req.GetTenant(), next); err != nil {
+		return nil, err
+	}
+	var prev map[string]any
+	if before.HasSSO {
+		prev = ssoDocument(before.SSO)
+	}
+	if err := guard.Audited(ctx, s.opts.Audit, audit.Entry{
+		Time: now, Actor: guard.Actor(ctx), Action: ActionSSO, Tenant: req.GetTenant(), Target: "sso",
+		Reason: req.GetReason(), Before: prev, After: ssoDocument(next),
+	}); err != nil {
+		return nil, err
+	}
+	return &pdpv1.SetSSOStatusResponse{Available: next.Available, ChangedAt: timestamppb.New(now)}, nil
+}
+
+func ssoDocument(s store.SSOStatus) map[string]any {
+	return map[string]any{"available": s.Available, "updated_at": s.UpdatedAt.UTC().Format(time.RFC3339Nano)}
+}
+
+// ListAuditEvents pages through the audit log, oldest first: one tenant's
+// events, or, without a tenant, those of every tenant the caller may
+// administer (global events only for admins).
+func (s *Service) ListAuditEvents(ctx context.Context, req *pdpv1.ListAuditEventsRequest) (*pdpv1.ListAuditEventsResponse, error) {
+	var v fault.Violations
+	size := guard.PageSize(&v, req.GetPageSize())
+	after := guard.DecodeSeqToken(&v, req.GetPageToken())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	q := audit.Query{Tenant: req.GetTenant(), After: after, Limit: size}
+	if req.GetSince() != nil {
+		q.Since = req.GetSince().AsTime()
+	}
+	if req.GetTenant() != "" {
+		if err := guard.Tenant(ctx, req.GetTenant()); err != nil {
+			return nil, err
+		}
+	} else if mine := guard.Tenants(ctx); mine != nil {
+		if len(mine) == 0 {
+			return &pdpv1.ListAuditEventsResponse{}, nil
+		}
+		q.Tenants = mine
+	}
+	events, next, err := s.opts.Audit.List(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := &pdpv1.ListAuditEventsResponse{NextPageToken: guard.SeqToken(next)}
+	for _, e := range events {
+		out.Events = append(out.Events, guard.AuditEvent(e))
+	}
+	return out, nil
+}
