@@ -11,27 +11,6 @@ import (
 	"unicode/utf8"
 )
 
-// The canonical form of an event is what its Hash covers. It is the JSON
-// object of every field of the event except Hash, written with no
-// whitespace and its keys in byte order at every depth:
-//
-//	{"action":…,"actor":…,"after":…,"before":…,"id":…,"prev_hash":…,
-//	 "reason":…,"seq":…,"target":…,"tenant":…,"time":…}
-//
-//   - Strings are valid UTF-8 (Append replaces invalid bytes with U+FFFD)
-//     and escaped as JSON requires: '"', '\\' and control characters, plus
-//     U+2028 and U+2029; '<', '>' and '&' are written as they are.
-//   - seq is a decimal integer; time is RFC 3339 in UTC with as many
-//     fractional-second digits as needed (none for a whole second).
-//   - before and after are null when absent, otherwise objects whose
-//     numbers are kept exactly as first written (Append rewrites them once
-//     through JSON, so a stored event hashes the same after any number of
-//     reads and writes).
-//   - Every key is present, empty strings included.
-//
-// Hash is the lowercase hex SHA-256 of those bytes. Because prev_hash is
-// inside, each hash commits to the whole chain before it.
-
 // TimeFormat is the layout of times in the canonical form and the stored
 // records.
 const TimeFormat = time.RFC3339Nano
@@ -68,6 +47,23 @@ type storedEvent struct {
 }
 
 // Canonical returns the canonical form of ev: the bytes its Hash covers.
+// It is the JSON object of every field of the event except Hash, written
+// with no whitespace and its keys in byte order at every depth:
+//
+//	{"action":…,"actor":…,"after":…,"before":…,"id":…,"prev_hash":…,"reason":…,"seq":…,"target":…,"tenant":…,"time":…}
+//
+// Strings are valid UTF-8 (Append replaces invalid bytes with U+FFFD) and
+// escaped as JSON requires ('"', '\\' and control characters, plus U+2028
+// and U+2029); '<', '>' and '&' are written as they are. seq is a decimal
+// integer; time is RFC 3339 in UTC with as many fractional-second digits as
+// needed (none for a whole second). before and after are null when absent,
+// otherwise objects whose numbers are kept exactly as first written (Append
+// rewrites them once through JSON, so a stored event hashes the same after
+// any number of reads and writes). Every key is present, empty strings
+// included.
+//
+// Hash is the lowercase hex SHA-256 of those bytes. Because prev_hash is
+// inside, each hash commits to the whole chain before it.
 func Canonical(ev Event) ([]byte, error) {
 	return marshal(canonicalEvent{
 		Action: ev.Action, Actor: ev.Actor, After: ev.After, Before: ev.Before, ID: ev.ID,
