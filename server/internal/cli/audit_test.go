@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/binary"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/audit/audittest"
 	"github.com/pdp-dev/pdp/server/internal/store/bolt"
+	"github.com/pdp-dev/pdp/server/internal/store/redis"
+	"github.com/pdp-dev/pdp/server/internal/store/redis/redistest"
 )
 
 func TestAuditVerify(t *testing.T) {
@@ -88,5 +91,23 @@ func TestAuditVerifyUsage(t *testing.T) {
 		if r.code != tc.code || !strings.Contains(r.stderr, tc.msg) {
 			t.Errorf("pdp %s: code %d, stderr %q; want %d and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.code, tc.msg)
 		}
+	}
+}
+
+func TestAuditVerifyRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	u := srv.URL(0) + "?prefix=clitest"
+	st, err := redis.Open(context.Background(), u, redis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var last audit.Event
+	for i := range 3 {
+		last = audittest.MustAppend(t, st.AuditLog(), audittest.Entry("acme", i))
+	}
+	r := runPDP(t, map[string]string{"PDP_STORE": u}, "audit", "verify")
+	if want := "audit chain verified: 3 events, head " + last.Hash + "\n"; r.code != ExitOK || r.stdout != want {
+		t.Fatalf("verify of a Redis log: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
