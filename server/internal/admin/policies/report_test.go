@@ -85,7 +85,6 @@ func TestSSOOutageOpensEmergencyAccess(t *testing.T) {
 	}
 }
 
-
 func TestListAuditEventsPagesAndFiltersByTenant(t *testing.T) {
 	t.Parallel()
 	r := start(t, nil)
