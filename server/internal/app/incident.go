@@ -58,7 +58,7 @@ func (s *state) openResponders(cfg config.Config, o options, st store.Store) err
 	}
 	r, err := incident.New(incident.Options{
 		Suspender: st,
-		Blocker:   incident.NewIPSetBlocker(s.ips),
+		Blocker:   s.incidentBlocker(),
 		Auditor:   incidentAuditor{log: s.audit},
 		Notifier:  notifier,
 		Logger:    o.logger,

@@ -28,7 +28,8 @@ type state struct {
 	enricher *signals.Enricher
 	recorder *signals.Recorder
 	responders
-	logger interface {
+	ipRules ipRules
+	logger  interface {
 		Error(msg string, args ...any)
 	}
 	// audit is the store's hash-chained audit log: admin handlers append
@@ -82,7 +83,12 @@ func openState(cfg config.Config, o options) (*state, error) {
 		return nil, err
 	}
 	s := &state{store: st, audit: log, ips: ipset.NewSet(nil), logger: o.logger}
+	if err := s.openIPRules(o); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	if err := s.openResponders(cfg, o, st); err != nil {
+		s.ipRules.close()
 		_ = st.Close()
 		return nil, err
 	}
@@ -110,6 +116,7 @@ func (s *state) ping(ctx context.Context) error { return s.store.Ping(ctx) }
 
 func (s *state) close() {
 	s.closeResponders()
+	s.ipRules.close()
 	_ = s.store.Close()
 }
 

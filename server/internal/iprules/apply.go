@@ -2,10 +2,8 @@ package iprules
 
 import (
 	"context"
-	"net/netip"
 	"time"
 
-	"github.com/pdp-dev/pdp/server/internal/incident"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
 )
 
@@ -21,6 +19,9 @@ type Applier struct {
 
 // NewApplier returns an applier loading rules from st into set.
 func NewApplier(set *ipset.Set, st Store) *Applier { return &Applier{set: set, store: st} }
+
+// Store returns the store the applier loads from.
+func (a *Applier) Store() Store { return a.store }
 
 // Set returns the IP lists the applier writes.
 func (a *Applier) Set() *ipset.Set { return a.set }
@@ -127,49 +128,4 @@ func (a *Applier) RunPruner(ctx context.Context, interval time.Duration, now fun
 			a.Prune(now())
 		}
 	}
-}
-
-// BlockedBy names who auto-blocks in CreatedBy.
-const BlockedBy = "incident response"
-
-// Blocker is the incident.Blocker of a replicated deployment: an
-// auto-block is a stored deny rule with source SourceAutoBlock and an
-// expiry, so it survives restarts and (with the Redis backend) reaches
-// every replica; it is listed locally at once. Blocking an address again
-// replaces the rule, and so its expiry.
-type Blocker struct {
-	applier *Applier
-}
-
-var _ incident.Blocker = (*Blocker)(nil)
-
-// NewBlocker returns a Blocker storing through a's store and listing
-// through a.
-func NewBlocker(a *Applier) *Blocker { return &Blocker{applier: a} }
-
-// Block implements incident.Blocker.
-func (b *Blocker) Block(ctx context.Context, blk incident.Block) error {
-	addr := blk.Addr.Unmap().WithZone("")
-	r, err := b.applier.store.Add(ctx, Rule{
-		Tenant:    blk.Tenant,
-		List:      ipset.Deny.String(),
-		Prefix:    netip.PrefixFrom(addr, addr.BitLen()),
-		Reason:    blk.Reason,
-		ExpiresAt: blk.ExpiresAt,
-		CreatedAt: blk.At,
-		CreatedBy: BlockedBy,
-		Source:    SourceAutoBlock,
-	})
-	if err != nil {
-		return err
-	}
-	b.applier.Added(r)
-	return nil
-}
-
-// Blocked implements incident.Blocker: the tenant's deny list holds a
-// live auto-block of addr.
-func (b *Blocker) Blocked(tenant string, addr netip.Addr, now time.Time) bool {
-	m := b.applier.set.Lookup(tenant, "", addr, now).Deny
-	return m.Found() && m.Source == ipset.SourceAutoBlock && m.Scope.Tenant == tenant
 }

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -121,10 +122,8 @@ func actor(ctx context.Context) string {
 		return c.Name
 	case c.CertIdentity != "":
 		return c.CertIdentity
-	case c.Anonymous:
-		return "anonymous"
 	}
-	return "unknown"
+	return "anonymous"
 }
 
 // AddIPRule stores a rule (adding the same list, tenant and CIDR again
@@ -143,7 +142,7 @@ func (s *Service) AddIPRule(ctx context.Context, req *pdpv1.AddIPRuleRequest) (*
 	if err != nil {
 		v.Add("cidr", "%v", err)
 	}
-	if req.GetReason() == "" {
+	if strings.TrimSpace(req.GetReason()) == "" {
 		v.Add("reason", "required")
 	}
 	var expires time.Time
@@ -186,7 +185,7 @@ func (s *Service) RemoveIPRule(ctx context.Context, req *pdpv1.RemoveIPRuleReque
 	if req.GetId() == "" {
 		v.Add("id", "required")
 	}
-	if req.GetReason() == "" {
+	if strings.TrimSpace(req.GetReason()) == "" {
 		v.Add("reason", "required")
 	}
 	if err := v.Err(); err != nil {

@@ -1,0 +1,77 @@
+package iprules_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/pdp-dev/pdp/server/internal/iprules"
+	"github.com/pdp-dev/pdp/server/internal/ipset"
+	"github.com/pdp-dev/pdp/server/internal/store/memory"
+)
+
+var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func TestApplierLoadsScopesAndKeepsTenantPolicies(t *testing.T) {
+	ctx := context.Background()
+	st := memory.NewIPRules()
+	set := ipset.NewSet(nil)
+	if err := set.SetTenantPolicies(map[string]any{"acme": map[string]any{"environments": map[string]any{
+		"production": map[string]any{"ip_denylist": []any{"192.0.2.0/24"}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	a := iprules.NewApplier(set, st)
+	global, _ := st.Add(ctx, iprules.Rule{List: "deny", Prefix: netip.MustParsePrefix("198.51.100.0/24"), Source: iprules.SourceAdmin})
+	expired, _ := st.Add(ctx, iprules.Rule{Tenant: "acme", List: "suspicious", Prefix: netip.MustParsePrefix("203.0.113.1/32"),
+		Source: iprules.SourceAdmin, ExpiresAt: t0.Add(-time.Second)})
+	if _, _, err := st.Import(ctx, "acme", "suspicious", "import:feed", []iprules.Rule{{Prefix: netip.MustParsePrefix("10.0.0.0/8")}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := a.Load(ctx, t0)
+	if err != nil || n != 2 {
+		t.Fatalf("Load = %d, %v; want the 2 live rules", n, err)
+	}
+	if m := set.Lookup("beta", "", addr("198.51.100.1"), t0).Deny; m.Source != ipset.AdminRuleSource(global.ID) {
+		t.Fatalf("global rule: %+v", m)
+	}
+	if m := set.Lookup("acme", "", addr("10.1.2.3"), t0).Suspicious; m.Source != "import:feed" {
+		t.Fatalf("import: %+v", m)
+	}
+	if m := set.Lookup("acme", "", addr("203.0.113.1"), t0).Suspicious; m.Found() {
+		t.Fatalf("expired rule listed: %+v (%s)", m, expired.ID)
+	}
+
+	// Another replica removes the import and adds a rule: reloading the
+	// scope follows, and the tenant policy's entries stay.
+	page, _, _ := st.List(ctx, iprules.Query{Tenant: "acme", List: "suspicious"})
+	for _, r := range page {
+		if r.Source == "import:feed" {
+			if _, err := st.Remove(ctx, r.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := st.Add(ctx, iprules.Rule{Tenant: "acme", List: "allow", Prefix: netip.MustParsePrefix("2001:db8::/32"), Source: iprules.SourceAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.LoadScope(ctx, "acme", t0); err != nil {
+		t.Fatal(err)
+	}
+	r := set.Lookup("acme", "production", addr("10.1.2.3"), t0)
+	if r.Suspicious.Found() {
+		t.Fatal("removed import still listed")
+	}
+	if !set.Lookup("acme", "production", addr("2001:db8::1"), t0).Allow.Found() {
+		t.Fatal("new rule not listed")
+	}
+	if m := set.Lookup("acme", "production", addr("192.0.2.9"), t0).Deny; m.Source != ipset.SourceTenantPolicy {
+		t.Fatalf("tenant policy entry lost: %+v", m)
+	}
+	if !set.Lookup("acme", "", addr("198.51.100.1"), t0).Deny.Found() {
+		t.Fatal("reloading a tenant dropped a global rule")
+	}
+}
