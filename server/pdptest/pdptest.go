@@ -56,6 +56,7 @@ type settings struct {
 	logger   *slog.Logger
 	noWait   bool
 	client   clientSecurity // API key and TLS of the harness clients (security.go)
+	clock    *Clock
 }
 
 // Option adjusts the server a test starts.
@@ -133,7 +134,11 @@ func Start(t testing.TB, opts ...Option) *Server {
 	srv.done = make(chan error, 1)
 	ready := make(chan app.Info, 1)
 	go func() {
-		srv.done <- app.Run(ctx, cfg, app.WithLogger(logger), app.WithReady(func(i app.Info) { ready <- i }))
+		runOpts := []app.Option{app.WithLogger(logger), app.WithReady(func(i app.Info) { ready <- i })}
+		if st.clock != nil {
+			runOpts = append(runOpts, app.WithClock(st.clock.Now))
+		}
+		srv.done <- app.Run(ctx, cfg, runOpts...)
 	}()
 	select {
 	case info := <-ready:
