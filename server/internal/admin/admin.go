@@ -1,0 +1,141 @@
+// Package admin is pdp.v1.PolicyAdminService (API.md section 6), composed
+// of the services that implement its parts:
+//
+//	policies  GetTenantPolicy, PutTenantPolicy, ListTenants,
+//	          ListPendingChanges, ApproveChange, RejectChange,
+//	          ComplianceReport, SetSSOStatus, ListAuditEvents
+//	iprules   AddIPRule, RemoveIPRule, ListIPRules, ImportIPList
+//	users     GetUserProfile, ResetUserMFA, UnsuspendUser,
+//	          ExportUserData, EraseUserData
+//
+// Every method is answered by one of them; none is left unimplemented.
+// Authentication happens before (package authn: admin and tenant-admin
+// keys reach these methods, pep keys do not); each method checks that the
+// caller may administer the tenant it names, requires a reason for every
+// change and appends the change to the audit log.
+package admin
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/admin/iprules"
+	"github.com/pdp-dev/pdp/server/internal/admin/policies"
+	"github.com/pdp-dev/pdp/server/internal/admin/users"
+)
+
+// Server is PolicyAdminService.
+type Server struct {
+	pdpv1.UnsafePolicyAdminServiceServer
+	policies *policies.Service
+	rules    *iprules.Service
+	users    *users.Service
+}
+
+var _ pdpv1.PolicyAdminServiceServer = (*Server)(nil)
+
+// New composes the service; every part is required.
+func New(p *policies.Service, r *iprules.Service, u *users.Service) (*Server, error) {
+	if p == nil || r == nil || u == nil {
+		return nil, errors.New("admin: the policies, IP-rules and users services are all required")
+	}
+	return &Server{policies: p, rules: r, users: u}, nil
+}
+
+// Register registers s on a gRPC server.
+func (s *Server) Register(g grpc.ServiceRegistrar) {
+	pdpv1.RegisterPolicyAdminServiceServer(g, s)
+}
+
+// GetTenantPolicy implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) GetTenantPolicy(ctx context.Context, req *pdpv1.GetTenantPolicyRequest) (*pdpv1.GetTenantPolicyResponse, error) {
+	return s.policies.GetTenantPolicy(ctx, req)
+}
+
+// PutTenantPolicy implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) PutTenantPolicy(ctx context.Context, req *pdpv1.PutTenantPolicyRequest) (*pdpv1.PutTenantPolicyResponse, error) {
+	return s.policies.PutTenantPolicy(ctx, req)
+}
+
+// ListTenants implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) ListTenants(ctx context.Context, req *pdpv1.ListTenantsRequest) (*pdpv1.ListTenantsResponse, error) {
+	return s.policies.ListTenants(ctx, req)
+}
+
+// ListPendingChanges implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) ListPendingChanges(ctx context.Context, req *pdpv1.ListPendingChangesRequest) (*pdpv1.ListPendingChangesResponse, error) {
+	return s.policies.ListPendingChanges(ctx, req)
+}
+
+// ApproveChange implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) ApproveChange(ctx context.Context, req *pdpv1.ApproveChangeRequest) (*pdpv1.ApproveChangeResponse, error) {
+	return s.policies.ApproveChange(ctx, req)
+}
+
+// RejectChange implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) RejectChange(ctx context.Context, req *pdpv1.RejectChangeRequest) (*pdpv1.RejectChangeResponse, error) {
+	return s.policies.RejectChange(ctx, req)
+}
+
+// ComplianceReport implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) ComplianceReport(ctx context.Context, req *pdpv1.ComplianceReportRequest) (*pdpv1.ComplianceReportResponse, error) {
+	return s.policies.ComplianceReport(ctx, req)
+}
+
+// SetSSOStatus implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) SetSSOStatus(ctx context.Context, req *pdpv1.SetSSOStatusRequest) (*pdpv1.SetSSOStatusResponse, error) {
+	return s.policies.SetSSOStatus(ctx, req)
+}
+
+// ListAuditEvents implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) ListAuditEvents(ctx context.Context, req *pdpv1.ListAuditEventsRequest) (*pdpv1.ListAuditEventsResponse, error) {
+	return s.policies.ListAuditEvents(ctx, req)
+}
+
+// AddIPRule implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) AddIPRule(ctx context.Context, req *pdpv1.AddIPRuleRequest) (*pdpv1.AddIPRuleResponse, error) {
+	return s.rules.AddIPRule(ctx, req)
+}
+
+// RemoveIPRule implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) RemoveIPRule(ctx context.Context, req *pdpv1.RemoveIPRuleRequest) (*pdpv1.RemoveIPRuleResponse, error) {
+	return s.rules.RemoveIPRule(ctx, req)
+}
+
+// ListIPRules implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) ListIPRules(ctx context.Context, req *pdpv1.ListIPRulesRequest) (*pdpv1.ListIPRulesResponse, error) {
+	return s.rules.ListIPRules(ctx, req)
+}
+
+// ImportIPList implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) ImportIPList(stream grpc.ClientStreamingServer[pdpv1.ImportIPListRequest, pdpv1.ImportIPListResponse]) error {
+	return s.rules.ImportIPList(stream)
+}
+
+// GetUserProfile implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) GetUserProfile(ctx context.Context, req *pdpv1.GetUserProfileRequest) (*pdpv1.GetUserProfileResponse, error) {
+	return s.users.GetUserProfile(ctx, req)
+}
+
+// ResetUserMFA implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) ResetUserMFA(ctx context.Context, req *pdpv1.ResetUserMFARequest) (*pdpv1.ResetUserMFAResponse, error) {
+	return s.users.ResetUserMFA(ctx, req)
+}
+
+// UnsuspendUser implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) UnsuspendUser(ctx context.Context, req *pdpv1.UnsuspendUserRequest) (*pdpv1.UnsuspendUserResponse, error) {
+	return s.users.UnsuspendUser(ctx, req)
+}
+
+// ExportUserData implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) ExportUserData(ctx context.Context, req *pdpv1.ExportUserDataRequest) (*pdpv1.ExportUserDataResponse, error) {
+	return s.users.ExportUserData(ctx, req)
+}
+
+// EraseUserData implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) EraseUserData(ctx context.Context, req *pdpv1.EraseUserDataRequest) (*pdpv1.EraseUserDataResponse, error) {
+	return s.users.EraseUserData(ctx, req)
+}
