@@ -191,7 +191,7 @@ obligations contains x if {
 }
 
 risk_factors contains x if {
-	not data.pdp.risk_factors_quiet
+	data.pdp.risk_factors_quiet == false
 	some x in library_risk_factors
 }
 
@@ -392,22 +392,27 @@ core_enforced := false if {
 } else := true
 
 # The decision document the server evaluates. The first branch is the
-# common case, a request nothing objects to: it is what core_full_decision
-# gives when every set is empty and no explanation is asked for, built
-# without evaluating the library_* sets. A truthy policy rules the gate out,
+# common case, a request nothing objects to in an enforcing environment: it
+# is what core_full_decision gives when every set is empty and no
+# explanation is asked for, built without evaluating the library_* sets.
+# Its risk level is "low" because core_quiet includes risk_quiet, which
+# with no factor (a score of 0) means 0 <= step-up threshold < deny
+# threshold. Without a session_control (no timeout) the branch does not
+# apply, and the full document says {}. A truthy policy rules the gate out,
 # so the second branch goes straight to the full document.
 decision := {
 	"decision": "allow",
 	"reasons": [],
 	"step_ups": [],
 	"obligations": [],
-	"risk": {"score": 0, "level": core_zero_risk_level, "factors": []},
-	"session": core_session,
+	"risk": {"score": 0, "level": "low", "factors": []},
+	"session": data.pdp.session_control,
 	"cache_ttl_ns": object.get(policy, "cache_ttl_ns", 0),
-	"enforced": core_enforced,
+	"enforced": true,
 	"would_decide": "allow",
 } if {
 	input.explain == false
+	policy.report_only == false
 	core_quiet
 	data.pdp.deny == set()
 	data.pdp.challenge == set()

@@ -24,6 +24,7 @@ library_deny contains {
 	"message": sprintf("direct database queries are disabled in environment %q", [input.environment]),
 	"rule": "data.direct_query",
 } if {
+	not data_quiet
 	input.action.name == "db.direct_query"
 	policy
 	not policy.allow_direct_query == true
@@ -40,6 +41,7 @@ checks contains {
 }
 
 library_obligations contains {"kind": "cache_namespace", "params": data_cache_namespace} if {
+	not data_quiet
 	glob.match("cache.*", null, input.action.name)
 	policy
 }

@@ -58,11 +58,11 @@ email_entry_text(entry) := sprintf("%s and its subdomains", [entry.domain]) if {
 } else := entry.domain
 
 # Quiet: no domain list, or a valid email whose domain is listed. The common
-# case (the domain itself is listed) is checked in one body, without the
-# helpers above; anything else is decided by them.
-email_quiet if not count(policy.email_domains) > 0
-
+# case (the domain itself is listed) is checked first, in one body without
+# the helpers above; anything else is decided by them.
 email_quiet if {
+	domains := policy.email_domains
+	count(domains) > 0
 	parts := split(input.subject.email, "@")
 	n := count(parts)
 	n > 1
@@ -70,9 +70,11 @@ email_quiet if {
 	not regex.match(`\s`, input.subject.email)
 	domain := trim_suffix(lower(parts[n - 1]), ".")
 	regex.match(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`, domain)
-	some entry in policy.email_domains
+	some entry in domains
 	domain == trim_suffix(lower(entry.domain), ".")
 }
+
+email_quiet if not count(policy.email_domains) > 0
 
 email_quiet if {
 	email_valid

@@ -209,6 +209,8 @@ library_risk_factors contains risk_factor("ip_reputation", risk_ip_reputation_de
 # at a usual hour, nothing suspicious), checked without the helpers; the
 # second is exact, factor by factor.
 
+default risk_factors_quiet := false
+
 risk_factors_quiet if {
 	input.device.managed == true
 	input.device.compliant == true

@@ -80,13 +80,9 @@ session_warning_ns := object.get(policy, "session_warning_ns", 0)
 session_warn_at_ns := session_expires_at_ns - session_warning_ns
 
 # Quiet: the session is neither inactive nor in its warning period. The
-# first body is the common case: before the warning, hence not inactive.
-session_quiet if {
-	last := input.session.last_activity_at_ns
-	timeout := session_timeout_ns
-	input.time_ns < (last + timeout) - session_warning_ns
-	input.time_ns - last <= timeout
-}
+# first body is the common case: an active session (session_control has a
+# warning time only then) before its warning time.
+session_quiet if input.time_ns < session_control.warn_at_ns
 
 session_quiet if {
 	not session_inactive
@@ -105,7 +101,9 @@ session_control := {
 	"idle_timeout_ns": session_timeout_ns,
 } if {
 	expires_at := input.session.last_activity_at_ns + session_timeout_ns
-	not input.time_ns - input.session.last_activity_at_ns > session_timeout_ns
+
+	# not inactive: idle = time - last activity is not above the timeout
+	not input.time_ns > expires_at
 } else := {"idle_timeout_ns": session_timeout_ns} if {
 	session_timeout_ns
 }
