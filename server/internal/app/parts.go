@@ -30,6 +30,7 @@ type parts struct {
 	stopTracing   func(context.Context) error
 	engine        *engine.Engine
 	state         *state
+	admin         *adminParts
 	loader        *reload.Loader
 	health        *transport.Health
 	grpcServer    *grpc.Server
@@ -63,13 +64,16 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.admin = newAdminParts(p.state.store)
 	p.loader = reload.New(p.engine, reload.Options{
 		PolicyDirs: cfg.PolicyDirs,
 		TenantsDir: cfg.TenantsDir,
 		Debounce:   cfg.ReloadDebounce,
 		Logger:     o.logger,
 		Metrics:    p.metrics,
+		Stored:     p.admin.stored,
 		OnLoad: func(set reload.Set) {
+			p.admin.loaded(set)
 			p.state.onLoad(set)
 			p.health.SetServing(true)
 		},
@@ -105,6 +109,9 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 		Credentials:    p.sec.grpcCredentials(),
 	})
 	pdpv1.RegisterDecisionServiceServer(p.grpcServer, svc)
+	if err := p.registerAdmin(o); err != nil {
+		return nil, err
+	}
 	// The gateway doors: Envoy ext_authz on gRPC, /v1/forward-auth on HTTP.
 	gw, err := gateway.New(ctx, cfg.Gateway, gateway.Options{Logger: o.logger, Now: o.now})
 	if err != nil {
@@ -209,6 +216,7 @@ func (p *parts) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	p.sec.close(ctx)
+	p.admin.close()
 	p.state.close()
 	_ = p.stopTracing(ctx)
 	_ = p.metrics.Shutdown(ctx)
