@@ -391,6 +391,32 @@ core_enforced := false if {
 	policy.report_only == true
 } else := true
 
+# The engine defines core_library_only as true when it loads this library
+# without any module of package pdp or below: no other rule can then add to
+# deny, challenge, notices, obligations or risk_factors.
+default core_library_only := false
+
+# With core_quiet, the sets the decision combines are empty: either nothing
+# but the library adds to them (then only risk factors, which core_quiet
+# does not cover, are left to read), or they are read and found empty.
+core_sets_empty if {
+	core_library_only
+	data.pdp.risk_factors == set()
+}
+
+core_sets_empty if {
+	data.pdp.deny == set()
+	data.pdp.challenge == set()
+	data.pdp.notices == set()
+	data.pdp.obligations == set()
+	data.pdp.risk_factors == set()
+	not data.pdp.custom.deny
+	not data.pdp.custom.challenge
+	not data.pdp.custom.notices
+	not data.pdp.custom.obligations
+	not data.pdp.custom.risk_factors
+}
+
 # The decision document the server evaluates. The first branch is the
 # common case, a request nothing objects to in an enforcing environment: it
 # is what core_full_decision gives when every set is empty and no
@@ -414,16 +440,7 @@ decision := {
 	input.explain == false
 	policy.report_only == false
 	core_quiet
-	data.pdp.deny == set()
-	data.pdp.challenge == set()
-	data.pdp.notices == set()
-	data.pdp.obligations == set()
-	data.pdp.risk_factors == set()
-	not data.pdp.custom.deny
-	not data.pdp.custom.challenge
-	not data.pdp.custom.notices
-	not data.pdp.custom.obligations
-	not data.pdp.custom.risk_factors
+	core_sets_empty
 } else := core_full_decision if {
 	policy
 } else := core_gated_decision if {

@@ -78,6 +78,10 @@ func (e *Engine) prepare(ctx context.Context, b Bundle) (*prepared, error) {
 		sources[name] = src
 	}
 
+	if libraryOnly(b.Modules) {
+		sources[libraryOnlyModule] = libraryOnlySource
+	}
+
 	compiler, err := compile(sources)
 	if err != nil {
 		return nil, err
@@ -107,6 +111,31 @@ func (e *Engine) prepare(ctx context.Context, b Bundle) (*prepared, error) {
 		return nil, err
 	}
 	return &prepared{query: query, revision: revision, compliance: newComplianceSet(compiler, store)}, nil
+}
+
+// libraryOnlyModule is the module the engine adds to a policy set in which
+// no author module is in package pdp or below it: nothing but the library
+// can then add to the sets the decision combines, and core_library_only
+// lets the common allow skip reading them (see rego/core.rego). The name
+// is not a file path, so no author module can take it.
+const (
+	libraryOnlyModule = "<engine>/library_only.rego"
+	libraryOnlySource = "package pdp\n\ncore_library_only := true\n"
+)
+
+// pdpPath is the path of package pdp.
+var pdpPath = ast.MustParseRef("data.pdp")
+
+// libraryOnly reports whether no module is in package pdp or below it. A
+// module that does not parse counts as being there: compile reports it.
+func libraryOnly(modules map[string]string) bool {
+	for name, src := range modules {
+		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil || m.Package.Path.HasPrefix(pdpPath) {
+			return false
+		}
+	}
+	return true
 }
 
 // compile parses and compiles every module. Errors keep OPA's locations,
