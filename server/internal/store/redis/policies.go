@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/redis/rueidis"
 
@@ -219,17 +220,27 @@ func (p *Policies) DeletePending(ctx context.Context, id string) error {
 
 // WatchPolicies implements policystore.Watcher: it subscribes to the
 // store's notifications and calls changed with the tenant of every
-// KindTenantPolicy change another replica published, and with "" after a
-// reconnect (KindResync), until ctx ends or stop is called.
+// KindTenantPolicy change another replica published, and with "" once the
+// subscription is first in place (what was stored before it may have been
+// missed) and after every reconnect (KindResync), until ctx ends or stop
+// is called. Calls are serialised.
 func (p *Policies) WatchPolicies(ctx context.Context, changed func(tenant string)) (stop func()) {
 	n := p.Notifier()
-	sub := n.Subscribe(ctx, func(c Change) {
+	handle := func(c Change) {
 		switch {
 		case c.Kind == KindResync:
 			changed("")
 		case c.Kind == KindTenantPolicy && c.Origin != n.Origin():
 			changed(c.Tenant)
 		}
-	})
+	}
+	sub := n.Subscribe(ctx, handle)
+	go func() {
+		select {
+		case <-sub.Ready():
+			sub.deliver(handle, Change{Kind: KindResync, At: time.Now().UTC()})
+		case <-sub.Done():
+		}
+	}()
 	return sub.Close
 }
