@@ -148,3 +148,54 @@ func TestLibraryModules(t *testing.T) {
 		t.Errorf("modules mismatch (-want +got):\n%s", diff)
 	}
 }
+
+func TestLibraryOnly(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		modules map[string]string
+		want    bool
+	}{
+		{"no modules", nil, true},
+		{"other packages", map[string]string{"a.rego": "package acme.helpers\n\nx := 1\n", "b.rego": "package pdpx\n\ny := 2\n"}, true},
+		{"package pdp", map[string]string{"a.rego": "package pdp\n\nx := 1\n"}, false},
+		{"package pdp.custom", map[string]string{"a.rego": "package acme\n\nx := 1\n", "b.rego": "package pdp.custom\n\ny := 2\n"}, false},
+		{"below pdp.custom", map[string]string{"a.rego": "package pdp.custom.geo\n\nx := 1\n"}, false},
+		{"does not parse", map[string]string{"a.rego": "package acme\n\nx := \n"}, false},
+	}
+	for _, tt := range tests {
+		if got := libraryOnly(tt.modules); got != tt.want {
+			t.Errorf("%s: libraryOnly = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// An author rule of package pdp or pdp.custom is read even when every
+// control of the library is quiet, and a module elsewhere changes nothing.
+func TestAuthorRulesOnQuietRequests(t *testing.T) {
+	t.Parallel()
+	for _, pkg := range []string{"pdp", "pdp.custom"} {
+		mods := map[string]string{"policies/extra.rego": "package " + pkg + `
+
+deny contains {"code": "extra.no_reads", "message": "no reads", "rule": "extra.no_reads"} if input.action.name == "api.read"
+
+risk_factors contains {"name": "unusual_time", "weight": 0.1, "detail": "extra"} if input.action.name == "api.read"
+`}
+		e := loaded(t, Options{}, Bundle{Modules: mods, Tenants: demoTenants(t)})
+		d, err := e.Decide(context.Background(), demoRequest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Kind != decision.KindDeny || len(d.Reasons) != 1 || d.Reasons[0].Code != "extra.no_reads" || len(d.Risk.Factors) != 1 {
+			t.Errorf("package %s: %s %+v %+v, want the author's deny and factor", pkg, d.Kind, d.Reasons, d.Risk)
+		}
+	}
+	e := loaded(t, Options{}, Bundle{Modules: map[string]string{"policies/h.rego": "package acme\n\nx := 1\n"}, Tenants: demoTenants(t)})
+	d, err := e.Decide(context.Background(), demoRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Kind != decision.KindAllow || len(d.Reasons) != 0 {
+		t.Errorf("module of another package: %s %+v, want a plain allow", d.Kind, d.Reasons)
+	}
+}
