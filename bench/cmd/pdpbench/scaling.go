@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/iprules"
+	"github.com/pdp-dev/pdp/server/internal/store/bolt"
+)
+
+// scalingStep is one pdp configuration of the scaling runs.
+type scalingStep struct {
+	name     string
+	cidrs    int // global deny-list entries stored before start
+	profiles int // user profiles reported after start
+}
+
+// scale measures pdp, each time in a fresh process and store, at a fixed
+// rate of half the maximum pdp reached in the side-by-side runs, with
+// growing deny lists and user profile counts, and finally with the largest
+// of both at once (the memory target).
+func (b *bench) scale() error {
+	pdp := b.find("pdp")
+	rate := max(int(pdp.max.rps()/2), 1)
+	steps := []scalingStep{
+		{name: "cidr 1k", cidrs: 1000},
+		{name: "cidr 100k", cidrs: 100_000},
+		{name: fmt.Sprintf("cidr %s", count(b.c.maxCIDRs)), cidrs: b.c.maxCIDRs},
+		{name: "profiles 1k", profiles: 1000},
+		{name: fmt.Sprintf("profiles %s", count(b.c.maxProfiles)), profiles: b.c.maxProfiles},
+		{name: fmt.Sprintf("cidr %s + profiles %s", count(b.c.maxCIDRs), count(b.c.maxProfiles)), cidrs: b.c.maxCIDRs, profiles: b.c.maxProfiles},
+	}
+	fmt.Printf("scaling runs at %d req/s (50%% of pdp's max)\n", rate)
+	for _, st := range steps {
+		r, err := b.scaleStep(st, rate)
+		if err != nil {
+			return fmt.Errorf("%s: %w", st.name, err)
+		}
+		b.scaling = append(b.scaling, r)
+	}
+	return nil
+}
+
+// count writes 1000 as 1k and 1000000 as 1M.
+func count(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n >= 1000 && n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
+}
+
+func (b *bench) scaleStep(st scalingStep, rate int) (*result, error) {
+	dir := filepath.Join(b.tmp, "scale-"+strings.NewReplacer(" ", "-", "+", "").Replace(st.name))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var notes []string
+	if st.cidrs > 0 {
+		t0 := time.Now()
+		if err := seedDenyList(filepath.Join(dir, "pdp.db"), st.cidrs); err != nil {
+			return nil, fmt.Errorf("seed deny list: %w", err)
+		}
+		notes = append(notes, fmt.Sprintf("stored %d deny CIDRs in %s", st.cidrs, time.Since(t0).Round(time.Millisecond)))
+	}
+	t0 := time.Now()
+	srv, err := b.startSystem("pdp", dir, filepath.Join(b.c.root, "server/demo/tenants"))
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	notes = append(notes, fmt.Sprintf("ready in %s", time.Since(t0).Round(time.Millisecond)))
+	if st.profiles > 0 {
+		t0 := time.Now()
+		if err := b.seedProfiles(st.profiles); err != nil {
+			return nil, fmt.Errorf("seed profiles: %w", err)
+		}
+		notes = append(notes, fmt.Sprintf("reported %d users in %s", st.profiles, time.Since(t0).Round(time.Millisecond)))
+	}
+	fmt.Printf("  %s: %s\n", st.name, strings.Join(notes, ", "))
+	// A short unreported warm-up, then the measured run.
+	if _, err := b.load("pdp", srv, "warm-up", loadSpec{rate: rate, duration: time.Second, conc: b.c.conc}); err != nil {
+		return nil, err
+	}
+	r, err := b.load("pdp", srv, st.name, loadSpec{rate: rate, duration: b.c.scaleDur, conc: b.c.conc})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// denyPrefix returns the i-th generated deny-list network: mostly IPv4
+// /32s and /24s inside 10.0.0.0/8 and 100.64.0.0/10, a quarter IPv6 /64s
+// in 2001:db8:f000::/36, none of them covering the workload's addresses.
+func denyPrefix(r *rand.Rand, i int) netip.Prefix {
+	switch i % 4 {
+	case 0:
+		var b [16]byte
+		copy(b[:], []byte{0x20, 0x01, 0x0d, 0xb8, 0xf0 | byte(r.IntN(16))})
+		for j := 5; j < 8; j++ {
+			b[j] = byte(r.IntN(256))
+		}
+		return netip.PrefixFrom(netip.AddrFrom16(b), 64)
+	case 1:
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(r.IntN(256)), byte(r.IntN(256)), 0}), 24)
+	default:
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{100, 64 | byte(r.IntN(64)), byte(r.IntN(256)), byte(1 + r.IntN(254))}), 32)
+	}
+}
+
+// seedDenyList stores n distinct global deny rules in a new bolt file, as
+// an imported feed: the same records ImportIPList writes, loaded by pdp
+// at start. (A tenant policy file is capped at 1 MiB, too small for the
+// larger lists.)
+func seedDenyList(path string, n int) error {
+	r := rand.New(rand.NewPCG(uint64(n), 11))
+	seen := make(map[netip.Prefix]struct{}, n)
+	rules := make([]iprules.Rule, 0, n)
+	for i := 0; len(rules) < n; i++ {
+		p := denyPrefix(r, i)
+		if _, dup := seen[p]; dup {
+			continue
+		}
+		seen[p] = struct{}{}
+		rules = append(rules, iprules.Rule{Prefix: p, Reason: "benchmark feed"})
+	}
+	st, err := bolt.Open(path, bolt.Options{SweepInterval: -1})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const chunk = 50_000
+	for i := 0; i < len(rules); i += chunk {
+		if _, _, err := st.IPRules().Import(ctx, "", "deny", iprules.ImportPrefix+"bench", rules[i:min(i+chunk, len(rules))]); err != nil {
+			st.Close()
+			return err
+		}
+	}
+	return st.Close()
+}
+
+// seedProfiles reports a successful login for n distinct users, spread
+// over the demo tenants, 32 at a time on one connection; the first ones
+// are the workload's own users.
+func (b *bench) seedProfiles(n int) error {
+	cc, err := grpc.NewClient(b.c.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	cl := pdpv1.NewDecisionServiceClient(cc)
+	users := makeUsers(rand.New(rand.NewPCG(7, 7^0x9e3779b97f4a7c15)), 200)
+	var next atomic.Int64
+	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				req := reportFor(users, i)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := cl.Report(ctx, req)
+				cancel()
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("report %d: %w", i, err)
+					}
+					mu.Unlock()
+					next.Store(int64(n))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// reportFor is the i-th seeding event: one of the workload's users while
+// they last, then synthetic users of the same tenants.
+func reportFor(users []user, i int) *pdpv1.ReportRequest {
+	var u user
+	if i < len(users) {
+		u = users[i]
+	} else {
+		t := demoTenants[i%len(demoTenants)]
+		k := i / len(demoTenants)
+		u = user{
+			tenant: t.name, id: fmt.Sprintf("%s-s%07d", t.name, k),
+			email: fmt.Sprintf("seed%07d@%s", k, t.domain), provider: t.providers[0],
+			country: countries[k%len(countries)], device: fmt.Sprintf("dev-%s-s%07d", t.name, k),
+			roles: []string{t.roles[0]},
+			ip:    netip.AddrFrom4([4]byte{198, 18, byte(k >> 8), byte(k)}),
+		}
+	}
+	at := benchEpoch.Add(-24 * time.Hour).Add(time.Duration(i%3600) * time.Second)
+	return &pdpv1.ReportRequest{
+		Tenant:         u.tenant,
+		Environment:    "production",
+		Event:          pdpv1.Event_EVENT_LOGIN_SUCCEEDED,
+		Subject:        &pdpv1.Subject{Id: u.id, Email: u.email, Roles: u.roles, MfaEnrolled: true},
+		Authentication: &pdpv1.Authentication{Provider: u.provider, Methods: []string{"pwd", "otp"}, AuthenticatedAt: timestamppb.New(at), MfaVerifiedAt: timestamppb.New(at)},
+		Network:        &pdpv1.Network{Ip: u.ip.String(), Country: u.country},
+		Device:         &pdpv1.Device{Id: u.device, Platform: "macos", Managed: true, Compliant: true},
+		Time:           timestamppb.New(at),
+	}
+}
+
+// scalingTargets adds the list and memory targets to the targets table.
+func (b *bench) scalingTargets(w io.Writer) {
+	byName := map[string]*result{}
+	for _, r := range b.scaling {
+		byName[r.run] = r
+	}
+	small, big := byName["cidr 1k"], byName["cidr "+count(b.c.maxCIDRs)]
+	if small != nil && big != nil && small.pct(0.5) > 0 {
+		g50 := float64(big.pct(0.5))/float64(small.pct(0.5)) - 1
+		g99 := float64(big.pct(0.99))/float64(small.pct(0.99)) - 1
+		fmt.Fprintf(w, "| %s deny list ≤ 10%% more latency than 1k | p50 %+.0f%%, p99 %+.0f%% | %s |\n",
+			count(b.c.maxCIDRs), 100*g50, 100*g99, yes(g50 <= 0.10))
+	}
+	both := byName[fmt.Sprintf("cidr %s + profiles %s", count(b.c.maxCIDRs), count(b.c.maxProfiles))]
+	if both != nil {
+		fmt.Fprintf(w, "| RSS ≤ 300 MB with %s CIDRs + %s profiles | %s MB | %s |\n",
+			count(b.c.maxCIDRs), count(b.c.maxProfiles), mb(both.rss), yes(both.rss <= 300<<20))
+	}
+}
+
+// scalingNote says how the scaling runs were taken.
+func (b *bench) scalingNote() string {
+	return "Each row is a fresh pdp process and store at a fixed rate of half pdp's maximum above, for " +
+		b.c.scaleDur.String() + ". Deny lists are global imported feeds (IPv4 /32 and /24, IPv6 /64) " +
+		"stored in the bolt file before start, as ImportIPList stores them; profiles are seeded with " +
+		"Report calls (a successful login per user, 32 concurrent) after start. Peak RSS includes loading."
+}
