@@ -9,7 +9,7 @@ DEMO_ARGS ?= --tenants server/demo/tenants --policy-dir server/demo/policies --l
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 FUZZTIME  ?= 10s
 
-.PHONY: all build run check-tools test test-short generate generate-check lint fmt fuzz bench-go tidy-check clean
+.PHONY: all build run check-tools test test-short generate generate-check lint fmt fuzz bench bench-go tidy-check clean
 
 all: generate-check lint test
 
@@ -68,6 +68,12 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+## bench: pdp next to a no-op gRPC server and OPA's REST server, then deny-list
+## and profile scaling (bench/, its own module; under 5 minutes on 2 cores).
+## Prints a table, writes bench/results/latest.md, ends with a `bench:` line.
+bench:
+	cd bench && $(GO) run ./cmd/pdpbench
 
 ## bench-go: Go benchmarks with allocations
 bench-go:
