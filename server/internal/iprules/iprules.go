@@ -66,14 +66,32 @@ type Rule struct {
 }
 
 // RuleID derives the id of the rule listing prefix on list for tenant
-// from source: "r" and 24 hex digits of a SHA-256 of the four.
+// from source: the prefix's address and length in hex ("4" and 8 digits for
+// IPv4, "6" and 32 for IPv6, then 2 for the length) and 16 hex digits of a
+// SHA-256 of the tenant, list and source. Ids sort by address, so a feed
+// sorted by address (as feeds are) is stored in key order.
 func RuleID(tenant, list string, prefix netip.Prefix, source string) string {
 	h := sha256.New()
-	for _, s := range []string{tenant, list, prefix.Masked().String(), source} {
+	for _, s := range []string{tenant, list, source} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	return "r" + hex.EncodeToString(h.Sum(nil)[:12])
+	prefix = prefix.Masked()
+	a := prefix.Addr()
+	b := make([]byte, 0, 64)
+	b = append(b, 'r')
+	if a.Is4() {
+		a4 := a.As4()
+		b = append(b, '4')
+		b = hex.AppendEncode(b, a4[:])
+	} else {
+		a16 := a.As16()
+		b = append(b, '6')
+		b = hex.AppendEncode(b, a16[:])
+	}
+	b = hex.AppendEncode(b, []byte{byte(prefix.Bits())})
+	b = append(b, '-')
+	return string(hex.AppendEncode(b, h.Sum(nil)[:8]))
 }
 
 // WithID returns r with its prefix masked and its id derived by RuleID.

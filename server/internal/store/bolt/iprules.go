@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,7 +14,7 @@ import (
 
 // IP rules live in the ip_rules bucket of the store's file, in one nested
 // bucket per scope (named by the tenant, "" for the global rules) mapping
-// the rule id to the rule's JSON, so a scope's rules are one bucket in id
+// the rule id to the rule's stored form (iprules.Rule.MarshalBinary), so a scope's rules are one bucket in id
 // order. Get and Remove look the id up in every scope bucket: there is one
 // per tenant with rules, and a lookup is a B+tree descent. Imports commit
 // importChunk rules per transaction, sorted by id.
@@ -72,7 +71,7 @@ func (r IPRules) view(ctx context.Context, fn func(rules *bbolt.Bucket) error) e
 
 func decodeRule(v []byte) (iprules.Rule, error) {
 	var rule iprules.Rule
-	if err := json.Unmarshal(v, &rule); err != nil {
+	if err := rule.UnmarshalBinary(v); err != nil {
 		return rule, fmt.Errorf("decode IP rule: %w", err)
 	}
 	return rule, nil
@@ -84,7 +83,7 @@ func (r IPRules) Add(ctx context.Context, rule iprules.Rule) (iprules.Rule, erro
 	if err != nil {
 		return iprules.Rule{}, err
 	}
-	v, err := json.Marshal(rule)
+	v, err := rule.MarshalBinary()
 	if err != nil {
 		return iprules.Rule{}, err
 	}
@@ -213,7 +212,7 @@ func (r IPRules) Import(ctx context.Context, tenant, list, source string, in []i
 					dups++
 					continue
 				}
-				v, err := json.Marshal(rule)
+				v, err := rule.MarshalBinary()
 				if err != nil {
 					return err
 				}

@@ -2,9 +2,10 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/redis/rueidis"
 
@@ -13,7 +14,7 @@ import (
 
 // IP rules keys:
 //
-//	pdp:{acme}:iprules        hash: rule id → rule JSON, one per scope
+//	pdp:{acme}:iprules        hash: rule id → stored rule (iprules.Rule.MarshalBinary), one per scope
 //	pdp:{acme}:iprules:ids    sorted set of the scope's ids, for paging
 //	pdp:{acme}:iprules:v      the scope's version, incremented by every change
 //	pdp:iprules:scopes        set of the scopes holding rules ("" is global)
@@ -22,11 +23,14 @@ import (
 // The global scope is the empty tenant, "pdp:{}:iprules". After every
 // change the scope's version is incremented and a KindIPRules Change naming
 // the scope is published on the Notifier, so other replicas reload it.
-// Imports send importChunk HSETNX commands per pipelined round trip; the
+// Imports send importChunkSize HSETNX commands per pipelined round trip; the
 // HSETNX replies say which rules are new, and those are indexed with one
 // ZADD and one HSET per chunk.
 
-const importChunk = 10_000
+const (
+	importChunkSize = 10_000
+	importWorkers   = 4
+)
 
 // IPRules is the Redis backend of iprules.Store.
 type IPRules struct {
@@ -82,13 +86,13 @@ func (r *IPRules) Add(ctx context.Context, rule iprules.Rule) (iprules.Rule, err
 	if err != nil {
 		return iprules.Rule{}, err
 	}
-	v, err := json.Marshal(rule)
+	v, err := rule.MarshalBinary()
 	if err != nil {
 		return iprules.Rule{}, err
 	}
 	c := r.s.client
 	cmds := rueidis.Commands{
-		c.B().Hset().Key(r.rulesKey(rule.Tenant)).FieldValue().FieldValue(rule.ID, string(v)).Build(),
+		c.B().Hset().Key(r.rulesKey(rule.Tenant)).FieldValue().FieldValue(rule.ID, rueidis.BinaryString(v)).Build(),
 		c.B().Zadd().Key(r.idsKey(rule.Tenant)).ScoreMember().ScoreMember(0, rule.ID).Build(),
 		c.B().Hset().Key(r.whereKey()).FieldValue().FieldValue(rule.ID, rule.Tenant).Build(),
 		c.B().Sadd().Key(r.scopesKey()).Member(rule.Tenant).Build(),
@@ -126,7 +130,7 @@ func (r *IPRules) Get(ctx context.Context, id string) (iprules.Rule, error) {
 
 func decodeRule(v string) (iprules.Rule, error) {
 	var rule iprules.Rule
-	if err := json.Unmarshal([]byte(v), &rule); err != nil {
+	if err := rule.UnmarshalBinary([]byte(v)); err != nil {
 		return rule, fmt.Errorf("decode IP rule: %w", err)
 	}
 	return rule, nil
@@ -218,40 +222,39 @@ func (r *IPRules) Import(ctx context.Context, tenant, list, source string, in []
 	if err := c.Do(ctx, c.B().Sadd().Key(r.scopesKey()).Member(tenant).Build()).Error(); err != nil {
 		return 0, 0, r.s.fail(ctx, err, "import IP rules")
 	}
-	rulesKey := r.rulesKey(tenant)
-	added := 0
-	cmds := make(rueidis.Commands, 0, importChunk)
-	for chunk := range slices.Chunk(prepared, importChunk) {
-		cmds = cmds[:0]
-		for _, rule := range chunk {
-			v, err := json.Marshal(rule)
-			if err != nil {
-				return added, 0, err
-			}
-			cmds = append(cmds, c.B().Hsetnx().Key(rulesKey).Field(rule.ID).Value(string(v)).Build())
-		}
-		zadd := c.B().Zadd().Key(r.idsKey(tenant)).ScoreMember()
-		where := c.B().Hset().Key(r.whereKey()).FieldValue()
-		n := 0
-		for i, res := range c.DoMulti(ctx, cmds...) {
-			set, err := res.AsInt64()
-			if err != nil {
-				return added, 0, r.s.fail(ctx, err, "import IP rules")
-			}
-			if set == 1 {
-				zadd = zadd.ScoreMember(0, chunk[i].ID)
-				where = where.FieldValue(chunk[i].ID, tenant)
-				n++
-			}
-		}
-		if n > 0 {
-			for _, res := range c.DoMulti(ctx, zadd.Build(), where.Build()) {
-				if err := res.Error(); err != nil {
-					return added, 0, r.s.fail(ctx, err, "import IP rules")
+	// Chunks go out from importWorkers goroutines, so encoding the next
+	// chunk overlaps the server executing the previous one.
+	chunks := slices.Collect(slices.Chunk(prepared, importChunkSize))
+	var (
+		mu       sync.Mutex
+		added    int
+		firstErr error
+		next     atomic.Int64
+		wg       sync.WaitGroup
+	)
+	for range min(importWorkers, len(chunks)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(chunks) {
+					return
+				}
+				n, err := r.importChunk(ctx, tenant, chunks[i])
+				mu.Lock()
+				added += n
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				if err != nil {
+					return
 				}
 			}
-		}
-		added += n
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return added, 0, firstErr
 	}
 	if len(prepared) > 0 {
 		if err := r.changed(ctx, tenant); err != nil {
@@ -259,6 +262,49 @@ func (r *IPRules) Import(ctx context.Context, tenant, list, source string, in []
 		}
 	}
 	return added, len(prepared) - added, nil
+}
+
+// importChunk writes one chunk: HSETNX each rule, then index those that
+// were new. It returns how many were new.
+func (r *IPRules) importChunk(ctx context.Context, tenant string, chunk []iprules.Rule) (int, error) {
+	c := r.s.client
+	rulesKey := r.rulesKey(tenant)
+	cmds := make(rueidis.Commands, 0, len(chunk))
+	// The values are appended to one buffer and never overwritten (a
+	// buffer that grows leaves the earlier values in the old array), so
+	// BinaryString, which does not copy, is safe.
+	buf := make([]byte, 0, 64*len(chunk))
+	for _, rule := range chunk {
+		start := len(buf)
+		var err error
+		if buf, err = rule.AppendBinary(buf); err != nil {
+			return 0, err
+		}
+		cmds = append(cmds, c.B().Hsetnx().Key(rulesKey).Field(rule.ID).Value(rueidis.BinaryString(buf[start:])).Build())
+	}
+	zadd := c.B().Zadd().Key(r.idsKey(tenant)).ScoreMember()
+	where := c.B().Hset().Key(r.whereKey()).FieldValue()
+	n := 0
+	for i, res := range c.DoMulti(ctx, cmds...) {
+		set, err := res.AsInt64()
+		if err != nil {
+			return 0, r.s.fail(ctx, err, "import IP rules")
+		}
+		if set == 1 {
+			zadd = zadd.ScoreMember(0, chunk[i].ID)
+			where = where.FieldValue(chunk[i].ID, tenant)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	for _, res := range c.DoMulti(ctx, zadd.Build(), where.Build()) {
+		if err := res.Error(); err != nil {
+			return 0, r.s.fail(ctx, err, "import IP rules")
+		}
+	}
+	return n, nil
 }
 
 // All implements iprules.Store: every scope is read with HSCAN.
