@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"cmp"
 	"context"
 	"strconv"
 
@@ -110,13 +111,11 @@ func (s *Service) ApproveChange(ctx context.Context, req *pdpv1.ApproveChangeReq
 	if err := s.opts.Store.DeletePending(ctx, c.GetId()); err != nil {
 		s.opts.Logger.Error("an approved change stays listed as pending", "change", c.GetId(), "error", err.Error())
 	}
-	if err := guard.Audited(ctx, s.opts.Audit, audit.Entry{
+	auditErr := guard.Audited(ctx, s.opts.Audit, audit.Entry{
 		Time: s.opts.Now(), Actor: approver, Action: ActionApprove, Tenant: c.GetTenant(), Target: c.GetId(),
 		Reason: req.GetReason(), Before: guard.Document(cur), After: guard.Document(stored),
-	}); err != nil {
-		return nil, err
-	}
-	if err := s.reloadSet(ctx); err != nil {
+	})
+	if err := cmp.Or(auditErr, s.reloadSet(ctx)); err != nil {
 		return nil, err
 	}
 	return &pdpv1.ApproveChangeResponse{Policy: stored}, nil

@@ -75,6 +75,12 @@ type rig struct {
 // start wires a service over ps (a memory policy store when nil).
 func start(t *testing.T, ps policystore.Store) *rig {
 	t.Helper()
+	return startAudited(t, ps, nil)
+}
+
+// startAudited is start with an audit log of its own (the state's when nil).
+func startAudited(t *testing.T, ps policystore.Store, log audit.Log) *rig {
+	t.Helper()
 	dir := t.TempDir()
 	for name, src := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
@@ -87,7 +93,10 @@ func start(t *testing.T, ps policystore.Store) *rig {
 	r := &rig{engine: engine.New(engine.Options{}), set: new(atomic.Pointer[reload.Set])}
 	r.state = memory.New(memory.Options{SweepInterval: -1})
 	t.Cleanup(func() { _ = r.state.Close() })
-	r.log = r.state.AuditLog()
+	r.log = log
+	if log == nil {
+		r.log = r.state.AuditLog()
+	}
 	loader := reload.New(r.engine, reload.Options{
 		TenantsDir: dir,
 		OnLoad:     func(s reload.Set) { r.set.Store(&s) },

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"maps"
@@ -152,13 +153,13 @@ func (s *Service) apply(ctx context.Context, before, next *pdpv1.TenantPolicy, s
 	if err != nil {
 		return nil, err
 	}
-	if err := guard.Audited(ctx, s.opts.Audit, audit.Entry{
+	// The policy is stored: it is served and the outcome reported whatever
+	// the audit log says, and a failure of either is the call's error.
+	auditErr := guard.Audited(ctx, s.opts.Audit, audit.Entry{
 		Time: s.opts.Now(), Actor: guard.Actor(ctx), Action: ActionPut, Tenant: stored.GetTenant(),
 		Target: stored.GetTenant(), Reason: reason, Before: guard.Document(before), After: guard.Document(stored),
-	}); err != nil {
-		return nil, err
-	}
-	if err := s.reloadSet(ctx); err != nil {
+	})
+	if err := cmp.Or(auditErr, s.reloadSet(ctx)); err != nil {
 		return nil, err
 	}
 	return stored, nil

@@ -2,6 +2,7 @@ package policies_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 )
@@ -210,5 +212,24 @@ func TestTenantAdminSeesOnlyItsTenants(t *testing.T) {
 	}
 	if _, err := r.svc.GetTenantPolicy(ctx, &pdpv1.GetTenantPolicyRequest{Tenant: "acme"}); err != nil {
 		t.Errorf("own tenant: %v", err)
+	}
+}
+
+// brokenLog is an audit log that takes nothing.
+type brokenLog struct{ audit.Log }
+
+func (brokenLog) Append(context.Context, audit.Entry) (audit.Event, error) {
+	return audit.Event{}, errors.New("disk full")
+}
+
+func TestAuditFailureIsReportedAndTheStoredPolicyServed(t *testing.T) {
+	t.Parallel()
+	r := startAudited(t, nil, brokenLog{})
+	_, err := r.svc.PutTenantPolicy(admin("root"), &pdpv1.PutTenantPolicyRequest{Policy: acmePolicy(r.etag(t, "acme")), Reason: "r"})
+	if code(t, err) != fault.Unavailable || !strings.Contains(err.Error(), "audit log") {
+		t.Fatalf("with a failing audit log: %v, want UNAVAILABLE naming the audit log", err)
+	}
+	if _, source := r.served("acme"); source != reload.SourceAPI {
+		t.Error("the stored policy is not served")
 	}
 }
