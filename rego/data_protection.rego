@@ -24,7 +24,7 @@ library_deny contains {
 	"message": sprintf("direct database queries are disabled in environment %q", [input.environment]),
 	"rule": "data.direct_query",
 } if {
-	not data_quiet
+	data_quiet == false
 	input.action.name == "db.direct_query"
 	policy
 	not policy.allow_direct_query == true
@@ -41,12 +41,14 @@ checks contains {
 }
 
 library_obligations contains {"kind": "cache_namespace", "params": data_cache_namespace} if {
-	not data_quiet
+	data_quiet == false
 	glob.match("cache.*", null, input.action.name)
 	policy
 }
 
 # Quiet: neither a direct query nor a cache action.
+default data_quiet := false
+
 data_quiet if {
 	input.action.name != "db.direct_query"
 	glob.match("cache.*", null, input.action.name) == false

@@ -60,6 +60,8 @@ email_entry_text(entry) := sprintf("%s and its subdomains", [entry.domain]) if {
 # Quiet: no domain list, or a valid email whose domain is listed. The common
 # case (the domain itself is listed) is checked first, in one body without
 # the helpers above; anything else is decided by them.
+default email_quiet := false
+
 email_quiet if {
 	domains := policy.email_domains
 	count(domains) > 0
@@ -86,7 +88,7 @@ library_deny contains {
 	"message": email_invalid_text,
 	"rule": "email.domain",
 } if {
-	not email_quiet
+	email_quiet == false
 	count(policy.email_domains) > 0
 	not email_valid
 }
@@ -100,7 +102,7 @@ library_deny contains {
 	"message": sprintf("email domain %s is not allowed; allowed: %s", [email_domain, email_allowed_text]),
 	"rule": "email.domain",
 } if {
-	not email_quiet
+	email_quiet == false
 	count(policy.email_domains) > 0
 	email_valid
 	count(email_allowed_by) == 0

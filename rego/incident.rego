@@ -39,7 +39,7 @@ library_deny contains {
 	"message": incident_suspended_text,
 	"rule": "incident.user_suspended",
 } if {
-	not incident_quiet
+	incident_quiet == false
 	policy
 	input.signals.profile.suspended == true
 }
@@ -92,7 +92,7 @@ library_deny contains {
 	]),
 	"rule": "incident.privilege_escalation",
 } if {
-	not incident_quiet
+	incident_quiet == false
 	incident_escalation
 }
 
@@ -103,12 +103,12 @@ incident_escalation_params := {
 }
 
 library_obligations contains {"kind": "notify_security", "params": incident_escalation_params} if {
-	not incident_quiet
+	incident_quiet == false
 	incident_escalation
 }
 
 library_obligations contains {"kind": "suspend_user", "params": incident_escalation_params} if {
-	not incident_quiet
+	incident_quiet == false
 	incident_escalation
 	policy.incident.suspend_on_privilege_escalation == true
 	input.subject.id != ""
@@ -151,7 +151,7 @@ library_deny contains {
 	"message": incident_brute_force_text,
 	"rule": "incident.brute_force",
 } if {
-	not incident_quiet
+	incident_quiet == false
 	incident_brute_force
 	incident_brute_force_effect == "deny"
 }
@@ -162,7 +162,7 @@ library_challenge contains {
 	"rule": "incident.brute_force",
 	"step_ups": [{"kind": "mfa", "reason_code": "incident.brute_force"}],
 } if {
-	not incident_quiet
+	incident_quiet == false
 	incident_brute_force
 	incident_brute_force_effect == "challenge"
 }
@@ -189,7 +189,7 @@ library_obligations contains {
 		"reason": sprintf("%d failed logins from this IP reach the threshold of %d", [input.signals.profile.ip_failed_logins, threshold]),
 	},
 } if {
-	not incident_quiet
+	incident_quiet == false
 	incident_block_ip
 	threshold := policy.incident.suspicious_ip_threshold
 	ttl := object.get(policy.incident, "auto_block_ttl_ns", 0)
@@ -206,6 +206,8 @@ incident_block_ip if {
 # Quiet: not suspended, no admin action (so no escalation), below both
 # thresholds. The first body is the common case, checked without the
 # helpers; without a profile only an escalation can fire.
+
+default incident_quiet := false
 
 incident_quiet if {
 	profile := input.signals.profile

@@ -62,6 +62,8 @@ mfa_not_enrolled_text := sprintf("MFA was reset at %s and has not been enrolled 
 # subject in scope who is not enrolled always gets a notice or a
 # challenge.) The first body is the common case, checked without the
 # helpers: enrolled, never reset, verified within the max age.
+default mfa_quiet := false
+
 mfa_quiet if {
 	input.subject.mfa_enrolled == true
 	not input.signals.profile.mfa_reset_at_ns
@@ -102,7 +104,7 @@ library_challenge contains {
 		"max_age_ns": policy.mfa.max_age_ns,
 	}],
 } if {
-	not mfa_quiet
+	mfa_quiet == false
 	mfa_scope
 	mfa_enrolled
 	policy.mfa.max_age_ns > 0
@@ -154,7 +156,7 @@ library_notices contains {
 	]),
 	"rule": "mfa.enrollment",
 } if {
-	not mfa_quiet
+	mfa_quiet == false
 	mfa_grace_running
 }
 
@@ -162,7 +164,7 @@ library_obligations contains {
 	"kind": "remind_mfa_enrollment",
 	"params": {"deadline": text_time(mfa_deadline_ns)},
 } if {
-	not mfa_quiet
+	mfa_quiet == false
 	mfa_grace_running
 }
 
@@ -172,7 +174,7 @@ library_challenge contains {
 	"rule": "mfa.enrollment",
 	"step_ups": [mfa_enroll_step_up],
 } if {
-	not mfa_quiet
+	mfa_quiet == false
 	mfa_scope
 	not mfa_enrolled
 	not mfa_grace_running

@@ -57,7 +57,7 @@ library_deny contains {
 	"message": sprintf("IP %s is denied by %s", [network_ip, network_denied_by]),
 	"rule": "network.ip_denied",
 } if {
-	not network_quiet
+	network_quiet == false
 	policy
 	network_denied_by
 }
@@ -89,7 +89,7 @@ library_deny contains {
 	"message": sprintf("the tenant allows only listed networks (%s) and the request gives no IP", [text_list(policy.ip_allowlist)]),
 	"rule": "network.ip_allowlist",
 } if {
-	not network_quiet
+	network_quiet == false
 	count(policy.ip_allowlist) > 0
 	network_ip == ""
 }
@@ -99,7 +99,7 @@ library_deny contains {
 	"message": sprintf("IP %s is not in the allow list (%s)", [network_ip, text_list(policy.ip_allowlist)]),
 	"rule": "network.ip_allowlist",
 } if {
-	not network_quiet
+	network_quiet == false
 	count(policy.ip_allowlist) > 0
 	network_ip != ""
 	not network_allowlisted
@@ -134,7 +134,7 @@ library_deny contains {
 	"message": sprintf("country %s (%s) is blocked", [network_country, network_country_source]),
 	"rule": "network.country_blocked",
 } if {
-	not network_quiet
+	network_quiet == false
 	network_country_blocked
 }
 
@@ -161,7 +161,7 @@ library_deny contains {
 	"message": sprintf("country %s (%s) is not allowed; allowed: %s", [network_country, network_country_source, text_list(policy.countries.allowed)]),
 	"rule": "network.country_allowed",
 } if {
-	not network_quiet
+	network_quiet == false
 	count(policy.countries.allowed) > 0
 	network_country
 	not network_country_allowed
@@ -172,7 +172,7 @@ library_deny contains {
 	"message": sprintf("the request's country is unknown (no network.country, no GeoIP result) and only %s are allowed", [text_list(policy.countries.allowed)]),
 	"rule": "network.country_allowed",
 } if {
-	not network_quiet
+	network_quiet == false
 	count(policy.countries.allowed) > 0
 	not network_country
 }
@@ -190,6 +190,8 @@ checks contains {
 # Quiet: no deny-list match (the server's signals say so), the allow list
 # empty or passed, and the country neither blocked nor outside an allow
 # list. Without signals.ip the fallback matching decides, in the rules.
+default network_quiet := false
+
 network_quiet if {
 	input.signals.ip.denied == false
 	p := policy

@@ -30,6 +30,8 @@ providers_provider := object.get(input, ["authentication", "provider"], "")
 
 # Quiet: the provider is allowed (or any is). Every rule of this module
 # needs a rejected provider.
+default providers_quiet := false
+
 providers_quiet if input.authentication.provider in policy.auth_providers.allowed
 
 providers_quiet if not count(policy.auth_providers.allowed) > 0
@@ -82,7 +84,7 @@ library_challenge contains {
 		"allowed_providers": sort(policy.auth_providers.allowed),
 	}],
 } if {
-	not providers_quiet
+	providers_quiet == false
 	providers_rejected
 	not providers_emergency
 }
@@ -101,7 +103,7 @@ library_notices contains {
 	"message": sprintf("break-glass account %q signed in with %q while SSO is unavailable", [providers_user, providers_provider]),
 	"rule": "providers.emergency",
 } if {
-	not providers_quiet
+	providers_quiet == false
 	providers_emergency
 }
 
@@ -113,7 +115,7 @@ library_obligations contains {
 		"reason": "authn.emergency_access",
 	},
 } if {
-	not providers_quiet
+	providers_quiet == false
 	providers_emergency
 	some kind in ["audit", "notify_security"]
 }

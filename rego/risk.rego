@@ -69,7 +69,7 @@ risk_untrusted_device_detail := "the request names no device" if {
 }
 
 library_risk_factors contains risk_factor("untrusted_device", risk_untrusted_device_detail) if {
-	not risk_factors_quiet
+	risk_factors_quiet == false
 	not risk_device_trusted
 }
 
@@ -77,7 +77,7 @@ library_risk_factors contains risk_factor("untrusted_device", risk_untrusted_dev
 # unusual_location
 
 library_risk_factors contains risk_factor("unusual_location", sprintf("country %s not seen for this user in 90 days", [network_country])) if {
-	not risk_factors_quiet
+	risk_factors_quiet == false
 	risk_profile.login_count > 0
 	network_country
 	not network_country in object.get(risk_profile, "countries", [])
@@ -101,7 +101,7 @@ risk_unusual_time_detail := sprintf("no login of this user within an hour of %s 
 	not risk_in_business_hours
 }
 
-library_risk_factors contains risk_factor("unusual_time", risk_unusual_time_detail) if not risk_factors_quiet
+library_risk_factors contains risk_factor("unusual_time", risk_unusual_time_detail) if risk_factors_quiet == false
 
 risk_hhmm(clock) := sprintf("%02d:%02d", [clock[0], clock[1]])
 
@@ -157,7 +157,7 @@ risk_sensitive_matches contains pattern if {
 }
 
 library_risk_factors contains risk_factor("unusual_behavior", sprintf("sensitive action %s (%s) not used by this user in 90 days", [input.action.name, text_list(risk_sensitive_matches)])) if {
-	not risk_factors_quiet
+	risk_factors_quiet == false
 	count(risk_sensitive_matches) > 0
 	risk_profile.action_seen == false
 }
@@ -170,7 +170,7 @@ library_risk_factors contains risk_factor("impossible_travel", sprintf("%d km fr
 	object.get(travel, "from_country", "?"),
 	round(travel.speed_kmh),
 ])) if {
-	not risk_factors_quiet
+	risk_factors_quiet == false
 	travel := risk_profile.travel
 	travel.speed_kmh > 900
 	travel.distance_km > 100
@@ -180,7 +180,7 @@ library_risk_factors contains risk_factor("impossible_travel", sprintf("%d km fr
 # failed_logins
 
 library_risk_factors contains risk_factor("failed_logins", sprintf("%d failed logins of this user%s", [risk_profile.failed_logins, risk_window_text])) if {
-	not risk_factors_quiet
+	risk_factors_quiet == false
 	risk_profile.failed_logins >= 3
 }
 
@@ -201,7 +201,7 @@ risk_ip_reputation_detail := sprintf("IP %s is listed as suspicious (%s)", [netw
 	risk_profile.ip_failed_users >= 3
 }
 
-library_risk_factors contains risk_factor("ip_reputation", risk_ip_reputation_detail) if not risk_factors_quiet
+library_risk_factors contains risk_factor("ip_reputation", risk_ip_reputation_detail) if risk_factors_quiet == false
 
 # ---------------------------------------------------------------------------
 # Quiet factors: none of the factors above applies. The first body is the
@@ -304,6 +304,8 @@ risk_verify_device if {
 
 # Quiet: the score is neither above the step-up threshold nor at the deny
 # threshold (or there is no policy).
+default risk_quiet := false
+
 risk_quiet if {
 	data.pdp.risk_factors == set()
 	not data.pdp.custom.risk_factors
@@ -324,7 +326,7 @@ library_challenge contains {
 	"rule": "risk.step_up",
 	"step_ups": risk_step_ups,
 } if {
-	not risk_quiet
+	risk_quiet == false
 	policy
 	risk_score > core_step_up_threshold
 	risk_score < core_deny_threshold
@@ -335,7 +337,7 @@ library_deny contains {
 	"message": sprintf("risk score %v reaches the deny threshold %v: %s", [risk_score, core_deny_threshold, risk_factors_text]),
 	"rule": "risk.deny",
 } if {
-	not risk_quiet
+	risk_quiet == false
 	policy
 	risk_score >= core_deny_threshold
 }

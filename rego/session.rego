@@ -82,6 +82,8 @@ session_warn_at_ns := session_expires_at_ns - session_warning_ns
 # Quiet: the session is neither inactive nor in its warning period. The
 # first body is the common case: an active session (session_control has a
 # warning time only then) before its warning time.
+default session_quiet := false
+
 session_quiet if input.time_ns < session_control.warn_at_ns
 
 session_quiet if {
@@ -118,7 +120,7 @@ library_challenge contains {
 	"rule": "session.inactive",
 	"step_ups": [{"kind": "reauthenticate", "reason_code": "session.inactive"}],
 } if {
-	not session_quiet
+	session_quiet == false
 	session_inactive
 }
 
@@ -144,7 +146,7 @@ library_notices contains {
 	]),
 	"rule": "session.expiring",
 } if {
-	not session_quiet
+	session_quiet == false
 	session_expiring
 }
 
@@ -152,7 +154,7 @@ library_obligations contains {
 	"kind": "warn_session_expiry",
 	"params": {"expires_at": text_time(session_expires_at_ns)},
 } if {
-	not session_quiet
+	session_quiet == false
 	session_expiring
 }
 

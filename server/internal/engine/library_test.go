@@ -316,7 +316,7 @@ func quietFlags(t *testing.T) []string {
 
 // TestLibraryQuietFlags checks the convention that makes the quiet path
 // safe to extend: every rule a control module adds to a library_* set
-// starts with "not <flag>" for a flag that module defines, and core_quiet
+// starts with "<flag> == false" for a flag that module defines, and core_quiet
 // lists every such flag (risk factors have risk_factors_quiet, read by the
 // core's import of library_risk_factors). A new module that forgets its
 // flag, or a flag core_quiet does not list, fails here.
@@ -347,7 +347,7 @@ func TestLibraryQuietFlags(t *testing.T) {
 				want = []string{"risk_factors_quiet"}
 			}
 			if guard == "" || !slices.Contains(want, guard) || !defined[guard] {
-				t.Errorf("%s:%d: a rule of %s must start with \"not <flag>\", a flag of %s among %v; it starts with %q",
+				t.Errorf("%s:%d: a rule of %s must start with \"<flag> == false\", a flag of %s among %v; it starts with %q",
 					file, r.Location.Row, set, file, want, r.Body[0])
 				continue
 			}
@@ -361,15 +361,23 @@ func TestLibraryQuietFlags(t *testing.T) {
 	}
 }
 
-// guardOf is the flag of a rule whose body starts with "not data.pdp.<flag>".
+// guardOf is the flag of a rule whose body starts with
+// "data.pdp.<flag> == false" (or "not data.pdp.<flag>").
 func guardOf(r *ast.Rule) string {
 	e := r.Body[0]
-	t, ok := e.Terms.(*ast.Term)
-	if !e.Negated || !ok {
+	var t *ast.Term
+	switch {
+	case e.Negated:
+		t, _ = e.Terms.(*ast.Term)
+	case e.IsCall() && len(e.Operands()) == 2 && e.Operand(1).Equal(ast.InternedTerm(false)) &&
+		(e.Operator().Equal(ast.Equal.Ref()) || e.Operator().Equal(ast.Equality.Ref())):
+		t = e.Operand(0) // the compiler turns == into = where it can
+	}
+	if t == nil {
 		return ""
 	}
 	ref, ok := t.Value.(ast.Ref)
-	if !ok || len(ref) != 3 || !ref.HasPrefix(ast.MustParseRef("data.pdp")) {
+	if !ok || len(ref) != 3 || !ref.HasPrefix(pdpPath) {
 		return ""
 	}
 	s, ok := ref[2].Value.(ast.String)
