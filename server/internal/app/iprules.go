@@ -23,12 +23,14 @@ import (
 // applied at once; with Redis a subscriber reloads the scope another
 // replica changed (and everything after a reconnect), so a rule added on
 // one replica is enforced by every replica well within a second. Expired
-// entries are pruned every ipRulesPruneInterval.
+// entries are pruned, and expired rules deleted from the store, every
+// ipRulesPruneInterval.
 
 const (
 	// ipRulesLoadTimeout bounds loading the rules at start.
 	ipRulesLoadTimeout = time.Minute
-	// ipRulesPruneInterval is how often expired entries are dropped.
+	// ipRulesPruneInterval is how often expired entries and rules are
+	// dropped.
 	ipRulesPruneInterval = time.Minute
 	// ipRulesSubscribeWait bounds waiting for the change subscription at
 	// start; changes made before it is in place are caught by no one.
@@ -77,7 +79,11 @@ func (s *state) openIPRules(o options) error {
 	o.logger.Info("IP rules loaded", "live", n)
 	life, stop := context.WithCancel(context.Background())
 	r.stop = stop
-	r.wg.Go(func() { r.applier.RunPruner(life, ipRulesPruneInterval, o.now) })
+	r.wg.Go(func() {
+		r.applier.RunPruner(life, ipRulesPruneInterval, o.now, func(err error) {
+			o.logger.Error("expired IP rules not deleted from the store; the next round retries", "error", err.Error())
+		})
+	})
 	if notifier != nil {
 		if err := r.subscribe(life, o); err != nil {
 			r.close()

@@ -15,6 +15,7 @@ import (
 type Applier struct {
 	set   *ipset.Set
 	store Store
+	exp   expiring
 }
 
 // NewApplier returns an applier loading rules from st into set.
@@ -28,11 +29,13 @@ func (a *Applier) Set() *ipset.Set { return a.set }
 
 // Added lists r, replacing an earlier entry of the same rule.
 func (a *Applier) Added(r Rule) {
+	a.exp.track(r)
 	_ = a.set.Update(func(b *ipset.Builder) error { return b.Add(r.Entry()) })
 }
 
 // Removed unlists r.
 func (a *Applier) Removed(r Rule) {
+	a.exp.forget(r.ID)
 	e := r.Entry()
 	_ = a.set.Update(func(b *ipset.Builder) error {
 		b.Remove(e.Scope, e.List, e.Prefix, e.Source)
@@ -57,6 +60,7 @@ func (a *Applier) Load(ctx context.Context, now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	a.exp.reset(rules, func(string) bool { return true })
 	return a.replace(rules, now, func(ipset.Scope) bool { return true }), nil
 }
 
@@ -85,6 +89,7 @@ func (a *Applier) LoadScope(ctx context.Context, tenant string, now time.Time) (
 			}
 		}
 	}
+	a.exp.reset(rules, func(t string) bool { return t == tenant })
 	return a.replace(rules, now, func(s ipset.Scope) bool { return s.Tenant == tenant }), nil
 }
 
@@ -116,8 +121,9 @@ func (a *Applier) Prune(now time.Time) {
 	})
 }
 
-// RunPruner prunes every interval, by the clock now, until ctx ends.
-func (a *Applier) RunPruner(ctx context.Context, interval time.Duration, now func() time.Time) {
+// RunPruner calls Expire every interval, by the clock now, until ctx
+// ends, passing its errors to onError.
+func (a *Applier) RunPruner(ctx context.Context, interval time.Duration, now func() time.Time, onError func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -125,7 +131,9 @@ func (a *Applier) RunPruner(ctx context.Context, interval time.Duration, now fun
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			a.Prune(now())
+			if _, err := a.Expire(ctx, now()); err != nil && ctx.Err() == nil && onError != nil {
+				onError(err)
+			}
 		}
 	}
 }

@@ -75,3 +75,41 @@ func TestApplierLoadsScopesAndKeepsTenantPolicies(t *testing.T) {
 		t.Fatal("reloading a tenant dropped a global rule")
 	}
 }
+
+func TestExpireDeletesExpiredRulesFromTheStore(t *testing.T) {
+	ctx := context.Background()
+	st := memory.NewIPRules()
+	set := ipset.NewSet(nil)
+	a := iprules.NewApplier(set, st)
+	add := func(cidr string, expires time.Time) iprules.Rule {
+		r, err := st.Add(ctx, iprules.Rule{Tenant: "acme", List: "deny", Prefix: netip.MustParsePrefix(cidr),
+			Source: iprules.SourceAutoBlock, ExpiresAt: expires})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Added(r)
+		return r
+	}
+	add("192.0.2.1/32", t0.Add(time.Minute))
+	add("192.0.2.3/32", time.Time{})
+	extended := add("192.0.2.2/32", t0.Add(time.Minute))
+	// Another replica blocks .2 again for longer; this one has not heard yet.
+	extended.ExpiresAt = t0.Add(time.Hour)
+	if _, err := st.Add(ctx, extended); err != nil {
+		t.Fatal(err)
+	}
+	n, err := a.Expire(ctx, t0.Add(2*time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("Expire = %d, %v; want 1", n, err)
+	}
+	all, _ := st.All(ctx)
+	if len(all) != 2 {
+		t.Fatalf("left %d rules, want the extended one and the one without expiry", len(all))
+	}
+	if set.Lookup("acme", "", addr("192.0.2.1"), t0).Deny.Found() {
+		t.Fatal("the expired entry is still listed")
+	}
+	if n, _ := a.Expire(ctx, t0.Add(2*time.Hour)); n != 1 {
+		t.Fatalf("the extended rule was not expired at its new expiry: %d", n)
+	}
+}
