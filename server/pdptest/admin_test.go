@@ -3,12 +3,14 @@ package pdptest_test
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/authn"
@@ -136,4 +138,41 @@ func badField(err error, field string) bool {
 		}
 	}
 	return false
+}
+
+const adminMFATenant = `
+tenant: mfa-corp
+plan: enterprise
+environments:
+  production:
+    mfa: {mode: all}
+    roles:
+      member: {actions: [login, "api.*"]}
+`
+
+// TestResetUserMFAMakesTheUserEnrolAgain resets a user's MFA through the
+// admin API and sees the next decision ask for enrollment.
+func TestResetUserMFAMakesTheUserEnrolAgain(t *testing.T) {
+	t.Parallel()
+	s := pdptest.Start(t, pdptest.WithTenant("mfa-corp.yaml", adminMFATenant))
+	ctx := secCtx(t)
+	check := &pdpv1.CheckRequest{
+		Tenant:         "mfa-corp",
+		Subject:        &pdpv1.Subject{Id: "u7", Roles: []string{"member"}, MfaEnrolled: true},
+		Authentication: &pdpv1.Authentication{MfaVerifiedAt: timestamppb.New(time.Now().Add(-time.Minute))},
+		Device:         &pdpv1.Device{Id: "d1", Managed: true, Compliant: true},
+		Action:         &pdpv1.Action{Name: "api.read"},
+	}
+	if resp, err := s.Decisions.Check(ctx, check); err != nil || resp.GetDecision() != pdpv1.Decision_DECISION_ALLOW {
+		t.Fatalf("before the reset: %v %v, %v", resp.GetDecision(), codesOf(resp), err)
+	}
+	reset, err := pdpv1.NewPolicyAdminServiceClient(s.Conn).ResetUserMFA(ctx, &pdpv1.ResetUserMFARequest{
+		Tenant: "mfa-corp", UserId: "u7", Reason: "phone lost"})
+	if err != nil || reset.GetProfile().GetMfaResetAt() == nil {
+		t.Fatalf("ResetUserMFA = %v, %v", reset, err)
+	}
+	resp, err := s.Decisions.Check(ctx, check)
+	if err != nil || resp.GetDecision() != pdpv1.Decision_DECISION_CHALLENGE || !slices.Contains(codesOf(resp), "authn.mfa_enrollment_required") {
+		t.Fatalf("after the reset: %v %v, %v", resp.GetDecision(), codesOf(resp), err)
+	}
 }
