@@ -2,17 +2,12 @@ package pdptest_test
 
 import (
 	"context"
-	"net/netip"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	adminiprules "github.com/pdp-dev/pdp/server/internal/admin/iprules"
-	"github.com/pdp-dev/pdp/server/internal/audit"
-	"github.com/pdp-dev/pdp/server/internal/authn"
-	"github.com/pdp-dev/pdp/server/internal/store/redis"
 	"github.com/pdp-dev/pdp/server/internal/store/redis/redistest"
 	"github.com/pdp-dev/pdp/server/pdptest"
 )
@@ -33,13 +28,13 @@ environments:
 `
 
 // replicas starts one redis-server and two servers sharing it.
-func replicas(t *testing.T) (a, b *pdptest.Server, url string) {
+func replicas(t *testing.T) (a, b *pdptest.Server) {
 	t.Helper()
 	srv := redistest.Start(t)
-	url = srv.URL(0)
+	url := srv.URL(0)
 	a = pdptest.Start(t, pdptest.WithStore(url), pdptest.WithTenant("so-e2e.yaml", soTenant))
 	b = pdptest.Start(t, pdptest.WithStore(url), pdptest.WithTenant("so-e2e.yaml", soTenant))
-	return a, b, url
+	return a, b
 }
 
 func soCheck(t *testing.T, srv *pdptest.Server, user, ip string) *pdpv1.CheckResponse {
@@ -86,7 +81,7 @@ func until(t *testing.T, what string, cond func() bool) time.Duration {
 }
 
 func TestScaleOutFailuresOnAAreBruteForceOnB(t *testing.T) {
-	a, b, _ := replicas(t)
+	a, b := replicas(t)
 	const user = "so-victim"
 	if r := soCheck(t, b, user, "198.51.100.20"); r.GetDecision() != pdpv1.Decision_DECISION_ALLOW {
 		t.Fatalf("before any failure B answers %v %v", r.GetDecision(), irCodes(r))
@@ -101,46 +96,84 @@ func TestScaleOutFailuresOnAAreBruteForceOnB(t *testing.T) {
 	}
 }
 
-// silentLog is the audit log of the test's admin path.
-type silentLog struct{}
-
-func (silentLog) Append(_ context.Context, e audit.Entry) (audit.Event, error) {
-	return audit.Event{Entry: e}, nil
-}
-
-func (silentLog) List(context.Context, audit.Query) ([]audit.Event, uint64, error) {
-	return nil, 0, nil
+// enforced polls srv until the address is denied (or, with want false,
+// no longer denied) and returns how long it took.
+func enforced(t *testing.T, srv *pdptest.Server, ip string, want bool) time.Duration {
+	t.Helper()
+	return until(t, "deny of "+ip+" on a replica", func() bool {
+		return slices.Contains(irCodes(soCheck(t, srv, "so-alice", ip)), "network.ip_denied") == want
+	})
 }
 
 func TestScaleOutIPRuleReachesEveryReplica(t *testing.T) {
-	a, b, url := replicas(t)
+	a, b := replicas(t)
 	const ip = "203.0.113.44"
 	for _, srv := range []*pdptest.Server{a, b} {
 		if r := soCheck(t, srv, "so-alice", ip); r.GetDecision() != pdpv1.Decision_DECISION_ALLOW {
 			t.Fatalf("before the rule: %v %v", r.GetDecision(), irCodes(r))
 		}
 	}
-	// PolicyAdminService is not served yet, so the rule is added through
-	// the same admin service and Redis store a replica's handler uses.
-	st, err := redis.Open(context.Background(), url, redis.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	svc, err := adminiprules.New(adminiprules.Options{Store: st.IPRules(st.Notifier()), Audit: silentLog{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := authn.WithCaller(context.Background(), authn.Caller{Name: "so-admin", Role: authn.RoleAdmin})
+	adminA := pdpv1.NewPolicyAdminServiceClient(a.Conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// A rule added on A: A enforces it when the call returns, B soon after.
 	added := time.Now()
-	if _, err := svc.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "so-e2e", List: "deny", Cidr: netip.MustParsePrefix(ip + "/32").String(), Reason: "scale-out proof"}); err != nil {
+	resp, err := adminA.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "so-e2e", List: "deny", Cidr: ip, Reason: "scale-out proof"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	for name, srv := range map[string]*pdptest.Server{"A": a, "B": b} {
-		d := until(t, "replica "+name+" enforces the rule", func() bool {
-			return slices.Contains(irCodes(soCheck(t, srv, "so-alice", ip)), "network.ip_denied")
-		})
-		t.Logf("replica %s enforced the new rule %s after it was added (%s polling)", name, time.Since(added).Round(time.Millisecond), d.Round(time.Millisecond))
+	if r := soCheck(t, a, "so-alice", ip); !slices.Contains(irCodes(r), "network.ip_denied") {
+		t.Fatalf("A does not enforce its own new rule: %v", irCodes(r))
+	}
+	enforced(t, b, ip, true)
+	t.Logf("replica B enforced the rule added on A %s after the call", time.Since(added).Round(time.Millisecond))
+
+	// Removed on A, B lets the address in again.
+	removed := time.Now()
+	if _, err := adminA.RemoveIPRule(ctx, &pdpv1.RemoveIPRuleRequest{Id: resp.GetRule().GetId(), Reason: "done"}); err != nil {
+		t.Fatal(err)
+	}
+	enforced(t, b, ip, false)
+	t.Logf("replica B dropped the rule removed on A %s after the call", time.Since(removed).Round(time.Millisecond))
+
+	// A list imported on A is enforced on B.
+	stream, err := adminA.ImportIPList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chunk := range []*pdpv1.ImportIPListRequest{
+		{Tenant: "so-e2e", List: "deny", Source: "so-feed", Lines: []string{"# so-feed", "198.51.100.0/28", "bad line"}},
+		{Lines: []string{"2001:db8:5::/48 ; inline comment", ""}},
+	} {
+		if err := stream.Send(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	imp, err := stream.CloseAndRecv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imp.GetAdded() != 2 || imp.GetInvalid() != 1 || imp.GetInvalidLines()[0].GetNumber() != 3 {
+		t.Fatalf("import answered %v", imp)
+	}
+	imported := time.Now()
+	enforced(t, b, "2001:db8:5::9", true)
+	t.Logf("replica B enforced the list imported on A %s after the call", time.Since(imported).Round(time.Millisecond))
+
+	// The changes are audit events in the shared store, readable on B.
+	events, err := pdpv1.NewPolicyAdminServiceClient(b.Conn).ListAuditEvents(ctx, &pdpv1.ListAuditEventsRequest{Tenant: "so-e2e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range events.GetEvents() {
+		actions = append(actions, e.GetAction())
+	}
+	for _, want := range []string{"ip_rule.add", "ip_rule.remove", "ip_list.import"} {
+		if !slices.Contains(actions, want) {
+			t.Errorf("audit events on B %v lack %s", actions, want)
+		}
 	}
 
 	// An auto-block A decides is a stored rule B enforces too.
