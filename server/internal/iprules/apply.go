@@ -2,6 +2,7 @@ package iprules
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/ipset"
@@ -93,20 +94,42 @@ func (a *Applier) LoadScope(ctx context.Context, tenant string, now time.Time) (
 	return a.replace(rules, now, func(s ipset.Scope) bool { return s.Tenant == tenant }), nil
 }
 
-// replace removes the rule entries of the scopes keep selects and lists
-// the live rules instead, in one published snapshot.
+// entryKey identifies one entry of the lists.
+type entryKey struct {
+	scope  ipset.Scope
+	list   ipset.List
+	prefix netip.Prefix
+	source string
+}
+
+// replace makes the rule entries of the scopes keep selects those of the
+// live rules, in one published snapshot. It changes only what differs, so
+// reloading a large scope in which one rule changed costs a pass over the
+// lists, not their rebuilding.
 func (a *Applier) replace(rules []Rule, now time.Time, keep func(ipset.Scope) bool) int {
-	n := 0
+	want := make(map[entryKey]time.Time, len(rules))
+	for _, r := range rules {
+		if !r.Live(now) || !keep(ipset.Scope{Tenant: r.Tenant}) || r.Validate() != nil {
+			continue
+		}
+		e := r.Entry()
+		want[entryKey{e.Scope, e.List, e.Prefix.Masked(), e.Source}] = e.ExpiresAt
+	}
+	n := len(want)
 	_ = a.set.Update(func(b *ipset.Builder) error {
 		for e := range a.set.Load().All() {
-			if e.Scope.Environment == "" && e.Source != ipset.SourceTenantPolicy && keep(e.Scope) {
-				b.Remove(e.Scope, e.List, e.Prefix, e.Source)
+			if e.Scope.Environment != "" || e.Source == ipset.SourceTenantPolicy || !keep(e.Scope) {
+				continue
 			}
+			k := entryKey{e.Scope, e.List, e.Prefix, e.Source}
+			if exp, ok := want[k]; ok && exp.Equal(e.ExpiresAt) {
+				delete(want, k) // listed as it should be
+				continue
+			}
+			b.Remove(e.Scope, e.List, e.Prefix, e.Source)
 		}
-		for _, r := range rules {
-			if r.Live(now) && keep(ipset.Scope{Tenant: r.Tenant}) && b.Add(r.Entry()) == nil {
-				n++
-			}
+		for k, exp := range want {
+			_ = b.Add(ipset.Entry{Scope: k.scope, List: k.list, Prefix: k.prefix, Source: k.source, ExpiresAt: exp})
 		}
 		return nil
 	})

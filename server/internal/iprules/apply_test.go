@@ -113,3 +113,31 @@ func TestExpireDeletesExpiredRulesFromTheStore(t *testing.T) {
 		t.Fatalf("the extended rule was not expired at its new expiry: %d", n)
 	}
 }
+
+func TestLoadScopeFollowsAChangedExpiry(t *testing.T) {
+	ctx := context.Background()
+	st := memory.NewIPRules()
+	set := ipset.NewSet(nil)
+	a := iprules.NewApplier(set, st)
+	r, err := st.Add(ctx, iprules.Rule{Tenant: "acme", List: "deny", Prefix: netip.MustParsePrefix("192.0.2.7/32"),
+		Source: iprules.SourceAutoBlock, ExpiresAt: t0.Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.LoadScope(ctx, "acme", t0); err != nil {
+		t.Fatal(err)
+	}
+	r.ExpiresAt = t0.Add(time.Hour)
+	if _, err := st.Add(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.LoadScope(ctx, "acme", t0); err != nil {
+		t.Fatal(err)
+	}
+	if m := set.Lookup("acme", "", addr("192.0.2.7"), t0.Add(30*time.Minute)).Deny; !m.Found() || !m.ExpiresAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("after the reload: %+v", m)
+	}
+	if set.Load().Len() != 1 {
+		t.Fatalf("%d entries, want 1", set.Load().Len())
+	}
+}

@@ -337,9 +337,12 @@ func (r *IPRules) Scope(ctx context.Context, tenant string) ([]iprules.Rule, err
 func (r *IPRules) appendScope(ctx context.Context, out []iprules.Rule, tenant string) ([]iprules.Rule, error) {
 	c := r.s.client
 	key := r.rulesKey(tenant)
+	if n, err := c.Do(ctx, c.B().Hlen().Key(key).Build()).AsInt64(); err == nil {
+		out = slices.Grow(out, int(n))
+	}
 	var cursor uint64
 	for {
-		e, err := c.Do(ctx, c.B().Hscan().Key(key).Cursor(cursor).Count(5000).Build()).AsScanEntry()
+		e, err := c.Do(ctx, c.B().Hscan().Key(key).Cursor(cursor).Count(20000).Build()).AsScanEntry()
 		if err != nil {
 			return nil, r.s.fail(ctx, err, "read IP rules")
 		}
