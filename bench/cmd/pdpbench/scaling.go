@@ -25,8 +25,9 @@ import (
 // scalingStep is one pdp configuration of the scaling runs.
 type scalingStep struct {
 	name     string
-	cidrs    int // global deny-list entries stored before start
-	profiles int // user profiles reported after start
+	cidrs    int  // global deny-list entries stored before start
+	profiles int  // user profiles reported after start
+	reuse    bool // start from the previous step's store instead of a new one
 }
 
 // scale measures pdp, each time in a fresh process and store, at a fixed
@@ -42,11 +43,16 @@ func (b *bench) scale() error {
 		{name: fmt.Sprintf("cidr %s", count(b.c.maxCIDRs)), cidrs: b.c.maxCIDRs},
 		{name: "profiles 1k", profiles: 1000},
 		{name: fmt.Sprintf("profiles %s", count(b.c.maxProfiles)), profiles: b.c.maxProfiles},
-		{name: fmt.Sprintf("cidr %s + profiles %s", count(b.c.maxCIDRs), count(b.c.maxProfiles)), cidrs: b.c.maxCIDRs, profiles: b.c.maxProfiles},
+		// The previous step's store already holds the profiles.
+		{name: fmt.Sprintf("cidr %s + profiles %s", count(b.c.maxCIDRs), count(b.c.maxProfiles)), cidrs: b.c.maxCIDRs, reuse: true},
 	}
 	fmt.Printf("scaling runs at %d req/s (50%% of pdp's max)\n", rate)
-	for _, st := range steps {
-		r, err := b.scaleStep(st, rate)
+	dir := ""
+	for i, st := range steps {
+		if !st.reuse {
+			dir = filepath.Join(b.tmp, fmt.Sprintf("scale-%d", i))
+		}
+		r, err := b.scaleStep(st, dir, rate)
 		if err != nil {
 			return fmt.Errorf("%s: %w", st.name, err)
 		}
@@ -66,8 +72,9 @@ func count(n int) string {
 	return fmt.Sprint(n)
 }
 
-func (b *bench) scaleStep(st scalingStep, rate int) (*result, error) {
-	dir := filepath.Join(b.tmp, "scale-"+strings.NewReplacer(" ", "-", "+", "").Replace(st.name))
+// scaleStep stores st's deny list in dir's bolt file, starts pdp on it,
+// reports st's profiles and measures a fixed-rate run.
+func (b *bench) scaleStep(st scalingStep, dir string, rate int) (*result, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -124,11 +131,15 @@ func denyPrefix(r *rand.Rand, i int) netip.Prefix {
 	}
 }
 
-// seedDenyList stores n distinct global deny rules in a new bolt file, as
-// an imported feed: the same records ImportIPList writes, loaded by pdp
-// at start. (A tenant policy file is capped at 1 MiB, too small for the
-// larger lists.)
-func seedDenyList(path string, n int) error {
+// denyRuleCache keeps generated deny lists by size, for the step that
+// stores the largest one a second time.
+var denyRuleCache = map[int][]iprules.Rule{}
+
+// denyRules returns n distinct deny rules, the same ones for the same n.
+func denyRules(n int) []iprules.Rule {
+	if rules, ok := denyRuleCache[n]; ok {
+		return rules
+	}
 	r := rand.New(rand.NewPCG(uint64(n), 11))
 	seen := make(map[netip.Prefix]struct{}, n)
 	rules := make([]iprules.Rule, 0, n)
@@ -140,6 +151,16 @@ func seedDenyList(path string, n int) error {
 		seen[p] = struct{}{}
 		rules = append(rules, iprules.Rule{Prefix: p, Reason: "benchmark feed"})
 	}
+	denyRuleCache[n] = rules
+	return rules
+}
+
+// seedDenyList stores n distinct global deny rules in a bolt file, as
+// an imported feed: the same records ImportIPList writes, loaded by pdp
+// at start. (A tenant policy file is capped at 1 MiB, too small for the
+// larger lists.)
+func seedDenyList(path string, n int) error {
+	rules := denyRules(n)
 	st, err := bolt.Open(path, bolt.Options{SweepInterval: -1})
 	if err != nil {
 		return err
@@ -250,7 +271,7 @@ func (b *bench) scalingTargets(w io.Writer) {
 
 // scalingNote says how the scaling runs were taken.
 func (b *bench) scalingNote() string {
-	return "Each row is a fresh pdp process and store at a fixed rate of half pdp's maximum above, for " +
+	return "Each row is a fresh pdp process (the last one reuses the store of the one before, adding the deny list) at a fixed rate of half pdp's maximum above, for " +
 		b.c.scaleDur.String() + ". Deny lists are global imported feeds (IPv4 /32 and /24, IPv6 /64) " +
 		"stored in the bolt file before start, as ImportIPList stores them; profiles are seeded with " +
 		"Report calls (a successful login per user, 32 concurrent) after start. Peak RSS includes loading."
