@@ -8,14 +8,43 @@
 # core_deny_threshold. Everything else this file defines is prefixed core_
 # and is internal.
 #
-# How the library stays fast (see "Evaluation cost" in README.md): the
-# control modules add what they find to the library_* sets, not to deny,
-# challenge, ... directly, and each module defines <module>_quiet, true only
-# when none of its rules can fire. When every module is quiet (core_quiet),
-# the library_* sets are not evaluated at all and the decision is the plain
-# allow document; otherwise the sets are imported into deny, challenge, ...
-# and the full document is built. A quiet flag may be false when nothing
-# fires (that only costs time), never true when something would.
+# Evaluation cost. data.pdp.decision is evaluated for every request, so the
+# library is laid out for the request nothing objects to. Authors are not
+# concerned: their modules add to deny, challenge, ... as README.md says.
+#
+#  - Library sets. The control modules of this directory add what they find
+#    to library_deny, library_challenge, library_notices,
+#    library_obligations and library_risk_factors; the core imports them
+#    into deny, challenge, notices, obligations and risk_factors, so
+#    data.pdp.deny still holds every deny, the library's and the authors'.
+#  - Quiet flags. Each module defines <module>_quiet (default false), true
+#    only when none of its rules can fire. It may be false although nothing
+#    fires (that only costs time); it must never be true when something
+#    would. Every rule a module adds to a library_* set starts with
+#    "<module>_quiet == false", and core_quiet lists every module's flag
+#    (risk factors have risk_factors_quiet, read where the core imports
+#    them). When core_quiet holds, the library_* sets are not evaluated and
+#    the decision is the plain allow document, built without sorting or
+#    projecting anything. A flag usually has a first body for the common
+#    case, written without helper rules, and an exact one after it.
+#  - Library only. The engine adds a module defining core_library_only as
+#    true when no author module is in package pdp or below it; the plain
+#    allow then does not read the sets either (opa test never has it, and
+#    always reads them).
+#  - Checks and the explanation are computed only when input.explain is
+#    true; messages are built in rule heads, so only for rules that fire.
+#
+# Three Go tests of server/internal/engine hold this together:
+# TestLibraryQuietFlags (every library_* rule is guarded by a flag that
+# core_quiet lists), TestLibraryQuietIsSound (on generated requests and
+# policies, forcing a true flag to false adds nothing to the sets) and
+# TestLibraryGolden (the decisions on those requests, with and without
+# author modules and the explanation, are those of
+# server/internal/engine/testdata/library_golden.txt, written from the
+# library before this layout). In topdown every rule evaluated, every
+# reference to another rule, every "not" and every built-in call costs;
+# go test -bench BenchmarkDecide ./server/internal/engine/ measures a change,
+# and bench/README.md keeps the numbers.
 package pdp
 
 # The tenant's data; undefined for an unknown tenant.
