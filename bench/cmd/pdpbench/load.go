@@ -38,7 +38,8 @@ type result struct {
 	elapsed     time.Duration
 	latencies   []time.Duration // of successful requests, sorted
 	firstError  string
-	cpu         time.Duration // server CPU during the run
+	cpu         time.Duration // server CPU during the run, user and system
+	sysCPU      time.Duration // of which in the kernel
 	genCPU      time.Duration // load generator (this process) CPU during the run
 	rss         int64         // server peak RSS after the run
 }

@@ -296,7 +296,7 @@ func (b *bench) measureSystem(sys string) (*systemResult, error) {
 // load runs one load spec against a started system, measuring the
 // server's CPU time around it.
 func (b *bench) load(sys string, srv *server, name string, spec loadSpec) (*result, error) {
-	cpu0, err := cpuTime(srv.pid())
+	user0, sys0, err := cpuTimes(srv.pid())
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +313,7 @@ func (b *bench) load(sys string, srv *server, name string, spec loadSpec) (*resu
 	if err != nil {
 		return nil, err
 	}
-	cpu1, err := cpuTime(srv.pid())
+	user1, sys1, err := cpuTimes(srv.pid())
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +321,8 @@ func (b *bench) load(sys string, srv *server, name string, spec loadSpec) (*resu
 	if err != nil {
 		return nil, err
 	}
-	r.system, r.run, r.cpu, r.genCPU = sys, name, cpu1-cpu0, gen1-gen0
+	r.system, r.run, r.genCPU = sys, name, gen1-gen0
+	r.cpu, r.sysCPU = user1-user0+sys1-sys0, sys1-sys0
 	r.rss, _ = peakRSS(srv.pid())
 	if name != "warm-up" {
 		fmt.Printf("  %-5s %-8s %s\n", sys, name, r.summary())

@@ -110,6 +110,14 @@ func stealNote() string {
 		100*float64(total-idle)/float64(total), 100*float64(z[7]-a[7])/float64(total))
 }
 
+// kernelShare is the part of the server's CPU time spent in the kernel.
+func kernelShare(r *result) string {
+	if r.cpu <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", 100*r.sysCPU.Seconds()/r.cpu.Seconds())
+}
+
 func us(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(time.Microsecond)) }
 
 func mb(n int64) string { return fmt.Sprintf("%.1f", float64(n)/(1<<20)) }
@@ -124,7 +132,7 @@ func (r *result) summary() string {
 	return s
 }
 
-var header = []string{"system", "run", "offered/s", "achieved/s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "errors", "server CPU µs/decision", "peak RSS MB", "generator CPU %"}
+var header = []string{"system", "run", "offered/s", "achieved/s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "errors", "server CPU µs/decision", "of which kernel %", "peak RSS MB", "generator CPU %"}
 
 func row(r *result) []string {
 	offered := "max"
@@ -133,7 +141,7 @@ func row(r *result) []string {
 	}
 	return []string{r.system, r.run, offered, fmt.Sprintf("%.0f", r.rps()),
 		us(r.pct(0.50)), us(r.pct(0.90)), us(r.pct(0.99)), us(r.pct(0.999)),
-		fmt.Sprint(r.errors), us(r.cpuPerDecision()), mb(r.rss), fmt.Sprintf("%.0f", r.genLoad())}
+		fmt.Sprint(r.errors), us(r.cpuPerDecision()), kernelShare(r), mb(r.rss), fmt.Sprintf("%.0f", r.genLoad())}
 }
 
 func (b *bench) rows() [][]string {

@@ -106,20 +106,26 @@ func statFields(stat []byte) []string {
 
 // cpuTime is the user plus system CPU time pid has used.
 func cpuTime(pid int) (time.Duration, error) {
+	u, k, err := cpuTimes(pid)
+	return u + k, err
+}
+
+// cpuTimes is the user and the system CPU time pid has used.
+func cpuTimes(pid int) (user, sys time.Duration, err error) {
 	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	f := statFields(st)
 	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
+		return 0, 0, errors.New("short /proc stat")
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	stt, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return time.Duration(ut+stt) * time.Second / clockTicks, nil
+	return time.Duration(ut) * time.Second / clockTicks, time.Duration(stt) * time.Second / clockTicks, nil
 }
 
 // peakRSS is VmHWM of pid in bytes.
