@@ -679,8 +679,12 @@ type RiskPolicy struct {
 	BusinessHours *BusinessHours `protobuf:"bytes,4,opt,name=business_hours,json=businessHours,proto3" json:"business_hours,omitempty"`
 	// Add STEP_UP_VERIFY_DEVICE to risk step-ups from untrusted devices.
 	RequireDeviceVerification bool `protobuf:"varint,5,opt,name=require_device_verification,json=requireDeviceVerification,proto3" json:"require_device_verification,omitempty"`
-	unknownFields             protoimpl.UnknownFields
-	sizeCache                 protoimpl.SizeCache
+	// How recent a second factor must be to satisfy the MFA step-up of a risk
+	// or brute-force challenge (1m..24h, default 15m). Without it a user who
+	// just did MFA would be challenged again while the risk factors last.
+	StepUpMaxAge  *durationpb.Duration `protobuf:"bytes,6,opt,name=step_up_max_age,json=stepUpMaxAge,proto3" json:"step_up_max_age,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RiskPolicy) Reset() {
@@ -746,6 +750,13 @@ func (x *RiskPolicy) GetRequireDeviceVerification() bool {
 		return x.RequireDeviceVerification
 	}
 	return false
+}
+
+func (x *RiskPolicy) GetStepUpMaxAge() *durationpb.Duration {
+	if x != nil {
+		return x.StepUpMaxAge
+	}
+	return nil
 }
 
 // BusinessHours is a daily window in a time zone.
@@ -980,14 +991,15 @@ const file_pdp_v1_policy_proto_rawDesc = "" +
 	"\aallowed\x18\x01 \x03(\tR\aallowed\x12\x18\n" +
 	"\ablocked\x18\x02 \x03(\tR\ablocked\" \n" +
 	"\x04Role\x12\x18\n" +
-	"\aactions\x18\x01 \x03(\tR\aactions\"\x87\x03\n" +
+	"\aactions\x18\x01 \x03(\tR\aactions\"\xc9\x03\n" +
 	"\n" +
 	"RiskPolicy\x12/\n" +
 	"\x11step_up_threshold\x18\x01 \x01(\x01H\x00R\x0fstepUpThreshold\x88\x01\x01\x12*\n" +
 	"\x0edeny_threshold\x18\x02 \x01(\x01H\x01R\rdenyThreshold\x88\x01\x01\x129\n" +
 	"\aweights\x18\x03 \x03(\v2\x1f.pdp.v1.RiskPolicy.WeightsEntryR\aweights\x12<\n" +
 	"\x0ebusiness_hours\x18\x04 \x01(\v2\x15.pdp.v1.BusinessHoursR\rbusinessHours\x12>\n" +
-	"\x1brequire_device_verification\x18\x05 \x01(\bR\x19requireDeviceVerification\x1a:\n" +
+	"\x1brequire_device_verification\x18\x05 \x01(\bR\x19requireDeviceVerification\x12@\n" +
+	"\x0fstep_up_max_age\x18\x06 \x01(\v2\x19.google.protobuf.DurationR\fstepUpMaxAge\x1a:\n" +
 	"\fWeightsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01B\x14\n" +
@@ -1060,16 +1072,17 @@ var file_pdp_v1_policy_proto_depIdxs = []int32{
 	4,  // 15: pdp.v1.AuthProviders.emergency:type_name -> pdp.v1.EmergencyAccess
 	14, // 16: pdp.v1.RiskPolicy.weights:type_name -> pdp.v1.RiskPolicy.WeightsEntry
 	9,  // 17: pdp.v1.RiskPolicy.business_hours:type_name -> pdp.v1.BusinessHours
-	15, // 18: pdp.v1.IncidentPolicy.failed_logins_window:type_name -> google.protobuf.Duration
-	15, // 19: pdp.v1.IncidentPolicy.auto_block_ttl:type_name -> google.protobuf.Duration
-	1,  // 20: pdp.v1.TenantPolicy.EnvironmentsEntry.value:type_name -> pdp.v1.SecurityPolicy
-	15, // 21: pdp.v1.SecurityPolicy.RoleInactivityTimeoutsEntry.value:type_name -> google.protobuf.Duration
-	7,  // 22: pdp.v1.SecurityPolicy.RolesEntry.value:type_name -> pdp.v1.Role
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	15, // 18: pdp.v1.RiskPolicy.step_up_max_age:type_name -> google.protobuf.Duration
+	15, // 19: pdp.v1.IncidentPolicy.failed_logins_window:type_name -> google.protobuf.Duration
+	15, // 20: pdp.v1.IncidentPolicy.auto_block_ttl:type_name -> google.protobuf.Duration
+	1,  // 21: pdp.v1.TenantPolicy.EnvironmentsEntry.value:type_name -> pdp.v1.SecurityPolicy
+	15, // 22: pdp.v1.SecurityPolicy.RoleInactivityTimeoutsEntry.value:type_name -> google.protobuf.Duration
+	7,  // 23: pdp.v1.SecurityPolicy.RolesEntry.value:type_name -> pdp.v1.Role
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_pdp_v1_policy_proto_init() }

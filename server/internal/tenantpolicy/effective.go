@@ -124,6 +124,7 @@ func effectiveRisk(r *pdpv1.RiskPolicy) map[string]any {
 		"deny_threshold":              r.GetDenyThreshold(),
 		"weights":                     weights,
 		"require_device_verification": r.GetRequireDeviceVerification(),
+		"step_up_max_age_ns":          r.GetStepUpMaxAge().AsDuration().Nanoseconds(),
 	}
 	if bh := r.GetBusinessHours(); bh != nil {
 		start, _ := parseClock(bh.GetStart(), false)

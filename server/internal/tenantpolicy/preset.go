@@ -13,9 +13,12 @@ import (
 
 // Defaults shared by every preset (see the package documentation).
 const (
-	DefaultSessionWarning        = 5 * time.Minute
-	DefaultMFAGracePeriod        = time.Duration(0)
-	DefaultMFAMaxAge             = 12 * time.Hour
+	DefaultSessionWarning = 5 * time.Minute
+	DefaultMFAGracePeriod = time.Duration(0)
+	DefaultMFAMaxAge      = 12 * time.Hour
+	// DefaultStepUpMaxAge is how recent a second factor satisfies a risk or
+	// brute-force step-up.
+	DefaultStepUpMaxAge          = 15 * time.Minute
 	DefaultStepUpThreshold       = 0.7
 	DefaultDenyThreshold         = 0.9
 	DefaultFailedLoginsThreshold = 5
@@ -82,6 +85,7 @@ func Baseline(preset string) *pdpv1.SecurityPolicy {
 			StepUpThreshold: proto.Float64(DefaultStepUpThreshold),
 			DenyThreshold:   proto.Float64(DefaultDenyThreshold),
 			Weights:         DefaultWeights(),
+			StepUpMaxAge:    durationpb.New(DefaultStepUpMaxAge),
 		},
 		Incident: &pdpv1.IncidentPolicy{
 			FailedLoginsThreshold:        proto.Uint32(DefaultFailedLoginsThreshold),

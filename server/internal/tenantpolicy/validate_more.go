@@ -126,6 +126,9 @@ func (c *checker) risk(path string, r *pdpv1.RiskPolicy) {
 		c.unit(wp, r.GetWeights()[k])
 	}
 	c.businessHours(path+".business_hours", r.GetBusinessHours())
+	if d, ok := c.duration(path+".step_up_max_age", r.GetStepUpMaxAge()); ok {
+		c.within(path+".step_up_max_age", d, time.Minute, 24*time.Hour)
+	}
 }
 
 func (c *checker) businessHours(path string, bh *pdpv1.BusinessHours) {

@@ -179,6 +179,15 @@ func TestValidate(t *testing.T) {
 			sp.Risk = &pdpv1.RiskPolicy{StepUpThreshold: proto.Float64(-0.1), DenyThreshold: proto.Float64(1.1),
 				Weights: map[string]float64{"karma": 0.1, "failed_logins": 1.5, "unusual_time": math.NaN()}}
 		}, []string{P + "risk.step_up_threshold", P + "risk.deny_threshold", P + "risk.weights.failed_logins", P + "risk.weights.karma", P + "risk.weights.unusual_time"}},
+		{"step-up max age bounds accepted", func(_ *pdpv1.TenantPolicy, sp *env) {
+			sp.Risk = &pdpv1.RiskPolicy{StepUpMaxAge: durationpb.New(time.Minute)}
+		}, nil},
+		{"step-up max age below a minute", func(_ *pdpv1.TenantPolicy, sp *env) {
+			sp.Risk = &pdpv1.RiskPolicy{StepUpMaxAge: durationpb.New(59 * time.Second)}
+		}, []string{P + "risk.step_up_max_age"}},
+		{"step-up max age above a day", func(_ *pdpv1.TenantPolicy, sp *env) {
+			sp.Risk = &pdpv1.RiskPolicy{StepUpMaxAge: durationpb.New(24*time.Hour + time.Second)}
+		}, []string{P + "risk.step_up_max_age"}},
 		{"risk step equals deny", func(_ *pdpv1.TenantPolicy, sp *env) {
 			sp.Risk = &pdpv1.RiskPolicy{StepUpThreshold: proto.Float64(0.5), DenyThreshold: proto.Float64(0.5)}
 		}, []string{P + "risk.step_up_threshold"}},
