@@ -167,12 +167,11 @@ func seedDenyList(path string, n int) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	const chunk = 50_000
-	for i := 0; i < len(rules); i += chunk {
-		if _, _, err := st.IPRules().Import(ctx, "", "deny", iprules.ImportPrefix+"bench", rules[i:min(i+chunk, len(rules))]); err != nil {
-			st.Close()
-			return err
-		}
+	// One import: its rules are sorted by id and written in one
+	// transaction, several times faster than chunks.
+	if _, _, err := st.IPRules().Import(ctx, "", "deny", iprules.ImportPrefix+"bench", rules); err != nil {
+		st.Close()
+		return err
 	}
 	return st.Close()
 }
