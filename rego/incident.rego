@@ -160,11 +160,24 @@ library_challenge contains {
 	"code": "incident.brute_force",
 	"message": incident_brute_force_text,
 	"rule": "incident.brute_force",
-	"step_ups": [{"kind": "mfa", "reason_code": "incident.brute_force"}],
+	"step_ups": [{"kind": "mfa", "reason_code": "incident.brute_force", "max_age_ns": risk_step_up_max_age}],
 } if {
 	incident_quiet == false
 	incident_brute_force
 	incident_brute_force_effect == "challenge"
+	not risk_recent_mfa
+}
+
+# The user answered the brute-force challenge with a recent second factor.
+library_notices contains {
+	"code": "incident.brute_force_satisfied",
+	"message": sprintf("%s, satisfied by MFA verified %s ago", [incident_brute_force_text, risk_mfa_age_text]),
+	"rule": "incident.brute_force",
+} if {
+	incident_quiet == false
+	incident_brute_force
+	incident_brute_force_effect == "challenge"
+	risk_recent_mfa
 }
 
 checks contains {

@@ -118,9 +118,25 @@ test_incident_brute_force_threshold_boundary if {
 		"code": "incident.brute_force",
 		"message": "5 failed logins of user \"u-1\" within 15m reach the threshold of 5",
 		"rule": "incident.brute_force",
-		"step_ups": [{"kind": "mfa", "reason_code": "incident.brute_force"}],
+		"step_ups": [{"kind": "mfa", "reason_code": "incident.brute_force", "max_age_ns": 900000000000}],
 	}}
 	at.deny == set()
+}
+
+test_incident_brute_force_satisfied_by_recent_mfa if {
+	fresh := object.union(incident_profile({"failed_logins": 5}), {"authentication": {"mfa_verified_at_ns": fx_t - 900000000000}})
+	r := fx_run(fresh, {})
+	fx_rule(r.challenge, "incident.") == set()
+	r.notices == {{
+		"code": "incident.brute_force_satisfied",
+		"message": "5 failed logins of user \"u-1\" within 15m reach the threshold of 5, satisfied by MFA verified 15m ago",
+		"rule": "incident.brute_force",
+	}}
+
+	# one nanosecond older: the challenge stands
+	stale := object.union(incident_profile({"failed_logins": 5}), {"authentication": {"mfa_verified_at_ns": (fx_t - 900000000000) - 1}})
+	some c in fx_run(stale, {}).challenge
+	c.code == "incident.brute_force"
 }
 
 test_incident_brute_force_deny if {

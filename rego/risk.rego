@@ -292,9 +292,22 @@ risk_score := 0 if {
 risk_factors_text := text_list([sprintf("%s %v", [f.name, f.weight]) | some f in risk_all_factors])
 
 risk_step_ups := array.concat(
-	[{"kind": "mfa", "reason_code": "risk.step_up"}],
+	[{"kind": "mfa", "reason_code": "risk.step_up", "max_age_ns": risk_step_up_max_age} | not risk_recent_mfa],
 	[{"kind": "verify_device", "reason_code": "risk.step_up"} | risk_verify_device],
 )
+
+# How recent a second factor must be to satisfy the MFA step-up of a risk
+# or brute-force challenge (policy.risk.step_up_max_age_ns, default 15m).
+# Without it, a user who just did MFA would be challenged again for as long
+# as the factors last (an unknown location stays unknown until the next
+# reported login).
+risk_step_up_max_age := object.get(policy.risk, "step_up_max_age_ns", 900000000000)
+
+risk_recent_mfa if {
+	input.time_ns - input.authentication.mfa_verified_at_ns <= risk_step_up_max_age
+}
+
+risk_mfa_age_text := text_duration(input.time_ns - input.authentication.mfa_verified_at_ns)
 
 risk_verify_device if {
 	policy.risk.require_device_verification == true
@@ -330,6 +343,23 @@ library_challenge contains {
 	policy
 	risk_score > core_step_up_threshold
 	risk_score < core_deny_threshold
+	count(risk_step_ups) > 0
+}
+
+# Above the step-up threshold, but the user proved a second factor recently
+# enough and no other step-up is needed: allowed, with the reason said.
+library_notices contains {
+	"code": "risk.step_up_satisfied",
+	"message": sprintf("risk score %v is above the step-up threshold %v (%s), satisfied by MFA verified %s ago", [
+		risk_score, core_step_up_threshold, risk_factors_text, risk_mfa_age_text,
+	]),
+	"rule": "risk.step_up",
+} if {
+	risk_quiet == false
+	policy
+	risk_score > core_step_up_threshold
+	risk_score < core_deny_threshold
+	count(risk_step_ups) == 0
 }
 
 library_deny contains {

@@ -243,10 +243,39 @@ test_risk_above_the_step_up_threshold_challenges if {
 		"code": "risk.step_up",
 		"message": "risk score 0.9 is above the step-up threshold 0.7: failed_logins 0.3, ip_reputation 0.4, unusual_time 0.2",
 		"rule": "risk.step_up",
-		"step_ups": [{"kind": "mfa", "reason_code": "risk.step_up"}],
+		"step_ups": [{"kind": "mfa", "reason_code": "risk.step_up", "max_age_ns": 900000000000}],
 	}}
 	r.decision.decision == "challenge"
 	r.decision.risk.level == "high"
+}
+
+test_risk_step_up_satisfied_by_recent_mfa if {
+	base := risk_with_profile({"failed_logins": 3, "ip_failed_users": 3, "login_count": 12, "hour_usual": false})
+	fresh := object.union(base, {"authentication": {"mfa_verified_at_ns": fx_t - 600000000000}})
+	r := fx_run(fresh, {"risk": {"deny_threshold": 0.95, "step_up_max_age_ns": 600000000000}})
+	r.challenge == set()
+	r.notices == {{
+		"code": "risk.step_up_satisfied",
+		"message": "risk score 0.9 is above the step-up threshold 0.7 (failed_logins 0.3, ip_reputation 0.4, unusual_time 0.2), satisfied by MFA verified 10m ago",
+		"rule": "risk.step_up",
+	}}
+	r.decision.decision == "allow"
+	r.decision.risk.level == "high"
+
+	# older than the tenant's window: the MFA step-up is asked again
+	stale := object.union(base, {"authentication": {"mfa_verified_at_ns": (fx_t - 600000000000) - 1}})
+	some c in fx_run(stale, {"risk": {"deny_threshold": 0.95, "step_up_max_age_ns": 600000000000}}).challenge
+	c.step_ups == [{"kind": "mfa", "reason_code": "risk.step_up", "max_age_ns": 600000000000}]
+}
+
+test_risk_recent_mfa_leaves_device_verification if {
+	req := object.union(
+		{"device": {"id": "d-9", "platform": "linux", "managed": false, "compliant": false}, "authentication": {"mfa_verified_at_ns": fx_t}},
+		risk_with_profile({"device_known": false, "ip_failed_users": 3, "login_count": 12, "hour_usual": false}),
+	)
+	some c in fx_run(req, {"risk": {"require_device_verification": true}}).challenge
+	c.code == "risk.step_up"
+	c.step_ups == [{"kind": "verify_device", "reason_code": "risk.step_up"}]
 }
 
 test_risk_step_up_with_device_verification if {
@@ -258,19 +287,19 @@ test_risk_step_up_with_device_verification if {
 	some c in ask.challenge
 	c.code == "risk.step_up"
 	c.step_ups == [
-		{"kind": "mfa", "reason_code": "risk.step_up"},
+		{"kind": "mfa", "reason_code": "risk.step_up", "max_age_ns": 900000000000},
 		{"kind": "verify_device", "reason_code": "risk.step_up"},
 	]
 
 	# not asked for by the tenant
 	plain := fx_run(req, {})
 	some p in plain.challenge
-	p.step_ups == [{"kind": "mfa", "reason_code": "risk.step_up"}]
+	p.step_ups == [{"kind": "mfa", "reason_code": "risk.step_up", "max_age_ns": 900000000000}]
 
 	# asked for, but the device is not the problem
 	nodev := fx_run(risk_with_profile({"failed_logins": 3, "ip_failed_users": 3, "login_count": 12, "hour_usual": false}), {"risk": {"require_device_verification": true, "deny_threshold": 0.95}})
 	some n in nodev.challenge
-	n.step_ups == [{"kind": "mfa", "reason_code": "risk.step_up"}]
+	n.step_ups == [{"kind": "mfa", "reason_code": "risk.step_up", "max_age_ns": 900000000000}]
 }
 
 test_risk_exactly_the_deny_threshold_denies if {
