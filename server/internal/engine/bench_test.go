@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"net/netip"
+	"strings"
 	"syscall"
 	"testing"
 	"testing/fstest"
@@ -182,4 +184,71 @@ func TestOutcomeRequests(t *testing.T) {
 				o.name, d.Kind, len(d.Reasons), len(d.Explanation), w.kind, w.reasons, w.explain)
 		}
 	}
+}
+
+// BenchmarkTopdownCost measures what evaluation costs on this machine for
+// the constructs the library is made of, with tiny policies evaluated as
+// Decide evaluates the library (same options, the demo input): "empty" is
+// the fixed cost of one evaluation; each other case adds ten of one
+// construct to it. bench/README.md uses it to say where the time of a
+// decision goes.
+func BenchmarkTopdownCost(b *testing.B) {
+	ten := func(f func(i int) string) string {
+		var s strings.Builder
+		for i := range 10 {
+			s.WriteString(f(i))
+			s.WriteString("\n")
+		}
+		return s.String()
+	}
+	refs := func(prefix string) string {
+		var s []string
+		for i := range 10 {
+			s = append(s, fmt.Sprintf("%s%d", prefix, i))
+		}
+		return strings.Join(s, ", ")
+	}
+	cases := []struct{ name, src string }{
+		{"empty", "decision := true\n"},
+		{"10-rules", ten(func(i int) string { return fmt.Sprintf("r%d := input.tenant", i) }) +
+			"decision := [" + refs("r") + "]\n"},
+		{"10-expressions", "decision if {\n" + ten(func(i int) string {
+			return fmt.Sprintf("\tinput.subject.roles[0] != \"r%d\"", i)
+		}) + "}\n"},
+		{"10-indexed-out", ten(func(i int) string {
+			return fmt.Sprintf("deny contains %d if input.action.name == \"a%d\"", i, i)
+		}) + "decision := count(deny)\n"},
+		{"10-candidates", ten(func(i int) string {
+			return fmt.Sprintf("deny contains %d if input.action.name != \"api.read\"", i)
+		}) + "decision := count(deny)\n"},
+		{"10-calls", "f(x) := x\n\ndecision := [" + strings.Join(calls(), ", ") + "]\n"},
+		{"10-sprintf", "decision := [" + strings.Repeat(`sprintf("%s", [input.tenant]), `, 9) + `sprintf("%s", [input.tenant])]` + "\n"},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			lib := fstest.MapFS{"rego/p.rego": {Data: []byte("package pdp\n\n" + c.src)}}
+			e := loaded(b, Options{Library: lib}, Bundle{Tenants: demoTenants(b)})
+			p := e.current.Load()
+			in, err := buildInput(demoRequest(), clock)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.eval(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// calls are ten calls of f with distinct arguments.
+func calls() []string {
+	var c []string
+	for i := range 10 {
+		c = append(c, fmt.Sprintf("f(%d)", i))
+	}
+	return c
 }
