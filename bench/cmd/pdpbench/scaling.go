@@ -255,11 +255,12 @@ func (b *bench) scalingTargets(w io.Writer) {
 		byName[r.run] = r
 	}
 	small, big := byName["cidr 1k"], byName["cidr "+count(b.c.maxCIDRs)]
-	if small != nil && big != nil && small.pct(0.5) > 0 {
-		g50 := float64(big.pct(0.5))/float64(small.pct(0.5)) - 1
-		g99 := float64(big.pct(0.99))/float64(small.pct(0.99)) - 1
-		fmt.Fprintf(w, "| %s deny list ≤ 10%% more latency than 1k | p50 %+.0f%%, p99 %+.0f%% | %s |\n",
-			count(b.c.maxCIDRs), 100*g50, 100*g99, yes(g50 <= 0.10))
+	if small != nil && big != nil && small.pct(0.5) > 0 && small.pct(0.99) > 0 && small.cpuPerDecision() > 0 {
+		grow := func(a, b time.Duration) float64 { return float64(b)/float64(a) - 1 }
+		g50, g99 := grow(small.pct(0.5), big.pct(0.5)), grow(small.pct(0.99), big.pct(0.99))
+		gcpu := grow(small.cpuPerDecision(), big.cpuPerDecision())
+		fmt.Fprintf(w, "| %s deny list ≤ 10%% more latency than 1k | p50 %+.0f%%, p99 %+.0f%% (server CPU per decision %+.0f%%) | %s |\n",
+			count(b.c.maxCIDRs), 100*g50, 100*g99, 100*gcpu, yes(g50 <= 0.10 && g99 <= 0.10))
 	}
 	both := byName[fmt.Sprintf("cidr %s + profiles %s", count(b.c.maxCIDRs), count(b.c.maxProfiles))]
 	if both != nil {
