@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -103,10 +104,14 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 		TracerProvider: tp,
 		MeterProvider:  p.metrics.MeterProvider(),
 		MaxRecvMsgSize: cfg.MaxRequestBytes,
-		Health:         p.health,
-		UnaryGuards:    p.sec.unaryGuards(),
-		StreamGuards:   p.sec.streamGuards(),
-		Credentials:    p.sec.grpcCredentials(),
+		// Rego evaluation recurses deeply: long-lived stream workers keep
+		// their grown stacks instead of growing a new goroutine's stack on
+		// every call (runtime.morestack showed ~10% of a Check's CPU).
+		NumStreamWorkers: uint32(runtime.GOMAXPROCS(0)),
+		Health:           p.health,
+		UnaryGuards:      p.sec.unaryGuards(),
+		StreamGuards:     p.sec.streamGuards(),
+		Credentials:      p.sec.grpcCredentials(),
 	})
 	pdpv1.RegisterDecisionServiceServer(p.grpcServer, svc)
 	if err := p.registerAdmin(o); err != nil {
