@@ -291,6 +291,34 @@ core_outcome := "deny" if {
 
 core_report_only if policy.report_only == true
 
+# Per-rule report-only: reason codes the tenant observes without enforcing
+# (policy.report_only_rules). Their rules still fire and are listed in the
+# reasons, but the decision is what the other rules decide; the document
+# then says enforced: false and would_decide the outcome with them.
+core_report_only_codes := {c | some c in object.get(policy, "report_only_rules", [])}
+
+core_enforced_denies := core_denies if {
+	count(core_report_only_codes) == 0
+} else := {d | some d in core_denies; not core_report_only_codes[d.code]}
+
+core_enforced_challenges := core_challenges if {
+	count(core_report_only_codes) == 0
+} else := {c | some c in core_challenges; not core_report_only_codes[c.code]}
+
+# What the enforced rules decide.
+core_enforced_outcome := "deny" if {
+	count(core_enforced_denies) > 0
+} else := "challenge" if {
+	count(core_enforced_challenges) > 0
+} else := "allow"
+
+# A report-only rule fired.
+core_observed if {
+	count(core_report_only_codes) > 0
+	some x in (core_denies | core_challenges)
+	core_report_only_codes[x.code]
+}
+
 # Obligations that act on a user or an address; report-only mode leaves
 # them out, since carrying them out would be enforcing.
 core_enforcing_obligations := {"suspend_user", "block_ip"}
@@ -299,11 +327,30 @@ core_obligation_list := [] if {
 	count(core_obligations) == 0
 } else := sort(core_obligations) if {
 	not core_report_only
-} else := sort({o | some o in core_obligations; not core_enforcing_obligations[o.kind]})
+	count(core_report_only_codes) == 0
+} else := sort({o | some o in core_obligations; not core_held(o)})
+
+# An enforcing obligation held back: every one in report-only mode, and
+# those a report-only rule asked for (params.reason names its code).
+core_held(o) if {
+	core_report_only
+	core_enforcing_obligations[o.kind]
+}
+
+core_held(o) if {
+	core_enforcing_obligations[o.kind]
+	core_report_only_codes[o.params.reason]
+}
+
+# The step-ups: in report-only mode those enforcement would ask for, else
+# those of the enforced challenges.
+core_step_up_source := core_challenges if {
+	core_report_only
+} else := core_enforced_challenges
 
 core_step_ups := [] if {
-	count(core_challenges) == 0
-} else := sort({s | some c in core_challenges; some s in c.step_ups})
+	count(core_step_up_source) == 0
+} else := sort({s | some c in core_step_up_source; some s in c.step_ups})
 
 core_reason_list := [] if {
 	count(core_denies) == 0
@@ -414,10 +461,12 @@ core_full_document := {
 
 core_decided := "allow" if {
 	core_report_only
-} else := core_outcome
+} else := core_enforced_outcome
 
 core_enforced := false if {
 	policy.report_only == true
+} else := false if {
+	core_observed
 } else := true
 
 # The engine defines core_library_only as true when it loads this library

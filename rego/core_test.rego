@@ -470,6 +470,57 @@ test_report_only_allow if {
 	d.would_decide == "allow"
 }
 
+# Per-rule report-only: the listed codes are observed, not enforced.
+core_observing(codes) := {"acme": {
+	"plan": "enterprise",
+	"environments": {"production": object.union(core_policy, {"report_only_rules": codes})},
+}}
+
+test_report_only_rule_deny_is_observed if {
+	d := pdp.decision with input as core_input
+		with data.tenants as core_observing(["network.ip_denied"])
+		with data.pdp.deny as {core_other_deny}
+		with data.pdp.obligations as {{"kind": "block_ip", "params": {"reason": "network.ip_denied"}}, {"kind": "audit", "params": {}}}
+	d.decision == "allow"
+	d.enforced == false
+	d.would_decide == "deny"
+	core_reason_codes(d) == ["network.ip_denied"]
+
+	# blocking the address would enforce the observed rule
+	d.obligations == [{"kind": "audit", "params": {}}]
+}
+
+test_report_only_rule_leaves_the_others_enforced if {
+	d := pdp.decision with input as core_input
+		with data.tenants as core_observing(["network.ip_denied"])
+		with data.pdp.deny as {core_other_deny}
+		with data.pdp.challenge as {core_other_challenge}
+	d.decision == "challenge"
+	d.enforced == false
+	d.would_decide == "deny"
+	d.step_ups == core_other_challenge.step_ups
+	core_reason_codes(d) == ["network.ip_denied", "authn.mfa_required"]
+}
+
+test_report_only_challenge_rule_asks_for_nothing if {
+	d := pdp.decision with input as core_input
+		with data.tenants as core_observing(["authn.mfa_required"])
+		with data.pdp.challenge as {core_other_challenge}
+	d.decision == "allow"
+	d.step_ups == []
+	d.enforced == false
+	d.would_decide == "challenge"
+}
+
+test_report_only_rule_that_did_not_fire_changes_nothing if {
+	d := pdp.decision with input as core_input
+		with data.tenants as core_observing(["risk.step_up"])
+		with data.pdp.deny as {core_other_deny}
+	d.decision == "deny"
+	d.enforced == true
+	d.would_decide == "deny"
+}
+
 # ---------------------------------------------------------------------------
 # Explain
 

@@ -140,9 +140,14 @@ type SecurityPolicy struct {
 	// admin.*, db.direct_query, *.delete, export.*.
 	SensitiveActions []string `protobuf:"bytes,18,rep,name=sensitive_actions,json=sensitiveActions,proto3" json:"sensitive_actions,omitempty"`
 	// Decision cache time-to-live granted to enforcement points for allows.
-	CacheTtl      *durationpb.Duration `protobuf:"bytes,19,opt,name=cache_ttl,json=cacheTtl,proto3" json:"cache_ttl,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CacheTtl *durationpb.Duration `protobuf:"bytes,19,opt,name=cache_ttl,json=cacheTtl,proto3" json:"cache_ttl,omitempty"`
+	// Reason codes observed but not enforced, such as "risk.step_up" or
+	// "network.country_blocked": a rule whose code is listed still appears in
+	// the reasons, but does not change the decision; the response then says
+	// enforced=false and would_decide what enforcing it would have decided.
+	ReportOnlyRules []string `protobuf:"bytes,20,rep,name=report_only_rules,json=reportOnlyRules,proto3" json:"report_only_rules,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SecurityPolicy) Reset() {
@@ -304,6 +309,13 @@ func (x *SecurityPolicy) GetSensitiveActions() []string {
 func (x *SecurityPolicy) GetCacheTtl() *durationpb.Duration {
 	if x != nil {
 		return x.CacheTtl
+	}
+	return nil
+}
+
+func (x *SecurityPolicy) GetReportOnlyRules() []string {
+	if x != nil {
+		return x.ReportOnlyRules
 	}
 	return nil
 }
@@ -935,7 +947,7 @@ const file_pdp_v1_policy_proto_rawDesc = "" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x1aW\n" +
 	"\x11EnvironmentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.pdp.v1.SecurityPolicyR\x05value:\x028\x01\"\xba\t\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.pdp.v1.SecurityPolicyR\x05value:\x028\x01\"\xe6\t\n" +
 	"\x0eSecurityPolicy\x12\x16\n" +
 	"\x06preset\x18\x01 \x01(\tR\x06preset\x121\n" +
 	"\x12allow_direct_query\x18\x02 \x01(\bH\x00R\x10allowDirectQuery\x88\x01\x01\x12(\n" +
@@ -960,7 +972,8 @@ const file_pdp_v1_policy_proto_rawDesc = "" +
 	"\vreport_only\x18\x11 \x01(\bH\x02R\n" +
 	"reportOnly\x88\x01\x01\x12+\n" +
 	"\x11sensitive_actions\x18\x12 \x03(\tR\x10sensitiveActions\x126\n" +
-	"\tcache_ttl\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\bcacheTtl\x1ad\n" +
+	"\tcache_ttl\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\bcacheTtl\x12*\n" +
+	"\x11report_only_rules\x18\x14 \x03(\tR\x0freportOnlyRules\x1ad\n" +
 	"\x1bRoleInactivityTimeoutsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
 	"\x05value\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05value:\x028\x01\x1aF\n" +

@@ -54,6 +54,7 @@
 //	incident                                    -     -    yes
 //	compliance                                  -     -    yes
 //	report_only                                 -     -    yes
+//	report_only_rules                           -     -    yes
 //
 // Paid plans get the guide's "basic security": direct-query control, cache
 // key isolation and role-based access. Everything the guide lists as

@@ -68,6 +68,7 @@ func effectiveEnvironment(sp *pdpv1.SecurityPolicy) map[string]any {
 		"allow_direct_query":          sp.GetAllowDirectQuery(),
 		"key_isolation":               sp.GetKeyIsolation(),
 		"report_only":                 sp.GetReportOnly(),
+		"report_only_rules":           strings2any(sp.GetReportOnlyRules(), nil),
 		"inactivity_timeout_ns":       nanos(sp.GetInactivityTimeout()),
 		"role_inactivity_timeouts_ns": roleTimeouts,
 		"session_warning_ns":          nanos(sp.GetSessionWarning()),

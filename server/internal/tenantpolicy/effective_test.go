@@ -32,6 +32,7 @@ func defaultWeightsDoc() map[string]any {
 func baselineDoc(preset string, directQuery, keyIsolation bool, inactivity int64, mode string, privileged []any) map[string]any {
 	return map[string]any{
 		"preset": preset, "allow_direct_query": directQuery, "key_isolation": keyIsolation, "report_only": false,
+		"report_only_rules":     []any{},
 		"inactivity_timeout_ns": inactivity, "role_inactivity_timeouts_ns": map[string]any{},
 		"session_warning_ns": 5 * ns1m, "cache_ttl_ns": int64(0),
 		"mfa":            map[string]any{"mode": mode, "privileged_roles": privileged, "grace_period_ns": int64(0), "max_age_ns": 12 * ns1h},
@@ -60,6 +61,7 @@ func TestEffectiveExample(t *testing.T) {
 	weights["impossible_travel"], weights["ip_reputation"] = 0.6, 0.5
 	production := map[string]any{
 		"preset": "production", "allow_direct_query": false, "key_isolation": true, "report_only": false,
+		"report_only_rules":           []any{"risk.step_up"},
 		"inactivity_timeout_ns":       4 * ns1h,
 		"role_inactivity_timeouts_ns": map[string]any{"admin": 2 * ns1h, "support": 90 * ns1m},
 		"session_warning_ns":          10 * ns1m,

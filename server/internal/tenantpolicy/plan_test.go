@@ -37,7 +37,7 @@ func TestCheckPlan(t *testing.T) {
 		{"paid with enterprise settings", PlanPaid, loadExampleEnv(t), []string{
 			P + "inactivity_timeout", P + "role_inactivity_timeouts", P + "session_warning", P + "mfa",
 			P + "auth_providers", P + "email_domains", P + "ip_allowlist", P + "ip_denylist", P + "countries",
-			P + "risk", P + "incident", P + "compliance", P + "report_only", P + "sensitive_actions"}},
+			P + "risk", P + "incident", P + "compliance", P + "report_only", P + "sensitive_actions", P + "report_only_rules"}},
 		{"enterprise with everything", PlanEnterprise, loadExampleEnv(t), nil},
 		{"unknown plan ranks as free", "gold", &pdpv1.SecurityPolicy{KeyIsolation: proto.Bool(true)}, []string{P + "key_isolation"}},
 	} {

@@ -3,6 +3,7 @@ package tenantpolicy
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -97,7 +98,23 @@ func (c *checker) environment(path, name string, sp *pdpv1.SecurityPolicy) {
 	if d, ok := c.duration(path+".cache_ttl", sp.GetCacheTtl()); ok {
 		c.within(path+".cache_ttl", d, 0, MaxCacheTTL)
 	}
+	seen := map[string]bool{}
+	for i, code := range sp.GetReportOnlyRules() {
+		field := fmt.Sprintf("%s.report_only_rules[%d]", path, i)
+		switch {
+		case !reasonCode.MatchString(code):
+			c.v.Add(field, "%q is not a reason code such as risk.step_up", code)
+		case strings.HasPrefix(code, "tenant."):
+			c.v.Add(field, "%s cannot be report-only: an unknown or foreign tenant is always denied", code)
+		case seen[code]:
+			c.v.Add(field, "%s is listed twice", code)
+		}
+		seen[code] = true
+	}
 }
+
+// reasonCode is the shape of a reason code: dot-separated lowercase words.
+var reasonCode = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
 
 // sessions checks inactivity_timeout, role_inactivity_timeouts and
 // session_warning.

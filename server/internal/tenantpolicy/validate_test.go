@@ -167,6 +167,9 @@ func TestValidate(t *testing.T) {
 				"viewer": {}, "ops": {Actions: []string{"api read", ""}}, "bad role": {Actions: []string{"*"}}, "org:admin": {Actions: []string{"admin.**"}},
 			}
 		}, []string{P + "roles.bad role", P + "roles.ops.actions[0]", P + "roles.ops.actions[1]", P + "roles.viewer.actions"}},
+		{"report-only rules", func(_ *pdpv1.TenantPolicy, sp *env) {
+			sp.ReportOnlyRules = []string{"risk.step_up", "Risk.Step", "tenant.unknown", "risk.step_up", "network.country_blocked"}
+		}, []string{P + "report_only_rules[1]", P + "report_only_rules[2]", P + "report_only_rules[3]"}},
 		{"sensitive actions", func(_ *pdpv1.TenantPolicy, sp *env) { sp.SensitiveActions = []string{"billing.*", "", "a b"} },
 			[]string{P + "sensitive_actions[1]", P + "sensitive_actions[2]"}},
 
