@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -141,7 +142,9 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 		}))),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
+		// net/http's own errors (TLS handshakes of scanners, malformed
+		// requests) go to the structured log at debug level, not stderr.
+		ErrorLog: slog.NewLogLogger(o.logger.Handler(), slog.LevelDebug),
 	}
 	return p, nil
 }
