@@ -1,9 +1,9 @@
 package incident
 
 import (
-	"encoding/json"
 	"time"
 
+	"github.com/pdp-dev/pdp/server/internal/policydoc"
 	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
 )
 
@@ -73,52 +73,27 @@ type envKey struct{ tenant, env string }
 // it lacks get DefaultSettings. Build it again when the document changes.
 func PolicySettings(tenants map[string]any) SettingsFunc {
 	m := make(map[envKey]Settings)
-	for tenant, tv := range tenants {
-		tm, _ := tv.(map[string]any)
-		envs, _ := tm["environments"].(map[string]any)
-		for env, pv := range envs {
-			policy, _ := pv.(map[string]any)
-			s := DefaultSettings(tenant, env)
-			s.ReportOnly, _ = policy["report_only"].(bool)
-			if in, ok := policy["incident"].(map[string]any); ok {
-				if n, ok := intOf(in["failed_logins_threshold"]); ok && n >= 0 {
-					s.FailedLoginsThreshold = int(n)
-				}
-				if n, ok := intOf(in["failed_logins_window_ns"]); ok && n > 0 {
-					s.FailedLoginsWindow = time.Duration(n)
-				}
-				if n, ok := intOf(in["suspicious_ip_threshold"]); ok && n >= 0 {
-					s.SuspiciousIPThreshold = int(n)
-				}
-				if n, ok := intOf(in["auto_block_ttl_ns"]); ok && n > 0 {
-					s.AutoBlockTTL = time.Duration(n)
-				}
-			}
-			m[envKey{tenant, env}] = s.normalized()
+	policydoc.Environments(tenants, func(tenant, env string, policy map[string]any) {
+		s := DefaultSettings(tenant, env)
+		s.ReportOnly, _ = policy["report_only"].(bool)
+		if n, ok := policydoc.Int(policy, "incident", "failed_logins_threshold"); ok && n >= 0 {
+			s.FailedLoginsThreshold = int(n)
 		}
-	}
+		if n, ok := policydoc.Int(policy, "incident", "failed_logins_window_ns"); ok && n > 0 {
+			s.FailedLoginsWindow = time.Duration(n)
+		}
+		if n, ok := policydoc.Int(policy, "incident", "suspicious_ip_threshold"); ok && n >= 0 {
+			s.SuspiciousIPThreshold = int(n)
+		}
+		if n, ok := policydoc.Int(policy, "incident", "auto_block_ttl_ns"); ok && n > 0 {
+			s.AutoBlockTTL = time.Duration(n)
+		}
+		m[envKey{tenant, env}] = s.normalized()
+	})
 	return func(tenant, env string) Settings {
 		if s, ok := m[envKey{tenant, env}]; ok {
 			return s
 		}
 		return DefaultSettings(tenant, env)
 	}
-}
-
-// intOf reads a number of the document, whichever Go type carries it.
-func intOf(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case uint32:
-		return int64(n), true
-	case float64:
-		return int64(n), true
-	case json.Number:
-		i, err := n.Int64()
-		return i, err == nil
-	}
-	return 0, false
 }

@@ -2,12 +2,11 @@ package ipset
 
 import (
 	"fmt"
-	"maps"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"github.com/pdp-dev/pdp/server/internal/fault"
+	"github.com/pdp-dev/pdp/server/internal/policydoc"
 )
 
 // Sources the server itself writes.
@@ -43,29 +42,24 @@ var policyLists = []struct {
 func TenantPolicyEntries(tenants map[string]any) ([]Entry, error) {
 	var entries []Entry
 	var v fault.Violations
-	for _, tenant := range slices.Sorted(maps.Keys(tenants)) {
-		tm, _ := tenants[tenant].(map[string]any)
-		envs, _ := tm["environments"].(map[string]any)
-		for _, env := range slices.Sorted(maps.Keys(envs)) {
-			policy, _ := envs[env].(map[string]any)
-			for _, pl := range policyLists {
-				field := fmt.Sprintf("tenants.%s.environments.%s.%s", tenant, env, pl.key)
-				for i, s := range stringsOf(policy[pl.key]) {
-					pfx, err := ParsePrefix(s)
-					if err != nil {
-						v.Add(fmt.Sprintf("%s[%d]", field, i), "%v", err)
-						continue
-					}
-					entries = append(entries, Entry{
-						Scope:  Scope{Tenant: tenant, Environment: env},
-						List:   pl.list,
-						Prefix: pfx,
-						Source: SourceTenantPolicy,
-					})
+	policydoc.Environments(tenants, func(tenant, env string, policy map[string]any) {
+		for _, pl := range policyLists {
+			field := fmt.Sprintf("tenants.%s.environments.%s.%s", tenant, env, pl.key)
+			for i, s := range stringsOf(policy[pl.key]) {
+				pfx, err := ParsePrefix(s)
+				if err != nil {
+					v.Add(fmt.Sprintf("%s[%d]", field, i), "%v", err)
+					continue
 				}
+				entries = append(entries, Entry{
+					Scope:  Scope{Tenant: tenant, Environment: env},
+					List:   pl.list,
+					Prefix: pfx,
+					Source: SourceTenantPolicy,
+				})
 			}
 		}
-	}
+	})
 	return entries, v.Err()
 }
 

@@ -17,12 +17,12 @@ package signals
 
 import (
 	"context"
-	"encoding/json"
 	"net/netip"
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
+	"github.com/pdp-dev/pdp/server/internal/policydoc"
 	"github.com/pdp-dev/pdp/server/internal/store"
 )
 
@@ -104,39 +104,17 @@ type envKey struct{ tenant, env string }
 // the document changes.
 func PolicySettings(tenants map[string]any) SettingsFunc {
 	m := make(map[envKey]Settings)
-	for tenant, tv := range tenants {
-		tm, _ := tv.(map[string]any)
-		envs, _ := tm["environments"].(map[string]any)
-		for env, pv := range envs {
-			policy, _ := pv.(map[string]any)
-			var s Settings
-			if inc, ok := policy["incident"].(map[string]any); ok {
-				if ns, ok := int64Of(inc["failed_logins_window_ns"]); ok && ns > 0 {
-					s.FailureWindow = time.Duration(ns)
-				}
-			}
-			m[envKey{tenant, env}] = s.Normalized()
+	policydoc.Environments(tenants, func(tenant, env string, policy map[string]any) {
+		var s Settings
+		if ns, ok := policydoc.Int(policy, "incident", "failed_logins_window_ns"); ok && ns > 0 {
+			s.FailureWindow = time.Duration(ns)
 		}
-	}
+		m[envKey{tenant, env}] = s.Normalized()
+	})
 	return func(tenant, env string) Settings {
 		if s, ok := m[envKey{tenant, env}]; ok {
 			return s
 		}
 		return DefaultSettings(tenant, env)
 	}
-}
-
-func int64Of(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case float64:
-		return int64(n), true
-	case json.Number:
-		i, err := n.Int64()
-		return i, err == nil
-	}
-	return 0, false
 }
