@@ -1,0 +1,121 @@
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/store"
+)
+
+// seedEvent is the i-th event of the memory benchmark, shaped like the
+// seeding of pdpbench's scaling runs: one successful login of a distinct
+// user, with one device, one country and one IP, and no action.
+func seedEvent(i int) *decision.Event {
+	tenants := [...]string{"acme", "globex", "initech"}
+	countries := [...]string{"PT", "US", "DE", "BR", "JP"}
+	tenant := tenants[i%len(tenants)]
+	k := i / len(tenants)
+	e := &decision.Event{
+		Tenant:  tenant,
+		Kind:    decision.EventLoginSucceeded,
+		Subject: decision.Subject{ID: fmt.Sprintf("%s-s%07d", tenant, k)},
+		Time:    t0.Add(-24 * time.Hour).Add(time.Duration(i%3600) * time.Second),
+	}
+	e.Network.IP = netip.AddrFrom4([4]byte{198, 18, byte(k >> 8), byte(k)})
+	e.Network.Country = countries[k%len(countries)]
+	e.Device.ID = fmt.Sprintf("dev-%s-s%07d", tenant, k)
+	return e
+}
+
+// seed applies seedEvent(0) to seedEvent(n-1) from 32 writers.
+func seed(tb testing.TB, s *Store, n int) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				mustApply(tb, s, seedEvent(i))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// liveHeap returns the bytes of live heap objects after a full collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// rss returns the process's resident set in bytes, 0 where /proc is missing.
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := bytes.Fields(b)
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseUint(string(f[1]), 10, 64)
+	return pages * uint64(os.Getpagesize())
+}
+
+// BenchmarkProfileMemory measures what one seeded profile costs: live heap
+// bytes after seeding N users into a new file ("heap-B/profile"), the same
+// after reopening the file ("reopen-heap-B/profile", the start-up load),
+// the growth of the resident set across the reopen, which also counts the
+// file pages the load touched ("reopen-rss-B/profile"), and the file size
+// ("file-B/profile"). Run it with -benchtime=1x; see bench/README.md.
+func BenchmarkProfileMemory(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprintf("profiles=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				path := filepath.Join(b.TempDir(), "pdp.db")
+				before := liveHeap()
+				s := open(b, path, Options{})
+				seed(b, s, n)
+				seeded := liveHeap()
+				if p, _ := s.Len(); p != n {
+					b.Fatalf("%d profiles, want %d", p, n)
+				}
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+				s = nil
+				base, rss0 := liveHeap(), rss()
+				s = open(b, path, Options{})
+				reopened, rss1 := liveHeap(), rss()
+				var v store.View
+				if err := s.Read(context.Background(), store.Query{Tenant: "acme", UserID: "acme-s0000000", At: t0}, &v); err != nil || !v.HasProfile {
+					b.Fatalf("Read after reopen: %v, has profile %v", err, v.HasProfile)
+				}
+				fi, err := os.Stat(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(int64(seeded)-int64(before))/float64(n), "heap-B/profile")
+				b.ReportMetric(float64(int64(reopened)-int64(base))/float64(n), "reopen-heap-B/profile")
+				b.ReportMetric(float64(int64(rss1)-int64(rss0))/float64(n), "reopen-rss-B/profile")
+				b.ReportMetric(float64(fi.Size())/float64(n), "file-B/profile")
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
