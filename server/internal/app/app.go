@@ -75,6 +75,18 @@ func Run(ctx context.Context, cfg config.Config, opts ...Option) error {
 	if tc := p.httpServer.TLSConfig; tc != nil {
 		httpLis = tls.NewListener(httpLis, tc)
 	}
+	if cfg.PprofAddr != "" {
+		pctx, stopPprof := context.WithCancel(ctx)
+		_, wait, err := servePprof(pctx, cfg.PprofAddr, o.logger)
+		if err != nil {
+			stopPprof()
+			grpcLis.Close()
+			httpLis.Close()
+			return err
+		}
+		defer wait()
+		defer stopPprof()
+	}
 	o.logger.Info("pdp listening", "grpc", grpcLis.Addr().String(), "http", httpLis.Addr().String(),
 		"revision", p.engine.Revision(), "serving", p.engine.Ready())
 	return p.serve(ctx, cfg, o, grpcLis, httpLis)

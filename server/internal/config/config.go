@@ -78,6 +78,8 @@ type Config struct {
 	// Security holds the API key, TLS and decision log settings
 	// (security.go).
 	Security
+	// Debug holds diagnostics that are off by default (debug.go).
+	Debug
 }
 
 // Default returns the configuration `pdp serve` starts from.
@@ -121,6 +123,7 @@ func Parse(args []string, getenv func(string) string, fs *flag.FlagSet) (Config,
 	c.registerIncident(fs)
 	c.Gateway.RegisterFlags(fs)
 	c.registerSecurity(fs)
+	c.registerDebug(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -226,6 +229,7 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	c.checkSecurity(c.GRPCAddr, c.HTTPAddr, bad)
+	c.checkDebug(bad)
 	return errors.Join(errs...)
 }
 
