@@ -8,16 +8,19 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +48,7 @@ type config struct {
 	noopServe   string
 	maxProfiles int
 	maxCIDRs    int
+	cpuProfile  string // where pdp's CPU profile of its max run goes; empty: none
 }
 
 func main() {
@@ -54,6 +58,7 @@ func main() {
 	flag.StringVar(&c.grpcAddr, "grpc-addr", "127.0.0.1:19191", "gRPC address the servers under test listen on")
 	flag.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:18181", "HTTP address (OPA; pdp's HTTP door)")
 	flag.IntVar(&c.requests, "requests", 1200, "distinct requests in the rotating set")
+	flag.StringVar(&c.cpuProfile, "pdp-cpuprofile", "", "write a CPU profile of pdp during its closed-loop run to this file (go tool pprof -top FILE)")
 	flag.IntVar(&c.conc, "concurrency", 16, "requests in flight, for every system and run")
 	flag.DurationVar(&c.maxDur, "max-duration", 8*time.Second, "closed-loop maximum-throughput run")
 	flag.DurationVar(&c.rateDur, "rate-duration", 4*time.Second, "each fixed-rate run")
@@ -209,14 +214,18 @@ func (b *bench) startSystem(sys, dir, tenants string) (*server, error) {
 	case "noop":
 		return startServer(sys, b.pin, []string{b.bins["noop"], "-noop-serve", b.c.grpcAddr}, nil, grpcOK, 30*time.Second)
 	case "pdp":
-		return startServer(sys, b.pin, []string{
+		args := []string{
 			b.bins["pdp"], "serve",
 			"--tenants", tenants,
 			"--store", "bolt:" + filepath.Join(dir, "pdp.db"),
 			"--log-level", "error",
 			"--grpc-addr", b.c.grpcAddr,
 			"--http-addr", b.c.httpAddr,
-		}, nil, grpcOK, 3*time.Minute)
+		}
+		if b.c.cpuProfile != "" {
+			args = append(args, "--pprof-addr", pprofAddr)
+		}
+		return startServer(sys, b.pin, args, nil, grpcOK, 3*time.Minute)
 	case "opa":
 		args, err := b.opaArgs(dir)
 		if err != nil {
@@ -267,6 +276,14 @@ func (b *bench) measureSystem(sys string) (*systemResult, error) {
 		return nil, err
 	}
 	defer srv.stop()
+	if sys == "pdp" {
+		// OPA's input carries the signals of a known user (opaBody); pdp
+		// gets the same footing from its own store: a history of logins
+		// for every user of the workload.
+		if err := b.warmProfiles(); err != nil {
+			return nil, fmt.Errorf("warming profiles: %w", err)
+		}
+	}
 	mix, err := b.outcomes(sys)
 	if err != nil {
 		return nil, fmt.Errorf("outcome pass: %w", err)
@@ -278,8 +295,15 @@ func (b *bench) measureSystem(sys string) (*systemResult, error) {
 		return nil, err
 	}
 	sr := &systemResult{name: sys}
+	profiled := func() error { return nil }
+	if sys == "pdp" && b.c.cpuProfile != "" {
+		profiled = profileDuring(b.c.cpuProfile, b.c.maxDur-time.Second)
+	}
 	if sr.max, err = b.load(sys, srv, "max", loadSpec{duration: b.c.maxDur, conc: b.c.conc}); err != nil {
 		return nil, err
+	}
+	if err := profiled(); err != nil {
+		return nil, fmt.Errorf("pdp CPU profile: %w", err)
 	}
 	for _, pct := range []int{25, 50, 75} {
 		rate := int(sr.max.rps() * float64(pct) / 100)
@@ -333,7 +357,7 @@ func (b *bench) load(sys string, srv *server, name string, spec loadSpec) (*resu
 // outcomes sends every request once and counts the decisions, so the
 // report shows the mix each system actually reached.
 func (b *bench) outcomes(sys string) (string, error) {
-	counts := map[string]int{}
+	counts, factors := map[string]int{}, map[string]int{}
 	if sys == "opa" {
 		url := "http://" + b.c.httpAddr + "/v1/data/pdp/decision"
 		for _, body := range b.w.bodies {
@@ -370,9 +394,43 @@ func (b *bench) outcomes(sys string) (string, error) {
 				continue
 			}
 			counts[strings.ToLower(strings.TrimPrefix(rs.GetDecision().String(), "DECISION_"))]++
+			for _, f := range rs.GetRisk().GetFactors() {
+				factors[f.GetName()]++
+			}
+			if len(rs.GetRisk().GetFactors()) == 0 {
+				factors[""]++
+			}
 		}
 	}
-	return formatMix(counts, len(b.w.reqs)), nil
+	mix := formatMix(counts, len(b.w.reqs))
+	if len(factors) > 0 {
+		mix += "; risk factors: " + formatFactors(factors, len(b.w.reqs))
+	}
+	return mix, nil
+}
+
+// formatFactors renders how often each risk factor was present, "none"
+// (no factor at all) first, then by frequency.
+func formatFactors(counts map[string]int, n int) string {
+	names := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(names, func(a, b string) int {
+		switch {
+		case a == "":
+			return -1
+		case b == "":
+			return 1
+		}
+		return cmp.Or(counts[b]-counts[a], strings.Compare(a, b))
+	})
+	parts := make([]string, 0, len(names))
+	for _, k := range names {
+		name := k
+		if name == "" {
+			name = "none"
+		}
+		parts = append(parts, fmt.Sprintf("%s %.1f%%", name, 100*float64(counts[k])/float64(n)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // formatMix renders outcome counts as percentages, allow first.

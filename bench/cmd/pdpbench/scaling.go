@@ -177,16 +177,42 @@ func seedDenyList(path string, n int) error {
 }
 
 // seedProfiles reports a successful login for n distinct users, spread
-// over the demo tenants, 32 at a time on one connection; the first ones
-// are the workload's own users.
+// over the demo tenants; the first ones are the workload's own users.
 func (b *bench) seedProfiles(n int) error {
+	return b.report(n, func(i int) *pdpv1.ReportRequest { return reportFor(b.w.users, i) })
+}
+
+// warmHistory is how many earlier logins warmProfiles gives each user of
+// the workload.
+const warmHistory = 5
+
+// warmProfiles gives every user of the workload a history: a successful
+// login on each of the warmHistory days before the requests, from the
+// user's device, address and country, at an hour the requests fall in.
+func (b *bench) warmProfiles() error {
+	users := b.w.users
+	return b.report(len(users)*warmHistory, func(i int) *pdpv1.ReportRequest {
+		day := i / len(users)
+		r := reportFor(users, i%len(users))
+		hour := time.Duration((day+i)%4) * time.Hour // 10:00 to 13:59, like the requests
+		at := benchEpoch.Add(-time.Duration(warmHistory-day)*24*time.Hour + hour).
+			Add(time.Duration(i%3600) * time.Second)
+		r.Time = timestamppb.New(at)
+		r.Authentication.AuthenticatedAt = timestamppb.New(at)
+		r.Authentication.MfaVerifiedAt = timestamppb.New(at)
+		return r
+	})
+}
+
+// report sends the n reports made by req, 32 at a time on one connection,
+// and returns the first error.
+func (b *bench) report(n int, req func(i int) *pdpv1.ReportRequest) error {
 	cc, err := grpc.NewClient(b.c.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return err
 	}
 	defer cc.Close()
 	cl := pdpv1.NewDecisionServiceClient(cc)
-	users := makeUsers(rand.New(rand.NewPCG(7, 7^0x9e3779b97f4a7c15)), 200)
 	var next atomic.Int64
 	var firstErr error
 	var mu sync.Mutex
@@ -198,9 +224,8 @@ func (b *bench) seedProfiles(n int) error {
 				if i >= n {
 					return
 				}
-				req := reportFor(users, i)
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				_, err := cl.Report(ctx, req)
+				_, err := cl.Report(ctx, req(i))
 				cancel()
 				if err != nil {
 					mu.Lock()

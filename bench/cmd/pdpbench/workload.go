@@ -27,6 +27,7 @@ type workload struct {
 	wire   [][]byte // protobuf encoding, for the gRPC servers
 	bodies [][]byte // {"input": ...} for OPA's REST API
 	kinds  []string // what each request was written to get
+	users  []user   // the users the requests are of
 }
 
 // user is one member of a demo tenant with stable attributes, so the
@@ -159,7 +160,7 @@ func specOf(tenant string) *tenantSpec {
 func makeWorkload(n int, seed uint64) (*workload, error) {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	users := makeUsers(r, 200)
-	w := &workload{}
+	w := &workload{users: users}
 	seen := map[string]bool{}
 	for len(w.reqs) < n {
 		u := users[r.IntN(len(users))]
