@@ -25,8 +25,10 @@ type Builder struct {
 }
 
 type listEdit struct {
-	work *table // owned by the builder, edited in place; nil while ops are pending
-	ops  []op   // pending changes, applied as path copies by Snapshot
+	work    *table // owned by the builder, edited in place; nil while ops are pending
+	ops     []op   // pending changes, applied as path copies by Snapshot
+	rebased bool   // start replaces the base snapshot's table
+	start   *table // with rebased, the (shared, immutable) table the changes start from
 }
 
 type op struct {
@@ -73,8 +75,7 @@ func (b *Builder) Remove(scope Scope, list List, prefix netip.Prefix, source str
 // It walks the scope's tables, so it suits tenant and environment scopes.
 func (b *Builder) RemoveSource(scope Scope, source string) {
 	for l := range numLists {
-		le := b.edit(scope, l)
-		t := le.own(b.base.scopeTables(scope), l, b)
+		t := b.edit(scope, l).own(b.start(scope, l), b)
 		var hit []netip.Prefix
 		for pfx, set := range t.All() {
 			if set.has(source) {
@@ -96,7 +97,7 @@ func (b *Builder) Prune(now time.Time) {
 			if cur == nil || !hasExpired(cur, n) {
 				continue
 			}
-			t := b.edit(scope, l).own(b.base.scopeTables(scope), l, b)
+			t := b.edit(scope, l).own(b.start(scope, l), b)
 			var expired []op
 			for pfx, set := range t.All() {
 				for _, o := range set.list {
@@ -124,11 +125,14 @@ func (b *Builder) Snapshot() *Snapshot {
 		ts := s.mutableTables(scope, cloned)
 		for l := range numLists {
 			le := &edits[l]
+			if le.rebased {
+				ts[l] = le.start
+			}
 			switch {
 			case le.work != nil:
 				ts[l] = le.work
 			case len(le.ops) > 0 && ts[l] == nil:
-				ts[l] = le.own(nil, l, b)
+				ts[l] = le.own(nil, b)
 			case len(le.ops) > 0:
 				t := ts[l]
 				for _, o := range le.ops {
@@ -227,17 +231,36 @@ func (b *Builder) change(scope Scope, l List, o op) {
 	}
 	le.ops = append(le.ops, o)
 	if len(le.ops) > persistLimit {
-		le.own(b.base.scopeTables(scope), l, b)
+		le.own(b.start(scope, l), b)
 	}
 }
 
-// own makes le edit a private table in place, applying the pending ops.
-func (le *listEdit) own(base *tables, l List, b *Builder) *table {
+// start returns the table the changes to scope's list start from: the
+// base snapshot's, unless the list was rebased.
+func (b *Builder) start(scope Scope, l List) *table {
+	if e := b.edits[scope]; e != nil && e[l].rebased {
+		return e[l].start
+	}
+	if ts := b.base.scopeTables(scope); ts != nil {
+		return ts[l]
+	}
+	return nil
+}
+
+// rebase makes scope's list t (shared, never edited in place), dropping
+// the changes made to it so far.
+func (b *Builder) rebase(scope Scope, l List, t *table) {
+	*b.edit(scope, l) = listEdit{rebased: true, start: t}
+}
+
+// own makes le edit a private table in place, starting from start (a
+// clone of it) and applying the pending ops.
+func (le *listEdit) own(start *table, b *Builder) *table {
 	if le.work != nil {
 		return le.work
 	}
-	if base != nil && base[l] != nil {
-		le.work = base[l].Clone()
+	if start != nil {
+		le.work = start.Clone()
 	} else {
 		le.work = new(table)
 	}
@@ -252,12 +275,9 @@ func (le *listEdit) own(base *tables, l List, b *Builder) *table {
 // applying pending ops into a private copy if there are any.
 func (b *Builder) current(scope Scope, l List) *table {
 	if e := b.edits[scope]; e != nil && (e[l].work != nil || len(e[l].ops) > 0) {
-		return e[l].own(b.base.scopeTables(scope), l, b)
+		return e[l].own(b.start(scope, l), b)
 	}
-	if ts := b.base.scopeTables(scope); ts != nil {
-		return ts[l]
-	}
-	return nil
+	return b.start(scope, l)
 }
 
 func (b *Builder) scopes() []Scope {
