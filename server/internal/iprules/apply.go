@@ -2,7 +2,6 @@ package iprules
 
 import (
 	"context"
-	"net/netip"
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/ipset"
@@ -54,15 +53,18 @@ func (a *Applier) Imported(rules []Rule) {
 	})
 }
 
-// Load replaces the entries of every rule scope with the store's rules
-// that are live at now.
-func (a *Applier) Load(ctx context.Context, now time.Time) (int, error) {
-	rules, err := a.store.All(ctx)
-	if err != nil {
-		return 0, err
-	}
-	a.exp.reset(rules, func(string) bool { return true })
-	return a.replace(rules, now, func(ipset.Scope) bool { return true }), nil
+// Scanner is a Store that hands rules over one at a time instead of in
+// one slice. The Applier loads through it when the store has one, so
+// loading a million imported rules needs no slice or map of them: only
+// the lists they make.
+type Scanner interface {
+	// ScanAll calls fn with every rule of every scope, in no particular
+	// order, and stops at the first error fn returns, returning it.
+	ScanAll(ctx context.Context, fn func(Rule) error) error
+	// ScanScope calls fn with every rule of one scope (the global rules
+	// when tenant is empty) in id order, and stops at the first error fn
+	// returns, returning it.
+	ScanScope(ctx context.Context, tenant string, fn func(Rule) error) error
 }
 
 // scopeReader is a Store that reads one scope whole.
@@ -70,70 +72,102 @@ type scopeReader interface {
 	Scope(ctx context.Context, tenant string) ([]Rule, error)
 }
 
+// Load replaces the entries of every rule scope with the store's rules
+// that are live at now.
+func (a *Applier) Load(ctx context.Context, now time.Time) (int, error) {
+	scan := func(fn func(Rule) error) error {
+		if sc, ok := a.store.(Scanner); ok {
+			return sc.ScanAll(ctx, fn)
+		}
+		return each(a.store.All(ctx))(fn)
+	}
+	return a.replace(scan, now, func(string) bool { return true })
+}
+
 // LoadScope replaces the entries of one tenant's rules (the global ones
 // when tenant is empty) with the store's.
 func (a *Applier) LoadScope(ctx context.Context, tenant string, now time.Time) (int, error) {
-	var rules []Rule
-	if sr, ok := a.store.(scopeReader); ok {
-		var err error
-		if rules, err = sr.Scope(ctx, tenant); err != nil {
-			return 0, err
+	scan := func(fn func(Rule) error) error {
+		switch st := a.store.(type) {
+		case Scanner:
+			return st.ScanScope(ctx, tenant, fn)
+		case scopeReader:
+			return each(st.Scope(ctx, tenant))(fn)
 		}
-	} else {
-		all, err := a.store.All(ctx)
+		return each(a.store.All(ctx))(fn)
+	}
+	return a.replace(scan, now, func(t string) bool { return t == tenant })
+}
+
+// each scans rules, or fails with err.
+func each(rules []Rule, err error) func(fn func(Rule) error) error {
+	return func(fn func(Rule) error) error {
 		if err != nil {
-			return 0, err
+			return err
 		}
-		for _, r := range all {
-			if r.Tenant == tenant {
-				rules = append(rules, r)
+		for _, r := range rules {
+			if err := fn(r); err != nil {
+				return err
 			}
 		}
+		return nil
 	}
-	a.exp.reset(rules, func(t string) bool { return t == tenant })
-	return a.replace(rules, now, func(s ipset.Scope) bool { return s.Tenant == tenant }), nil
 }
 
-// entryKey identifies one entry of the lists.
-type entryKey struct {
-	scope  ipset.Scope
-	list   ipset.List
-	prefix netip.Prefix
-	source string
-}
-
-// replace makes the rule entries of the scopes keep selects those of the
-// live rules, in one published snapshot. It changes only what differs, so
-// reloading a large scope in which one rule changed costs a pass over the
-// lists, not their rebuilding.
-func (a *Applier) replace(rules []Rule, now time.Time, keep func(ipset.Scope) bool) int {
-	want := make(map[entryKey]time.Time, len(rules))
-	for _, r := range rules {
-		if !r.Live(now) || !keep(ipset.Scope{Tenant: r.Tenant}) || r.Validate() != nil {
-			continue
+// replace makes the rule entries of the tenants' scopes keep selects those
+// of the live rules scan yields, in one published snapshot. The rules go
+// one by one into lists of their own, which then replace the set's lists
+// that differ (ipset.Builder.Sync): a list loaded into an empty set is
+// taken as it is, and reloading a large scope in which one rule changed
+// costs a pass over its lists, not their rebuilding. Nothing changes when
+// scan fails.
+func (a *Applier) replace(scan func(func(Rule) error) error, now time.Time, keep func(tenant string) bool) (int, error) {
+	w := ipset.NewBuilder()
+	exp := map[string]expiry{}
+	var src entrySources
+	n := 0
+	err := scan(func(r Rule) error {
+		if !keep(r.Tenant) {
+			return nil
+		}
+		if !r.ExpiresAt.IsZero() {
+			exp[r.ID] = expiry{tenant: r.Tenant, at: r.ExpiresAt}
+		}
+		if !r.Live(now) || r.Validate() != nil {
+			return nil
 		}
 		e := r.Entry()
-		want[entryKey{e.Scope, e.List, e.Prefix.Masked(), e.Source}] = e.ExpiresAt
-	}
-	n := len(want)
-	_ = a.set.Update(func(b *ipset.Builder) error {
-		for e := range a.set.Load().All() {
-			if e.Scope.Environment != "" || e.Source == ipset.SourceTenantPolicy || !keep(e.Scope) {
-				continue
-			}
-			k := entryKey{e.Scope, e.List, e.Prefix, e.Source}
-			if exp, ok := want[k]; ok && exp.Equal(e.ExpiresAt) {
-				delete(want, k) // listed as it should be
-				continue
-			}
-			b.Remove(e.Scope, e.List, e.Prefix, e.Source)
-		}
-		for k, exp := range want {
-			_ = b.Add(ipset.Entry{Scope: k.scope, List: k.list, Prefix: k.prefix, Source: k.source, ExpiresAt: exp})
+		e.Source = src.of(r)
+		if w.Add(e) == nil {
+			n++
 		}
 		return nil
 	})
-	return n
+	if err != nil {
+		return 0, err
+	}
+	want := w.Snapshot()
+	a.exp.reset(exp, keep)
+	_ = a.set.Update(func(b *ipset.Builder) error {
+		b.Sync(want, func(s ipset.Scope) bool { return s.Environment == "" && keep(s.Tenant) },
+			func(source string) bool { return source != ipset.SourceTenantPolicy })
+		return nil
+	})
+	return n, nil
+}
+
+// entrySources derives the entry sources of a run of rules, reusing the
+// previous one for the next rule of the same import or auto-block.
+type entrySources struct{ rule, entry string }
+
+func (s *entrySources) of(r Rule) string {
+	if r.Source == SourceAdmin {
+		return r.EntrySource() // one per rule
+	}
+	if r.Source != s.rule {
+		s.rule, s.entry = r.Source, r.EntrySource()
+	}
+	return s.entry
 }
 
 // Prune drops the entries expired at now from the lists.

@@ -3,11 +3,13 @@ package iprules_test
 import (
 	"context"
 	"net/netip"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/iprules"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
+	"github.com/pdp-dev/pdp/server/internal/store/bolt"
 	"github.com/pdp-dev/pdp/server/internal/store/memory"
 )
 
@@ -15,9 +17,25 @@ var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
 func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
+// stores are the stores the applier is tested over: memory returns rule
+// slices, bolt is an iprules.Scanner.
+func stores(t *testing.T) map[string]iprules.Store {
+	b, err := bolt.Open(filepath.Join(t.TempDir(), "pdp.db"), bolt.Options{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return map[string]iprules.Store{"memory": memory.NewIPRules(), "bolt": b.IPRules()}
+}
+
 func TestApplierLoadsScopesAndKeepsTenantPolicies(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) { testApplierLoadsScopes(t, st) })
+	}
+}
+
+func testApplierLoadsScopes(t *testing.T, st iprules.Store) {
 	ctx := context.Background()
-	st := memory.NewIPRules()
 	set := ipset.NewSet(nil)
 	if err := set.SetTenantPolicies(map[string]any{"acme": map[string]any{"environments": map[string]any{
 		"production": map[string]any{"ip_denylist": []any{"192.0.2.0/24"}},
@@ -115,8 +133,13 @@ func TestExpireDeletesExpiredRulesFromTheStore(t *testing.T) {
 }
 
 func TestLoadScopeFollowsAChangedExpiry(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) { testLoadScopeFollowsAChangedExpiry(t, st) })
+	}
+}
+
+func testLoadScopeFollowsAChangedExpiry(t *testing.T, st iprules.Store) {
 	ctx := context.Background()
-	st := memory.NewIPRules()
 	set := ipset.NewSet(nil)
 	a := iprules.NewApplier(set, st)
 	r, err := st.Add(ctx, iprules.Rule{Tenant: "acme", List: "deny", Prefix: netip.MustParsePrefix("192.0.2.7/32"),
@@ -139,5 +162,34 @@ func TestLoadScopeFollowsAChangedExpiry(t *testing.T) {
 	}
 	if set.Load().Len() != 1 {
 		t.Fatalf("%d entries, want 1", set.Load().Len())
+	}
+}
+
+func TestLoadTracksExpiries(t *testing.T) {
+	for name, st := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			if _, err := st.Add(ctx, iprules.Rule{List: "deny", Prefix: netip.MustParsePrefix("192.0.2.1/32"),
+				Source: iprules.SourceAutoBlock, ExpiresAt: t0.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := st.Import(ctx, "", "deny", "import:feed", []iprules.Rule{{Prefix: netip.MustParsePrefix("10.0.0.0/8")}}); err != nil {
+				t.Fatal(err)
+			}
+			set := ipset.NewSet(nil)
+			a := iprules.NewApplier(set, st)
+			if n, err := a.Load(ctx, t0); err != nil || n != 2 {
+				t.Fatalf("Load = %d, %v; want 2", n, err)
+			}
+			if n, err := a.Expire(ctx, t0.Add(2*time.Minute)); err != nil || n != 1 {
+				t.Fatalf("Expire = %d, %v; want the loaded auto-block deleted", n, err)
+			}
+			if all, _ := st.All(ctx); len(all) != 1 || all[0].Source != "import:feed" {
+				t.Fatalf("left %+v, want the import", all)
+			}
+			if set.Load().Len() != 1 {
+				t.Fatalf("%d entries listed, want the import's", set.Load().Len())
+			}
+		})
 	}
 }

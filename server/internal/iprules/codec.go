@@ -39,7 +39,13 @@ func (r Rule) AppendBinary(b []byte) ([]byte, error) {
 func (r Rule) MarshalBinary() ([]byte, error) { return r.AppendBinary(make([]byte, 0, 96)) }
 
 // UnmarshalBinary reads the stored form of a rule into r.
-func (r *Rule) UnmarshalBinary(b []byte) error {
+func (r *Rule) UnmarshalBinary(b []byte) error { return r.UnmarshalBinaryReusing(b, nil) }
+
+// UnmarshalBinaryReusing is UnmarshalBinary, except that a string field
+// equal to the same field of prev (when not nil) is prev's string rather
+// than a copy: decoding the rules of one import in a row allocates their
+// ids and nothing else. prev may be r.
+func (r *Rule) UnmarshalBinaryReusing(b []byte, prev *Rule) error {
 	if len(b) == 0 || b[0] != codecVersion {
 		return errCodec
 	}
@@ -64,12 +70,24 @@ func (r *Rule) UnmarshalBinary(b []byte) error {
 	if k2 <= 0 {
 		return errCodec
 	}
+	var was Rule
+	if prev != nil {
+		was = *prev
+	}
 	*r = Rule{
-		ID: string(fields[0]), Tenant: string(fields[1]), List: string(fields[2]), Source: string(fields[3]),
-		Reason: string(fields[4]), CreatedBy: string(fields[5]), Prefix: p,
-		ExpiresAt: fromUnixNano(exp), CreatedAt: fromUnixNano(created),
+		ID: reuse(fields[0], was.ID), Tenant: reuse(fields[1], was.Tenant), List: reuse(fields[2], was.List),
+		Source: reuse(fields[3], was.Source), Reason: reuse(fields[4], was.Reason), CreatedBy: reuse(fields[5], was.CreatedBy),
+		Prefix: p, ExpiresAt: fromUnixNano(exp), CreatedAt: fromUnixNano(created),
 	}
 	return nil
+}
+
+// reuse returns s when it spells b, else a copy of b.
+func reuse(b []byte, s string) string {
+	if string(b) == s {
+		return s
+	}
+	return string(b)
 }
 
 func unixNano(t time.Time) int64 {

@@ -60,3 +60,40 @@ func TestRuleIDs(t *testing.T) {
 		t.Errorf("ids of ascending addresses do not sort: %v", ids)
 	}
 }
+
+func TestDecodingARunReusesRepeatedStrings(t *testing.T) {
+	var stored [][]byte
+	for _, s := range []string{"192.0.2.1/32", "192.0.2.2/32", "2001:db8::/64"} {
+		r := iprules.Rule{List: "deny", Prefix: netip.MustParsePrefix(s), Source: "import:feed", Reason: "feed"}.WithID()
+		b, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, b)
+	}
+	other := iprules.Rule{Tenant: "acme", List: "allow", Prefix: netip.MustParsePrefix("10.0.0.0/8"), Source: iprules.SourceAdmin}.WithID()
+	ob, _ := other.MarshalBinary()
+	stored = append(stored, ob)
+
+	var r iprules.Rule
+	for i, b := range stored {
+		var want iprules.Rule
+		if err := want.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.UnmarshalBinaryReusing(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r != want {
+			t.Fatalf("rule %d: %+v, want %+v", i, r, want)
+		}
+	}
+	var prev iprules.Rule
+	_ = prev.UnmarshalBinary(stored[0])
+	if n := testing.AllocsPerRun(100, func() {
+		var r iprules.Rule
+		_ = r.UnmarshalBinaryReusing(stored[1], &prev)
+	}); n != 1 {
+		t.Errorf("decoding the next rule of an import allocates %v times, want 1 (its id)", n)
+	}
+}

@@ -47,8 +47,8 @@ func (x *expiring) forget(id string) {
 }
 
 // reset forgets the rules of the tenants that in selects, then tracks
-// those of rules.
-func (x *expiring) reset(rules []Rule, in func(tenant string) bool) {
+// exp (rule id → expiry).
+func (x *expiring) reset(exp map[string]expiry, in func(tenant string) bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for id, e := range x.m {
@@ -56,10 +56,14 @@ func (x *expiring) reset(rules []Rule, in func(tenant string) bool) {
 			delete(x.m, id)
 		}
 	}
-	for _, r := range rules {
-		if in(r.Tenant) {
-			x.trackLocked(r)
-		}
+	if len(exp) == 0 {
+		return
+	}
+	if x.m == nil {
+		x.m = make(map[string]expiry, len(exp))
+	}
+	for id, e := range exp {
+		x.m[id] = e
 	}
 }
 

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Open) {
 		{"ImportCountsDuplicates", testImport},
 		{"AllSpansScopes", testAll},
 		{"LargeImport", testLargeImport},
+		{"ScanMatchesAll", testScan},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -265,5 +266,66 @@ func testLargeImport(t *testing.T, s iprules.Store) {
 	all, err := s.All(context.Background())
 	if err != nil || len(all) != n {
 		t.Fatalf("All = %d, %v; want %d", len(all), err, n)
+	}
+}
+
+// testScan checks a store that is an iprules.Scanner: ScanAll yields what
+// All returns, ScanScope one scope's rules in id order, and both stop at
+// fn's first error.
+func testScan(t *testing.T, s iprules.Store) {
+	sc, ok := s.(iprules.Scanner)
+	if !ok {
+		t.Skip("not an iprules.Scanner")
+	}
+	ctx := context.Background()
+	if _, err := s.Add(ctx, rule("", "deny", "192.0.2.0/24", iprules.SourceAdmin)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Add(ctx, rule("acme", "allow", "2001:db8::/32", iprules.SourceAdmin)); err != nil {
+		t.Fatal(err)
+	}
+	var feed []iprules.Rule
+	for i := range 300 {
+		feed = append(feed, iprules.Rule{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 32), Reason: "feed"})
+	}
+	if _, _, err := s.Import(ctx, "acme", "deny", "import:x", feed); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scanned []iprules.Rule
+	if err := sc.ScanAll(ctx, func(r iprules.Rule) error { scanned = append(scanned, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(scanned) != len(all) {
+		t.Fatalf("ScanAll yields %d rules, All returns %d", len(scanned), len(all))
+	}
+	for _, want := range all {
+		if !slices.ContainsFunc(scanned, func(r iprules.Rule) bool { return same(r, want) && r.Reason == want.Reason }) {
+			t.Errorf("ScanAll lacks %+v", want)
+		}
+	}
+	var acme []string
+	if err := sc.ScanScope(ctx, "acme", func(r iprules.Rule) error {
+		if r.Tenant != "acme" {
+			t.Errorf("ScanScope(acme) yields %+v", r)
+		}
+		acme = append(acme, r.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(acme) != 301 || !slices.IsSorted(acme) {
+		t.Errorf("ScanScope(acme) yields %d rules (sorted: %t), want 301 in id order", len(acme), slices.IsSorted(acme))
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := sc.ScanAll(ctx, func(iprules.Rule) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("ScanAll went on after an error: %d calls, %v", n, err)
+	}
+	if err := sc.ScanScope(ctx, "nobody", func(r iprules.Rule) error { return fmt.Errorf("rule %s of no scope", r.ID) }); err != nil {
+		t.Error(err)
 	}
 }

@@ -243,20 +243,69 @@ func invalidCount(rules []iprules.Rule) int {
 // All implements iprules.Store.
 func (r IPRules) All(ctx context.Context) ([]iprules.Rule, error) {
 	var out []iprules.Rule
-	err := r.view(ctx, func(rules *bbolt.Bucket) error {
+	err := r.ScanAll(ctx, func(rule iprules.Rule) error {
+		out = append(out, rule)
+		return nil
+	})
+	return out, err
+}
+
+var _ iprules.Scanner = IPRules{}
+
+// ScanAll implements iprules.Scanner.
+func (r IPRules) ScanAll(ctx context.Context, fn func(iprules.Rule) error) error {
+	return r.view(ctx, func(rules *bbolt.Bucket) error {
 		if rules == nil {
 			return nil
 		}
 		return rules.ForEachBucket(func(name []byte) error {
-			return rules.Bucket(name).ForEach(func(_, v []byte) error {
-				rule, err := decodeRule(v)
-				if err != nil {
-					return err
-				}
-				out = append(out, rule)
-				return nil
-			})
+			return r.scan(ctx, rules.Bucket(name), fn)
 		})
 	})
-	return out, err
+}
+
+// ScanScope implements iprules.Scanner.
+func (r IPRules) ScanScope(ctx context.Context, tenant string, fn func(iprules.Rule) error) error {
+	return r.view(ctx, func(rules *bbolt.Bucket) error {
+		if rules == nil {
+			return nil
+		}
+		return r.scan(ctx, rules.Bucket(scopeName(tenant)), fn)
+	})
+}
+
+// scanRelease is how many rules a scan reads between releases of the
+// file's pages, and between checks of its context.
+const scanRelease = 1 << 15
+
+// scan calls fn with each rule of a scope bucket (nil for none). A rule
+// repeats the previous one's strings where they are equal, so the rules
+// of one import cost an id each. Since a scan reads every page of a
+// bucket that may hold a million rules, and the file's pages would stay
+// in the process's memory, it hands the pages it has read back to the
+// kernel as it goes (see releasePages).
+func (r IPRules) scan(ctx context.Context, b *bbolt.Bucket, fn func(iprules.Rule) error) error {
+	if b == nil {
+		return nil
+	}
+	tx := b.Tx()
+	defer r.s.releasePages(tx)
+	var rule iprules.Rule
+	n := 0
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if err := rule.UnmarshalBinaryReusing(v, &rule); err != nil {
+			return fmt.Errorf("decode IP rule: %w", err)
+		}
+		if err := fn(rule); err != nil {
+			return err
+		}
+		if n++; n%scanRelease == 0 {
+			r.s.releasePages(tx)
+			if err := store.ContextError(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
