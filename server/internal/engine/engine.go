@@ -49,6 +49,9 @@ type Options struct {
 	// Now is the clock used when a request carries no time; nil means
 	// time.Now.
 	Now func() time.Time
+	// EvalWorkers bounds the evaluations in flight; more Decide calls wait
+	// for a free one. Zero means four per GOMAXPROCS. See workers.go.
+	EvalWorkers int
 }
 
 // Bundle is one policy set: the authors' modules and the tenants' data.
@@ -70,6 +73,7 @@ type Engine struct {
 	library fs.FS
 	strict  bool
 	now     func() time.Time
+	workers *workers
 
 	// loadMu serialises Load so that two reloads cannot interleave.
 	loadMu  sync.Mutex
@@ -91,6 +95,7 @@ func New(opts Options) *Engine {
 		library: opts.Library,
 		strict:  !opts.LenientBuiltinErrors,
 		now:     opts.Now,
+		workers: newWorkers(opts.EvalWorkers),
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
@@ -163,7 +168,7 @@ func (e *Engine) Decide(ctx context.Context, req *decision.Request) (*decision.D
 	if err != nil {
 		return nil, err
 	}
-	rs, err := p.eval(ctx, input)
+	rs, err := e.workers.eval(ctx, p, input)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, contextFault(ctxErr)

@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// workers runs evaluations on long-lived goroutines, at most size at a
+// time.
+//
+// Why: topdown recurses deeply, so an evaluation needs a large goroutine
+// stack. A fresh goroutine (one per gRPC stream or HTTP connection beyond
+// grpc-go's few stream workers) starts small and grows by copying its
+// stack several times per decision; under load that copying
+// (runtime.newstack/copystack) was a third of pdp's CPU profile. A worker
+// keeps its grown stack from one evaluation to the next. Bounding the
+// evaluations in flight also suits CPU-bound work: more than the cores
+// can run only adds latency to all of them. Callers beyond the bound wait
+// (or give up when their context ends) before evaluating.
+//
+// Workers start on demand and exit after idleWorker without work, so an
+// idle Engine holds no goroutines.
+type workers struct {
+	slots chan struct{} // one token per evaluation in flight
+	jobs  chan *evalJob // hands a job to an idle worker
+	pool  sync.Pool     // *evalJob
+	idle  time.Duration // how long a worker waits for work before exiting
+	// started counts the workers ever started.
+	started atomic.Int64
+}
+
+// evalJob is one evaluation handed to a worker.
+type evalJob struct {
+	ctx   context.Context
+	p     *prepared
+	input ast.Value
+	rs    rego.ResultSet
+	err   error
+	done  chan struct{}
+}
+
+// idleWorker is how long a worker waits for the next job.
+const idleWorker = 30 * time.Second
+
+// defaultWorkers is the evaluations in flight when Options.EvalWorkers is
+// not set: a few per core, so that an author's module that waits (on
+// http.send, say) does not stall every decision, while CPU-bound
+// evaluations stay close to the cores that run them.
+func defaultWorkers() int { return 4 * runtime.GOMAXPROCS(0) }
+
+func newWorkers(size int) *workers {
+	if size <= 0 {
+		size = defaultWorkers()
+	}
+	w := &workers{
+		slots: make(chan struct{}, size),
+		jobs:  make(chan *evalJob),
+		idle:  idleWorker,
+	}
+	w.pool.New = func() any { return &evalJob{done: make(chan struct{}, 1)} }
+	return w
+}
+
+// eval evaluates p for input on a worker. It waits for a free slot first
+// and returns ctx's error if ctx ends before one frees.
+func (w *workers) eval(ctx context.Context, p *prepared, input ast.Value) (rego.ResultSet, error) {
+	select {
+	case w.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	j := w.pool.Get().(*evalJob)
+	j.ctx, j.p, j.input = ctx, p, input
+	select {
+	case w.jobs <- j: // an idle worker took it
+	default:
+		w.started.Add(1)
+		go w.work(j)
+	}
+	<-j.done
+	rs, err := j.rs, j.err
+	*j = evalJob{done: j.done}
+	w.pool.Put(j)
+	return rs, err
+}
+
+// work runs j and then every job handed to it, until it has been idle
+// for w.idle.
+func (w *workers) work(j *evalJob) {
+	timer := time.NewTimer(w.idle)
+	defer timer.Stop()
+	for {
+		j.rs, j.err = j.p.eval(j.ctx, j.input)
+		<-w.slots
+		j.done <- struct{}{}
+		timer.Reset(w.idle)
+		select {
+		case j = <-w.jobs:
+		case <-timer.C:
+			return
+		}
+	}
+}
