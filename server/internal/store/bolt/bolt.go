@@ -3,9 +3,11 @@
 // else has to run.
 //
 // Reads come from memory. Open loads the whole file into sharded maps of
-// immutable snapshots, and every write replaces a snapshot only after the
-// file holds it, so Read and GetProfile never touch the disk and never see
-// a state the file does not have.
+// immutable snapshots (a profile is held as its encoded value, about 150
+// bytes for a new user, and decoded on each read in well under a
+// microsecond), and every write replaces a snapshot only after the file
+// holds it, so Read and GetProfile never touch the disk and never see a
+// state the file does not have.
 //
 // Writes are durable before they are acknowledged. A writer locks the keys
 // it changes (the user's, then the IP's, always in that order), computes the
@@ -20,8 +22,9 @@
 //
 // Keys are tenant-scoped: every key of the profiles and ips buckets starts
 // with the tenant's length and name, so no tenant can reach another's
-// records. Values are an 8-byte wall-clock write time followed by the JSON
-// of the store type (its tags are the schema).
+// records. Values are an 8-byte wall-clock write time followed by the
+// record: a compact binary form for profiles and IP records (record.go),
+// JSON for SSO statuses.
 //
 // Idle state is dropped by a sweeper exactly like the memory backend's: a
 // profile not written for ProfileRetention (unless it records a suspension
@@ -111,8 +114,10 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // schemaVersion is the layout this package writes; Open refuses a file
-// written by a newer one.
-const schemaVersion = 1
+// written by a newer one. Schema 2 stores profiles and IP records in the
+// binary form of record.go; Open reads the JSON values of schema 1 files
+// and marks them schema 2, since their next writes are binary.
+const schemaVersion = 2
 
 var (
 	bucketMeta     = []byte("meta")
@@ -202,10 +207,10 @@ func (s *Store) init() error {
 		meta := tx.Bucket(bucketMeta)
 		v := meta.Get(keySchema)
 		switch {
-		case v == nil:
-			return meta.Put(keySchema, []byte{schemaVersion})
-		case len(v) != 1 || v[0] > schemaVersion:
+		case len(v) > 1 || len(v) == 1 && v[0] > schemaVersion:
 			return fmt.Errorf("schema version %v is newer than this server's %d", v, schemaVersion)
+		case len(v) == 0 || v[0] < schemaVersion:
+			return meta.Put(keySchema, []byte{schemaVersion})
 		}
 		return nil
 	})

@@ -22,21 +22,19 @@ type ipKey struct {
 	ip     netip.Addr
 }
 
-// profileEntry and ipEntry are snapshots: once in the cache they are never
-// changed, so a reader may use one after dropping the shard lock.
-type profileEntry struct {
-	p       store.Profile
-	written int64 // wall-clock unix nanoseconds of the last write
-}
+// A profile is cached as its stored value (see record.go), an immutable
+// string, and an IP record as a decoded snapshot that is never changed once
+// cached; either way a reader may use what it got after dropping the shard
+// lock, and never sees a half-updated record.
 
 type ipEntry struct {
 	r       store.IPRecord
-	written int64
+	written int64 // wall-clock unix nanoseconds of the last write
 }
 
 type userShard struct {
 	mu sync.RWMutex
-	m  map[userKey]*profileEntry
+	m  map[userKey]string
 	_  [32]byte // keep shards on separate cache lines
 }
 
@@ -57,7 +55,7 @@ type cache struct {
 func newCache() *cache {
 	c := &cache{seed: maphash.MakeSeed()}
 	for i := range c.users {
-		c.users[i].m = make(map[userKey]*profileEntry)
+		c.users[i].m = make(map[userKey]string)
 		c.ips[i].m = make(map[ipKey]*ipEntry)
 	}
 	empty := map[string]store.SSOStatus{}
@@ -76,22 +74,25 @@ func (c *cache) ipShard(k ipKey) *ipShard {
 	return &c.ips[h%shardCount]
 }
 
-func (c *cache) user(k userKey) *profileEntry {
+// user returns the stored value of the user's profile, "" when there is
+// none.
+func (c *cache) user(k userKey) string {
 	sh := c.userShard(k)
 	sh.mu.RLock()
-	e := sh.m[k]
+	v := sh.m[k]
 	sh.mu.RUnlock()
-	return e
+	return v
 }
 
-// setUser publishes e, or removes the profile when e is nil.
-func (c *cache) setUser(k userKey, e *profileEntry) {
+// setUser publishes the stored value of a profile, or removes the profile
+// when v is "".
+func (c *cache) setUser(k userKey, v string) {
 	sh := c.userShard(k)
 	sh.mu.Lock()
-	if e == nil {
+	if v == "" {
 		delete(sh.m, k)
 	} else {
-		sh.m[k] = e
+		sh.m[k] = v
 	}
 	sh.mu.Unlock()
 }
@@ -153,17 +154,42 @@ func (c *cache) setSSO(tenant string, st store.SSOStatus) {
 // load fills the cache from the file. A record that does not decode is an
 // error naming its bucket and key: the file is damaged, and serving
 // without it would forget state silently.
+//
+// Every profile is decoded once to check it, and cached in the binary form
+// (a JSON value of schema 1 is re-encoded; the file keeps it until the
+// profile's next write). Tenant names are shared between the keys of one
+// tenant.
 func (c *cache) load(tx *bbolt.Tx) error {
+	tenants := map[string]string{}
+	intern := func(t string) string {
+		if u, ok := tenants[t]; ok {
+			return u
+		}
+		tenants[t] = t
+		return t
+	}
+	var p store.Profile
 	err := tx.Bucket(bucketProfiles).ForEach(func(k, v []byte) error {
 		uk, err := decodeUserKey(k)
 		if err != nil {
 			return recordError(bucketProfiles, k, err)
 		}
-		e := new(profileEntry)
-		if e.written, err = decodeValue(v, &e.p); err != nil {
-			return recordError(bucketProfiles, k, err)
+		uk.tenant = intern(uk.tenant)
+		var cached string
+		if isJSON(v) {
+			p.Reset()
+			written, err := decodeValue(v, &p)
+			if err != nil {
+				return recordError(bucketProfiles, k, err)
+			}
+			cached = string(encodeProfile(written, &p))
+		} else {
+			cached = string(v)
+			if err := decodeProfile(uk, cached, &p); err != nil {
+				return recordError(bucketProfiles, k, err)
+			}
 		}
-		c.userShard(uk).m[uk] = e // no lock: nothing else sees the cache yet
+		c.userShard(uk).m[uk] = cached // no lock: nothing else sees the cache yet
 		return nil
 	})
 	if err != nil {
@@ -174,8 +200,17 @@ func (c *cache) load(tx *bbolt.Tx) error {
 		if err != nil {
 			return recordError(bucketIPs, k, err)
 		}
+		ik.tenant = intern(ik.tenant)
 		e := new(ipEntry)
-		if e.written, err = decodeValue(v, &e.r); err != nil {
+		if isJSON(v) {
+			e.written, err = decodeValue(v, &e.r)
+		} else {
+			cached := string(v)
+			if err = decodeIPRecord(cached, &e.r); err == nil {
+				e.written = writtenOf(cached)
+			}
+		}
+		if err != nil {
 			return recordError(bucketIPs, k, err)
 		}
 		c.ipShard(ik).m[ik] = e

@@ -59,9 +59,10 @@ func decodeIPKey(k []byte) (ipKey, error) {
 }
 
 // A value is the wall-clock write time (unix nanoseconds, big-endian)
-// followed by the JSON of the record. JSON, through the store types' tags,
-// is the schema: encoding costs microseconds against the fsync every write
-// waits for, and reads never decode, since they come from the cache.
+// followed by the record: the JSON of the store type (its tags are the
+// schema) for SSO statuses and for the profiles and IP records of schema 1
+// files, the binary form of record.go for the profiles and IP records
+// written since.
 
 func encodeValue(written int64, v any) ([]byte, error) {
 	b := binary.BigEndian.AppendUint64(make([]byte, 0, 512), uint64(written))
@@ -80,6 +81,11 @@ func decodeValue(b []byte, v any) (written int64, err error) {
 		return 0, err
 	}
 	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+// isJSON reports whether a value holds JSON after its write time.
+func isJSON(v []byte) bool {
+	return len(v) > 8 && v[8] == '{'
 }
 
 // recordError names the record a load failed on.

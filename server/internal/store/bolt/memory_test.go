@@ -3,20 +3,26 @@ package bolt
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	bbolt "go.etcd.io/bbolt"
+
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/store"
 )
+
+var heapProfile = flag.String("heapprofile", "", "BenchmarkProfileMemory writes the heap profile of the reopened store to this file")
 
 // seedEvent is the i-th event of the memory benchmark, shaped like the
 // seeding of pdpbench's scaling runs: one successful login of a distinct
@@ -80,7 +86,9 @@ func rss() uint64 {
 // after reopening the file ("reopen-heap-B/profile", the start-up load),
 // the growth of the resident set across the reopen, which also counts the
 // file pages the load touched ("reopen-rss-B/profile"), and the file size
-// ("file-B/profile"). Run it with -benchtime=1x; see bench/README.md.
+// ("file-B/profile"), the pages of the profiles bucket a full load reads
+// ("pages-B/profile") and the bytes of them in use ("used-B/profile").
+// Run it with -benchtime=1x; see bench/README.md.
 func BenchmarkProfileMemory(b *testing.B) {
 	for _, n := range []int{1_000, 100_000} {
 		b.Run(fmt.Sprintf("profiles=%d", n), func(b *testing.B) {
@@ -104,6 +112,9 @@ func BenchmarkProfileMemory(b *testing.B) {
 				if err := s.Read(context.Background(), store.Query{Tenant: "acme", UserID: "acme-s0000000", At: t0}, &v); err != nil || !v.HasProfile {
 					b.Fatalf("Read after reopen: %v, has profile %v", err, v.HasProfile)
 				}
+				if *heapProfile != "" {
+					writeHeapProfile(b, *heapProfile)
+				}
 				fi, err := os.Stat(path)
 				if err != nil {
 					b.Fatal(err)
@@ -112,10 +123,35 @@ func BenchmarkProfileMemory(b *testing.B) {
 				b.ReportMetric(float64(int64(reopened)-int64(base))/float64(n), "reopen-heap-B/profile")
 				b.ReportMetric(float64(int64(rss1)-int64(rss0))/float64(n), "reopen-rss-B/profile")
 				b.ReportMetric(float64(fi.Size())/float64(n), "file-B/profile")
+				var st bbolt.BucketStats
+				if err := s.db.View(func(tx *bbolt.Tx) error {
+					st = tx.Bucket(bucketProfiles).Stats()
+					return nil
+				}); err != nil {
+					b.Fatal(err)
+				}
+				pages := st.BranchPageN + st.BranchOverflowN + st.LeafPageN + st.LeafOverflowN
+				b.ReportMetric(float64(pages*s.db.Info().PageSize)/float64(n), "pages-B/profile")
+				b.ReportMetric(float64(st.LeafInuse+st.BranchInuse)/float64(n), "used-B/profile")
 				if err := s.Close(); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
+	}
+}
+
+func writeHeapProfile(tb testing.TB, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	runtime.GC()
+	err = pprof.Lookup("heap").WriteTo(f, 0)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		tb.Fatal(err)
 	}
 }

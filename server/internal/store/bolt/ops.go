@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
@@ -30,25 +31,21 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *decision.Event, set store.Se
 		ops   = make([]put, 0, 2)
 		uk    = userKey{ev.Tenant, ev.Subject.ID}
 		ik    = ipKey{ev.Tenant, ev.Network.IP.Unmap().WithZone("")}
-		newP  *profileEntry
+		newP  []byte
 		newIP *ipEntry
 	)
 
 	// Lock order: the user's stripe, then the IP's.
 	if uk.user != "" {
 		defer s.locks.lockUser(uk)()
-		newP = &profileEntry{written: now}
-		if old := s.cache.user(uk); old != nil {
-			old.p.CopyTo(&newP.p)
-		} else {
-			newP.p = store.Profile{Tenant: uk.tenant, UserID: uk.user}
-		}
-		out = newP.p.Apply(ev, set)
-		op, err := encodePut(bucketProfiles, encodeUserKey(uk), now, &newP.p)
-		if err != nil {
+		p := profiles.Get().(*store.Profile)
+		defer profiles.Put(p)
+		if err := s.profileOf(uk, p); err != nil {
 			return store.Outcome{}, err
 		}
-		ops = append(ops, op)
+		out = p.Apply(ev, set)
+		newP = encodeProfile(now, p)
+		ops = append(ops, put{bucket: bucketProfiles, key: encodeUserKey(uk), val: newP})
 	}
 	if ik.ip.IsValid() {
 		if store.IsFailure(ev.Kind) {
@@ -58,11 +55,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *decision.Event, set store.Se
 				newIP.r = cloneRecord(&old.r)
 			}
 			out.IPFailedLogins, out.IPFailedUsers = newIP.r.Apply(ev.Time, uk.user, set)
-			op, err := encodePut(bucketIPs, encodeIPKey(ik), now, &newIP.r)
-			if err != nil {
-				return store.Outcome{}, err
-			}
-			ops = append(ops, op)
+			ops = append(ops, put{bucket: bucketIPs, key: encodeIPKey(ik), val: encodeIPRecord(now, &newIP.r)})
 		} else if old := s.cache.ip(ik); old != nil {
 			since := ev.Time.Add(-set.FailureWindow)
 			out.IPFailedLogins, out.IPFailedUsers = old.r.FailuresSince(since), old.r.UsersSince(since)
@@ -75,7 +68,7 @@ func (s *Store) ApplyEvent(ctx context.Context, ev *decision.Event, set store.Se
 		return store.Outcome{}, err
 	}
 	if newP != nil {
-		s.cache.setUser(uk, newP)
+		s.cache.setUser(uk, string(newP))
 	}
 	if newIP != nil {
 		s.cache.setIP(ik, newIP)
@@ -94,10 +87,14 @@ func (s *Store) Read(ctx context.Context, q store.Query, dst *store.View) error 
 	dst.Reset()
 	since := q.At.Add(-store.Settings{FailureWindow: q.FailureWindow}.Normalized().FailureWindow)
 	if q.UserID != "" {
-		if e := s.cache.user(userKey{q.Tenant, q.UserID}); e != nil {
-			e.p.CopyTo(&dst.Profile)
+		uk := userKey{q.Tenant, q.UserID}
+		if v := s.cache.user(uk); v != "" {
+			if err := decodeCached(uk, v, &dst.Profile); err != nil {
+				dst.Reset()
+				return err
+			}
 			dst.HasProfile = true
-			dst.UserFailedLogins = e.p.FailedLoginsSince(since)
+			dst.UserFailedLogins = dst.Profile.FailedLoginsSince(since)
 		}
 	}
 	if ip := q.IP.Unmap().WithZone(""); ip.IsValid() {
@@ -117,13 +114,40 @@ func (s *Store) GetProfile(ctx context.Context, tenant, userID string, dst *stor
 	if err := store.ValidateUser(tenant, userID); err != nil {
 		return false, err
 	}
-	e := s.cache.user(userKey{tenant, userID})
-	if e == nil {
+	uk := userKey{tenant, userID}
+	v := s.cache.user(uk)
+	if v == "" {
 		dst.Reset()
 		return false, nil
 	}
-	e.p.CopyTo(dst)
+	if err := decodeCached(uk, v, dst); err != nil {
+		dst.Reset()
+		return false, err
+	}
 	return true, nil
+}
+
+// profiles holds the scratch profiles of writers.
+var profiles = sync.Pool{New: func() any { return new(store.Profile) }}
+
+// profileOf fills dst with the user's cached profile, or a new one.
+func (s *Store) profileOf(uk userKey, dst *store.Profile) error {
+	v := s.cache.user(uk)
+	if v == "" {
+		dst.Reset()
+		dst.Tenant, dst.UserID = uk.tenant, uk.user
+		return nil
+	}
+	return decodeCached(uk, v, dst)
+}
+
+// decodeCached decodes a cached profile. The cache holds only values that
+// decoded when they were cached, so an error is a bug.
+func decodeCached(uk userKey, v string, dst *store.Profile) error {
+	if err := decodeProfile(uk, v, dst); err != nil {
+		return fault.Wrap(err, fault.Internal, "decode cached profile")
+	}
+	return nil
 }
 
 // SetSuspension implements store.Store.
@@ -150,21 +174,17 @@ func (s *Store) updateUser(ctx context.Context, tenant, userID, what string, fn 
 	uk := userKey{tenant, userID}
 	defer s.locks.lockUser(uk)()
 	now := s.opts.Now().UnixNano()
-	e := &profileEntry{written: now}
-	if old := s.cache.user(uk); old != nil {
-		old.p.CopyTo(&e.p)
-	} else {
-		e.p = store.Profile{Tenant: tenant, UserID: userID}
-	}
-	fn(&e.p)
-	op, err := encodePut(bucketProfiles, encodeUserKey(uk), now, &e.p)
-	if err != nil {
+	p := profiles.Get().(*store.Profile)
+	defer profiles.Put(p)
+	if err := s.profileOf(uk, p); err != nil {
 		return err
 	}
-	if err := s.write(what, []put{op}); err != nil {
+	fn(p)
+	val := encodeProfile(now, p)
+	if err := s.write(what, []put{{bucket: bucketProfiles, key: encodeUserKey(uk), val: val}}); err != nil {
 		return err
 	}
-	s.cache.setUser(uk, e)
+	s.cache.setUser(uk, string(val))
 	return nil
 }
 
@@ -214,7 +234,7 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, userID string) (bool, er
 	defer s.locks.lockIPs(keys...)()
 
 	var ops []put
-	found := s.cache.user(uk) != nil
+	found := s.cache.user(uk) != ""
 	if found {
 		ops = append(ops, put{bucket: bucketProfiles, key: encodeUserKey(uk)})
 	}
@@ -236,11 +256,7 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, userID string) (bool, er
 		}
 		// Erasure is not a write of the IP: its retention clock stays.
 		records[i] = &ipEntry{r: r, written: old.written}
-		op, err := encodePut(bucketIPs, encodeIPKey(k), old.written, &records[i].r)
-		if err != nil {
-			return false, err
-		}
-		ops = append(ops, op)
+		ops = append(ops, put{bucket: bucketIPs, key: encodeIPKey(k), val: encodeIPRecord(old.written, &r)})
 	}
 	if len(ops) == 0 {
 		return found, nil
@@ -248,7 +264,7 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, userID string) (bool, er
 	if err := s.write("erase user", ops); err != nil {
 		return false, err
 	}
-	s.cache.setUser(uk, nil)
+	s.cache.setUser(uk, "")
 	for i, k := range keys {
 		s.cache.setIP(k, records[i])
 	}

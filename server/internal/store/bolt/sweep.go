@@ -21,8 +21,15 @@ func (s *Store) Sweep(now time.Time) (profiles, ips int, err error) {
 	defer leave()
 	pcut := now.Add(-s.opts.ProfileRetention).UnixNano()
 	icut := now.Add(-s.opts.IPRetention).UnixNano()
-	idleProfile := func(e *profileEntry) bool {
-		return e != nil && e.written < pcut && !e.p.Suspension.Suspended && e.p.MFAResetAt.IsZero()
+	var p store.Profile
+	idleProfile := func(k userKey, v string) bool {
+		if v == "" || writtenOf(v) >= pcut {
+			return false
+		}
+		if err := decodeProfile(k, v, &p); err != nil {
+			return false // cached values decode; keep what does not
+		}
+		return !p.Suspension.Suspended && p.MFAResetAt.IsZero()
 	}
 	idleIP := func(e *ipEntry) bool { return e != nil && e.written < icut }
 
@@ -30,8 +37,8 @@ func (s *Store) Sweep(now time.Time) (profiles, ips int, err error) {
 	for i := range s.cache.users {
 		sh := &s.cache.users[i]
 		sh.mu.RLock()
-		for k, e := range sh.m {
-			if idleProfile(e) {
+		for k, v := range sh.m {
+			if idleProfile(k, v) {
 				users = append(users, k)
 			}
 		}
@@ -67,12 +74,12 @@ func (s *Store) Sweep(now time.Time) (profiles, ips int, err error) {
 }
 
 // sweepUsers deletes the profiles of keys that are still idle once locked.
-func (s *Store) sweepUsers(keys []userKey, idle func(*profileEntry) bool) (int, error) {
+func (s *Store) sweepUsers(keys []userKey, idle func(userKey, string) bool) (int, error) {
 	defer s.locks.lockUsers(keys...)()
 	var ops []put
 	var gone []userKey
 	for _, k := range keys {
-		if idle(s.cache.user(k)) {
+		if idle(k, s.cache.user(k)) {
 			ops = append(ops, put{bucket: bucketProfiles, key: encodeUserKey(k)})
 			gone = append(gone, k)
 		}
@@ -84,7 +91,7 @@ func (s *Store) sweepUsers(keys []userKey, idle func(*profileEntry) bool) (int, 
 		return 0, err
 	}
 	for _, k := range gone {
-		s.cache.setUser(k, nil)
+		s.cache.setUser(k, "")
 	}
 	return len(gone), nil
 }
