@@ -60,7 +60,7 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 	}
 	p.stopTracing = stopTracing
 
-	p.engine = engine.New(engine.Options{Logger: o.logger, Now: o.now})
+	p.engine = engine.New(engine.Options{Logger: o.logger, Now: o.now, EvalWorkers: cfg.EvalWorkers})
 	p.health = transport.NewHealth()
 	p.state, err = openState(cfg, o)
 	if err != nil {

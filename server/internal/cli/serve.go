@@ -8,6 +8,7 @@ import (
 
 	"github.com/pdp-dev/pdp/server/internal/app"
 	"github.com/pdp-dev/pdp/server/internal/config"
+	"github.com/pdp-dev/pdp/server/internal/gctune"
 )
 
 func runServe(ctx context.Context, args []string, env Env) int {
@@ -26,6 +27,11 @@ func runServe(ctx context.Context, args []string, env Env) int {
 		return ExitUsage
 	}
 	logger := NewLogger(env.Stderr, cfg.LogLevel, cfg.LogFormat)
+	if cfg.GCHeadroomMB > 0 && env.Getenv("GOGC") == "" && env.Getenv("GOMEMLIMIT") == "" {
+		gcCtx, stopGC := context.WithCancel(ctx)
+		defer stopGC()
+		go gctune.Run(gcCtx, gctune.Options{Headroom: int64(cfg.GCHeadroomMB) << 20})
+	}
 	if err := app.Run(ctx, cfg, app.WithLogger(logger)); err != nil {
 		logger.Error("pdp serve failed", "error", err.Error())
 		return ExitError

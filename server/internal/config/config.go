@@ -80,6 +80,9 @@ type Config struct {
 	Security
 	// Debug holds diagnostics that are off by default (debug.go).
 	Debug
+	// Runtime holds garbage collection and evaluation concurrency
+	// (runtime.go).
+	Runtime
 }
 
 // Default returns the configuration `pdp serve` starts from.
@@ -96,6 +99,7 @@ func Default() Config {
 		LogFormat:       DefaultLogFormat,
 		Gateway:         DefaultGateway(),
 		Security:        DefaultSecurity(),
+		Runtime:         Runtime{GCHeadroomMB: DefaultGCHeadroomMB},
 	}
 }
 
@@ -124,6 +128,7 @@ func Parse(args []string, getenv func(string) string, fs *flag.FlagSet) (Config,
 	c.Gateway.RegisterFlags(fs)
 	c.registerSecurity(fs)
 	c.registerDebug(fs)
+	c.registerRuntime(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -230,6 +235,7 @@ func (c Config) Validate() error {
 	}
 	c.checkSecurity(c.GRPCAddr, c.HTTPAddr, bad)
 	c.checkDebug(bad)
+	c.checkRuntime(bad)
 	return errors.Join(errs...)
 }
 

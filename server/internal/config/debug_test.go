@@ -42,3 +42,23 @@ func TestPprofAddrFromEnv(t *testing.T) {
 		t.Fatalf("PprofAddr %q", c.PprofAddr)
 	}
 }
+
+func TestRuntimeSettings(t *testing.T) {
+	t.Parallel()
+	c, err := parse(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GCHeadroomMB != DefaultGCHeadroomMB || c.EvalWorkers != 0 {
+		t.Fatalf("defaults: headroom %d, workers %d", c.GCHeadroomMB, c.EvalWorkers)
+	}
+	c, err = parse(t, []string{"--gc-headroom-mb", "0"}, map[string]string{"PDP_EVAL_WORKERS": "3"})
+	if err != nil || c.GCHeadroomMB != 0 || c.EvalWorkers != 3 {
+		t.Fatalf("set: %+v, %v", c.Runtime, err)
+	}
+	_, err = parse(t, []string{"--gc-headroom-mb", "-1", "--eval-workers", "-2"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "--gc-headroom-mb -1: must be between") ||
+		!strings.Contains(err.Error(), "--eval-workers -2: must be between") {
+		t.Fatalf("negative values: %v", err)
+	}
+}
