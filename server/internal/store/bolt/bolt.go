@@ -196,7 +196,8 @@ func (o Options) normalized() Options {
 }
 
 // init creates the buckets of a new file, checks the schema of an old one
-// and loads every record into the cache.
+// and loads every record into the cache, handing the file's pages back to
+// the kernel afterwards.
 func (s *Store) init() error {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketProfiles, bucketIPs, bucketSSO} {
@@ -217,7 +218,13 @@ func (s *Store) init() error {
 	if err != nil {
 		return err
 	}
-	return s.db.View(s.cache.load)
+	// The load reads every page of the file once; nothing reads them again
+	// (reads come from the cache), so they need not stay resident, and
+	// are handed back as the load goes.
+	return s.db.View(func(tx *bbolt.Tx) error {
+		defer s.releasePages(tx)
+		return s.cache.load(tx, func() { s.releasePages(tx) })
+	})
 }
 
 // Path returns the file the store was opened from.

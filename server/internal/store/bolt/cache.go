@@ -151,6 +151,10 @@ func (c *cache) setSSO(tenant string, st store.SSOStatus) {
 	c.sso.Store(&next)
 }
 
+// loadReleaseEvery is how many records load reads between two releases
+// of the file's pages: ~4 MB of a file of new profiles.
+const loadReleaseEvery = 1 << 14
+
 // load fills the cache from the file. A record that does not decode is an
 // error naming its bucket and key: the file is damaged, and serving
 // without it would forget state silently.
@@ -158,8 +162,14 @@ func (c *cache) setSSO(tenant string, st store.SSOStatus) {
 // Every profile is decoded once to check it, and cached in the binary form
 // (a JSON value of schema 1 is re-encoded; the file keeps it until the
 // profile's next write). Tenant names are shared between the keys of one
-// tenant.
-func (c *cache) load(tx *bbolt.Tx) error {
+// tenant. release is called every loadReleaseEvery records.
+func (c *cache) load(tx *bbolt.Tx, release func()) error {
+	n := 0
+	loaded := func() {
+		if n++; n%loadReleaseEvery == 0 {
+			release()
+		}
+	}
 	tenants := map[string]string{}
 	intern := func(t string) string {
 		if u, ok := tenants[t]; ok {
@@ -190,6 +200,7 @@ func (c *cache) load(tx *bbolt.Tx) error {
 			}
 		}
 		c.userShard(uk).m[uk] = cached // no lock: nothing else sees the cache yet
+		loaded()
 		return nil
 	})
 	if err != nil {
@@ -214,6 +225,7 @@ func (c *cache) load(tx *bbolt.Tx) error {
 			return recordError(bucketIPs, k, err)
 		}
 		c.ipShard(ik).m[ik] = e
+		loaded()
 		return nil
 	})
 	if err != nil {
