@@ -95,6 +95,7 @@ type bench struct {
 	systems []*systemResult
 	scaling []*result
 	mixes   map[string]string
+	inproc  *inProcResult
 }
 
 // systemResult is one system's runs.
@@ -138,6 +139,10 @@ func run(c config) error {
 		}
 		b.systems = append(b.systems, sr)
 	}
+	if b.inproc, err = b.inProcess(filepath.Join(root, "server/demo/tenants")); err != nil {
+		return fmt.Errorf("in-process evaluation: %w", err)
+	}
+	fmt.Printf("in-process engine.Decide over the request set, %s\n", b.inproc.summary())
 	if !c.noScaling {
 		if err := b.scale(); err != nil {
 			return fmt.Errorf("scaling: %w", err)

@@ -231,11 +231,22 @@ func (b *bench) markdown() string {
 	}
 	fmt.Fprintf(&sb, "\n## Side by side\n\n")
 	mdTable(&sb, b.rows())
+	if r := b.inproc; r != nil {
+		fmt.Fprintf(&sb, "\n## In-process evaluation\n\n"+
+			"pdp's engine called directly (`engine.Decide`: input building, evaluation of the full library, decision parsing), "+
+			"in this process on the generator's core, over the same requests with the IP signals pdp computes and a known user's profile signals; "+
+			"%d passes after one unmeasured, GC tuned as `pdp serve` tunes it.\n\n", inProcPasses)
+		fmt.Fprintf(&sb, "| decisions | p50 µs | p90 µs | p99 µs | CPU µs/decision | allocs/decision |\n|---|---|---|---|---|---|\n")
+		fmt.Fprintf(&sb, "| %d | %s | %s | %s | %s | %d |\n", r.n, us(r.p50), us(r.p90), us(r.p99), us(r.cpu), r.allocs)
+	}
 	n, o, p := b.ratios()
 	fmt.Fprintf(&sb, "\n## Targets\n\n| target | result | met |\n|---|---|---|\n")
 	fmt.Fprintf(&sb, "| pdp throughput ≥ 0.5 × no-op | %.2f × | %s |\n", n, yes(n >= 0.5))
 	fmt.Fprintf(&sb, "| pdp throughput ≥ 3 × OPA REST | %.2f × | %s |\n", o, yes(o >= 3))
 	fmt.Fprintf(&sb, "| pdp p99 at 50%% of max ≤ 2 ms | %s µs | %s |\n", us(p), yes(p <= 2*time.Millisecond))
+	if r := b.inproc; r != nil {
+		fmt.Fprintf(&sb, "| in-process evaluation ≤ 50 µs median | %s µs | %s |\n", us(r.p50), yes(r.p50 <= 50*time.Microsecond))
+	}
 	if len(b.scaling) > 0 {
 		b.scalingTargets(&sb)
 		fmt.Fprintf(&sb, "\n## Scaling (pdp)\n\n%s\n\n", b.scalingNote())

@@ -188,10 +188,31 @@ const warmHistory = 5
 
 // warmProfiles gives every user of the workload a history: a successful
 // login on each of the warmHistory days before the requests, from the
-// user's device, address and country, at an hour the requests fall in.
+// user's device, address and country, at an hour the requests fall in,
+// and the day before the requests, the actions the user's role is allowed.
 func (b *bench) warmProfiles() error {
 	users := b.w.users
-	return b.report(len(users)*warmHistory, func(i int) *pdpv1.ReportRequest {
+	type activity struct {
+		u      int
+		action string
+	}
+	var acts []activity
+	for i, u := range users {
+		for _, a := range specOf(u.tenant).actions[u.roles[0]] {
+			acts = append(acts, activity{i, a})
+		}
+	}
+	logins := len(users) * warmHistory
+	return b.report(logins+len(acts), func(i int) *pdpv1.ReportRequest {
+		if i >= logins {
+			a := acts[i-logins]
+			r := reportFor(users, a.u)
+			at := benchEpoch.Add(-24 * time.Hour).Add(time.Duration(i%(4*3600)) * time.Second)
+			r.Event = pdpv1.Event_EVENT_ACTIVITY
+			r.Action = &pdpv1.Action{Name: a.action}
+			r.Time = timestamppb.New(at)
+			return r
+		}
 		day := i / len(users)
 		r := reportFor(users, i%len(users))
 		hour := time.Duration((day+i)%4) * time.Hour // 10:00 to 13:59, like the requests

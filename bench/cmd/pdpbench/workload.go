@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 )
@@ -262,12 +261,7 @@ func opaBody(req *pdpv1.CheckRequest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	dr.Signals = decision.Signals{
-		Profile: decision.ProfileSignals{
-			Known: true, DeviceKnown: true, LoginCount: 20,
-			Countries: []string{req.GetNetwork().GetCountry()}, HourUsual: true, ActionSeen: true,
-		},
-	}
+	dr.Signals = knownUserSignals(req.GetNetwork().GetCountry())
 	in, err := engine.InputJSON(dr, func() time.Time { return benchEpoch })
 	if err != nil {
 		return nil, err
