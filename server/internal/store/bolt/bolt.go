@@ -3,11 +3,12 @@
 // else has to run.
 //
 // Reads come from memory. Open loads the whole file into sharded maps of
-// immutable snapshots (a profile is held as its encoded value, about 150
-// bytes for a new user, and decoded on each read in well under a
-// microsecond), and every write replaces a snapshot only after the file
-// holds it, so Read and GetProfile never touch the disk and never see a
-// state the file does not have.
+// immutable snapshots (a profile is held as its encoded value, ~100 bytes
+// for a new user, and decoded on each read: about a microsecond for a
+// user with 20 logins, a few for a profile at every bound), and every
+// write replaces a snapshot only after the file holds it, so Read and
+// GetProfile never touch the disk and never see a state the file does
+// not have.
 //
 // Writes are durable before they are acknowledged. A writer locks the keys
 // it changes (the user's, then the IP's, always in that order), computes the

@@ -18,11 +18,13 @@ import (
 // Integers are varints (signed ones zigzag), strings and lists are
 // prefixed by their length, and a time is the uvarint of its nanosecond
 // plus one (0 for the zero time) followed, when not zero, by the varint of
-// its Unix seconds; times are UTC. A profile leaves out its tenant and user
-// id, which its key holds, and the hour slots that are empty.
+// its Unix seconds minus the base's; times are UTC. The base is the first
+// field, the record's UpdatedAt, written with a base of 0, so most times
+// of a profile take 2 to 4 bytes. A profile leaves out its tenant and
+// user id, which its key holds, and the hour slots that are empty.
 //
 // The cache keeps a profile in exactly this form, as a string, and decodes
-// it on every read: a seeded profile takes about 150 bytes instead of the
+// it on every read: a seeded profile takes ~100 bytes instead of the
 // 1.3 KB of a store.Profile, and the decoded strings are substrings of the
 // cached one, so a read allocates nothing once dst has room.
 //
