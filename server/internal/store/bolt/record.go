@@ -63,7 +63,7 @@ func encodeProfile(written int64, p *store.Profile) []byte {
 		prev = d.Day
 	}
 	e.varint(p.LoginCount)
-	e.login(&p.LastLogin)
+	e.login(&p.LastLogin, p.Devices, p.Countries)
 	e.time(p.LastActivity)
 	e.uvarint(uint64(len(p.FailedLogins)))
 	for _, t := range p.FailedLogins {
@@ -107,7 +107,7 @@ func decodeProfile(k userKey, v string, dst *store.Profile) error {
 		prev = d.Day
 	}
 	dst.LoginCount = r.varint()
-	r.login(&dst.LastLogin)
+	r.login(&dst.LastLogin, dst.Devices, dst.Countries)
 	dst.LastActivity = r.time()
 	for range r.count() {
 		dst.FailedLogins = append(dst.FailedLogins, r.time())
@@ -231,7 +231,9 @@ const (
 	loginCoordinates // Latitude and Longitude follow, as IEEE 754 bits
 )
 
-func (e *encoder) login(l *store.Login) {
+// login writes l; its country and device, usually keys of countries and
+// devices, are written as references to them when they are.
+func (e *encoder) login(l *store.Login, devices, countries []store.Seen) {
 	e.time(l.Time)
 	n := 0
 	switch {
@@ -242,7 +244,7 @@ func (e *encoder) login(l *store.Login) {
 	}
 	e.uvarint(uint64(n))
 	e.b, _ = l.IP.AppendBinary(e.b) // never fails
-	e.str(l.Country)
+	e.key(l.Country, countries)
 	e.str(l.City)
 	var flags byte
 	if l.HasLocation {
@@ -257,7 +259,23 @@ func (e *encoder) login(l *store.Login) {
 		e.b = binary.LittleEndian.AppendUint64(e.b, lat)
 		e.b = binary.LittleEndian.AppendUint64(e.b, lon)
 	}
-	e.str(l.DeviceID)
+	e.key(l.DeviceID, devices)
+}
+
+// key writes s as the uvarint of the index in list of the entry whose key
+// it is, shifted left and or'ed with 1, or else as the uvarint of its
+// length shifted left, followed by its bytes.
+func (e *encoder) key(s string, list []store.Seen) {
+	if s != "" {
+		for i := range list {
+			if list[i].Key == s {
+				e.uvarint(uint64(i)<<1 | 1)
+				return
+			}
+		}
+	}
+	e.uvarint(uint64(len(s)) << 1)
+	e.b = append(e.b, s...)
 }
 
 // reader decodes a binary record. The first problem sticks in err, and
@@ -394,7 +412,7 @@ func (r *reader) seen(dst []store.Seen) []store.Seen {
 	return dst
 }
 
-func (r *reader) login(l *store.Login) {
+func (r *reader) login(l *store.Login, devices, countries []store.Seen) {
 	l.Time = r.time()
 	switch a := r.str(); {
 	case a == "":
@@ -411,7 +429,7 @@ func (r *reader) login(l *store.Login) {
 	default:
 		r.fail(fmt.Errorf("address of %d bytes", len(a)))
 	}
-	l.Country = r.str()
+	l.Country = r.key(countries)
 	l.City = r.str()
 	flags := r.byte()
 	l.HasLocation = flags&loginHasLocation != 0
@@ -425,5 +443,18 @@ func (r *reader) login(l *store.Login) {
 	if flags&^(loginHasLocation|loginCoordinates) != 0 {
 		r.fail(fmt.Errorf("login flags %#x", flags))
 	}
-	l.DeviceID = r.str()
+	l.DeviceID = r.key(devices)
+}
+
+// key reads what encoder.key wrote.
+func (r *reader) key(list []store.Seen) string {
+	x := r.uvarint()
+	if x&1 == 0 {
+		return r.bytes(x >> 1)
+	}
+	if i := x >> 1; i < uint64(len(list)) {
+		return list[i].Key
+	}
+	r.fail(fmt.Errorf("key %d of a list of %d", x>>1, len(list)))
+	return ""
 }

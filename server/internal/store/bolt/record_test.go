@@ -58,6 +58,8 @@ func TestProfileRoundTrip(t *testing.T) {
 	mapped := fullProfile()
 	mapped.LastLogin.IP = netip.MustParseAddr("::ffff:198.51.100.7")
 	mapped.LastLogin.HasLocation, mapped.LastLogin.Latitude, mapped.LastLogin.Longitude = false, 0, 0
+	outside := fullProfile() // the last login's device and country are in no list
+	outside.LastLogin.DeviceID, outside.LastLogin.Country = "evicted", "BR"
 	v4 := &store.Profile{Tenant: "t", UserID: "u"}
 	v4.Apply(event(decision.EventLoginSucceeded, "t", "u", t0, ipA), store.Settings{})
 	v6 := &store.Profile{Tenant: "t", UserID: "u"}
@@ -69,6 +71,7 @@ func TestProfileRoundTrip(t *testing.T) {
 		{"empty", &store.Profile{Tenant: "t", UserID: "u"}},
 		{"full", fullProfile()},
 		{"mapped address", mapped},
+		{"login outside the lists", outside},
 		{"one login", v4},
 		{"one failure", v6},
 	}
