@@ -14,14 +14,14 @@ type Runtime struct {
 	// (--gc-headroom-mb, PDP_GC_HEADROOM_MB). See package gctune.
 	GCHeadroomMB int
 	// EvalWorkers bounds the policy evaluations in flight; more requests
-	// wait for a free one. 0 means four per GOMAXPROCS (--eval-workers,
+	// wait for a free one. 0 means GOMAXPROCS, one per core (--eval-workers,
 	// PDP_EVAL_WORKERS).
 	EvalWorkers int
 }
 
 func (c *Config) registerRuntime(fs *flag.FlagSet) {
 	fs.IntVar(&c.GCHeadroomMB, "gc-headroom-mb", c.GCHeadroomMB, "least heap growth between garbage collections, MiB (0: leave GOGC alone)")
-	fs.IntVar(&c.EvalWorkers, "eval-workers", c.EvalWorkers, "policy evaluations in flight (0: four per GOMAXPROCS)")
+	fs.IntVar(&c.EvalWorkers, "eval-workers", c.EvalWorkers, "policy evaluations in flight (0: one per core)")
 }
 
 func (c Config) checkRuntime(bad func(string, ...any)) {

@@ -50,7 +50,7 @@ type Options struct {
 	// time.Now.
 	Now func() time.Time
 	// EvalWorkers bounds the evaluations in flight; more Decide calls wait
-	// for a free one. Zero means four per GOMAXPROCS. See workers.go.
+	// for a free one. Zero means GOMAXPROCS, one per core. See workers.go.
 	EvalWorkers int
 }
 
