@@ -108,13 +108,16 @@ func (r Rule) Live(now time.Time) bool { return r.ExpiresAt.IsZero() || now.Befo
 // environment), with source ipset.AdminRuleSource(id) for an admin rule,
 // ipset.ImportSource(name) for an import and ipset.SourceAutoBlock for an
 // auto-block.
-func (r Rule) Entry() ipset.Entry {
+func (r Rule) Entry() ipset.Entry { return r.entry(r.EntrySource()) }
+
+// entry is r's entry with source (r.EntrySource(), or an equal string).
+func (r Rule) entry(source string) ipset.Entry {
 	l, _ := ipset.ParseList(r.List)
 	return ipset.Entry{
 		Scope:     ipset.Scope{Tenant: r.Tenant},
 		List:      l,
 		Prefix:    r.Prefix,
-		Source:    r.EntrySource(),
+		Source:    source,
 		ExpiresAt: r.ExpiresAt,
 	}
 }

@@ -372,7 +372,8 @@ func (b *Builder) origin(source string, expires time.Time) *origin {
 	if o := b.origins[k]; o != nil {
 		return o
 	}
-	o := &k
+	o := new(origin) // not &k: k would then be allocated at every call
+	*o = k
 	b.origins[k] = o
 	return o
 }
