@@ -136,9 +136,7 @@ func (a *Applier) replace(scan func(func(Rule) error) error, now time.Time, keep
 		if !r.Live(now) || r.Validate() != nil {
 			return nil
 		}
-		e := r.Entry()
-		e.Source = src.of(r)
-		if w.Add(e) == nil {
+		if w.Add(r.entry(src.of(r))) == nil {
 			n++
 		}
 		return nil
