@@ -4,6 +4,7 @@ go 1.26.7
 
 require (
 	github.com/bojand/ghz v0.120.0
+	github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b
 	github.com/jhump/protoreflect v1.19.0
 	github.com/open-policy-agent/opa v1.22.4
 	github.com/pdp-dev/pdp v0.0.0

@@ -48,7 +48,7 @@ type config struct {
 	noopServe   string
 	maxProfiles int
 	maxCIDRs    int
-	cpuProfile  string // where pdp's CPU profile of its max run goes; empty: none
+	cpuProfile  string // where pdp's CPU profile of its max run goes; empty: a temporary file
 }
 
 func main() {
@@ -58,7 +58,7 @@ func main() {
 	flag.StringVar(&c.grpcAddr, "grpc-addr", "127.0.0.1:19191", "gRPC address the servers under test listen on")
 	flag.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:18181", "HTTP address (OPA; pdp's HTTP door)")
 	flag.IntVar(&c.requests, "requests", 1200, "distinct requests in the rotating set")
-	flag.StringVar(&c.cpuProfile, "pdp-cpuprofile", "", "write a CPU profile of pdp during its closed-loop run to this file (go tool pprof -top FILE)")
+	flag.StringVar(&c.cpuProfile, "pdp-cpuprofile", "", "keep the CPU profile of pdp's closed-loop run in this file (go tool pprof -top FILE)")
 	flag.IntVar(&c.conc, "concurrency", 16, "requests in flight, for every system and run")
 	flag.DurationVar(&c.maxDur, "max-duration", 8*time.Second, "closed-loop maximum-throughput run")
 	flag.DurationVar(&c.rateDur, "rate-duration", 4*time.Second, "each fixed-rate run")
@@ -96,6 +96,8 @@ type bench struct {
 	scaling []*result
 	mixes   map[string]string
 	inproc  *inProcResult
+	// cpuShares split pdp's CPU profile of its closed-loop run.
+	cpuShares []cpuShare
 }
 
 // systemResult is one system's runs.
@@ -151,6 +153,13 @@ func run(c config) error {
 	b.env.elapsed = time.Since(began)
 	report := b.markdown()
 	fmt.Print("\n" + b.table())
+	if pdp := b.find("pdp"); pdp != nil && len(b.cpuShares) > 0 {
+		fmt.Printf("\nwhere pdp's CPU goes (closed-loop run):\n")
+		for _, s := range b.cpuShares {
+			fmt.Printf("  %5.1f%%  %4.0f µs/decision  %s\n", 100*s.share,
+				s.share*float64(pdp.max.cpuPerDecision())/float64(time.Microsecond), s.name)
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
 		return err
 	}
@@ -227,9 +236,7 @@ func (b *bench) startSystem(sys, dir, tenants string) (*server, error) {
 			"--grpc-addr", b.c.grpcAddr,
 			"--http-addr", b.c.httpAddr,
 		}
-		if b.c.cpuProfile != "" {
-			args = append(args, "--pprof-addr", pprofAddr)
-		}
+		args = append(args, "--pprof-addr", pprofAddr)
 		return startServer(sys, b.pin, args, nil, grpcOK, 3*time.Minute)
 	case "opa":
 		args, err := b.opaArgs(dir)
@@ -301,14 +308,23 @@ func (b *bench) measureSystem(sys string) (*systemResult, error) {
 	}
 	sr := &systemResult{name: sys}
 	profiled := func() error { return nil }
-	if sys == "pdp" && b.c.cpuProfile != "" {
-		profiled = profileDuring(b.c.cpuProfile, b.c.maxDur-time.Second)
+	profPath := b.c.cpuProfile
+	if profPath == "" {
+		profPath = filepath.Join(dir, "cpu.prof")
+	}
+	if sys == "pdp" {
+		profiled = profileDuring(profPath, b.c.maxDur-time.Second)
 	}
 	if sr.max, err = b.load(sys, srv, "max", loadSpec{duration: b.c.maxDur, conc: b.c.conc}); err != nil {
 		return nil, err
 	}
 	if err := profiled(); err != nil {
 		return nil, fmt.Errorf("pdp CPU profile: %w", err)
+	}
+	if sys == "pdp" {
+		if b.cpuShares, err = readCPUShares(profPath); err != nil {
+			return nil, fmt.Errorf("pdp CPU profile: %w", err)
+		}
 	}
 	for _, pct := range []int{25, 50, 75} {
 		rate := int(sr.max.rps() * float64(pct) / 100)

@@ -231,6 +231,13 @@ func (b *bench) markdown() string {
 	}
 	fmt.Fprintf(&sb, "\n## Side by side\n\n")
 	mdTable(&sb, b.rows())
+	if len(b.cpuShares) > 0 {
+		fmt.Fprintf(&sb, "\n## Where pdp's CPU goes\n\n"+
+			"pdp's CPU profile over its closed-loop run (`--pprof-addr`), each sample counted where the first frame from the leaf up falls "+
+			"(allocation and GC assists count for the code that allocated); µs per decision at the run's %s µs of server CPU per decision.\n\n",
+			us(b.find("pdp").max.cpuPerDecision()))
+		sb.WriteString(cpuShareTable(b.cpuShares, b.find("pdp").max.cpuPerDecision()))
+	}
 	if r := b.inproc; r != nil {
 		fmt.Fprintf(&sb, "\n## In-process evaluation\n\n"+
 			"pdp's engine called directly (`engine.Decide`: input building, evaluation of the full library, decision parsing), "+
