@@ -34,6 +34,7 @@ type parts struct {
 	state         *state
 	admin         *adminParts
 	loader        *reload.Loader
+	watching      *reload.Watching // nil when the watch could not start
 	health        *transport.Health
 	grpcServer    *grpc.Server
 	httpServer    *http.Server
@@ -42,9 +43,13 @@ type parts struct {
 	cancelWatcher context.CancelFunc
 }
 
-func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
+func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err error) {
 	p := &parts{}
-	var err error
+	defer func() {
+		if err != nil && p.watching != nil {
+			_ = p.watching.Close()
+		}
+	}()
 	p.metrics, err = telemetry.NewMetrics(telemetry.MetricsOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -80,8 +85,13 @@ func build(ctx context.Context, cfg config.Config, o options) (*parts, error) {
 			p.health.SetServing(true)
 		},
 	})
-	// A failed first load is logged by the loader; the server still starts
-	// and reports NOT_SERVING until a fixed file loads.
+	// The watch is registered before the first load, so that no change
+	// falls between the two; a failed first load is logged by the loader,
+	// and the server still starts and reports NOT_SERVING until a fixed
+	// file loads.
+	if p.watching, err = p.loader.StartWatch(); err != nil {
+		o.logger.Error("policy files are not watched; changes are not picked up", "error", err.Error())
+	}
 	_, _ = p.loader.Load(ctx)
 
 	p.sec, err = buildSecurity(ctx, cfg, o, p.metrics)
@@ -176,7 +186,10 @@ func (p *parts) serve(ctx context.Context, cfg config.Config, o options, grpcLis
 	p.watchDone = make(chan struct{})
 	go func() {
 		defer close(p.watchDone)
-		if err := p.loader.Watch(watchCtx); err != nil {
+		if p.watching == nil {
+			return
+		}
+		if err := p.watching.Run(watchCtx); err != nil {
 			o.logger.Error("policy watcher stopped; changes are no longer picked up", "error", err.Error())
 		}
 	}()
@@ -223,6 +236,9 @@ func (p *parts) shutdown(cfg config.Config, o options) {
 func (p *parts) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if p.watching != nil {
+		_ = p.watching.Close() // a no-op after Run
+	}
 	p.sec.close(ctx)
 	p.admin.close()
 	p.state.close()

@@ -232,22 +232,54 @@ func tenantFiles(dir string) map[string]string {
 }
 
 // Watch reloads the set whenever a watched file changes, until ctx ends.
-// Changes are debounced so an editor's burst of writes reloads once.
+// Changes are debounced so an editor's burst of writes reloads once. It
+// is StartWatch followed by Run.
 func (l *Loader) Watch(ctx context.Context) error {
+	ws, err := l.StartWatch()
+	if err != nil {
+		return err
+	}
+	return ws.Run(ctx)
+}
+
+// Watching is a watch registered on the loader's directories; Run acts
+// on the changes.
+type Watching struct {
+	l *Loader
+	w *fsnotify.Watcher
+}
+
+// StartWatch registers the watch on every policy and tenant directory
+// before it returns, so that any change made after it returns is seen by
+// Run, even one made before Run starts. Call it before the first Load
+// for no change to fall between the load and the watch.
+func (l *Loader) StartWatch() (*Watching, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		return fmt.Errorf("watching policy files: %w", err)
+		return nil, fmt.Errorf("watching policy files: %w", err)
 	}
-	defer w.Close()
 	roots := append([]string(nil), l.opts.PolicyDirs...)
 	if l.opts.TenantsDir != "" {
 		roots = append(roots, l.opts.TenantsDir)
 	}
 	for _, root := range roots {
 		if err := addTree(w, root); err != nil {
-			return fmt.Errorf("watching %s: %w", root, err)
+			w.Close()
+			return nil, fmt.Errorf("watching %s: %w", root, err)
 		}
 	}
+	return &Watching{l: l, w: w}, nil
+}
+
+// Close stops watching; Run then returns. It is for a watch that is never
+// run; Run closes the watcher itself when ctx ends.
+func (ws *Watching) Close() error { return ws.w.Close() }
+
+// Run reloads the set on every debounced change until ctx ends or the
+// watch is closed.
+func (ws *Watching) Run(ctx context.Context) error {
+	l, w := ws.l, ws.w
+	defer w.Close()
 	var (
 		timer   *time.Timer
 		pending <-chan time.Time

@@ -1,0 +1,81 @@
+package reload_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/reload"
+)
+
+// A change made after StartWatch returns and before Run starts is picked
+// up: the watch is registered synchronously. (The server starts the watch
+// before its first load and runs it once its ports listen.)
+func TestStartWatchSeesChangesBeforeRun(t *testing.T) {
+	t.Parallel()
+	dir := copyDemo(t)
+	loaded := make(chan reload.Set, 8)
+	e := engine.New(engine.Options{})
+	l := reload.New(e, reload.Options{TenantsDir: dir, Debounce: 10 * time.Millisecond, OnLoad: func(s reload.Set) { loaded <- s }})
+	ws, err := l.StartWatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := l.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-loaded
+	initech, err := os.ReadFile(filepath.Join(dir, "initech.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "newco.yaml"), strings.Replace(string(initech), "tenant: initech", "tenant: newco", 1))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ws.Run(ctx) }()
+	select {
+	case s := <-loaded:
+		if _, ok := s.Policies["newco"]; !ok || s.Revision == first {
+			t.Fatalf("reloaded set %s without the new tenant", s.Revision)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the change made before Run was not reloaded")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStartWatchMissingDirectory(t *testing.T) {
+	t.Parallel()
+	l := reload.New(engine.New(engine.Options{}), reload.Options{TenantsDir: filepath.Join(t.TempDir(), "missing")})
+	if _, err := l.StartWatch(); err == nil {
+		t.Fatal("watch started on a missing directory")
+	}
+}
+
+func TestWatchingCloseEndsRun(t *testing.T) {
+	t.Parallel()
+	l := reload.New(engine.New(engine.Options{}), reload.Options{TenantsDir: copyDemo(t)})
+	ws, err := l.StartWatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ws.Run(context.Background()) }()
+	if err := ws.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after Close")
+	}
+}
