@@ -59,11 +59,13 @@ func (a *Applier) Imported(rules []Rule) {
 // the lists they make.
 type Scanner interface {
 	// ScanAll calls fn with every rule of every scope, in no particular
-	// order, and stops at the first error fn returns, returning it.
+	// order, and stops at the first error fn returns, returning it. The
+	// rules come without their ID, which most of them never need and
+	// which would cost an allocation each: WithID derives it.
 	ScanAll(ctx context.Context, fn func(Rule) error) error
 	// ScanScope calls fn with every rule of one scope (the global rules
-	// when tenant is empty) in id order, and stops at the first error fn
-	// returns, returning it.
+	// when tenant is empty), without its ID, in id order, and stops at the
+	// first error fn returns, returning it.
 	ScanScope(ctx context.Context, tenant string, fn func(Rule) error) error
 }
 
@@ -129,6 +131,9 @@ func (a *Applier) replace(scan func(func(Rule) error) error, now time.Time, keep
 	err := scan(func(r Rule) error {
 		if !keep(r.Tenant) {
 			return nil
+		}
+		if r.ID == "" && (r.Source == SourceAdmin || !r.ExpiresAt.IsZero()) {
+			r = r.WithID() // from a Scanner; the entry source or the expiry needs it
 		}
 		if !r.ExpiresAt.IsZero() {
 			exp[r.ID] = expiry{tenant: r.Tenant, at: r.ExpiresAt}

@@ -46,6 +46,17 @@ func (r *Rule) UnmarshalBinary(b []byte) error { return r.UnmarshalBinaryReusing
 // than a copy: decoding the rules of one import in a row allocates their
 // ids and nothing else. prev may be r.
 func (r *Rule) UnmarshalBinaryReusing(b []byte, prev *Rule) error {
+	return r.unmarshal(b, prev, true)
+}
+
+// UnmarshalBinaryWithoutID is UnmarshalBinaryReusing leaving r.ID empty,
+// so decoding the rules of one import allocates nothing; WithID derives
+// the id again.
+func (r *Rule) UnmarshalBinaryWithoutID(b []byte, prev *Rule) error {
+	return r.unmarshal(b, prev, false)
+}
+
+func (r *Rule) unmarshal(b []byte, prev *Rule, withID bool) error {
 	if len(b) == 0 || b[0] != codecVersion {
 		return errCodec
 	}
@@ -74,8 +85,12 @@ func (r *Rule) UnmarshalBinaryReusing(b []byte, prev *Rule) error {
 	if prev != nil {
 		was = *prev
 	}
+	id := ""
+	if withID {
+		id = reuse(fields[0], was.ID)
+	}
 	*r = Rule{
-		ID: reuse(fields[0], was.ID), Tenant: reuse(fields[1], was.Tenant), List: reuse(fields[2], was.List),
+		ID: id, Tenant: reuse(fields[1], was.Tenant), List: reuse(fields[2], was.List),
 		Source: reuse(fields[3], was.Source), Reason: reuse(fields[4], was.Reason), CreatedBy: reuse(fields[5], was.CreatedBy),
 		Prefix: p, ExpiresAt: fromUnixNano(exp), CreatedAt: fromUnixNano(created),
 	}

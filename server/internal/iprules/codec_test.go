@@ -96,4 +96,10 @@ func TestDecodingARunReusesRepeatedStrings(t *testing.T) {
 	}); n != 1 {
 		t.Errorf("decoding the next rule of an import allocates %v times, want 1 (its id)", n)
 	}
+	var noID iprules.Rule
+	if n := testing.AllocsPerRun(100, func() {
+		_ = noID.UnmarshalBinaryWithoutID(stored[1], &prev)
+	}); n != 0 || noID.ID != "" || noID.WithID().ID != func() string { var r iprules.Rule; _ = r.UnmarshalBinary(stored[1]); return r.ID }() {
+		t.Errorf("without the id: %v allocations, rule %+v", n, noID)
+	}
 }

@@ -243,7 +243,7 @@ func invalidCount(rules []iprules.Rule) int {
 // All implements iprules.Store.
 func (r IPRules) All(ctx context.Context) ([]iprules.Rule, error) {
 	var out []iprules.Rule
-	err := r.ScanAll(ctx, func(rule iprules.Rule) error {
+	err := r.scanAll(ctx, true, func(rule iprules.Rule) error {
 		out = append(out, rule)
 		return nil
 	})
@@ -254,14 +254,7 @@ var _ iprules.Scanner = IPRules{}
 
 // ScanAll implements iprules.Scanner.
 func (r IPRules) ScanAll(ctx context.Context, fn func(iprules.Rule) error) error {
-	return r.view(ctx, func(rules *bbolt.Bucket) error {
-		if rules == nil {
-			return nil
-		}
-		return rules.ForEachBucket(func(name []byte) error {
-			return r.scan(ctx, rules.Bucket(name), fn)
-		})
-	})
+	return r.scanAll(ctx, false, fn)
 }
 
 // ScanScope implements iprules.Scanner.
@@ -270,7 +263,18 @@ func (r IPRules) ScanScope(ctx context.Context, tenant string, fn func(iprules.R
 		if rules == nil {
 			return nil
 		}
-		return r.scan(ctx, rules.Bucket(scopeName(tenant)), fn)
+		return r.scan(ctx, rules.Bucket(scopeName(tenant)), false, fn)
+	})
+}
+
+func (r IPRules) scanAll(ctx context.Context, withID bool, fn func(iprules.Rule) error) error {
+	return r.view(ctx, func(rules *bbolt.Bucket) error {
+		if rules == nil {
+			return nil
+		}
+		return rules.ForEachBucket(func(name []byte) error {
+			return r.scan(ctx, rules.Bucket(name), withID, fn)
+		})
 	})
 }
 
@@ -278,23 +282,28 @@ func (r IPRules) ScanScope(ctx context.Context, tenant string, fn func(iprules.R
 // file's pages, and between checks of its context.
 const scanRelease = 1 << 15
 
-// scan calls fn with each rule of a scope bucket (nil for none). A rule
-// repeats the previous one's strings where they are equal, so the rules
-// of one import cost an id each. Since a scan reads every page of a
-// bucket that may hold a million rules, and the file's pages would stay
-// in the process's memory, it hands the pages it has read back to the
-// kernel as it goes (see releasePages).
-func (r IPRules) scan(ctx context.Context, b *bbolt.Bucket, fn func(iprules.Rule) error) error {
+// scan calls fn with each rule of a scope bucket (nil for none), with its
+// id when withID is true. A rule repeats the previous one's strings where
+// they are equal, so the rules of one import cost nothing (or their id)
+// each. Since a scan reads every page of a bucket that may hold a million
+// rules, and the file's pages would stay in the process's memory, it
+// hands the pages it has read back to the kernel as it goes (see
+// releasePages).
+func (r IPRules) scan(ctx context.Context, b *bbolt.Bucket, withID bool, fn func(iprules.Rule) error) error {
 	if b == nil {
 		return nil
 	}
 	tx := b.Tx()
 	defer r.s.releasePages(tx)
+	decode := (*iprules.Rule).UnmarshalBinaryWithoutID
+	if withID {
+		decode = (*iprules.Rule).UnmarshalBinaryReusing
+	}
 	var rule iprules.Rule
 	n := 0
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if err := rule.UnmarshalBinaryReusing(v, &rule); err != nil {
+		if err := decode(&rule, v, &rule); err != nil {
 			return fmt.Errorf("decode IP rule: %w", err)
 		}
 		if err := fn(rule); err != nil {
