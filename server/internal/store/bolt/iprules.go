@@ -263,7 +263,9 @@ func (r IPRules) ScanScope(ctx context.Context, tenant string, fn func(iprules.R
 		if rules == nil {
 			return nil
 		}
-		return r.scan(ctx, rules.Bucket(scopeName(tenant)), false, fn)
+		sc := r.scanner(rules.Tx(), false)
+		defer sc.release()
+		return sc.scan(ctx, rules.Bucket(scopeName(tenant)), fn)
 	})
 }
 
@@ -272,8 +274,10 @@ func (r IPRules) scanAll(ctx context.Context, withID bool, fn func(iprules.Rule)
 		if rules == nil {
 			return nil
 		}
+		sc := r.scanner(rules.Tx(), withID)
+		defer sc.release()
 		return rules.ForEachBucket(func(name []byte) error {
-			return r.scan(ctx, rules.Bucket(name), withID, fn)
+			return sc.scan(ctx, rules.Bucket(name), fn)
 		})
 	})
 }
@@ -282,35 +286,52 @@ func (r IPRules) scanAll(ctx context.Context, withID bool, fn func(iprules.Rule)
 // file's pages, and between checks of its context.
 const scanRelease = 1 << 15
 
-// scan calls fn with each rule of a scope bucket (nil for none), with its
-// id when withID is true. A rule repeats the previous one's strings where
-// they are equal, so the rules of one import cost nothing (or their id)
-// each. Since a scan reads every page of a bucket that may hold a million
-// rules, and the file's pages would stay in the process's memory, it
-// hands the pages it has read back to the kernel as it goes (see
-// releasePages).
-func (r IPRules) scan(ctx context.Context, b *bbolt.Bucket, withID bool, fn func(iprules.Rule) error) error {
+// A ruleScanner reads the rules of scope buckets in one transaction. A
+// rule repeats the previous one's strings where they are equal, so the
+// rules of one import cost nothing (or their id) each. Since a scan reads
+// every page of buckets that may hold a million rules, and the file's
+// pages would stay in the process's memory, it hands the pages it has
+// read back to the kernel as it goes (see releasePages).
+type ruleScanner struct {
+	s      *Store
+	tx     *bbolt.Tx
+	decode func(r *iprules.Rule, b []byte, prev *iprules.Rule) error
+	rule   iprules.Rule
+	n      int
+}
+
+// scanner returns a scanner in tx, decoding ids when withID is true.
+func (r IPRules) scanner(tx *bbolt.Tx, withID bool) *ruleScanner {
+	sc := &ruleScanner{s: r.s, tx: tx, decode: (*iprules.Rule).UnmarshalBinaryWithoutID}
+	if withID {
+		sc.decode = (*iprules.Rule).UnmarshalBinaryReusing
+	}
+	return sc
+}
+
+// release hands the pages read so far back; call it before the
+// transaction ends.
+func (sc *ruleScanner) release() {
+	if sc.n > 0 {
+		sc.s.releasePages(sc.tx)
+	}
+}
+
+// scan calls fn with each rule of a scope bucket (nil for none).
+func (sc *ruleScanner) scan(ctx context.Context, b *bbolt.Bucket, fn func(iprules.Rule) error) error {
 	if b == nil {
 		return nil
 	}
-	tx := b.Tx()
-	defer r.s.releasePages(tx)
-	decode := (*iprules.Rule).UnmarshalBinaryWithoutID
-	if withID {
-		decode = (*iprules.Rule).UnmarshalBinaryReusing
-	}
-	var rule iprules.Rule
-	n := 0
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if err := decode(&rule, v, &rule); err != nil {
+		if err := sc.decode(&sc.rule, v, &sc.rule); err != nil {
 			return fmt.Errorf("decode IP rule: %w", err)
 		}
-		if err := fn(rule); err != nil {
+		if err := fn(sc.rule); err != nil {
 			return err
 		}
-		if n++; n%scanRelease == 0 {
-			r.s.releasePages(tx)
+		if sc.n++; sc.n%scanRelease == 0 {
+			sc.release()
 			if err := store.ContextError(ctx); err != nil {
 				return err
 			}
