@@ -10,9 +10,10 @@ import (
 // pages of the file it has mapped, as far as tx sees the file. bbolt maps
 // the file read-only and shared and writes through the file, so the pages
 // stay in the page cache and a later read maps them again; only the
-// process's resident memory shrinks. Scans of the whole rules bucket call
-// it, or a start-up load of a million rules would keep ~150 MB of file
-// pages resident. tx must be open: it keeps bbolt from remapping the file.
+// process's resident memory shrinks. Reads of a whole bucket call it (the
+// IP rules' scans, Open's load of the profiles), or a start-up load of a
+// million rules would keep ~150 MB of file pages resident. tx must be
+// open: it keeps bbolt from remapping the file.
 func (s *Store) releasePages(tx *bbolt.Tx) {
 	data, size := s.db.Info().Data, uintptr(tx.Size())
 	if data == 0 || size == 0 {
