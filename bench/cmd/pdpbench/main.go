@@ -96,6 +96,7 @@ type bench struct {
 	scaling []*result
 	mixes   map[string]string
 	inproc  *inProcResult
+	floor   *result // the no-op server at pdp's 50% rate
 	// cpuShares split pdp's CPU profile of its closed-loop run.
 	cpuShares []cpuShare
 }
@@ -140,6 +141,9 @@ func run(c config) error {
 			return fmt.Errorf("%s: %w", sys, err)
 		}
 		b.systems = append(b.systems, sr)
+	}
+	if b.floor, err = b.measureFloor(); err != nil {
+		return fmt.Errorf("no-op floor: %w", err)
 	}
 	if b.inproc, err = b.inProcess(filepath.Join(root, "server/demo/tenants")); err != nil {
 		return fmt.Errorf("in-process evaluation: %w", err)
@@ -424,7 +428,7 @@ func (b *bench) outcomes(sys string) (string, error) {
 		}
 	}
 	mix := formatMix(counts, len(b.w.reqs))
-	if len(factors) > 0 {
+	if sys == "pdp" && len(factors) > 0 {
 		mix += "; risk factors: " + formatFactors(factors, len(b.w.reqs))
 	}
 	return mix, nil
