@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,7 @@ type config struct {
 	maxProfiles int
 	maxCIDRs    int
 	cpuProfile  string // where pdp's CPU profile of its max run goes; empty: a temporary file
+	genGOGC     int    // the load generator's GOGC; 0 leaves Go's default
 }
 
 func main() {
@@ -59,6 +61,7 @@ func main() {
 	flag.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:18181", "HTTP address (OPA; pdp's HTTP door)")
 	flag.IntVar(&c.requests, "requests", 1200, "distinct requests in the rotating set")
 	flag.StringVar(&c.cpuProfile, "pdp-cpuprofile", "", "keep the CPU profile of pdp's closed-loop run in this file (go tool pprof -top FILE)")
+	flag.IntVar(&c.genGOGC, "generator-gogc", 800, "GOGC of the load generator (this process; 0: Go's default); the servers are not affected")
 	flag.IntVar(&c.conc, "concurrency", 16, "requests in flight, for every system and run")
 	flag.DurationVar(&c.maxDur, "max-duration", 8*time.Second, "closed-loop maximum-throughput run")
 	flag.DurationVar(&c.rateDur, "rate-duration", 4*time.Second, "each fixed-rate run")
@@ -75,6 +78,11 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	if c.genGOGC > 0 {
+		// The generator allocates per request; its collections pause the
+		// reading of responses and show up as the servers' latency.
+		debug.SetGCPercent(c.genGOGC)
 	}
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "pdpbench:", err)
