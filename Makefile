@@ -9,7 +9,7 @@ DEMO_ARGS ?= --tenants server/demo/tenants --policy-dir server/demo/policies --l
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 FUZZTIME  ?= 10s
 
-.PHONY: all build run check-tools test test-short generate generate-check lint fmt fuzz bench bench-go tidy-check clean
+.PHONY: all build run check-tools test test-short generate generate-check lint fmt fuzz bench bench-check bench-go tidy-check clean
 
 all: generate-check lint test
 
@@ -74,6 +74,11 @@ fuzz:
 ## Prints a table, writes bench/results/latest.md, ends with a `bench:` line.
 bench:
 	cd bench && $(GO) run ./cmd/pdpbench
+
+## bench-check: vet and test the bench module (its own go.mod), so that a
+## change under server/ cannot break `make bench` unnoticed.
+bench-check:
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 ## bench-go: Go benchmarks with allocations
 bench-go:

@@ -26,6 +26,11 @@ var cpuCategories = []struct {
 	{"garbage collection (background)", []string{"runtime.gcBgMarkWorker", "runtime.bgsweep", "runtime.bgscavenge"}},
 }
 
+// neutralPrefixes never decide a sample's category: OPA's AST is what
+// topdown evaluates and also what pdp builds the input from and reads the
+// decision with, so such a frame counts for its caller.
+var neutralPrefixes = []string{"github.com/open-policy-agent/opa/v1/ast."}
+
 // otherCategory holds samples no category matches: the scheduler, timers,
 // the rest of the runtime.
 const otherCategory = "scheduler and other runtime"
@@ -77,21 +82,28 @@ func readCPUShares(path string) ([]cpuShare, error) {
 
 func categoryOf(s *profile.Sample) string {
 	for _, loc := range s.Location { // leaf first
-		for i := len(loc.Line) - 1; i >= 0; i-- { // inlined frames: innermost last
-			fn := loc.Line[i].Function
-			if fn == nil {
+		for _, line := range loc.Line { // inlined frames: innermost first, the caller last
+			fn := line.Function
+			if fn == nil || hasAnyPrefix(fn.Name, neutralPrefixes) {
 				continue
 			}
 			for _, c := range cpuCategories {
-				for _, pre := range c.prefixes {
-					if strings.HasPrefix(fn.Name, pre) {
-						return c.name
-					}
+				if hasAnyPrefix(fn.Name, c.prefixes) {
+					return c.name
 				}
 			}
 		}
 	}
 	return otherCategory
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // cpuShareTable renders the shares with the CPU time per decision each

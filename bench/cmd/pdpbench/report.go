@@ -237,7 +237,7 @@ func (b *bench) markdown() string {
 	if len(b.cpuShares) > 0 {
 		fmt.Fprintf(&sb, "\n## Where pdp's CPU goes\n\n"+
 			"pdp's CPU profile over its closed-loop run (`--pprof-addr`), each sample counted where the first frame from the leaf up falls "+
-			"(allocation and GC assists count for the code that allocated); µs per decision at the run's %s µs of server CPU per decision.\n\n",
+			"(allocation and GC assists count for the code that allocated, OPA's AST package for its caller); µs per decision at the run's %s µs of server CPU per decision.\n\n",
 			us(b.find("pdp").max.cpuPerDecision()))
 		sb.WriteString(cpuShareTable(b.cpuShares, b.find("pdp").max.cpuPerDecision()))
 	}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+)
+
+func TestWorkloadShape(t *testing.T) {
+	w, err := makeWorkload(1200, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.reqs) != 1200 || len(w.wire) != 1200 || len(w.bodies) != 1200 {
+		t.Fatalf("%d requests, %d encoded, %d OPA bodies", len(w.reqs), len(w.wire), len(w.bodies))
+	}
+	seen := map[string]bool{}
+	var v4, v6, allow int
+	for i, rq := range w.reqs {
+		seen[string(w.wire[i])] = true
+		a, err := netip.ParseAddr(rq.GetNetwork().GetIp())
+		if err != nil {
+			t.Fatalf("request %d: address %q: %v", i, rq.GetNetwork().GetIp(), err)
+		}
+		if a.Is4() {
+			v4++
+		} else {
+			v6++
+		}
+		if w.kinds[i] == "allow" {
+			allow++
+		}
+	}
+	if len(seen) != 1200 {
+		t.Fatalf("%d distinct requests of 1200", len(seen))
+	}
+	if v4 == 0 || v6 == 0 {
+		t.Fatalf("IPv4 %d, IPv6 %d: want both", v4, v6)
+	}
+	if share := float64(allow) / 1200; share < 0.75 || share > 0.85 {
+		t.Fatalf("%.0f%% written to be allowed, want about 80%%", 100*share)
+	}
+	again, err := makeWorkload(1200, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range w.wire {
+		if !bytes.Equal(w.wire[i], again.wire[i]) {
+			t.Fatalf("request %d differs between two runs with the same seed", i)
+		}
+	}
+}
+
+func TestFormatFactors(t *testing.T) {
+	got := formatFactors(map[string]int{"unusual_location": 2, "": 90, "unusual_behavior": 8}, 100)
+	want := "none 90.0%, unusual_behavior 8.0%, unusual_location 2.0%"
+	if got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// sample is a CPU sample whose stack is the given functions, leaf first.
+func sample(fns ...string) *profile.Sample {
+	s := &profile.Sample{Value: []int64{1, 10}}
+	for _, f := range fns {
+		s.Location = append(s.Location, &profile.Location{Line: []profile.Line{{Function: &profile.Function{Name: f}}}})
+	}
+	return s
+}
+
+func TestCategoryOf(t *testing.T) {
+	tests := []struct {
+		stack []string
+		want  string
+	}{
+		{[]string{"runtime.mallocgc", "github.com/open-policy-agent/opa/v1/topdown.(*eval).evalStep", "github.com/pdp-dev/pdp/server/internal/engine.(*prepared).eval"}, "Rego evaluation (OPA topdown)"},
+		{[]string{"runtime.memmove", "runtime.copystack", "runtime.newstack", "github.com/open-policy-agent/opa/v1/topdown.evalTerm.eval"}, "stack growth (runtime.newstack)"},
+		{[]string{"go.opentelemetry.io/otel/attribute.hashKV", "google.golang.org/grpc.(*Server).handleStream"}, "telemetry (OpenTelemetry, Prometheus)"},
+		{[]string{"runtime.scanobject", "runtime.gcDrain", "runtime.gcBgMarkWorker"}, "garbage collection (background)"},
+		{[]string{"syscall.Syscall6", "internal/poll.(*FD).Write", "golang.org/x/net/http2.(*Framer).WriteData"}, "gRPC, HTTP/2, protobuf, network"},
+		{[]string{"github.com/pdp-dev/pdp/server/internal/store/bolt.decodeProfile", "github.com/pdp-dev/pdp/server/internal/signals.(*Enricher).Enrich"}, "pdp: mapping, signals, store, input, guards"},
+		{[]string{"runtime.schedule", "runtime.mcall"}, otherCategory},
+	}
+	for _, tt := range tests {
+		if got := categoryOf(sample(tt.stack...)); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.stack[0], got, tt.want)
+		}
+	}
+	// Inlined frames: a location's first line is the innermost function,
+	// its last the caller it was inlined into; here the innermost is OPA's
+	// AST, which counts for its caller.
+	s := &profile.Sample{Location: []*profile.Location{{Line: []profile.Line{
+		{Function: &profile.Function{Name: "github.com/open-policy-agent/opa/v1/ast.NewObject"}},
+		{Function: &profile.Function{Name: "github.com/pdp-dev/pdp/server/internal/engine.buildInput"}},
+	}}}}
+	if got := categoryOf(s); got != "pdp: mapping, signals, store, input, guards" {
+		t.Errorf("inlined: got %q", got)
+	}
+	// OPA's AST counts for its caller: evaluation or pdp.
+	if got := categoryOf(sample("runtime.mallocgc", "github.com/open-policy-agent/opa/v1/ast.(*object).Insert", "github.com/open-policy-agent/opa/v1/topdown.evalTerm.eval")); got != "Rego evaluation (OPA topdown)" {
+		t.Errorf("AST under topdown: got %q", got)
+	}
+}
+
+func TestCPUShareTable(t *testing.T) {
+	out := cpuShareTable([]cpuShare{{"Rego evaluation (OPA topdown)", 0.75}, {otherCategory, 0.25}}, 800*time.Microsecond)
+	for _, want := range []string{"| Rego evaluation (OPA topdown) | 75.0% | 600 |", "| " + otherCategory + " | 25.0% | 200 |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
