@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +36,8 @@ type workers struct {
 	idle  time.Duration // how long a worker waits for work before exiting
 	// started counts the workers ever started.
 	started atomic.Int64
+	// evalFn evaluates one job; (*prepared).eval but in tests.
+	evalFn func(*prepared, context.Context, ast.Value) (rego.ResultSet, error)
 }
 
 // evalJob is one evaluation handed to a worker.
@@ -60,9 +65,10 @@ func newWorkers(size int) *workers {
 		size = defaultWorkers()
 	}
 	w := &workers{
-		slots: make(chan struct{}, size),
-		jobs:  make(chan *evalJob),
-		idle:  idleWorker,
+		slots:  make(chan struct{}, size),
+		jobs:   make(chan *evalJob),
+		idle:   idleWorker,
+		evalFn: (*prepared).eval,
 	}
 	w.pool.New = func() any { return &evalJob{done: make(chan struct{}, 1)} }
 	return w
@@ -97,7 +103,7 @@ func (w *workers) work(j *evalJob) {
 	timer := time.NewTimer(w.idle)
 	defer timer.Stop()
 	for {
-		j.rs, j.err = j.p.eval(j.ctx, j.input)
+		j.rs, j.err = w.run(j)
 		<-w.slots
 		j.done <- struct{}{}
 		timer.Reset(w.idle)
@@ -107,4 +113,20 @@ func (w *workers) work(j *evalJob) {
 			return
 		}
 	}
+}
+
+// errEvalPanic is the error of an evaluation that panicked.
+var errEvalPanic = errors.New("policy evaluation panicked")
+
+// run evaluates j. A panic inside the evaluator (a bug in a built-in, say)
+// becomes an error of this evaluation alone, as it would have been on the
+// request's own goroutine under the server's recovery interceptor; the
+// worker goes on serving.
+func (w *workers) run(j *evalJob) (rs rego.ResultSet, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rs, err = nil, fmt.Errorf("%w: %v\n%s", errEvalPanic, r, debug.Stack())
+		}
+	}()
+	return w.evalFn(j.p, j.ctx, j.input)
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // echoPrepared is a loaded policy set whose decision is input.n.
@@ -119,5 +121,33 @@ func TestDecideThroughWorkersHonoursDeadline(t *testing.T) {
 	<-e.workers.slots
 	if _, err := e.Decide(context.Background(), demoRequest()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWorkerPanicIsThatEvaluationsError(t *testing.T) {
+	t.Parallel()
+	p := echoPrepared(t)
+	w := newWorkers(1)
+	real := w.evalFn
+	w.evalFn = func(p *prepared, ctx context.Context, in ast.Value) (rego.ResultSet, error) {
+		if in.Compare(nInput(13)) == 0 {
+			panic("unlucky")
+		}
+		return real(p, ctx, in)
+	}
+	_, err := w.eval(context.Background(), p, nInput(13))
+	if !errors.Is(err, errEvalPanic) || !strings.Contains(err.Error(), "unlucky") {
+		t.Fatalf("err %v, want the panic as an error", err)
+	}
+	// The worker and its slot survive.
+	rs, err := w.eval(context.Background(), p, nInput(14))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rs[0].Expressions[0].Value.(ast.Value); got.Compare(ast.IntNumberTerm(14).Value) != 0 {
+		t.Fatalf("after the panic: %v", got)
+	}
+	if n := w.started.Load(); n != 1 {
+		t.Fatalf("%d workers started; the one that recovered should have gone on", n)
 	}
 }
