@@ -91,7 +91,7 @@ func (f *fakeChecker) Check(_ context.Context, in *pdpv1.CheckRequest) (*pdpv1.C
 	return f.resp, f.err
 }
 
-func newHandler(t *testing.T, c gateway.Checker, edit func(*config.Gateway)) *forwardauth.Handler {
+func newHandler(t testing.TB, c gateway.Checker, edit func(*config.Gateway)) *forwardauth.Handler {
 	t.Helper()
 	cfg := config.DefaultGateway()
 	if edit != nil {
