@@ -15,13 +15,15 @@ const persistLimit = 64
 
 // Builder derives a new Snapshot from an old one. Tables it does not touch
 // are shared with the old snapshot; a list with a few changes gets them as
-// path copies, a list with many is cloned once and edited in place. A
-// Builder is not safe for concurrent use.
+// path copies, a list with many is cloned once and edited in place.
+// Imported feeds are copied on write, array by array (see feedbuild.go).
+// A Builder is not safe for concurrent use.
 type Builder struct {
 	base    *Snapshot
 	edits   map[Scope]*[numLists]listEdit
 	origins map[origin]*origin
 	singles map[*origin]*originSet
+	owned   map[*feed]*pending // the feeds this builder made or copied and may edit; nil for none
 }
 
 type listEdit struct {
@@ -29,6 +31,9 @@ type listEdit struct {
 	ops     []op   // pending changes, applied as path copies by Snapshot
 	rebased bool   // start replaces the base snapshot's table
 	start   *table // with rebased, the (shared, immutable) table the changes start from
+
+	feedsSet bool    // feeds replaces the starting snapshot's feeds of the list
+	feeds    []*feed // with feedsSet, the builder's own slice; owned feeds may have pending changes
 }
 
 type op struct {
@@ -59,6 +64,10 @@ func (b *Builder) Add(e Entry) error {
 		return err
 	}
 	o := b.origin(e.Source, e.ExpiresAt)
+	if isImport(e.Source) {
+		b.addToFeed(e.Scope, e.List, e.Prefix.Masked(), o)
+		return nil
+	}
 	b.change(e.Scope, e.List, op{pfx: e.Prefix.Masked(), add: o})
 	return nil
 }
@@ -68,12 +77,23 @@ func (b *Builder) Remove(scope Scope, list List, prefix netip.Prefix, source str
 	if list >= numLists || !prefix.IsValid() {
 		return
 	}
+	if isImport(source) {
+		b.removeFromFeeds(scope, list, prefix.Masked(), func(o *origin) bool { return o.source == source })
+		return
+	}
 	b.change(scope, list, op{pfx: prefix.Masked(), source: source})
 }
 
 // RemoveSource unlists everything source listed for scope, on every list.
-// It walks the scope's tables, so it suits tenant and environment scopes.
+// For an import source it drops the source's feeds; for any other it
+// walks the scope's tables, so it suits tenant and environment scopes.
 func (b *Builder) RemoveSource(scope Scope, source string) {
+	if isImport(source) {
+		for l := range numLists {
+			b.dropFeeds(scope, l, func(f *feed) bool { return f.origin.source == source })
+		}
+		return
+	}
 	for l := range numLists {
 		t := b.edit(scope, l).own(b.start(scope, l), b)
 		var hit []netip.Prefix
@@ -93,6 +113,7 @@ func (b *Builder) Prune(now time.Time) {
 	n := now.UnixNano()
 	for _, scope := range b.scopes() {
 		for l := range numLists {
+			b.dropFeeds(scope, l, func(f *feed) bool { return !f.origin.live(n) })
 			cur := b.current(scope, l)
 			if cur == nil || !hasExpired(cur, n) {
 				continue
@@ -126,22 +147,29 @@ func (b *Builder) Snapshot() *Snapshot {
 		for l := range numLists {
 			le := &edits[l]
 			if le.rebased {
-				ts[l] = le.start
+				ts.bart[l] = le.start
 			}
 			switch {
 			case le.work != nil:
-				ts[l] = le.work
-			case len(le.ops) > 0 && ts[l] == nil:
-				ts[l] = le.own(nil, b)
+				ts.bart[l] = le.work
+			case len(le.ops) > 0 && ts.bart[l] == nil:
+				ts.bart[l] = le.own(nil, b)
 			case len(le.ops) > 0:
-				t := ts[l]
+				t := ts.bart[l]
 				for _, o := range le.ops {
 					t = b.persist(t, o)
 				}
-				ts[l] = t
+				ts.bart[l] = t
 			}
-			if ts[l] != nil && ts[l].Size() == 0 {
-				ts[l] = nil
+			if ts.bart[l] != nil && ts.bart[l].Size() == 0 {
+				ts.bart[l] = nil
+			}
+			if le.feedsSet {
+				ts.feeds[l] = b.publish(le.feeds)
+				ts.feedN[l] = distinct(ts.feeds[l])
+			}
+			if le.rebased || le.work != nil || len(le.ops) > 0 || le.feedsSet {
+				ts.sizes[l] = listSize(ts.bart[l], ts.feeds[l], ts.feedN[l])
 			}
 		}
 	}
@@ -206,10 +234,8 @@ func (s *Snapshot) compact(changed map[string]bool) {
 
 func (ts *tables) size() int {
 	n := 0
-	for _, t := range ts {
-		if t != nil {
-			n += t.Size()
-		}
+	for _, x := range ts.sizes {
+		n += x
 	}
 	return n
 }
@@ -242,7 +268,7 @@ func (b *Builder) start(scope Scope, l List) *table {
 		return e[l].start
 	}
 	if ts := b.base.scopeTables(scope); ts != nil {
-		return ts[l]
+		return ts.bart[l]
 	}
 	return nil
 }
@@ -250,7 +276,8 @@ func (b *Builder) start(scope Scope, l List) *table {
 // rebase makes scope's list t (shared, never edited in place), dropping
 // the changes made to it so far.
 func (b *Builder) rebase(scope Scope, l List, t *table) {
-	*b.edit(scope, l) = listEdit{rebased: true, start: t}
+	le := b.edit(scope, l)
+	*le = listEdit{rebased: true, start: t, feedsSet: le.feedsSet, feeds: le.feeds}
 }
 
 // own makes le edit a private table in place, starting from start (a

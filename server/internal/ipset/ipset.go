@@ -5,11 +5,14 @@
 //
 // Lists are prefix tables (github.com/gaissmai/bart): a lookup costs a few
 // memory reads per address byte whatever the size of the list, for IPv4
-// and IPv6 alike. Tables are immutable once published in a Snapshot; a
-// Builder derives a new snapshot from an old one (copying only the tables
-// it changes, and for a handful of changes only the paths it touches), and
-// a Set publishes snapshots through an atomic pointer, so readers never
-// lock.
+// and IPv6 alike. Imported feeds, which may hold millions of prefixes, are
+// instead kept as sorted arrays of integers per prefix length, which the
+// garbage collector never has to scan (feed.go); a lookup binary-searches
+// the lengths a feed holds. Tables and feeds are immutable once published
+// in a Snapshot; a Builder derives a new snapshot from an old one (copying
+// only the tables and feed arrays it changes, and for a handful of table
+// changes only the paths it touches), and a Set publishes snapshots
+// through an atomic pointer, so readers never lock.
 //
 // Every entry carries its source ("tenant policy", "admin rule r-123",
 // "import:firehol", "auto-block") and an optional expiry. The same prefix

@@ -48,12 +48,18 @@ func (s *originSet) has(source string) bool {
 
 type table = bart.Table[*originSet]
 
-// tables are the three lists of one scope; nil means empty.
-type tables [numLists]*table
+// tables are the three lists of one scope. A list is a prefix table of
+// the entries that are not imported and the feeds of the imported ones.
+type tables struct {
+	bart  [numLists]*table  // nil means empty
+	feeds [numLists][]*feed // in origin order (cmpOrigin); never written in place
+	feedN [numLists]int     // distinct prefixes of the feeds
+	sizes [numLists]int     // distinct prefixes of the list
+}
 
-func (t *tables) empty() bool {
-	for _, x := range t {
-		if x != nil {
+func (ts *tables) empty() bool {
+	for l := range numLists {
+		if ts.bart[l] != nil || len(ts.feeds[l]) > 0 {
 			return false
 		}
 	}
@@ -85,8 +91,12 @@ func (s *Snapshot) Len() int { return s.size }
 // Lookup returns the address's membership of every list that applies to
 // the tenant's environment: the global lists, the tenant's and the
 // environment's. For each list it reports the most specific live entry
-// (on equal prefixes, the narrowest scope). now decides expiry. IPv4-mapped
-// IPv6 addresses are looked up as IPv4; an invalid address matches nothing.
+// (on equal prefixes, the narrowest scope). A prefix listed in one scope
+// by several sources reports the first live one: an entry that was not
+// imported before an imported one, imports in source order, and entries
+// that were not imported in the order they were added. now decides expiry.
+// IPv4-mapped IPv6 addresses are looked up as IPv4; an invalid address
+// matches nothing.
 func (s *Snapshot) Lookup(tenant, env string, addr netip.Addr, now time.Time) Result {
 	var r Result
 	if !addr.IsValid() {
@@ -114,16 +124,45 @@ func (s *Snapshot) Lookup(tenant, env string, addr netip.Addr, now time.Time) Re
 
 // lookup folds this scope's matches into r; scopes are visited from the
 // widest to the narrowest, so on equal prefix lengths the narrower wins.
+// Within a scope, the longest live prefix wins; on equal prefixes an
+// entry of the table comes before the feeds, and the feeds come in
+// origin order.
 func (ts *tables) lookup(addr netip.Addr, now int64, scope Scope, r *Result) {
-	for l, t := range ts {
-		if t == nil {
-			continue
-		}
-		pfx, o, ok := match(t, addr, now)
-		if !ok {
+	for l := range numLists {
+		t, fs := ts.bart[l], ts.feeds[l]
+		if t == nil && len(fs) == 0 {
 			continue
 		}
 		m := r.slot(List(l))
+		var pfx netip.Prefix
+		var o *origin
+		ok := false
+		if t != nil {
+			pfx, o, ok = match(t, addr, now)
+		}
+		if len(fs) > 0 {
+			// A feed's prefix must be longer than the table's, and no
+			// shorter than a wider scope's match, to count.
+			floor := -1
+			if ok {
+				floor = pfx.Bits()
+			}
+			if m.Found() {
+				floor = max(floor, m.Prefix.Bits()-1)
+			}
+			for _, f := range fs {
+				if !f.origin.live(now) {
+					continue
+				}
+				if b := f.longest(addr, floor); b >= 0 {
+					floor, o, ok = b, f.origin, true
+					pfx = netip.PrefixFrom(addr, b).Masked()
+				}
+			}
+		}
+		if !ok {
+			continue
+		}
 		if m.Found() && m.Prefix.Bits() > pfx.Bits() {
 			continue
 		}
@@ -173,19 +212,60 @@ func (s *Snapshot) All() iter.Seq[Entry] {
 }
 
 func (ts *tables) each(scope Scope, yield func(Entry) bool) bool {
-	for l, t := range ts {
-		if t == nil {
+	for l := range numLists {
+		t, fs := ts.bart[l], ts.feeds[l]
+		if len(fs) == 0 {
+			if t == nil {
+				continue
+			}
+			for pfx, set := range t.AllSorted() {
+				for _, o := range set.list {
+					if !yield(Entry{Scope: scope, List: List(l), Prefix: pfx, Source: o.source, ExpiresAt: o.expiresAt()}) {
+						return false
+					}
+				}
+			}
 			continue
 		}
-		for pfx, set := range t.AllSorted() {
-			for _, o := range set.list {
-				if !yield(Entry{Scope: scope, List: List(l), Prefix: pfx, Source: o.source, ExpiresAt: o.expiresAt()}) {
-					return false
-				}
+		for _, x := range listed(t, fs) {
+			if !yield(Entry{Scope: scope, List: List(l), Prefix: x.pfx, Source: x.o.source, ExpiresAt: x.o.expiresAt()}) {
+				return false
 			}
 		}
 	}
 	return true
+}
+
+type listing struct {
+	pfx netip.Prefix
+	o   *origin
+}
+
+// listed returns the entries of a table (nil for none) and feeds in
+// prefix order (the table's: by address, then length); on equal prefixes
+// the table's origins first, then the feeds' in origin order.
+func listed(t *table, fs []*feed) []listing {
+	var out []listing
+	if t != nil {
+		for pfx, set := range t.AllSorted() {
+			for _, o := range set.list {
+				out = append(out, listing{pfx, o})
+			}
+		}
+	}
+	for _, f := range fs {
+		f.each(func(p netip.Prefix) bool {
+			out = append(out, listing{p, f.origin})
+			return true
+		})
+	}
+	slices.SortStableFunc(out, func(a, b listing) int {
+		if c := a.pfx.Addr().Compare(b.pfx.Addr()); c != 0 {
+			return c
+		}
+		return a.pfx.Bits() - b.pfx.Bits()
+	})
+	return out
 }
 
 // scopeTables returns the tables of scope, or nil.
@@ -201,4 +281,21 @@ func (s *Snapshot) scopeTables(scope Scope) *tables {
 		return &tt.all
 	}
 	return tt.envs[scope.Environment]
+}
+
+// listSize counts the distinct prefixes of a table (nil for none) and
+// feeds, whose distinct prefixes number feedN.
+func listSize(t *table, fs []*feed, feedN int) int {
+	if t == nil {
+		return feedN
+	}
+	n := t.Size() + feedN
+	if len(fs) > 0 {
+		for pfx := range t.All() {
+			if feedsHave(fs, pfx) {
+				n--
+			}
+		}
+	}
+	return n
 }

@@ -16,6 +16,8 @@ import (
 // table, one whose entries all come from mine's sources on both sides
 // takes want's table as it is (want is immutable, so the two snapshots
 // share it), and any other list gets the differences as single changes.
+// Imported feeds are synced whole: a list keeps those of its feeds that
+// list the same as want's and otherwise takes want's.
 // So syncing a large list costs one pass over it, and loading one into an
 // empty set costs no second copy.
 func (b *Builder) Sync(want *Snapshot, in func(Scope) bool, mine func(source string) bool) {
@@ -25,7 +27,8 @@ func (b *Builder) Sync(want *Snapshot, in func(Scope) bool, mine func(source str
 			wts = new(tables)
 		}
 		for l := range numLists {
-			b.syncList(scope, l, wts[l], mine)
+			b.syncList(scope, l, wts.bart[l], mine)
+			b.syncFeeds(scope, l, wts.feeds[l], mine)
 		}
 	}
 }
@@ -49,8 +52,8 @@ func (b *Builder) syncScopes(want *Snapshot, in func(Scope) bool) []Scope {
 	return slices.DeleteFunc(scopes, func(s Scope) bool { return !in(s) })
 }
 
-// syncList makes the entries of mine's sources on scope's list those of
-// want (nil for none).
+// syncList makes the table entries of mine's sources on scope's list
+// those of want (nil for none).
 func (b *Builder) syncList(scope Scope, l List, want *table, mine func(string) bool) {
 	cur := b.current(scope, l)
 	if cur == nil && want == nil {
@@ -142,4 +145,33 @@ func sameEntries(a, b *table) bool {
 		}
 	}
 	return true
+}
+
+// syncFeeds makes the feeds of mine's sources on scope's list those of
+// want: it keeps the list's feeds when they list the same, and otherwise
+// takes want's (immutable, so shared).
+func (b *Builder) syncFeeds(scope Scope, l List, want []*feed, mine func(string) bool) {
+	cur := b.feedsOf(scope, l)
+	if len(cur) == 0 && len(want) == 0 {
+		return
+	}
+	isMine := func(f *feed) bool { return mine(f.origin.source) }
+	var curMine []*feed
+	for _, f := range cur {
+		if isMine(f) {
+			b.settleFeed(f)
+			if f.n > 0 {
+				curMine = append(curMine, f)
+			}
+		}
+	}
+	wantMine := slices.DeleteFunc(slices.Clone(want), func(f *feed) bool { return !isMine(f) })
+	if slices.EqualFunc(curMine, wantMine, (*feed).sameAs) {
+		return
+	}
+	next := slices.DeleteFunc(slices.Clone(cur), isMine)
+	next = append(next, wantMine...)
+	slices.SortStableFunc(next, func(a, b *feed) int { return cmpOrigin(a.origin, b.origin) })
+	le := b.edit(scope, l)
+	le.feedsSet, le.feeds = true, next
 }

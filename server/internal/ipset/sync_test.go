@@ -83,25 +83,40 @@ func sortEntries(es []Entry) {
 
 func TestSyncSharesWantsTableAndKeepsAnUnchangedOne(t *testing.T) {
 	t.Parallel()
-	feed := hostEntries(Scope{}, Deny, 1000, "import:feed")
-	want := build(t, feed...)
+	for _, source := range []string{"import:feed", "admin rule r-1"} {
+		t.Run(source, func(t *testing.T) {
+			t.Parallel()
+			// An imported list is a feed, any other a table: both are shared.
+			list := func(s *Snapshot) any {
+				if isImport(source) {
+					if len(s.global.feeds[Deny]) == 0 {
+						return (*feed)(nil)
+					}
+					return s.global.feeds[Deny][0]
+				}
+				return s.global.bart[Deny]
+			}
+			entries := hostEntries(Scope{}, Deny, 1000, source)
+			want := build(t, entries...)
 
-	loaded := synced(t, Empty(), want)
-	if loaded.global[Deny] != want.global[Deny] {
-		t.Fatal("loading into an empty list copied want's table instead of sharing it")
-	}
-	again := synced(t, loaded, build(t, feed...))
-	if again.global[Deny] != loaded.global[Deny] {
-		t.Fatal("syncing an unchanged list replaced its table")
-	}
-	if again.Len() != 1000 {
-		t.Fatalf("Len = %d, want 1000", again.Len())
-	}
-	emptied := synced(t, again, Empty())
-	if emptied.Len() != 0 || emptied.global[Deny] != nil {
-		t.Fatalf("syncing to nothing left %d entries", emptied.Len())
-	}
-	if again.Len() != 1000 {
-		t.Fatal("syncing changed the snapshot it started from")
+			loaded := synced(t, Empty(), want)
+			if list(loaded) != list(want) {
+				t.Fatal("loading into an empty list copied want's list instead of sharing it")
+			}
+			again := synced(t, loaded, build(t, entries...))
+			if list(again) != list(loaded) {
+				t.Fatal("syncing an unchanged list replaced it")
+			}
+			if again.Len() != 1000 {
+				t.Fatalf("Len = %d, want 1000", again.Len())
+			}
+			emptied := synced(t, again, Empty())
+			if emptied.Len() != 0 || !emptied.global.empty() {
+				t.Fatalf("syncing to nothing left %d entries", emptied.Len())
+			}
+			if again.Len() != 1000 {
+				t.Fatal("syncing changed the snapshot it started from")
+			}
+		})
 	}
 }
