@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/iprules"
+	"github.com/pdp-dev/pdp/server/internal/iprules/iprulestest"
 	"github.com/pdp-dev/pdp/server/internal/store/bolt"
 )
 
@@ -112,45 +112,18 @@ func (b *bench) scaleStep(st scalingStep, dir string, rate int) (*result, error)
 	return r, nil
 }
 
-// denyPrefix returns the i-th generated deny-list network: mostly IPv4
-// /32s and /24s inside 10.0.0.0/8 and 100.64.0.0/10, a quarter IPv6 /64s
-// in 2001:db8:f000::/36, none of them covering the workload's addresses.
-func denyPrefix(r *rand.Rand, i int) netip.Prefix {
-	switch i % 4 {
-	case 0:
-		var b [16]byte
-		copy(b[:], []byte{0x20, 0x01, 0x0d, 0xb8, 0xf0 | byte(r.IntN(16))})
-		for j := 5; j < 8; j++ {
-			b[j] = byte(r.IntN(256))
-		}
-		return netip.PrefixFrom(netip.AddrFrom16(b), 64)
-	case 1:
-		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(r.IntN(256)), byte(r.IntN(256)), 0}), 24)
-	default:
-		return netip.PrefixFrom(netip.AddrFrom4([4]byte{100, 64 | byte(r.IntN(64)), byte(r.IntN(256)), byte(1 + r.IntN(254))}), 32)
-	}
-}
-
 // denyRuleCache keeps generated deny lists by size, for the step that
 // stores the largest one a second time.
 var denyRuleCache = map[int][]iprules.Rule{}
 
-// denyRules returns n distinct deny rules, the same ones for the same n.
+// denyRules returns n distinct deny rules, the same ones for the same n
+// (iprulestest.FeedRules: IPv4 /32s and /24s, IPv6 /64s, none covering
+// the workload's addresses).
 func denyRules(n int) []iprules.Rule {
 	if rules, ok := denyRuleCache[n]; ok {
 		return rules
 	}
-	r := rand.New(rand.NewPCG(uint64(n), 11))
-	seen := make(map[netip.Prefix]struct{}, n)
-	rules := make([]iprules.Rule, 0, n)
-	for i := 0; len(rules) < n; i++ {
-		p := denyPrefix(r, i)
-		if _, dup := seen[p]; dup {
-			continue
-		}
-		seen[p] = struct{}{}
-		rules = append(rules, iprules.Rule{Prefix: p, Reason: "benchmark feed"})
-	}
+	rules := iprulestest.FeedRules(n)
 	denyRuleCache[n] = rules
 	return rules
 }

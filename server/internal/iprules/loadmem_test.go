@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/iprules"
+	"github.com/pdp-dev/pdp/server/internal/iprules/iprulestest"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
 	"github.com/pdp-dev/pdp/server/internal/store/bolt"
 )
@@ -34,40 +33,6 @@ import (
 // VmHWM of a fresh process that opens the file and loads it (the bolt
 // file's pages it reads count too).
 
-// feedPrefix returns the i-th network of the feed; the same generator as
-// pdpbench's denyPrefix.
-func feedPrefix(r *rand.Rand, i int) netip.Prefix {
-	switch i % 4 {
-	case 0:
-		var b [16]byte
-		copy(b[:], []byte{0x20, 0x01, 0x0d, 0xb8, 0xf0 | byte(r.IntN(16))})
-		for j := 5; j < 8; j++ {
-			b[j] = byte(r.IntN(256))
-		}
-		return netip.PrefixFrom(netip.AddrFrom16(b), 64)
-	case 1:
-		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(r.IntN(256)), byte(r.IntN(256)), 0}), 24)
-	default:
-		return netip.PrefixFrom(netip.AddrFrom4([4]byte{100, 64 | byte(r.IntN(64)), byte(r.IntN(256)), byte(1 + r.IntN(254))}), 32)
-	}
-}
-
-// feedRules returns n distinct feed rules, as pdpbench's denyRules.
-func feedRules(n int) []iprules.Rule {
-	r := rand.New(rand.NewPCG(uint64(n), 11))
-	seen := make(map[netip.Prefix]struct{}, n)
-	rules := make([]iprules.Rule, 0, n)
-	for i := 0; len(rules) < n; i++ {
-		p := feedPrefix(r, i)
-		if _, dup := seen[p]; dup {
-			continue
-		}
-		seen[p] = struct{}{}
-		rules = append(rules, iprules.Rule{Prefix: p, Reason: "benchmark feed"})
-	}
-	return rules
-}
-
 // seedFeed stores an n-rule feed in a new bolt file at path.
 func seedFeed(tb testing.TB, path string, n int) {
 	tb.Helper()
@@ -76,7 +41,7 @@ func seedFeed(tb testing.TB, path string, n int) {
 		tb.Fatal(err)
 	}
 	defer st.Close()
-	if _, _, err := st.IPRules().Import(context.Background(), "", "deny", iprules.ImportPrefix+"bench", feedRules(n)); err != nil {
+	if _, _, err := st.IPRules().Import(context.Background(), "", "deny", iprules.ImportPrefix+"bench", iprulestest.FeedRules(n)); err != nil {
 		tb.Fatal(err)
 	}
 }
