@@ -163,6 +163,16 @@ func TestOpenRejectsAFileThatIsNotADatabase(t *testing.T) {
 
 func TestOpenRejectsADamagedRecord(t *testing.T) {
 	t.Parallel()
+	expectOpenRejectsDamage(t, func(b *bbolt.Bucket, k []byte) error {
+		return b.Put(k, []byte("\x00\x00\x00\x00\x00\x00\x00\x01{not json"))
+	})
+}
+
+// expectOpenRejectsDamage stores one user's profile, changes its record
+// in the file with damage, and expects Open to refuse the file with an
+// error naming the file and the bucket.
+func expectOpenRejectsDamage(t *testing.T, damage func(profiles *bbolt.Bucket, key []byte) error) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "pdp.db")
 	s := open(t, path, Options{})
 	mustApply(t, s, event(decision.EventLoginSucceeded, "acme", "u1", t0, ipA))
@@ -174,7 +184,7 @@ func TestOpenRejectsADamagedRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketProfiles).Put(encodeUserKey(userKey{"acme", "u1"}), []byte("\x00\x00\x00\x00\x00\x00\x00\x01{not json"))
+		return damage(tx.Bucket(bucketProfiles), encodeUserKey(userKey{"acme", "u1"}))
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
