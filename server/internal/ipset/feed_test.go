@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -388,35 +387,11 @@ func TestFeedEditsCopyOnWrite(t *testing.T) {
 func TestConcurrentReadersDuringFeedUpdates(t *testing.T) {
 	t.Parallel()
 	set := NewSet(build(t, hostEntries(global, Deny, 2000, "import:feed")...))
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if !set.Lookup("acme", "production", addr("10.0.7.0"), now).Deny.Found() {
-					t.Error("a reader saw a feed entry disappear")
-					return
-				}
-			}
-		})
-	}
-	for i := range 100 {
-		err := set.Update(func(b *Builder) error {
-			a := netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
-			b.Remove(global, Deny, pfx("10.0.0.1/32"), "import:feed")
-			return b.Add(Entry{List: Deny, Prefix: netip.PrefixFrom(a, 32), Source: "import:feed"})
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	close(stop)
-	wg.Wait()
+	readersNeverMiss(t, set, addr("10.0.7.0"), 100, func(b *Builder, i int) error {
+		a := netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+		b.Remove(global, Deny, pfx("10.0.0.1/32"), "import:feed")
+		return b.Add(Entry{List: Deny, Prefix: netip.PrefixFrom(a, 32), Source: "import:feed"})
+	})
 	if n := set.Load().Len(); n != 2099 {
 		t.Errorf("Len() = %d, want 2099", n)
 	}
