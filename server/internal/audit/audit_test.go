@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
 var t0 = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
@@ -177,5 +180,38 @@ func TestVerifyAgainstHead(t *testing.T) {
 	// An empty log with an empty head holds.
 	if r, err := Verify(ctx, headLog{}); err != nil || !r.OK() || r.Events != 0 {
 		t.Fatalf("Verify of an empty log = %+v, %v", r, err)
+	}
+}
+
+func TestCheckRefusesWhatLinkRefusesAndNamesEachField(t *testing.T) {
+	long := strings.Repeat("x", MaxFieldLen+1)
+	e := Entry{Actor: long, Action: "", Tenant: long, Target: long, Reason: strings.Repeat("r", MaxReasonLen+1),
+		Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), After: map[string]any{"f": func() {}}}
+	err := Check(e)
+	fe := fault.As(err)
+	if fe == nil || fe.Code != fault.InvalidArgument {
+		t.Fatalf("Check = %v, want InvalidArgument", err)
+	}
+	var got []string
+	for _, f := range fe.Fields {
+		got = append(got, f.Field)
+	}
+	want := []string{"action", "actor", "tenant", "target", "reason", "time", "after"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Check names %v, want %v", got, want)
+	}
+	if _, linkErr := Link(Head{}, e, t0); linkErr == nil || linkErr.Error() != err.Error() {
+		t.Errorf("Link = %v, want Check's error %v", linkErr, err)
+	}
+}
+
+func TestCheckTakesWhatFitsTheBounds(t *testing.T) {
+	e := Entry{Actor: strings.Repeat("a", MaxFieldLen), Action: "x", Tenant: strings.Repeat("t", MaxFieldLen),
+		Target: strings.Repeat("g", MaxFieldLen), Reason: strings.Repeat("r", MaxReasonLen)}
+	if err := Check(e); err != nil {
+		t.Fatalf("Check of an entry at the bounds = %v", err)
+	}
+	if _, err := Link(Head{}, e, t0); err != nil {
+		t.Fatalf("Link of an entry Check took = %v", err)
 	}
 }

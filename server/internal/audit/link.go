@@ -41,14 +41,20 @@ const (
 	MaxReasonLen = 8192
 )
 
-// Link builds the event that appends e to the chain ending at h: the next
-// sequence number, h's hash as PrevHash, a UUIDv7 id ordered after h's,
-// now as the time when e has none, every string made valid UTF-8, Before
-// and After normalised (see Canonical) and the hash. Backends call it
-// while they hold the chain, so that no other event takes the same place.
-// An entry without an actor or an action, or with a field too long, is an
-// InvalidArgument fault.
-func Link(h Head, e Entry, now time.Time) (Event, error) {
+// Check reports whether the log would take e: an actor and an action,
+// text fields within MaxFieldLen and a reason within MaxReasonLen, a time
+// (when set) within years 1..9999, and Before and After that are JSON. It
+// is what Link checks, without a chain, so a caller can refuse a request
+// before changing anything rather than after. Its fault is InvalidArgument
+// with one violation per field, named actor, action, tenant, target,
+// reason, time, before and after.
+func Check(e Entry) error {
+	_, err := checkEntry(e)
+	return err
+}
+
+// checkEntry is Check returning e with Before and After normalised.
+func checkEntry(e Entry) (Entry, error) {
 	var v fault.Violations
 	if e.Actor == "" {
 		v.Add("actor", "is required")
@@ -66,12 +72,10 @@ func Link(h Head, e Entry, now time.Time) (Event, error) {
 	if len(e.Reason) > MaxReasonLen {
 		v.Add("reason", "is longer than %d bytes", MaxReasonLen)
 	}
-	if e.Time.IsZero() {
-		e.Time = now
-	}
-	e.Time = e.Time.UTC().Round(0)
-	if y := e.Time.Year(); y < 1 || y > 9999 {
-		v.Add("time", "is outside years 1..9999")
+	if !e.Time.IsZero() {
+		if y := e.Time.UTC().Year(); y < 1 || y > 9999 {
+			v.Add("time", "is outside years 1..9999")
+		}
 	}
 	var err error
 	if e.Before, err = normalizeValue(e.Before); err != nil {
@@ -80,7 +84,22 @@ func Link(h Head, e Entry, now time.Time) (Event, error) {
 	if e.After, err = normalizeValue(e.After); err != nil {
 		v.Add("after", "is not JSON: %v", err)
 	}
-	if err := v.Err(); err != nil {
+	return e, v.Err()
+}
+
+// Link builds the event that appends e to the chain ending at h: the next
+// sequence number, h's hash as PrevHash, a UUIDv7 id ordered after h's,
+// now as the time when e has none, every string made valid UTF-8, Before
+// and After normalised (see Canonical) and the hash. Backends call it
+// while they hold the chain, so that no other event takes the same place.
+// An entry Check refuses is an InvalidArgument fault.
+func Link(h Head, e Entry, now time.Time) (Event, error) {
+	if e.Time.IsZero() {
+		e.Time = now
+	}
+	e.Time = e.Time.UTC().Round(0)
+	e, err := checkEntry(e)
+	if err != nil {
 		return Event{}, err
 	}
 	e.Actor, e.Action, e.Tenant = validString(e.Actor), validString(e.Action), validString(e.Tenant)

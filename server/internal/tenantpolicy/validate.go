@@ -37,12 +37,7 @@ func Validate(p *pdpv1.TenantPolicy) error {
 		c.v.Add("policy", "is required")
 		return c.err()
 	}
-	switch {
-	case p.Tenant == "":
-		c.v.Add("tenant", "is required")
-	case !validName(p.Tenant):
-		c.v.Add("tenant", "%q %s", p.Tenant, nameRule)
-	}
+	CheckTenant(&c.v, "tenant", p.Tenant)
 	switch {
 	case p.Plan == "":
 		c.v.Add("plan", "is required: free, paid or enterprise")
@@ -60,6 +55,29 @@ func Validate(p *pdpv1.TenantPolicy) error {
 		c.environment(path, name, p.Environments[name])
 	}
 	return c.err()
+}
+
+// CheckTenant adds a violation of field to v unless tenant is a tenant
+// name: "is required" when it is empty, the naming rule otherwise. Every
+// RPC that names a tenant checks it here, so that a name the tenant files
+// could never hold ("../x", a NUL byte, a megabyte) is refused as
+// INVALID_ARGUMENT before it reaches a store key or the audit log.
+func CheckTenant(v *fault.Violations, field, tenant string) {
+	switch {
+	case tenant == "":
+		v.Add(field, "is required")
+	case !validName(tenant):
+		v.Add(field, "%q %s", clip(tenant), nameRule)
+	}
+}
+
+// clip shortens a refused name for quoting in a message.
+func clip(s string) string {
+	const most = 64
+	if len(s) <= most {
+		return s
+	}
+	return strings.ToValidUTF8(s[:most], "") + "..."
 }
 
 // checker collects violations.

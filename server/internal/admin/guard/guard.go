@@ -183,6 +183,27 @@ func structOf(m map[string]any) *structpb.Struct {
 	return s
 }
 
+// Admit adds to v, before anything is read or changed, a violation for
+// each field of e the audit log would refuse (audit.Check: a reason over
+// audit.MaxReasonLen bytes, a tenant or target over audit.MaxFieldLen),
+// named as the request names it: fields maps the entry's field names
+// (tenant, target, reason, actor) to the request's ("user_id",
+// "policy.tenant"); a name it lacks is kept. Every handler admits the
+// record of its change first, so that no change is made whose record the
+// log would refuse.
+func Admit(v *fault.Violations, e audit.Entry, fields map[string]string) {
+	err := audit.Check(e)
+	if err == nil {
+		return
+	}
+	for _, f := range fault.As(err).Fields {
+		if name, ok := fields[f.Field]; ok {
+			f.Field = name
+		}
+		v.Add(f.Field, "%s", f.Description)
+	}
+}
+
 // Audited appends e to log and maps a failure to Unavailable, naming what
 // was done, so that a change the log did not take is never reported as a
 // plain success.

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	rules "github.com/pdp-dev/pdp/server/internal/iprules"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
@@ -20,6 +21,10 @@ const (
 	MaxInvalidLines = 100
 	// importBatch is how many parsed entries are stored at a time.
 	importBatch = 100_000
+	// MaxSourceLen bounds the source a list is imported under: the
+	// import's audit record names "import:SOURCE" as its target, which
+	// the log bounds at audit.MaxFieldLen.
+	MaxSourceLen = audit.MaxFieldLen - len(rules.ImportPrefix)
 	// maxQuotedLine bounds the length of a quoted invalid line.
 	maxQuotedLine = 200
 )
@@ -42,22 +47,33 @@ func (s *Service) ImportIPList(stream grpc.ClientStreamingServer[pdpv1.ImportIPL
 		return err
 	}
 	tenant, list, feed := first.GetTenant(), first.GetList(), first.GetSource()
-	if err := authorize(ctx, tenant); err != nil {
-		return err
-	}
 	var v fault.Violations
-	if _, ok := ipset.ParseList(list); !ok {
-		v.Add("list", "must be allow, deny or suspicious, not %q", list)
-	}
-	if feed == "" {
-		v.Add("source", "required")
-	} else if strings.ContainsAny(feed, " \t\r\n") {
-		v.Add("source", "must not contain white space")
-	}
+	checkScope(&v, tenant)
 	if err := v.Err(); err != nil {
 		return err
 	}
+	if err := authorize(ctx, tenant); err != nil {
+		return err
+	}
+	if _, ok := ipset.ParseList(list); !ok {
+		v.Add("list", "must be allow, deny or suspicious, not %q", list)
+	}
+	switch {
+	case feed == "":
+		v.Add("source", "required")
+	case len(feed) > MaxSourceLen:
+		v.Add("source", "is longer than %d bytes", MaxSourceLen)
+	case strings.ContainsAny(feed, " \t\r\n"):
+		v.Add("source", "must not contain white space")
+	}
 	source := rules.ImportPrefix + feed
+	// The record names the source as its target, and the feed in its
+	// reason; both fit once the source does, and admitting the record
+	// says so before the first entry is stored.
+	s.admit(ctx, &v, ActionImport, tenant, source, importReason(feed, &pdpv1.ImportIPListResponse{}))
+	if err := v.Err(); err != nil {
+		return err
+	}
 	imp := importer{s: s, tenant: tenant, list: list, source: source, resp: &pdpv1.ImportIPListResponse{}}
 	for chunk := first; ; {
 		for _, line := range chunk.GetLines() {
@@ -83,11 +99,15 @@ func (s *Service) ImportIPList(stream grpc.ClientStreamingServer[pdpv1.ImportIPL
 	after := map[string]any{
 		"list": list, "source": source, "added": r.GetAdded(), "duplicates": r.GetDuplicates(), "invalid": r.GetInvalid(),
 	}
-	reason := fmt.Sprintf("import of %s: %d added, %d duplicates, %d invalid lines", feed, r.GetAdded(), r.GetDuplicates(), r.GetInvalid())
-	if err := s.record(ctx, ActionImport, tenant, source, reason, nil, after); err != nil {
+	if err := s.record(ctx, ActionImport, tenant, source, importReason(feed, r), nil, after); err != nil {
 		return err
 	}
 	return stream.SendAndClose(r)
+}
+
+// importReason is the reason the audit record of an import gives.
+func importReason(feed string, r *pdpv1.ImportIPListResponse) string {
+	return fmt.Sprintf("import of %s: %d added, %d duplicates, %d invalid lines", feed, r.GetAdded(), r.GetDuplicates(), r.GetInvalid())
 }
 
 type importer struct {

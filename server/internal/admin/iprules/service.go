@@ -20,11 +20,13 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/admin/guard"
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/authn"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	rules "github.com/pdp-dev/pdp/server/internal/iprules"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
+	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
 )
 
 // Audit actions.
@@ -129,11 +131,15 @@ func actor(ctx context.Context) string {
 // AddIPRule stores a rule (adding the same list, tenant and CIDR again
 // replaces its reason and expiry) and returns it with its id.
 func (s *Service) AddIPRule(ctx context.Context, req *pdpv1.AddIPRuleRequest) (*pdpv1.AddIPRuleResponse, error) {
+	var v fault.Violations
+	checkScope(&v, req.GetTenant())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
 	if err := authorize(ctx, req.GetTenant()); err != nil {
 		return nil, err
 	}
 	now := s.now()
-	var v fault.Violations
 	list := req.GetList()
 	if _, ok := ipset.ParseList(list); !ok {
 		v.Add("list", "must be allow, deny or suspicious, not %q", list)
@@ -153,6 +159,9 @@ func (s *Service) AddIPRule(ctx context.Context, req *pdpv1.AddIPRuleRequest) (*
 			v.Add("expires_at", "must be in the future")
 		}
 	}
+	// The rule's id is the target; it is short, so the reason is what the
+	// log may refuse.
+	s.admit(ctx, &v, ActionAdd, req.GetTenant(), "", req.GetReason())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -188,6 +197,7 @@ func (s *Service) RemoveIPRule(ctx context.Context, req *pdpv1.RemoveIPRuleReque
 	if strings.TrimSpace(req.GetReason()) == "" {
 		v.Add("reason", "required")
 	}
+	s.admit(ctx, &v, ActionRemove, "", req.GetId(), req.GetReason())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -217,10 +227,14 @@ func (s *Service) RemoveIPRule(ctx context.Context, req *pdpv1.RemoveIPRuleReque
 
 // ListIPRules returns one page of a scope's rules.
 func (s *Service) ListIPRules(ctx context.Context, req *pdpv1.ListIPRulesRequest) (*pdpv1.ListIPRulesResponse, error) {
+	var v fault.Violations
+	checkScope(&v, req.GetTenant())
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
 	if err := authorize(ctx, req.GetTenant()); err != nil {
 		return nil, err
 	}
-	var v fault.Violations
 	if l := req.GetList(); l != "" {
 		if _, ok := ipset.ParseList(l); !ok {
 			v.Add("list", "must be empty, allow, deny or suspicious, not %q", l)
@@ -250,6 +264,23 @@ func (s *Service) ListIPRules(ctx context.Context, req *pdpv1.ListIPRulesRequest
 		resp.NextPageToken = encodeToken(req.GetTenant(), req.GetList(), next)
 	}
 	return resp, nil
+}
+
+// checkScope checks the tenant a request names: empty (the global rules)
+// or a tenant name.
+func checkScope(v *fault.Violations, tenant string) {
+	if tenant != "" {
+		tenantpolicy.CheckTenant(v, "tenant", tenant)
+	}
+}
+
+// ruleFields names the audit record's fields as the requests name them.
+var ruleFields = map[string]string{"target": "id"}
+
+// admit adds a violation to v for each field of the record of action the
+// audit log would refuse, before anything is changed.
+func (s *Service) admit(ctx context.Context, v *fault.Violations, action, tenant, target, reason string) {
+	guard.Admit(v, audit.Entry{Actor: actor(ctx), Action: action, Tenant: tenant, Target: target, Reason: reason}, ruleFields)
 }
 
 // record appends one change to the audit log. The change is made by then,

@@ -12,6 +12,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/policystore"
+	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
 )
 
 // ListPendingChanges lists the pending changes of the tenants the caller
@@ -26,6 +27,9 @@ func (s *Service) ListPendingChanges(ctx context.Context, req *pdpv1.ListPending
 			v.Add("page_token", "not a token this server issued")
 		}
 		skip = n
+	}
+	if req.GetTenant() != "" {
+		tenantpolicy.CheckTenant(&v, "tenant", req.GetTenant())
 	}
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -56,12 +60,18 @@ func (s *Service) ListPendingChanges(ctx context.Context, req *pdpv1.ListPending
 	return out, nil
 }
 
-// pending reads a change the caller may act on. A change of a tenant the
-// caller may not administer is reported as missing, so ids of other
-// tenants' changes cannot be probed.
-func (s *Service) pending(ctx context.Context, id, reason string) (*pdpv1.PendingChange, error) {
+// pendingFields names the audit record's fields as ApproveChange and
+// RejectChange name them.
+var pendingFields = map[string]string{"target": "id"}
+
+// pending reads a change the caller may act on, once the request's
+// fields passed and the audit log would take the record of action on it.
+// A change of a tenant the caller may not administer is reported as
+// missing, so ids of other tenants' changes cannot be probed.
+func (s *Service) pending(ctx context.Context, action, id, reason string) (*pdpv1.PendingChange, error) {
 	var v fault.Violations
 	guard.Require(&v, "id", id, "reason", reason)
+	guard.Admit(&v, audit.Entry{Actor: guard.Actor(ctx), Action: action, Target: id, Reason: reason}, pendingFields)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -80,7 +90,7 @@ func (s *Service) pending(ctx context.Context, id, reason string) (*pdpv1.Pendin
 // still replace the one the author read, or the call is ABORTED and the
 // change stays pending (reject it and propose it again).
 func (s *Service) ApproveChange(ctx context.Context, req *pdpv1.ApproveChangeRequest) (*pdpv1.ApproveChangeResponse, error) {
-	c, err := s.pending(ctx, req.GetId(), req.GetReason())
+	c, err := s.pending(ctx, ActionApprove, req.GetId(), req.GetReason())
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +134,7 @@ func (s *Service) ApproveChange(ctx context.Context, req *pdpv1.ApproveChangeReq
 // RejectChange discards a pending change; any admin of the tenant may,
 // its author included (withdrawing it).
 func (s *Service) RejectChange(ctx context.Context, req *pdpv1.RejectChangeRequest) (*pdpv1.RejectChangeResponse, error) {
-	c, err := s.pending(ctx, req.GetId(), req.GetReason())
+	c, err := s.pending(ctx, ActionReject, req.GetId(), req.GetReason())
 	if err != nil {
 		return nil, err
 	}

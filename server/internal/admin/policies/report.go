@@ -12,6 +12,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/store"
+	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
 )
 
 // ComplianceReport returns the findings of the compliance library for one
@@ -19,7 +20,7 @@ import (
 // every framework), as the loaded policy set computes them.
 func (s *Service) ComplianceReport(ctx context.Context, req *pdpv1.ComplianceReportRequest) (*pdpv1.ComplianceReportResponse, error) {
 	var v fault.Violations
-	guard.Require(&v, "tenant", req.GetTenant())
+	tenantpolicy.CheckTenant(&v, "tenant", req.GetTenant())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -56,14 +57,19 @@ func (s *Service) ComplianceReport(ctx context.Context, req *pdpv1.ComplianceRep
 // notified by the decision's obligations).
 func (s *Service) SetSSOStatus(ctx context.Context, req *pdpv1.SetSSOStatusRequest) (*pdpv1.SetSSOStatusResponse, error) {
 	var v fault.Violations
-	guard.Require(&v, "tenant", req.GetTenant(), "reason", req.GetReason())
+	tenantpolicy.CheckTenant(&v, "tenant", req.GetTenant())
+	guard.Require(&v, "reason", req.GetReason())
+	now := s.opts.Now().UTC()
+	rec := audit.Entry{
+		Time: now, Actor: guard.Actor(ctx), Action: ActionSSO, Tenant: req.GetTenant(), Target: "sso", Reason: req.GetReason(),
+	}
+	guard.Admit(&v, rec, nil)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := guard.Tenant(ctx, req.GetTenant()); err != nil {
 		return nil, err
 	}
-	now := s.opts.Now().UTC()
 	var before store.View
 	if err := s.opts.State.Read(ctx, store.Query{Tenant: req.GetTenant(), At: now}, &before); err != nil {
 		return nil, err
@@ -76,10 +82,8 @@ func (s *Service) SetSSOStatus(ctx context.Context, req *pdpv1.SetSSOStatusReque
 	if before.HasSSO {
 		prev = ssoDocument(before.SSO)
 	}
-	if err := guard.Audited(ctx, s.opts.Audit, audit.Entry{
-		Time: now, Actor: guard.Actor(ctx), Action: ActionSSO, Tenant: req.GetTenant(), Target: "sso",
-		Reason: req.GetReason(), Before: prev, After: ssoDocument(next),
-	}); err != nil {
+	rec.Before, rec.After = prev, ssoDocument(next)
+	if err := guard.Audited(ctx, s.opts.Audit, rec); err != nil {
 		return nil, err
 	}
 	return &pdpv1.SetSSOStatusResponse{Available: next.Available, ChangedAt: timestamppb.New(now)}, nil
@@ -96,6 +100,9 @@ func (s *Service) ListAuditEvents(ctx context.Context, req *pdpv1.ListAuditEvent
 	var v fault.Violations
 	size := guard.PageSize(&v, req.GetPageSize())
 	after := guard.DecodeSeqToken(&v, req.GetPageToken())
+	if req.GetTenant() != "" {
+		tenantpolicy.CheckTenant(&v, "tenant", req.GetTenant())
+	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ const RefusedMessage = "tenant policy refused"
 // through the API, else its file's.
 func (s *Service) GetTenantPolicy(ctx context.Context, req *pdpv1.GetTenantPolicyRequest) (*pdpv1.GetTenantPolicyResponse, error) {
 	var v fault.Violations
-	guard.Require(&v, "tenant", req.GetTenant())
+	tenantpolicy.CheckTenant(&v, "tenant", req.GetTenant())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -46,6 +46,9 @@ func (s *Service) GetTenantPolicy(ctx context.Context, req *pdpv1.GetTenantPolic
 	return &pdpv1.GetTenantPolicyResponse{Policy: proto.Clone(p).(*pdpv1.TenantPolicy)}, nil
 }
 
+// putFields names the audit record's fields as PutTenantPolicy names them.
+var putFields = map[string]string{"tenant": "policy.tenant", "target": "policy.tenant"}
+
 // PutTenantPolicy checks and stores a tenant's policy, or, when the
 // tenant declares SOX, stores it as a pending change.
 func (s *Service) PutTenantPolicy(ctx context.Context, req *pdpv1.PutTenantPolicyRequest) (*pdpv1.PutTenantPolicyResponse, error) {
@@ -53,13 +56,17 @@ func (s *Service) PutTenantPolicy(ctx context.Context, req *pdpv1.PutTenantPolic
 	if req.GetPolicy() == nil {
 		v.Add("policy", "required")
 	} else {
-		guard.Require(&v, "policy.tenant", req.GetPolicy().GetTenant())
+		tenantpolicy.CheckTenant(&v, "policy.tenant", req.GetPolicy().GetTenant())
 	}
 	guard.Require(&v, "reason", req.GetReason())
+	tenant := req.GetPolicy().GetTenant()
+	// Whether it is applied or proposed, the change's record names the
+	// same actor, tenant and reason; the target is the tenant or the
+	// change id, which is short.
+	guard.Admit(&v, audit.Entry{Actor: guard.Actor(ctx), Action: ActionPut, Tenant: tenant, Target: tenant, Reason: req.GetReason()}, putFields)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	tenant := req.GetPolicy().GetTenant()
 	if err := guard.Tenant(ctx, tenant); err != nil {
 		return nil, err
 	}

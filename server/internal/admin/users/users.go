@@ -17,6 +17,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/store"
+	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
 )
 
 // Audit actions this service records.
@@ -63,33 +64,42 @@ func New(opts Options) (*Service, error) {
 	return &Service{opts: opts}, nil
 }
 
-// admit checks a request's fields and the caller's tenant.
-func admit(ctx context.Context, tenant, userID, reason string) error {
+// userFields names the audit record's fields as the requests name them.
+var userFields = map[string]string{"target": "user_id"}
+
+// admit checks a request's fields, that the audit log will take the
+// call's record and the caller's tenant, before anything is read or
+// changed, and returns the record (Before and After left to the caller).
+func (s *Service) admit(ctx context.Context, action, tenant, userID, reason string) (audit.Entry, error) {
 	var v fault.Violations
-	guard.Require(&v, "tenant", tenant, "user_id", userID, "reason", reason)
-	if err := v.Err(); err != nil {
-		return err
+	tenantpolicy.CheckTenant(&v, "tenant", tenant)
+	guard.Require(&v, "user_id", userID, "reason", reason)
+	e := audit.Entry{
+		Time: s.opts.Now(), Actor: guard.Actor(ctx), Action: action, Tenant: tenant, Target: userID, Reason: reason,
 	}
-	return guard.Tenant(ctx, tenant)
+	guard.Admit(&v, e, userFields)
+	if err := v.Err(); err != nil {
+		return audit.Entry{}, err
+	}
+	return e, guard.Tenant(ctx, tenant)
 }
 
-func (s *Service) audited(ctx context.Context, action, tenant, userID, reason string, before, after map[string]any) error {
-	return guard.Audited(ctx, s.opts.Audit, audit.Entry{
-		Time: s.opts.Now(), Actor: guard.Actor(ctx), Action: action, Tenant: tenant, Target: userID,
-		Reason: reason, Before: before, After: after,
-	})
+func (s *Service) audited(ctx context.Context, e audit.Entry, before, after map[string]any) error {
+	e.Before, e.After = before, after
+	return guard.Audited(ctx, s.opts.Audit, e)
 }
 
 // GetUserProfile returns what the PDP remembers about a user.
 func (s *Service) GetUserProfile(ctx context.Context, req *pdpv1.GetUserProfileRequest) (*pdpv1.GetUserProfileResponse, error) {
-	if err := admit(ctx, req.GetTenant(), req.GetUserId(), req.GetReason()); err != nil {
+	rec, err := s.admit(ctx, ActionRead, req.GetTenant(), req.GetUserId(), req.GetReason())
+	if err != nil {
 		return nil, err
 	}
 	p, err := store.LoadProfile(ctx, s.opts.Store, req.GetTenant(), req.GetUserId())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audited(ctx, ActionRead, req.GetTenant(), req.GetUserId(), req.GetReason(), nil, nil); err != nil {
+	if err := s.audited(ctx, rec, nil, nil); err != nil {
 		return nil, err
 	}
 	return &pdpv1.GetUserProfileResponse{Profile: Profile(p, s.opts.Now())}, nil
@@ -99,14 +109,15 @@ func (s *Service) GetUserProfile(ctx context.Context, req *pdpv1.GetUserProfileR
 // on the user counts as not enrolled (signals carry mfa_reset_at) until a
 // later successful MFA.
 func (s *Service) ResetUserMFA(ctx context.Context, req *pdpv1.ResetUserMFARequest) (*pdpv1.ResetUserMFAResponse, error) {
-	if err := admit(ctx, req.GetTenant(), req.GetUserId(), req.GetReason()); err != nil {
+	rec, err := s.admit(ctx, ActionMFAReset, req.GetTenant(), req.GetUserId(), req.GetReason())
+	if err != nil {
 		return nil, err
 	}
 	now := s.opts.Now().UTC()
 	if err := s.opts.Store.ResetMFA(ctx, req.GetTenant(), req.GetUserId(), now); err != nil {
 		return nil, err
 	}
-	if err := s.audited(ctx, ActionMFAReset, req.GetTenant(), req.GetUserId(), req.GetReason(), nil,
+	if err := s.audited(ctx, rec, nil,
 		map[string]any{"mfa_reset_at": now.Format(time.RFC3339Nano)}); err != nil {
 		return nil, err
 	}
@@ -119,7 +130,8 @@ func (s *Service) ResetUserMFA(ctx context.Context, req *pdpv1.ResetUserMFAReque
 
 // UnsuspendUser lifts a suspension.
 func (s *Service) UnsuspendUser(ctx context.Context, req *pdpv1.UnsuspendUserRequest) (*pdpv1.UnsuspendUserResponse, error) {
-	if err := admit(ctx, req.GetTenant(), req.GetUserId(), req.GetReason()); err != nil {
+	rec, err := s.admit(ctx, ActionUnsuspend, req.GetTenant(), req.GetUserId(), req.GetReason())
+	if err != nil {
 		return nil, err
 	}
 	before, err := store.LoadProfile(ctx, s.opts.Store, req.GetTenant(), req.GetUserId())
@@ -131,7 +143,7 @@ func (s *Service) UnsuspendUser(ctx context.Context, req *pdpv1.UnsuspendUserReq
 	if err := s.opts.Store.SetSuspension(ctx, req.GetTenant(), req.GetUserId(), next); err != nil {
 		return nil, err
 	}
-	if err := s.audited(ctx, ActionUnsuspend, req.GetTenant(), req.GetUserId(), req.GetReason(),
+	if err := s.audited(ctx, rec,
 		suspensionDocument(before.Suspension), suspensionDocument(next)); err != nil {
 		return nil, err
 	}
@@ -153,7 +165,8 @@ func suspensionDocument(s store.Suspension) map[string]any {
 // ExportUserData returns everything stored about a user: the profile and
 // the audit events that target the user, oldest first.
 func (s *Service) ExportUserData(ctx context.Context, req *pdpv1.ExportUserDataRequest) (*pdpv1.ExportUserDataResponse, error) {
-	if err := admit(ctx, req.GetTenant(), req.GetUserId(), req.GetReason()); err != nil {
+	rec, err := s.admit(ctx, ActionExport, req.GetTenant(), req.GetUserId(), req.GetReason())
+	if err != nil {
 		return nil, err
 	}
 	out := &pdpv1.ExportUserDataResponse{}
@@ -182,7 +195,7 @@ func (s *Service) ExportUserData(ctx context.Context, req *pdpv1.ExportUserDataR
 	if !ok && len(out.AuditEvents) == 0 {
 		return nil, fault.New(fault.NotFound, "nothing is stored about user %q of tenant %q", req.GetUserId(), req.GetTenant())
 	}
-	if err := s.audited(ctx, ActionExport, req.GetTenant(), req.GetUserId(), req.GetReason(), nil, nil); err != nil {
+	if err := s.audited(ctx, rec, nil, nil); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -192,7 +205,8 @@ func (s *Service) ExportUserData(ctx context.Context, req *pdpv1.ExportUserDataR
 // every IP failure record. The audit event names the user id only; the
 // audit log itself is append-only and keeps earlier events.
 func (s *Service) EraseUserData(ctx context.Context, req *pdpv1.EraseUserDataRequest) (*pdpv1.EraseUserDataResponse, error) {
-	if err := admit(ctx, req.GetTenant(), req.GetUserId(), req.GetReason()); err != nil {
+	rec, err := s.admit(ctx, ActionErase, req.GetTenant(), req.GetUserId(), req.GetReason())
+	if err != nil {
 		return nil, err
 	}
 	removed, err := s.opts.Store.DeleteUser(ctx, req.GetTenant(), req.GetUserId())
@@ -203,7 +217,7 @@ func (s *Service) EraseUserData(ctx context.Context, req *pdpv1.EraseUserDataReq
 	if removed {
 		n = 1
 	}
-	if err := s.audited(ctx, ActionErase, req.GetTenant(), req.GetUserId(), req.GetReason(), nil,
+	if err := s.audited(ctx, rec, nil,
 		map[string]any{"records_removed": n}); err != nil {
 		return nil, err
 	}
