@@ -44,8 +44,10 @@ func ToRequest(in *pdpv1.CheckRequest, now time.Time) (*decision.Request, error)
 }
 
 // MaxClockSkew is how far past the request's time a proof of
-// authentication or session activity may lie. Anything later is refused:
-// an MFA "verified" in the future would otherwise stay fresh forever.
+// authentication or session activity may lie, and how far past the
+// server's clock a reported event's time may lie. Anything later is
+// refused: an MFA "verified" in the future would otherwise stay fresh
+// forever, and a future event would rewrite the user's state.
 const MaxClockSkew = 5 * time.Minute
 
 // notAfter refuses timestamps more than MaxClockSkew after the request
@@ -65,7 +67,9 @@ func notAfter(v *fault.Violations, at time.Time, fields map[string]time.Time) {
 
 // ToEvent validates a ReportRequest and converts it to a decision.Event.
 // tenant, event and subject.id are required; the other sections follow the
-// rules of ToRequest, except that action.name is optional.
+// rules of ToRequest, except that action.name is optional. now is the
+// server's clock: the time of an event that carries none, and the bound
+// (plus MaxClockSkew) of one that does.
 func ToEvent(in *pdpv1.ReportRequest, now time.Time) (*decision.Event, error) {
 	var v fault.Violations
 	e := &decision.Event{
@@ -80,10 +84,23 @@ func ToEvent(in *pdpv1.ReportRequest, now time.Time) (*decision.Event, error) {
 		Environment:    environment(&v, "environment", in.GetEnvironment()),
 		Session:        session(&v, in.GetSession()),
 	}
+	notFuture(&v, "time", e.Time, now)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	return e, nil
+}
+
+// notFuture refuses an event time more than MaxClockSkew after the
+// server's clock. The store keeps only what is newer than the newest event
+// it has seen, so one event dated in the future would drop a user's
+// history (failed logins, devices, countries) and pin the last login
+// ahead of every real one.
+func notFuture(v *fault.Violations, field string, t, now time.Time) {
+	if limit := now.Add(MaxClockSkew); t.After(limit) {
+		v.Add(field, "is ahead of the server's clock (%s); at most %s of clock skew is accepted",
+			now.UTC().Format(time.RFC3339), MaxClockSkew)
+	}
 }
 
 // timed is a request with an optional time.

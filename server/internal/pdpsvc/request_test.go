@@ -19,6 +19,9 @@ import (
 
 var testNow = time.Date(2026, time.March, 4, 5, 6, 7, 0, time.UTC)
 
+// futureRule is the violation of an event dated past testNow and the skew.
+const futureRule = "is ahead of the server's clock (2026-03-04T05:06:07Z); at most 5m0s of clock skew is accepted"
+
 var addrComparer = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 
 func parseCheck(t testing.TB, s string) *pdpv1.CheckRequest {
@@ -231,6 +234,13 @@ func TestToEvent(t *testing.T) {
 				Action:  decision.Action{Name: "api.read"},
 				Session: decision.Session{ID: "s1", LastActivityAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
 				Time:    time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)}, nil},
+		{"time beyond the clock skew", `{"tenant":"acme","event":"EVENT_LOGIN_FAILED","subject":{"id":"u1"},"time":"2026-03-04T05:11:07.000000001Z"}`, nil,
+			[]fault.FieldViolation{fv("time", futureRule)}},
+		{"time in year 9999", `{"tenant":"acme","event":"EVENT_LOGIN_SUCCEEDED","subject":{"id":"u1"},"time":"9999-12-31T00:00:00Z"}`, nil,
+			[]fault.FieldViolation{fv("time", futureRule)}},
+		{"time at the edge of the clock skew", `{"tenant":"acme","event":"EVENT_LOGIN_FAILED","subject":{"id":"u1"},"time":"2026-03-04T05:11:07Z"}`,
+			&decision.Event{Tenant: "acme", Environment: "production", Kind: decision.EventLoginFailed,
+				Subject: decision.Subject{ID: "u1"}, Time: testNow.Add(MaxClockSkew)}, nil},
 	}
 	kinds := map[string]decision.EventKind{
 		"EVENT_LOGIN_SUCCEEDED": decision.EventLoginSucceeded, "EVENT_LOGIN_FAILED": decision.EventLoginFailed,

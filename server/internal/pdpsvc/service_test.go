@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/decision"
@@ -259,5 +260,20 @@ func TestReport(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"login_succeeded"}, obs.reports); diff != "" {
 		t.Errorf("observed reports (-want +got):\n%s", diff)
+	}
+}
+
+func TestReportDatedInTheFutureIsRefusedAndRecordsNothing(t *testing.T) {
+	t.Parallel()
+	s, rec, obs := newService(t)
+	for _, at := range []time.Time{testNow.Add(MaxClockSkew + time.Second), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)} {
+		_, err := s.Report(t.Context(), &pdpv1.ReportRequest{Tenant: "acme", Event: pdpv1.Event_EVENT_LOGIN_FAILED,
+			Subject: &pdpv1.Subject{Id: "u1"}, Time: timestamppb.New(at)})
+		if diff := cmp.Diff([]fault.FieldViolation{fv("time", futureRule)}, violations(t, err)); diff != "" {
+			t.Errorf("report at %v: violations (-want +got):\n%s", at, diff)
+		}
+	}
+	if len(rec.events) != 0 || len(obs.reports) != 0 {
+		t.Errorf("refused reports reached the recorder (%d) or the metrics (%v)", len(rec.events), obs.reports)
 	}
 }

@@ -89,6 +89,65 @@ func testOutOfOrderEvents(t *testing.T, s store.Store) {
 	}
 }
 
+// testOldEventsKeepNewerFacts reports a brute force and a login, then a
+// burst of late reports dated before them (hours, days and a lookback
+// ago): they are counted where they belong, but the user's newest facts,
+// the last login (the travel anchor), when each device and country was
+// last seen, the failure window and the IP's counters, stay as they were.
+func testOldEventsKeepNewerFacts(t *testing.T, s store.Store) {
+	set := store.Settings{FailureWindow: 15 * time.Minute, Lookback: 90 * day}
+	for i := range 5 {
+		apply(t, s, ev(decision.EventLoginFailed, "u1", t0.Add(time.Duration(i)*time.Minute), withIP(ipA)), set)
+	}
+	now := t0.Add(5 * time.Minute)
+	apply(t, s, ev(decision.EventLoginSucceeded, "u1", now, withDevice("laptop"), withCountry("DE"), withLocation(52.52, 13.40), withIP(ipB)), set)
+	before := mustProfile(t, s, "acme", "u1")
+	q := store.Query{Tenant: "acme", UserID: "u1", IP: ipA, At: now, FailureWindow: set.FailureWindow}
+	counters := func(v *store.View) [3]int { return [3]int{v.UserFailedLogins, v.IPFailedLogins, v.IPFailedUsers} }
+	want := counters(read(t, s, q))
+	if want != [3]int{5, 5, 1} {
+		t.Fatalf("before the late reports: counters %v, want [5 5 1]", want)
+	}
+
+	for _, ago := range []time.Duration{time.Hour, 3 * day, 200 * day} {
+		at := now.Add(-ago)
+		apply(t, s, ev(decision.EventLoginSucceeded, "u1", at, withDevice("laptop"), withCountry("FR"), withLocation(48.86, 2.35)), set)
+		apply(t, s, ev(decision.EventLoginSucceeded, "u1", at, withCountry("DE")), set)
+		apply(t, s, ev(decision.EventMFASucceeded, "u1", at, withDevice("laptop")), set)
+		apply(t, s, ev(decision.EventLoginFailed, "u1", at, withIP(ipA)), set)
+		apply(t, s, ev(decision.EventActivity, "u1", at, withAction("api.read")), set)
+	}
+
+	p := mustProfile(t, s, "acme", "u1")
+	diff(t, "last login (the travel anchor)", before.LastLogin, p.LastLogin)
+	if !p.UpdatedAt.Equal(now) || !p.LastActivity.Equal(now) {
+		t.Errorf("UpdatedAt, LastActivity = %v, %v; want both at the newest event %v", p.UpdatedAt, p.LastActivity, now)
+	}
+	lastSeen := func(list []store.Seen, key string) time.Time {
+		for _, e := range list {
+			if e.Key == key {
+				return e.LastSeen
+			}
+		}
+		return time.Time{}
+	}
+	if got := lastSeen(p.Devices, "laptop"); !got.Equal(now) {
+		t.Errorf("device laptop last seen %v, want %v", got, now)
+	}
+	if got := lastSeen(p.Countries, "DE"); !got.Equal(now) {
+		t.Errorf("country DE last seen %v, want %v", got, now)
+	}
+	if !p.Hours[now.Hour()].LastSeen.Equal(now) {
+		t.Errorf("hour slot %d last seen %v, want %v", now.Hour(), p.Hours[now.Hour()].LastSeen, now)
+	}
+	if got := counters(read(t, s, q)); got != want {
+		t.Errorf("after the late reports: counters %v, want %v", got, want)
+	}
+	if got := p.FailedLoginsSince(now.Add(-set.FailureWindow)); got != 5 {
+		t.Errorf("failures within the window = %d, want 5", got)
+	}
+}
+
 func testHoursAndDays(t *testing.T, s store.Store) {
 	evening := time.Date(2026, 3, 10, 23, 30, 0, 0, time.UTC)
 	times := []time.Time{evening, evening.Add(40 * time.Minute), evening.Add(50 * time.Minute), evening.Add(24 * time.Hour)}

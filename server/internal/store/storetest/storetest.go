@@ -39,6 +39,7 @@ func Run(t *testing.T, open Open) {
 		{"LoginBuildsProfile", testLoginBuildsProfile},
 		{"EventKinds", testEventKinds},
 		{"OutOfOrderEvents", testOutOfOrderEvents},
+		{"OldEventsKeepNewerFacts", testOldEventsKeepNewerFacts},
 		{"HoursAndDays", testHoursAndDays},
 		{"LookbackPrunesOnNextEvent", testLookbackPrune},
 		{"ProfileBounds", testProfileBounds},
