@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -76,7 +75,7 @@ func (l *auditLog) Append(ctx context.Context, e audit.Entry) (audit.Event, erro
 		ev      audit.Event
 		linkErr error
 	)
-	err = l.s.db.Update(func(tx *bbolt.Tx) error {
+	err = l.s.update(func(tx *bbolt.Tx) error {
 		recs, err := tx.CreateBucketIfNotExists(bucketAudit)
 		if err != nil {
 			return err
@@ -109,7 +108,7 @@ func (l *auditLog) Append(ctx context.Context, e audit.Entry) (audit.Event, erro
 		return audit.Event{}, linkErr
 	}
 	if err != nil {
-		return audit.Event{}, store.Unavailable(fmt.Errorf("%s: %w", l.s.path, err), "audit append")
+		return audit.Event{}, store.Unavailable(l.s.named(err), "audit append")
 	}
 	return ev, nil
 }
@@ -127,7 +126,7 @@ func (l *auditLog) List(ctx context.Context, q audit.Query) ([]audit.Event, uint
 		out  []audit.Event
 		next uint64
 	)
-	err = l.s.db.View(func(tx *bbolt.Tx) error {
+	err = l.s.view(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketAudit)
 		if b == nil {
 			return nil
@@ -155,7 +154,7 @@ func (l *auditLog) List(ctx context.Context, q audit.Query) ([]audit.Event, uint
 		return nil
 	})
 	if err != nil {
-		return nil, 0, fault.Wrap(fmt.Errorf("%s: %w", l.s.path, err), fault.Internal, "audit list")
+		return nil, 0, fault.Wrap(l.s.named(err), fault.Internal, "audit list")
 	}
 	return out, next, nil
 }
@@ -168,13 +167,13 @@ func (l *auditLog) Head(ctx context.Context) (audit.Head, error) {
 	}
 	defer release()
 	var h audit.Head
-	err = l.s.db.View(func(tx *bbolt.Tx) error {
+	err = l.s.view(func(tx *bbolt.Tx) error {
 		var err error
 		h, err = readAuditHead(tx)
 		return err
 	})
 	if err != nil {
-		return audit.Head{}, fault.Wrap(fmt.Errorf("%s: %w", l.s.path, err), fault.Internal, "audit head")
+		return audit.Head{}, fault.Wrap(l.s.named(err), fault.Internal, "audit head")
 	}
 	return h, nil
 }

@@ -130,8 +130,10 @@ var (
 
 // Open opens (creating it and its parent directory when missing) the store
 // file at path, loads it into memory and starts the committer and the
-// sweeper. Errors name the path: a file that is not a bbolt database, a
-// file another process holds, a record that does not decode.
+// sweeper. Errors name the path: a file another process holds, a schema
+// newer than this server's, and a damaged file (ErrDamaged): one cut short
+// or overwritten, one that is not a bbolt file, a record that does not
+// decode. A damaged file is an error, never a panic.
 func Open(path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("bolt store: empty path")
@@ -142,10 +144,34 @@ func Open(path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("bolt store %s: create directory: %w", path, err)
 		}
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.LockTimeout})
+	if err := checkFile(path, opts); err != nil {
+		return nil, err
+	}
+	// bbolt leaves its file open and locked when it panics; the file is
+	// kept here to be closed then.
+	var file *os.File
+	var db *bbolt.DB
+	err := guard(path, func() error {
+		var err error
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{
+			Timeout: opts.LockTimeout,
+			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+				f, err := os.OpenFile(name, flag, perm)
+				file = f
+				return f, err
+			},
+		})
+		return err
+	})
 	if err != nil {
-		if errors.Is(err, bbolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("bolt store %s: file is in use by another process (lock not acquired within %s)", path, opts.LockTimeout)
+		switch {
+		case errors.Is(err, ErrDamaged):
+			if db == nil && file != nil {
+				_ = file.Close()
+			}
+			return nil, err
+		case errors.Is(err, bbolterrors.ErrTimeout):
+			return nil, inUse(path, opts)
 		}
 		return nil, fmt.Errorf("bolt store %s: not a usable database file: %w", path, err)
 	}
@@ -158,8 +184,15 @@ func Open(path string, opts Options) (*Store, error) {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
-	if err := s.init(); err != nil {
+	if err := guard(path, s.init); err != nil {
 		_ = db.Close()
+		var rec *damagedRecord
+		switch {
+		case errors.As(err, &rec):
+			return nil, damaged(path, err)
+		case errors.Is(err, ErrDamaged):
+			return nil, err
+		}
 		return nil, fmt.Errorf("bolt store %s: %w", path, err)
 	}
 	s.commit = newCommitter(db, opts.MaxBatch)

@@ -90,5 +90,11 @@ func isJSON(v []byte) bool {
 
 // recordError names the record a load failed on.
 func recordError(bucket, key []byte, err error) error {
-	return fmt.Errorf("damaged record in bucket %s, key %s: %w", bucket, strconv.Quote(string(key)), err)
+	return &damagedRecord{fmt.Errorf("damaged record in bucket %s, key %s: %w", bucket, strconv.Quote(string(key)), err)}
 }
+
+// damagedRecord is recordError's error: Open reports it as a damaged file.
+type damagedRecord struct{ err error }
+
+func (e *damagedRecord) Error() string { return e.err.Error() }
+func (e *damagedRecord) Unwrap() error { return e.err }
