@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -141,24 +140,22 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		Gateway: gw, Checker: svc, TrustedProxies: cfg.Gateway.TrustedProxies, Logger: o.logger, Timeout: cfg.CheckTimeout,
 		TracerProvider: tp, MeterProvider: p.metrics.MeterProvider(),
 	})
-	p.httpServer = &http.Server{
-		TLSConfig: p.sec.httpTLS(),
-		Handler: p.sec.httpHandler(forwardauth.Mount(forwardAuth, transport.NewHTTPHandler(transport.HTTPOptions{
-			Decisions:      svc,
-			Ready:          p.ready,
-			Metrics:        p.metrics.Handler(),
-			Logger:         o.logger,
-			MaxBodyBytes:   int64(cfg.MaxRequestBytes),
-			RequestTimeout: cfg.CheckTimeout,
-			TracerProvider: tp,
-			MeterProvider:  p.metrics.MeterProvider(),
-		}))),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// net/http's own errors (TLS handshakes of scanners, malformed
-		// requests) go to the structured log at debug level, not stderr.
-		ErrorLog: slog.NewLogLogger(o.logger.Handler(), slog.LevelDebug),
-	}
+	p.httpServer = transport.NewHTTPServer(p.sec.httpHandler(forwardauth.Mount(forwardAuth, transport.NewHTTPHandler(transport.HTTPOptions{
+		Decisions:      svc,
+		Ready:          p.ready,
+		Metrics:        p.metrics.Handler(),
+		Logger:         o.logger,
+		MaxBodyBytes:   int64(cfg.MaxRequestBytes),
+		RequestTimeout: cfg.CheckTimeout,
+		TracerProvider: tp,
+		MeterProvider:  p.metrics.MeterProvider(),
+	}))), transport.HTTPServerOptions{
+		TLSConfig:     p.sec.httpTLS(),
+		HeaderTimeout: cfg.HTTPHeaderTimeout,
+		BodyTimeout:   cfg.HTTPBodyTimeout,
+		IdleTimeout:   cfg.HTTPIdleTimeout,
+		Logger:        o.logger,
+	})
 	return p, nil
 }
 

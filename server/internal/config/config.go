@@ -83,6 +83,8 @@ type Config struct {
 	// Runtime holds garbage collection and evaluation concurrency
 	// (runtime.go).
 	Runtime
+	// HTTPTimeouts bound slow HTTP clients (http.go).
+	HTTPTimeouts
 }
 
 // Default returns the configuration `pdp serve` starts from.
@@ -100,6 +102,7 @@ func Default() Config {
 		Gateway:         DefaultGateway(),
 		Security:        DefaultSecurity(),
 		Runtime:         Runtime{GCHeadroomMB: DefaultGCHeadroomMB},
+		HTTPTimeouts:    DefaultHTTPTimeouts(),
 	}
 }
 
@@ -129,6 +132,7 @@ func Parse(args []string, getenv func(string) string, fs *flag.FlagSet) (Config,
 	c.registerSecurity(fs)
 	c.registerDebug(fs)
 	c.registerRuntime(fs)
+	c.registerHTTP(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -236,6 +240,7 @@ func (c Config) Validate() error {
 	c.checkSecurity(c.GRPCAddr, c.HTTPAddr, bad)
 	c.checkDebug(bad)
 	c.checkRuntime(bad)
+	c.checkHTTP(bad)
 	return errors.Join(errs...)
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -80,7 +81,8 @@ type HTTPOptions struct {
 //     (lowerCamelCase, enums by name, default values included). Errors are
 //     a JSON object {"code","message","field_violations"} with the HTTP
 //     status HTTPStatusCode gives for the gRPC code, 413 for a body over
-//     the limit, 405 with Allow for another method, and 415 for a body
+//     the limit, 408 for a body not received within the body timeout of
+//     NewHTTPServer, 405 with Allow for another method, and 415 for a body
 //     that does not parse and was not sent as JSON.
 //   - GET /healthz answers 200 while the process runs.
 //   - GET /readyz answers 200 when HTTPOptions.Ready says so, else 503
@@ -195,6 +197,12 @@ func (h *httpHandler) decode(w http.ResponseWriter, r *http.Request, msg proto.M
 				Code:    "RESOURCE_EXHAUSTED",
 				Message: fmt.Sprintf("request body larger than %d bytes", h.maxBody),
 			})
+			return false
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The body deadline of NewHTTPServer passed: the client was
+			// too slow or never sent what it declared.
+			writeErrorBody(w, http.StatusRequestTimeout, errorBody{Code: "DEADLINE_EXCEEDED", Message: "request body not received in time"})
 			return false
 		}
 		writeErrorBody(w, http.StatusBadRequest, errorBody{Code: "INVALID_ARGUMENT", Message: "could not read request body"})
