@@ -60,6 +60,7 @@ type VerifierOptions struct {
 // maintained, and it lets the verifier supply keys per token through a
 // jws.KeyProvider, which is where the rules below are enforced:
 //
+//   - a header with crit is refused (no extension is understood);
 //   - the header's alg must be on the allow-list, which holds asymmetric
 //     algorithms only ("none" and HS* can never verify);
 //   - the key is chosen by kid (a token without kid only when the set has
@@ -234,6 +235,13 @@ type keyProvider struct {
 // FetchKeys implements jws.KeyProvider.
 func (p *keyProvider) FetchKeys(_ context.Context, sink jws.KeySink, sig *jws.Signature, _ *jws.Message) error {
 	h := sig.ProtectedHeaders()
+	// RFC 7515 4.1.11: a recipient must refuse a token whose crit lists an
+	// extension it does not understand, and this verifier understands
+	// none. (jwx checks crit only in jws.Verify with WithCritValidation,
+	// which jwt.Parse does not pass to a key provider's verification.)
+	if h.Has(jws.CriticalKey) {
+		return &keyError{"token header has crit: no critical extension is understood"}
+	}
 	alg, ok := h.Algorithm()
 	if !ok {
 		return &keyError{"token header has no alg"}

@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -276,5 +277,40 @@ func TestJWKSRefusesSymmetricKeysAndUnreachableURLIsUnavailable(t *testing.T) {
 	_, err := v.Verify(context.Background(), newECSigner(t, "x").sign(t, map[string]any{}))
 	if !errors.Is(err, fault.ErrUnavailable) {
 		t.Fatalf("error %v, want Unavailable", err)
+	}
+}
+
+func TestVerifyRefusesATokenWithCriticalExtensions(t *testing.T) {
+	t.Parallel()
+	ec := newECSigner(t, "ec-1")
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	writeJWKS(t, path, ec.pub)
+	v := newVerifier(t, gateway.VerifierOptions{File: path, MinRefresh: time.Hour, Now: newClock(t0).Now})
+	payload, err := json.Marshal(map[string]any{"sub": "u-1", "exp": t0.Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, crit := range map[string]map[string]any{
+		"an unknown extension":       {"crit": []string{"x-bind"}, "x-bind": "tenant-a"},
+		"an extension not in header": {"crit": []string{"x-bind"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := jws.NewHeaders()
+			for k, val := range crit {
+				if err := h.Set(k, val); err != nil {
+					t.Fatal(err)
+				}
+			}
+			token, err := jws.Sign(payload, jws.WithKey(ec.alg, ec.priv, jws.WithProtectedHeaders(h)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.Verify(context.Background(), string(token))
+			var te *gateway.TokenError
+			if !errors.As(err, &te) || !strings.Contains(te.Reason, "crit") {
+				t.Fatalf("Verify of a token with crit: %v, want a TokenError about crit", err)
+			}
+		})
 	}
 }
