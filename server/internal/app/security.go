@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -47,6 +48,11 @@ func buildSecurity(ctx context.Context, cfg config.Config, o options, metrics *t
 		}
 		if keys.Set().Len() == 0 {
 			o.logger.Warn("the API key file lists no keys: every call but health is refused until keys are added", "file", cfg.APIKeysFile)
+		}
+		if ports := cfg.ClearTextListeners(); len(ports) > 0 {
+			o.logger.Warn("API keys travel in clear text: the server listens beyond loopback without TLS, so anyone on the path "+
+				"can read a key and use it; give --tls-cert and --tls-key, or terminate TLS in front of the server",
+				"ports", strings.Join(ports, ", "))
 		}
 	case cfg.InsecureNoAuth:
 		o.logger.Warn("INSECURE: started with --insecure-no-auth and no API keys: anyone who can reach the ports may ask for decisions, " +

@@ -187,6 +187,22 @@ func (s Security) checkDecisionLog(bad func(format string, args ...any)) {
 	}
 }
 
+// ClearTextListeners are the ports ("--grpc-addr ADDR", "--http-addr
+// ADDR") that listen beyond loopback without TLS: API keys sent to them
+// cross the network in clear text, unless something in front adds TLS.
+func (c Config) ClearTextListeners() []string {
+	if c.TLSEnabled() {
+		return nil
+	}
+	var out []string
+	for _, a := range []struct{ flag, addr string }{{"grpc-addr", c.GRPCAddr}, {"http-addr", c.HTTPAddr}} {
+		if a.addr != "" && !isLoopback(a.addr) {
+			out = append(out, "--"+a.flag+" "+a.addr)
+		}
+	}
+	return out
+}
+
 // isLoopback reports whether addr listens on loopback only: localhost or
 // an address in 127.0.0.0/8 or ::1. An empty host listens everywhere.
 func isLoopback(addr string) bool {
