@@ -101,6 +101,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	svc, err := pdpsvc.New(pdpsvc.Options{
 		Decider:  p.sec.decider(p.state.incident.Decider(pipeline{state: p.state, engine: p.engine, timeout: cfg.CheckTimeout})),
 		Caller:   p.sec.caller,
+		Scope:    p.sec.scope,
 		Recorder: p.state.incident.Recorder(p.state.recorder),
 		Observer: p.metrics,
 		Logger:   o.logger,

@@ -153,6 +153,11 @@ func (s *security) decider(d pdpsvc.Decider) pdpsvc.Decider {
 // caller fills decision.Request.Caller from what the guards established.
 func (s *security) caller(ctx context.Context) decision.Caller { return authn.DecisionCaller(ctx) }
 
+// scope refuses a pep key scoped to other tenants, at every door.
+func (s *security) scope(ctx context.Context, tenant string) error {
+	return authn.DecisionTenant(ctx, tenant)
+}
+
 // close stops the watchers and flushes the decision log, within ctx.
 func (s *security) close(ctx context.Context) {
 	s.cancel()

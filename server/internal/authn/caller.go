@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
 // Caller is who sent a request, as the guards established it.
@@ -14,7 +15,8 @@ type Caller struct {
 	Name string
 	// Role is the key's role; empty for an anonymous caller.
 	Role Role
-	// Tenants are a tenant-admin's tenants.
+	// Tenants are a tenant-admin's tenants, or the tenants a scoped pep
+	// key serves (empty: every tenant).
 	Tenants []string
 	// CertIdentity is the verified client certificate's identity (SPIFFE
 	// ID, else DNS SAN, else common name); empty without mutual TLS.
@@ -57,6 +59,27 @@ func AllowedTenant(ctx context.Context, tenant string) bool {
 		return tenant != "" && slices.Contains(c.Tenants, tenant)
 	}
 	return false
+}
+
+// DecisionTenant refuses, with PERMISSION_DENIED, a caller that may not
+// ask decisions or report events for tenant: a pep key scoped to other
+// tenants, or a context without a caller (a handler reached without the
+// guards fails closed). An admin, an unscoped pep key and an anonymous
+// caller (the server runs without keys) serve every tenant. Every door
+// (Check, BatchCheck, Report, their HTTP forms, ext_authz and
+// forward-auth) reaches it through the DecisionService; it fits
+// pdpsvc.Options.Scope.
+func DecisionTenant(ctx context.Context, tenant string) error {
+	c, ok := CallerFrom(ctx)
+	switch {
+	case !ok:
+		return fault.New(fault.PermissionDenied, "no authenticated caller")
+	case c.Anonymous, c.Role == RoleAdmin:
+		return nil
+	case c.Role == RolePEP && (len(c.Tenants) == 0 || slices.Contains(c.Tenants, tenant)):
+		return nil
+	}
+	return fault.New(fault.PermissionDenied, "this API key may not ask or report for tenant %q", tenant)
 }
 
 // DecisionCaller is the caller in ctx as the decision request (and Rego's

@@ -9,6 +9,10 @@
 //	- name: edge-gateway
 //	  key_sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 //	  role: pep
+//	- name: acme-gateway
+//	  key_sha256: 2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae
+//	  role: pep
+//	  tenants: [acme]
 //	- name: acme-admin
 //	  key_sha256: 60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752
 //	  role: tenant-admin
@@ -18,7 +22,9 @@
 // pdp.v1.PolicyAdminService RPCs, and the admin handlers check with
 // AllowedTenant that the tenant is one of its own; pep may call
 // DecisionService (Check, BatchCheck, Report), Envoy's ext_authz and the
-// HTTP check, report and forward-auth paths. Health is open to everyone;
+// HTTP check, report and forward-auth paths, for every tenant or, when its
+// entry lists tenants, for those only (DecisionTenant, which the
+// DecisionService applies at every one of these doors). Health is open to everyone;
 // server reflection and, unless it is public, /metrics to every valid key.
 //
 // A presented key is hashed and compared with every stored hash in constant

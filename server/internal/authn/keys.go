@@ -47,8 +47,9 @@ type Entry struct {
 	KeySHA256 string `yaml:"key_sha256"`
 	// Role is admin, tenant-admin or pep.
 	Role Role `yaml:"role"`
-	// Tenants are the tenants a tenant-admin administers; required for
-	// tenant-admin and refused for the other roles.
+	// Tenants are the tenants a tenant-admin administers (required) or a
+	// pep asks and reports for (optional: without them a pep serves every
+	// tenant); refused for admin.
 	Tenants []string `yaml:"tenants,omitempty"`
 }
 
@@ -102,12 +103,12 @@ func ParseKeys(data []byte) (*KeySet, error) {
 			seen[h] = true
 		}
 		switch e.Role {
-		case RoleAdmin, RolePEP:
+		case RoleAdmin:
 			if len(e.Tenants) > 0 {
-				bad("tenants apply to the tenant-admin role only")
+				bad("tenants apply to the tenant-admin and pep roles only")
 			}
-		case RoleTenantAdmin:
-			if len(e.Tenants) == 0 {
+		case RoleTenantAdmin, RolePEP:
+			if e.Role == RoleTenantAdmin && len(e.Tenants) == 0 {
 				bad("a tenant-admin needs at least one tenant")
 			}
 			if slices.Contains(e.Tenants, "") {

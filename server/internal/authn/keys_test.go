@@ -11,17 +11,20 @@ import (
 
 // Keys of the tests, one per role.
 const (
-	adminKey  = "pdp_admin-key-for-tests-0000000000000000000000"
-	acmeKey   = "pdp_acme-admin-key-for-tests-00000000000000000"
-	pepKey    = "pdp_pep-key-for-tests-000000000000000000000000"
-	strangers = "pdp_not-in-the-file-00000000000000000000000000"
+	adminKey = "pdp_admin-key-for-tests-0000000000000000000000"
+	acmeKey  = "pdp_acme-admin-key-for-tests-00000000000000000"
+	pepKey   = "pdp_pep-key-for-tests-000000000000000000000000"
+	// acmePEPKey is a pep key scoped to tenant acme.
+	acmePEPKey = "pdp_acme-pep-key-for-tests-0000000000000000000"
+	strangers  = "pdp_not-in-the-file-00000000000000000000000000"
 )
 
 // keyFile is a key file holding the test keys.
 func keyFile() string {
 	return "- name: root\n  key_sha256: " + authn.HashKey(adminKey) + "\n  role: admin\n" +
 		"- name: acme-admin\n  key_sha256: " + authn.HashKey(acmeKey) + "\n  role: tenant-admin\n  tenants: [acme, acme-eu]\n" +
-		"- name: edge-gateway\n  key_sha256: " + strings.ToUpper(authn.HashKey(pepKey)) + "\n  role: pep\n"
+		"- name: edge-gateway\n  key_sha256: " + strings.ToUpper(authn.HashKey(pepKey)) + "\n  role: pep\n" +
+		"- name: acme-gateway\n  key_sha256: " + authn.HashKey(acmePEPKey) + "\n  role: pep\n  tenants: [acme]\n"
 }
 
 func mustKeys(t *testing.T) *authn.KeySet {
@@ -36,7 +39,7 @@ func mustKeys(t *testing.T) *authn.KeySet {
 func TestLookup(t *testing.T) {
 	t.Parallel()
 	set := mustKeys(t)
-	if set.Len() != 3 {
+	if set.Len() != 4 {
 		t.Fatalf("Len = %d", set.Len())
 	}
 	tests := []struct {
@@ -47,6 +50,7 @@ func TestLookup(t *testing.T) {
 		{adminKey, authn.Entry{Name: "root", KeySHA256: authn.HashKey(adminKey), Role: authn.RoleAdmin}, true},
 		{acmeKey, authn.Entry{Name: "acme-admin", KeySHA256: authn.HashKey(acmeKey), Role: authn.RoleTenantAdmin, Tenants: []string{"acme", "acme-eu"}}, true},
 		{pepKey, authn.Entry{Name: "edge-gateway", KeySHA256: authn.HashKey(pepKey), Role: authn.RolePEP}, true},
+		{acmePEPKey, authn.Entry{Name: "acme-gateway", KeySHA256: authn.HashKey(acmePEPKey), Role: authn.RolePEP, Tenants: []string{"acme"}}, true},
 		{strangers, authn.Entry{}, false},
 		{"", authn.Entry{}, false},
 		{authn.HashKey(adminKey), authn.Entry{}, false}, // the hash is not the key
@@ -85,8 +89,9 @@ func TestParseKeysReportsEveryProblem(t *testing.T) {
 		"- name: c\n  key_sha256: abc\n  role: pep\n" + // short hash
 		"- name: d\n  key_sha256: " + authn.HashKey("d") + "\n  role: root\n" + // unknown role
 		"- name: e\n  key_sha256: " + authn.HashKey("e") + "\n  role: tenant-admin\n" + // no tenants
-		"- name: f\n  key_sha256: " + authn.HashKey("f") + "\n  role: pep\n  tenants: [acme]\n" + // tenants on pep
-		"- key_sha256: " + authn.HashKey("g") + "\n  role: pep\n" // no name
+		"- name: f\n  key_sha256: " + authn.HashKey("f") + "\n  role: admin\n  tenants: [acme]\n" + // tenants on admin
+		"- key_sha256: " + authn.HashKey("g") + "\n  role: pep\n" + // no name
+		"- name: h\n  key_sha256: " + authn.HashKey("h") + "\n  role: pep\n  tenants: [acme, \"\"]\n" // empty tenant
 	_, err := authn.ParseKeys([]byte(src))
 	if err == nil {
 		t.Fatal("ParseKeys accepted a broken file")
@@ -97,8 +102,9 @@ func TestParseKeysReportsEveryProblem(t *testing.T) {
 		`key 4 ("c"): key_sha256 must be 64 hexadecimal digits`,
 		`key 5 ("d"): role "root": must be admin, tenant-admin or pep`,
 		`key 6 ("e"): a tenant-admin needs at least one tenant`,
-		`key 7 ("f"): tenants apply to the tenant-admin role only`,
+		`key 7 ("f"): tenants apply to the tenant-admin and pep roles only`,
 		`key 8 (""): name is required`,
+		`key 9 ("h"): tenants must not be empty`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

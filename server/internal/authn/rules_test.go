@@ -2,10 +2,12 @@ package authn_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/pdp-dev/pdp/server/internal/authn"
 	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
 func TestGRPCRule(t *testing.T) {
@@ -88,6 +90,7 @@ func TestAllowedTenant(t *testing.T) {
 		{"other tenant", &authn.Caller{Role: authn.RoleTenantAdmin, Tenants: []string{"acme"}}, "globex", false},
 		{"empty tenant", &authn.Caller{Role: authn.RoleTenantAdmin, Tenants: []string{"acme"}}, "", false},
 		{"pep", &authn.Caller{Role: authn.RolePEP}, "acme", false},
+		{"pep scoped to the tenant", &authn.Caller{Role: authn.RolePEP, Tenants: []string{"acme"}}, "acme", false},
 		{"public call", &authn.Caller{}, "acme", false},
 		{"server without keys", &authn.Caller{Anonymous: true}, "acme", true},
 	}
@@ -98,6 +101,39 @@ func TestAllowedTenant(t *testing.T) {
 		}
 		if got := authn.AllowedTenant(ctx, tt.tenant); got != tt.want {
 			t.Errorf("%s: AllowedTenant = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestDecisionTenant(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		caller *authn.Caller
+		tenant string
+		want   bool
+	}{
+		{"no caller fails closed", nil, "acme", false},
+		{"admin", &authn.Caller{Role: authn.RoleAdmin}, "globex", true},
+		{"unscoped pep serves every tenant", &authn.Caller{Role: authn.RolePEP}, "globex", true},
+		{"scoped pep, its tenant", &authn.Caller{Role: authn.RolePEP, Tenants: []string{"acme", "acme-eu"}}, "acme-eu", true},
+		{"scoped pep, another tenant", &authn.Caller{Role: authn.RolePEP, Tenants: []string{"acme", "acme-eu"}}, "globex", false},
+		{"scoped pep, no tenant", &authn.Caller{Role: authn.RolePEP, Tenants: []string{"acme"}}, "", false},
+		{"tenant-admin", &authn.Caller{Role: authn.RoleTenantAdmin, Tenants: []string{"acme"}}, "acme", false},
+		{"public call", &authn.Caller{}, "acme", false},
+		{"server without keys", &authn.Caller{Anonymous: true}, "acme", true},
+	}
+	for _, tt := range tests {
+		ctx := context.Background()
+		if tt.caller != nil {
+			ctx = authn.WithCaller(ctx, *tt.caller)
+		}
+		err := authn.DecisionTenant(ctx, tt.tenant)
+		if (err == nil) != tt.want {
+			t.Errorf("%s: DecisionTenant = %v, want allowed %v", tt.name, err, tt.want)
+		}
+		if err != nil && !errors.Is(err, fault.ErrPermissionDenied) {
+			t.Errorf("%s: DecisionTenant = %v, want PERMISSION_DENIED", tt.name, err)
 		}
 	}
 }

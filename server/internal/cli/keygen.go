@@ -16,14 +16,17 @@ import (
 // runKeygen is `pdp keygen NAME ROLE [--tenants a,b]`: a new API key on
 // the first line of standard output, then its entry for the --api-keys
 // file, which holds only the key's SHA-256. The key is shown once.
+// --tenants names a tenant-admin's tenants, or scopes a pep key to the
+// tenants it may ask and report for.
 func runKeygen(_ context.Context, args []string, env Env) int {
 	fs := flag.NewFlagSet("pdp keygen", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
-	tenants := fs.String("tenants", "", "comma-separated tenants of a tenant-admin key")
+	tenants := fs.String("tenants", "", "comma-separated tenants of a tenant-admin key, or the only tenants a pep key serves")
 	fs.Usage = func() {
 		fmt.Fprintln(env.Stderr, "usage: pdp keygen NAME ROLE [--tenants a,b]\n\n"+
 			"Prints a new API key on the first line and, after it, the entry to add to the --api-keys file.\n"+
-			"ROLE is admin, tenant-admin (needs --tenants) or pep. The file keeps only the key's SHA-256:\n"+
+			"ROLE is admin, tenant-admin (needs --tenants) or pep (--tenants scopes it; without, it serves\n"+
+			"every tenant). The file keeps only the key's SHA-256:\n"+
 			"store the key now, it cannot be shown again.\n\nflags:")
 		fs.PrintDefaults()
 	}
@@ -82,8 +85,8 @@ func keyEntry(name, role, tenants string) (authn.Entry, error) {
 	switch {
 	case r == authn.RoleTenantAdmin && len(list) == 0:
 		errs = append(errs, errors.New("a tenant-admin key needs --tenants"))
-	case r != authn.RoleTenantAdmin && r != "" && len(list) > 0:
-		errs = append(errs, fmt.Errorf("--tenants applies to tenant-admin keys only, not %s", r))
+	case r == authn.RoleAdmin && len(list) > 0:
+		errs = append(errs, fmt.Errorf("--tenants applies to tenant-admin and pep keys only, not %s", r))
 	}
 	return authn.Entry{Name: name, Role: r, Tenants: list}, errors.Join(errs...)
 }

@@ -17,6 +17,8 @@ func TestKeygenPrintsAKeyAndItsEntry(t *testing.T) {
 	}{
 		{[]string{"keygen", "edge-gateway", "pep"}, authn.Entry{Name: "edge-gateway", Role: authn.RolePEP}},
 		{[]string{"keygen", "root", "admin"}, authn.Entry{Name: "root", Role: authn.RoleAdmin}},
+		{[]string{"keygen", "acme-gateway", "pep", "--tenants", "acme,acme-eu"},
+			authn.Entry{Name: "acme-gateway", Role: authn.RolePEP, Tenants: []string{"acme", "acme-eu"}}},
 		{[]string{"keygen", "acme admins", "tenant-admin", "--tenants", "acme, acme-eu"},
 			authn.Entry{Name: "acme admins", Role: authn.RoleTenantAdmin, Tenants: []string{"acme", "acme-eu"}}},
 		{[]string{"keygen", "--tenants=acme", "a: tricky # name", "tenant-admin"},
@@ -61,7 +63,7 @@ func TestKeygenRefusesBadArguments(t *testing.T) {
 		{[]string{"keygen", "x", "pep", "extra"}, "usage: pdp keygen NAME ROLE"},
 		{[]string{"keygen", "x", "root"}, `ROLE: role "root": must be admin, tenant-admin or pep`},
 		{[]string{"keygen", "x", "tenant-admin"}, "a tenant-admin key needs --tenants"},
-		{[]string{"keygen", "x", "pep", "--tenants", "acme"}, "--tenants applies to tenant-admin keys only"},
+		{[]string{"keygen", "x", "admin", "--tenants", "acme"}, "--tenants applies to tenant-admin and pep keys only, not admin"},
 		{[]string{"keygen", "", "pep"}, "NAME"},
 		{[]string{"keygen", "a\nb", "pep"}, "NAME"},
 	} {

@@ -59,6 +59,11 @@ type Options struct {
 	// Caller tells who sent the request, from the context the
 	// authentication interceptor filled; nil leaves Request.Caller empty.
 	Caller func(ctx context.Context) decision.Caller
+	// Scope refuses a caller that may not ask or report for a tenant
+	// (authn.DecisionTenant: a pep key scoped to other tenants); nil
+	// allows every tenant. Check, every BatchCheck item and Report apply
+	// it to the validated tenant before deciding or recording anything.
+	Scope func(ctx context.Context, tenant string) error
 }
 
 // Service implements pdp.v1.DecisionService. It embeds the Unsafe marker
@@ -74,6 +79,7 @@ type Service struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	caller   func(ctx context.Context) decision.Caller
+	scope    func(ctx context.Context, tenant string) error
 }
 
 var _ pdpv1.DecisionServiceServer = (*Service)(nil)
@@ -97,6 +103,7 @@ func New(opts Options) (*Service, error) {
 		logger:   opts.Logger,
 		now:      opts.Now,
 		caller:   opts.Caller,
+		scope:    opts.Scope,
 	}
 	if s.observer == nil {
 		s.observer = nopObserver{}
@@ -116,6 +123,9 @@ func (s *Service) Check(ctx context.Context, in *pdpv1.CheckRequest) (*pdpv1.Che
 	start := time.Now()
 	req, err := ToRequest(in, s.now())
 	if err != nil {
+		return nil, err
+	}
+	if err := s.inScope(ctx, req.Tenant); err != nil {
 		return nil, err
 	}
 	if s.caller != nil {
@@ -186,12 +196,23 @@ func (s *Service) Report(ctx context.Context, in *pdpv1.ReportRequest) (*pdpv1.R
 	if err != nil {
 		return nil, err
 	}
+	if err := s.inScope(ctx, ev.Tenant); err != nil {
+		return nil, err
+	}
 	id, err := s.recorder.Record(ctx, ev)
 	if err != nil {
 		return nil, err
 	}
 	s.observer.RecordReport(ev.Kind.String())
 	return &pdpv1.ReportResponse{EventId: id}, nil
+}
+
+// inScope applies Options.Scope.
+func (s *Service) inScope(ctx context.Context, tenant string) error {
+	if s.scope == nil {
+		return nil
+	}
+	return s.scope(ctx, tenant)
 }
 
 // nopObserver records nothing.

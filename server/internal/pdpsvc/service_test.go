@@ -277,3 +277,59 @@ func TestReportDatedInTheFutureIsRefusedAndRecordsNothing(t *testing.T) {
 		t.Errorf("refused reports reached the recorder (%d) or the metrics (%v)", len(rec.events), obs.reports)
 	}
 }
+
+func TestScopeRefusesOtherTenantsBeforeDecidingOrRecording(t *testing.T) {
+	t.Parallel()
+	rec, obs := &fakeRecorder{}, &fakeObserver{}
+	var asked []string
+	s, err := New(Options{
+		Decider: byAction, Recorder: rec, Observer: obs, Now: func() time.Time { return testNow },
+		Scope: func(_ context.Context, tenant string) error {
+			asked = append(asked, tenant)
+			if tenant != "acme" {
+				return fault.New(fault.PermissionDenied, "not for tenant %q", tenant)
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := s.Check(ctx, check("acme", "allow")); err != nil {
+		t.Errorf("Check for the key's tenant: %v", err)
+	}
+	if _, err := s.Check(ctx, check("globex", "allow")); !errors.Is(err, fault.ErrPermissionDenied) {
+		t.Errorf("Check for another tenant: %v, want PERMISSION_DENIED", err)
+	}
+	batch, err := s.BatchCheck(ctx, &pdpv1.BatchCheckRequest{Checks: []*pdpv1.CheckRequest{check("acme", "allow"), check("globex", "allow")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := batch.GetResults(); r[0].GetResponse() == nil || codes.Code(r[1].GetError().GetCode()) != codes.PermissionDenied {
+		t.Errorf("batch results %v, want the acme item decided and the globex item PERMISSION_DENIED", r)
+	}
+	report := func(tenant string) error {
+		_, err := s.Report(ctx, &pdpv1.ReportRequest{Tenant: tenant, Event: pdpv1.Event_EVENT_LOGIN_FAILED, Subject: &pdpv1.Subject{Id: "u1"}})
+		return err
+	}
+	if err := report("acme"); err != nil {
+		t.Errorf("Report for the key's tenant: %v", err)
+	}
+	if err := report("globex"); !errors.Is(err, fault.ErrPermissionDenied) {
+		t.Errorf("Report for another tenant: %v, want PERMISSION_DENIED", err)
+	}
+	// An invalid request is refused by validation, before the scope.
+	if _, err := s.Check(ctx, check("Not A Tenant", "allow")); !errors.Is(err, fault.ErrInvalidArgument) {
+		t.Errorf("Check with an invalid tenant: %v, want INVALID_ARGUMENT", err)
+	}
+	if len(rec.events) != 1 || rec.events[0].Tenant != "acme" {
+		t.Errorf("recorded %v, want the acme report only", rec.events)
+	}
+	if diff := cmp.Diff([]string{"allow", "allow"}, obs.decisions); diff != "" {
+		t.Errorf("decided (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"acme", "globex", "acme", "globex", "acme", "globex"}, asked); diff != "" {
+		t.Errorf("tenants the scope was asked about (-want +got):\n%s", diff)
+	}
+}
