@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"strconv"
 	"time"
 
@@ -193,10 +194,26 @@ func (a *termArena) strArray(ss []string) *ast.Term {
 	return a.term(ast.NewArray(elems...))
 }
 
-// nanos returns t as integer nanoseconds since the Unix epoch.
+// nanos returns t as integer nanoseconds since the Unix epoch, clamped to
+// what an int64 holds: requests may carry times up to year 9999 (some
+// identity providers write 9999 for "never"), and UnixNano wraps past
+// 2262, which would put such a time before 1970.
 func (a *termArena) nanos(t time.Time) *ast.Term {
-	return a.term(ast.Number(strconv.FormatInt(t.UnixNano(), 10)))
+	ns := t.UnixNano()
+	switch {
+	case t.After(maxNanosTime):
+		ns = math.MaxInt64
+	case t.Before(minNanosTime):
+		ns = math.MinInt64
+	}
+	return a.term(ast.Number(strconv.FormatInt(ns, 10)))
 }
+
+// The instants at the ends of int64 nanoseconds since the epoch.
+var (
+	maxNanosTime = time.Unix(0, math.MaxInt64)
+	minNanosTime = time.Unix(0, math.MinInt64)
+)
 
 // float returns a number term, formatted as ast.FloatNumberTerm does.
 func (a *termArena) float(f float64) *ast.Term {

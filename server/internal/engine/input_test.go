@@ -2,7 +2,9 @@ package engine
 
 import (
 	"errors"
+	"math"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -202,4 +204,26 @@ func jsonOf(t *testing.T, v ast.Value) any {
 		t.Fatal(err)
 	}
 	return x
+}
+
+func TestBuildInputClampsTimesBeyondInt64Nanoseconds(t *testing.T) {
+	t.Parallel()
+	// Validation accepts times up to year 9999; int64 nanoseconds end in
+	// 2262. A later time is the latest instant, never a wrapped number.
+	req := fullRequest()
+	req.Time = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	req.Authentication.MFAVerifiedAt = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+	got, err := buildInput(req, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := got.(ast.Object)
+	max := ast.Number(strconv.FormatInt(math.MaxInt64, 10))
+	if v := in.Get(ast.StringTerm("time_ns")); v == nil || v.Value.Compare(max) != 0 {
+		t.Errorf("time_ns of year 9999 = %v, want %v", v, max)
+	}
+	authn := in.Get(ast.StringTerm("authentication")).Value.(ast.Object)
+	if v := authn.Get(ast.StringTerm("mfa_verified_at_ns")); v == nil || v.Value.Compare(max) != 0 {
+		t.Errorf("mfa_verified_at_ns of year 2300 = %v, want %v", v, max)
+	}
 }

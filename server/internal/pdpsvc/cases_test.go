@@ -115,6 +115,9 @@ var invalidChecks = []invalidCheck{
 			fv("session.last_activity_at", "is 30m0s after the request time; at most 5m0s of clock skew is accepted"),
 			fv("session.started_at", "is 1h0m0s after the request time; at most 5m0s of clock skew is accepted"),
 		}},
+	{"mfa verified in year 9999", minimal(`"time":"2026-01-01T12:00:00Z","authentication":{"mfaVerifiedAt":"9999-12-31T00:00:00Z"}`),
+		[]fault.FieldViolation{fv("authentication.mfa_verified_at", "is 9999-12-31T00:00:00Z, more than a year after the request time "+
+			"(2026-01-01T12:00:00Z); at most 5m0s of clock skew is accepted")}},
 	{"device id control char", minimal(`"device":{"id":"d\u0000"}`), []fault.FieldViolation{fv("device.id", "contains control characters")}},
 	{"device platform too long", minimal(fmt.Sprintf(`"device":{"platform":%q}`, strings.Repeat("p", MaxStringBytes+1))),
 		[]fault.FieldViolation{fv("device.platform", "longer than 1024 bytes")}},

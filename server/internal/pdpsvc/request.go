@@ -50,6 +50,9 @@ func ToRequest(in *pdpv1.CheckRequest, now time.Time) (*decision.Request, error)
 // forever, and a future event would rewrite the user's state.
 const MaxClockSkew = 5 * time.Minute
 
+// aYear is the gap past which notAfter names times instead of a duration.
+const aYear = 366 * 24 * time.Hour
+
 // notAfter refuses timestamps more than MaxClockSkew after the request
 // time, in field order.
 func notAfter(v *fault.Violations, at time.Time, fields map[string]time.Time) {
@@ -58,7 +61,15 @@ func notAfter(v *fault.Violations, at time.Time, fields map[string]time.Time) {
 	}
 	limit := at.Add(MaxClockSkew)
 	for _, field := range slices.Sorted(maps.Keys(fields)) {
-		if t := fields[field]; !t.IsZero() && t.After(limit) {
+		t := fields[field]
+		switch {
+		case t.IsZero() || !t.After(limit):
+		case t.Sub(at) > aYear:
+			// Hours stop being readable, and past ~292 years the
+			// difference no longer fits a time.Duration: name the times.
+			v.Add(field, "is %s, more than a year after the request time (%s); at most %s of clock skew is accepted",
+				t.UTC().Format(time.RFC3339Nano), at.UTC().Format(time.RFC3339Nano), MaxClockSkew)
+		default:
 			v.Add(field, "is %s after the request time; at most %s of clock skew is accepted",
 				t.Sub(at).Round(time.Second), MaxClockSkew)
 		}
