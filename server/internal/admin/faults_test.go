@@ -26,8 +26,10 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	rules "github.com/pdp-dev/pdp/server/internal/iprules"
+	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/store"
+	"github.com/pdp-dev/pdp/server/internal/store/bolt"
 	"github.com/pdp-dev/pdp/server/internal/store/memory"
 )
 
@@ -60,15 +62,41 @@ environments:
 // an IP rule and a pending change already in place.
 type world struct {
 	srv      *admin.Server
-	state    *memory.Store
+	state    store.Store
 	log      audit.Log
-	policies *memory.Policies
-	rules    *memory.IPRules
+	policies policystore.Store
+	rules    rules.Store
 	ruleID   string
 	changeID string
 }
 
+// newWorld builds the world over the memory backend.
 func newWorld(t *testing.T) *world {
+	t.Helper()
+	st := memory.New(memory.Options{SweepInterval: -1})
+	t.Cleanup(func() { _ = st.Close() })
+	return newWorldOf(t, &world{state: st, log: st.AuditLog(), policies: memory.NewPolicies(), rules: memory.NewIPRules()})
+}
+
+// newBoltWorld builds the world over a bolt file; wrap, when not nil,
+// wraps its audit log.
+func newBoltWorld(t *testing.T, wrap func(audit.Log) audit.Log) *world {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "pdp.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	log := st.AuditLog()
+	if wrap != nil {
+		log = wrap(log)
+	}
+	return newWorldOf(t, &world{state: st, log: log, policies: st.Policies(), rules: st.IPRules()})
+}
+
+// newWorldOf wires the admin service over w's stores and puts a user, an
+// IP rule and a pending change in place.
+func newWorldOf(t *testing.T, w *world) *world {
 	t.Helper()
 	dir := t.TempDir()
 	for name, src := range tenantFiles {
@@ -76,9 +104,6 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 	}
-	w := &world{state: memory.New(memory.Options{SweepInterval: -1}), policies: memory.NewPolicies(), rules: memory.NewIPRules()}
-	t.Cleanup(func() { _ = w.state.Close() })
-	w.log = w.state.AuditLog()
 	eng := engine.New(engine.Options{})
 	served := new(atomic.Pointer[reload.Set])
 	loader := reload.New(eng, reload.Options{
@@ -447,4 +472,67 @@ func TestAnImportSourceTheLogCannotNameIsRefusedBeforeAnyEntryIsStored(t *testin
 	if err := importList(acmeAdmin, w, "acme", fits, ""); err != nil {
 		t.Fatalf("an import whose source fits the log: %v", err)
 	}
+}
+
+// failingLog is an audit log whose store fails every append: a plain
+// append fails at once, and a commit fails after the change ran (its
+// record is made one the log cannot link), inside the backend's
+// transaction.
+type failingLog struct{ audit.Log }
+
+func (failingLog) Append(context.Context, audit.Entry) (audit.Event, error) {
+	return audit.Event{}, errors.New("disk full")
+}
+
+func (l failingLog) Commit(ctx context.Context, e audit.Entry, change func(context.Context, *audit.Entry) error) (audit.Event, error) {
+	return l.Log.(audit.Committer).Commit(ctx, e, func(ctx context.Context, e *audit.Entry) error {
+		if err := change(ctx, e); err != nil {
+			return err
+		}
+		e.Target = strings.Repeat("x", audit.MaxFieldLen+1)
+		return nil
+	})
+}
+
+func TestEveryChangeWhoseRecordFailsIsRolledBack(t *testing.T) {
+	t.Parallel()
+	var broken atomic.Bool
+	w := newBoltWorld(t, func(l audit.Log) audit.Log { return switchLog{Log: l, broken: &broken} })
+	broken.Store(true)
+	for name, call := range calls {
+		if name == "ImportIPList" || name == "GetUserProfile" || name == "ExportUserData" {
+			continue // an import commits in batches; reads change nothing
+		}
+		t.Run(name, func(t *testing.T) {
+			before := w.snapshot(t)
+			err := call(acmeAdmin, w, "acme", "", "ticket 7")
+			var fe *fault.Error
+			if !errors.As(err, &fe) || fe.Code != fault.Unavailable || !strings.Contains(fe.Message, "nothing was changed") {
+				t.Fatalf("error %v, want UNAVAILABLE saying nothing was changed", err)
+			}
+			if after := w.snapshot(t); after != before {
+				t.Errorf("a change whose record failed stayed:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+		})
+	}
+}
+
+// switchLog is the log it wraps until broken is set, then a failingLog.
+type switchLog struct {
+	audit.Log
+	broken *atomic.Bool
+}
+
+func (l switchLog) Append(ctx context.Context, e audit.Entry) (audit.Event, error) {
+	if l.broken.Load() {
+		return failingLog{l.Log}.Append(ctx, e)
+	}
+	return l.Log.Append(ctx, e)
+}
+
+func (l switchLog) Commit(ctx context.Context, e audit.Entry, change func(context.Context, *audit.Entry) error) (audit.Event, error) {
+	if l.broken.Load() {
+		return failingLog{l.Log}.Commit(ctx, e, change)
+	}
+	return l.Log.(audit.Committer).Commit(ctx, e, change)
 }

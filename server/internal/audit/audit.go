@@ -71,3 +71,16 @@ type Log interface {
 	// as Query.After for the next page (0 at the end).
 	List(ctx context.Context, q Query) ([]Event, uint64, error)
 }
+
+// Committer is implemented by logs that commit a change and its record as
+// one: Commit runs change with a context under which the same backend's
+// stores (state, tenant policies, IP rules) write inside the commit, then
+// appends the entry change leaves in e, so that the change's writes and
+// the record are committed together or not at all. change may fill in
+// what only it learns (e.After); e must pass Check before change runs,
+// or Commit fails without running it. When change fails, its error is
+// returned as it is and nothing is appended; when the record cannot be
+// appended, nothing of the change stays.
+type Committer interface {
+	Commit(ctx context.Context, e Entry, change func(ctx context.Context, e *Entry) error) (Event, error)
+}

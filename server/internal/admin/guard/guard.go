@@ -204,12 +204,46 @@ func Admit(v *fault.Violations, e audit.Entry, fields map[string]string) {
 	}
 }
 
+// Commit makes a change and appends its record e together: change runs
+// inside log's commit (audit.Committer), so the change's writes and the
+// record are committed together or not at all. change may fill in what
+// only it learns (e.After). A failed change is returned as it is, with
+// nothing recorded; a record the log could not append is Unavailable,
+// and nothing was changed. A log that cannot commit with a change (a test
+// double) gets the change first and the record after.
+func Commit(ctx context.Context, log audit.Log, e audit.Entry, change func(ctx context.Context, e *audit.Entry) error) error {
+	c, ok := log.(audit.Committer)
+	if !ok {
+		if err := change(ctx, &e); err != nil {
+			return err
+		}
+		if _, err := log.Append(ctx, e); err != nil {
+			return fault.Wrap(err, fault.Unavailable, "the change was made but the audit log did not record it ("+e.Action+")")
+		}
+		return nil
+	}
+	var changeErr error
+	_, err := c.Commit(ctx, e, func(ctx context.Context, e *audit.Entry) error {
+		changeErr = change(ctx, e)
+		return changeErr
+	})
+	switch {
+	case changeErr != nil:
+		return changeErr
+	case err == nil:
+		return nil
+	}
+	// The handler admitted e before (Admit), so a refusal now is the
+	// log's, not the caller's.
+	return fault.Wrap(err, fault.Unavailable, "the audit log could not record the change, so nothing was changed ("+e.Action+")")
+}
+
 // Audited appends e to log and maps a failure to Unavailable, naming what
 // was done, so that a change the log did not take is never reported as a
-// plain success.
+// plain success. Audited reads use it; changes use Commit.
 func Audited(ctx context.Context, log audit.Log, e audit.Entry) error {
 	if _, err := log.Append(ctx, e); err != nil {
-		return fault.Wrap(err, fault.Unavailable, "the change was made but the audit log did not record it ("+e.Action+")")
+		return fault.Wrap(err, fault.Unavailable, "the audit log did not record the call ("+e.Action+"), so it was not answered")
 	}
 	return nil
 }

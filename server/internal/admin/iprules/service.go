@@ -169,21 +169,25 @@ func (s *Service) AddIPRule(ctx context.Context, req *pdpv1.AddIPRuleRequest) (*
 		Tenant: req.GetTenant(), List: list, Prefix: prefix, Reason: req.GetReason(),
 		ExpiresAt: expires, CreatedAt: now.UTC(), CreatedBy: actor(ctx), Source: rules.SourceAdmin,
 	}.WithID()
-	var before map[string]any
-	if old, err := s.store.Get(ctx, r.ID); err == nil {
-		before = auditRule(old)
-	} else if !errors.Is(err, fault.ErrNotFound) {
-		return nil, err
-	}
-	stored, err := s.store.Add(ctx, r)
+	var stored rules.Rule
+	err = s.commit(ctx, ActionAdd, r.Tenant, r.ID, r.Reason, func(ctx context.Context, e *audit.Entry) error {
+		if old, err := s.store.Get(ctx, r.ID); err == nil {
+			e.Before = auditRule(old)
+		} else if !errors.Is(err, fault.ErrNotFound) {
+			return err
+		}
+		var err error
+		if stored, err = s.store.Add(ctx, r); err != nil {
+			return err
+		}
+		e.After = auditRule(stored)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	if s.applier != nil {
 		s.applier.Added(stored)
-	}
-	if err := s.record(ctx, ActionAdd, stored.Tenant, stored.ID, stored.Reason, before, auditRule(stored)); err != nil {
-		return nil, err
 	}
 	return &pdpv1.AddIPRuleResponse{Rule: toProto(stored)}, nil
 }
@@ -212,15 +216,20 @@ func (s *Service) RemoveIPRule(ctx context.Context, req *pdpv1.RemoveIPRuleReque
 		// A tenant-admin learns nothing of other scopes' ids.
 		return nil, rules.NotFound(req.GetId())
 	}
-	removed, err := s.store.Remove(ctx, r.ID)
+	var removed rules.Rule
+	err = s.commit(ctx, ActionRemove, r.Tenant, r.ID, req.GetReason(), func(ctx context.Context, e *audit.Entry) error {
+		var err error
+		if removed, err = s.store.Remove(ctx, r.ID); err != nil {
+			return err
+		}
+		e.Before = auditRule(removed)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	if s.applier != nil {
 		s.applier.Removed(removed)
-	}
-	if err := s.record(ctx, ActionRemove, removed.Tenant, removed.ID, req.GetReason(), auditRule(removed), nil); err != nil {
-		return nil, err
 	}
 	return &pdpv1.RemoveIPRuleResponse{Rule: toProto(removed)}, nil
 }
@@ -283,8 +292,16 @@ func (s *Service) admit(ctx context.Context, v *fault.Violations, action, tenant
 	guard.Admit(v, audit.Entry{Actor: actor(ctx), Action: action, Tenant: tenant, Target: target, Reason: reason}, ruleFields)
 }
 
-// record appends one change to the audit log. The change is made by then,
-// so a failure is logged as well as returned.
+// commit makes a change to the rule store and appends its record
+// together (guard.Commit); the local IP lists follow once both are in.
+func (s *Service) commit(ctx context.Context, action, tenant, target, reason string, change func(context.Context, *audit.Entry) error) error {
+	return guard.Commit(ctx, s.audit, audit.Entry{
+		Time: s.now().UTC(), Actor: actor(ctx), Action: action, Tenant: tenant, Target: target, Reason: reason,
+	}, change)
+}
+
+// record appends the record of an import, whose entries are committed in
+// batches before it; a failure is logged as well as returned.
 func (s *Service) record(ctx context.Context, action, tenant, target, reason string, before, after map[string]any) error {
 	_, err := s.audit.Append(ctx, audit.Entry{
 		Time: s.now().UTC(), Actor: actor(ctx), Action: action, Tenant: tenant, Target: target,

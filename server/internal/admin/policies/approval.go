@@ -1,7 +1,6 @@
 package policies
 
 import (
-	"cmp"
 	"context"
 	"strconv"
 
@@ -113,19 +112,28 @@ func (s *Service) ApproveChange(ctx context.Context, req *pdpv1.ApproveChangeReq
 		return nil, fault.New(fault.Aborted, "tenant %q policy changed since change %s was proposed (etag %s, now %s): reject it and propose it again",
 			c.GetTenant(), c.GetId(), next.GetEtag(), cur.GetEtag())
 	}
-	stored, err := s.opts.Store.Put(ctx, next, storedEtag)
+	// The policy is stored and the change leaves the pending list in one
+	// commit with the record; the change is read again inside it, so one
+	// rejected meanwhile is not applied.
+	var stored *pdpv1.TenantPolicy
+	err = guard.Commit(ctx, s.opts.Audit, audit.Entry{
+		Time: s.opts.Now(), Actor: approver, Action: ActionApprove, Tenant: c.GetTenant(), Target: c.GetId(),
+		Reason: req.GetReason(), Before: guard.Document(cur),
+	}, func(ctx context.Context, e *audit.Entry) error {
+		if _, err := s.opts.Store.GetPending(ctx, c.GetId()); err != nil {
+			return err
+		}
+		var err error
+		if stored, err = s.opts.Store.Put(ctx, next, storedEtag); err != nil {
+			return err
+		}
+		e.After = guard.Document(stored)
+		return s.opts.Store.DeletePending(ctx, c.GetId())
+	})
 	if err != nil {
 		return nil, err
 	}
-	// The change is in force: it is no longer pending, whatever follows.
-	if err := s.opts.Store.DeletePending(ctx, c.GetId()); err != nil {
-		s.opts.Logger.Error("an approved change stays listed as pending", "change", c.GetId(), "error", err.Error())
-	}
-	auditErr := guard.Audited(ctx, s.opts.Audit, audit.Entry{
-		Time: s.opts.Now(), Actor: approver, Action: ActionApprove, Tenant: c.GetTenant(), Target: c.GetId(),
-		Reason: req.GetReason(), Before: guard.Document(cur), After: guard.Document(stored),
-	})
-	if err := cmp.Or(auditErr, s.reloadSet(ctx)); err != nil {
+	if err := s.reloadSet(ctx); err != nil {
 		return nil, err
 	}
 	return &pdpv1.ApproveChangeResponse{Policy: stored}, nil
@@ -138,12 +146,11 @@ func (s *Service) RejectChange(ctx context.Context, req *pdpv1.RejectChangeReque
 	if err != nil {
 		return nil, err
 	}
-	if err := s.opts.Store.DeletePending(ctx, c.GetId()); err != nil {
-		return nil, err
-	}
-	if err := guard.Audited(ctx, s.opts.Audit, audit.Entry{
+	if err := guard.Commit(ctx, s.opts.Audit, audit.Entry{
 		Time: s.opts.Now(), Actor: guard.Actor(ctx), Action: ActionReject, Tenant: c.GetTenant(), Target: c.GetId(),
 		Reason: req.GetReason(), Before: guard.Document(c),
+	}, func(ctx context.Context, _ *audit.Entry) error {
+		return s.opts.Store.DeletePending(ctx, c.GetId())
 	}); err != nil {
 		return nil, err
 	}

@@ -69,6 +69,7 @@ type rig struct {
 	engine *engine.Engine
 	state  *memory.Store
 	log    audit.Log
+	store  policystore.Store
 	set    *atomic.Pointer[reload.Set]
 }
 
@@ -90,7 +91,7 @@ func startAudited(t *testing.T, ps policystore.Store, log audit.Log) *rig {
 	if ps == nil {
 		ps = memory.NewPolicies()
 	}
-	r := &rig{engine: engine.New(engine.Options{}), set: new(atomic.Pointer[reload.Set])}
+	r := &rig{engine: engine.New(engine.Options{}), store: ps, set: new(atomic.Pointer[reload.Set])}
 	r.state = memory.New(memory.Options{SweepInterval: -1})
 	t.Cleanup(func() { _ = r.state.Close() })
 	r.log = log

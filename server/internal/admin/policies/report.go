@@ -70,20 +70,19 @@ func (s *Service) SetSSOStatus(ctx context.Context, req *pdpv1.SetSSOStatusReque
 	if err := guard.Tenant(ctx, req.GetTenant()); err != nil {
 		return nil, err
 	}
-	var before store.View
-	if err := s.opts.State.Read(ctx, store.Query{Tenant: req.GetTenant(), At: now}, &before); err != nil {
-		return nil, err
-	}
 	next := store.SSOStatus{Available: req.GetAvailable(), Reason: req.GetReason(), UpdatedAt: now}
-	if err := s.opts.State.SetSSOStatus(ctx, req.GetTenant(), next); err != nil {
-		return nil, err
-	}
-	var prev map[string]any
-	if before.HasSSO {
-		prev = ssoDocument(before.SSO)
-	}
-	rec.Before, rec.After = prev, ssoDocument(next)
-	if err := guard.Audited(ctx, s.opts.Audit, rec); err != nil {
+	rec.After = ssoDocument(next)
+	err := guard.Commit(ctx, s.opts.Audit, rec, func(ctx context.Context, e *audit.Entry) error {
+		var before store.View
+		if err := s.opts.State.Read(ctx, store.Query{Tenant: req.GetTenant(), At: now}, &before); err != nil {
+			return err
+		}
+		if before.HasSSO {
+			e.Before = ssoDocument(before.SSO)
+		}
+		return s.opts.State.SetSSOStatus(ctx, req.GetTenant(), next)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &pdpv1.SetSSOStatusResponse{Available: next.Available, ChangedAt: timestamppb.New(now)}, nil

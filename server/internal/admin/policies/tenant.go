@@ -1,7 +1,6 @@
 package policies
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"maps"
@@ -154,37 +153,44 @@ func prefixed(fields []fault.FieldViolation) []fault.FieldViolation {
 }
 
 // apply stores next over before with a compare-and-set on storedEtag,
-// records it in the audit log and reloads the policy set.
+// committed with its audit record, and reloads the policy set.
 func (s *Service) apply(ctx context.Context, before, next *pdpv1.TenantPolicy, storedEtag, reason string) (*pdpv1.TenantPolicy, error) {
-	stored, err := s.opts.Store.Put(ctx, next, storedEtag)
+	var stored *pdpv1.TenantPolicy
+	err := guard.Commit(ctx, s.opts.Audit, audit.Entry{
+		Time: s.opts.Now(), Actor: guard.Actor(ctx), Action: ActionPut, Tenant: next.GetTenant(),
+		Target: next.GetTenant(), Reason: reason, Before: guard.Document(before),
+	}, func(ctx context.Context, e *audit.Entry) error {
+		var err error
+		if stored, err = s.opts.Store.Put(ctx, next, storedEtag); err != nil {
+			return err
+		}
+		e.After = guard.Document(stored)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	// The policy is stored: it is served and the outcome reported whatever
-	// the audit log says, and a failure of either is the call's error.
-	auditErr := guard.Audited(ctx, s.opts.Audit, audit.Entry{
-		Time: s.opts.Now(), Actor: guard.Actor(ctx), Action: ActionPut, Tenant: stored.GetTenant(),
-		Target: stored.GetTenant(), Reason: reason, Before: guard.Document(before), After: guard.Document(stored),
-	})
-	if err := cmp.Or(auditErr, s.reloadSet(ctx)); err != nil {
+	// The policy and its record are committed: it is served, and a failed
+	// reload is the call's error.
+	if err := s.reloadSet(ctx); err != nil {
 		return nil, err
 	}
 	return stored, nil
 }
 
-// propose stores next as a pending change and records it.
+// propose stores next as a pending change, committed with its record.
 func (s *Service) propose(ctx context.Context, next *pdpv1.TenantPolicy, reason string) (*pdpv1.PendingChange, error) {
 	change := &pdpv1.PendingChange{
 		Id: newID(), Tenant: next.GetTenant(), Policy: next, Author: guard.Actor(ctx), Reason: reason,
 		CreatedAt: timestamppb.New(s.opts.Now()),
 	}
-	if err := s.opts.Store.PutPending(ctx, change); err != nil {
-		return nil, err
-	}
-	if err := guard.Audited(ctx, s.opts.Audit, audit.Entry{
+	err := guard.Commit(ctx, s.opts.Audit, audit.Entry{
 		Time: s.opts.Now(), Actor: change.GetAuthor(), Action: ActionPropose, Tenant: change.GetTenant(),
 		Target: change.GetId(), Reason: reason, After: guard.Document(change),
-	}); err != nil {
+	}, func(ctx context.Context, _ *audit.Entry) error {
+		return s.opts.Store.PutPending(ctx, change)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return change, nil

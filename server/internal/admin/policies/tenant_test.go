@@ -215,21 +215,31 @@ func TestTenantAdminSeesOnlyItsTenants(t *testing.T) {
 	}
 }
 
-// brokenLog is an audit log that takes nothing.
+// brokenLog is an audit log that takes nothing: its store is down.
 type brokenLog struct{ audit.Log }
 
 func (brokenLog) Append(context.Context, audit.Entry) (audit.Event, error) {
 	return audit.Event{}, errors.New("disk full")
 }
 
-func TestAuditFailureIsReportedAndTheStoredPolicyServed(t *testing.T) {
+func (brokenLog) Commit(context.Context, audit.Entry, func(context.Context, *audit.Entry) error) (audit.Event, error) {
+	return audit.Event{}, errors.New("disk full")
+}
+
+func TestAuditFailureIsReportedAndNothingIsStored(t *testing.T) {
 	t.Parallel()
 	r := startAudited(t, nil, brokenLog{})
 	_, err := r.svc.PutTenantPolicy(admin("root"), &pdpv1.PutTenantPolicyRequest{Policy: acmePolicy(r.etag(t, "acme")), Reason: "r"})
-	if code(t, err) != fault.Unavailable || !strings.Contains(err.Error(), "audit log") {
-		t.Fatalf("with a failing audit log: %v, want UNAVAILABLE naming the audit log", err)
+	if code(t, err) != fault.Unavailable || !strings.Contains(err.Error(), "audit log") || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("with a failing audit log: %v, want UNAVAILABLE saying the audit log could not record it and nothing changed", err)
 	}
-	if _, source := r.served("acme"); source != reload.SourceAPI {
-		t.Error("the stored policy is not served")
+	if _, source := r.served("acme"); source != reload.SourceFile {
+		t.Errorf("a policy the audit log did not record is served from %q", source)
+	}
+	if _, err := r.svc.GetTenantPolicy(admin("root"), &pdpv1.GetTenantPolicyRequest{Tenant: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := r.store.List(context.Background()); len(list) != 0 {
+		t.Errorf("a policy the audit log did not record is stored: %v", list)
 	}
 }

@@ -84,8 +84,8 @@ func (s *Service) admit(ctx context.Context, action, tenant, userID, reason stri
 	return e, guard.Tenant(ctx, tenant)
 }
 
-func (s *Service) audited(ctx context.Context, e audit.Entry, before, after map[string]any) error {
-	e.Before, e.After = before, after
+// audited records a read; the data is returned only once it is recorded.
+func (s *Service) audited(ctx context.Context, e audit.Entry) error {
 	return guard.Audited(ctx, s.opts.Audit, e)
 }
 
@@ -99,7 +99,7 @@ func (s *Service) GetUserProfile(ctx context.Context, req *pdpv1.GetUserProfileR
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audited(ctx, rec, nil, nil); err != nil {
+	if err := s.audited(ctx, rec); err != nil {
 		return nil, err
 	}
 	return &pdpv1.GetUserProfileResponse{Profile: Profile(p, s.opts.Now())}, nil
@@ -114,11 +114,10 @@ func (s *Service) ResetUserMFA(ctx context.Context, req *pdpv1.ResetUserMFAReque
 		return nil, err
 	}
 	now := s.opts.Now().UTC()
-	if err := s.opts.Store.ResetMFA(ctx, req.GetTenant(), req.GetUserId(), now); err != nil {
-		return nil, err
-	}
-	if err := s.audited(ctx, rec, nil,
-		map[string]any{"mfa_reset_at": now.Format(time.RFC3339Nano)}); err != nil {
+	rec.After = map[string]any{"mfa_reset_at": now.Format(time.RFC3339Nano)}
+	if err := guard.Commit(ctx, s.opts.Audit, rec, func(ctx context.Context, _ *audit.Entry) error {
+		return s.opts.Store.ResetMFA(ctx, req.GetTenant(), req.GetUserId(), now)
+	}); err != nil {
 		return nil, err
 	}
 	p, err := store.LoadProfile(ctx, s.opts.Store, req.GetTenant(), req.GetUserId())
@@ -140,11 +139,10 @@ func (s *Service) UnsuspendUser(ctx context.Context, req *pdpv1.UnsuspendUserReq
 	}
 	now := s.opts.Now().UTC()
 	next := store.Suspension{Suspended: false, Reason: req.GetReason(), At: now, By: guard.Actor(ctx)}
-	if err := s.opts.Store.SetSuspension(ctx, req.GetTenant(), req.GetUserId(), next); err != nil {
-		return nil, err
-	}
-	if err := s.audited(ctx, rec,
-		suspensionDocument(before.Suspension), suspensionDocument(next)); err != nil {
+	rec.Before, rec.After = suspensionDocument(before.Suspension), suspensionDocument(next)
+	if err := guard.Commit(ctx, s.opts.Audit, rec, func(ctx context.Context, _ *audit.Entry) error {
+		return s.opts.Store.SetSuspension(ctx, req.GetTenant(), req.GetUserId(), next)
+	}); err != nil {
 		return nil, err
 	}
 	p, err := store.LoadProfile(ctx, s.opts.Store, req.GetTenant(), req.GetUserId())
@@ -195,7 +193,7 @@ func (s *Service) ExportUserData(ctx context.Context, req *pdpv1.ExportUserDataR
 	if !ok && len(out.AuditEvents) == 0 {
 		return nil, fault.New(fault.NotFound, "nothing is stored about user %q of tenant %q", req.GetUserId(), req.GetTenant())
 	}
-	if err := s.audited(ctx, rec, nil, nil); err != nil {
+	if err := s.audited(ctx, rec); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -209,16 +207,19 @@ func (s *Service) EraseUserData(ctx context.Context, req *pdpv1.EraseUserDataReq
 	if err != nil {
 		return nil, err
 	}
-	removed, err := s.opts.Store.DeleteUser(ctx, req.GetTenant(), req.GetUserId())
-	if err != nil {
-		return nil, err
-	}
 	var n uint64
-	if removed {
-		n = 1
-	}
-	if err := s.audited(ctx, rec, nil,
-		map[string]any{"records_removed": n}); err != nil {
+	err = guard.Commit(ctx, s.opts.Audit, rec, func(ctx context.Context, e *audit.Entry) error {
+		removed, err := s.opts.Store.DeleteUser(ctx, req.GetTenant(), req.GetUserId())
+		if err != nil {
+			return err
+		}
+		if removed {
+			n = 1
+		}
+		e.After = map[string]any{"records_removed": n}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &pdpv1.EraseUserDataResponse{RecordsRemoved: n}, nil

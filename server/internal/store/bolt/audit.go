@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -36,8 +37,9 @@ func (s *Store) AuditLog() audit.Log { return &auditLog{s: s} }
 type auditLog struct{ s *Store }
 
 var (
-	_ audit.Log    = (*auditLog)(nil)
-	_ audit.Header = (*auditLog)(nil)
+	_ audit.Log       = (*auditLog)(nil)
+	_ audit.Header    = (*auditLog)(nil)
+	_ audit.Committer = (*auditLog)(nil)
 )
 
 type auditHead struct {
@@ -66,49 +68,107 @@ func readAuditHead(tx *bbolt.Tx) (audit.Head, error) {
 
 // Append implements audit.Log.
 func (l *auditLog) Append(ctx context.Context, e audit.Entry) (audit.Event, error) {
+	return l.Commit(ctx, e, nil)
+}
+
+// Commit implements audit.Committer: change and the append run in one
+// bbolt transaction (see txn), so a change whose record cannot be written
+// is rolled back with it, and a failed change writes no record. A change
+// that meets a stripe another writer holds runs again after a pause.
+func (l *auditLog) Commit(ctx context.Context, e audit.Entry, change func(context.Context, *audit.Entry) error) (audit.Event, error) {
+	if err := audit.Check(e); err != nil {
+		return audit.Event{}, err
+	}
 	release, err := l.s.enter(ctx)
 	if err != nil {
 		return audit.Event{}, err
 	}
 	defer release()
-	var (
-		ev      audit.Event
-		linkErr error
-	)
-	err = l.s.update(func(tx *bbolt.Tx) error {
-		recs, err := tx.CreateBucketIfNotExists(bucketAudit)
-		if err != nil {
-			return err
+	for pause := busyPause; ; pause = min(2*pause, busyPauseMax) {
+		ev, err := l.commit(ctx, e, change)
+		if !errors.Is(err, errBusy) {
+			return ev, err
 		}
-		heads, err := tx.CreateBucketIfNotExists(bucketAuditHead)
-		if err != nil {
-			return err
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return audit.Event{}, store.ContextError(ctx)
+		case <-t.C:
 		}
-		h, err := readAuditHead(tx)
-		if err != nil {
-			return err
-		}
-		if ev, linkErr = audit.Link(h, e, l.s.opts.Now()); linkErr != nil {
-			return linkErr
-		}
-		rec, err := audit.Encode(ev)
-		if err != nil {
-			return err
-		}
-		head, err := json.Marshal(auditHead{Seq: ev.Seq, Hash: ev.Hash, ID: ev.ID})
-		if err != nil {
-			return err
-		}
-		if err := recs.Put(auditKey(ev.Seq), rec); err != nil {
-			return err
-		}
-		return heads.Put(keyAuditHead, head)
-	})
-	if linkErr != nil {
-		return audit.Event{}, linkErr
 	}
-	if err != nil {
+}
+
+// commit makes one attempt of Commit.
+func (l *auditLog) commit(ctx context.Context, e audit.Entry, change func(context.Context, *audit.Entry) error) (audit.Event, error) {
+	var (
+		ev        audit.Event
+		changeErr error
+	)
+	t := &txn{}
+	err := l.s.update(func(tx *bbolt.Tx) error {
+		t.tx = tx
+		if change != nil {
+			if changeErr = change(withTxn(ctx, t), &e); changeErr != nil {
+				return changeErr
+			}
+		}
+		var err error
+		ev, err = appendTx(tx, e, l.s.opts.Now())
+		return err
+	})
+	t.end(err == nil)
+	var refused linkError
+	switch {
+	case changeErr != nil:
+		return audit.Event{}, changeErr
+	case errors.As(err, &refused):
+		return audit.Event{}, refused.err
+	case err != nil:
 		return audit.Event{}, store.Unavailable(l.s.named(err), "audit append")
+	}
+	return ev, nil
+}
+
+// linkError marks a refusal of audit.Link inside appendTx, so that it is
+// told from an I/O failure.
+type linkError struct{ err error }
+
+func (e linkError) Error() string { return e.err.Error() }
+func (e linkError) Unwrap() error { return e.err }
+
+// appendTx links e to the chain and writes the record and the new head in
+// tx.
+func appendTx(tx *bbolt.Tx, e audit.Entry, now time.Time) (audit.Event, error) {
+	recs, err := tx.CreateBucketIfNotExists(bucketAudit)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	heads, err := tx.CreateBucketIfNotExists(bucketAuditHead)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	h, err := readAuditHead(tx)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	ev, err := audit.Link(h, e, now)
+	if err != nil {
+		return audit.Event{}, linkError{err}
+	}
+	rec, err := audit.Encode(ev)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	head, err := json.Marshal(auditHead{Seq: ev.Seq, Hash: ev.Hash, ID: ev.ID})
+	if err != nil {
+		return audit.Event{}, err
+	}
+	if err := recs.Put(auditKey(ev.Seq), rec); err != nil {
+		return audit.Event{}, err
+	}
+	if err := heads.Put(keyAuditHead, head); err != nil {
+		return audit.Event{}, err
 	}
 	return ev, nil
 }

@@ -113,3 +113,12 @@ func TestAuditVerifyCatchesTampering(t *testing.T) {
 		})
 	}
 }
+
+func TestAuditCommitConformance(t *testing.T) {
+	t.Parallel()
+	audittest.RunCommit(t, func(t *testing.T) audittest.Backend {
+		s := open(t, filepath.Join(t.TempDir(), "pdp.db"), Options{})
+		t.Cleanup(func() { _ = s.Close() })
+		return audittest.Backend{Log: s.AuditLog(), State: s, Policies: s.Policies(), Rules: s.IPRules(), RollsBack: true}
+	})
+}

@@ -159,6 +159,30 @@ func (l *lockTable) lockIPs(keys ...ipKey) func() {
 	return lockAll(&l.ips, stripes)
 }
 
+// tryLockIPs is lockIPs without blocking: it takes every stripe or none,
+// failing with errBusy.
+func (l *lockTable) tryLockIPs(keys ...ipKey) (func(), error) {
+	stripes := make([]int, 0, len(keys))
+	for _, k := range keys {
+		stripes = append(stripes, l.ipStripe(k))
+	}
+	slices.SortFunc(stripes, cmp.Compare)
+	stripes = slices.Compact(stripes)
+	for n, i := range stripes {
+		if !l.ips[i].TryLock() {
+			for _, j := range stripes[:n] {
+				l.ips[j].Unlock()
+			}
+			return nil, errBusy
+		}
+	}
+	return func() {
+		for _, i := range stripes {
+			l.ips[i].Unlock()
+		}
+	}, nil
+}
+
 // lockAll locks the stripes in ascending order, each once.
 func lockAll(m *[lockStripes]sync.Mutex, stripes []int) func() {
 	slices.SortFunc(stripes, cmp.Compare)

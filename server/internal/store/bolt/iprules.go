@@ -34,9 +34,17 @@ func (s *Store) IPRules() IPRules { return IPRules{s: s} }
 // scopeName names a scope's bucket; bbolt refuses an empty name.
 func scopeName(tenant string) []byte { return append([]byte{'t'}, tenant...) }
 
-// update runs fn in a write transaction on the rules bucket, admitted by
-// the store's gate.
+// update runs fn in a write transaction on the rules bucket: the audited
+// change's transaction ctx carries (see txn), else one of its own,
+// admitted by the store's gate.
 func (r IPRules) update(ctx context.Context, op string, fn func(rules *bbolt.Bucket) error) error {
+	if t := txnOf(ctx); t != nil {
+		rules, err := t.tx.CreateBucketIfNotExists(bucketIPRules)
+		if err != nil {
+			return store.Unavailable(fmt.Errorf("%s: %w", r.s.path, err), op)
+		}
+		return fn(rules)
+	}
 	release, err := r.s.enter(ctx)
 	if err != nil {
 		return err
@@ -65,6 +73,9 @@ func (r IPRules) update(ctx context.Context, op string, fn func(rules *bbolt.Buc
 func (r IPRules) view(ctx context.Context, fn func(rules *bbolt.Bucket) error) error {
 	if err := r.s.check(ctx); err != nil {
 		return err
+	}
+	if t := txnOf(ctx); t != nil {
+		return fn(t.tx.Bucket(bucketIPRules))
 	}
 	return r.s.db.View(func(tx *bbolt.Tx) error { return fn(tx.Bucket(bucketIPRules)) })
 }

@@ -163,16 +163,18 @@ func (s *Store) ResetMFA(ctx context.Context, tenant, userID string, at time.Tim
 }
 
 func (s *Store) updateUser(ctx context.Context, tenant, userID, what string, fn func(*store.Profile)) error {
-	leave, err := s.enter(ctx)
+	w, err := s.beginState(ctx)
 	if err != nil {
 		return err
 	}
-	defer leave()
+	defer w.done()
 	if err := store.ValidateUser(tenant, userID); err != nil {
 		return err
 	}
 	uk := userKey{tenant, userID}
-	defer s.locks.lockUser(uk)()
+	if err := w.lockUser(uk); err != nil {
+		return err
+	}
 	now := s.opts.Now().UnixNano()
 	p := profiles.Get().(*store.Profile)
 	defer profiles.Put(p)
@@ -181,35 +183,29 @@ func (s *Store) updateUser(ctx context.Context, tenant, userID, what string, fn 
 	}
 	fn(p)
 	val := encodeProfile(now, p)
-	if err := s.write(what, []put{{bucket: bucketProfiles, key: encodeUserKey(uk), val: val}}); err != nil {
-		return err
-	}
-	s.cache.setUser(uk, string(val))
-	return nil
+	return w.commit(what, []put{{bucket: bucketProfiles, key: encodeUserKey(uk), val: val}},
+		func() { s.cache.setUser(uk, string(val)) })
 }
 
 // SetSSOStatus implements store.Store.
 func (s *Store) SetSSOStatus(ctx context.Context, tenant string, st store.SSOStatus) error {
-	leave, err := s.enter(ctx)
+	w, err := s.beginState(ctx)
 	if err != nil {
 		return err
 	}
-	defer leave()
+	defer w.done()
 	if err := store.ValidateTenant(tenant); err != nil {
 		return err
 	}
 	st.UpdatedAt = st.UpdatedAt.UTC()
-	s.ssoMu.Lock()
-	defer s.ssoMu.Unlock()
+	if err := w.lockSSO(); err != nil {
+		return err
+	}
 	op, err := encodePut(bucketSSO, []byte(tenant), s.opts.Now().UnixNano(), &st)
 	if err != nil {
 		return err
 	}
-	if err := s.write("set SSO status", []put{op}); err != nil {
-		return err
-	}
-	s.cache.setSSO(tenant, st)
-	return nil
+	return w.commit("set SSO status", []put{op}, func() { s.cache.setSSO(tenant, st) })
 }
 
 // DeleteUser implements store.Store. It holds the user's stripe while it
@@ -217,21 +213,25 @@ func (s *Store) SetSSOStatus(ctx context.Context, tenant string, st store.SSOSta
 // user slips in between, and commits the profile's deletion and every
 // rewritten record in one transaction.
 func (s *Store) DeleteUser(ctx context.Context, tenant, userID string) (bool, error) {
-	leave, err := s.enter(ctx)
+	w, err := s.beginState(ctx)
 	if err != nil {
 		return false, err
 	}
-	defer leave()
+	defer w.done()
 	if err := store.ValidateUser(tenant, userID); err != nil {
 		return false, err
 	}
 	uk := userKey{tenant, userID}
-	defer s.locks.lockUser(uk)()
+	if err := w.lockUser(uk); err != nil {
+		return false, err
+	}
 	var keys []ipKey
 	for _, ip := range s.cache.ipsNaming(tenant, userID) {
 		keys = append(keys, ipKey{tenant, ip})
 	}
-	defer s.locks.lockIPs(keys...)()
+	if err := w.lockIPs(keys...); err != nil {
+		return false, err
+	}
 
 	var ops []put
 	found := s.cache.user(uk) != ""
@@ -261,12 +261,14 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, userID string) (bool, er
 	if len(ops) == 0 {
 		return found, nil
 	}
-	if err := s.write("erase user", ops); err != nil {
+	err = w.commit("erase user", ops, func() {
+		s.cache.setUser(uk, "")
+		for i, k := range keys {
+			s.cache.setIP(k, records[i])
+		}
+	})
+	if err != nil {
 		return false, err
-	}
-	s.cache.setUser(uk, "")
-	for i, k := range keys {
-		s.cache.setIP(k, records[i])
 	}
 	return found, nil
 }

@@ -35,6 +35,9 @@ func (s *Store) Policies() *Policies { return &Policies{s: s} }
 // view runs fn in a read transaction; b is nil while the bucket was never
 // written.
 func (p *Policies) view(ctx context.Context, bucket []byte, fn func(b *bbolt.Bucket) error) error {
+	if t := txnOf(ctx); t != nil {
+		return fn(t.tx.Bucket(bucket))
+	}
 	leave, err := p.s.enter(ctx)
 	if err != nil {
 		return err
@@ -43,8 +46,16 @@ func (p *Policies) view(ctx context.Context, bucket []byte, fn func(b *bbolt.Buc
 	return p.s.db.View(func(tx *bbolt.Tx) error { return fn(tx.Bucket(bucket)) })
 }
 
-// update runs fn in a write transaction with the bucket created.
+// update runs fn in a write transaction with the bucket created: the
+// audited change's transaction ctx carries (see txn), else one of its own.
 func (p *Policies) update(ctx context.Context, op string, bucket []byte, fn func(b *bbolt.Bucket) error) error {
+	if t := txnOf(ctx); t != nil {
+		b, err := t.tx.CreateBucketIfNotExists(bucket)
+		if err != nil {
+			return store.Unavailable(fmt.Errorf("%s: %w", p.s.path, err), op)
+		}
+		return fn(b)
+	}
 	leave, err := p.s.enter(ctx)
 	if err != nil {
 		return err

@@ -43,8 +43,9 @@ type auditLog struct {
 }
 
 var (
-	_ audit.Log    = (*auditLog)(nil)
-	_ audit.Header = (*auditLog)(nil)
+	_ audit.Log       = (*auditLog)(nil)
+	_ audit.Header    = (*auditLog)(nil)
+	_ audit.Committer = (*auditLog)(nil)
 )
 
 func (l *auditLog) check(ctx context.Context) error {
@@ -56,13 +57,35 @@ func (l *auditLog) check(ctx context.Context) error {
 
 // Append implements audit.Log.
 func (l *auditLog) Append(ctx context.Context, e audit.Entry) (audit.Event, error) {
+	return l.Commit(ctx, e, nil)
+}
+
+// Commit implements audit.Committer under the log's lock: the entry is
+// checked first, then change runs (writing to any memory store), then the
+// record is appended, and no other append or listing comes in between.
+// Memory cannot undo a change, so everything that can refuse the record
+// is checked before change runs; what is left after it (an entry change
+// itself made invalid, a failed encoding) is a program error, reported as
+// Internal.
+func (l *auditLog) Commit(ctx context.Context, e audit.Entry, change func(context.Context, *audit.Entry) error) (audit.Event, error) {
 	if err := l.check(ctx); err != nil {
+		return audit.Event{}, err
+	}
+	if err := audit.Check(e); err != nil {
 		return audit.Event{}, err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if change != nil {
+		if err := change(ctx, &e); err != nil {
+			return audit.Event{}, err
+		}
+	}
 	ev, err := audit.Link(l.head, e, l.now())
 	if err != nil {
+		if change != nil {
+			return audit.Event{}, fault.Wrap(err, fault.Internal, "audit: the change left an entry the log refuses")
+		}
 		return audit.Event{}, err
 	}
 	rec, err := audit.Encode(ev)

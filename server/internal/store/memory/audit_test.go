@@ -52,3 +52,12 @@ func TestAuditVerifyCatchesTampering(t *testing.T) {
 		t.Fatalf("Verify after tampering with seq 3 = %+v, broken %v", r, r.Broken)
 	}
 }
+
+func TestAuditCommitConformance(t *testing.T) {
+	t.Parallel()
+	audittest.RunCommit(t, func(t *testing.T) audittest.Backend {
+		s := New(Options{SweepInterval: -1})
+		t.Cleanup(func() { _ = s.Close() })
+		return audittest.Backend{Log: s.AuditLog(), State: s, Policies: NewPolicies(), Rules: NewIPRules()}
+	})
+}
