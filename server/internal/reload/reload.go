@@ -90,6 +90,7 @@ type Loader struct {
 	opts   Options
 	engine Engine
 	mu     sync.Mutex // serialises loads
+	loaded bool       // a set loaded once: a failure leaves it serving
 }
 
 // New returns a loader feeding e.
@@ -110,9 +111,15 @@ func (l *Loader) Load(ctx context.Context) (string, error) {
 		l.opts.Metrics.RecordReload(err == nil)
 	}
 	if err != nil {
-		l.opts.Logger.Error("policy set rejected; the last good set keeps serving", "error", err.Error())
+		if l.loaded {
+			l.opts.Logger.Error("policy set rejected; the last good set keeps serving", "error", err.Error())
+		} else {
+			l.opts.Logger.Error("policy set rejected; no policy set is loaded: the server reports not ready "+
+				"and answers every Check UNAVAILABLE until a set loads", "error", err.Error())
+		}
 		return "", err
 	}
+	l.loaded = true
 	if l.opts.OnLoad != nil {
 		l.opts.OnLoad(set)
 	}
