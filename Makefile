@@ -8,8 +8,9 @@ LDFLAGS   := -s -w -X github.com/pdp-dev/pdp/server/internal/version.Version=$(V
 DEMO_ARGS ?= --tenants server/demo/tenants --policy-dir server/demo/policies --log-format text
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 FUZZTIME  ?= 10s
+SOAK_DURATION ?= 10m
 
-.PHONY: all build run check-tools test test-short generate generate-check lint fmt fuzz bench bench-check bench-go tidy-check clean
+.PHONY: all build run check-tools test test-short generate generate-check lint fmt fuzz soak bench bench-check bench-go tidy-check clean
 
 all: generate-check lint test
 
@@ -68,6 +69,12 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
 	done
+
+## soak: pdp serve on Redis for SOAK_DURATION under mixed traffic, policy
+## reloads and Redis restarts (not in CI); ends with a `soak:` line and
+## fails when an acknowledged write is lost or a call failed unprovoked.
+soak: check-tools
+	$(GO) run ./server/cmd/pdpsoak -duration $(SOAK_DURATION)
 
 ## bench: pdp next to a no-op gRPC server and OPA's REST server, then deny-list
 ## and profile scaling (bench/, its own module; under 5 minutes on 2 cores).
