@@ -89,6 +89,7 @@ func buildSecurity(ctx context.Context, cfg config.Config, o options, metrics *t
 			Buffer: cfg.DecisionLogBuffer,
 			Masks:  masks,
 			OnDrop: metrics.RecordDecisionLogDropped,
+			OnFail: metrics.RecordDecisionLogFailed,
 			Logger: o.logger,
 		})
 	}

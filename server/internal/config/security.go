@@ -59,9 +59,11 @@ type Security struct {
 	// (--decision-log-mask, PDP_DECISION_LOG_MASK), such as
 	// "subject.email,network.ip=truncate".
 	DecisionLogMask []string
-	// DecisionLogMode is "drop" (a full queue drops the line and counts
-	// pdp_decision_log_dropped_total) or "block" (decisions wait; nothing
-	// is lost) (--decision-log-mode, PDP_DECISION_LOG_MODE).
+	// DecisionLogMode is "drop" (a line that finds the queue full or
+	// whose write fails is lost and counted in
+	// pdp_decision_log_dropped_total) or "block" (a decision waits for its
+	// line to be written; when it cannot be, the call fails with
+	// UNAVAILABLE) (--decision-log-mode, PDP_DECISION_LOG_MODE).
 	DecisionLogMode string
 	// DecisionLogBuffer is the queue length between decisions and the
 	// writer (--decision-log-buffer, PDP_DECISION_LOG_BUFFER).
@@ -102,7 +104,7 @@ func (s *Security) registerSecurity(fs *flag.FlagSet) {
 	fs.StringVar(&s.ClientCA, "client-ca", s.ClientCA, "PEM CA bundle; clients must present a certificate it signs (mutual TLS)")
 	fs.StringVar(&s.DecisionLog, "decision-log", s.DecisionLog, `one JSON line per decision to "stdout" or a file path (rotated)`)
 	fs.Var((*listFlag)(&s.DecisionLogMask), "decision-log-mask", "fields to mask in the decision log, PATH[=hash|redact|truncate], comma-separated or repeated")
-	fs.StringVar(&s.DecisionLogMode, "decision-log-mode", s.DecisionLogMode, `"drop" (a full queue drops and counts) or "block" (decisions wait; nothing is lost)`)
+	fs.StringVar(&s.DecisionLogMode, "decision-log-mode", s.DecisionLogMode, `"drop" (lines that cannot be queued or written are dropped and counted) or "block" (a decision waits for its line to be written, and fails with UNAVAILABLE when it cannot be)`)
 	fs.IntVar(&s.DecisionLogBuffer, "decision-log-buffer", s.DecisionLogBuffer, "decision log queue length")
 	fs.IntVar(&s.DecisionLogMaxSizeMB, "decision-log-max-size-mb", s.DecisionLogMaxSizeMB, "rotate the decision log file at this size in MB")
 	fs.IntVar(&s.DecisionLogMaxBackups, "decision-log-max-backups", s.DecisionLogMaxBackups, "rotated decision log files kept (0: all)")

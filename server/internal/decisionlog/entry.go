@@ -1,9 +1,11 @@
 // Package decisionlog writes one JSON line per decision, for audit and
 // analytics, without slowing decisions down: the deciding goroutine only
 // builds the line's fields and queues them; one writer goroutine masks,
-// encodes and writes them. When the queue is full a line is dropped and
-// counted (ModeDrop, the default) or the decision waits for room
-// (ModeBlock). Close flushes what is queued.
+// encodes and writes them, whole lines only. In ModeDrop (the default) a
+// line that finds the queue full or whose write fails is dropped and
+// counted; in ModeBlock the decision waits for its line to be written and
+// is withheld, the call failing with UNAVAILABLE, when it cannot be.
+// Close flushes what is queued.
 //
 // A line looks like (one line, wrapped here):
 //
@@ -72,6 +74,10 @@ type Entry struct {
 	LatencyMS float64 `json:"latency_ms"`
 	// TraceID is the request's trace, when it has one.
 	TraceID string `json:"trace_id,omitempty"`
+
+	// done, when set, hears whether the line was written (Record in
+	// ModeBlock).
+	done chan error
 }
 
 // Subject identifies the user.

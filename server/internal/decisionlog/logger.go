@@ -1,9 +1,11 @@
 package decisionlog
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -11,17 +13,22 @@ import (
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
-// Mode is what Log does when the queue is full.
+// Mode is what happens to a decision whose line cannot be queued or
+// written.
 type Mode string
 
 // The modes.
 const (
-	// ModeDrop drops the line and counts it; decisions never wait.
+	// ModeDrop never holds a decision back: a line that finds the queue
+	// full, or whose write fails, is dropped and counted.
 	ModeDrop Mode = "drop"
-	// ModeBlock makes the decision wait until the writer has room; no
-	// line is lost, and a slow writer slows decisions down.
+	// ModeBlock answers no decision whose line is not written: Wrap waits
+	// for room in the queue and then for the write, and fails the call
+	// with UNAVAILABLE when the line could not be written. A slow writer
+	// slows decisions down.
 	ModeBlock Mode = "block"
 )
 
@@ -31,10 +38,27 @@ const DefaultBuffer = 4096
 // errorLogInterval is the least time between two logged write errors.
 const errorLogInterval = time.Minute
 
+// maxBatchBytes ends a batch of lines, so that one write stays bounded.
+const maxBatchBytes = 64 << 10
+
+// ErrNotRecorded is wrapped by the errors of lines that were not written.
+var ErrNotRecorded = errors.New("decision log: line not written")
+
+// The errors of lines that were never queued.
+var (
+	errClosed    = fmt.Errorf("%w: the log is closed", ErrNotRecorded)
+	errQueueFull = fmt.Errorf("%w: the queue is full", ErrNotRecorded)
+)
+
+// UnavailableMessage is what a client whose decision was withheld sees.
+const UnavailableMessage = "the decision log could not record the decision"
+
 // Options configures a Logger.
 type Options struct {
 	// Writer receives the lines; required. When it is an io.Closer, Close
-	// closes it.
+	// closes it. A write that fails partway leaves a torn line, which is
+	// cut off a file that Open returned, and otherwise completed before
+	// the next line is written.
 	Writer io.Writer
 	// Mode is ModeDrop (the default) or ModeBlock.
 	Mode Mode
@@ -42,11 +66,16 @@ type Options struct {
 	Buffer int
 	// Masks rewrite fields before a line is written.
 	Masks []Mask
-	// OnDrop, when set, is called once per dropped line (for the
-	// pdp_decision_log_dropped_total counter); it must be cheap.
+	// OnDrop, when set, is called once per line lost without failing a
+	// call (for the pdp_decision_log_dropped_total counter); it must be
+	// cheap.
 	OnDrop func()
-	// Logger hears about write errors, at most once a minute; nil
-	// discards.
+	// OnFail, when set, is called once per decision withheld because its
+	// line could not be written (ModeBlock; for the
+	// pdp_decision_log_failed_total counter); it must be cheap.
+	OnFail func()
+	// Logger hears about write errors, at most once a minute, and when
+	// writing works again; nil discards.
 	Logger *slog.Logger
 }
 
@@ -57,15 +86,17 @@ type Logger struct {
 	mode   Mode
 	masks  []Mask
 	onDrop func()
+	onFail func()
 	logger *slog.Logger
 
 	queue   chan *Entry
 	abort   chan struct{} // closed when Close gives up waiting for room
 	done    chan struct{} // closed when the writer has flushed and exited
-	mu      sync.RWMutex  // Log holds it shared; Close exclusively
+	mu      sync.RWMutex  // senders hold it shared; Close exclusively
 	closed  bool
 	once    sync.Once
 	dropped atomic.Uint64
+	failed  atomic.Uint64
 	written atomic.Uint64
 }
 
@@ -85,6 +116,7 @@ func New(opts Options) *Logger {
 		mode:   opts.Mode,
 		masks:  append([]Mask(nil), opts.Masks...),
 		onDrop: opts.OnDrop,
+		onFail: opts.OnFail,
 		logger: opts.Logger,
 		queue:  make(chan *Entry, opts.Buffer),
 		abort:  make(chan struct{}),
@@ -94,27 +126,74 @@ func New(opts Options) *Logger {
 	return l
 }
 
-// Log queues one line. In ModeDrop it never waits: a full queue drops the
-// line. In ModeBlock it waits for room. After Close, lines are dropped.
+// Log queues one line without learning whether it is written. In ModeDrop
+// it never waits: a full queue drops the line. In ModeBlock it waits for
+// room. A line that is not written (logged after Close, or its write
+// failed) is dropped and counted.
 func (l *Logger) Log(e *Entry) {
+	e.done = nil
+	if l.enqueue(context.Background(), e) != nil {
+		l.drop()
+	}
+}
+
+// Record logs one line. In ModeDrop it is Log and returns nil. In
+// ModeBlock it waits for room and then for the write, and returns nil
+// once the line is written, an error wrapping ErrNotRecorded when it was
+// not (the log is closed or the write failed), or ctx's error when ctx
+// ends first (the line may still be written).
+func (l *Logger) Record(ctx context.Context, e *Entry) error {
+	if l.mode != ModeBlock {
+		l.Log(e)
+		return nil
+	}
+	done := donePool.Get().(chan error)
+	e.done = done
+	err := l.enqueue(ctx, e)
+	if err == nil {
+		select {
+		case err = <-done:
+			donePool.Put(done)
+		case <-ctx.Done():
+			// The writer still owns done and will send to it: not reused.
+			return ctx.Err()
+		}
+	} else {
+		donePool.Put(done)
+	}
+	if errors.Is(err, ErrNotRecorded) {
+		l.fail()
+	}
+	return err
+}
+
+// donePool recycles the channels on which ModeBlock senders learn the
+// fate of their line; each carries exactly one result per use.
+var donePool = sync.Pool{New: func() any { return make(chan error, 1) }}
+
+// enqueue puts e on the queue: at once in ModeDrop, waiting for room in
+// ModeBlock until ctx ends or Close gives up.
+func (l *Logger) enqueue(ctx context.Context, e *Entry) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closed {
-		l.drop()
-		return
+		return errClosed
 	}
 	if l.mode == ModeBlock {
 		select {
 		case l.queue <- e:
+			return nil
 		case <-l.abort:
-			l.drop()
+			return errClosed
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		return
 	}
 	select {
 	case l.queue <- e:
+		return nil
 	default:
-		l.drop()
+		return errQueueFull
 	}
 }
 
@@ -125,15 +204,26 @@ func (l *Logger) drop() {
 	}
 }
 
-// Dropped is the number of lines dropped so far.
+func (l *Logger) fail() {
+	l.failed.Add(1)
+	if l.onFail != nil {
+		l.onFail()
+	}
+}
+
+// Dropped is the number of lines lost so far without failing a call.
 func (l *Logger) Dropped() uint64 { return l.dropped.Load() }
 
-// Written is the number of lines handed to the writer so far.
+// Failed is the number of Record calls so far that returned an error
+// wrapping ErrNotRecorded.
+func (l *Logger) Failed() uint64 { return l.failed.Load() }
+
+// Written is the number of whole lines written so far.
 func (l *Logger) Written() uint64 { return l.written.Load() }
 
 // Close stops taking lines, writes what is queued, and closes the writer
 // when it is an io.Closer. When ctx ends first, senders still waiting for
-// room (ModeBlock) give up and their lines count as dropped, and Close
+// room (ModeBlock) give up and their lines are not written, and Close
 // returns ctx's error. Close may be called more than once.
 func (l *Logger) Close(ctx context.Context) error {
 	l.once.Do(func() {
@@ -163,37 +253,104 @@ func (l *Logger) Close(ctx context.Context) error {
 	return nil
 }
 
-// run writes queued lines until the queue is closed, flushing whenever it
-// runs empty.
+// batch is the lines of one write.
+type batch struct {
+	buf     bytes.Buffer
+	enc     *json.Encoder
+	entries []*Entry
+	ends    []int // where each entry's line ends in buf; -1 when it could not be encoded
+}
+
+// run writes queued lines in batches, each of what the queue holds when
+// the previous write returns, until the queue is closed.
 func (l *Logger) run() {
 	defer close(l.done)
-	bw := bufio.NewWriterSize(l.w, 64<<10)
+	out := newLineWriter(l.w)
+	b := &batch{}
+	b.enc = json.NewEncoder(&b.buf)
 	var lastErr time.Time
+	failing := false
 	report := func(err error) {
 		if err == nil {
+			if failing {
+				failing = false
+				l.logger.Info("decision log writes again", "dropped", l.Dropped(), "failed", l.Failed())
+			}
 			return
 		}
-		bw.Reset(l.w) // a failed bufio.Writer stays failed; start afresh
+		failing = true
 		if now := time.Now(); now.Sub(lastErr) >= errorLogInterval {
 			lastErr = now
-			l.logger.Error("decision log write failed; lines are being lost", "error", err.Error())
+			l.logger.Error("decision log write failed; lines are not being written", "mode", string(l.mode), "error", err.Error())
 		}
 	}
 	for e := range l.queue {
-		apply(l.masks, e)
-		line, err := json.Marshal(e)
-		if err != nil {
-			report(err)
-			continue
+		l.add(b, e)
+	gather:
+		for b.buf.Len() < maxBatchBytes {
+			select {
+			case e, ok := <-l.queue:
+				if !ok {
+					break gather
+				}
+				l.add(b, e)
+			default:
+				break gather
+			}
 		}
-		_, err = bw.Write(append(line, '\n'))
-		report(err)
-		l.written.Add(1)
-		if len(l.queue) == 0 {
-			report(bw.Flush())
-		}
+		report(l.write(out, b))
 	}
-	report(bw.Flush())
+	report(out.mend())
+}
+
+// add masks and encodes e into b.
+func (l *Logger) add(b *batch, e *Entry) {
+	apply(l.masks, e)
+	start := b.buf.Len()
+	end := -1
+	if err := b.enc.Encode(e); err != nil {
+		b.buf.Truncate(start)
+	} else {
+		end = b.buf.Len()
+	}
+	b.entries = append(b.entries, e)
+	b.ends = append(b.ends, end)
+}
+
+// write writes b, settles the fate of each of its lines and empties it.
+func (l *Logger) write(out *lineWriter, b *batch) error {
+	whole, err := out.write(b.buf.Bytes())
+	if err != nil {
+		err = fmt.Errorf("%w: %w", ErrNotRecorded, err)
+	}
+	var encErr error
+	for i, e := range b.entries {
+		var res error
+		switch end := b.ends[i]; {
+		case end < 0:
+			if encErr == nil {
+				encErr = fmt.Errorf("%w: the line cannot be encoded", ErrNotRecorded)
+			}
+			res = encErr
+		case end > whole:
+			res = err
+		default:
+			l.written.Add(1)
+		}
+		switch {
+		case e.done != nil:
+			e.done <- res
+		case res != nil:
+			l.drop()
+		}
+		b.entries[i] = nil
+	}
+	b.entries, b.ends = b.entries[:0], b.ends[:0]
+	b.buf.Reset()
+	if err == nil {
+		err = encErr
+	}
+	return err
 }
 
 // Decider decides one request; pdpsvc.Decider has the same method.
@@ -204,7 +361,8 @@ type Decider interface {
 
 // Wrap returns a Decider that asks next and logs every decision it makes,
 // with the time next took. Errors are not logged here: no decision was
-// made.
+// made. In ModeBlock a decision whose line could not be written is not
+// returned: the call fails with an Unavailable fault.
 func (l *Logger) Wrap(next Decider) Decider {
 	return &logged{next: next, log: l}
 }
@@ -217,8 +375,14 @@ type logged struct {
 func (d *logged) Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error) {
 	start := time.Now()
 	out, err := d.next.Decide(ctx, req)
-	if err == nil && out != nil {
-		d.log.Log(NewEntry(ctx, req, out, time.Now(), time.Since(start)))
+	if err != nil || out == nil {
+		return out, err
 	}
-	return out, err
+	if err := d.log.Record(ctx, NewEntry(ctx, req, out, time.Now(), time.Since(start))); err != nil {
+		if errors.Is(err, ErrNotRecorded) {
+			return nil, fault.Wrap(err, fault.Unavailable, UnavailableMessage)
+		}
+		return nil, err
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package decisionlog
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 
@@ -24,8 +25,9 @@ type Rotation struct {
 }
 
 // Open returns the writer of a destination: Stdout, or a file path,
-// created with mode 0600 when missing and rotated as rot says. Closing the
-// returned writer leaves standard output open.
+// created with mode 0600 when missing and rotated as rot says. A partial
+// last line, left by a crash or a full disk, is cut off the file first.
+// Closing the returned writer leaves standard output open.
 func Open(dest string, rot Rotation) (io.WriteCloser, error) {
 	switch dest {
 	case "":
@@ -42,15 +44,27 @@ func Open(dest string, rot Rotation) (io.WriteCloser, error) {
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	return &lumberjack.Logger{
+	if err := cutTornLine(dest); err != nil {
+		return nil, fmt.Errorf("decisionlog: repairing the last line of %s: %w", dest, err)
+	}
+	return &file{&lumberjack.Logger{
 		Filename:   dest,
 		MaxSize:    rot.MaxSizeMB,
 		MaxBackups: rot.MaxBackups,
 		MaxAge:     rot.MaxAgeDays,
 		Compress:   rot.Compress,
 		LocalTime:  false,
-	}, nil
+	}}, nil
 }
+
+// file is a rotated log file whose partial last line can be cut off.
+type file struct {
+	*lumberjack.Logger
+}
+
+// cutTornLine cuts a line that a failed write left partial off the current
+// file; lumberjack writes only there, appending.
+func (f *file) cutTornLine() error { return cutTornLine(f.Filename) }
 
 // nopCloser is a writer whose Close does nothing.
 type nopCloser struct{ io.Writer }

@@ -20,8 +20,8 @@ import (
 // turns "." into "_" and adds "_total" to counters and "_seconds" to the
 // histogram, so /metrics shows pdp_decisions_total,
 // pdp_check_duration_seconds, pdp_policy_reloads_total,
-// pdp_batch_check_items_total, pdp_report_events_total and
-// pdp_decision_log_dropped_total.
+// pdp_batch_check_items_total, pdp_report_events_total,
+// pdp_decision_log_dropped_total and pdp_decision_log_failed_total.
 const (
 	decisionsName     = "pdp.decisions"
 	checkDurationName = "pdp.check.duration"
@@ -29,6 +29,7 @@ const (
 	batchItemsName    = "pdp.batch_check.items"
 	reportEventsName  = "pdp.report.events"
 	logDroppedName    = "pdp.decision_log.dropped"
+	logFailedName     = "pdp.decision_log.failed"
 )
 
 // checkDurationBuckets suit decisions from 10µs to 1s, in seconds.
@@ -58,6 +59,7 @@ type Metrics struct {
 	batchItems    metric.Int64Counter
 	reportEvents  metric.Int64Counter
 	logDropped    metric.Int64Counter
+	logFailed     metric.Int64Counter
 
 	byDecision map[string]metric.AddOption
 	reloadOK   metric.AddOption
@@ -97,7 +99,7 @@ func NewMetrics(opts MetricsOptions) (*Metrics, error) {
 
 func (m *Metrics) instruments() error {
 	meter := m.provider.Meter("github.com/pdp-dev/pdp/server")
-	var errs [6]error
+	var errs [7]error
 	m.decisions, errs[0] = meter.Int64Counter(decisionsName,
 		metric.WithDescription("Checks decided, by decision: allow, deny or challenge."))
 	m.checkDuration, errs[1] = meter.Float64Histogram(checkDurationName,
@@ -111,10 +113,16 @@ func (m *Metrics) instruments() error {
 	m.reportEvents, errs[4] = meter.Int64Counter(reportEventsName,
 		metric.WithDescription("Events recorded through Report, by event."))
 	m.logDropped, errs[5] = meter.Int64Counter(logDroppedName,
-		metric.WithDescription("Decision log lines dropped because the queue was full."))
+		metric.WithDescription("Decision log lines lost without failing a call (drop mode): the queue was full or the write failed."))
+	m.logFailed, errs[6] = meter.Int64Counter(logFailedName,
+		metric.WithDescription("Decisions withheld, their call failed with UNAVAILABLE, because the decision log could not write their line (block mode)."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return fmt.Errorf("telemetry: creating instruments: %w", err)
 	}
+	// A loss counter is shown at 0 from the start, so that an alert on it
+	// works before the first loss and a missing series means no exporter.
+	m.logDropped.Add(context.Background(), 0)
+	m.logFailed.Add(context.Background(), 0)
 	m.byDecision = map[string]metric.AddOption{}
 	for _, kind := range []string{"allow", "deny", "challenge"} {
 		m.byDecision[kind] = metric.WithAttributeSet(attribute.NewSet(attribute.String("decision", kind)))
@@ -165,8 +173,14 @@ func (m *Metrics) RecordReport(event string) {
 	m.reportEvents.Add(context.Background(), 1, metric.WithAttributes(attribute.String("event", event)))
 }
 
-// RecordDecisionLogDropped counts one decision log line dropped because
-// the log's queue was full.
+// RecordDecisionLogDropped counts one decision log line lost without
+// failing a call: the log's queue was full or its write failed.
 func (m *Metrics) RecordDecisionLogDropped() {
 	m.logDropped.Add(context.Background(), 1)
+}
+
+// RecordDecisionLogFailed counts one decision withheld because the
+// decision log could not write its line.
+func (m *Metrics) RecordDecisionLogFailed() {
+	m.logFailed.Add(context.Background(), 1)
 }

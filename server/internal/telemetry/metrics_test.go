@@ -67,6 +67,8 @@ func TestMetricsExposition(t *testing.T) {
 		"pdp_check_duration_seconds_bucket",
 		"pdp_check_duration_seconds_count",
 		"pdp_check_duration_seconds_sum",
+		"pdp_decision_log_dropped_total", // shown at 0 before any loss
+		"pdp_decision_log_failed_total",
 		"pdp_decisions_total",
 		"pdp_policy_reloads_total",
 		"pdp_report_events_total",
