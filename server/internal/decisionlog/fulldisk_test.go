@@ -366,3 +366,39 @@ func TestBlockModeCallerGivesUpWithItsContext(t *testing.T) {
 		t.Errorf("a deadline counted as a log failure: %d", l.Failed())
 	}
 }
+
+func TestRotationKeepsWholeLinesInBlockMode(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "decisions.log")
+	w, err := decisionlog.Open(path, decisionlog.Rotation{MaxSizeMB: 1, MaxBackups: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := decisionlog.New(decisionlog.Options{Writer: w, Mode: decisionlog.ModeBlock})
+	a := &answers{d: l.Wrap(&countingDecider{})}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 700 { // about 1.6 MB in all: one rotation at least
+				if err := a.decide(t); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "decisions*.log"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("log files %v, %v; want the file and a rotated one", files, err)
+	}
+	var logged []string
+	for _, f := range files {
+		logged = append(logged, loggedIDs(t, f)...)
+	}
+	sameIDs(t, "lines across the rotated files against answered decisions", logged, a.ids)
+}
