@@ -35,7 +35,7 @@ type parts struct {
 	loader        *reload.Loader
 	watching      *reload.Watching // nil when the watch could not start
 	health        *transport.Health
-	grpcServer    *grpc.Server
+	grpcServer    *transport.GRPCServer
 	httpServer    *http.Server
 	sec           *security
 	watchDone     chan struct{}

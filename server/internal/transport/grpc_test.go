@@ -36,7 +36,7 @@ type grpcFixture struct {
 	client pdpv1.DecisionServiceClient
 	health healthpb.HealthClient
 	hs     *transport.Health
-	srv    *grpc.Server
+	srv    *transport.GRPCServer
 	logs   *logBuffer
 }
 

@@ -52,7 +52,10 @@ type GRPCOptions struct {
 	// UnaryGuards run on every unary call after logging and error mapping
 	// and before recovery: the place for authentication and authorization.
 	// A guard's error is mapped and logged like a handler's. Guards see
-	// health and reflection calls too and must let them through.
+	// health and reflection calls too and must let them through. They run
+	// before the request message is read (see GRPCServer.RegisterService):
+	// the request they are given is still empty, so they decide by the
+	// call's metadata and peer.
 	UnaryGuards []grpc.UnaryServerInterceptor
 	// StreamGuards are UnaryGuards for streaming calls.
 	StreamGuards []grpc.StreamServerInterceptor
@@ -101,11 +104,15 @@ type GRPCOptions struct {
 //     authentication and authorization;
 //  5. recovery: a panic becomes INTERNAL and is logged with its stack, and
 //     the server keeps serving;
-//  6. the handler.
+//  6. reading the request message: one that cannot be read is
+//     INVALID_ARGUMENT (see GRPCServer.RegisterService), so a caller is
+//     authenticated before anything it sent is decoded;
+//  7. the handler.
 //
 // Health (when GRPCOptions.Health is set) and reflection (unless disabled)
-// are registered; the caller registers the PDP's own services.
-func NewGRPCServer(opts GRPCOptions) *grpc.Server {
+// are registered; the caller registers the PDP's own services on the
+// returned server, never on its embedded grpc.Server.
+func NewGRPCServer(opts GRPCOptions) *GRPCServer {
 	logger := orDiscard(opts.Logger)
 
 	tp := opts.TracerProvider
@@ -144,6 +151,9 @@ func NewGRPCServer(opts GRPCOptions) *grpc.Server {
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(orDefault(opts.MaxRecvMsgSize, DefaultMaxRecvMsgSize)),
+		// Requests reach the registered services undecoded; see
+		// GRPCServer.RegisterService.
+		grpc.ForceServerCodecV2(serverCodec{}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:                  orDefault(opts.KeepaliveTime, DefaultKeepaliveTime),
 			Timeout:               orDefault(opts.KeepaliveTimeout, DefaultKeepaliveTimeout),
@@ -163,7 +173,7 @@ func NewGRPCServer(opts GRPCOptions) *grpc.Server {
 	}
 	serverOpts = append(serverOpts, opts.ServerOptions...)
 
-	s := grpc.NewServer(serverOpts...)
+	s := &GRPCServer{Server: grpc.NewServer(serverOpts...)}
 	if opts.Health != nil {
 		opts.Health.Register(s)
 	}
