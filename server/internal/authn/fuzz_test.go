@@ -33,6 +33,7 @@ func FuzzParseKeys(f *testing.F) {
 		"- name: gw\n  key_sha256: " + h(1) + "\n  role: pep\n- name: gw\n  key_sha256: " + h(1) + "\n  role: superuser\n",
 		"- name: x\n  key_sha256: " + h(0)[:63] + "\n  role: tenant-admin\n  tenants: ['']\n",
 		"- name: x\n  key_sha256: " + h(0) + "\n  role: pep\n  tenants: [a]\n  extra: 1\n",
+		"- name: edge\n  key_sha256: " + h(1) + "\n  role: pep\n  tenants: [acme]\n- name: all\n  key_sha256: " + h(0) + "\n  role: admin\n  tenants: [acme]\n",
 		"- name: x\n  key_sha256: [" + h(0) + "]\n  role: pep\n",
 		"- &a {name: x, key_sha256: " + h(0) + ", role: admin}\n- *a\n",
 		"name: not a list\n",
@@ -82,7 +83,7 @@ func checkKeySet(t *testing.T, set *KeySet) {
 			t.Fatalf("entry %d: hash %q is not 64 lowercase hex digits of its own", i, e.KeySHA256)
 		case !slices.Contains(Roles, e.Role):
 			t.Fatalf("entry %d: role %q", i, e.Role)
-		case (e.Role == RoleTenantAdmin) != (len(e.Tenants) > 0) || slices.Contains(e.Tenants, ""):
+		case e.Role == RoleAdmin && len(e.Tenants) > 0, e.Role == RoleTenantAdmin && len(e.Tenants) == 0, slices.Contains(e.Tenants, ""):
 			t.Fatalf("entry %d: role %s with tenants %q", i, e.Role, e.Tenants)
 		case hex.EncodeToString(set.hashes[i][:]) != e.KeySHA256:
 			t.Fatalf("entry %d: compared hash differs from %s", i, e.KeySHA256)
