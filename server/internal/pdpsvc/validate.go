@@ -16,6 +16,7 @@ import (
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
+	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
 )
 
 // Limits applied by validation. They bound the work one request can cause;
@@ -37,7 +38,7 @@ const (
 	MaxEmailBytes = 254
 	// MaxNameBytes is the longest tenant or environment name, as tenant
 	// policies define them.
-	MaxNameBytes = 63
+	MaxNameBytes = tenantpolicy.MaxNameLen
 	// MaxActionBytes is the longest action name.
 	MaxActionBytes = 256
 )
@@ -52,12 +53,6 @@ func isAlnum(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
 }
 
-func isLowerAlnum(r rune) bool { return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' }
-
-// isNameRune accepts the characters of tenant and environment names, the
-// same as package tenantpolicy accepts.
-func isNameRune(r rune) bool { return isLowerAlnum(r) || r == '_' || r == '-' }
-
 // isActionRune accepts the characters of action names such as "api.read",
 // "http.get", "db.direct_query", "saml:acs" or "admin.*".
 func isActionRune(r rune) bool {
@@ -71,18 +66,23 @@ func isActionStart(r rune) bool { return isAlnum(r) || r == '*' }
 // violations quote.
 type charset struct {
 	maxLen int
-	first  func(rune) bool
-	rest   func(rune) bool
+	valid  func(string) bool // of a string no longer than maxLen
 	rule   string
 }
 
 var (
+	// nameSyntax is the tenant policies' own rule for tenant and
+	// environment names, so the decision API and the admin API refuse
+	// the same names.
 	nameSyntax = charset{
-		maxLen: MaxNameBytes, first: isLowerAlnum, rest: isNameRune,
+		maxLen: MaxNameBytes, valid: tenantpolicy.ValidName,
 		rule: "must start with a lowercase letter or digit and contain only lowercase letters, digits, '-' and '_'",
 	}
 	actionSyntax = charset{
-		maxLen: MaxActionBytes, first: isActionStart, rest: isActionRune,
+		maxLen: MaxActionBytes,
+		valid: func(s string) bool {
+			return isActionStart(rune(s[0])) && strings.IndexFunc(s, func(r rune) bool { return !isActionRune(r) }) < 0
+		},
 		rule: "must start with a letter, a digit or '*' and contain only letters, digits, '.', '_', '-', ':', '/' and '*'",
 	}
 )
@@ -97,7 +97,7 @@ func identifier(v *fault.Violations, field, s string, required bool, syntax char
 		}
 	case len(s) > syntax.maxLen:
 		v.Add(field, "longer than %d bytes", syntax.maxLen)
-	case !syntax.first(rune(s[0])) || strings.IndexFunc(s, func(r rune) bool { return !syntax.rest(r) }) >= 0:
+	case !syntax.valid(s):
 		v.Add(field, "%s", syntax.rule)
 	default:
 		return s
