@@ -17,6 +17,8 @@ import (
 	"net"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/pdp-dev/pdp/server/internal/config"
 )
 
@@ -35,6 +37,9 @@ type options struct {
 	logger *slog.Logger
 	ready  func(Info)
 	now    func() time.Time
+	// meters provides the instruments of parts built before the
+	// services (the audit checkpoints); nil counts nothing.
+	meters metric.MeterProvider
 }
 
 // WithLogger sets the root logger; the default discards.

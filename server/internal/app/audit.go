@@ -3,8 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/audit"
+	"github.com/pdp-dev/pdp/server/internal/audit/checkpoint"
+	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/incident"
 	"github.com/pdp-dev/pdp/server/internal/store"
 )
@@ -17,6 +21,68 @@ func auditLogOf(st store.Store) (audit.Log, error) {
 		return nil, fmt.Errorf("store %T keeps no audit log", st)
 	}
 	return a.AuditLog(), nil
+}
+
+// checkpointCloseTimeout bounds the shutdown checkpoint.
+const checkpointCloseTimeout = 5 * time.Second
+
+// openCheckpoints starts the signed checkpoints of the audit chain's head
+// that --audit-checkpoints asks for, and returns the log the server appends
+// through: each append marks a checkpoint due without waiting for it. With
+// checkpoints off it returns log itself and a nil checkpointer.
+func openCheckpoints(cfg config.Config, o options, log audit.Log) (*checkpoint.Checkpointer, audit.Log, error) {
+	if cfg.AuditCheckpoints == "" {
+		return nil, log, nil
+	}
+	head, ok := log.(audit.Header)
+	if !ok {
+		return nil, nil, fmt.Errorf("--audit-checkpoints: the store's audit log %T keeps no head", log)
+	}
+	keyFile := cfg.AuditCheckpointKey
+	data, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--audit-checkpoint-key: %w", err)
+	}
+	key, err := checkpoint.ParsePrivateKey(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--audit-checkpoint-key %s: %w", keyFile, err)
+	}
+	if st, err := os.Stat(keyFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+		o.logger.Warn("the audit checkpoint key is readable by others; anyone who reads it can forge checkpoints",
+			"file", keyFile, "mode", st.Mode().Perm().String())
+	}
+	signer, err := checkpoint.NewSigner(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--audit-checkpoint-key %s: %w", keyFile, err)
+	}
+	dest, err := checkpoint.OpenFile(cfg.AuditCheckpoints)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--audit-checkpoints: %w", err)
+	}
+	cp, err := checkpoint.New(checkpoint.Options{
+		Log: head, Signer: signer, Dest: dest, Interval: cfg.AuditCheckpointInterval,
+		Logger: o.logger, Meter: o.meters, Now: o.now,
+	})
+	if err != nil {
+		_ = dest.Close()
+		return nil, nil, err
+	}
+	cp.Start()
+	o.logger.Info("audit checkpoints on", "file", cfg.AuditCheckpoints, "key_id", signer.KeyID(),
+		"interval", cfg.AuditCheckpointInterval.String())
+	return cp, cp.Wrap(log), nil
+}
+
+// closeCheckpoints writes the shutdown checkpoint; the store is still open.
+func (s *state) closeCheckpoints() {
+	if s.checkpoints == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), checkpointCloseTimeout)
+	defer cancel()
+	if err := s.checkpoints.Close(ctx); err != nil {
+		s.logger.Error("audit checkpoints closed without a shutdown checkpoint", "error", err.Error())
+	}
 }
 
 // incidentAuditor records incident response's actions (auto-blocks,

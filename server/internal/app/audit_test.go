@@ -2,12 +2,16 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/audit"
+	"github.com/pdp-dev/pdp/server/internal/audit/checkpoint"
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/incident"
 	"github.com/pdp-dev/pdp/server/internal/store/memory"
@@ -62,4 +66,55 @@ func auditOf(t *testing.T, s *state) audit.Log {
 		t.Fatal(err)
 	}
 	return log
+}
+
+func TestStateCheckpointsTheAuditChain(t *testing.T) {
+	dir := t.TempDir()
+	privPEM, pubPEM, err := checkpoint.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Store = "bolt:" + filepath.Join(dir, "pdp.db")
+	cfg.AuditCheckpointKey = filepath.Join(dir, "checkpoint.key")
+	cfg.AuditCheckpoints = filepath.Join(dir, "checkpoints.jws")
+	cfg.AuditCheckpointInterval = 0
+	if err := os.WriteFile(cfg.AuditCheckpointKey, privPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openState(cfg, options{logger: slog.New(slog.DiscardHandler), now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := s.audit.Append(context.Background(), audit.Entry{Actor: "admin", Action: "sso.set", Tenant: fmt.Sprint("t", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, err := auditOf(t, s).(audit.Header).Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.close()
+
+	pub, _ := checkpoint.ParsePublicKey(pubPEM)
+	ks, _ := checkpoint.NewKeys(pub)
+	lines, torn, err := checkpoint.ReadFile(cfg.AuditCheckpoints, ks)
+	if err != nil || torn != nil || len(lines) < 2 {
+		t.Fatalf("ReadFile = %d lines, torn %v, %v", len(lines), torn, err)
+	}
+	first, last := lines[0].Checkpoint, lines[len(lines)-1].Checkpoint
+	if lines[0].Err != nil || first.Seq != 0 || lines[len(lines)-1].Err != nil || last.Head() != head {
+		t.Fatalf("start checkpoint %+v, shutdown checkpoint %+v; want seq 0 and the head %+v", first, last, head)
+	}
+	if st, err := os.Stat(cfg.AuditCheckpoints); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("checkpoints file mode %v, %v", st.Mode(), err)
+	}
+	// A key that is not a private key stops the start.
+	cfg.AuditCheckpointKey = filepath.Join(dir, "checkpoint.pub")
+	_ = os.WriteFile(cfg.AuditCheckpointKey, pubPEM, 0o600)
+	if _, err := openState(cfg, options{logger: slog.New(slog.DiscardHandler), now: time.Now}); err == nil ||
+		!strings.Contains(err.Error(), "--audit-checkpoint-key") {
+		t.Fatalf("openState with a public key as the signing key: %v", err)
+	}
 }

@@ -66,6 +66,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 
 	p.engine = engine.New(engine.Options{Logger: o.logger, Now: o.now, EvalWorkers: cfg.EvalWorkers})
 	p.health = transport.NewHealth()
+	o.meters = p.metrics.MeterProvider()
 	p.state, err = openState(cfg, o)
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/audit"
+	"github.com/pdp-dev/pdp/server/internal/audit/checkpoint"
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/engine"
@@ -35,6 +36,9 @@ type state struct {
 	// audit is the store's hash-chained audit log: admin handlers append
 	// every change to it, incident response its actions.
 	audit audit.Log
+	// checkpoints signs the audit chain's head into --audit-checkpoints;
+	// nil when off.
+	checkpoints *checkpoint.Checkpointer
 }
 
 // storeOpenTimeout bounds connecting to a Redis store at startup.
@@ -82,13 +86,19 @@ func openState(cfg config.Config, o options) (*state, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	s := &state{store: st, audit: log, ips: ipset.NewSet(nil), logger: o.logger}
+	s := &state{store: st, ips: ipset.NewSet(nil), logger: o.logger}
+	if s.checkpoints, s.audit, err = openCheckpoints(cfg, o, log); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	if err := s.openIPRules(o); err != nil {
+		s.closeCheckpoints()
 		_ = st.Close()
 		return nil, err
 	}
 	if err := s.openResponders(cfg, o, st); err != nil {
 		s.ipRules.close()
+		s.closeCheckpoints()
 		_ = st.Close()
 		return nil, err
 	}
@@ -117,6 +127,7 @@ func (s *state) ping(ctx context.Context) error { return s.store.Ping(ctx) }
 func (s *state) close() {
 	s.closeResponders()
 	s.ipRules.close()
+	s.closeCheckpoints()
 	_ = s.store.Close()
 }
 

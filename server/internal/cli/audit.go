@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/audit"
+	"github.com/pdp-dev/pdp/server/internal/audit/checkpoint"
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/store/bolt"
 	"github.com/pdp-dev/pdp/server/internal/store/redis"
@@ -19,28 +20,40 @@ import (
 // auditOpenTimeout bounds connecting to a Redis store.
 const auditOpenTimeout = 15 * time.Second
 
-const auditUsage = `usage: pdp audit verify [--store STORE]
+const auditUsage = `usage: pdp audit verify [--store STORE] [--checkpoints FILE --checkpoint-pubkey FILE]
+       pdp audit keygen KEYFILE
 
-Walks the audit log's hash chain from its first event and reports the
-first broken link: a record changed after it was written, a record that
-does not link to the one before it, or a missing, repeated or reordered
-record. Exits 0 when the chain holds, 1 when it does not or the store
-cannot be read.
+verify walks the audit log's hash chain from its first event and reports
+the first broken link: a record changed after it was written, a record
+that does not link to the one before it, or a missing, repeated or
+reordered record. With --checkpoints it also checks the signed checkpoints
+a server wrote with --audit-checkpoints: each signature, and that the
+chain still holds, at each checkpoint's seq, the event it signed; so a
+chain rewritten or re-hashed from any point before the latest checkpoint,
+or cut below it, is found too. Exits 0 when everything holds, 1 when
+something does not or the store cannot be read.
 
 A bolt file is locked while a server has it open: stop the server, or
-verify a copy of the file.
+verify a copy of the file (copy the checkpoints file first, then the
+store, so that the store is not older than the latest checkpoint).
 
-flags:
+keygen writes a new Ed25519 key for --audit-checkpoint-key to KEYFILE
+(mode 0600) and its public key, for --checkpoint-pubkey, to KEYFILE.pub.
+
+flags of verify:
 `
 
-// runAudit is `pdp audit SUBCOMMAND`; verify is the only one.
+// runAudit is `pdp audit SUBCOMMAND`: verify or keygen.
 func runAudit(ctx context.Context, args []string, env Env) int {
+	if len(args) > 0 && args[0] == "keygen" {
+		return runAuditKeygen(args[1:], env)
+	}
 	if len(args) == 0 || args[0] != "verify" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprint(env.Stderr, auditUsage)
 			return ExitOK
 		}
-		fmt.Fprintln(env.Stderr, "usage: pdp audit verify [--store STORE]")
+		fmt.Fprintln(env.Stderr, "usage: pdp audit verify [--store STORE] [--checkpoints FILE --checkpoint-pubkey FILE]\n       pdp audit keygen KEYFILE")
 		return ExitUsage
 	}
 	fs := flag.NewFlagSet("pdp audit verify", flag.ContinueOnError)
@@ -50,6 +63,7 @@ func runAudit(ctx context.Context, args []string, env Env) int {
 		def = config.DefaultStore
 	}
 	storeFlag := fs.String("store", def, "the server's --store (default $PDP_STORE, else "+config.DefaultStore+")")
+	cpFlags := registerCheckpointFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(env.Stderr, auditUsage)
 		fs.PrintDefaults()
@@ -64,6 +78,12 @@ func runAudit(ctx context.Context, args []string, env Env) int {
 	if len(rest) > 0 {
 		fmt.Fprintf(env.Stderr, "pdp audit verify: unexpected arguments: %s\n", strings.Join(rest, " "))
 		return ExitUsage
+	}
+	// The checkpoints are read before the chain, so that a chain appended
+	// meanwhile only grows past them.
+	cps, code := cpFlags.read(env)
+	if code != ExitOK {
+		return code
 	}
 	log, closeLog, err := openAuditLog(ctx, *storeFlag)
 	if err != nil {
@@ -80,7 +100,19 @@ func runAudit(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "pdp audit verify: %v\n", err)
 		return ExitError
 	}
-	return printVerify(env.Stdout, r)
+	code = printVerify(env.Stdout, r)
+	if cps == nil {
+		return code
+	}
+	cr, err := checkpoint.Check(ctx, log, cps.lines)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "pdp audit verify: %v\n", err)
+		return ExitError
+	}
+	if c := printCheckpoints(env.Stdout, cps, cr); c != ExitOK {
+		code = c
+	}
+	return code
 }
 
 // printVerify prints the outcome and returns the exit code.

@@ -43,7 +43,7 @@ func commands() []command {
 		{"test", "run Rego unit tests of policy modules (as opa test)", runTest},
 		{"compliance", "report a tenant's compliance findings", runCompliance},
 		{"keygen", "create an API key and its --api-keys entry", runKeygen},
-		{"audit", "verify the audit log's hash chain (audit verify)", runAudit},
+		{"audit", "verify the audit log's hash chain and checkpoints (audit verify, audit keygen)", runAudit},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -85,6 +85,8 @@ type Config struct {
 	Runtime
 	// HTTPTimeouts bound slow HTTP clients (http.go).
 	HTTPTimeouts
+	// Audit holds the audit checkpoint settings (audit.go).
+	Audit
 }
 
 // Default returns the configuration `pdp serve` starts from.
@@ -103,6 +105,7 @@ func Default() Config {
 		Security:        DefaultSecurity(),
 		Runtime:         Runtime{GCHeadroomMB: DefaultGCHeadroomMB},
 		HTTPTimeouts:    DefaultHTTPTimeouts(),
+		Audit:           Audit{AuditCheckpointInterval: DefaultAuditCheckpointInterval},
 	}
 }
 
@@ -133,6 +136,7 @@ func Parse(args []string, getenv func(string) string, fs *flag.FlagSet) (Config,
 	c.registerDebug(fs)
 	c.registerRuntime(fs)
 	c.registerHTTP(fs)
+	c.registerAudit(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -241,6 +245,7 @@ func (c Config) Validate() error {
 	c.checkDebug(bad)
 	c.checkRuntime(bad)
 	c.checkHTTP(bad)
+	c.checkAudit(bad)
 	return errors.Join(errs...)
 }
 

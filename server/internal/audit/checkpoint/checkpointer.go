@@ -173,6 +173,11 @@ func (c *Checkpointer) run() {
 		backoff time.Duration
 	)
 	for {
+		select {
+		case <-c.stop:
+			return // Close writes the last one
+		default:
+		}
 		if due && !time.Now().Before(next) {
 			due = false
 			if err := c.checkpoint(context.Background(), force); err != nil {
