@@ -86,6 +86,9 @@ func TestStateCheckpointsTheAuditChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, ok := s.audit.(audit.Committer); !ok {
+		t.Fatal("with checkpoints the state's audit log no longer commits a change with its record")
+	}
 	for i := range 3 {
 		if _, err := s.audit.Append(context.Background(), audit.Entry{Actor: "admin", Action: "sso.set", Tenant: fmt.Sprint("t", i)}); err != nil {
 			t.Fatal(err)

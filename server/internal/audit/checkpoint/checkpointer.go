@@ -124,8 +124,16 @@ func (c *Checkpointer) Changed() {
 	}
 }
 
-// Wrap returns log with every successful Append marking a checkpoint due.
-func (c *Checkpointer) Wrap(log audit.Log) audit.Log { return notifying{Log: log, c: c} }
+// Wrap returns log with every successful Append (and Commit, when log is
+// an audit.Committer, which the result then is too) marking a checkpoint
+// due.
+func (c *Checkpointer) Wrap(log audit.Log) audit.Log {
+	n := notifying{Log: log, c: c}
+	if cm, ok := log.(audit.Committer); ok {
+		return committing{notifying: n, cm: cm}
+	}
+	return n
+}
 
 type notifying struct {
 	audit.Log
@@ -134,6 +142,22 @@ type notifying struct {
 
 func (n notifying) Append(ctx context.Context, e audit.Entry) (audit.Event, error) {
 	ev, err := n.Log.Append(ctx, e)
+	if err == nil {
+		n.c.Changed()
+	}
+	return ev, err
+}
+
+// committing keeps a Committer's commits of a change and its record as one.
+type committing struct {
+	notifying
+	cm audit.Committer
+}
+
+var _ audit.Committer = committing{}
+
+func (n committing) Commit(ctx context.Context, e audit.Entry, change func(ctx context.Context, e *audit.Entry) error) (audit.Event, error) {
+	ev, err := n.cm.Commit(ctx, e, change)
 	if err == nil {
 		n.c.Changed()
 	}

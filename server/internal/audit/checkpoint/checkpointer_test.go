@@ -140,6 +140,30 @@ func TestCheckpointerWritesAtStartAfterChangesAndAtClose(t *testing.T) {
 	}
 }
 
+func TestWrapKeepsCommitsOfAChangeAndItsRecordAsOne(t *testing.T) {
+	ctx := context.Background()
+	base := memoryLog(t)
+	dest := &recorder{}
+	c, s := newCheckpointer(t, base, dest, Options{})
+	ks := keysOf(t, s)
+	log := c.Wrap(base)
+	cm, ok := log.(audit.Committer)
+	if !ok {
+		t.Fatal("the wrapped log of a Committer is no Committer: admin changes would no longer commit with their records")
+	}
+	c.Start()
+	waitFor(t, "the start checkpoint", func() bool { return lastSeq(t, dest, ks) == 0 })
+	changed := false
+	if _, err := cm.Commit(ctx, entry(0), func(context.Context, *audit.Entry) error { changed = true; return nil }); err != nil || !changed {
+		t.Fatalf("Commit = %v, change ran %v", err, changed)
+	}
+	waitFor(t, "a checkpoint after the commit", func() bool { return lastSeq(t, dest, ks) == 1 })
+	_ = c.Close(ctx)
+	if _, ok := c.Wrap(&chainLog{}).(audit.Committer); ok {
+		t.Error("the wrapped log of a log that cannot commit claims to")
+	}
+}
+
 func TestCheckpointerIntervalCoalescesChanges(t *testing.T) {
 	ctx := context.Background()
 	base := memoryLog(t)
