@@ -149,3 +149,15 @@ func TestParseInterleaved(t *testing.T) {
 		t.Error("an unknown flag after a positional argument was accepted")
 	}
 }
+
+func TestTestCommandRefusesAModuleAddingTheWrongShape(t *testing.T) {
+	t.Parallel()
+	dir := writeFiles(t, map[string]string{
+		"bad.rego":      "package pdp.custom\n\ndeny contains \"notanobject\" if input.action.name == \"x\"\n",
+		"bad_test.rego": "package pdp.custom_test\n\ntest_nothing if true\n",
+	})
+	r := runPDP(t, nil, "test", dir)
+	if r.code != ExitError || !strings.Contains(r.stderr, "bad.rego:3: data.pdp.custom.deny contains a value of the wrong shape") {
+		t.Fatalf("pdp test of a module adding a string to deny: code %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}

@@ -86,6 +86,9 @@ func (e *Engine) prepare(ctx context.Context, b Bundle) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := CheckShapes(compiler, func(f string) bool { _, ok := b.Modules[f]; return ok }); err != nil {
+		return nil, err
+	}
 
 	tenants, err := ast.InterfaceToValue(tenantsOrEmpty(b.Tenants))
 	if err != nil {

@@ -127,6 +127,10 @@ func Run(ctx context.Context, opts Options, paths ...string) (*Result, error) {
 		return nil, err
 	}
 
+	if err := checkShapes(modules); err != nil {
+		return nil, err
+	}
+
 	runner := tester.NewRunner().
 		SetCompiler(ast.NewCompiler().WithEnablePrintStatements(true)).
 		SetStore(inmem.NewFromObjectWithOpts(loaded.Documents, inmem.OptRoundTripOnWrite(false))).
@@ -194,6 +198,21 @@ func (r *Result) count(tr *tester.Result) {
 	default:
 		r.Passed++
 	}
+}
+
+// checkShapes refuses modules that add to the sets the decision combines
+// values the server cannot read, as the server refuses them at load
+// (engine.CheckShapes), before any test runs. A set that does not compile
+// is left to the test runner, which reports it with the failing lines.
+func checkShapes(modules map[string]*ast.Module) error {
+	c := ast.NewCompiler()
+	if c.Compile(modules); c.Failed() {
+		return nil
+	}
+	return engine.CheckShapes(c, func(file string) bool {
+		_, tested := modules[file]
+		return tested && !strings.HasPrefix(file, "library:") && !strings.HasSuffix(file, "_test.rego")
+	})
 }
 
 // withLibrary adds the library's policy modules to the tested ones.

@@ -43,3 +43,28 @@ func TestARejectedSetSaysWhetherAnythingServes(t *testing.T) {
 		t.Fatalf("a reload after a good load logged:\n%s", out)
 	}
 }
+
+func TestAModuleAddingTheWrongShapeIsRefusedAndTheLastGoodSetServes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	module := filepath.Join(dir, "custom.rego")
+	write(t, module, "package pdp.custom\n\ndeny contains {\"code\": \"c\", \"message\": \"m\", \"rule\": \"r\"} if input.action.name == \"x\"\n")
+	metrics := &reloads{}
+	e := engine.New(engine.Options{})
+	l := reload.New(e, reload.Options{PolicyDirs: []string{dir}, TenantsDir: demoTenants, Metrics: metrics})
+	good, err := l.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, module, "package pdp.custom\n\ndeny contains \"notanobject\" if input.action.name == \"x\"\n")
+	_, err = l.Load(context.Background())
+	if err == nil || !strings.Contains(err.Error(), module+":3:") || !strings.Contains(err.Error(), "wrong shape") {
+		t.Fatalf("reload of a module adding a string to deny: %v", err)
+	}
+	if e.Revision() != good || !e.Ready() {
+		t.Fatalf("serving %q (ready %v), want the last good %q", e.Revision(), e.Ready(), good)
+	}
+	if metrics.ok != 1 || metrics.bad != 1 {
+		t.Fatalf("reloads counted ok %d, failed %d; want 1 and 1", metrics.ok, metrics.bad)
+	}
+}
