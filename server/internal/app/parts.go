@@ -39,6 +39,7 @@ type parts struct {
 	httpServer    *http.Server
 	sec           *security
 	watchDone     chan struct{}
+	healthDone    chan struct{}
 	cancelWatcher context.CancelFunc
 }
 
@@ -82,7 +83,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		OnLoad: func(set reload.Set) {
 			p.admin.loaded(set)
 			p.state.onLoad(set)
-			p.health.SetServing(true)
+			p.health.Recheck()
 		},
 	})
 	// The watch is registered before the first load, so that no change
@@ -144,7 +145,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	})
 	p.httpServer = transport.NewHTTPServer(p.sec.httpHandler(forwardauth.Mount(forwardAuth, transport.NewHTTPHandler(transport.HTTPOptions{
 		Decisions:      svc,
-		Ready:          p.ready,
+		Ready:          p.health.Ready,
 		Metrics:        p.metrics.Handler(),
 		Logger:         o.logger,
 		MaxBodyBytes:   int64(cfg.MaxRequestBytes),
@@ -161,8 +162,12 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	return p, nil
 }
 
-// ready is the readiness of /readyz: a policy set is loaded and the store
-// answers.
+// readinessInterval is how often the readiness is checked. gRPC health
+// and /readyz both report the last check, so they never disagree.
+const readinessInterval = time.Second
+
+// ready is the readiness of gRPC health and /readyz: a policy set is
+// loaded and the store answers.
 func (p *parts) ready(ctx context.Context) error {
 	if !p.engine.Ready() {
 		return errors.New("no policy set loaded")
@@ -195,6 +200,11 @@ func (p *parts) serve(ctx context.Context, cfg config.Config, o options, grpcLis
 			o.logger.Error("policy watcher stopped; changes are no longer picked up", "error", err.Error())
 		}
 	}()
+	p.healthDone = make(chan struct{})
+	go func() {
+		defer close(p.healthDone)
+		p.health.Follow(watchCtx, p.ready, readinessInterval, o.logger)
+	}()
 	if o.ready != nil {
 		o.ready(Info{GRPCAddr: grpcLis.Addr().String(), HTTPAddr: httpLis.Addr().String()})
 	}
@@ -213,6 +223,7 @@ func (p *parts) shutdown(cfg config.Config, o options) {
 	p.health.Shutdown()
 	p.cancelWatcher()
 	<-p.watchDone
+	<-p.healthDone
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	stopped := make(chan struct{})
