@@ -91,10 +91,32 @@ func (s *state) closeCheckpoints() {
 // worth recording.
 type incidentAuditor struct{ log audit.Log }
 
-var _ incident.Auditor = incidentAuditor{}
+var _ incident.CommitAuditor = incidentAuditor{}
 
 // Record implements incident.Auditor.
 func (a incidentAuditor) Record(ctx context.Context, e incident.AuditEntry) error {
+	_, err := a.log.Append(ctx, entryOf(e))
+	return err
+}
+
+// Commit implements incident.CommitAuditor: an auto-block or a suspension
+// is committed with its record (audit.Committer), so it stays only if the
+// record does. A log that cannot commit with a change gets the action
+// first and the record after.
+func (a incidentAuditor) Commit(ctx context.Context, e incident.AuditEntry, act func(context.Context) error) error {
+	c, ok := a.log.(audit.Committer)
+	if !ok {
+		if err := act(ctx); err != nil {
+			return err
+		}
+		return a.Record(ctx, e)
+	}
+	_, err := c.Commit(ctx, entryOf(e), func(ctx context.Context, _ *audit.Entry) error { return act(ctx) })
+	return err
+}
+
+// entryOf is the audit entry of an incident action.
+func entryOf(e incident.AuditEntry) audit.Entry {
 	var after map[string]any
 	if len(e.Details) > 0 {
 		after = make(map[string]any, len(e.Details))
@@ -102,9 +124,8 @@ func (a incidentAuditor) Record(ctx context.Context, e incident.AuditEntry) erro
 			after[k] = v
 		}
 	}
-	_, err := a.log.Append(ctx, audit.Entry{
+	return audit.Entry{
 		Time: e.Time, Actor: e.Actor, Action: e.Action, Tenant: e.Tenant,
 		Target: e.Target, Reason: e.Reason, After: after,
-	})
-	return err
+	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit/checkpoint"
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/incident"
+	"github.com/pdp-dev/pdp/server/internal/store"
+	"github.com/pdp-dev/pdp/server/internal/store/bolt"
 	"github.com/pdp-dev/pdp/server/internal/store/memory"
 )
 
@@ -119,5 +121,59 @@ func TestStateCheckpointsTheAuditChain(t *testing.T) {
 	if _, err := openState(cfg, options{logger: slog.New(slog.DiscardHandler), now: time.Now}); err == nil ||
 		!strings.Contains(err.Error(), "--audit-checkpoint-key") {
 		t.Fatalf("openState with a public key as the signing key: %v", err)
+	}
+}
+
+// linkFails is a bolt audit log whose record fails to link once the
+// action ran, inside the commit's transaction.
+type linkFails struct{ audit.Log }
+
+func (l linkFails) Commit(ctx context.Context, e audit.Entry, change func(context.Context, *audit.Entry) error) (audit.Event, error) {
+	return l.Log.(audit.Committer).Commit(ctx, e, func(ctx context.Context, e *audit.Entry) error {
+		if err := change(ctx, e); err != nil {
+			return err
+		}
+		e.Actor = ""
+		return nil
+	})
+}
+
+func TestIncidentAuditorCommitsTheActionWithItsRecord(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "pdp.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ctx := context.Background()
+	entry := func(user string) incident.AuditEntry {
+		return incident.AuditEntry{Time: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC), Actor: incident.Actor,
+			Action: "incident.suspend_user", Tenant: "acme", Target: user, Reason: "escalation"}
+	}
+	suspend := func(user string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			return st.SetSuspension(ctx, "acme", user, store.Suspension{Suspended: true, By: incident.Actor})
+		}
+	}
+	suspended := func(user string) bool {
+		var p store.Profile
+		ok, err := st.GetProfile(ctx, "acme", user, &p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok && p.Suspension.Suspended
+	}
+
+	if err := (incidentAuditor{log: st.AuditLog()}).Commit(ctx, entry("u1"), suspend("u1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := (incidentAuditor{log: linkFails{st.AuditLog()}}).Commit(ctx, entry("u2"), suspend("u2")); err == nil {
+		t.Fatal("a suspension whose record failed was committed")
+	}
+	if !suspended("u1") || suspended("u2") {
+		t.Errorf("suspended u1 %v, u2 %v; want u1 only", suspended("u1"), suspended("u2"))
+	}
+	evs, _, err := st.AuditLog().List(ctx, audit.Query{})
+	if err != nil || len(evs) != 1 || evs[0].Target != "u1" {
+		t.Errorf("recorded %+v, %v; want u1's suspension only", evs, err)
 	}
 }

@@ -123,6 +123,15 @@ type Auditor interface {
 	Record(ctx context.Context, e AuditEntry) error
 }
 
+// CommitAuditor is an Auditor that records an action together with it:
+// Commit runs act and appends e in one commit of the store both live in,
+// so the action stays only if its record does. act's error is returned as
+// it is, with nothing recorded.
+type CommitAuditor interface {
+	Auditor
+	Commit(ctx context.Context, e AuditEntry, act func(ctx context.Context) error) error
+}
+
 // NopAuditor records nothing. It is the Auditor until the hash-chained
 // audit log is wired in; meanwhile the structured log line "incident"
 // written for every action is the record.

@@ -2,6 +2,8 @@ package incident
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"time"
@@ -24,17 +26,19 @@ func (r *Responder) run(j *job) {
 		expires := now.Add(j.ttl)
 		j.details["expires_at"] = expires.UTC().Format(time.RFC3339)
 		j.details["ttl"] = j.ttl.String()
-		err := r.blocker.Block(ctx, Block{Tenant: j.tenant, Addr: j.ip, At: now, ExpiresAt: expires, Reason: j.reason})
-		r.step(ctx, "block_ip", addrString(j.ip), j, err, now)
+		err := r.act(ctx, "block_ip", addrString(j.ip), j, now, func(ctx context.Context) error {
+			return r.blocker.Block(ctx, Block{Tenant: j.tenant, Addr: j.ip, At: now, ExpiresAt: expires, Reason: j.reason})
+		})
 		if err != nil {
 			j.details["error"] = "block failed: " + err.Error()
 		}
 	}
 	if j.suspend {
-		err := r.suspender.SetSuspension(ctx, j.tenant, j.subject, store.Suspension{
-			Suspended: true, Reason: suspensionReason(j), At: now, By: Actor,
+		err := r.act(ctx, "suspend_user", j.subject, j, now, func(ctx context.Context) error {
+			return r.suspender.SetSuspension(ctx, j.tenant, j.subject, store.Suspension{
+				Suspended: true, Reason: suspensionReason(j), At: now, By: Actor,
+			})
 		})
-		r.step(ctx, "suspend_user", j.subject, j, err, now)
 		if err != nil {
 			j.details["error"] = "suspension failed: " + err.Error()
 			r.recent.forget(j.dedupKey) // let the next decision try again
@@ -51,8 +55,44 @@ func suspensionReason(j *job) string {
 	return j.reason
 }
 
-// step logs and audits one action.
+// act takes one action (do), logs it and records it. With a
+// CommitAuditor the action and its record are committed together: an
+// action whose record cannot be appended is not taken, and a failed action
+// is recorded on its own, with its error, since it changed nothing. Other
+// auditors record the action after it is taken.
+func (r *Responder) act(ctx context.Context, action, target string, j *job, now time.Time, do func(context.Context) error) error {
+	c, ok := r.auditor.(CommitAuditor)
+	if !ok {
+		err := do(ctx)
+		r.step(ctx, action, target, j, err, now)
+		return err
+	}
+	var doErr error
+	err := c.Commit(ctx, r.entry(action, target, j, nil, now), func(ctx context.Context) error {
+		doErr = do(ctx)
+		return doErr
+	})
+	switch {
+	case err != nil && doErr != nil && errors.Is(err, doErr):
+		r.step(ctx, action, target, j, err, now)
+		return err
+	case err != nil:
+		r.logStep(ctx, action, j, fmt.Errorf("not taken: the audit log could not record it: %w", err))
+		return err
+	}
+	r.logStep(ctx, action, j, nil)
+	return nil
+}
+
+// step logs and audits one action already taken (or failed).
 func (r *Responder) step(ctx context.Context, action, target string, j *job, err error, now time.Time) {
+	r.logStep(ctx, action, j, err)
+	r.audit(ctx, r.entry(action, target, j, err, now))
+}
+
+// logStep writes the "incident" log line of one action, counting a
+// failure.
+func (r *Responder) logStep(ctx context.Context, action string, j *job, err error) {
 	level := slog.LevelWarn
 	attrs := r.attrs(action, j)
 	if err != nil {
@@ -61,13 +101,18 @@ func (r *Responder) step(ctx context.Context, action, target string, j *job, err
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	r.logger.LogAttrs(ctx, level, "incident", attrs...)
+}
+
+// entry is the audit entry of one action; err, when not nil, is recorded
+// in its details.
+func (r *Responder) entry(action, target string, j *job, err error, now time.Time) AuditEntry {
 	details := maps.Clone(j.details)
 	details["decision_id"] = j.decisionID
 	if err != nil {
 		details["error"] = err.Error()
 	}
-	r.audit(ctx, AuditEntry{Time: now, Actor: Actor, Action: "incident." + action, Tenant: j.tenant,
-		Target: target, Reason: j.reason, Details: details})
+	return AuditEntry{Time: now, Actor: Actor, Action: "incident." + action, Tenant: j.tenant,
+		Target: target, Reason: j.reason, Details: details}
 }
 
 // notify logs, audits and sends the job's notification.

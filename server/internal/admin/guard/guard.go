@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 
@@ -228,10 +229,11 @@ func Commit(ctx context.Context, log audit.Log, e audit.Entry, change func(ctx c
 		return changeErr
 	})
 	switch {
-	case changeErr != nil:
-		return changeErr
 	case err == nil:
 		return nil
+	case changeErr != nil && errors.Is(err, changeErr):
+		// The change failed (not an attempt the log ran again).
+		return err
 	}
 	// The handler admitted e before (Admit), so a refusal now is the
 	// log's, not the caller's.
