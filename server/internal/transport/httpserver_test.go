@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"strings"
@@ -267,5 +268,28 @@ func TestHTTPServerSlowBodyTimeoutIsADeadlineError(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the body read is still blocked 5s later")
+	}
+}
+
+func TestHTTPServerBoundsHTTP2BodiesToo(t *testing.T) {
+	t.Parallel()
+	h, _ := newHTTP(t, transport.HTTPOptions{})
+	srv := transport.NewHTTPServer(h, transport.HTTPServerOptions{BodyTimeout: 300 * time.Millisecond})
+	ts := httptest.NewUnstartedServer(srv.Handler)
+	ts.EnableHTTP2 = true
+	ts.StartTLS()
+	defer ts.Close()
+	body, never := io.Pipe()
+	defer never.Close()
+	req, _ := http.NewRequest(http.MethodPost, ts.URL+"/v1/check", body)
+	req.ContentLength = 64
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("HTTP/%d %s, want HTTP/2 408", resp.ProtoMajor, resp.Status)
 	}
 }
