@@ -23,8 +23,8 @@ func auditLogOf(st store.Store) (audit.Log, error) {
 	return a.AuditLog(), nil
 }
 
-// checkpointCloseTimeout bounds the shutdown checkpoint.
-const checkpointCloseTimeout = 5 * time.Second
+// checkpointTimeout bounds the start check and the shutdown checkpoint.
+const checkpointTimeout = 5 * time.Second
 
 // openCheckpoints starts the signed checkpoints of the audit chain's head
 // that --audit-checkpoints asks for, and returns the log the server appends
@@ -55,6 +55,7 @@ func openCheckpoints(cfg config.Config, o options, log audit.Log) (*checkpoint.C
 	if err != nil {
 		return nil, nil, fmt.Errorf("--audit-checkpoint-key %s: %w", keyFile, err)
 	}
+	checkLatestCheckpoint(o, log, cfg.AuditCheckpoints, signer)
 	dest, err := checkpoint.OpenFile(cfg.AuditCheckpoints)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--audit-checkpoints: %w", err)
@@ -73,12 +74,34 @@ func openCheckpoints(cfg config.Config, o options, log audit.Log) (*checkpoint.C
 	return cp, cp.Wrap(log), nil
 }
 
+// checkLatestCheckpoint logs an error when the chain no longer holds the
+// latest checkpoint this key signed: the store was rewritten, cut or
+// restored from an older copy while the server was stopped. The server
+// still starts; pdp audit verify --checkpoints tells the whole story.
+func checkLatestCheckpoint(o options, log audit.Log, path string, signer *checkpoint.Signer) {
+	ks, err := checkpoint.NewKeys(signer.Public())
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), checkpointTimeout)
+	defer cancel()
+	f, err := checkpoint.CheckLatest(ctx, log, path, ks)
+	switch {
+	case err != nil:
+		o.logger.Warn("the latest audit checkpoint could not be checked", "file", path, "error", err.Error())
+	case f != nil:
+		o.logger.Error("the audit chain does not hold the latest checkpoint: it was rewritten or cut since; run pdp audit verify --checkpoints",
+			"file", path, "problem", f.Problem, "seq", f.Checkpoint.Seq, "signed", f.Checkpoint.Time.Format(time.RFC3339),
+			"expected", f.Expected, "found", f.Actual)
+	}
+}
+
 // closeCheckpoints writes the shutdown checkpoint; the store is still open.
 func (s *state) closeCheckpoints() {
 	if s.checkpoints == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), checkpointCloseTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), checkpointTimeout)
 	defer cancel()
 	if err := s.checkpoints.Close(ctx); err != nil {
 		s.logger.Error("audit checkpoints closed without a shutdown checkpoint", "error", err.Error())

@@ -1,7 +1,11 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bbolt "go.etcd.io/bbolt"
 
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/audit/checkpoint"
@@ -175,5 +181,70 @@ func TestIncidentAuditorCommitsTheActionWithItsRecord(t *testing.T) {
 	evs, _, err := st.AuditLog().List(ctx, audit.Query{})
 	if err != nil || len(evs) != 1 || evs[0].Target != "u1" {
 		t.Errorf("recorded %+v, %v; want u1's suspension only", evs, err)
+	}
+}
+
+func TestStateLogsAChainThatNoLongerHoldsTheLatestCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	privPEM, _, err := checkpoint.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "pdp.db")
+	cfg := config.Default()
+	cfg.Store = "bolt:" + db
+	cfg.AuditCheckpointKey = filepath.Join(dir, "checkpoint.key")
+	cfg.AuditCheckpoints = filepath.Join(dir, "checkpoints.jws")
+	_ = os.WriteFile(cfg.AuditCheckpointKey, privPEM, 0o600)
+	start := func() (*state, string) {
+		var logs bytes.Buffer
+		s, err := openState(cfg, options{logger: slog.New(slog.NewTextHandler(&logs, nil)), now: time.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, logs.String()
+	}
+	s, logs := start()
+	for range 3 {
+		if _, err := s.audit.Append(context.Background(), audit.Entry{Actor: "admin", Action: "sso.set", Tenant: "acme"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.close()
+	if strings.Contains(logs, "does not hold") {
+		t.Fatalf("a first start complains:\n%s", logs)
+	}
+	s, logs = start()
+	s.close()
+	if strings.Contains(logs, "does not hold") {
+		t.Fatalf("a restart of a sound chain complains:\n%s", logs)
+	}
+
+	// While stopped, the store goes back to an older copy: seq 3 is cut and
+	// the head moved to seq 2.
+	bdb, err := bbolt.Open(db, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(tx *bbolt.Tx) error {
+		recs := tx.Bucket([]byte("audit"))
+		ev, err := audit.Decode(recs.Get(binary.BigEndian.AppendUint64(nil, 2)))
+		if err != nil {
+			return err
+		}
+		head, _ := json.Marshal(map[string]any{"seq": ev.Seq, "hash": ev.Hash, "id": ev.ID})
+		return errors.Join(recs.Delete(binary.BigEndian.AppendUint64(nil, 3)), tx.Bucket([]byte("audit_head")).Put([]byte("head"), head))
+	})
+	if cerr := bdb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, logs = start()
+	s.close()
+	if !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "the audit chain does not hold the latest checkpoint") ||
+		!strings.Contains(logs, "problem=truncated seq=3") {
+		t.Fatalf("a start on a cut chain logs:\n%s", logs)
 	}
 }

@@ -216,3 +216,20 @@ func describe(h audit.Head) string {
 	}
 	return fmt.Sprintf("seq %d hash %s id %s", h.Seq, h.Hash, h.ID)
 }
+
+// CheckLatest checks the chain in log against the latest checkpoint of the
+// file at path that ks verifies (see Latest), as a server does at start to
+// notice at once a store rewritten, cut or restored from an older copy
+// while it was stopped. It returns the finding, or nil when the chain
+// holds that checkpoint or the file holds none.
+func CheckLatest(ctx context.Context, log audit.Log, path string, ks Keys) (*Finding, error) {
+	l, ok, err := Latest(path, ks)
+	if err != nil || !ok {
+		return nil, err
+	}
+	r, err := Check(ctx, log, []Line{l})
+	if err != nil || r.OK() {
+		return nil, err
+	}
+	return &r.Findings[0], nil
+}

@@ -499,3 +499,48 @@ func mustSign(t testing.TB, s *Signer, h audit.Head) string {
 	}
 	return string(line)
 }
+
+func TestLatestReadsTheLastVerifiedCheckpointFromTheEnd(t *testing.T) {
+	s, other := newSigner(t), newSigner(t)
+	ks := keysOf(t, s)
+	c := newChain(t, 400)
+	path := filepath.Join(t.TempDir(), "checkpoints.jws")
+	if _, ok, err := Latest(path, ks); ok || err != nil {
+		t.Fatalf("no file: ok %v, %v", ok, err)
+	}
+	f, _ := OpenFile(path)
+	for seq := uint64(1); seq <= 3; seq++ {
+		_ = f.Write([]byte(mustSign(t, s, audit.HeadOf(c.evs[seq-1]))))
+	}
+	// A forged line and a torn one after the last good checkpoint.
+	_ = f.Write([]byte(mustSign(t, other, audit.HeadOf(c.evs[99]))))
+	_ = f.Close()
+	tail, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	_, _ = tail.WriteString("eyJhbGciOi")
+	_ = tail.Close()
+	l, ok, err := Latest(path, ks)
+	if err != nil || !ok || l.N != 3 || l.Checkpoint.Seq != 3 {
+		t.Fatalf("Latest = %+v, %v, %v; want line 3, seq 3", l, ok, err)
+	}
+	// A file far longer than what Latest reads.
+	f, _ = OpenFile(path)
+	for seq := uint64(4); seq <= 400; seq++ {
+		_ = f.Write([]byte(mustSign(t, s, audit.HeadOf(c.evs[seq-1]))))
+	}
+	_ = f.Close()
+	if st, _ := os.Stat(path); st.Size() <= tailBytes {
+		t.Fatalf("the file is only %d bytes", st.Size())
+	}
+	l, ok, err = Latest(path, ks)
+	if err != nil || !ok || l.N != 0 || l.Checkpoint.Seq != 400 {
+		t.Fatalf("Latest of a long file = %+v, %v, %v; want seq 400 without a line number", l, ok, err)
+	}
+	if f, err := CheckLatest(context.Background(), c, path, ks); f != nil || err != nil {
+		t.Fatalf("CheckLatest of a sound chain = %v, %v", f, err)
+	}
+	c.cut(350)
+	f2, err := CheckLatest(context.Background(), c, path, ks)
+	if err != nil || f2 == nil || f2.Problem != ProblemTruncated || f2.Checkpoint.Seq != 400 {
+		t.Fatalf("CheckLatest of a cut chain = %+v, %v", f2, err)
+	}
+}

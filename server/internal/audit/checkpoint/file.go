@@ -178,3 +178,48 @@ func ReadFile(path string, ks Keys) (lines []Line, torn *Line, err error) {
 		}
 	}
 }
+
+// tailBytes is how much of the end of a checkpoints file Latest reads.
+const tailBytes = 64 << 10
+
+// Latest returns the last checkpoint of the file at path that ks verifies,
+// reading only the file's end, so that it stays cheap however long the
+// file grows. Its line number is 0 unless the whole file was read. ok is
+// false when the end of the file holds none (or there is no file).
+func Latest(path string, ks Keys) (l Line, ok bool, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Line{}, false, nil
+	}
+	if err != nil {
+		return Line{}, false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return Line{}, false, err
+	}
+	off := max(st.Size()-tailBytes, 0)
+	buf := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+		return Line{}, false, fmt.Errorf("%s: %w", path, err)
+	}
+	lines := bytes.Split(buf, []byte{'\n'})
+	if off > 0 {
+		lines = lines[1:] // the first may be the end of a longer line
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		text := bytes.TrimSpace(lines[i])
+		if len(text) == 0 {
+			continue
+		}
+		if cp, err := ks.Verify(text); err == nil {
+			n := 0
+			if off == 0 {
+				n = i + 1
+			}
+			return Line{N: n, Checkpoint: cp}, true, nil
+		}
+	}
+	return Line{}, false, nil
+}
