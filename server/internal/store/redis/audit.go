@@ -49,6 +49,13 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[5], 'id', ARGV[6])
 return {1}
 `)
 
+// The Redis log is not an audit.Committer: an admin change is written to
+// its tenant's slot (or the policies' slot) and its record to the {audit}
+// slot, and a Cluster runs no script across slots, so the two are
+// separate writes (guard.Commit makes the change, then appends). Making
+// them one would take a per-slot outbox written by the change's own
+// script and linked into the chain afterwards.
+
 // AuditLog returns the deployment's audit log, shared by every replica on
 // the same Redis and key prefix. After Close every call fails with
 // store.ErrClosed.
