@@ -113,7 +113,13 @@ func (e *Engine) prepare(ctx context.Context, b Bundle) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &prepared{query: query, revision: revision, compliance: newComplianceSet(compiler, store)}, nil
+	p := &prepared{query: query, revision: revision, compliance: newComplianceSet(compiler, store)}
+	if len(b.Modules) > 0 {
+		if err := e.probe(ctx, p, b.Tenants); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
 // libraryOnlyModule is the module the engine adds to a policy set in which

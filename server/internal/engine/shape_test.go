@@ -98,3 +98,15 @@ checks contains {"rule": "r", "code": "c", "effect": "deny", "message": "m"} if 
 		t.Fatal(err)
 	}
 }
+
+func TestLoadProbesContributionsWhoseTypeIsKnownOnlyAtEvaluation(t *testing.T) {
+	t.Parallel()
+	// data.tenants has no type at compile time; the plan is a string.
+	src := "package pdp.custom\n\ndeny contains x if {\n\tx := data.tenants[input.tenant].plan\n}\n"
+	_, err := New(Options{Library: coreLibrary(t, nil)}).Load(context.Background(), Bundle{
+		Modules: map[string]string{"policies/plan.rego": src}, Tenants: demoTenants(t),
+	})
+	if err == nil || !strings.Contains(err.Error(), "cannot decide a probe Check for tenant acme, environment production") {
+		t.Fatalf("Load = %v, want the probe's refusal", err)
+	}
+}
