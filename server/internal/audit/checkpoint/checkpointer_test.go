@@ -78,7 +78,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func memoryLog(t *testing.T) audit.Log {
+func memoryLog(t *testing.T) audit.Log { return memoryStore(t) }
+
+func memoryStore(t testing.TB) audit.Log {
 	t.Helper()
 	st := memory.New(memory.Options{SweepInterval: -1})
 	t.Cleanup(func() { _ = st.Close() })
