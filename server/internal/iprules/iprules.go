@@ -196,6 +196,24 @@ type Store interface {
 	All(ctx context.Context) ([]Rule, error)
 }
 
+// Stager is a Store that imports atomically: an import's rules are
+// staged in batches under an import id, where no reader sees them (not
+// Get, List, All, a scan, nor the rules of another import), then made live
+// at once by Publish, which an audited change runs so that the rules and
+// the import's audit record are committed together (audit.Committer).
+type Stager interface {
+	// Stage stores rules (prepared as Import prepares them, rules with an
+	// invalid prefix dropped) under the import id, and returns how many of
+	// them were already staged under it.
+	Stage(ctx context.Context, id, tenant, list, source string, rules []Rule) (repeats int, err error)
+	// Publish makes the rules staged under id live (those not stored yet)
+	// and removes the staging, counting the rules added and those already
+	// present. Inside an audited change its writes are the change's.
+	Publish(ctx context.Context, id string) (added, duplicates int, err error)
+	// Discard removes what is staged under id, if anything.
+	Discard(ctx context.Context, id string) error
+}
+
 // Prepare validates r and returns it with its id, for Add.
 func Prepare(r Rule) (Rule, error) {
 	if err := r.Validate(); err != nil {

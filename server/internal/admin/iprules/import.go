@@ -1,9 +1,14 @@
 package iprules
 
 import (
+	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"net/netip"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -19,7 +24,8 @@ import (
 const (
 	// MaxInvalidLines is how many invalid lines a response quotes.
 	MaxInvalidLines = 100
-	// importBatch is how many parsed entries are stored at a time.
+	// importBatch is how many parsed entries are staged (or stored) at a
+	// time.
 	importBatch = 100_000
 	// MaxSourceLen bounds the source a list is imported under: the
 	// import's audit record names "import:SOURCE" as its target, which
@@ -37,6 +43,14 @@ const (
 // tenant, list and source are taken from the first chunk. Entries are
 // stored with source "import:SOURCE"; entries already stored for that
 // source count as duplicates.
+//
+// On a store that stages imports (rules.Stager) the import is atomic:
+// entries are staged in batches as they arrive, unseen by readers, and
+// made live in one audited change with the import's record, so that
+// either the whole list is live and recorded or nothing of it is; an
+// import that fails (a broken stream, a cancelled call, a record the log
+// does not take) drops its staging. Other stores store the batches as
+// they come and record the import after the last one.
 func (s *Service) ImportIPList(stream grpc.ClientStreamingServer[pdpv1.ImportIPListRequest, pdpv1.ImportIPListResponse]) error {
 	ctx := stream.Context()
 	first, err := stream.Recv()
@@ -67,20 +81,26 @@ func (s *Service) ImportIPList(stream grpc.ClientStreamingServer[pdpv1.ImportIPL
 		v.Add("source", "must not contain white space")
 	}
 	source := rules.ImportPrefix + feed
-	// The record names the source as its target, and the feed in its
-	// reason; both fit once the source does, and admitting the record
-	// says so before the first entry is stored.
-	s.admit(ctx, &v, ActionImport, tenant, source, importReason(feed, &pdpv1.ImportIPListResponse{}))
+	// The record names the source as its target, and the feed and the
+	// counts in its reason; admitting the longest reason the counts can
+	// make says, before the first entry is stored, that the log takes it.
+	s.admit(ctx, &v, ActionImport, tenant, source, importReason(feed, &pdpv1.ImportIPListResponse{
+		Added: math.MaxUint64, Duplicates: math.MaxUint64, Invalid: math.MaxUint64,
+	}))
 	if err := v.Err(); err != nil {
 		return err
 	}
-	imp := importer{s: s, tenant: tenant, list: list, source: source, resp: &pdpv1.ImportIPListResponse{}}
+	imp := importer{s: s, tenant: tenant, list: list, source: source, by: actor(ctx), resp: &pdpv1.ImportIPListResponse{}}
+	if st, ok := s.store.(rules.Stager); ok {
+		imp.stager, imp.id = st, rand.Text()
+		defer imp.discard(ctx)
+	}
 	for chunk := first; ; {
 		for _, line := range chunk.GetLines() {
 			imp.line(line)
 		}
-		if len(imp.batch) >= importBatch {
-			if err := imp.flush(stream); err != nil {
+		if len(imp.batch) >= s.batch {
+			if err := imp.flush(ctx); err != nil {
 				return err
 			}
 		}
@@ -92,14 +112,17 @@ func (s *Service) ImportIPList(stream grpc.ClientStreamingServer[pdpv1.ImportIPL
 			return err
 		}
 	}
-	if err := imp.flush(stream); err != nil {
+	if err := imp.flush(ctx); err != nil {
 		return err
 	}
-	r := imp.resp
-	after := map[string]any{
-		"list": list, "source": source, "added": r.GetAdded(), "duplicates": r.GetDuplicates(), "invalid": r.GetInvalid(),
+	if imp.stager != nil {
+		if err := imp.publish(ctx, feed); err != nil {
+			return err
+		}
+		return stream.SendAndClose(imp.resp)
 	}
-	if err := s.record(ctx, ActionImport, tenant, source, importReason(feed, r), nil, after); err != nil {
+	r := imp.resp
+	if err := s.record(ctx, ActionImport, tenant, source, importReason(feed, r), nil, importAfter(list, source, r)); err != nil {
 		return err
 	}
 	return stream.SendAndClose(r)
@@ -110,12 +133,28 @@ func importReason(feed string, r *pdpv1.ImportIPListResponse) string {
 	return fmt.Sprintf("import of %s: %d added, %d duplicates, %d invalid lines", feed, r.GetAdded(), r.GetDuplicates(), r.GetInvalid())
 }
 
+// importAfter is the After of an import's audit record.
+func importAfter(list, source string, r *pdpv1.ImportIPListResponse) map[string]any {
+	return map[string]any{
+		"list": list, "source": source, "added": r.GetAdded(), "duplicates": r.GetDuplicates(), "invalid": r.GetInvalid(),
+	}
+}
+
 type importer struct {
-	s                    *Service
-	tenant, list, source string
-	number               uint64
-	batch                []rules.Rule
-	resp                 *pdpv1.ImportIPListResponse
+	s                        *Service
+	tenant, list, source, by string
+	number                   uint64
+	batch                    []rules.Rule
+	resp                     *pdpv1.ImportIPListResponse
+
+	// An atomic import stages under id, counts the entries repeated in
+	// the list, and keeps the staged prefixes to list them locally once
+	// they are live (a prefix is all an imported entry needs).
+	stager    rules.Stager
+	id        string
+	repeats   uint64
+	staged    []netip.Prefix
+	published bool
 }
 
 // line parses one line of the list.
@@ -156,28 +195,88 @@ func (imp *importer) invalid(line, why string) {
 	imp.resp.InvalidLines = append(imp.resp.InvalidLines, &pdpv1.InvalidLine{Number: imp.number, Line: line, Error: why})
 }
 
-// flush stores the parsed entries and lists them locally.
-func (imp *importer) flush(stream grpc.ClientStreamingServer[pdpv1.ImportIPListRequest, pdpv1.ImportIPListResponse]) error {
+// flush stages the parsed entries, or, on a store without staging, stores
+// them and lists them locally.
+func (imp *importer) flush(ctx context.Context) error {
 	if len(imp.batch) == 0 {
 		return nil
 	}
 	now := imp.s.now().UTC()
-	by := actor(stream.Context())
 	for i := range imp.batch {
-		imp.batch[i].CreatedAt, imp.batch[i].CreatedBy = now, by
+		imp.batch[i].CreatedAt, imp.batch[i].CreatedBy = now, imp.by
 	}
-	added, dups, err := imp.s.store.Import(stream.Context(), imp.tenant, imp.list, imp.source, imp.batch)
+	if imp.stager != nil {
+		repeats, err := imp.stager.Stage(ctx, imp.id, imp.tenant, imp.list, imp.source, imp.batch)
+		if err != nil {
+			return err
+		}
+		imp.repeats += uint64(repeats)
+		if imp.s.applier != nil {
+			for _, r := range imp.batch {
+				imp.staged = append(imp.staged, r.Prefix)
+			}
+		}
+		imp.batch = imp.batch[:0]
+		return nil
+	}
+	added, dups, err := imp.s.store.Import(ctx, imp.tenant, imp.list, imp.source, imp.batch)
 	if err != nil {
 		return err
 	}
 	imp.resp.Added += uint64(added)
 	imp.resp.Duplicates += uint64(dups)
-	if imp.s.applier != nil {
-		for i := range imp.batch {
-			imp.batch[i].Tenant, imp.batch[i].List, imp.batch[i].Source = imp.tenant, imp.list, imp.source
-		}
-		imp.s.applier.Imported(imp.batch)
-	}
+	imp.apply(imp.batch)
 	imp.batch = imp.batch[:0]
 	return nil
+}
+
+// publish makes the staged entries live with the import's record, in one
+// audited change, then lists them locally.
+func (imp *importer) publish(ctx context.Context, feed string) error {
+	r := imp.resp
+	err := imp.s.commit(ctx, ActionImport, imp.tenant, imp.source, importReason(feed, r), func(ctx context.Context, e *audit.Entry) error {
+		added, dups, err := imp.stager.Publish(ctx, imp.id)
+		if err != nil {
+			return err
+		}
+		r.Added, r.Duplicates = uint64(added), imp.repeats+uint64(dups)
+		e.Reason, e.After = importReason(feed, r), importAfter(imp.list, imp.source, r)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	imp.published = true
+	for prefixes := range slices.Chunk(imp.staged, imp.s.batch) {
+		batch := make([]rules.Rule, len(prefixes))
+		for i, p := range prefixes {
+			batch[i] = rules.Rule{Prefix: p}
+		}
+		imp.apply(batch)
+	}
+	imp.staged = nil
+	return nil
+}
+
+// apply lists stored entries locally.
+func (imp *importer) apply(batch []rules.Rule) {
+	if imp.s.applier == nil {
+		return
+	}
+	for i := range batch {
+		batch[i].Tenant, batch[i].List, batch[i].Source = imp.tenant, imp.list, imp.source
+	}
+	imp.s.applier.Imported(batch)
+}
+
+// discard drops the staging of an import that was not published, even
+// when the call was cancelled; what it cannot drop is dropped when the
+// store is next opened.
+func (imp *importer) discard(ctx context.Context) {
+	if imp.published {
+		return
+	}
+	if err := imp.stager.Discard(context.WithoutCancel(ctx), imp.id); err != nil {
+		imp.s.logger.Warn("an abandoned IP list import stays staged", "tenant", imp.tenant, "source", imp.source, "error", err.Error())
+	}
 }

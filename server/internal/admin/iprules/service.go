@@ -71,6 +71,7 @@ type Service struct {
 	applier Applier
 	now     func() time.Time
 	logger  *slog.Logger
+	batch   int // entries of an import stored or staged at a time
 }
 
 // New returns a Service, or an error naming a missing option.
@@ -85,7 +86,7 @@ func New(o Options) (*Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &Service{store: o.Store, audit: o.Audit, applier: o.Applier, now: o.Now, logger: o.Logger}
+	s := &Service{store: o.Store, audit: o.Audit, applier: o.Applier, now: o.Now, logger: o.Logger, batch: importBatch}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -300,8 +301,9 @@ func (s *Service) commit(ctx context.Context, action, tenant, target, reason str
 	}, change)
 }
 
-// record appends the record of an import, whose entries are committed in
-// batches before it; a failure is logged as well as returned.
+// record appends the record of an import on a store that does not stage
+// imports, whose entries are committed in batches before it; a failure is
+// logged as well as returned.
 func (s *Service) record(ctx context.Context, action, tenant, target, reason string, before, after map[string]any) error {
 	_, err := s.audit.Append(ctx, audit.Entry{
 		Time: s.now().UTC(), Actor: actor(ctx), Action: action, Tenant: tenant, Target: target,

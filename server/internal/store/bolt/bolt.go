@@ -239,6 +239,9 @@ func (s *Store) init() error {
 				return err
 			}
 		}
+		if err := dropStaging(tx); err != nil {
+			return err
+		}
 		meta := tx.Bucket(bucketMeta)
 		v := meta.Get(keySchema)
 		switch {

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -18,15 +19,33 @@ import (
 // order. Get and Remove look the id up in every scope bucket: there is one
 // per tenant with rules, and a lookup is a B+tree descent. Imports commit
 // importChunk rules per transaction, sorted by id.
+//
+// An atomic import (iprules.Stager) stages its rules in the ip_imports
+// bucket, in one nested bucket per import id (the rules under their ids,
+// and the scope under stagedScope), which no reader opens; Publish copies
+// them into their scope bucket in the audited change's transaction and
+// drops the staging. Staging is in transactions of its own because one
+// transaction for a whole import would hold bbolt's writer lock, and so
+// every state write, for as long as the client streams. Staging left by
+// a crash is dropped when the file is opened.
 
-var bucketIPRules = []byte("ip_rules")
+var (
+	bucketIPRules   = []byte("ip_rules")
+	bucketIPImports = []byte("ip_imports")
+	// stagedScope keys the scope of an import's staging; rule ids start
+	// with 'r', so it sorts before them.
+	stagedScope = []byte("\x00scope")
+)
 
 const importChunk = 100_000
 
 // IPRules is the bbolt backend of iprules.Store, sharing the Store's file.
 type IPRules struct{ s *Store }
 
-var _ iprules.Store = IPRules{}
+var (
+	_ iprules.Store  = IPRules{}
+	_ iprules.Stager = IPRules{}
+)
 
 // IPRules returns the store's IP rules.
 func (s *Store) IPRules() IPRules { return IPRules{s: s} }
@@ -239,6 +258,111 @@ func (r IPRules) Import(ctx context.Context, tenant, list, source string, in []i
 		}
 	}
 	return added, dups, nil
+}
+
+// Stage implements iprules.Stager, in a transaction of its own.
+func (r IPRules) Stage(ctx context.Context, id, tenant, list, source string, in []iprules.Rule) (int, error) {
+	prepared, err := iprules.PrepareImport(tenant, list, source, in)
+	if err != nil {
+		return 0, err
+	}
+	slices.SortFunc(prepared, func(a, b iprules.Rule) int { return strings.Compare(a.ID, b.ID) })
+	n := len(prepared)
+	prepared = slices.CompactFunc(prepared, func(a, b iprules.Rule) bool { return a.ID == b.ID })
+	repeats := n - len(prepared)
+	err = r.update(ctx, "stage IP rules", func(rules *bbolt.Bucket) error {
+		imports, err := rules.Tx().CreateBucketIfNotExists(bucketIPImports)
+		if err != nil {
+			return err
+		}
+		b, err := imports.CreateBucketIfNotExists([]byte(id))
+		if err != nil {
+			return err
+		}
+		b.FillPercent = 0.9
+		if err := b.Put(stagedScope, []byte(tenant)); err != nil {
+			return err
+		}
+		for _, rule := range prepared {
+			if b.Get([]byte(rule.ID)) != nil {
+				repeats++
+				continue
+			}
+			v, err := rule.MarshalBinary()
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(rule.ID), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return repeats, nil
+}
+
+// Publish implements iprules.Stager: the staged rules are copied into
+// their scope bucket in id order, and the staging is dropped, in one
+// transaction (the audited change's, inside one).
+func (r IPRules) Publish(ctx context.Context, id string) (int, int, error) {
+	added, dups := 0, 0
+	err := r.update(ctx, "publish IP rules", func(rules *bbolt.Bucket) error {
+		imports := rules.Tx().Bucket(bucketIPImports)
+		var staged *bbolt.Bucket
+		if imports != nil {
+			staged = imports.Bucket([]byte(id))
+		}
+		if staged == nil {
+			return nil
+		}
+		c := staged.Cursor()
+		k, v := c.First()
+		if !bytes.Equal(k, stagedScope) {
+			return fmt.Errorf("import %q: staging without its scope", id)
+		}
+		b, err := rules.CreateBucketIfNotExists(scopeName(string(v)))
+		if err != nil {
+			return err
+		}
+		b.FillPercent = 0.9
+		for k, v = c.Next(); k != nil; k, v = c.Next() {
+			if b.Get(k) != nil {
+				dups++
+				continue
+			}
+			if err := b.Put(k, v); err != nil {
+				return err
+			}
+			added++
+		}
+		return imports.DeleteBucket([]byte(id))
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return added, dups, nil
+}
+
+// Discard implements iprules.Stager.
+func (r IPRules) Discard(ctx context.Context, id string) error {
+	return r.update(ctx, "discard IP rules", func(rules *bbolt.Bucket) error {
+		imports := rules.Tx().Bucket(bucketIPImports)
+		if imports == nil || imports.Bucket([]byte(id)) == nil {
+			return nil
+		}
+		return imports.DeleteBucket([]byte(id))
+	})
+}
+
+// dropStaging drops what imports a crash cut short left staged.
+func dropStaging(tx *bbolt.Tx) error {
+	if tx.Bucket(bucketIPImports) == nil {
+		return nil
+	}
+	return tx.DeleteBucket(bucketIPImports)
 }
 
 func invalidCount(rules []iprules.Rule) int {

@@ -17,6 +17,9 @@ type IPRules struct {
 	mu     sync.RWMutex
 	byID   map[string]string // id → tenant
 	scopes map[string]*ruleScope
+
+	stageMu sync.Mutex
+	staged  map[string]map[string]iprules.Rule // import id → rule id → rule, unseen by readers
 }
 
 type ruleScope struct {
@@ -24,11 +27,14 @@ type ruleScope struct {
 	sorted []string // ids in order; nil when stale
 }
 
-var _ iprules.Store = (*IPRules)(nil)
+var (
+	_ iprules.Store  = (*IPRules)(nil)
+	_ iprules.Stager = (*IPRules)(nil)
+)
 
 // NewIPRules returns an empty rule store.
 func NewIPRules() *IPRules {
-	return &IPRules{byID: map[string]string{}, scopes: map[string]*ruleScope{}}
+	return &IPRules{byID: map[string]string{}, scopes: map[string]*ruleScope{}, staged: map[string]map[string]iprules.Rule{}}
 }
 
 func (m *IPRules) scope(tenant string) *ruleScope {
@@ -161,6 +167,63 @@ func (m *IPRules) Import(ctx context.Context, tenant, list, source string, rules
 		}
 	}
 	return added, len(prepared) - added, nil
+}
+
+// Stage implements iprules.Stager: the rules wait in a map of their
+// import that no reader looks at.
+func (m *IPRules) Stage(ctx context.Context, id, tenant, list, source string, rules []iprules.Rule) (int, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return 0, err
+	}
+	prepared, err := iprules.PrepareImport(tenant, list, source, rules)
+	if err != nil {
+		return 0, err
+	}
+	m.stageMu.Lock()
+	defer m.stageMu.Unlock()
+	staged := m.staged[id]
+	if staged == nil {
+		staged = make(map[string]iprules.Rule, len(prepared))
+		m.staged[id] = staged
+	}
+	repeats := 0
+	for _, r := range prepared {
+		if _, ok := staged[r.ID]; ok {
+			repeats++
+			continue
+		}
+		staged[r.ID] = r
+	}
+	return repeats, nil
+}
+
+// Publish implements iprules.Stager: the staged rules become live under
+// the store's lock, all at once.
+func (m *IPRules) Publish(ctx context.Context, id string) (int, int, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return 0, 0, err
+	}
+	m.stageMu.Lock()
+	staged := m.staged[id]
+	delete(m.staged, id)
+	m.stageMu.Unlock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	added := 0
+	for _, r := range staged {
+		if m.put(r, false) {
+			added++
+		}
+	}
+	return added, len(staged) - added, nil
+}
+
+// Discard implements iprules.Stager.
+func (m *IPRules) Discard(_ context.Context, id string) error {
+	m.stageMu.Lock()
+	defer m.stageMu.Unlock()
+	delete(m.staged, id)
+	return nil
 }
 
 // All implements iprules.Store.
