@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/debug"
+	"strings"
 
 	bbolt "go.etcd.io/bbolt"
 	bbolterrors "go.etcd.io/bbolt/errors"
@@ -85,15 +87,44 @@ func inUse(path string, opts Options) error {
 // unchecked pointers into the map, so a damaged page id can point past the
 // file's end; SetPanicOnFault makes that read a panic of this goroutine,
 // where fn runs, instead of a crash. bbolt rolls its transaction back
-// before the panic reaches here.
+// before the panic reaches here. Any other panic (a bug in fn, not damage)
+// goes on.
 func guard(path string, fn func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
+			if !fromDamage(r) {
+				panic(r)
+			}
 			err = damaged(path, fmt.Sprintf("reading it failed: %v", r))
 		}
 	}()
 	return fn()
+}
+
+// fromDamage reports whether the panic being recovered (r) is a fault
+// reading memory, or was raised in bbolt's code: the first frame below the
+// runtime's panic frames is bbolt's. It must be called by the deferred
+// function that recovered.
+func fromDamage(r any) bool {
+	if _, fault := r.(interface{ Addr() uintptr }); fault {
+		return true
+	}
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	panicking := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			panicking = true
+		case panicking && !strings.HasPrefix(f.Function, "runtime."):
+			return strings.HasPrefix(f.Function, "go.etcd.io/bbolt")
+		}
+		if !more {
+			return false
+		}
+	}
 }
 
 // view is db.View under guard: what reads the file outside Open's load

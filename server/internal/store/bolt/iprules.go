@@ -70,7 +70,7 @@ func (r IPRules) update(ctx context.Context, op string, fn func(rules *bbolt.Buc
 	}
 	defer release()
 	var inner error
-	err = r.s.db.Update(func(tx *bbolt.Tx) error {
+	err = r.s.update(func(tx *bbolt.Tx) error {
 		rules, err := tx.CreateBucketIfNotExists(bucketIPRules)
 		if err != nil {
 			return err
@@ -96,7 +96,7 @@ func (r IPRules) view(ctx context.Context, fn func(rules *bbolt.Bucket) error) e
 	if t := txnOf(ctx); t != nil {
 		return fn(t.tx.Bucket(bucketIPRules))
 	}
-	return r.s.db.View(func(tx *bbolt.Tx) error { return fn(tx.Bucket(bucketIPRules)) })
+	return r.s.view(func(tx *bbolt.Tx) error { return fn(tx.Bucket(bucketIPRules)) })
 }
 
 func decodeRule(v []byte) (iprules.Rule, error) {

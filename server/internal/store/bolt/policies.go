@@ -43,7 +43,7 @@ func (p *Policies) view(ctx context.Context, bucket []byte, fn func(b *bbolt.Buc
 		return err
 	}
 	defer leave()
-	return p.s.db.View(func(tx *bbolt.Tx) error { return fn(tx.Bucket(bucket)) })
+	return p.s.view(func(tx *bbolt.Tx) error { return fn(tx.Bucket(bucket)) })
 }
 
 // update runs fn in a write transaction with the bucket created: the
@@ -62,7 +62,7 @@ func (p *Policies) update(ctx context.Context, op string, bucket []byte, fn func
 	}
 	defer leave()
 	var refusal error // a domain refusal rolls back without being an I/O failure
-	err = p.s.db.Update(func(tx *bbolt.Tx) error {
+	err = p.s.update(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
 			return err
