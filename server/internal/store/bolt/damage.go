@@ -42,6 +42,9 @@ func checkFile(path string, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("bolt store %s: %w", path, err)
 	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("bolt store %s: not a regular file", path)
+	}
 	if info.Size() == 0 {
 		return damaged(path, "it is empty")
 	}
@@ -51,11 +54,14 @@ func checkFile(path string, opts Options) error {
 		db, err = bbolt.Open(path, 0, &bbolt.Options{ReadOnly: true, Timeout: opts.LockTimeout})
 		return err
 	})
+	var pathErr *os.PathError
 	switch {
 	case errors.Is(err, bbolterrors.ErrTimeout):
 		return inUse(path, opts)
 	case errors.Is(err, ErrDamaged):
 		return err
+	case errors.As(err, &pathErr):
+		return fmt.Errorf("bolt store %s: %w", path, err) // not readable: no damage known
 	case err != nil:
 		// bbolt's own checks of the meta pages: bad magic, version or
 		// checksum in both, or fewer bytes than two pages.

@@ -97,3 +97,12 @@ func TestReadingADamagedAuditLogIsAnErrorNotAPanic(t *testing.T) {
 		t.Fatalf("Append to a damaged log: %v, want ErrDamaged", err)
 	}
 }
+
+func TestOpenDoesNotCallADirectoryDamaged(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_, err := bolt.Open(dir, bolt.Options{SweepInterval: -1})
+	if err == nil || errors.Is(err, bolt.ErrDamaged) || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Open of a directory: %v", err)
+	}
+}
