@@ -17,8 +17,9 @@ import (
 var fuzzKeys = []string{"pdp_fuzz-admin-key", "pdp_fuzz-pep-key", "pdp_fuzz-tenant-admin-key"}
 
 // hashValue finds the key_sha256 values of a key file as the fuzzer may
-// write them: 64 hex digits after the field name.
-var hashValue = regexp.MustCompile(`(?i)key_sha256"?\s*:\s*["']?\s*([0-9a-f]{64})`)
+// write them: 64 hex digits after the field name, where a field name may
+// stand (not inside a tag such as !key_sha256:...).
+var hashValue = regexp.MustCompile(`(?im)(?:^|[\s{,\-])["']?key_sha256["']?\s*:\s*["']?\s*([0-9a-f]{64})`)
 
 // FuzzParseKeys feeds key files to ParseKeys. It must never panic; a
 // refusal must not quote a key's hash; an accepted file holds only
