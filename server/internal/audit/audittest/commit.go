@@ -3,6 +3,7 @@ package audittest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -49,6 +50,9 @@ func RunCommit(t *testing.T, open OpenBackend) {
 		{"AFailedAppendAfterTheChangeLeavesNoChange", testCommitFailedAppend},
 		{"AChangeThatFailsAfterWritingLeavesNoChange", testCommitPartialChange},
 		{"ConcurrentCommitsAndStateWrites", testCommitConcurrent},
+		{"AnImportIsLiveWithItsRecord", testImportTogether},
+		{"AnImportWhoseRecordIsRefusedStaysUnseen", testImportRefusedRecord},
+		{"AnImportWhoseAppendFailsLeavesNothingLive", testImportFailedAppend},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,4 +235,123 @@ func testCommitConcurrent(t *testing.T, b Backend) {
 		}
 	}
 	MustVerify(t, b.Log, n)
+}
+
+// stageImport stages an import of n rules under id: for acme, whose scope
+// then holds an admin rule, when merge is set, else for globex, whose
+// scope is empty. It returns the stager, or skips the test.
+func stageImport(t *testing.T, b Backend, id string, n int, merge bool) iprules.Stager {
+	t.Helper()
+	st, ok := b.Rules.(iprules.Stager)
+	if !ok {
+		t.Skip("the backend's IP rules do not stage imports")
+	}
+	ctx := context.Background()
+	tenant := "globex"
+	if merge {
+		tenant = "acme"
+		if _, err := b.Rules.Add(ctx, ruleOf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	feed := make([]iprules.Rule, n)
+	for i := range feed {
+		feed[i].Prefix = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 9, byte(i >> 8), byte(i)}), 32)
+	}
+	if _, err := st.Stage(ctx, id, tenant, "deny", iprules.ImportPrefix+"feed", feed); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// imported counts the live rules an import listed.
+func imported(t *testing.T, b Backend) int {
+	t.Helper()
+	all, err := b.Rules.All(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range all {
+		if r.Source == iprules.ImportPrefix+"feed" {
+			n++
+		}
+	}
+	return n
+}
+
+// publish is the change of an import: the staged rules become live and
+// the record says how many.
+func publish(st iprules.Stager, id string) func(context.Context, *audit.Entry) error {
+	return func(ctx context.Context, e *audit.Entry) error {
+		added, dups, err := st.Publish(ctx, id)
+		if err != nil {
+			return err
+		}
+		e.After = map[string]any{"added": added, "duplicates": dups}
+		return nil
+	}
+}
+
+func testImportTogether(t *testing.T, b Backend) {
+	for _, merge := range []bool{false, true} {
+		id := fmt.Sprintf("imp-%t", merge)
+		st := stageImport(t, b, id, 1000, merge)
+		if _, err := committer(t, b).Commit(context.Background(), Entry("acme", 1), publish(st, id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := imported(t, b); n != 2000 {
+		t.Errorf("%d imported rules are live, want 2000", n)
+	}
+	MustVerify(t, b.Log, 2)
+}
+
+func testImportRefusedRecord(t *testing.T, b Backend) {
+	st := stageImport(t, b, "imp-1", 1000, false)
+	e := Entry("acme", 1)
+	e.Reason = strings.Repeat("r", audit.MaxReasonLen+1)
+	if _, err := committer(t, b).Commit(context.Background(), e, publish(st, "imp-1")); fault.As(err).Code != fault.InvalidArgument {
+		t.Fatalf("Commit of an import whose record the log refuses = %v, want INVALID_ARGUMENT", err)
+	}
+	if n := imported(t, b); n != 0 {
+		t.Errorf("%d rules of an import whose record was refused are live, want none", n)
+	}
+	MustVerify(t, b.Log, 0)
+}
+
+func testImportFailedAppend(t *testing.T, b Backend) {
+	if !b.RollsBack {
+		t.Skip("the backend checks the record before the change instead")
+	}
+	for i, merge := range []bool{false, true} {
+		t.Run(fmt.Sprintf("merge=%t", merge), func(t *testing.T) {
+			id := fmt.Sprintf("imp-%t", merge)
+			st := stageImport(t, b, id, 1000, merge)
+			_, err := committer(t, b).Commit(context.Background(), Entry("acme", 1), func(ctx context.Context, e *audit.Entry) error {
+				if err := publish(st, id)(ctx, e); err != nil {
+					return err
+				}
+				e.Target = strings.Repeat("x", audit.MaxFieldLen+1)
+				return nil
+			})
+			if err == nil {
+				t.Fatal("Commit of an import whose record cannot be appended succeeded")
+			}
+			if n := imported(t, b); n != 1000*i {
+				t.Errorf("%d rules of imports are live, want the %d of the first", n, 1000*i)
+			}
+			MustVerify(t, b.Log, uint64(i))
+			// The staging is still there to publish (or discard).
+			if _, err := committer(t, b).Commit(context.Background(), Entry("acme", 1), publish(st, id)); err != nil {
+				t.Fatal(err)
+			}
+			if n := imported(t, b); n != 1000*(i+1) {
+				t.Errorf("after a second Commit, %d imported rules are live, want %d", n, 1000*(i+1))
+			}
+			if err := st.Discard(context.Background(), id); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }

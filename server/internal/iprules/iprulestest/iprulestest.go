@@ -37,6 +37,9 @@ func Run(t *testing.T, open Open) {
 		{"AllSpansScopes", testAll},
 		{"LargeImport", testLargeImport},
 		{"ScanMatchesAll", testScan},
+		{"StagedRulesAreUnseenUntilPublished", testStageUnseen},
+		{"PublishIntoAScopeWithRulesCountsDuplicates", testPublishMerge},
+		{"DiscardDropsTheStaging", testDiscard},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -327,5 +330,155 @@ func testScan(t *testing.T, s iprules.Store) {
 	}
 	if err := sc.ScanScope(ctx, "nobody", func(r iprules.Rule) error { return fmt.Errorf("rule %s of no scope", r.Prefix) }); err != nil {
 		t.Error(err)
+	}
+}
+
+// stager returns s as an iprules.Stager, or skips the test.
+func stager(t *testing.T, s iprules.Store) iprules.Stager {
+	t.Helper()
+	st, ok := s.(iprules.Stager)
+	if !ok {
+		t.Skip("not an iprules.Stager")
+	}
+	return st
+}
+
+// feedOf returns n /32 rules of 10.<k>.x.y.
+func feedOf(k byte, n int) []iprules.Rule {
+	in := make([]iprules.Rule, n)
+	for i := range in {
+		in[i].Prefix = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, k, byte(i >> 8), byte(i)}), 32)
+	}
+	return in
+}
+
+// visible counts the rules of every reader: All, List of the scope, and
+// ScanAll when the store has it.
+func visible(t *testing.T, s iprules.Store, tenant string) (all, listed, scanned int) {
+	t.Helper()
+	ctx := context.Background()
+	rs, err := s.All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q := (iprules.Query{Tenant: tenant, Limit: iprules.MaxPageSize}); ; {
+		page, next, err := s.List(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed += len(page)
+		if next == "" {
+			break
+		}
+		q.After = next
+	}
+	if sc, ok := s.(iprules.Scanner); ok {
+		if err := sc.ScanAll(ctx, func(iprules.Rule) error { scanned++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return len(rs), listed, scanned
+}
+
+// testStageUnseen stages an import in batches (one line repeated across
+// them), checks no reader sees any of it, then publishes it.
+func testStageUnseen(t *testing.T, s iprules.Store) {
+	st := stager(t, s)
+	ctx := context.Background()
+	feed := feedOf(1, 3000)
+	feed[2999] = feed[0]                // a line repeated in a later batch
+	feed = append(feed, iprules.Rule{}) // an invalid prefix is dropped
+	repeats := 0
+	for batch := range slices.Chunk(feed, 1000) {
+		n, err := st.Stage(ctx, "imp-1", "acme", "deny", "import:feed", batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		repeats += n
+	}
+	if repeats != 1 {
+		t.Errorf("Stage counted %d repeated lines, want 1", repeats)
+	}
+	if all, listed, scanned := visible(t, s, "acme"); all+listed+scanned != 0 {
+		t.Fatalf("staged rules are seen: All %d, List %d, ScanAll %d; want none", all, listed, scanned)
+	}
+	id := iprules.Rule{Tenant: "acme", List: "deny", Prefix: feed[1].Prefix, Source: "import:feed"}.WithID().ID
+	if _, err := s.Get(ctx, id); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("Get of a staged rule = %v, want NOT_FOUND", err)
+	}
+	added, dups, err := st.Publish(ctx, "imp-1")
+	if err != nil || added != 2999 || dups != 0 {
+		t.Fatalf("Publish = %d added, %d duplicates, %v; want 2999, 0", added, dups, err)
+	}
+	if all, listed, _ := visible(t, s, "acme"); all != 2999 || listed != 2999 {
+		t.Fatalf("after Publish: All %d, List %d; want 2999", all, listed)
+	}
+	if r, err := s.Get(ctx, id); err != nil || r.Source != "import:feed" || r.Tenant != "acme" || r.List != "deny" {
+		t.Fatalf("Get of a published rule = %+v, %v", r, err)
+	}
+	if added, dups, err := st.Publish(ctx, "imp-1"); err != nil || added+dups != 0 {
+		t.Fatalf("a second Publish = %d added, %d duplicates, %v; want nothing", added, dups, err)
+	}
+}
+
+// testPublishMerge publishes into a scope that holds an admin rule and
+// part of the same feed: what is stored already counts as duplicates and
+// keeps its stored form.
+func testPublishMerge(t *testing.T, s iprules.Store) {
+	st := stager(t, s)
+	ctx := context.Background()
+	admin, err := s.Add(ctx, rule("acme", "allow", "192.0.2.0/24", iprules.SourceAdmin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := feedOf(2, 500)
+	if _, _, err := s.Import(ctx, "acme", "deny", "import:feed", feed[:100]); err != nil {
+		t.Fatal(err)
+	}
+	for i := range feed {
+		feed[i].Reason = "restaged"
+	}
+	if _, err := st.Stage(ctx, "imp-2", "acme", "deny", "import:feed", feed); err != nil {
+		t.Fatal(err)
+	}
+	added, dups, err := st.Publish(ctx, "imp-2")
+	if err != nil || added != 400 || dups != 100 {
+		t.Fatalf("Publish = %d added, %d duplicates, %v; want 400, 100", added, dups, err)
+	}
+	if all, listed, _ := visible(t, s, "acme"); all != 501 || listed != 501 {
+		t.Fatalf("after Publish: All %d, List %d; want 501", all, listed)
+	}
+	if got, err := s.Get(ctx, admin.ID); err != nil || !same(got, admin) {
+		t.Fatalf("the admin rule after Publish = %+v, %v", got, err)
+	}
+	kept := iprules.Rule{Tenant: "acme", List: "deny", Prefix: feed[0].Prefix, Source: "import:feed"}.WithID().ID
+	if got, err := s.Get(ctx, kept); err != nil || got.Reason == "restaged" {
+		t.Fatalf("a rule stored before = %+v, %v; want it kept as it was", got, err)
+	}
+}
+
+func testDiscard(t *testing.T, s iprules.Store) {
+	st := stager(t, s)
+	ctx := context.Background()
+	if _, err := st.Stage(ctx, "imp-3", "acme", "deny", "import:feed", feedOf(3, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Stage(ctx, "imp-4", "acme", "deny", "import:other", feedOf(4, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Discard(ctx, "imp-3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Discard(ctx, "imp-3"); err != nil {
+		t.Fatalf("a second Discard = %v, want nothing to do", err)
+	}
+	if added, dups, err := st.Publish(ctx, "imp-3"); err != nil || added+dups != 0 {
+		t.Fatalf("Publish of a discarded import = %d added, %d duplicates, %v; want nothing", added, dups, err)
+	}
+	if added, _, err := st.Publish(ctx, "imp-4"); err != nil || added != 10 {
+		t.Fatalf("Publish of the other import = %d added, %v; want 10", added, err)
+	}
+	if all, _, _ := visible(t, s, "acme"); all != 10 {
+		t.Fatalf("All = %d rules, want the other import's 10", all)
 	}
 }

@@ -1,8 +1,8 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -21,20 +21,23 @@ import (
 // importChunk rules per transaction, sorted by id.
 //
 // An atomic import (iprules.Stager) stages its rules in the ip_imports
-// bucket, in one nested bucket per import id (the rules under their ids,
-// and the scope under stagedScope), which no reader opens; Publish copies
-// them into their scope bucket in the audited change's transaction and
-// drops the staging. Staging is in transactions of its own because one
-// transaction for a whole import would hold bbolt's writer lock, and so
-// every state write, for as long as the client streams. Staging left by
-// a crash is dropped when the file is opened.
+// bucket, which no reader opens: one bucket per import id holding the
+// number of rules staged (under stagedCount) and the rules in a bucket
+// named like their scope bucket. Publish, in the audited change's
+// transaction, moves that bucket into ip_rules when the scope has no
+// rules yet (no page is copied), and otherwise copies the rules not
+// stored yet into the scope; then it drops the staging. Staging is in
+// transactions of its own because one transaction for a whole import
+// would hold bbolt's writer lock, and so every state write, for as long
+// as the client streams. Staging left by a crash is dropped when the
+// file is opened.
 
 var (
 	bucketIPRules   = []byte("ip_rules")
 	bucketIPImports = []byte("ip_imports")
-	// stagedScope keys the scope of an import's staging; rule ids start
-	// with 'r', so it sorts before them.
-	stagedScope = []byte("\x00scope")
+	// stagedCount keys the number of rules an import staged; scope
+	// bucket names start with 't'.
+	stagedCount = []byte("n")
 )
 
 const importChunk = 100_000
@@ -275,13 +278,18 @@ func (r IPRules) Stage(ctx context.Context, id, tenant, list, source string, in 
 		if err != nil {
 			return err
 		}
-		b, err := imports.CreateBucketIfNotExists([]byte(id))
+		imp, err := imports.CreateBucketIfNotExists([]byte(id))
+		if err != nil {
+			return err
+		}
+		b, err := imp.CreateBucketIfNotExists(scopeName(tenant))
 		if err != nil {
 			return err
 		}
 		b.FillPercent = 0.9
-		if err := b.Put(stagedScope, []byte(tenant)); err != nil {
-			return err
+		staged := uint64(0)
+		if v := imp.Get(stagedCount); len(v) == 8 {
+			staged = binary.BigEndian.Uint64(v)
 		}
 		for _, rule := range prepared {
 			if b.Get([]byte(rule.ID)) != nil {
@@ -295,8 +303,9 @@ func (r IPRules) Stage(ctx context.Context, id, tenant, list, source string, in 
 			if err := b.Put([]byte(rule.ID), v); err != nil {
 				return err
 			}
+			staged++
 		}
-		return nil
+		return imp.Put(stagedCount, binary.BigEndian.AppendUint64(nil, staged))
 	})
 	if err != nil {
 		return 0, err
@@ -304,31 +313,44 @@ func (r IPRules) Stage(ctx context.Context, id, tenant, list, source string, in 
 	return repeats, nil
 }
 
-// Publish implements iprules.Stager: the staged rules are copied into
-// their scope bucket in id order, and the staging is dropped, in one
-// transaction (the audited change's, inside one).
+// Publish implements iprules.Stager, in one transaction (the audited
+// change's, inside one): the staged bucket becomes the scope's when the
+// scope has no rules, else the rules not stored yet are copied into the
+// scope in id order; then the staging is dropped.
 func (r IPRules) Publish(ctx context.Context, id string) (int, int, error) {
 	added, dups := 0, 0
 	err := r.update(ctx, "publish IP rules", func(rules *bbolt.Bucket) error {
+		added, dups = 0, 0
 		imports := rules.Tx().Bucket(bucketIPImports)
-		var staged *bbolt.Bucket
+		var imp *bbolt.Bucket
 		if imports != nil {
-			staged = imports.Bucket([]byte(id))
+			imp = imports.Bucket([]byte(id))
 		}
-		if staged == nil {
+		if imp == nil {
 			return nil
 		}
-		c := staged.Cursor()
-		k, v := c.First()
-		if !bytes.Equal(k, stagedScope) {
-			return fmt.Errorf("import %q: staging without its scope", id)
+		var scope []byte
+		c := imp.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if v == nil {
+				scope = k
+			}
 		}
-		b, err := rules.CreateBucketIfNotExists(scopeName(string(v)))
-		if err != nil {
-			return err
+		if v := imp.Get(stagedCount); scope == nil || len(v) != 8 {
+			return fmt.Errorf("import %q: staging without its scope or count", id)
 		}
+		staged := imp.Bucket(scope)
+		if rules.Bucket(scope) == nil {
+			added = int(binary.BigEndian.Uint64(imp.Get(stagedCount)))
+			if err := rules.Tx().MoveBucket(scope, imp, rules); err != nil {
+				return err
+			}
+			return imports.DeleteBucket([]byte(id))
+		}
+		b := rules.Bucket(scope)
 		b.FillPercent = 0.9
-		for k, v = c.Next(); k != nil; k, v = c.Next() {
+		c = staged.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if b.Get(k) != nil {
 				dups++
 				continue
