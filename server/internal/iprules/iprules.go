@@ -204,11 +204,13 @@ type Store interface {
 type Stager interface {
 	// Stage stores rules (prepared as Import prepares them, rules with an
 	// invalid prefix dropped) under the import id, and returns how many of
-	// them were already staged under it.
+	// them it found staged under it already; a store may leave those to
+	// Publish instead.
 	Stage(ctx context.Context, id, tenant, list, source string, rules []Rule) (repeats int, err error)
 	// Publish makes the rules staged under id live (those not stored yet)
-	// and removes the staging, counting the rules added and those already
-	// present. Inside an audited change its writes are the change's.
+	// and removes the staging, counting the rules added and the others:
+	// the rules already stored, and the repeats Stage did not count.
+	// Inside an audited change its writes are the change's.
 	Publish(ctx context.Context, id string) (added, duplicates int, err error)
 	// Discard removes what is staged under id, if anything.
 	Discard(ctx context.Context, id string) error

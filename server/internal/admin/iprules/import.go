@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"google.golang.org/grpc"
@@ -153,7 +152,7 @@ type importer struct {
 	stager    rules.Stager
 	id        string
 	repeats   uint64
-	staged    []netip.Prefix
+	staged    [][]netip.Prefix // per batch
 	published bool
 }
 
@@ -212,9 +211,11 @@ func (imp *importer) flush(ctx context.Context) error {
 		}
 		imp.repeats += uint64(repeats)
 		if imp.s.applier != nil {
-			for _, r := range imp.batch {
-				imp.staged = append(imp.staged, r.Prefix)
+			prefixes := make([]netip.Prefix, len(imp.batch))
+			for i, r := range imp.batch {
+				prefixes[i] = r.Prefix
 			}
+			imp.staged = append(imp.staged, prefixes)
 		}
 		imp.batch = imp.batch[:0]
 		return nil
@@ -247,12 +248,14 @@ func (imp *importer) publish(ctx context.Context, feed string) error {
 		return err
 	}
 	imp.published = true
-	for prefixes := range slices.Chunk(imp.staged, imp.s.batch) {
-		batch := make([]rules.Rule, len(prefixes))
-		for i, p := range prefixes {
-			batch[i] = rules.Rule{Prefix: p}
+	var batch []rules.Rule
+	for i, prefixes := range imp.staged {
+		batch = batch[:0]
+		for _, p := range prefixes {
+			batch = append(batch, rules.Rule{Prefix: p})
 		}
 		imp.apply(batch)
+		imp.staged[i] = nil
 	}
 	imp.staged = nil
 	return nil

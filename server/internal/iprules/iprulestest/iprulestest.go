@@ -396,8 +396,8 @@ func testStageUnseen(t *testing.T, s iprules.Store) {
 		}
 		repeats += n
 	}
-	if repeats != 1 {
-		t.Errorf("Stage counted %d repeated lines, want 1", repeats)
+	if repeats > 1 {
+		t.Errorf("Stage counted %d repeated lines, want at most 1", repeats)
 	}
 	if all, listed, scanned := visible(t, s, "acme"); all+listed+scanned != 0 {
 		t.Fatalf("staged rules are seen: All %d, List %d, ScanAll %d; want none", all, listed, scanned)
@@ -407,8 +407,8 @@ func testStageUnseen(t *testing.T, s iprules.Store) {
 		t.Fatalf("Get of a staged rule = %v, want NOT_FOUND", err)
 	}
 	added, dups, err := st.Publish(ctx, "imp-1")
-	if err != nil || added != 2999 || dups != 0 {
-		t.Fatalf("Publish = %d added, %d duplicates, %v; want 2999, 0", added, dups, err)
+	if err != nil || added != 2999 || repeats+dups != 1 {
+		t.Fatalf("Publish = %d added, %d duplicates, %v (Stage counted %d repeats); want 2999 added and the repeat counted once", added, dups, err, repeats)
 	}
 	if all, listed, _ := visible(t, s, "acme"); all != 2999 || listed != 2999 {
 		t.Fatalf("after Publish: All %d, List %d; want 2999", all, listed)

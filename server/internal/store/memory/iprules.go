@@ -19,7 +19,7 @@ type IPRules struct {
 	scopes map[string]*ruleScope
 
 	stageMu sync.Mutex
-	staged  map[string]map[string]iprules.Rule // import id → rule id → rule, unseen by readers
+	staged  map[string][][]iprules.Rule // import id → its batches, unseen by readers
 }
 
 type ruleScope struct {
@@ -34,7 +34,7 @@ var (
 
 // NewIPRules returns an empty rule store.
 func NewIPRules() *IPRules {
-	return &IPRules{byID: map[string]string{}, scopes: map[string]*ruleScope{}, staged: map[string]map[string]iprules.Rule{}}
+	return &IPRules{byID: map[string]string{}, scopes: map[string]*ruleScope{}, staged: map[string][][]iprules.Rule{}}
 }
 
 func (m *IPRules) scope(tenant string) *ruleScope {
@@ -169,8 +169,9 @@ func (m *IPRules) Import(ctx context.Context, tenant, list, source string, rules
 	return added, len(prepared) - added, nil
 }
 
-// Stage implements iprules.Stager: the rules wait in a map of their
-// import that no reader looks at.
+// Stage implements iprules.Stager: the rules wait in the batches of their
+// import, which no reader looks at; a repeated rule is left to Publish to
+// count.
 func (m *IPRules) Stage(ctx context.Context, id, tenant, list, source string, rules []iprules.Rule) (int, error) {
 	if err := store.ContextError(ctx); err != nil {
 		return 0, err
@@ -181,20 +182,8 @@ func (m *IPRules) Stage(ctx context.Context, id, tenant, list, source string, ru
 	}
 	m.stageMu.Lock()
 	defer m.stageMu.Unlock()
-	staged := m.staged[id]
-	if staged == nil {
-		staged = make(map[string]iprules.Rule, len(prepared))
-		m.staged[id] = staged
-	}
-	repeats := 0
-	for _, r := range prepared {
-		if _, ok := staged[r.ID]; ok {
-			repeats++
-			continue
-		}
-		staged[r.ID] = r
-	}
-	return repeats, nil
+	m.staged[id] = append(m.staged[id], prepared)
+	return 0, nil
 }
 
 // Publish implements iprules.Stager: the staged rules become live under
@@ -209,13 +198,17 @@ func (m *IPRules) Publish(ctx context.Context, id string) (int, int, error) {
 	m.stageMu.Unlock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	added := 0
-	for _, r := range staged {
-		if m.put(r, false) {
-			added++
+	added, dups := 0, 0
+	for _, batch := range staged {
+		for _, r := range batch {
+			if m.put(r, false) {
+				added++
+			} else {
+				dups++
+			}
 		}
 	}
-	return added, len(staged) - added, nil
+	return added, dups, nil
 }
 
 // Discard implements iprules.Stager.
