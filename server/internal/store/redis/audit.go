@@ -12,11 +12,13 @@ import (
 )
 
 // The audit log is one chain per deployment, shared by every replica, in
-// two keys of one Cluster slot (the {audit} hash tag):
+// keys of one Cluster slot (the {audit} hash tag):
 //
-//	pdp:{audit}:log:events   hash: field SEQ (decimal) = the event as
-//	                         audit.Encode writes it
-//	pdp:{audit}:log:head     hash: seq, hash, id of the last event
+//	pdp:{audit}:log:events    hash: field SEQ (decimal) = the event as
+//	                          audit.Encode writes it
+//	pdp:{audit}:log:head      hash: seq, hash, id of the last event
+//	pdp:{audit}:log:linked    hash: outbox token -> the seq it was linked at
+//	pdp:{audit}:log:outboxes  set: the outboxes that may hold records
 //
 // Redis has no SHA-256 in Lua, so a replica links the event in Go against
 // the head it believes current and appendScript stores it only if that is
@@ -26,17 +28,27 @@ import (
 // serialised by a mutex, so they do not contend with each other. An append
 // is acknowledged once Redis executed the script; what survives a Redis
 // crash is what its persistence keeps (see the package comment).
+//
+// An admin change and its record are committed by Commit (commit.go): the
+// record goes into the outbox of the change's own slot in the change's
+// script, and is linked into the chain from there.
 
 // appendScript appends one event if the chain's head is the one expected.
 //
-//	KEYS[1]  the head hash, KEYS[2] the events hash
+//	KEYS[1]  the head hash, KEYS[2] the events hash, KEYS[3] the linked
+//	         hash (outbox token -> seq)
 //	ARGV     expected seq ("0" for an empty chain), expected hash, new seq,
-//	         new record, new hash, new id
+//	         new record, new hash, new id, the record's outbox token ("" for
+//	         a record appended directly)
 //
 // It returns {1} when it appended, {0, seq, hash, id} with the current
-// head when the head moved, and an error when the new seq already holds a
-// record.
+// head when the head moved, {2, seq} when the token was linked before (at
+// seq), and an error when the new seq already holds a record.
 var appendScript = rueidis.NewLuaScript(`
+if ARGV[7] ~= '' then
+  local at = redis.call('HGET', KEYS[3], ARGV[7])
+  if at then return {2, at} end
+end
 local h = redis.call('HMGET', KEYS[1], 'seq', 'hash', 'id')
 local seq, hash, id = h[1] or '0', h[2] or '', h[3] or ''
 if seq ~= ARGV[1] or hash ~= ARGV[2] then
@@ -46,20 +58,22 @@ if redis.call('HSETNX', KEYS[2], ARGV[3], ARGV[4]) == 0 then
   return redis.error_reply('audit record ' .. ARGV[3] .. ' exists beyond the head')
 end
 redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[5], 'id', ARGV[6])
+if ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[7], ARGV[3])
+end
 return {1}
 `)
 
-// The Redis log is not an audit.Committer: an admin change is written to
-// its tenant's slot (or the policies' slot) and its record to the {audit}
-// slot, and a Cluster runs no script across slots, so the two are
-// separate writes (guard.Commit makes the change, then appends). Making
-// them one would take a per-slot outbox written by the change's own
-// script and linked into the chain afterwards.
-
 // AuditLog returns the deployment's audit log, shared by every replica on
-// the same Redis and key prefix. After Close every call fails with
-// store.ErrClosed.
-func (s *Store) AuditLog() audit.Log { return &auditLog{s: s} }
+// the same Redis and key prefix, and starts its outbox sweeper (see
+// Commit). After Close every call fails with store.ErrClosed.
+func (s *Store) AuditLog() audit.Log {
+	s.auditOnce.Do(func() {
+		s.audit = &auditLog{s: s}
+		s.audit.startSweeper()
+	})
+	return s.audit
+}
 
 // auditLog is the Redis backend's audit.Log.
 type auditLog struct {
@@ -69,22 +83,40 @@ type auditLog struct {
 }
 
 var (
-	_ audit.Log    = (*auditLog)(nil)
-	_ audit.Header = (*auditLog)(nil)
+	_ audit.Log       = (*auditLog)(nil)
+	_ audit.Header    = (*auditLog)(nil)
+	_ audit.Committer = (*auditLog)(nil)
 )
 
-func (l *auditLog) headKey() string   { return l.s.cfg.Prefix + ":{audit}:log:head" }
-func (l *auditLog) eventsKey() string { return l.s.cfg.Prefix + ":{audit}:log:events" }
+func (l *auditLog) headKey() string     { return l.s.cfg.Prefix + ":{audit}:log:head" }
+func (l *auditLog) eventsKey() string   { return l.s.cfg.Prefix + ":{audit}:log:events" }
+func (l *auditLog) linkedKey() string   { return l.s.cfg.Prefix + ":{audit}:log:linked" }
+func (l *auditLog) outboxesKey() string { return l.s.cfg.Prefix + ":{audit}:log:outboxes" }
+
+// outboxKey is the outbox of the slot of hash tag tag.
+func (l *auditLog) outboxKey(tag string) string {
+	return l.s.cfg.Prefix + ":{" + tag + "}:audit:outbox"
+}
 
 // Append implements audit.Log.
 func (l *auditLog) Append(ctx context.Context, e audit.Entry) (audit.Event, error) {
 	if err := l.s.check(ctx); err != nil {
 		return audit.Event{}, err
 	}
+	return l.append(ctx, e, "")
+}
+
+// append links e to the chain; a non-empty token is the outbox token of
+// e's record, linked at most once: when it was linked before, append
+// returns the event it became.
+func (l *auditLog) append(ctx context.Context, e audit.Entry, token string) (audit.Event, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	keys := []string{l.headKey(), l.eventsKey()}
-	var ev audit.Event
+	keys := []string{l.headKey(), l.eventsKey(), l.linkedKey()}
+	var (
+		ev     audit.Event
+		linked string // the seq token was linked at before
+	)
 	err := l.s.retry(ctx, "audit append", func() (bool, error) {
 		var err error
 		if ev, err = audit.Link(l.head, e, l.s.opts.Now()); err != nil {
@@ -95,7 +127,7 @@ func (l *auditLog) Append(ctx context.Context, e audit.Entry) (audit.Event, erro
 			return false, fault.Wrap(err, fault.Internal, "audit: encode the event")
 		}
 		args := []string{strconv.FormatUint(l.head.Seq, 10), l.head.Hash, strconv.FormatUint(ev.Seq, 10),
-			string(rec), ev.Hash, ev.ID}
+			string(rec), ev.Hash, ev.ID, token}
 		res, err := appendScript.Exec(ctx, l.s.client, keys, args).ToArray()
 		if err != nil {
 			if _, ok := rueidis.IsRedisErr(err); ok {
@@ -103,11 +135,18 @@ func (l *auditLog) Append(ctx context.Context, e audit.Entry) (audit.Event, erro
 			}
 			return false, l.s.fail(ctx, err, "audit append")
 		}
-		if ok, err := res[0].AsInt64(); err != nil || ok == 1 {
+		ok, err := res[0].AsInt64()
+		switch {
+		case err != nil:
+			return false, fault.Wrap(err, fault.Internal, "audit append reply")
+		case ok == 1:
+			l.head = audit.HeadOf(ev)
+			return true, nil
+		case ok == 2 && len(res) == 2:
+			linked, err = res[1].ToString()
 			if err != nil {
 				return false, fault.Wrap(err, fault.Internal, "audit append reply")
 			}
-			l.head = audit.HeadOf(ev)
 			return true, nil
 		}
 		if l.head, err = headOf(res[1:]); err != nil {
@@ -117,6 +156,22 @@ func (l *auditLog) Append(ctx context.Context, e audit.Entry) (audit.Event, erro
 	})
 	if err != nil {
 		return audit.Event{}, err
+	}
+	if linked != "" {
+		return l.event(ctx, linked)
+	}
+	return ev, nil
+}
+
+// event reads the event at seq.
+func (l *auditLog) event(ctx context.Context, seq string) (audit.Event, error) {
+	b, err := l.s.client.Do(ctx, l.s.client.B().Hget().Key(l.eventsKey()).Field(seq).Build()).AsBytes()
+	if err != nil {
+		return audit.Event{}, l.s.fail(ctx, err, "audit record "+seq)
+	}
+	ev, err := audit.Decode(b)
+	if err != nil {
+		return audit.Event{}, fault.Wrap(err, fault.Internal, "audit record "+seq)
 	}
 	return ev, nil
 }

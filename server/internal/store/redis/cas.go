@@ -76,8 +76,13 @@ type indexOp struct {
 	keep   time.Duration
 }
 
-// cas runs casScript and reports whether it wrote.
+// cas runs casScript and reports whether it wrote; inside an audited
+// change it leaves the writes in the change's txn.
 func (s *Store) cas(ctx context.Context, writes []write, idx indexOp) (bool, error) {
+	if t := s.txnOf(ctx); t != nil {
+		t.cas(writes, idx)
+		return true, nil
+	}
 	keys := make([]string, 0, len(writes)+1)
 	args := make([]string, 0, 6+4*len(writes))
 	args = append(args, strconv.Itoa(len(writes)), idx.op, idx.member, strconv.FormatInt(idx.score, 10),

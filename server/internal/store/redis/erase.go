@@ -31,6 +31,8 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, userID string) (bool, er
 		if err != nil {
 			return false, s.fail(ctx, err, "erase user")
 		}
+		t := s.txnOf(ctx)
+		profile = t.record(ukey, profile)
 		ips, err := res[1].AsStrSlice()
 		if err != nil {
 			return false, s.fail(ctx, err, "erase user")
@@ -47,6 +49,7 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, userID string) (bool, er
 				if err != nil {
 					return false, s.fail(ctx, err, "erase user")
 				}
+				old = t.record(s.ipKey(tenant, ips[i]), old)
 				if !old.exists() {
 					continue
 				}

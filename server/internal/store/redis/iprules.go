@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -17,12 +18,19 @@ import (
 //	pdp:{acme}:iprules        hash: rule id → stored rule (iprules.Rule.MarshalBinary), one per scope
 //	pdp:{acme}:iprules:ids    sorted set of the scope's ids, for paging
 //	pdp:{acme}:iprules:v      the scope's version, incremented by every change
-//	pdp:iprules:scopes        set of the scopes holding rules ("" is global)
-//	pdp:iprules:where         hash: rule id → its scope
+//	pdp:iprules:scopes        set of the scopes that may hold rules ("" is global)
+//	pdp:iprules:where         hash: rule id → its scope, for the rules
+//	                          added (and maybe since removed)
 //
-// The global scope is the empty tenant, "pdp:{}:iprules". After every
-// change the scope's version is incremented and a KindIPRules Change naming
-// the scope is published on the Notifier, so other replicas reload it.
+// The global scope is the empty tenant, "pdp:{!iprules}:iprules" ('!' is
+// not allowed in tenant names; before, it was "pdp:{}:iprules", whose keys
+// a Cluster spreads over three slots, and Open moves them). Add and Remove
+// change a scope with one script in its slot, with the scope's version
+// incremented in it, so an audited change commits them with its record
+// (txn); the two global keys are written before Add's script and never
+// removed, so they name a superset, which readers check against the
+// scope's hash. After every change a KindIPRules Change naming the scope
+// is published on the Notifier, so other replicas reload it.
 // Imports send importChunkSize HSETNX commands per pipelined round trip; the
 // HSETNX replies say which rules are new, and those are indexed with one
 // ZADD and one HSET per chunk.
@@ -44,11 +52,59 @@ var _ iprules.Store = (*IPRules)(nil)
 // unless n is nil.
 func (s *Store) IPRules(n *Notifier) *IPRules { return &IPRules{s: s, n: n} }
 
-func (r *IPRules) rulesKey(tenant string) string   { return r.s.tenantPart(tenant) + "iprules" }
-func (r *IPRules) idsKey(tenant string) string     { return r.s.tenantPart(tenant) + "iprules:ids" }
-func (r *IPRules) versionKey(tenant string) string { return r.s.tenantPart(tenant) + "iprules:v" }
+func (r *IPRules) rulesKey(tenant string) string   { return r.s.scopePart(tenant) + "iprules" }
+func (r *IPRules) idsKey(tenant string) string     { return r.s.scopePart(tenant) + "iprules:ids" }
+func (r *IPRules) versionKey(tenant string) string { return r.s.scopePart(tenant) + "iprules:v" }
 func (r *IPRules) scopesKey() string               { return r.s.cfg.Prefix + ":iprules:scopes" }
 func (r *IPRules) whereKey() string                { return r.s.cfg.Prefix + ":iprules:where" }
+
+// scopePart is the start of an IP rule scope's keys: the tenant's, and
+// for the global scope one hash tag no tenant can spell.
+func (s *Store) scopePart(tenant string) string {
+	if tenant == "" {
+		return s.cfg.Prefix + ":{!iprules}:"
+	}
+	return s.tenantPart(tenant)
+}
+
+// moveGlobalRules moves the global scope's keys from where earlier
+// versions kept them ("{}", three slots in a Cluster) to scopePart(""). A
+// key already at its new name is left where it was (another replica moved
+// it, or wrote there first).
+func (s *Store) moveGlobalRules(ctx context.Context) error {
+	c := s.client
+	for _, kind := range []string{"iprules", "iprules:ids", "iprules:v"} {
+		from, to := s.cfg.Prefix+":{}:"+kind, s.scopePart("")+kind
+		dump, err := c.Do(ctx, c.B().Dump().Key(from).Build()).ToString()
+		if rueidis.IsRedisNil(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("move %s: %w", from, err)
+		}
+		err = c.Do(ctx, c.B().Restore().Key(to).Ttl(0).SerializedValue(dump).Build()).Error()
+		if err != nil && !strings.Contains(err.Error(), "BUSYKEY") {
+			return fmt.Errorf("move %s to %s: %w", from, to, err)
+		}
+		if err == nil {
+			if err := c.Do(ctx, c.B().Del().Key(from).Build()).Error(); err != nil {
+				return fmt.Errorf("move %s: %w", from, err)
+			}
+		}
+	}
+	return nil
+}
+
+// announce tells other replicas the scope changed.
+func (r *IPRules) announce(ctx context.Context, tenant string) error {
+	if r.n == nil {
+		return nil
+	}
+	if err := r.n.Publish(ctx, Change{Kind: KindIPRules, Tenant: tenant}); err != nil {
+		return r.s.fail(ctx, err, "IP rules notification")
+	}
+	return nil
+}
 
 // changed bumps the scope's version and announces the change.
 func (r *IPRules) changed(ctx context.Context, tenant string) error {
@@ -56,12 +112,7 @@ func (r *IPRules) changed(ctx context.Context, tenant string) error {
 	if err := c.Do(ctx, c.B().Incr().Key(r.versionKey(tenant)).Build()).Error(); err != nil {
 		return r.s.fail(ctx, err, "IP rules version")
 	}
-	if r.n != nil {
-		if err := r.n.Publish(ctx, Change{Kind: KindIPRules, Tenant: tenant}); err != nil {
-			return r.s.fail(ctx, err, "IP rules notification")
-		}
-	}
-	return nil
+	return r.announce(ctx, tenant)
 }
 
 // Version returns the scope's version: 0 before its first change.
@@ -91,18 +142,24 @@ func (r *IPRules) Add(ctx context.Context, rule iprules.Rule) (iprules.Rule, err
 		return iprules.Rule{}, err
 	}
 	c := r.s.client
-	cmds := rueidis.Commands{
-		c.B().Hset().Key(r.rulesKey(rule.Tenant)).FieldValue().FieldValue(rule.ID, rueidis.BinaryString(v)).Build(),
-		c.B().Zadd().Key(r.idsKey(rule.Tenant)).ScoreMember().ScoreMember(0, rule.ID).Build(),
+	// The global index first: a superset when the script does not run.
+	for _, res := range c.DoMulti(ctx,
 		c.B().Hset().Key(r.whereKey()).FieldValue().FieldValue(rule.ID, rule.Tenant).Build(),
-		c.B().Sadd().Key(r.scopesKey()).Member(rule.Tenant).Build(),
-	}
-	for _, res := range c.DoMulti(ctx, cmds...) {
+		c.B().Sadd().Key(r.scopesKey()).Member(rule.Tenant).Build()) {
 		if err := res.Error(); err != nil {
 			return iprules.Rule{}, r.s.fail(ctx, err, "add IP rule")
 		}
 	}
-	return rule, r.changed(ctx, rule.Tenant)
+	err = r.s.write(ctx, "add IP rule", func(t *txn) error {
+		t.do("HSET", r.rulesKey(rule.Tenant), rule.ID, string(v))
+		t.do("ZADD", r.idsKey(rule.Tenant), "0", rule.ID)
+		t.do("INCR", r.versionKey(rule.Tenant))
+		return nil
+	}, func(ctx context.Context) error { return r.announce(ctx, rule.Tenant) })
+	if err != nil {
+		return iprules.Rule{}, err
+	}
+	return rule, nil
 }
 
 // Get implements iprules.Store.
@@ -118,12 +175,12 @@ func (r *IPRules) Get(ctx context.Context, id string) (iprules.Rule, error) {
 	if err != nil {
 		return iprules.Rule{}, r.s.fail(ctx, err, "get IP rule")
 	}
-	v, err := c.Do(ctx, c.B().Hget().Key(r.rulesKey(tenant)).Field(id).Build()).ToString()
-	if rueidis.IsRedisNil(err) {
-		return iprules.Rule{}, iprules.NotFound(id)
-	}
+	v, ok, err := r.s.hget(ctx, r.rulesKey(tenant), id)
 	if err != nil {
 		return iprules.Rule{}, r.s.fail(ctx, err, "get IP rule")
+	}
+	if !ok {
+		return iprules.Rule{}, iprules.NotFound(id)
 	}
 	return decodeRule(v)
 }
@@ -136,27 +193,31 @@ func decodeRule(v string) (iprules.Rule, error) {
 	return rule, nil
 }
 
-// Remove implements iprules.Store.
+// Remove implements iprules.Store. The rule's entry in the global index
+// stays (see the keys above).
 func (r *IPRules) Remove(ctx context.Context, id string) (iprules.Rule, error) {
 	rule, err := r.Get(ctx, id)
 	if err != nil {
 		return iprules.Rule{}, err
 	}
-	c := r.s.client
-	res := c.DoMulti(ctx,
-		c.B().Hdel().Key(r.rulesKey(rule.Tenant)).Field(id).Build(),
-		c.B().Zrem().Key(r.idsKey(rule.Tenant)).Member(id).Build(),
-		c.B().Hdel().Key(r.whereKey()).Field(id).Build(),
-	)
-	for _, x := range res {
-		if err := x.Error(); err != nil {
-			return iprules.Rule{}, r.s.fail(ctx, err, "remove IP rule")
+	rulesKey := r.rulesKey(rule.Tenant)
+	err = r.s.write(ctx, "remove IP rule", func(t *txn) error {
+		v, ok, err := r.s.hget(ctx, rulesKey, id)
+		if err != nil {
+			return r.s.fail(ctx, err, "remove IP rule")
 		}
+		if !ok {
+			return iprules.NotFound(id) // removed meanwhile
+		}
+		t.hdel(rulesKey, id, v)
+		t.do("ZREM", r.idsKey(rule.Tenant), id)
+		t.do("INCR", r.versionKey(rule.Tenant))
+		return nil
+	}, func(ctx context.Context) error { return r.announce(ctx, rule.Tenant) })
+	if err != nil {
+		return iprules.Rule{}, err
 	}
-	if n, _ := res[0].AsInt64(); n == 0 {
-		return iprules.Rule{}, iprules.NotFound(id) // removed meanwhile
-	}
-	return rule, r.changed(ctx, rule.Tenant)
+	return rule, nil
 }
 
 // List implements iprules.Store.

@@ -234,6 +234,7 @@ func (s *Store) updateUser(ctx context.Context, tenant, userID, op string, fn fu
 		if err != nil {
 			return false, s.fail(ctx, err, op)
 		}
+		old = s.txnOf(ctx).record(key, old)
 		p := store.Profile{Tenant: tenant, UserID: userID}
 		if err := loadProfile(old.data, &p); err != nil {
 			return false, err
@@ -263,6 +264,10 @@ func (s *Store) SetSSOStatus(ctx context.Context, tenant string, st store.SSOSta
 	data, err := encode(&st)
 	if err != nil {
 		return err
+	}
+	if t := s.txnOf(ctx); t != nil {
+		t.do("SET", s.ssoKey(tenant), string(data))
+		return nil
 	}
 	if err := s.client.Do(ctx, s.client.B().Set().Key(s.ssoKey(tenant)).Value(rueidis.BinaryString(data)).Build()).Error(); err != nil {
 		return s.fail(ctx, err, "set SSO status")

@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
-
-	"github.com/redis/rueidis"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/fault"
@@ -22,9 +21,11 @@ import (
 //	pdp:{!policies}:tenants   hash: tenant -> etag "\n" policy (protobuf)
 //	pdp:{!policies}:pending   hash: change id -> pending change (protobuf)
 //
-// Put is one Lua compare-and-set on the stored etag. After every Put it
-// publishes a KindTenantPolicy Change on the store's Notifier, so other
-// replicas reload the policy set (WatchPolicies) within a second.
+// Put checks the stored etag and writes with one script guarded by the
+// value it read (txn), so an audited change commits it with its record.
+// After every Put it publishes a KindTenantPolicy Change on the store's
+// Notifier, so other replicas reload the policy set (WatchPolicies) within
+// a second.
 type Policies struct {
 	s *Store
 
@@ -50,24 +51,6 @@ func (p *Policies) Notifier() *Notifier {
 	return p.notifier
 }
 
-// putScript stores a policy only if the stored etag is the expected one.
-//
-//	KEYS[1]  the policies hash
-//	ARGV[1]  tenant, ARGV[2] expected etag ("" when none), ARGV[3] new value
-//
-// It returns "" when it wrote and otherwise "=" followed by the stored etag.
-var putScript = rueidis.NewLuaScript(`
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local etag = ''
-if cur then
-  local i = string.find(cur, '\n', 1, true)
-  if i then etag = string.sub(cur, 1, i - 1) end
-end
-if etag ~= ARGV[2] then return '=' .. etag end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-return ''
-`)
-
 func decodePolicyValue(v []byte) (*pdpv1.TenantPolicy, error) {
 	i := bytes.IndexByte(v, '\n')
 	if i < 0 {
@@ -81,15 +64,14 @@ func (p *Policies) Get(ctx context.Context, tenant string) (*pdpv1.TenantPolicy,
 	if err := p.s.check(ctx); err != nil {
 		return nil, err
 	}
-	c := p.s.client
-	v, err := c.Do(ctx, c.B().Hget().Key(p.policiesKey()).Field(tenant).Build()).AsBytes()
-	if rueidis.IsRedisNil(err) {
-		return nil, policystore.NoPolicy(tenant)
-	}
+	v, ok, err := p.s.hget(ctx, p.policiesKey(), tenant)
 	if err != nil {
 		return nil, p.s.fail(ctx, err, "get tenant policy")
 	}
-	return decodePolicyValue(v)
+	if !ok {
+		return nil, policystore.NoPolicy(tenant)
+	}
+	return decodePolicyValue([]byte(v))
 }
 
 // Put implements policystore.Store.
@@ -106,16 +88,27 @@ func (p *Policies) Put(ctx context.Context, pol *pdpv1.TenantPolicy, expectedEta
 		return nil, err
 	}
 	value := next.GetEtag() + "\n" + string(data)
-	res, err := putScript.Exec(ctx, p.s.client, []string{p.policiesKey()}, []string{pol.GetTenant(), expectedEtag, value}).ToString()
+	key, tenant := p.policiesKey(), pol.GetTenant()
+	err = p.s.write(ctx, "put tenant policy", func(t *txn) error {
+		cur, _, err := p.s.hget(ctx, key, tenant)
+		if err != nil {
+			return p.s.fail(ctx, err, "put tenant policy")
+		}
+		etag, _, _ := strings.Cut(cur, "\n")
+		if etag != expectedEtag {
+			return policystore.Stale(tenant, expectedEtag, etag)
+		}
+		t.hset(key, tenant, cur, value)
+		return nil
+	}, func(ctx context.Context) error {
+		// Delivery is best effort: a replica that misses it resyncs when
+		// its subscription comes back, and the policy is stored either way.
+		_ = p.Notifier().Publish(ctx, Change{Kind: KindTenantPolicy, Tenant: tenant})
+		return nil
+	})
 	if err != nil {
-		return nil, p.s.fail(ctx, err, "put tenant policy")
+		return nil, err
 	}
-	if res != "" {
-		return nil, policystore.Stale(pol.GetTenant(), expectedEtag, res[1:])
-	}
-	// Delivery is best effort: a replica that misses it resyncs when its
-	// subscription comes back, and the policy is stored either way.
-	_ = p.Notifier().Publish(ctx, Change{Kind: KindTenantPolicy, Tenant: pol.GetTenant()})
 	return next, nil
 }
 
@@ -153,15 +146,18 @@ func (p *Policies) PutPending(ctx context.Context, ch *pdpv1.PendingChange) erro
 	if err != nil {
 		return err
 	}
-	c := p.s.client
-	ok, err := c.Do(ctx, c.B().Hsetnx().Key(p.pendingKey()).Field(ch.GetId()).Value(rueidis.BinaryString(data)).Build()).AsBool()
-	if err != nil {
-		return p.s.fail(ctx, err, "put pending change")
-	}
-	if !ok {
-		return policystore.DuplicatePending(ch.GetId())
-	}
-	return nil
+	key, id := p.pendingKey(), ch.GetId()
+	return p.s.write(ctx, "put pending change", func(t *txn) error {
+		_, exists, err := p.s.hget(ctx, key, id)
+		if err != nil {
+			return p.s.fail(ctx, err, "put pending change")
+		}
+		if exists {
+			return policystore.DuplicatePending(id)
+		}
+		t.hset(key, id, "", string(data))
+		return nil
+	}, nil)
 }
 
 // GetPending implements policystore.Store.
@@ -169,15 +165,14 @@ func (p *Policies) GetPending(ctx context.Context, id string) (*pdpv1.PendingCha
 	if err := p.s.check(ctx); err != nil {
 		return nil, err
 	}
-	c := p.s.client
-	v, err := c.Do(ctx, c.B().Hget().Key(p.pendingKey()).Field(id).Build()).AsBytes()
-	if rueidis.IsRedisNil(err) {
-		return nil, policystore.NoPending(id)
-	}
+	v, ok, err := p.s.hget(ctx, p.pendingKey(), id)
 	if err != nil {
 		return nil, p.s.fail(ctx, err, "get pending change")
 	}
-	return policystore.UnmarshalPending(v)
+	if !ok {
+		return nil, policystore.NoPending(id)
+	}
+	return policystore.UnmarshalPending([]byte(v))
 }
 
 // ListPending implements policystore.Store.
@@ -207,15 +202,18 @@ func (p *Policies) DeletePending(ctx context.Context, id string) error {
 	if err := p.s.check(ctx); err != nil {
 		return err
 	}
-	c := p.s.client
-	n, err := c.Do(ctx, c.B().Hdel().Key(p.pendingKey()).Field(id).Build()).AsInt64()
-	if err != nil {
-		return p.s.fail(ctx, err, "delete pending change")
-	}
-	if n == 0 {
-		return policystore.NoPending(id)
-	}
-	return nil
+	key := p.pendingKey()
+	return p.s.write(ctx, "delete pending change", func(t *txn) error {
+		cur, exists, err := p.s.hget(ctx, key, id)
+		if err != nil {
+			return p.s.fail(ctx, err, "delete pending change")
+		}
+		if !exists {
+			return policystore.NoPending(id)
+		}
+		t.hdel(key, id, cur)
+		return nil
+	}, nil)
 }
 
 // WatchPolicies implements policystore.Watcher: it subscribes to the

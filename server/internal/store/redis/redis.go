@@ -125,6 +125,10 @@ type Options struct {
 	TLSConfig *tls.Config
 	// Now is the wall clock of the IP index scores; time.Now when nil.
 	Now func() time.Time
+	// SweepInterval is how often the audit log links records a replica
+	// committed with their changes but stopped before linking;
+	// DefaultSweepInterval when zero.
+	SweepInterval time.Duration
 }
 
 // Store is the Redis backend. Its zero value is not usable; call Open.
@@ -143,6 +147,9 @@ type Store struct {
 	subs   sync.WaitGroup
 
 	profileTTL, ipTTL, indexTTL time.Duration
+
+	auditOnce sync.Once
+	audit     *auditLog
 }
 
 var _ store.Store = (*Store)(nil)
@@ -204,6 +211,10 @@ func OpenConfig(ctx context.Context, cfg Config, opts Options) (*Store, error) {
 	// outlives its last write by IPRetention; the profile outlives the
 	// user's last event by ProfileRetention.
 	s.indexTTL = max(opts.ProfileRetention, opts.IPRetention+store.MaxFailureWindow)
+	if err := s.moveGlobalRules(ctx); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("redis store %s: %w", where, err)
+	}
 	return s, nil
 }
 
@@ -233,6 +244,9 @@ func (o Options) normalized() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = DefaultSweepInterval
 	}
 	return o
 }

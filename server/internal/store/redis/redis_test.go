@@ -90,16 +90,6 @@ func keys(t *testing.T, s *Store) []string {
 	return out
 }
 
-// hashTag returns what Redis Cluster hashes a key by.
-func hashTag(key string) string {
-	if i := strings.IndexByte(key, '{'); i >= 0 {
-		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
-			return key[i+1 : i+1+j]
-		}
-	}
-	return key
-}
-
 func TestKeysAreTenantScopedAndShareOneSlotPerTenant(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
