@@ -7,6 +7,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -80,7 +81,14 @@ type Log interface {
 // what only it learns (e.After); e must pass Check before change runs,
 // or Commit fails without running it. When change fails, its error is
 // returned as it is and nothing is appended; when the record cannot be
-// appended, nothing of the change stays.
+// appended, nothing of the change stays, except where the error is
+// ErrLinkPending.
 type Committer interface {
 	Commit(ctx context.Context, e Entry, change func(ctx context.Context, e *Entry) error) (Event, error)
 }
+
+// ErrLinkPending is matched (errors.Is) by a Commit error whose change and
+// record are both stored durably, the record not yet linked into the
+// chain: a backend that links afterwards (Redis, through its outbox) links
+// it later by itself. The caller must not report the change as undone.
+var ErrLinkPending = errors.New("the change and its audit record are stored; the record is linked into the chain once the audit log answers")

@@ -234,6 +234,8 @@ func Commit(ctx context.Context, log audit.Log, e audit.Entry, change func(ctx c
 	case changeErr != nil && errors.Is(err, changeErr):
 		// The change failed (not an attempt the log ran again).
 		return err
+	case errors.Is(err, audit.ErrLinkPending):
+		return fault.Wrap(err, fault.Unavailable, "the change was made and its audit record stored; the record joins the chain once the audit log answers ("+e.Action+")")
 	}
 	// The handler admitted e before (Admit), so a refusal now is the
 	// log's, not the caller's.

@@ -2,7 +2,9 @@ package guard
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,5 +83,39 @@ func TestAuditEventKeepsEveryField(t *testing.T) {
 	}
 	if AuditEvent(audit.Event{}).GetBefore() != nil {
 		t.Error("an absent before became a value")
+	}
+}
+
+// committerFunc is an audit.Committer whose Commit runs the change and then
+// returns err.
+type committerFunc struct {
+	audit.Log
+	err error
+}
+
+func (c committerFunc) Commit(ctx context.Context, e audit.Entry, change func(context.Context, *audit.Entry) error) (audit.Event, error) {
+	if err := change(ctx, &e); err != nil {
+		return audit.Event{}, err
+	}
+	return audit.Event{}, c.err
+}
+
+func TestCommitSaysWhetherTheChangeStayed(t *testing.T) {
+	entry := audit.Entry{Actor: "k", Action: "ip_rule.add", Reason: "r"}
+	noop := func(context.Context, *audit.Entry) error { return nil }
+	for _, tc := range []struct {
+		name, want string
+		err        error
+	}{
+		{"the log refused the record", "so nothing was changed", errors.New("disk gone")},
+		{"the record waits to be linked", "the change was made and its audit record stored",
+			fault.Wrap(errors.Join(audit.ErrLinkPending, errors.New("link failed")), fault.Unavailable, "pending")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := Commit(context.Background(), committerFunc{err: tc.err}, entry, noop)
+			if !errors.Is(err, fault.ErrUnavailable) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Commit = %v, want UNAVAILABLE saying %q", err, tc.want)
+			}
+		})
 	}
 }

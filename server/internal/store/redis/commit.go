@@ -52,8 +52,7 @@ func (l *auditLog) Commit(ctx context.Context, e audit.Entry, change func(contex
 	}
 	ev, err := l.link(ctx, outbox, rec)
 	if err != nil {
-		return audit.Event{}, fault.Wrap(err, fault.Unavailable,
-			"the change and its audit record are stored, and the record is linked into the chain once the audit log answers")
+		return audit.Event{}, fault.Wrap(errors.Join(audit.ErrLinkPending, err), fault.Unavailable, audit.ErrLinkPending.Error())
 	}
 	return ev, nil
 }
