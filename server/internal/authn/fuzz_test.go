@@ -14,8 +14,9 @@ import (
 // fuzzKeys are keys whose hashes the seeds hold.
 var fuzzKeys = []string{"pdp_fuzz-admin-key", "pdp_fuzz-pep-key", "pdp_fuzz-tenant-admin-key"}
 
-// hashValues reads data as YAML and returns the key_sha256 values (at
-// least 8 characters long) that no other string of the document, a name,
+// hashValues reads data as YAML and returns the key_sha256 values that
+// look like hashes (32 hex digits or more: shorter text may be part of the
+// messages themselves) and that no other string of the document, a name,
 // role or tenant, which errors may quote, contains.
 func hashValues(data []byte) []string {
 	var doc any
@@ -29,7 +30,7 @@ func hashValues(data []byte) []string {
 		case map[string]any:
 			for k, e := range x {
 				if s, ok := e.(string); ok && k == "key_sha256" {
-					if s = strings.TrimSpace(s); len(s) >= 8 {
+					if s = strings.TrimSpace(s); len(s) >= 32 && strings.Trim(s, "0123456789abcdefABCDEF") == "" {
 						hashes = append(hashes, s)
 					}
 					continue
