@@ -16,6 +16,8 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/ipset"
 	"github.com/pdp-dev/pdp/server/internal/store/bolt"
 	"github.com/pdp-dev/pdp/server/internal/store/memory"
+	"github.com/pdp-dev/pdp/server/internal/store/redis"
+	"github.com/pdp-dev/pdp/server/internal/store/redis/redistest"
 )
 
 // stagingStore is a store that stages imports and remembers which imports
@@ -64,6 +66,14 @@ var backends = []backend{
 		}
 		t.Cleanup(func() { _ = st.Close() })
 		return st.IPRules(), st.AuditLog()
+	}},
+	{"redis", func(t *testing.T) (rules.Store, audit.Log) {
+		st, err := redis.Open(context.Background(), redistest.Start(t).URL(0), redis.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st.IPRules(nil), st.AuditLog()
 	}},
 }
 

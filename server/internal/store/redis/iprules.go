@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/rueidis"
 
@@ -34,10 +35,28 @@ import (
 // Imports send importChunkSize HSETNX commands per pipelined round trip; the
 // HSETNX replies say which rules are new, and those are indexed with one
 // ZADD and one HSET per chunk.
+//
+// An atomic import (iprules.Stager) stages its rules in a hash of the
+// scope's slot that no reader opens,
+//
+//	pdp:{acme}:iprules:import:ID      hash: rule id → stored rule
+//	pdp:{acme}:iprules:import:ID:ids  sorted set of its ids
+//	pdp:iprules:imports               hash: import id → its scope
+//
+// (the global index names its rules at once, as Add does; the staging
+// expires stagingTTL after the last batch). Publish makes them live in
+// the audited change's script, guarded by the scope's version, so that
+// the import and its record are one script: into a scope without rules
+// the two staging keys are renamed to the scope's, otherwise the scope's
+// rules are first written over a copy of the staging (the stored rules
+// win) and the copy is renamed. No step holds Redis for long but the
+// copy. Staging a crash left behind expires.
 
 const (
 	importChunkSize = 10_000
 	importWorkers   = 4
+	// stagingTTL is how long an import's staging outlives its last batch.
+	stagingTTL = time.Hour
 )
 
 // IPRules is the Redis backend of iprules.Store.
@@ -46,7 +65,10 @@ type IPRules struct {
 	n *Notifier
 }
 
-var _ iprules.Store = (*IPRules)(nil)
+var (
+	_ iprules.Store  = (*IPRules)(nil)
+	_ iprules.Stager = (*IPRules)(nil)
+)
 
 // IPRules returns the store's IP rules; every change is announced on n,
 // unless n is nil.
@@ -57,6 +79,11 @@ func (r *IPRules) idsKey(tenant string) string     { return r.s.scopePart(tenant
 func (r *IPRules) versionKey(tenant string) string { return r.s.scopePart(tenant) + "iprules:v" }
 func (r *IPRules) scopesKey() string               { return r.s.cfg.Prefix + ":iprules:scopes" }
 func (r *IPRules) whereKey() string                { return r.s.cfg.Prefix + ":iprules:where" }
+func (r *IPRules) importsKey() string              { return r.s.cfg.Prefix + ":iprules:imports" }
+func (r *IPRules) stagingKey(tenant, id string) string {
+	return r.s.scopePart(tenant) + "iprules:import:" + id
+}
+func (r *IPRules) stagingIDsKey(tenant, id string) string { return r.stagingKey(tenant, id) + ":ids" }
 
 // scopePart is the start of an IP rule scope's keys: the tenant's, and
 // for the global scope one hash tag no tenant can spell.
@@ -366,6 +393,212 @@ func (r *IPRules) importChunk(ctx context.Context, tenant string, chunk []iprule
 		}
 	}
 	return n, nil
+}
+
+// Stage implements iprules.Stager: HSETNX into the import's staging,
+// importChunkSize a round trip; the HSETNX replies count the repeats.
+func (r *IPRules) Stage(ctx context.Context, id, tenant, list, source string, in []iprules.Rule) (int, error) {
+	if err := r.s.check(ctx); err != nil {
+		return 0, err
+	}
+	prepared, err := iprules.PrepareImport(tenant, list, source, in)
+	if err != nil {
+		return 0, err
+	}
+	c := r.s.client
+	staging, stagingIDs := r.stagingKey(tenant, id), r.stagingIDsKey(tenant, id)
+	if err := c.Do(ctx, c.B().Hset().Key(r.importsKey()).FieldValue().FieldValue(id, tenant).Build()).Error(); err != nil {
+		return 0, r.s.fail(ctx, err, "stage IP rules")
+	}
+	if err := c.Do(ctx, c.B().Sadd().Key(r.scopesKey()).Member(tenant).Build()).Error(); err != nil {
+		return 0, r.s.fail(ctx, err, "stage IP rules")
+	}
+	repeats := 0
+	for chunk := range slices.Chunk(prepared, importChunkSize) {
+		cmds := make(rueidis.Commands, 0, len(chunk)+4)
+		buf := make([]byte, 0, 64*len(chunk)) // never overwritten, see importChunk
+		where := c.B().Hset().Key(r.whereKey()).FieldValue()
+		zadd := c.B().Zadd().Key(stagingIDs).ScoreMember()
+		for _, rule := range chunk {
+			start := len(buf)
+			if buf, err = rule.AppendBinary(buf); err != nil {
+				return 0, err
+			}
+			cmds = append(cmds, c.B().Hsetnx().Key(staging).Field(rule.ID).Value(rueidis.BinaryString(buf[start:])).Build())
+			where = where.FieldValue(rule.ID, tenant)
+			zadd = zadd.ScoreMember(0, rule.ID)
+		}
+		ttl := stagingTTL.Milliseconds()
+		cmds = append(cmds, where.Build(), zadd.Build(),
+			c.B().Pexpire().Key(staging).Milliseconds(ttl).Build(), c.B().Pexpire().Key(stagingIDs).Milliseconds(ttl).Build())
+		for i, res := range c.DoMulti(ctx, cmds...) {
+			n, err := res.AsInt64()
+			if err != nil {
+				return 0, r.s.fail(ctx, err, "stage IP rules")
+			}
+			if i < len(chunk) && n == 0 {
+				repeats++
+			}
+		}
+	}
+	return repeats, nil
+}
+
+// Publish implements iprules.Stager. It counts the staged rules already
+// in the scope first, guarding the count by the scope's version (which
+// every change of the scope increments), then the script publishes; when
+// the version moved, it counts again (the audited change runs again, or,
+// on its own, Publish does).
+func (r *IPRules) Publish(ctx context.Context, id string) (int, int, error) {
+	if err := r.s.check(ctx); err != nil {
+		return 0, 0, err
+	}
+	c := r.s.client
+	tenant, err := c.Do(ctx, c.B().Hget().Key(r.importsKey()).Field(id).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, r.s.fail(ctx, err, "publish IP rules")
+	}
+	after := func(ctx context.Context) error {
+		_ = c.Do(ctx, c.B().Hdel().Key(r.importsKey()).Field(id).Build()).Error()
+		return r.announce(ctx, tenant)
+	}
+	if t := r.s.txnOf(ctx); t != nil {
+		added, dups, err := r.publish(ctx, t, tenant, id)
+		if err != nil {
+			return 0, 0, err
+		}
+		t.onCommit(after)
+		return added, dups, nil
+	}
+	var added, dups int
+	err = r.s.retry(ctx, "publish IP rules", func() (bool, error) {
+		t := newTxn(r.s)
+		if added, dups, err = r.publish(ctx, t, tenant, id); err != nil {
+			return false, err
+		}
+		ok, err := t.exec(ctx, "", "")
+		if err != nil {
+			return false, r.s.fail(ctx, err, "publish IP rules")
+		}
+		return ok, nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return added, dups, after(ctx)
+}
+
+// publish counts the import's rules and leaves its publication in t:
+// renaming the staging to the scope's keys, after, when the scope has
+// rules, merging them into a copy of the staging (the stored rules win).
+func (r *IPRules) publish(ctx context.Context, t *txn, tenant, id string) (added, dups int, err error) {
+	c := r.s.client
+	fail := func(err error) (int, int, error) { return 0, 0, r.s.fail(ctx, err, "publish IP rules") }
+	staging, stagingIDs := r.stagingKey(tenant, id), r.stagingIDsKey(tenant, id)
+	rulesKey, idsKey, versionKey := r.rulesKey(tenant), r.idsKey(tenant), r.versionKey(tenant)
+	version, err := c.Do(ctx, c.B().Get().Key(versionKey).Build()).ToString()
+	if err != nil && !rueidis.IsRedisNil(err) {
+		return fail(err)
+	}
+	staged, err := c.Do(ctx, c.B().Hlen().Key(staging).Build()).AsInt64()
+	if err != nil {
+		return fail(err)
+	}
+	live, err := c.Do(ctx, c.B().Hlen().Key(rulesKey).Build()).AsInt64()
+	if err != nil {
+		return fail(err)
+	}
+	if staged == 0 {
+		t.do("DEL", staging)
+		t.do("DEL", stagingIDs)
+		return 0, 0, nil
+	}
+	t.guardString(versionKey, version)
+	from, fromIDs := staging, stagingIDs
+	merged := staged
+	if live > 0 {
+		from, fromIDs = staging+":merge", stagingIDs+":merge"
+		if merged, err = r.merge(ctx, rulesKey, staging, stagingIDs, from, fromIDs); err != nil {
+			return fail(err)
+		}
+		t.do("DEL", staging)
+		t.do("DEL", stagingIDs)
+	}
+	// RENAME keeps the staging's expiry; PERSIST drops it.
+	t.declare(rulesKey, idsKey)
+	t.do("RENAME", from, rulesKey)
+	t.do("PERSIST", rulesKey)
+	t.do("RENAME", fromIDs, idsKey)
+	t.do("PERSIST", idsKey)
+	t.do("INCR", versionKey)
+	added = int(merged - live)
+	return added, int(staged) - added, nil
+}
+
+// merge copies the staging to a merge hash and ids and writes the scope's
+// rules over them, and returns how many rules the merge holds. The scope's
+// version guards what was read: the script writes nothing when it moved.
+func (r *IPRules) merge(ctx context.Context, rulesKey, staging, stagingIDs, merge, mergeIDs string) (int64, error) {
+	c := r.s.client
+	for _, res := range c.DoMulti(ctx,
+		c.B().Copy().Source(staging).Destination(merge).Replace().Build(),
+		c.B().Copy().Source(stagingIDs).Destination(mergeIDs).Replace().Build(),
+		c.B().Pexpire().Key(merge).Milliseconds(stagingTTL.Milliseconds()).Build(),
+		c.B().Pexpire().Key(mergeIDs).Milliseconds(stagingTTL.Milliseconds()).Build()) {
+		if err := res.Error(); err != nil {
+			return 0, err
+		}
+	}
+	var cursor uint64
+	for {
+		e, err := c.Do(ctx, c.B().Hscan().Key(rulesKey).Cursor(cursor).Count(importChunkSize).Build()).AsScanEntry()
+		if err != nil {
+			return 0, err
+		}
+		if len(e.Elements) > 0 {
+			hset := c.B().Hset().Key(merge).FieldValue()
+			zadd := c.B().Zadd().Key(mergeIDs).ScoreMember()
+			for i := 0; i+1 < len(e.Elements); i += 2 {
+				hset = hset.FieldValue(e.Elements[i], e.Elements[i+1])
+				zadd = zadd.ScoreMember(0, e.Elements[i])
+			}
+			for _, res := range c.DoMulti(ctx, hset.Build(), zadd.Build()) {
+				if err := res.Error(); err != nil {
+					return 0, err
+				}
+			}
+		}
+		if cursor = e.Cursor; cursor == 0 {
+			break
+		}
+	}
+	return c.Do(ctx, c.B().Hlen().Key(merge).Build()).AsInt64()
+}
+
+// Discard implements iprules.Stager.
+func (r *IPRules) Discard(ctx context.Context, id string) error {
+	if err := r.s.check(ctx); err != nil {
+		return err
+	}
+	c := r.s.client
+	tenant, err := c.Do(ctx, c.B().Hget().Key(r.importsKey()).Field(id).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		return nil
+	}
+	if err != nil {
+		return r.s.fail(ctx, err, "discard IP rules")
+	}
+	for _, res := range c.DoMulti(ctx,
+		c.B().Del().Key(r.stagingKey(tenant, id), r.stagingIDsKey(tenant, id)).Build(),
+		c.B().Hdel().Key(r.importsKey()).Field(id).Build()) {
+		if err := res.Error(); err != nil {
+			return r.s.fail(ctx, err, "discard IP rules")
+		}
+	}
+	return nil
 }
 
 // All implements iprules.Store: every scope is read with HSCAN.

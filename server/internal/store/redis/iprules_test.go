@@ -53,3 +53,18 @@ func TestIPRulesAnnounceChanges(t *testing.T) {
 		t.Fatalf("version after removal %d, want 2", v)
 	}
 }
+
+// An import cut short by a crash leaves its staging to expire.
+func TestAStagedImportExpires(t *testing.T) {
+	srv := redistest.Start(t)
+	s := openStore(t, srv, Options{})
+	r := s.IPRules(nil)
+	ctx := context.Background()
+	if _, err := r.Stage(ctx, "crashed", "acme", "deny", "import:feed", iprulestest.FeedRules(100)); err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := s.client.Do(ctx, s.client.B().Pttl().Key(r.stagingKey("acme", "crashed")).Build()).AsInt64()
+	if err != nil || ttl <= 0 || ttl > stagingTTL.Milliseconds() {
+		t.Fatalf("the staging's PTTL is %d ms (%v), want it to expire within %s", ttl, err, stagingTTL)
+	}
+}

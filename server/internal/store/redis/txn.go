@@ -27,8 +27,8 @@ import (
 // txScript makes the writes of an audited change if no guard moved.
 //
 //	KEYS     every key the writes name
-//	ARGV[1]  the number of guards, then for each: key index, hash field,
-//	         the value read ("" when the field was missing)
+//	ARGV[1]  the number of guards, then for each: key index, hash field
+//	         ("" guards a string key), the value read ("" when missing)
 //	then     the number of writes, then for each: the command, key index,
 //	         the number of arguments and the arguments
 //
@@ -37,7 +37,12 @@ var txScript = rueidis.NewLuaScript(`
 local i = 1
 local g = tonumber(ARGV[i]); i = i + 1
 for _ = 1, g do
-  local v = redis.call('HGET', KEYS[tonumber(ARGV[i])], ARGV[i + 1])
+  local v
+  if ARGV[i + 1] == '' then
+    v = redis.call('GET', KEYS[tonumber(ARGV[i])])
+  else
+    v = redis.call('HGET', KEYS[tonumber(ARGV[i])], ARGV[i + 1])
+  end
   if v == false then v = '' end
   if v ~= ARGV[i + 2] then return 0 end
   i = i + 3
@@ -147,6 +152,24 @@ func (t *txn) hdel(key, field, read string) {
 	t.guard(key, field, read)
 	t.op("HDEL", key, field)
 	t.fields[key+"\x00"+field] = nil
+}
+
+// guardString makes the script write nothing unless the string key still
+// holds value ("" for missing).
+func (t *txn) guardString(key, value string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.guard(key, "", value)
+}
+
+// declare names keys a write takes as arguments (RENAME's destination),
+// so that the script declares them and the slot check sees them.
+func (t *txn) declare(keys ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range keys {
+		t.key(k)
+	}
 }
 
 // do adds unguarded writes.
