@@ -12,6 +12,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/audit"
+	"github.com/pdp-dev/pdp/server/internal/fault"
 	rules "github.com/pdp-dev/pdp/server/internal/iprules"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
 	"github.com/pdp-dev/pdp/server/internal/store/bolt"
@@ -239,6 +240,36 @@ func TestReadersNeverSeePartOfAnImport(t *testing.T) {
 			if err != nil || len(events) != 1 || fmt.Sprint(events[0].After["added"]) != fmt.Sprint(n) {
 				t.Fatalf("the audit log holds %+v, %v; want the import's record with %d added", events, err, n)
 			}
+		})
+	}
+}
+
+func TestAnImportWhoseStagingVanishedGoesLiveWithNothing(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			if b.name == "memory" {
+				t.Skip("memory staging never expires, and memory cannot undo a change that failed after writing")
+			}
+			f := newAtomicFixture(t, b)
+			stream := &hookedStream{importStream: importStream{ctx: adminCtx(), chunks: chunksOf(200)}}
+			stream.before = func(n int) {
+				if n != 4 {
+					return
+				}
+				// What Redis does to staging left an hour between batches.
+				f.store.mu.Lock()
+				defer f.store.mu.Unlock()
+				for id := range f.store.staged {
+					if err := f.store.Store.(rules.Stager).Discard(context.Background(), id); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			err := f.svc.ImportIPList(stream)
+			if !errors.Is(err, fault.ErrAborted) {
+				t.Fatalf("an import whose staging vanished = %v, want ABORTED", err)
+			}
+			f.wantNothingImported(t)
 		})
 	}
 }

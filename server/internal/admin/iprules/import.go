@@ -152,6 +152,7 @@ type importer struct {
 	stager    rules.Stager
 	id        string
 	repeats   uint64
+	sent      uint64           // entries staged
 	staged    [][]netip.Prefix // per batch
 	published bool
 }
@@ -210,6 +211,7 @@ func (imp *importer) flush(ctx context.Context) error {
 			return err
 		}
 		imp.repeats += uint64(repeats)
+		imp.sent += uint64(len(imp.batch))
 		if imp.s.applier != nil {
 			prefixes := make([]netip.Prefix, len(imp.batch))
 			for i, r := range imp.batch {
@@ -239,6 +241,11 @@ func (imp *importer) publish(ctx context.Context, feed string) error {
 		added, dups, err := imp.stager.Publish(ctx, imp.id)
 		if err != nil {
 			return err
+		}
+		// Staging that vanished (expired between batches) must not go live
+		// as a smaller import under a record of the whole.
+		if found := uint64(added+dups) + imp.repeats; found != imp.sent {
+			return fault.New(fault.Aborted, "the import's staged entries were lost before it was published (%d of %d found); nothing was imported: send the list again", found, imp.sent)
 		}
 		r.Added, r.Duplicates = uint64(added), imp.repeats+uint64(dups)
 		e.Reason, e.After = importReason(feed, r), importAfter(imp.list, imp.source, r)
