@@ -48,9 +48,13 @@ generate-check: generate
 	@git diff --exit-code --stat -- gen/ || { echo "gen/ is stale: run 'make generate' and commit the result"; exit 1; }
 	@test -z "$$(git status --porcelain -- gen/)" || { git status --porcelain -- gen/; echo "gen/ has untracked files: run 'make generate' and commit the result"; exit 1; }
 
-## lint: go vet, gofmt, buf lint and buf format, opa fmt
+## lint: go vet, gofmt, buf lint and buf format, opa fmt, go.mod tidiness
+## (both modules) and every relative Markdown link
 lint:
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff >/dev/null || { $(GO) mod tidy -diff; echo "go.mod/go.sum are not tidy: run 'go mod tidy'"; exit 1; }
+	@cd bench && $(GO) mod tidy -diff >/dev/null || { $(GO) mod tidy -diff; echo "bench/go.mod is not tidy: run 'cd bench && go mod tidy'"; exit 1; }
+	$(GO) run ./server/cmd/mdlinks .
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); test -z "$$out" || { echo "gofmt needed on:"; echo "$$out"; exit 1; }
 	$(GO) tool buf lint
 	$(GO) tool buf format --diff --exit-code
