@@ -240,21 +240,10 @@ func (r IPRules) Import(ctx context.Context, tenant, list, source string, in []i
 				return err
 			}
 			b.FillPercent = 0.9
-			for _, rule := range chunk {
-				if b.Get([]byte(rule.ID)) != nil {
-					dups++
-					continue
-				}
-				v, err := rule.MarshalBinary()
-				if err != nil {
-					return err
-				}
-				if err := b.Put([]byte(rule.ID), v); err != nil {
-					return err
-				}
-				added++
-			}
-			return nil
+			n, skipped, err := putNew(b, chunk)
+			added += n
+			dups += skipped
+			return err
 		})
 		if err != nil {
 			return added, dups, err
@@ -291,26 +280,38 @@ func (r IPRules) Stage(ctx context.Context, id, tenant, list, source string, in 
 		if v := imp.Get(stagedCount); len(v) == 8 {
 			staged = binary.BigEndian.Uint64(v)
 		}
-		for _, rule := range prepared {
-			if b.Get([]byte(rule.ID)) != nil {
-				repeats++
-				continue
-			}
-			v, err := rule.MarshalBinary()
-			if err != nil {
-				return err
-			}
-			if err := b.Put([]byte(rule.ID), v); err != nil {
-				return err
-			}
-			staged++
+		n, skipped, err := putNew(b, prepared)
+		repeats += skipped
+		if err != nil {
+			return err
 		}
+		staged += uint64(n)
 		return imp.Put(stagedCount, binary.BigEndian.AppendUint64(nil, staged))
 	})
 	if err != nil {
 		return 0, err
 	}
 	return repeats, nil
+}
+
+// putNew stores in b the rules whose ids it does not hold yet; it counts
+// the rules stored and those skipped, up to an error too.
+func putNew(b *bbolt.Bucket, rules []iprules.Rule) (added, skipped int, err error) {
+	for _, rule := range rules {
+		if b.Get([]byte(rule.ID)) != nil {
+			skipped++
+			continue
+		}
+		v, err := rule.MarshalBinary()
+		if err != nil {
+			return added, skipped, err
+		}
+		if err := b.Put([]byte(rule.ID), v); err != nil {
+			return added, skipped, err
+		}
+		added++
+	}
+	return added, skipped, nil
 }
 
 // Publish implements iprules.Stager, in one transaction (the audited
