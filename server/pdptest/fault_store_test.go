@@ -44,21 +44,17 @@ func runChild(t *testing.T, args ...string) (int, string) {
 func TestDamagedStoreFilesAreRefusedNeverCrash(t *testing.T) {
 	t.Parallel()
 	sound := bolttest.Fill(t, t.TempDir())
-	for _, d := range bolttest.Damages() {
-		t.Run(d.Name, func(t *testing.T) {
-			t.Parallel()
-			path := bolttest.Copy(t, sound)
-			d.Apply(t, path)
-			for _, args := range [][]string{
-				{"serve", "--store", "bolt:" + path, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
-				{"audit", "verify", "--store", "bolt:" + path},
-			} {
-				code, out := runChild(t, args...)
-				if code != 1 || !strings.Contains(out, path) || !strings.Contains(out, "the file is damaged") ||
-					strings.Contains(out, "panic") || strings.Contains(out, "fatal error") {
-					t.Errorf("pdp %s %s: exit %d, output:\n%s", args[0], args[1], code, out)
-				}
+	bolttest.EachDamage(t, sound, func(t *testing.T, path string) {
+		t.Parallel()
+		for _, args := range [][]string{
+			{"serve", "--store", "bolt:" + path, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
+			{"audit", "verify", "--store", "bolt:" + path},
+		} {
+			code, out := runChild(t, args...)
+			if code != 1 || !strings.Contains(out, path) || !strings.Contains(out, "the file is damaged") ||
+				strings.Contains(out, "panic") || strings.Contains(out, "fatal error") {
+				t.Errorf("pdp %s %s: exit %d, output:\n%s", args[0], args[1], code, out)
 			}
-		})
-	}
+		}
+	})
 }

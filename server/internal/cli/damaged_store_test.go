@@ -26,13 +26,9 @@ func expectDamagedStore(t *testing.T, r result, path string) {
 
 func TestAuditVerifyRefusesADamagedStoreFile(t *testing.T) {
 	sound := bolttest.Fill(t, t.TempDir())
-	for _, d := range bolttest.Damages() {
-		t.Run(d.Name, func(t *testing.T) {
-			path := bolttest.Copy(t, sound)
-			d.Apply(t, path)
-			expectDamagedStore(t, runPDP(t, nil, "audit", "verify", "--store", "bolt:"+path), path)
-		})
-	}
+	bolttest.EachDamage(t, sound, func(t *testing.T, path string) {
+		expectDamagedStore(t, runPDP(t, nil, "audit", "verify", "--store", "bolt:"+path), path)
+	})
 	t.Run("a page of the audit log overwritten", func(t *testing.T) {
 		path := bolttest.Copy(t, sound)
 		bolttest.DamageAudit(t, path)
@@ -42,18 +38,14 @@ func TestAuditVerifyRefusesADamagedStoreFile(t *testing.T) {
 
 func TestServeRefusesADamagedStoreFile(t *testing.T) {
 	sound := bolttest.Fill(t, t.TempDir())
-	for _, d := range bolttest.Damages() {
-		t.Run(d.Name, func(t *testing.T) {
-			path := bolttest.Copy(t, sound)
-			d.Apply(t, path)
-			// A server that started would serve until the deadline.
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			var stdout, stderr bytes.Buffer
-			code := Main(ctx, []string{"serve", "--store", "bolt:" + path,
-				"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
-				Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
-			expectDamagedStore(t, result{code, stdout.String(), stderr.String()}, path)
-		})
-	}
+	bolttest.EachDamage(t, sound, func(t *testing.T, path string) {
+		// A server that started would serve until the deadline.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var stdout, stderr bytes.Buffer
+		code := Main(ctx, []string{"serve", "--store", "bolt:" + path,
+			"--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
+			Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }})
+		expectDamagedStore(t, result{code, stdout.String(), stderr.String()}, path)
+	})
 }

@@ -29,22 +29,18 @@ func expectDamaged(t *testing.T, err error, path string) {
 func TestOpenRefusesEveryDamagedFileWithoutPanicking(t *testing.T) {
 	t.Parallel()
 	sound := bolttest.Fill(t, t.TempDir())
-	for _, d := range bolttest.Damages() {
-		t.Run(d.Name, func(t *testing.T) {
-			t.Parallel()
-			path := bolttest.Copy(t, sound)
-			d.Apply(t, path)
-			s, err := bolt.Open(path, bolt.Options{SweepInterval: -1})
-			if err == nil {
-				_ = s.Close()
-			}
-			expectDamaged(t, err, path)
-			// The refused file is not left locked: a second Open gets
-			// the same answer, not "in use".
-			_, err = bolt.Open(path, bolt.Options{SweepInterval: -1})
-			expectDamaged(t, err, path)
-		})
-	}
+	bolttest.EachDamage(t, sound, func(t *testing.T, path string) {
+		t.Parallel()
+		s, err := bolt.Open(path, bolt.Options{SweepInterval: -1})
+		if err == nil {
+			_ = s.Close()
+		}
+		expectDamaged(t, err, path)
+		// The refused file is not left locked: a second Open gets
+		// the same answer, not "in use".
+		_, err = bolt.Open(path, bolt.Options{SweepInterval: -1})
+		expectDamaged(t, err, path)
+	})
 }
 
 func TestOpenStillCreatesAMissingFile(t *testing.T) {

@@ -3,9 +3,9 @@
 // opens one (the store itself, pdp serve, pdp audit verify):
 //
 //	path := bolttest.Fill(t, dir)
-//	for _, d := range bolttest.Damages() {
-//		d.Apply(t, copyOf(path)) // then expect bolt.ErrDamaged, never a panic
-//	}
+//	bolttest.EachDamage(t, path, func(t *testing.T, damaged string) {
+//		// open damaged; expect bolt.ErrDamaged, never a panic
+//	})
 package bolttest
 
 import (
@@ -183,6 +183,19 @@ func Damages() []Damage {
 				t.Fatal(err)
 			}
 		}},
+	}
+}
+
+// EachDamage runs test in a subtest of t for each of Damages, on a copy
+// of the sound file at path with that damage applied.
+func EachDamage(t *testing.T, path string, test func(t *testing.T, damaged string)) {
+	t.Helper()
+	for _, d := range Damages() {
+		t.Run(d.Name, func(t *testing.T) {
+			damaged := Copy(t, path)
+			d.Apply(t, damaged)
+			test(t, damaged)
+		})
 	}
 }
 
