@@ -21,6 +21,25 @@ import (
 	"github.com/pdp-dev/pdp/server/pdptest"
 )
 
+// eachLogLine decodes each line of the decision log file at path into a
+// new T and calls fn with it and the line as written.
+func eachLogLine[T any](t *testing.T, path string, fn func(line T, text string)) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var line T
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("line %q: %v", sc.Text(), err)
+		}
+		fn(line, sc.Text())
+	}
+}
+
 // metricValue reads one unlabelled sample from the server's /metrics.
 func metricValue(t *testing.T, s *pdptest.Server, name string) string {
 	t.Helper()
@@ -96,22 +115,13 @@ func TestDecisionLogBlockModeWithholdsDecisionsOnAFullDisk(t *testing.T) {
 	}
 	s.Stop()
 
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	type logLine struct {
+		DecisionID string `json:"decision_id"`
 	}
-	defer f.Close()
 	var logged []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var line struct {
-			DecisionID string `json:"decision_id"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			t.Fatalf("line %q: %v", sc.Text(), err)
-		}
+	eachLogLine(t, path, func(line logLine, _ string) {
 		logged = append(logged, line.DecisionID)
-	}
+	})
 	if !slices.Equal(logged, answered) {
 		t.Fatalf("logged decision ids %v, want exactly the answered %v", logged, answered)
 	}

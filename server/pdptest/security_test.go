@@ -1,17 +1,14 @@
 package pdptest_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -334,30 +331,21 @@ func TestDecisionLogEndToEnd(t *testing.T) {
 	}
 	s.Stop() // flushes the log
 
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	type logLine struct {
+		DecisionID string `json:"decision_id"`
+		Tenant     string `json:"tenant"`
+		Decision   string `json:"decision"`
+		Subject    struct{ ID, Email string }
+		Network    struct{ IP string }
 	}
-	defer f.Close()
 	var logged []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var line struct {
-			DecisionID string `json:"decision_id"`
-			Tenant     string `json:"tenant"`
-			Decision   string `json:"decision"`
-			Subject    struct{ ID, Email string }
-			Network    struct{ IP string }
-		}
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			t.Fatalf("line %q: %v", sc.Text(), err)
-		}
+	eachLogLine(t, path, func(line logLine, text string) {
 		if line.Tenant != "sec" || line.Decision != "allow" || line.Subject.ID != "u1" ||
 			line.Subject.Email != "[redacted]" || line.Network.IP != "198.51.100.0/24" {
-			t.Errorf("line %s", sc.Text())
+			t.Errorf("line %s", text)
 		}
 		logged = append(logged, line.DecisionID)
-	}
+	})
 	if !slices.Equal(ids, logged) {
 		t.Fatalf("logged decision ids %v, want the responses' %v", logged, ids)
 	}
