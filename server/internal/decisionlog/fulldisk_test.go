@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -85,6 +86,19 @@ func loggedIDs(t *testing.T, path string) []string {
 	return ids
 }
 
+// logOnSmallDisk opens a decision log file on a small file system of its
+// own, for fulldisk.Fill to fill.
+func logOnSmallDisk(t *testing.T) (dir, path string, w io.WriteCloser) {
+	t.Helper()
+	dir = fulldisk.Mount(t, 256<<10)
+	path = filepath.Join(dir, "decisions.log")
+	w, err := decisionlog.Open(path, decisionlog.Rotation{MaxSizeMB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, path, w
+}
+
 // sameIDs fails unless got and want hold the same ids, in any order.
 func sameIDs(t *testing.T, what string, got, want []string) {
 	t.Helper()
@@ -96,12 +110,7 @@ func sameIDs(t *testing.T, what string, got, want []string) {
 
 func TestBlockModeOnAFullDiskFailsTheCallsItCannotLogAndResumes(t *testing.T) {
 	t.Parallel()
-	dir := fulldisk.Mount(t, 256<<10)
-	path := filepath.Join(dir, "decisions.log")
-	w, err := decisionlog.Open(path, decisionlog.Rotation{MaxSizeMB: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, path, w := logOnSmallDisk(t)
 	l := decisionlog.New(decisionlog.Options{Writer: w, Mode: decisionlog.ModeBlock})
 	a := &answers{d: l.Wrap(&countingDecider{})}
 	for range 3 {
@@ -157,12 +166,7 @@ func counter(t *testing.T, m *telemetry.Metrics, name string) int {
 
 func TestDropModeOnAFullDiskCountsEveryLostLineAndResumes(t *testing.T) {
 	t.Parallel()
-	dir := fulldisk.Mount(t, 256<<10)
-	path := filepath.Join(dir, "decisions.log")
-	w, err := decisionlog.Open(path, decisionlog.Rotation{MaxSizeMB: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, path, w := logOnSmallDisk(t)
 	m, err := telemetry.NewMetrics(telemetry.MetricsOptions{WithoutRuntimeMetrics: true})
 	if err != nil {
 		t.Fatal(err)
