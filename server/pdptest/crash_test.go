@@ -48,6 +48,14 @@ func TestServeChild(t *testing.T) {
 	os.Exit(code)
 }
 
+// serveChild is the command that runs the pdp command line args in a
+// child process, through TestServeChild.
+func serveChild(ctx context.Context, args []string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestServeChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), serveChildEnv+"="+strings.Join(args, "\n"))
+	return cmd
+}
+
 // crashTenant is the tenant the crash test writes to.
 const crashTenant = `
 tenant: crash
@@ -75,8 +83,7 @@ func startServe(t *testing.T, db, dir string) *serveProc {
 	args := []string{"serve", "--store", "bolt:" + db, "--tenants", filepath.Join(dir, "tenants"),
 		"--policy-dir", filepath.Join(dir, "policies"), "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 		"--log-format", "json"}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServeChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), serveChildEnv+"="+strings.Join(args, "\n"))
+	cmd := serveChild(context.Background(), args)
 	p := &serveProc{cmd: cmd, logs: &logSink{}, done: make(chan error, 1)}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
