@@ -60,7 +60,7 @@ func check(root string) ([]string, error) {
 			return err
 		}
 		for i, text := range lines {
-			for _, m := range link.FindAllStringSubmatch(text, -1) {
+			for _, m := range link.FindAllStringSubmatch(stripCode(text), -1) {
 				if msg := resolve(path, m[1], headings); msg != "" {
 					problems = append(problems, fmt.Sprintf("%s:%d: %s: %s", path, i+1, m[1], msg))
 				}
@@ -72,7 +72,8 @@ func check(root string) ([]string, error) {
 }
 
 // readLines returns the file's lines, with fenced code blocks blanked so
-// that example text is not taken for links.
+// that example text is not taken for links or headings. Inline code stays:
+// GitHub keeps its text in a heading's anchor.
 func readLines(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -95,7 +96,7 @@ func readLines(path string) ([]string, error) {
 		if fence {
 			t = ""
 		}
-		out = append(out, stripCode(t))
+		out = append(out, t)
 	}
 	return out, sc.Err()
 }

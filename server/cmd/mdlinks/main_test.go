@@ -39,6 +39,21 @@ func TestCheckFindsBrokenFilesAndAnchorsOnly(t *testing.T) {
 	}
 }
 
+func TestAnchorsKeepTheTextOfInlineCodeAsGitHubDoes(t *testing.T) {
+	dir := t.TempDir()
+	text := "## Running `pdp serve`\n\n[ok](#running-pdp-serve) [bad](#running-)\n"
+	if err := os.WriteFile(filepath.Join(dir, "a.md"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := check(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) != 1 || !strings.Contains(problems[0], "#running-: no heading") {
+		t.Fatalf("problems = %q, want only #running- refused", problems)
+	}
+}
+
 func TestTheRepositoryLinksResolve(t *testing.T) {
 	problems, err := check("../../..")
 	if err != nil {
