@@ -1,4 +1,4 @@
-# Zero-trust risk scoring (API.md section 4).
+# Zero-trust risk scoring (docs/api.md, section Risk scoring).
 #
 # Reads input.signals (computed by the server; an absent group means an
 # absent factor), input.device, input.action.name, the request's country
@@ -6,7 +6,7 @@
 # step_up_threshold, deny_threshold, business_hours,
 # require_device_verification}, policy.sensitive_actions,
 # policy.incident.failed_logins_window_ns. Missing weights, thresholds and
-# sensitive actions fall back to the defaults of API.md.
+# sensitive actions fall back to the defaults of docs/api.md.
 #
 # Factors (risk_factors, each {name, weight, detail}):
 #   untrusted_device   device id empty, or the profile says the device was

@@ -63,7 +63,7 @@ func FuzzCheckRequestJSON(f *testing.F) {
 	})
 }
 
-// checkDecision holds a decision to the invariants of API.md section 2.
+// checkDecision holds a decision to the invariants of docs/api.md, section Check.
 func checkDecision(t *testing.T, data []byte, d *decision.Decision) {
 	t.Helper()
 	switch d.Kind {

@@ -1,4 +1,4 @@
-// Package admin is pdp.v1.PolicyAdminService (API.md section 6), composed
+// Package admin is pdp.v1.PolicyAdminService (docs/api.md, section PolicyAdminService), composed
 // of the services that implement its parts:
 //
 //	policies  GetTenantPolicy, PutTenantPolicy, ListTenants,

@@ -15,7 +15,7 @@ import (
 // Defaults of the gateway doors (Envoy ext_authz and /v1/forward-auth).
 const (
 	// DefaultIdentityHeaderPrefix prefixes the identity header names of
-	// API.md section 8: "x-pdp-" + "user-id" is "x-pdp-user-id".
+	// docs/api.md, section Identity from a gateway: "x-pdp-" + "user-id" is "x-pdp-user-id".
 	DefaultIdentityHeaderPrefix = "x-pdp-"
 	// DefaultJWTPayloadMetadataKey is the `payload_in_metadata` name of
 	// Envoy's jwt_authn filter that ext_authz reads the claims from.
@@ -29,8 +29,8 @@ const (
 	DefaultJWKSMinRefresh = 10 * time.Second
 )
 
-// IdentityHeaderNames are the names of the identity headers of API.md
-// section 8, without the prefix. --identity-header takes them as NAME.
+// IdentityHeaderNames are the names of the identity headers of docs/api.md
+// (section Identity from a gateway), without the prefix. --identity-header takes them as NAME.
 var IdentityHeaderNames = []string{
 	"tenant", "environment", "action",
 	"user-id", "user-email", "roles", "auth-provider",

@@ -18,7 +18,7 @@
 //     resource is the path;
 //   - identity: a bearer JWT (Authorization: Bearer) verified against
 //     --jwks-file or --jwks-url when one is configured, plus the identity
-//     headers of API.md section 8 for what the token does not set (unless
+//     headers of docs/api.md (Identity from a gateway) for what the token does not set (unless
 //     --identity-headers=false). The proxy must set or clear those headers
 //     itself: nginx passes client headers to the subrequest.
 //

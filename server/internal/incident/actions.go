@@ -96,8 +96,8 @@ func (s *IPSetBlocker) Blocked(tenant string, addr netip.Addr, now time.Time) bo
 	return m.Found() && m.Source == ipset.SourceAutoBlock && m.Scope.Tenant == tenant
 }
 
-// AuditEntry is one incident action for the audit trail (API.md section
-// 6 audit events: the audit log adds the id and the hash chain).
+// AuditEntry is one incident action for the audit trail (docs/api.md,
+// section Audit events and checkpoints: the audit log adds the id and the hash chain).
 type AuditEntry struct {
 	// Time is when the action was taken.
 	Time time.Time

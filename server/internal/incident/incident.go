@@ -1,4 +1,4 @@
-// Package incident carries out incident response (API.md sections 5 and 6,
+// Package incident carries out incident response (docs/api.md, sections Report and PolicyAdminService,
 // the guide's "Incident Response Integration") off the decision path and
 // without losing actions.
 //

@@ -2,13 +2,13 @@
 // evaluated, and records what enforcement points report afterwards.
 //
 // Enricher.Enrich fills decision.Request.Signals (Rego's input.signals, see
-// rego/README.md and API.md section 4): IP-list membership, the GeoIP
+// rego/README.md and docs/api.md, section Risk scoring): IP-list membership, the GeoIP
 // location, the user's profile (known device, countries, usual hours,
 // sensitive actions, impossible travel, failed logins of the user and of
 // the IP, suspension, MFA reset) and the tenant's SSO status. It reads the
 // store once per request and does not hold locks across calls.
 //
-// Recorder applies a reported event (API.md section 5) to the store and
+// Recorder applies a reported event (docs/api.md, section Report) to the store and
 // returns the event's id and the counters incident response acts on.
 //
 // Windows follow the request's and the event's times, never the wall
@@ -55,7 +55,7 @@ type IPLists interface {
 // The defaults of Settings.
 const (
 	// DefaultSuspiciousIPUsers is how many distinct users failing from one
-	// IP within the window make it suspicious (API.md section 4).
+	// IP within the window make it suspicious (docs/api.md, section Risk scoring).
 	DefaultSuspiciousIPUsers = 3
 )
 

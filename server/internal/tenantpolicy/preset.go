@@ -29,7 +29,7 @@ const (
 	DefaultCacheTTL              = time.Duration(0)
 )
 
-// DefaultWeights returns the default risk factor weights of API.md §4.
+// DefaultWeights returns the default risk factor weights of docs/api.md, section Risk scoring.
 func DefaultWeights() map[string]float64 {
 	return map[string]float64{
 		"unusual_time":      0.2,

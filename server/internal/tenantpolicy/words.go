@@ -45,7 +45,7 @@ var (
 	weekdays = []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
 	// fixedProviders are the providers without a name part.
 	fixedProviders = []string{"password", "google", "github", "microsoft"}
-	// riskFactors are the factors a weight may be given for (API.md §4).
+	// riskFactors are the factors a weight may be given for (docs/api.md, section Risk scoring).
 	riskFactors = []string{"unusual_time", "unusual_location", "unusual_behavior",
 		"untrusted_device", "impossible_travel", "failed_logins", "ip_reputation"}
 )

@@ -1,5 +1,5 @@
 // Package iprules implements the IP-rule methods of PolicyAdminService
-// (API.md section 6): AddIPRule, RemoveIPRule, ListIPRules and
+// (docs/api.md, section PolicyAdminService): AddIPRule, RemoveIPRule, ListIPRules and
 // ImportIPList. Service is one of the structs the admin service is
 // composed of; it embeds nothing and registers nothing.
 //
