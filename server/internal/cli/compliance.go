@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
@@ -69,7 +70,7 @@ func runCompliance(ctx context.Context, args []string, env Env) int {
 	fs.SetOutput(env.Stderr)
 	fs.StringVar(&dir, "tenants", env.Getenv("PDP_TENANTS"), "directory of tenant policy files (default $PDP_TENANTS)")
 	fs.StringVar(&tenant, "tenant", "", "tenant to report on (required)")
-	fs.StringVar(&environment, "environment", engine.DefaultEnvironment, "environment of the tenant")
+	fs.StringVar(&environment, "environment", decision.DefaultEnvironment, "environment of the tenant")
 	fs.StringVar(&framework, "framework", "", "HIPAA, PCI_DSS, SOX or GDPR (default: all four)")
 	fs.StringVar(&format, "format", "table", "output format: "+strings.Join(complianceFormats, ", "))
 	fs.Usage = func() {
@@ -166,7 +167,7 @@ func complianceOf(ctx context.Context, env Env, dir, tenant, environment, framew
 		framework = engine.CanonicalFramework(framework)
 	}
 	if environment == "" {
-		environment = engine.DefaultEnvironment
+		environment = decision.DefaultEnvironment
 	}
 	r := &complianceReport{Tenant: tenant, Environment: environment, Framework: framework, Findings: findings}
 	r.Compliant = r.failed() == 0

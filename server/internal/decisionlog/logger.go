@@ -218,9 +218,6 @@ func (l *Logger) Dropped() uint64 { return l.dropped.Load() }
 // wrapping ErrNotRecorded.
 func (l *Logger) Failed() uint64 { return l.failed.Load() }
 
-// Written is the number of whole lines written so far.
-func (l *Logger) Written() uint64 { return l.written.Load() }
-
 // Close stops taking lines, writes what is queued, and closes the writer
 // when it is an io.Closer. When ctx ends first, senders still waiting for
 // room (ModeBlock) give up and their lines are not written, and Close

@@ -15,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
+	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
@@ -25,10 +26,6 @@ const (
 	// StatusFail is the status of a control the policy breaks.
 	StatusFail = "fail"
 )
-
-// DefaultEnvironment is the environment a compliance query reviews when it
-// names none, as in a decision request.
-const DefaultEnvironment = "production"
 
 // Finding is the state of one compliance control, computed by the Rego
 // module data.pdp.compliance (see rego/compliance.rego).
@@ -147,7 +144,7 @@ func (c *complianceSet) queries(ctx context.Context) (*complianceQueries, error)
 
 // ComplianceFindings evaluates data.pdp.compliance.findings against the
 // loaded policy set: the findings of one environment of a tenant ("" means
-// DefaultEnvironment) for one framework ("HIPAA", "PCI_DSS", "SOX", "GDPR";
+// decision.DefaultEnvironment) for one framework ("HIPAA", "PCI_DSS", "SOX", "GDPR";
 // any case, "pci-dss" too; "" means every framework), sorted by control.
 // Findings report what the settings are whether or not the tenant declares
 // the framework.
@@ -172,7 +169,7 @@ func (e *Engine) ComplianceFindings(ctx context.Context, tenant, environment, fr
 		return nil, err
 	}
 	if environment == "" {
-		environment = DefaultEnvironment
+		environment = decision.DefaultEnvironment
 	}
 	if framework != "" {
 		canonical := CanonicalFramework(framework)
@@ -279,7 +276,7 @@ func (c *Checker) Violations(ctx context.Context, policy map[string]any, environ
 		return nil, complianceContextFault(err)
 	}
 	if environment == "" {
-		environment = DefaultEnvironment
+		environment = decision.DefaultEnvironment
 	}
 	doc, err := ast.InterfaceToValue(policy)
 	if err != nil {

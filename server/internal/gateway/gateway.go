@@ -107,10 +107,6 @@ func New(ctx context.Context, cfg config.Gateway, opts Options) (*Gateway, error
 	return g, nil
 }
 
-// HeaderName is the lowercase header that carries identity field name
-// (one of config.IdentityHeaderNames).
-func (g *Gateway) HeaderName(name string) string { return g.headers[name] }
-
 // PayloadMetadataKey is the jwt_authn payload_in_metadata name.
 func (g *Gateway) PayloadMetadataKey() string { return g.payloadKey }
 

@@ -9,6 +9,7 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/admin/guard"
 	"github.com/pdp-dev/pdp/server/internal/audit"
+	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/store"
@@ -29,7 +30,7 @@ func (s *Service) ComplianceReport(ctx context.Context, req *pdpv1.ComplianceRep
 	}
 	env := req.GetEnvironment()
 	if env == "" {
-		env = engine.DefaultEnvironment
+		env = decision.DefaultEnvironment
 	}
 	framework := req.GetFramework()
 	if framework != "" {
