@@ -10,7 +10,7 @@ TEST_FLAGS ?= -race -count=1 -timeout 15m
 FUZZTIME  ?= 10s
 SOAK_DURATION ?= 10m
 
-.PHONY: all build run check-tools test test-short generate generate-check lint fmt fuzz soak bench bench-check bench-go tidy-check clean
+.PHONY: all build run check-tools test test-short docs generate generate-check lint fmt fuzz soak bench bench-check bench-go tidy-check clean
 
 all: generate-check lint test
 
@@ -38,6 +38,11 @@ test: check-tools
 ## test-short: the same without the race detector
 test-short: check-tools
 	$(GO) test -count=1 ./...
+
+## docs: regenerate the `pdp serve` flag tables in docs/ from the flags
+## server/internal/config registers (`make test` fails when they are stale)
+docs:
+	$(GO) run ./server/cmd/flagdocs -w .
 
 ## generate: regenerate gen/ from proto/
 generate:

@@ -33,7 +33,7 @@ type Audit struct {
 
 func (c *Config) registerAudit(fs *flag.FlagSet) {
 	fs.StringVar(&c.AuditCheckpointKey, "audit-checkpoint-key", c.AuditCheckpointKey, "PEM Ed25519 private key signing audit checkpoints (pdp audit keygen)")
-	fs.StringVar(&c.AuditCheckpoints, "audit-checkpoints", c.AuditCheckpoints, "file the signed audit checkpoints are appended to (keep it off the store's disk)")
+	fs.StringVar(&c.AuditCheckpoints, "audit-checkpoints", c.AuditCheckpoints, "file the signed audit checkpoints are appended to (mode 0600; keep it off the store's disk)")
 	fs.DurationVar(&c.AuditCheckpointInterval, "audit-checkpoint-interval", c.AuditCheckpointInterval, "least time between two audit checkpoints (0: after every change)")
 }
 

@@ -115,28 +115,9 @@ func Default() Config {
 func Parse(args []string, getenv func(string) string, fs *flag.FlagSet) (Config, error) {
 	c := Default()
 	var policyDirs stringList
-	fs.StringVar(&c.GRPCAddr, "grpc-addr", c.GRPCAddr, "gRPC listen address")
-	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP listen address")
-	fs.Var(&policyDirs, "policy-dir", "directory of Rego modules added to the built-in library (repeatable)")
-	fs.StringVar(&c.TenantsDir, "tenants", c.TenantsDir, "directory of tenant policy files (YAML or JSON)")
-	fs.StringVar(&c.Store, "store", c.Store, storeHelp)
-	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", c.MaxRequestBytes, "largest accepted request in bytes")
-	fs.DurationVar(&c.CheckTimeout, "check-timeout", c.CheckTimeout, "deadline of one decision when the caller sets none")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long shutdown waits for in-flight calls")
-	fs.DurationVar(&c.ReloadDebounce, "reload-debounce", c.ReloadDebounce, "how long file changes settle before a reload")
-	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
-	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
-	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "host:port of an OTLP/gRPC trace collector (empty: no export)")
-	fs.BoolVar(&c.OTLPInsecure, "otlp-insecure", c.OTLPInsecure, "send traces to the collector without TLS")
-	fs.Float64Var(&c.TraceSampleRatio, "trace-sample-ratio", c.TraceSampleRatio, "fraction of requests traced when the caller did not sample, 0..1")
-	c.registerGeo(fs)
-	c.registerIncident(fs)
-	c.Gateway.RegisterFlags(fs)
-	c.registerSecurity(fs)
-	c.registerDebug(fs)
-	c.registerRuntime(fs)
-	c.registerHTTP(fs)
-	c.registerAudit(fs)
+	for _, a := range c.flagAreas(&policyDirs) {
+		a.register(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -172,6 +153,48 @@ func Parse(args []string, getenv func(string) string, fs *flag.FlagSet) (Config,
 		return c, err
 	}
 	return c, c.Validate()
+}
+
+// flagArea is one area of the serve flags: the flags one file of this
+// package registers, documented together (flagdoc.go).
+type flagArea struct {
+	name     string
+	register func(*flag.FlagSet)
+}
+
+// flagAreas lists the serve flags by area, in the order Parse registers
+// them, so that the flag tables in docs/ are generated from the same list.
+func (c *Config) flagAreas(policyDirs *stringList) []flagArea {
+	return []flagArea{
+		{"core", func(fs *flag.FlagSet) { c.registerCore(fs, policyDirs) }},
+		{"geo", c.registerGeo},
+		{"incident", c.registerIncident},
+		{"gateway", c.Gateway.RegisterFlags},
+		{"security", c.registerSecurity},
+		{"debug", c.registerDebug},
+		{"runtime", c.registerRuntime},
+		{"http", c.registerHTTP},
+		{"audit", c.registerAudit},
+	}
+}
+
+// registerCore registers the listeners, sources, store, deadlines, logs and
+// traces.
+func (c *Config) registerCore(fs *flag.FlagSet, policyDirs *stringList) {
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", c.GRPCAddr, "gRPC listen address")
+	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP listen address")
+	fs.Var(policyDirs, "policy-dir", "directory of Rego modules added to the built-in library, watched (repeatable; PDP_POLICY_DIR is comma-separated)")
+	fs.StringVar(&c.TenantsDir, "tenants", c.TenantsDir, "directory of tenant policy files, one YAML or JSON file per tenant, watched")
+	fs.StringVar(&c.Store, "store", c.Store, storeHelp)
+	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", c.MaxRequestBytes, "largest gRPC message or HTTP body in bytes")
+	fs.DurationVar(&c.CheckTimeout, "check-timeout", c.CheckTimeout, "deadline of one decision when the caller sets no earlier one")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGINT/SIGTERM waits for in-flight calls")
+	fs.DurationVar(&c.ReloadDebounce, "reload-debounce", c.ReloadDebounce, "how long file changes settle before a reload")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "host:port of an OTLP/gRPC trace collector (empty: no export)")
+	fs.BoolVar(&c.OTLPInsecure, "otlp-insecure", c.OTLPInsecure, "send traces to the collector without TLS")
+	fs.Float64Var(&c.TraceSampleRatio, "trace-sample-ratio", c.TraceSampleRatio, "fraction of requests traced when the caller did not sample, 0..1")
 }
 
 // EnvName is the environment variable of a flag: PDP_ and the flag name in

@@ -11,7 +11,7 @@ type Debug struct {
 }
 
 func (c *Config) registerDebug(fs *flag.FlagSet) {
-	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "loopback address serving /debug/pprof/ (empty: off)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", c.PprofAddr, "loopback address serving Go's runtime profiles at /debug/pprof/, unauthenticated (empty: off)")
 }
 
 // checkDebug refuses a profiling address beyond loopback: profiles carry

@@ -133,21 +133,21 @@ func DefaultGateway() Gateway {
 
 // RegisterFlags adds the gateway flags to fs, writing into g.
 func (g *Gateway) RegisterFlags(fs *flag.FlagSet) {
-	fs.Var((*prefixList)(&g.TrustedProxies), "trusted-proxies", "CIDR of a proxy whose X-Forwarded-For is believed (repeatable)")
-	fs.BoolVar(&g.IdentityHeaders, "identity-headers", g.IdentityHeaders, "read user, roles, MFA, device and session from the x-pdp-* headers")
+	fs.Var((*prefixList)(&g.TrustedProxies), "trusted-proxies", "CIDR or address of a proxy whose X-Forwarded-For and X-Real-IP forward-auth believes (repeatable or comma-separated)")
+	fs.BoolVar(&g.IdentityHeaders, "identity-headers", g.IdentityHeaders, "read user, roles, provider, MFA, device and session from the identity headers")
 	fs.StringVar(&g.IdentityHeaderPrefix, "identity-header-prefix", g.IdentityHeaderPrefix, "prefix of the identity header names")
-	fs.Var(newPairs(&g.IdentityHeader), "identity-header", "rename one identity header, NAME=HEADER (repeatable)")
+	fs.Var(newPairs(&g.IdentityHeader), "identity-header", "rename one identity header, NAME=HEADER such as user-id=X-Auth-Request-User (repeatable)")
 	fs.StringVar(&g.JWKSFile, "jwks-file", g.JWKSFile, "JWKS file verifying bearer JWTs")
-	fs.StringVar(&g.JWKSURL, "jwks-url", g.JWKSURL, "JWKS URL verifying bearer JWTs")
+	fs.StringVar(&g.JWKSURL, "jwks-url", g.JWKSURL, "JWKS URL verifying bearer JWTs (https, or http on loopback)")
 	fs.StringVar(&g.JWTIssuer, "jwt-issuer", g.JWTIssuer, "required iss of bearer JWTs")
 	fs.Var((*csvList)(&g.JWTAudience), "jwt-audience", "accepted aud of bearer JWTs (repeatable)")
-	fs.Var((*csvList)(&g.JWTAlgorithms), "jwt-algorithms", "allowed JWS algorithms (comma-separated; default: every asymmetric one)")
-	fs.DurationVar(&g.JWTLeeway, "jwt-leeway", g.JWTLeeway, "clock skew accepted on exp, nbf and iat")
+	fs.Var((*csvList)(&g.JWTAlgorithms), "jwt-algorithms", "allowed JWS algorithms, comma-separated such as RS256,ES256 (default: every asymmetric one)")
+	fs.DurationVar(&g.JWTLeeway, "jwt-leeway", g.JWTLeeway, "clock skew accepted on exp, nbf and iat (at most 5m)")
 	fs.DurationVar(&g.JWKSRefresh, "jwks-refresh", g.JWKSRefresh, "how often the JWKS is reloaded")
 	fs.DurationVar(&g.JWKSMinRefresh, "jwks-min-refresh", g.JWKSMinRefresh, "shortest time between reloads caused by an unknown kid")
-	fs.Var(newPairs(&g.JWTClaim), "jwt-claim", "rename one claim, NAME=CLAIM (repeatable)")
+	fs.Var(newPairs(&g.JWTClaim), "jwt-claim", "rename one claim, NAME=CLAIM; dotted paths allowed (repeatable)")
 	fs.StringVar(&g.JWTPayloadMetadataKey, "jwt-payload-metadata-key", g.JWTPayloadMetadataKey, "payload_in_metadata of Envoy's jwt_authn filter")
-	fs.Var(newPairs(&g.StepUpACR), "step-up-acr", "acr value asked for a step-up kind, KIND=ACR (repeatable)")
+	fs.Var(newPairs(&g.StepUpACR), "step-up-acr", "acr value asked for a step-up kind, KIND=ACR, over the built-in ones (repeatable)")
 }
 
 // Validate reports every problem of g at once, naming the flag.

@@ -39,9 +39,9 @@ func DefaultHTTPTimeouts() HTTPTimeouts {
 }
 
 func (c *Config) registerHTTP(fs *flag.FlagSet) {
-	fs.DurationVar(&c.HTTPHeaderTimeout, "http-header-timeout", c.HTTPHeaderTimeout, "how long an HTTP client may take to send a request's headers")
-	fs.DurationVar(&c.HTTPBodyTimeout, "http-body-timeout", c.HTTPBodyTimeout, "how long an HTTP client may take to send a request's body (then 408)")
-	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", c.HTTPIdleTimeout, "how long an idle kept-alive HTTP connection stays open")
+	fs.DurationVar(&c.HTTPHeaderTimeout, "http-header-timeout", c.HTTPHeaderTimeout, "how long an HTTP client may take to send a request's headers and its TLS handshake (then the connection is closed)")
+	fs.DurationVar(&c.HTTPBodyTimeout, "http-body-timeout", c.HTTPBodyTimeout, "how long an HTTP client may take to send a request's body once its headers arrived (then 408 and the connection is closed)")
+	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", c.HTTPIdleTimeout, "how long a kept-alive HTTP connection may wait for its next request")
 }
 
 func (c Config) checkHTTP(bad func(string, ...any)) {

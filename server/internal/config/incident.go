@@ -28,7 +28,7 @@ type Incident struct {
 
 // registerIncident adds the incident-response flags to fs.
 func (in *Incident) registerIncident(fs *flag.FlagSet) {
-	fs.StringVar(&in.NotifyURL, "notify-url", in.NotifyURL, "webhook receiving incident notifications as JSON (http or https)")
+	fs.StringVar(&in.NotifyURL, "notify-url", in.NotifyURL, "webhook receiving each incident as a JSON POST (http or https)")
 	fs.StringVar(&in.NotifySecretFile, "notify-secret-file", in.NotifySecretFile, "file with the secret signing notifications (X-PDP-Signature: sha256=HMAC)")
 	fs.DurationVar(&in.NotifyTimeout, "notify-timeout", in.NotifyTimeout, "deadline of one notification attempt (0: 5s)")
 }

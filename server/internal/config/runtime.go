@@ -20,8 +20,8 @@ type Runtime struct {
 }
 
 func (c *Config) registerRuntime(fs *flag.FlagSet) {
-	fs.IntVar(&c.GCHeadroomMB, "gc-headroom-mb", c.GCHeadroomMB, "least heap growth between garbage collections, MiB (0: leave GOGC alone)")
-	fs.IntVar(&c.EvalWorkers, "eval-workers", c.EvalWorkers, "policy evaluations in flight (0: one per core)")
+	fs.IntVar(&c.GCHeadroomMB, "gc-headroom-mb", c.GCHeadroomMB, "least heap growth between garbage collections, MiB (0, GOGC or GOMEMLIMIT leave the collector alone)")
+	fs.IntVar(&c.EvalWorkers, "eval-workers", c.EvalWorkers, "policy evaluations in flight; more requests wait for a free one (0: one per core; raise it when modules wait on http.send)")
 }
 
 func (c Config) checkRuntime(bad func(string, ...any)) {

@@ -96,12 +96,12 @@ func (s Security) TLSEnabled() bool { return s.TLSCert != "" }
 
 // registerSecurity adds the security flags to fs.
 func (s *Security) registerSecurity(fs *flag.FlagSet) {
-	fs.StringVar(&s.APIKeysFile, "api-keys", s.APIKeysFile, "YAML file of API keys {name, key_sha256, role, tenants}; every call but health then needs one")
+	fs.StringVar(&s.APIKeysFile, "api-keys", s.APIKeysFile, "YAML file of API keys {name, key_sha256, role, tenants}, watched; every call but health then needs one")
 	fs.BoolVar(&s.InsecureNoAuth, "insecure-no-auth", s.InsecureNoAuth, "allow listening beyond loopback without API keys (anyone reaching a port may call everything)")
-	fs.BoolVar(&s.MetricsPublic, "metrics-public", s.MetricsPublic, "serve /metrics without an API key")
+	fs.BoolVar(&s.MetricsPublic, "metrics-public", s.MetricsPublic, "serve /metrics without an API key when keys are on")
 	fs.StringVar(&s.TLSCert, "tls-cert", s.TLSCert, "PEM certificate chain served on both ports (reloaded when it changes)")
 	fs.StringVar(&s.TLSKey, "tls-key", s.TLSKey, "PEM private key of --tls-cert")
-	fs.StringVar(&s.ClientCA, "client-ca", s.ClientCA, "PEM CA bundle; clients must present a certificate it signs (mutual TLS)")
+	fs.StringVar(&s.ClientCA, "client-ca", s.ClientCA, "PEM CA bundle; clients must present a certificate it signs (mutual TLS; reloaded when it changes)")
 	fs.StringVar(&s.DecisionLog, "decision-log", s.DecisionLog, `one JSON line per decision to "stdout" or a file path (rotated)`)
 	fs.Var((*listFlag)(&s.DecisionLogMask), "decision-log-mask", "fields to mask in the decision log, PATH[=hash|redact|truncate], comma-separated or repeated")
 	fs.StringVar(&s.DecisionLogMode, "decision-log-mode", s.DecisionLogMode, `"drop" (lines that cannot be queued or written are dropped and counted) or "block" (a decision waits for its line to be written, and fails with UNAVAILABLE when it cannot be)`)
