@@ -50,11 +50,11 @@ func TestAStaleTableIsReportedThenRewrittenKeepingTheProse(t *testing.T) {
 
 func TestMarkersThatCannotBeFilledAreErrors(t *testing.T) {
 	for name, doc := range map[string]string{
-		"an area no table lists":  "<!-- flags:core:begin -->\n<!-- flags:end -->\n",
-		"a table without its end": "<!-- flags:" + strings.Join(config.FlagAreas(), ",") + ":begin -->\n",
-		"an end without a begin":  "<!-- flags:end -->\n" + allAreas(""),
-		"an area listed twice":    allAreas("") + "<!-- flags:core:begin -->\n<!-- flags:end -->\n",
-		"an unknown area":         allAreas("") + "<!-- flags:tls:begin -->\n<!-- flags:end -->\n",
+		"an area no table lists":   "<!-- flags:core:begin -->\n<!-- flags:end -->\n",
+		"a table without its end":  "<!-- flags:" + strings.Join(config.FlagAreas(), ",") + ":begin -->\n",
+		"an end without a begin":   "<!-- flags:end -->\n" + allAreas(""),
+		"an area twice in a table": allAreas("") + "<!-- flags:core,core:begin -->\n<!-- flags:end -->\n",
+		"an unknown area":          allAreas("") + "<!-- flags:tls:begin -->\n<!-- flags:end -->\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -65,5 +65,21 @@ func TestMarkersThatCannotBeFilledAreErrors(t *testing.T) {
 				t.Fatal("no error")
 			}
 		})
+	}
+}
+
+func TestAnAreaMayBeListedAgainOnAnotherPage(t *testing.T) {
+	dir := t.TempDir()
+	for name, doc := range map[string]string{"a.md": allAreas(""), "b.md": "<!-- flags:http:begin -->\n<!-- flags:end -->\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := run(dir, true); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "b.md"))
+	if !strings.Contains(string(got), "| `--http-idle-timeout` |") {
+		t.Fatalf("b.md:\n%s", got)
 	}
 }
