@@ -25,26 +25,26 @@ func TestChallengeHeader(t *testing.T) {
 		want    string
 	}{
 		{name: "mfa", stepUps: []*pdpv1.StepUp{pdpfake.MFA(5 * time.Minute)},
-			want: prefix + `"multi-factor authentication is required", acr_values="mfa", max_age=300`},
+			want: prefix + `"multi-factor authentication required", acr_values="urn:pdp:acr:mfa", max_age=300`},
 		{name: "reauthenticate without max age", stepUps: []*pdpv1.StepUp{reauth},
-			want: prefix + `"a more recent authentication is required", max_age=0`},
+			want: prefix + `"re-authentication required", max_age=0`},
 		{name: "strictest max age and unique acr", stepUps: []*pdpv1.StepUp{pdpfake.MFA(time.Hour), enroll, pdpfake.MFA(90 * time.Second)},
-			want: prefix + `"multi-factor authentication is required; enrollment of a second factor is required", acr_values="mfa", max_age=90`},
+			want: prefix + `"multi-factor authentication required; enrollment in multi-factor authentication required", acr_values="urn:pdp:acr:mfa urn:pdp:acr:mfa-enroll", max_age=90`},
 		{name: "no acr for provider", stepUps: []*pdpv1.StepUp{provider},
-			want: prefix + `"sign-in with another identity provider is required"`},
+			want: prefix + `"sign in with google"`},
 		{name: "configured acr", stepUps: []*pdpv1.StepUp{pdpfake.MFA(time.Minute), device},
 			acr: pdpclient.ACRValues{
 				pdpv1.StepUpKind_STEP_UP_MFA:           "phrh phr",
 				pdpv1.StepUpKind_STEP_UP_VERIFY_DEVICE: `urn:example:"device"`,
 			},
-			want: prefix + `"multi-factor authentication is required; device verification is required", acr_values="phrh phr urn:example:\"device\"", max_age=60`},
+			want: prefix + `"multi-factor authentication required; device verification required", acr_values="phrh phr urn:example:device", max_age=60`},
 		{name: "control characters never reach the header", stepUps: []*pdpv1.StepUp{pdpfake.MFA(time.Minute)},
 			acr:  pdpclient.ACRValues{pdpv1.StepUpKind_STEP_UP_MFA: "a\r\nX-Evil:\u00e9"},
-			want: prefix + `"multi-factor authentication is required", acr_values="a X-Evil:?", max_age=60`},
-		{name: "no step-ups", want: prefix + `"a different authentication level is required"`},
-		{name: "negative max age", stepUps: []*pdpv1.StepUp{{Kind: pdpv1.StepUpKind_STEP_UP_MFA, MaxAge: durationpb.New(-time.Second)}},
+			want: prefix + `"multi-factor authentication required", acr_values="a X-Evil:", max_age=60`},
+		{name: "no step-ups", want: prefix + `"additional authentication required"`},
+		{name: "no max age for a negative one", stepUps: []*pdpv1.StepUp{{Kind: pdpv1.StepUpKind_STEP_UP_MFA, MaxAge: durationpb.New(-time.Second)}},
 			acr:  pdpclient.ACRValues{},
-			want: prefix + `"multi-factor authentication is required", max_age=0`},
+			want: prefix + `"multi-factor authentication required"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

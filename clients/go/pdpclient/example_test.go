@@ -52,7 +52,7 @@ func ExampleNew() {
 		fmt.Println("403", d.ReasonCodes())
 	}
 	// Output:
-	// 401 Bearer error="insufficient_user_authentication", error_description="multi-factor authentication is required", acr_values="mfa", max_age=300
+	// 401 Bearer error="insufficient_user_authentication", error_description="multi-factor authentication required", acr_values="urn:pdp:acr:mfa", max_age=300
 }
 
 func ExampleWithFailOpen() {

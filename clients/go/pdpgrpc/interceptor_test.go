@@ -149,7 +149,7 @@ func errorInfo(err error) *errdetails.ErrorInfo {
 }
 
 const mfaChallenge = `Bearer error="insufficient_user_authentication", ` +
-	`error_description="multi-factor authentication is required", acr_values="mfa", max_age=120`
+	`error_description="multi-factor authentication required", acr_values="urn:pdp:acr:mfa", max_age=120`
 
 func TestInterceptorsEnforce(t *testing.T) {
 	t.Parallel()
@@ -172,7 +172,7 @@ func TestInterceptorsEnforce(t *testing.T) {
 			trailer: map[string]string{pdpgrpc.AuthenticateMetadataKey: mfaChallenge},
 			info: &errdetails.ErrorInfo{Reason: "INSUFFICIENT_USER_AUTHENTICATION", Domain: "pdp", Metadata: map[string]string{
 				"decision_id": "fake-1", "reason_codes": "authn.mfa_required", "step_ups": "STEP_UP_MFA",
-				"acr_values": "mfa", "max_age": "120"}}},
+				"acr_values": "urn:pdp:acr:mfa", "max_age": "120"}}},
 		{name: "deny", check: pdpfake.Respond(pdpfake.Deny("network.ip_denied", "risk.deny")), code: codes.PermissionDenied,
 			header: map[string]string{pdpgrpc.DecisionMetadataKey: "fake-1"},
 			info: &errdetails.ErrorInfo{Reason: "NETWORK_IP_DENIED", Domain: "pdp", Metadata: map[string]string{
@@ -240,7 +240,7 @@ func TestInterceptorOptions(t *testing.T) {
 	)
 	got := callUnary(t, conn, "alice")
 	want := `Bearer error="insufficient_user_authentication", ` +
-		`error_description="multi-factor authentication is required", acr_values="phr", max_age=60`
+		`error_description="multi-factor authentication required", acr_values="phr", max_age=60`
 	if v := got.header.Get(pdpgrpc.AuthenticateMetadataKey); len(v) != 1 || v[0] != want {
 		t.Errorf("www-authenticate %q", v)
 	}

@@ -8,8 +8,8 @@
 //     header.
 //   - challenge: 401 with an RFC 9470 header, for example
 //     WWW-Authenticate: Bearer error="insufficient_user_authentication",
-//     error_description="multi-factor authentication is required",
-//     acr_values="mfa", max_age=300, and a JSON [ErrorBody] listing the
+//     error_description="multi-factor authentication required",
+//     acr_values="urn:pdp:acr:mfa", max_age=300, and a JSON [ErrorBody] listing the
 //     step-ups.
 //   - deny: 403 with a JSON [ErrorBody] of reason codes.
 //   - no decision (the PDP failed and the client did not fail open): 503.

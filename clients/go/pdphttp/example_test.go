@@ -71,6 +71,6 @@ func ExampleMiddleware() {
 	}
 	// Output:
 	// GET /docs 200
-	// GET /admin 401 Bearer error="insufficient_user_authentication", error_description="multi-factor authentication is required", acr_values="mfa", max_age=900
+	// GET /admin 401 Bearer error="insufficient_user_authentication", error_description="multi-factor authentication required", acr_values="urn:pdp:acr:mfa", max_age=900
 	// DELETE /docs/1 403
 }

@@ -113,12 +113,12 @@ func TestMiddlewareEnforces(t *testing.T) {
 			header: map[string]string{
 				pdphttp.DecisionHeader: "fake-1",
 				"WWW-Authenticate": `Bearer error="insufficient_user_authentication", ` +
-					`error_description="multi-factor authentication is required", acr_values="mfa", max_age=600`,
+					`error_description="multi-factor authentication required", acr_values="urn:pdp:acr:mfa", max_age=600`,
 				"Content-Type":  "application/json",
 				"Cache-Control": "no-store",
 			},
 			body: &pdphttp.ErrorBody{
-				Error: "insufficient_user_authentication", Message: "multi-factor authentication is required",
+				Error: "insufficient_user_authentication", Message: "multi-factor authentication required",
 				DecisionID: "fake-1", ReasonCodes: []string{"authn.mfa_required"},
 				StepUps: []json.RawMessage{json.RawMessage(`{"kind":"STEP_UP_MFA","maxAge":"600s","reasonCode":"authn.mfa_required"}`)},
 			},

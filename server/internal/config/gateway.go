@@ -10,6 +10,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pdp-dev/pdp/clients/go/pdpclient"
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 )
 
 // Defaults of the gateway doors (Envoy ext_authz and /v1/forward-auth).
@@ -48,16 +51,22 @@ var JWTClaimNames = []string{"sub", "email", "roles", "amr", "auth_time", "idp",
 // the HMAC algorithms are never accepted.
 var SignatureAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
-// DefaultStepUpACR maps each step-up kind to the acr value the RFC 9470
-// challenge asks for. A kind mapped to "" contributes no acr value:
-// reauthenticate is expressed as max_age=0 instead, use_provider by the
-// providers listed in the JSON body.
-var DefaultStepUpACR = map[string]string{
-	"mfa":            "urn:pdp:acr:mfa",
-	"enroll_mfa":     "urn:pdp:acr:mfa-enroll",
-	"verify_device":  "urn:pdp:acr:device",
-	"reauthenticate": "",
-	"use_provider":   "",
+// DefaultStepUpACR maps each step-up kind, by its lowercase word ("mfa",
+// "enroll_mfa", ...), to the acr value the RFC 9470 challenge asks for:
+// pdpclient.DefaultACRValues, so the Go client asks for the same. A kind
+// mapped to "" contributes no acr value: reauthenticate is expressed as
+// max_age=0 instead, use_provider by the providers listed in the JSON body.
+var DefaultStepUpACR = defaultStepUpACR()
+
+func defaultStepUpACR() map[string]string {
+	acr := pdpclient.DefaultACRValues()
+	m := map[string]string{}
+	for n := range pdpv1.StepUpKind_name {
+		if k := pdpv1.StepUpKind(n); k != pdpv1.StepUpKind_STEP_UP_KIND_UNSPECIFIED {
+			m[strings.ToLower(strings.TrimPrefix(k.String(), "STEP_UP_"))] = acr[k]
+		}
+	}
+	return m
 }
 
 // Gateway configures the doors gateways use: Envoy ext_authz on the gRPC

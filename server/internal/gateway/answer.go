@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pdp-dev/pdp/clients/go/pdpclient"
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 )
@@ -96,67 +97,17 @@ func (g *Gateway) answer(resp *pdpv1.CheckResponse) Answer {
 	return a
 }
 
-// challengeHeader is the RFC 9470 WWW-Authenticate value: acr_values from
-// the step-ups' acr (config --step-up-acr), max_age the smallest max age
-// of the MFA step-ups, and 0 when re-authentication is required.
+// challengeHeader is the RFC 9470 WWW-Authenticate value, with acr_values
+// from the step-ups' acr (config --step-up-acr); pdpclient writes it, so
+// the PDP's gateways and its Go client challenge alike.
 func (g *Gateway) challengeHeader(steps []*pdpv1.StepUp) string {
-	var acrs, what []string
-	maxAge := int64(-1)
-	for _, s := range steps {
-		word := StepUpWord(s.GetKind())
-		if acr := g.acr[word]; acr != "" && !slices.Contains(acrs, acr) {
-			acrs = append(acrs, acr)
-		}
-		age := int64(-1)
-		switch s.GetKind() {
-		case pdpv1.StepUpKind_STEP_UP_REAUTHENTICATE:
-			age = 0
-		case pdpv1.StepUpKind_STEP_UP_MFA:
-			if d := s.GetMaxAge().AsDuration(); d > 0 {
-				age = int64(d / time.Second)
-			}
-		}
-		if age >= 0 && (maxAge < 0 || age < maxAge) {
-			maxAge = age
-		}
-		if d := describeStepUp(s); !slices.Contains(what, d) {
-			what = append(what, d)
-		}
-	}
-	var b strings.Builder
-	b.WriteString(`Bearer error="insufficient_user_authentication", error_description="`)
-	b.WriteString(quoteSafe(strings.Join(what, "; ")))
-	b.WriteString(`"`)
-	if len(acrs) > 0 {
-		b.WriteString(`, acr_values="`)
-		b.WriteString(quoteSafe(strings.Join(acrs, " ")))
-		b.WriteString(`"`)
-	}
-	if maxAge >= 0 {
-		b.WriteString(", max_age=")
-		b.WriteString(strconv.FormatInt(maxAge, 10))
-	}
-	return b.String()
+	return pdpclient.NewChallenge(steps, g.acr).Header()
 }
 
-// describeStepUp is the human text of one step-up for error_description.
-func describeStepUp(s *pdpv1.StepUp) string {
-	switch s.GetKind() {
-	case pdpv1.StepUpKind_STEP_UP_MFA:
-		return "multi-factor authentication required"
-	case pdpv1.StepUpKind_STEP_UP_REAUTHENTICATE:
-		return "re-authentication required"
-	case pdpv1.StepUpKind_STEP_UP_ENROLL_MFA:
-		return "enrollment in multi-factor authentication required"
-	case pdpv1.StepUpKind_STEP_UP_USE_PROVIDER:
-		if p := s.GetAllowedProviders(); len(p) > 0 {
-			return "sign in with " + strings.Join(p, " or ")
-		}
-		return "sign in with another identity provider"
-	case pdpv1.StepUpKind_STEP_UP_VERIFY_DEVICE:
-		return "device verification required"
-	}
-	return "additional authentication required"
+// stepUpKind is the kind of a StepUpWord; STEP_UP_KIND_UNSPECIFIED when
+// word names none.
+func stepUpKind(word string) pdpv1.StepUpKind {
+	return pdpv1.StepUpKind(pdpv1.StepUpKind_value["STEP_UP_"+strings.ToUpper(word)])
 }
 
 // quoteSafe keeps printable ASCII without quotes and backslashes, so the

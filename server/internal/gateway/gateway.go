@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pdp-dev/pdp/clients/go/pdpclient"
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/fault"
@@ -39,7 +40,7 @@ type Gateway struct {
 	headers         map[string]string // identity name -> lowercase header name
 	claims          map[string]string // claim name -> claim path
 	identityHeaders bool
-	acr             map[string]string
+	acr             pdpclient.ACRValues
 	payloadKey      string
 	verifier        *Verifier
 	now             func() time.Time
@@ -61,7 +62,7 @@ func New(ctx context.Context, cfg config.Gateway, opts Options) (*Gateway, error
 		headers:         map[string]string{},
 		claims:          map[string]string{},
 		identityHeaders: cfg.IdentityHeaders,
-		acr:             map[string]string{},
+		acr:             pdpclient.ACRValues{},
 		payloadKey:      cfg.JWTPayloadMetadataKey,
 		now:             now,
 	}
@@ -79,11 +80,10 @@ func New(ctx context.Context, cfg config.Gateway, opts Options) (*Gateway, error
 		}
 		g.claims[name] = c
 	}
-	for kind, acr := range config.DefaultStepUpACR {
-		g.acr[kind] = acr
-	}
-	for kind, acr := range cfg.StepUpACR {
-		g.acr[kind] = acr
+	for _, m := range []map[string]string{config.DefaultStepUpACR, cfg.StepUpACR} {
+		for word, acr := range m {
+			g.acr[stepUpKind(word)] = acr
+		}
 	}
 	if cfg.JWKSFile != "" || cfg.JWKSURL != "" {
 		v, err := NewVerifier(ctx, VerifierOptions{
