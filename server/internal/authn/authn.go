@@ -3,7 +3,6 @@ package authn
 import (
 	"crypto/x509"
 	"log/slog"
-	"strings"
 
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/tlsutil"
@@ -83,14 +82,4 @@ func (a *Authenticator) check(cred credential, rule Rule, what string) (Caller, 
 		return c, fault.New(fault.PermissionDenied, "role %s may not call %s", e.Role, what)
 	}
 	return c, nil
-}
-
-// bearer extracts the token of an "Authorization: Bearer <token>" value.
-func bearer(v string) (string, bool) {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(v), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	token = strings.TrimSpace(token)
-	return token, token != ""
 }

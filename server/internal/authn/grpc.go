@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+
+	"github.com/pdp-dev/pdp/server/internal/bearer"
 )
 
 // UnaryGuard authenticates and authorizes unary calls by GRPCRule and puts
@@ -53,7 +55,7 @@ func grpcCredential(ctx context.Context) credential {
 			cred.key = strings.TrimSpace(v[0])
 			cred.present = cred.key != ""
 		} else if v := md.Get("authorization"); len(v) > 0 {
-			cred.key, cred.present = bearer(v[0])
+			cred.key, cred.present = bearer.Token(v[0])
 		}
 	}
 	cred.cert = grpcPeerCert(ctx)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/pdp-dev/pdp/server/internal/bearer"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
@@ -39,7 +40,7 @@ func httpCredential(r *http.Request) (cred credential, header string) {
 	if v := strings.TrimSpace(r.Header.Get(APIKeyHeader)); v != "" {
 		cred.key, cred.present, header = v, true, APIKeyHeader
 	} else if v := r.Header.Get("Authorization"); v != "" {
-		if cred.key, cred.present = bearer(v); cred.present {
+		if cred.key, cred.present = bearer.Token(v); cred.present {
 			header = "Authorization"
 		}
 	}

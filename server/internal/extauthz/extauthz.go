@@ -55,6 +55,7 @@ import (
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/pdp-dev/pdp/server/internal/bearer"
 	"github.com/pdp-dev/pdp/server/internal/gateway"
 )
 
@@ -110,7 +111,7 @@ func (s *Server) Input(req *authv3.CheckRequest) gateway.Input {
 	jwt := attrs.GetMetadataContext().GetFilterMetadata()[JWTAuthnFilter]
 	if p := jwt.GetFields()[s.gw.PayloadMetadataKey()].GetStructValue(); p != nil {
 		in.Claims, in.ClaimsSource = p.AsMap(), "jwt_authn metadata"
-	} else if tok, ok := bearer(headers["authorization"]); ok {
+	} else if tok, ok := bearer.Token(headers["authorization"]); ok {
 		in.BearerToken = tok
 	}
 	return in
@@ -136,16 +137,6 @@ func headerMap(h *authv3.AttributeContext_HttpRequest) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-// bearer extracts the token of "Bearer <token>".
-func bearer(authz string) (string, bool) {
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(authz), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
 }
 
 // Response renders an Answer as Envoy's CheckResponse.

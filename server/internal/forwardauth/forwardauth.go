@@ -48,6 +48,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/genproto/googleapis/rpc/code"
 
+	"github.com/pdp-dev/pdp/server/internal/bearer"
 	"github.com/pdp-dev/pdp/server/internal/gateway"
 	"github.com/pdp-dev/pdp/server/internal/transport"
 )
@@ -176,9 +177,7 @@ func (h *Handler) Input(r *http.Request) gateway.Input {
 		ClientIP: ip, ClientIPSource: ipSrc,
 		Header: func(name string) string { return strings.Join(r.Header.Values(name), ", ") },
 	}
-	if scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		in.BearerToken = strings.TrimSpace(tok)
-	}
+	in.BearerToken, _ = bearer.Token(r.Header.Get("Authorization"))
 	return in
 }
 
