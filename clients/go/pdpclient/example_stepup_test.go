@@ -88,7 +88,7 @@ func Example_stepUp() {
 	// Output:
 	// first check: DECISION_CHALLENGE
 	//   step-up STEP_UP_MFA max age 15m0s for authn.mfa_required
-	//   WWW-Authenticate: Bearer error="insufficient_user_authentication", error_description="multi-factor authentication is required", acr_values="urn:example:acr:mfa", max_age=900
+	//   WWW-Authenticate: Bearer error="insufficient_user_authentication", error_description="multi-factor authentication required", acr_values="urn:example:acr:mfa", max_age=900
 	// reported: fake-event-1
 	// second check: DECISION_ALLOW true
 }
