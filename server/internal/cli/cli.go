@@ -40,6 +40,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the policy decision point", runServe},
 		{"check", "ask a running server for one decision", runCheck},
+		{"report", "tell a running server about a login, MFA or activity event", runReport},
 		{"test", "run Rego unit tests of policy modules (as opa test)", runTest},
 		{"compliance", "report a tenant's compliance findings", runCompliance},
 		{"keygen", "create an API key and its --api-keys entry", runKeygen},

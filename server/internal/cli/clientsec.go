@@ -115,3 +115,17 @@ func (k bearerKey) GetRequestMetadata(context.Context, ...string) (map[string]st
 }
 
 func (bearerKey) RequireTransportSecurity() bool { return false }
+
+// connect makes the client connection to addr. On failure it also returns
+// the exit code: a flag that does not work is a usage error.
+func (c *clientSecurity) connect(addr string) (*grpc.ClientConn, int, error) {
+	dial, err := c.dialOptions()
+	if err != nil {
+		return nil, ExitUsage, err
+	}
+	conn, err := grpc.NewClient(addr, dial...)
+	if err != nil {
+		return nil, ExitError, err
+	}
+	return conn, ExitOK, nil
+}
