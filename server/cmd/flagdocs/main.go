@@ -14,14 +14,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/pdp-dev/pdp/server/internal/config"
+
+	"github.com/pdp-dev/pdp/server/internal/mdfiles"
 )
 
 func main() {
@@ -60,20 +60,7 @@ var (
 func run(root string, write bool) ([]string, error) {
 	var stale []string
 	seen := map[string]bool{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			switch d.Name() {
-			case ".git", "node_modules", "testdata", "data", "bin":
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".md") {
-			return nil
-		}
+	err := mdfiles.Walk(root, func(path string) error {
 		old, err := os.ReadFile(path)
 		if err != nil {
 			return err

@@ -7,12 +7,13 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/pdp-dev/pdp/server/internal/mdfiles"
 )
 
 func main() {
@@ -41,20 +42,7 @@ var link = regexp.MustCompile(`\]\(([^)\s]+)(?:\s+"[^"]*")?\)`)
 func check(root string) ([]string, error) {
 	var problems []string
 	headings := map[string]map[string]bool{}
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			switch d.Name() {
-			case ".git", "node_modules", "testdata", "data", "bin":
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".md") {
-			return nil
-		}
+	err := mdfiles.Walk(root, func(path string) error {
 		lines, err := readLines(path)
 		if err != nil {
 			return err
