@@ -28,7 +28,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/policycheck"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // Where the corpus lives, relative to this package.
@@ -264,7 +264,7 @@ func (f *corpusFile) addTenants(nodes []yaml.Node, fixtures string) ([]string, e
 			errs = append(errs, fmt.Errorf("tenant entry at line %d must be a fixture name or a tenant document", n.Line))
 			continue
 		}
-		p, err := tenantpolicy.Parse(origin, body)
+		p, err := tenantdata.Parse(origin, body)
 		if err == nil {
 			err = policycheck.Check(context.Background(), p)
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 	"github.com/pdp-dev/pdp/server/internal/signals"
 	"github.com/pdp-dev/pdp/server/internal/store/memory"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // fuzzNow is the clock of requests that carry no time.
@@ -114,7 +114,7 @@ func newCorpusPipeline(tb testing.TB, files []*corpusFile) *corpusPipeline {
 			if _, ok := policies[name]; ok {
 				continue
 			}
-			p, err := tenantpolicy.Parse(name+".yaml", body)
+			p, err := tenantdata.Parse(name+".yaml", body)
 			if err != nil {
 				tb.Fatalf("%s: tenant %s: %v", cf.path, name, err)
 			}
@@ -124,7 +124,7 @@ func newCorpusPipeline(tb testing.TB, files []*corpusFile) *corpusPipeline {
 			modules[path.Join("corpus", path.Base(cf.path), name)] = src
 		}
 	}
-	tenants := tenantpolicy.Data(policies)
+	tenants := tenantdata.Data(policies)
 
 	eng := engine.New(engine.Options{Now: func() time.Time { return fuzzNow }})
 	if _, err := eng.Load(ctx, engine.Bundle{Modules: modules, Tenants: tenants}); err != nil {

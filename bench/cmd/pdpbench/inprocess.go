@@ -13,7 +13,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/gctune"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
 	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // inProcPasses is how many times the in-process run evaluates the whole
@@ -39,11 +39,11 @@ func (b *bench) inProcess(tenantsDir string) (*inProcResult, error) {
 	defer cancel()
 	go gctune.Run(ctx, gctune.Options{Headroom: 64 << 20})
 
-	pols, err := tenantpolicy.LoadDir(tenantsDir)
+	pols, err := tenantdata.LoadDir(tenantsDir)
 	if err != nil {
 		return nil, err
 	}
-	data := tenantpolicy.Data(pols)
+	data := tenantdata.Data(pols)
 	snap, err := ipset.FromTenantPolicies(data)
 	if err != nil {
 		return nil, err

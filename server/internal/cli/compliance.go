@@ -14,7 +14,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // complianceFormats are the values of `pdp compliance --format`.
@@ -140,7 +140,7 @@ flags:
 // complianceOf loads the tenant's file from dir into an engine and
 // evaluates its findings. Problems with other files of dir are warnings.
 func complianceOf(ctx context.Context, env Env, dir, tenant, environment, framework string) (*complianceReport, error) {
-	policies, loadErr := tenantpolicy.LoadDir(dir)
+	policies, loadErr := tenantdata.LoadDir(dir)
 	p, ok := policies[tenant]
 	if !ok {
 		if loadErr != nil {
@@ -152,7 +152,7 @@ func complianceOf(ctx context.Context, env Env, dir, tenant, environment, framew
 		fmt.Fprintf(env.Stderr, "pdp compliance: warning: other tenant files did not load:\n%v\n", loadErr)
 	}
 	e := engine.New(engine.Options{})
-	data := tenantpolicy.Data(map[string]*pdpv1.TenantPolicy{tenant: p})
+	data := tenantdata.Data(map[string]*pdpv1.TenantPolicy{tenant: p})
 	if _, err := e.Load(ctx, engine.Bundle{Tenants: data}); err != nil {
 		return nil, err
 	}

@@ -262,7 +262,7 @@ func NewChecker(ctx context.Context, library fs.FS) (*Checker, error) {
 // Violations returns the failed findings of every profile that policy
 // declares in its own "compliance" list, sorted by control; none means the
 // policy keeps its promises. policy is one environment's effective policy
-// (tenantpolicy.EffectiveEnvironment) and environment its name ("" means
+// (tenantdata.EffectiveEnvironment) and environment its name ("" means
 // DefaultEnvironment); the name matters to controls about production.
 //
 // Errors: fault.InvalidArgument when policy is nil or not JSON-like,

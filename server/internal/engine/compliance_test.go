@@ -15,7 +15,7 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // demoDir holds the demo tenants: acme (enterprise, declares SOX in
@@ -26,12 +26,12 @@ const demoDir = "../../demo/tenants"
 // library.
 func loadDemo(t *testing.T) *engine.Engine {
 	t.Helper()
-	policies, err := tenantpolicy.LoadDir(demoDir)
+	policies, err := tenantdata.LoadDir(demoDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := engine.New(engine.Options{})
-	if _, err := e.Load(context.Background(), engine.Bundle{Tenants: tenantpolicy.Data(policies)}); err != nil {
+	if _, err := e.Load(context.Background(), engine.Bundle{Tenants: tenantdata.Data(policies)}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -41,11 +41,11 @@ func loadDemo(t *testing.T) *engine.Engine {
 // valid, so that compliance is the only thing under test.
 func parsePolicy(t *testing.T, src string) *pdpv1.TenantPolicy {
 	t.Helper()
-	p, err := tenantpolicy.Parse("test.yaml", []byte(src))
+	p, err := tenantdata.Parse("test.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tenantpolicy.Validate(p); err != nil {
+	if err := tenantdata.Validate(p); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -221,7 +221,7 @@ environments:
     roles:
       admin: {actions: ["*"]}
 `)
-	if _, err := e.Load(ctx, engine.Bundle{Tenants: tenantpolicy.Data(map[string]*pdpv1.TenantPolicy{"acme": p})}); err != nil {
+	if _, err := e.Load(ctx, engine.Bundle{Tenants: tenantdata.Data(map[string]*pdpv1.TenantPolicy{"acme": p})}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := e.ComplianceFindings(ctx, "acme", "", "SOX")
@@ -280,7 +280,7 @@ func TestComplianceViolations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	p := parsePolicy(t, breaksSOXAndHIPAA)
-	got, err := engine.ComplianceViolations(ctx, tenantpolicy.EffectiveEnvironment("production", p.Environments["production"]), "production")
+	got, err := engine.ComplianceViolations(ctx, tenantdata.EffectiveEnvironment("production", p.Environments["production"]), "production")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,18 +298,18 @@ func TestComplianceViolations(t *testing.T) {
 	}
 
 	// An environment that declares nothing has nothing to violate.
-	got, err = engine.ComplianceViolations(ctx, tenantpolicy.EffectiveEnvironment("development", p.Environments["development"]), "development")
+	got, err = engine.ComplianceViolations(ctx, tenantdata.EffectiveEnvironment("development", p.Environments["development"]), "development")
 	if err != nil || len(got) != 0 {
 		t.Errorf("development: %v, %v; want none", controls(got), err)
 	}
 
 	// The demo tenant keeps its SOX promise.
-	acme, err := tenantpolicy.LoadFile(demoDir + "/acme.yaml")
+	acme, err := tenantdata.LoadFile(demoDir + "/acme.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, sp := range acme.Environments {
-		got, err := engine.ComplianceViolations(ctx, tenantpolicy.EffectiveEnvironment(name, sp), name)
+		got, err := engine.ComplianceViolations(ctx, tenantdata.EffectiveEnvironment(name, sp), name)
 		if err != nil || len(got) != 0 {
 			t.Errorf("acme %s: %v, %v; want none", name, controls(got), err)
 		}

@@ -10,7 +10,7 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/engine"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // exampleTenant is a tenant policy as an operator writes it in
@@ -44,11 +44,11 @@ deny contains {
 `
 
 func ExampleEngine_Decide() {
-	policy, err := tenantpolicy.Parse("acme.yaml", []byte(exampleTenant))
+	policy, err := tenantdata.Parse("acme.yaml", []byte(exampleTenant))
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := tenantpolicy.Validate(policy); err != nil {
+	if err := tenantdata.Validate(policy); err != nil {
 		log.Fatal(err)
 	}
 
@@ -56,7 +56,7 @@ func ExampleEngine_Decide() {
 	e := engine.New(engine.Options{})
 	if _, err := e.Load(context.Background(), engine.Bundle{
 		Modules: map[string]string{"policies/export.rego": exampleModule},
-		Tenants: tenantpolicy.Data(map[string]*pdpv1.TenantPolicy{"acme": policy}),
+		Tenants: tenantdata.Data(map[string]*pdpv1.TenantPolicy{"acme": policy}),
 	}); err != nil {
 		log.Fatal(err) // names file:line of every problem; the last good set keeps serving
 	}

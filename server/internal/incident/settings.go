@@ -4,12 +4,12 @@ import (
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/policydoc"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // MaxBlockTTL bounds how long one auto-block lasts, whatever a tenant
 // setting or a block_ip obligation asks.
-const MaxBlockTTL = tenantpolicy.MaxAutoBlockTTL
+const MaxBlockTTL = tenantdata.MaxAutoBlockTTL
 
 // Settings are a tenant environment's incident thresholds (the effective
 // policy's incident group).
@@ -38,17 +38,17 @@ type SettingsFunc func(tenant, env string) Settings
 // minutes, 10 for an IP, blocked for an hour) for every tenant.
 func DefaultSettings(string, string) Settings {
 	return Settings{
-		FailedLoginsThreshold: tenantpolicy.DefaultFailedLoginsThreshold,
-		FailedLoginsWindow:    tenantpolicy.DefaultFailedLoginsWindow,
-		SuspiciousIPThreshold: tenantpolicy.DefaultSuspiciousIPThreshold,
-		AutoBlockTTL:          tenantpolicy.DefaultAutoBlockTTL,
+		FailedLoginsThreshold: tenantdata.DefaultFailedLoginsThreshold,
+		FailedLoginsWindow:    tenantdata.DefaultFailedLoginsWindow,
+		SuspiciousIPThreshold: tenantdata.DefaultSuspiciousIPThreshold,
+		AutoBlockTTL:          tenantdata.DefaultAutoBlockTTL,
 	}
 }
 
 // normalized fills the window and TTL defaults and applies the TTL bound.
 func (s Settings) normalized() Settings {
 	if s.FailedLoginsWindow <= 0 {
-		s.FailedLoginsWindow = tenantpolicy.DefaultFailedLoginsWindow
+		s.FailedLoginsWindow = tenantdata.DefaultFailedLoginsWindow
 	}
 	s.AutoBlockTTL = clampTTL(s.AutoBlockTTL)
 	return s
@@ -57,7 +57,7 @@ func (s Settings) normalized() Settings {
 // clampTTL is ttl, or the default when not positive, at most MaxBlockTTL.
 func clampTTL(ttl time.Duration) time.Duration {
 	if ttl <= 0 {
-		return tenantpolicy.DefaultAutoBlockTTL
+		return tenantdata.DefaultAutoBlockTTL
 	}
 	return min(ttl, MaxBlockTTL)
 }

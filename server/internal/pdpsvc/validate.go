@@ -16,7 +16,7 @@ import (
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // Limits applied by validation. They bound the work one request can cause;
@@ -38,7 +38,7 @@ const (
 	MaxEmailBytes = 254
 	// MaxNameBytes is the longest tenant or environment name, as tenant
 	// policies define them.
-	MaxNameBytes = tenantpolicy.MaxNameLen
+	MaxNameBytes = tenantdata.MaxNameLen
 	// MaxActionBytes is the longest action name.
 	MaxActionBytes = 256
 )
@@ -75,7 +75,7 @@ var (
 	// environment names, so the decision API and the admin API refuse
 	// the same names.
 	nameSyntax = charset{
-		maxLen: MaxNameBytes, valid: tenantpolicy.ValidName,
+		maxLen: MaxNameBytes, valid: tenantdata.ValidName,
 		rule: "must start with a lowercase letter or digit and contain only lowercase letters, digits, '-' and '_'",
 	}
 	actionSyntax = charset{

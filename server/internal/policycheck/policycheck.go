@@ -2,12 +2,12 @@
 // one call for every way a policy arrives: a file of --tenants DIR (through
 // the reload package) and the body of the PutTenantPolicy admin RPC.
 //
-// A policy is accepted when it is valid (tenantpolicy.Validate), stays
-// within its plan (tenantpolicy.CheckPlan) and keeps every compliance
+// A policy is accepted when it is valid (tenantdata.Validate), stays
+// within its plan (tenantdata.CheckPlan) and keeps every compliance
 // profile it declares. The last check is the Rego module
 // data.pdp.compliance of the built-in library, evaluated on each
-// environment's effective policy; it lives here rather than in tenantpolicy
-// so that tenantpolicy never depends on the engine.
+// environment's effective policy; it lives here rather than in tenantdata
+// so that tenantdata never depends on the engine.
 package policycheck
 
 import (
@@ -20,7 +20,7 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // ComplianceMessage is the client-safe message of the error that refuses a
@@ -28,23 +28,23 @@ import (
 const ComplianceMessage = "tenant policy breaks a compliance profile it declares"
 
 // Check runs every acceptance check on p and returns every problem found,
-// joined with errors.Join in this order: the tenantpolicy.Validate error
-// (fault.InvalidArgument), the tenantpolicy.CheckPlan error
+// joined with errors.Join in this order: the tenantdata.Validate error
+// (fault.InvalidArgument), the tenantdata.CheckPlan error
 // (fault.FailedPrecondition) and the Compliance error (fault.
 // FailedPrecondition). nil means p may be accepted. A transport mapping
 // the first fault in the chain answers INVALID_ARGUMENT while a value is
 // invalid, and FAILED_PRECONDITION after.
 //
 // Check reads p without modifying it. Words must already be canonical:
-// callers that did not get p from tenantpolicy.Parse call
-// tenantpolicy.Normalize first.
+// callers that did not get p from tenantdata.Parse call
+// tenantdata.Normalize first.
 func Check(ctx context.Context, p *pdpv1.TenantPolicy) error {
 	if p == nil {
-		return tenantpolicy.Validate(nil)
+		return tenantdata.Validate(nil)
 	}
 	return errors.Join(
-		tenantpolicy.Validate(p),
-		tenantpolicy.CheckPlan(p),
+		tenantdata.Validate(p),
+		tenantdata.CheckPlan(p),
 		Compliance(ctx, p),
 	)
 }
@@ -59,7 +59,7 @@ func Check(ctx context.Context, p *pdpv1.TenantPolicy) error {
 //	(medium severity): inactivity timeout 8h exceeds the SOX maximum of 4h;
 //	to fix, set inactivity_timeout to 4h or less
 //
-// Profiles the library does not know are left to tenantpolicy.Validate.
+// Profiles the library does not know are left to tenantdata.Validate.
 // Other errors (fault.DeadlineExceeded, fault.Internal) mean the review
 // could not be done; the policy must not be accepted then either.
 func Compliance(ctx context.Context, p *pdpv1.TenantPolicy) error {
@@ -73,7 +73,7 @@ func Compliance(ctx context.Context, p *pdpv1.TenantPolicy) error {
 		if len(sp.GetCompliance()) == 0 {
 			continue
 		}
-		found, err := engine.ComplianceViolations(ctx, tenantpolicy.EffectiveEnvironment(name, sp), name)
+		found, err := engine.ComplianceViolations(ctx, tenantdata.EffectiveEnvironment(name, sp), name)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("environments.%s.compliance: %w", name, err))
 			continue

@@ -13,12 +13,12 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/policycheck"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 func parse(t *testing.T, src string) *pdpv1.TenantPolicy {
 	t.Helper()
-	p, err := tenantpolicy.Parse("acme.yaml", []byte(src))
+	p, err := tenantdata.Parse("acme.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestDemoTenantsPass(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := tenantpolicy.Parse(name, src)
+		p, err := tenantdata.Parse(name, src)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,7 @@
 // overrides the file of the same tenant (see package reload), because the
 // API is the newer, audited path.
 //
-// Put is a compare-and-set on the policy's etag (tenantpolicy.ETag of its
+// Put is a compare-and-set on the policy's etag (tenantdata.ETag of its
 // content): a writer names the etag it read, and loses with fault.Aborted
 // when someone wrote in between. An empty expected etag creates the
 // policy only if the tenant has none stored.
@@ -23,7 +23,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // Store keeps tenant policies and pending changes. Implementations are
@@ -37,7 +37,7 @@ type Store interface {
 	Get(ctx context.Context, tenant string) (*pdpv1.TenantPolicy, error)
 	// Put stores p when the stored policy's etag is expectedEtag (empty:
 	// when none is stored) and returns it with its new etag, the
-	// tenantpolicy.ETag of its content. Otherwise it fails with Aborted.
+	// tenantdata.ETag of its content. Otherwise it fails with Aborted.
 	Put(ctx context.Context, p *pdpv1.TenantPolicy, expectedEtag string) (*pdpv1.TenantPolicy, error)
 	// List returns every stored policy, sorted by tenant.
 	List(ctx context.Context) ([]*pdpv1.TenantPolicy, error)
@@ -95,7 +95,7 @@ func CheckPending(c *pdpv1.PendingChange) error {
 // Stamp returns a copy of p carrying the etag of its content.
 func Stamp(p *pdpv1.TenantPolicy) *pdpv1.TenantPolicy {
 	c := proto.Clone(p).(*pdpv1.TenantPolicy)
-	c.Etag = tenantpolicy.ETag(c)
+	c.Etag = tenantdata.ETag(c)
 	return c
 }
 

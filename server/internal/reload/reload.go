@@ -25,7 +25,7 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/policycheck"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // Engine is what the loader feeds.
@@ -136,7 +136,7 @@ func (l *Loader) load(ctx context.Context) (Set, error) {
 	policies := map[string]*pdpv1.TenantPolicy{}
 	sources := map[string]string{}
 	if l.opts.TenantsDir != "" {
-		files, err := tenantpolicy.LoadDir(l.opts.TenantsDir)
+		files, err := tenantdata.LoadDir(l.opts.TenantsDir)
 		// The files that loaded cleanly must also keep the compliance
 		// profiles they declare; every problem of every file is reported.
 		if err := errors.Join(err, CheckCompliance(ctx, l.opts.TenantsDir, files)); err != nil {
@@ -155,7 +155,7 @@ func (l *Loader) load(ctx context.Context) (Set, error) {
 			policies[name], sources[name] = p, SourceAPI
 		}
 	}
-	tenants := tenantpolicy.Data(policies)
+	tenants := tenantdata.Data(policies)
 	rev, err := l.engine.Load(ctx, engine.Bundle{Modules: modules, Tenants: tenants})
 	if err != nil {
 		return Set{}, err
@@ -229,7 +229,7 @@ func tenantFiles(dir string) map[string]string {
 	entries, _ := os.ReadDir(dir)
 	files := make(map[string]string, len(entries))
 	for _, e := range entries {
-		if !tenantpolicy.IsPolicyFile(e.Name()) {
+		if !tenantdata.IsPolicyFile(e.Name()) {
 			continue
 		}
 		stem := strings.TrimSuffix(e.Name(), filepath.Ext(e.Name()))

@@ -16,7 +16,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/reload"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 const demoTenants = "../../demo/tenants"
@@ -187,7 +187,7 @@ func TestCheckCompliance(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "umbrella.json"), `{"tenant": "umbrella", "plan": "enterprise", "environments": {"production": {"inactivity_timeout": "8h", "compliance": ["SOX"], "roles": {"admin": {"actions": ["*"]}}}}}`)
-	policies, err := tenantpolicy.LoadDir(dir)
+	policies, err := tenantdata.LoadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

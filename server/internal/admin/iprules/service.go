@@ -26,7 +26,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	rules "github.com/pdp-dev/pdp/server/internal/iprules"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // Audit actions.
@@ -280,7 +280,7 @@ func (s *Service) ListIPRules(ctx context.Context, req *pdpv1.ListIPRulesRequest
 // or a tenant name.
 func checkScope(v *fault.Violations, tenant string) {
 	if tenant != "" {
-		tenantpolicy.CheckTenant(v, "tenant", tenant)
+		tenantdata.CheckTenant(v, "tenant", tenant)
 	}
 }
 

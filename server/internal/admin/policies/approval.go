@@ -11,7 +11,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/policystore"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // ListPendingChanges lists the pending changes of the tenants the caller
@@ -28,7 +28,7 @@ func (s *Service) ListPendingChanges(ctx context.Context, req *pdpv1.ListPending
 		skip = n
 	}
 	if req.GetTenant() != "" {
-		tenantpolicy.CheckTenant(&v, "tenant", req.GetTenant())
+		tenantdata.CheckTenant(&v, "tenant", req.GetTenant())
 	}
 	if err := v.Err(); err != nil {
 		return nil, err

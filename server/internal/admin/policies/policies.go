@@ -4,7 +4,7 @@
 // ListPendingChanges, ApproveChange, RejectChange, ComplianceReport,
 // SetSSOStatus and ListAuditEvents.
 //
-// A policy is accepted when tenantpolicy.Normalize and policycheck.Check
+// A policy is accepted when tenantdata.Normalize and policycheck.Check
 // pass: INVALID_ARGUMENT names each bad field, FAILED_PRECONDITION each
 // setting beyond the plan and each broken compliance control. Writes are a
 // compare-and-set on the etag the caller read (a stale etag is ABORTED),

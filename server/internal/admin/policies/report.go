@@ -13,7 +13,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/store"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // ComplianceReport returns the findings of the compliance library for one
@@ -21,7 +21,7 @@ import (
 // every framework), as the loaded policy set computes them.
 func (s *Service) ComplianceReport(ctx context.Context, req *pdpv1.ComplianceReportRequest) (*pdpv1.ComplianceReportResponse, error) {
 	var v fault.Violations
-	tenantpolicy.CheckTenant(&v, "tenant", req.GetTenant())
+	tenantdata.CheckTenant(&v, "tenant", req.GetTenant())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func (s *Service) ComplianceReport(ctx context.Context, req *pdpv1.ComplianceRep
 // notified by the decision's obligations).
 func (s *Service) SetSSOStatus(ctx context.Context, req *pdpv1.SetSSOStatusRequest) (*pdpv1.SetSSOStatusResponse, error) {
 	var v fault.Violations
-	tenantpolicy.CheckTenant(&v, "tenant", req.GetTenant())
+	tenantdata.CheckTenant(&v, "tenant", req.GetTenant())
 	guard.Require(&v, "reason", req.GetReason())
 	now := s.opts.Now().UTC()
 	rec := audit.Entry{
@@ -101,7 +101,7 @@ func (s *Service) ListAuditEvents(ctx context.Context, req *pdpv1.ListAuditEvent
 	size := guard.PageSize(&v, req.GetPageSize())
 	after := guard.DecodeSeqToken(&v, req.GetPageToken())
 	if req.GetTenant() != "" {
-		tenantpolicy.CheckTenant(&v, "tenant", req.GetTenant())
+		tenantdata.CheckTenant(&v, "tenant", req.GetTenant())
 	}
 	if err := v.Err(); err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/policycheck"
 	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/reload"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // RefusedMessage is the client-safe message of a policy refused for its
@@ -28,7 +28,7 @@ const RefusedMessage = "tenant policy refused"
 // through the API, else its file's.
 func (s *Service) GetTenantPolicy(ctx context.Context, req *pdpv1.GetTenantPolicyRequest) (*pdpv1.GetTenantPolicyResponse, error) {
 	var v fault.Violations
-	tenantpolicy.CheckTenant(&v, "tenant", req.GetTenant())
+	tenantdata.CheckTenant(&v, "tenant", req.GetTenant())
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (s *Service) PutTenantPolicy(ctx context.Context, req *pdpv1.PutTenantPolic
 	if req.GetPolicy() == nil {
 		v.Add("policy", "required")
 	} else {
-		tenantpolicy.CheckTenant(&v, "policy.tenant", req.GetPolicy().GetTenant())
+		tenantdata.CheckTenant(&v, "policy.tenant", req.GetPolicy().GetTenant())
 	}
 	guard.Require(&v, "reason", req.GetReason())
 	tenant := req.GetPolicy().GetTenant()
@@ -99,7 +99,7 @@ func (s *Service) PutTenantPolicy(ctx context.Context, req *pdpv1.PutTenantPolic
 // any value is invalid, else FAILED_PRECONDITION with every setting beyond
 // the plan and every broken control.
 func (s *Service) check(ctx context.Context, p *pdpv1.TenantPolicy) error {
-	tenantpolicy.Normalize(p)
+	tenantdata.Normalize(p)
 	err := policycheck.Check(ctx, p)
 	if err == nil {
 		return nil

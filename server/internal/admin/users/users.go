@@ -17,7 +17,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/store"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // Audit actions this service records.
@@ -72,7 +72,7 @@ var userFields = map[string]string{"target": "user_id"}
 // changed, and returns the record (Before and After left to the caller).
 func (s *Service) admit(ctx context.Context, action, tenant, userID, reason string) (audit.Entry, error) {
 	var v fault.Violations
-	tenantpolicy.CheckTenant(&v, "tenant", tenant)
+	tenantdata.CheckTenant(&v, "tenant", tenant)
 	guard.Require(&v, "user_id", userID, "reason", reason)
 	e := audit.Entry{
 		Time: s.opts.Now(), Actor: guard.Actor(ctx), Action: action, Tenant: tenant, Target: userID, Reason: reason,

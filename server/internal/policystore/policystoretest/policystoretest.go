@@ -24,7 +24,7 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/policystore"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // Open returns a fresh, empty store for one test; the caller cleans it up.
@@ -81,8 +81,8 @@ func testCreateGetList(t *testing.T, s policystore.Store) {
 		if err != nil {
 			t.Fatalf("Put %s: %v", tenant, err)
 		}
-		if got.GetEtag() != tenantpolicy.ETag(Policy(tenant, 2)) {
-			t.Fatalf("Put returned etag %q, want the content's %q", got.GetEtag(), tenantpolicy.ETag(Policy(tenant, 2)))
+		if got.GetEtag() != tenantdata.ETag(Policy(tenant, 2)) {
+			t.Fatalf("Put returned etag %q, want the content's %q", got.GetEtag(), tenantdata.ETag(Policy(tenant, 2)))
 		}
 	}
 	got, err := s.Get(ctx, "acme")
@@ -142,7 +142,7 @@ func testCompareAndSet(t *testing.T, s policystore.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if third.GetEtag() != tenantpolicy.ETag(Policy("acme", 5)) {
+	if third.GetEtag() != tenantdata.ETag(Policy("acme", 5)) {
 		t.Fatalf("etag %q is not the content's", third.GetEtag())
 	}
 }

@@ -1,4 +1,4 @@
-package tenantpolicy
+package tenantdata
 
 // countryNames maps every officially assigned ISO 3166-1 alpha-2 code (249
 // codes, as maintained by the ISO 3166 Maintenance Agency) to its English

@@ -1,4 +1,4 @@
-package tenantpolicy
+package tenantdata
 
 import (
 	"fmt"

@@ -1,5 +1,7 @@
-// Package tenantpolicy reads, checks and expands tenant security policies:
-// the files of --tenants DIR and the body of the PutTenantPolicy admin RPC.
+// Package tenantdata reads, checks and expands a tenant's settings, its
+// tenant policy (pdp.v1.TenantPolicy), into the data.tenants document Rego
+// reads: the files of --tenants DIR and the body of the PutTenantPolicy
+// admin RPC. (Rego modules, the other kind of policy, are package engine's.)
 //
 // The life of a policy:
 //
@@ -111,4 +113,4 @@
 // whose end is before their start cross midnight; "24:00" is accepted as an
 // end. mfa.max_age 0 puts no age limit on the last second factor: being
 // enrolled is enough (the Rego library reads it that way).
-package tenantpolicy
+package tenantdata

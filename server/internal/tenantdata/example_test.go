@@ -1,10 +1,10 @@
-package tenantpolicy_test
+package tenantdata_test
 
 import (
 	"fmt"
 
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/tenantpolicy"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 func Example() {
@@ -17,20 +17,20 @@ environments:
     ip_allowlist: [203.0.113.0/24, 2001:db8::1]
   development: {}
 `)
-	p, err := tenantpolicy.Parse("acme.yaml", src)
+	p, err := tenantdata.Parse("acme.yaml", src)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	if err := tenantpolicy.Validate(p); err != nil {
+	if err := tenantdata.Validate(p); err != nil {
 		fmt.Println(err)
 		return
 	}
-	if err := tenantpolicy.CheckPlan(p); err != nil {
+	if err := tenantdata.CheckPlan(p); err != nil {
 		fmt.Println(err)
 		return
 	}
-	envs := tenantpolicy.Effective(p)["environments"].(map[string]any)
+	envs := tenantdata.Effective(p)["environments"].(map[string]any)
 	prod, dev := envs["production"].(map[string]any), envs["development"].(map[string]any)
 	fmt.Println("production inactivity_timeout_ns:", prod["inactivity_timeout_ns"])
 	fmt.Println("production mfa mode:", prod["mfa"].(map[string]any)["mode"])
@@ -44,7 +44,7 @@ environments:
 }
 
 func ExampleValidate() {
-	p, _ := tenantpolicy.Parse("acme.yaml", []byte(`
+	p, _ := tenantdata.Parse("acme.yaml", []byte(`
 tenant: acme
 plan: enterprise
 environments:
@@ -52,7 +52,7 @@ environments:
     inactivity_timeout: 30m
     ip_allowlist: [203.0.113.0/24, 10.0.0.0/8, 10.1.2.3/8]
 `))
-	err := tenantpolicy.Validate(p)
+	err := tenantdata.Validate(p)
 	for _, f := range fault.As(err).Fields {
 		fmt.Printf("%s: %s\n", f.Field, f.Description)
 	}
@@ -62,14 +62,14 @@ environments:
 }
 
 func ExampleCheckPlan() {
-	p, _ := tenantpolicy.Parse("acme.yaml", []byte(`
+	p, _ := tenantdata.Parse("acme.yaml", []byte(`
 plan: paid
 environments:
   production:
     key_isolation: true
     mfa: {mode: all}
 `))
-	fmt.Println(tenantpolicy.CheckPlan(p))
+	fmt.Println(tenantdata.CheckPlan(p))
 	// Output:
 	// tenant policy exceeds its plan: environments.production.mfa: requires the enterprise plan (tenant is on paid)
 }
