@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"strings"
 	"testing"
@@ -259,4 +260,37 @@ func TestGRPCServerSpans(t *testing.T) {
 		t.Fatalf("Check span has no rpc.response.status_code: %v", s.Attributes())
 	}
 	t.Errorf("no server span for Check among %v", names)
+}
+
+// TestGRPCFinishedCallIsDebugUnlessTheServerFailed keeps the info log for
+// what an operator acts on: a call that succeeded (or failed by the
+// caller's mistake) is logged at debug, a refused key at info, one the
+// server failed at error.
+func TestGRPCFinishedCallIsDebugUnlessTheServerFailed(t *testing.T) {
+	t.Parallel()
+	f := startGRPC(t, transport.GRPCOptions{})
+	ctx := t.Context()
+	if _, err := f.client.Check(ctx, &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "allow"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.client.Check(ctx, &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "allow"}, Network: &pdpv1.Network{Ip: "999.1.1.1"}})
+	_, _ = f.client.Check(ctx, &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "internal"}})
+	_, _ = f.client.Check(metadata.AppendToOutgoingContext(ctx, "x-test-deny", "1"), &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "allow"}})
+	levels := map[string]string{}
+	for line := range strings.Lines(f.logs.String()) {
+		var e struct {
+			Msg, Level string
+			Code       string `json:"grpc.code"`
+		}
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if e.Msg == "finished call" {
+			levels[e.Code] = e.Level
+		}
+	}
+	want := map[string]string{"OK": "DEBUG", "InvalidArgument": "DEBUG", "Unauthenticated": "INFO", "Internal": "ERROR"}
+	if diff := cmp.Diff(want, levels); diff != "" {
+		t.Errorf("level of finished call by code (-want +got):\n%s", diff)
+	}
 }

@@ -37,8 +37,9 @@ const (
 // GRPCOptions configures NewGRPCServer. The zero value is usable: no TLS,
 // no tracing or RPC metrics, logs discarded, the defaults above.
 type GRPCOptions struct {
-	// Logger receives one JSON line per finished call and the detail of
-	// internal errors and panics; nil discards.
+	// Logger receives one line per finished call (at debug unless the
+	// server failed it) and the detail of internal errors and panics; nil
+	// discards.
 	Logger *slog.Logger
 	// TracerProvider creates the spans of the otelgrpc stats handler; nil
 	// creates none. No global provider is used.

@@ -10,6 +10,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 
 	"github.com/pdp-dev/pdp/server/internal/fault"
 )
@@ -78,7 +79,19 @@ func callLogger(l *slog.Logger) logging.Logger {
 func loggingOptions() []logging.Option {
 	return []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(callLevel),
 	}
+}
+
+// callLevel is the middleware's default, with its info lines (a call that
+// succeeded or that the caller got wrong) moved to debug: one line per
+// Check would drown what an operator must see at info. A refused API key
+// stays at info.
+func callLevel(code codes.Code) logging.Level {
+	if l := logging.DefaultServerCodeToLevel(code); l != logging.LevelInfo || code == codes.Unauthenticated {
+		return l
+	}
+	return logging.LevelDebug
 }
 
 func orDiscard(l *slog.Logger) *slog.Logger {
