@@ -23,7 +23,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/transport"
+	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
 )
 
 // strictEnv makes cases marked with a known bug fail instead of skipping.
@@ -169,7 +169,7 @@ func checkHTTP(ctx context.Context, s *Server, c *corpusCase) (result, error) {
 	if !ok {
 		return result{}, fmt.Errorf("HTTP %d names unknown code %q", resp.StatusCode, e.Code)
 	}
-	if want := transport.HTTPStatusCode(code); resp.StatusCode != want {
+	if want := rpcstatus.HTTPStatusCode(code); resp.StatusCode != want {
 		return result{}, fmt.Errorf("HTTP status %d for %s, want %d", resp.StatusCode, code, want)
 	}
 	r := result{code: code, msg: e.Message}

@@ -50,7 +50,7 @@ import (
 
 	"github.com/pdp-dev/pdp/server/internal/bearer"
 	"github.com/pdp-dev/pdp/server/internal/gateway"
-	"github.com/pdp-dev/pdp/server/internal/transport"
+	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
 )
 
 // Path is where the handler is mounted on the HTTP port.
@@ -134,18 +134,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 				panic(p)
 			}
 			h.logger.ErrorContext(r.Context(), "panic in forward-auth", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			writeError(w, http.StatusInternalServerError, code.Code_INTERNAL, transport.InternalMessage)
+			writeError(w, http.StatusInternalServerError, code.Code_INTERNAL, rpcstatus.InternalMessage)
 		}
 	}()
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
 	a, err := h.gw.Decide(ctx, h.checker, h.Input(r))
 	if err != nil {
-		if transport.IsInternal(err) {
+		if rpcstatus.IsInternal(err) {
 			h.logger.ErrorContext(ctx, "forward-auth failed", "error", err.Error())
 		}
-		st := transport.ToStatus(err)
-		writeError(w, transport.HTTPStatusCode(st.Code()), code.Code(st.Code()), st.Message())
+		st := rpcstatus.ToStatus(err)
+		writeError(w, rpcstatus.HTTPStatusCode(st.Code()), code.Code(st.Code()), st.Message())
 		return
 	}
 	for _, kv := range a.Headers {

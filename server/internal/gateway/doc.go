@@ -25,5 +25,5 @@
 //     WWW-Authenticate: Bearer error="invalid_token" (RFC 6750).
 //
 // When the server cannot decide (no policy loaded, deadline passed) Decide
-// returns the error; the doors map it with transport.ToStatus.
+// returns the error; the doors map it with rpcstatus.ToStatus.
 package gateway

@@ -116,7 +116,7 @@ func (g *Gateway) Verifier() *Verifier { return g.verifier }
 // Decide maps in, has c decide it and shapes the answer. Malformed input
 // is a 400 Answer, a failed bearer token a 401 invalid_token Answer; an
 // error means the request could not be decided (the caller maps it with
-// transport.ToStatus).
+// rpcstatus.ToStatus).
 func (g *Gateway) Decide(ctx context.Context, c Checker, in Input) (Answer, error) {
 	if in.Claims == nil && in.BearerToken != "" && g.verifier != nil {
 		claims, err := g.verifier.Verify(ctx, in.BearerToken)

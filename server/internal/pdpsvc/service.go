@@ -11,7 +11,7 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/transport"
+	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
 )
 
 // Decider decides one validated request. The engine implements it.
@@ -136,7 +136,7 @@ func (s *Service) Check(ctx context.Context, in *pdpv1.CheckRequest) (*pdpv1.Che
 		return nil, err
 	}
 	if d == nil {
-		return nil, fault.Wrap(errors.New("decider returned neither a decision nor an error"), fault.Internal, transport.InternalMessage)
+		return nil, fault.Wrap(errors.New("decider returned neither a decision nor an error"), fault.Internal, rpcstatus.InternalMessage)
 	}
 	s.observer.RecordDecision(d.Kind.String(), time.Since(start))
 	return FromDecision(d), nil
@@ -177,15 +177,15 @@ func (s *Service) batchItem(ctx context.Context, i int, c *pdpv1.CheckRequest) (
 		if p := recover(); p != nil {
 			s.logger.ErrorContext(ctx, "panic in batch check item",
 				"item", i, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			res = &pdpv1.BatchCheckResult{Error: transport.ToStatus(fault.New(fault.Internal, transport.InternalMessage)).Proto()}
+			res = &pdpv1.BatchCheckResult{Error: rpcstatus.ToStatus(fault.New(fault.Internal, rpcstatus.InternalMessage)).Proto()}
 		}
 	}()
 	resp, err := s.Check(ctx, c)
 	if err != nil {
-		if transport.IsInternal(err) {
+		if rpcstatus.IsInternal(err) {
 			s.logger.ErrorContext(ctx, "batch check item failed", "item", i, "error", err.Error())
 		}
-		return &pdpv1.BatchCheckResult{Error: transport.ToStatus(err).Proto()}
+		return &pdpv1.BatchCheckResult{Error: rpcstatus.ToStatus(err).Proto()}
 	}
 	return &pdpv1.BatchCheckResult{Response: resp}
 }

@@ -18,8 +18,8 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
+	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
 	"github.com/pdp-dev/pdp/server/internal/telemetry"
-	"github.com/pdp-dev/pdp/server/internal/transport"
 )
 
 // The metrics of package telemetry plug in as the Observer.
@@ -150,7 +150,7 @@ func TestCheck(t *testing.T) {
 		t.Errorf("decider error = %v, want it passed through", err)
 	}
 	_, err = s.Check(ctx, check("acme", "nil"))
-	if code := transport.ToStatus(err).Code(); code != codes.Internal {
+	if code := rpcstatus.ToStatus(err).Code(); code != codes.Internal {
 		t.Errorf("nil decision: code %v, want Internal", code)
 	}
 	if diff := cmp.Diff([]string{"challenge"}, obs.decisions); diff != "" {
@@ -204,10 +204,10 @@ func TestBatchCheckItemsFailAlone(t *testing.T) {
 	}
 	want := &pdpv1.BatchCheckResponse{Results: []*pdpv1.BatchCheckResult{
 		resp(pdpv1.Decision_DECISION_ALLOW, "acme/gw"),
-		{Error: transport.ToStatus(badErr).Proto()},
+		{Error: rpcstatus.ToStatus(badErr).Proto()},
 		resp(pdpv1.Decision_DECISION_DENY, "acme/gw"),
-		{Error: transport.ToStatus(failErr).Proto()},
-		{Error: transport.ToStatus(fault.New(fault.Internal, "x")).Proto()},
+		{Error: rpcstatus.ToStatus(failErr).Proto()},
+		{Error: rpcstatus.ToStatus(fault.New(fault.Internal, "x")).Proto()},
 		resp(pdpv1.Decision_DECISION_CHALLENGE, "beta/gw"),
 	}}
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
@@ -227,7 +227,7 @@ func TestBatchCheckContextEnded(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	_, err := s.BatchCheck(ctx, &pdpv1.BatchCheckRequest{Checks: []*pdpv1.CheckRequest{check("acme", "allow")}})
-	if code := transport.ToStatus(err).Code(); code != codes.Canceled {
+	if code := rpcstatus.ToStatus(err).Code(); code != codes.Canceled {
 		t.Errorf("code = %v, want Canceled", code)
 	}
 }

@@ -1,8 +1,8 @@
 // Package transport holds the wire plumbing shared by every door of the
-// server: the one function that maps domain errors to a gRPC status
-// (ToStatus), the gRPC server with its interceptor chain (NewGRPCServer),
-// the health service, and the HTTP handler that serves the JSON API,
-// liveness, readiness and metrics (NewHTTPHandler).
+// server: the gRPC server with its interceptor chain (NewGRPCServer),
+// which maps every error with rpcstatus.ToStatus, the health service, and
+// the HTTP handler that serves the JSON API, liveness, readiness and
+// metrics (NewHTTPHandler).
 //
 // The package knows the generated pdp.v1 types and the fault package, never
 // the engine: the HTTP handler calls the decision service through the

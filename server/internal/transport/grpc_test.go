@@ -21,6 +21,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/fault"
+	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
 	"github.com/pdp-dev/pdp/server/internal/transport"
 )
 
@@ -93,8 +94,8 @@ func TestGRPCPanicIsInternalAndServerKeepsServing(t *testing.T) {
 	f := startGRPC(t, transport.GRPCOptions{})
 	ctx := t.Context()
 	_, err := f.client.Check(ctx, &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "panic"}})
-	if st := status.Convert(err); st.Code() != codes.Internal || st.Message() != transport.InternalMessage {
-		t.Fatalf("got %v, want INTERNAL %q", err, transport.InternalMessage)
+	if st := status.Convert(err); st.Code() != codes.Internal || st.Message() != rpcstatus.InternalMessage {
+		t.Fatalf("got %v, want INTERNAL %q", err, rpcstatus.InternalMessage)
 	}
 	resp, err := f.client.Check(ctx, &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "allow"}})
 	if err != nil || !resp.GetAllowed() {

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
 )
 
 // Defaults of HTTPOptions.
@@ -235,10 +236,10 @@ func isJSON(contentType string) bool {
 
 // writeError maps err with ToStatus, logging internal detail.
 func (h *httpHandler) writeError(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
-	if IsInternal(err) {
+	if rpcstatus.IsInternal(err) {
 		h.logger.ErrorContext(ctx, "internal error", "http.path", r.URL.Path, "error", err.Error())
 	}
-	writeStatus(w, ToStatus(err))
+	writeStatus(w, rpcstatus.ToStatus(err))
 }
 
 func (h *httpHandler) healthz(w http.ResponseWriter, r *http.Request) {
@@ -290,7 +291,7 @@ func (h *httpHandler) recoverPanics(next http.Handler) http.Handler {
 			}
 			h.logger.ErrorContext(r.Context(), "panic in HTTP handler",
 				"http.path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			writeStatus(w, status.New(codes.Internal, InternalMessage))
+			writeStatus(w, status.New(codes.Internal, rpcstatus.InternalMessage))
 		}()
 		next.ServeHTTP(w, r)
 	})

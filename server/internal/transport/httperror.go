@@ -6,40 +6,10 @@ import (
 
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-)
 
-// HTTPStatusCode is the HTTP status for a gRPC code, as the HTTP API and
-// every HTTP door answer it (the mapping google.rpc.Code documents).
-func HTTPStatusCode(c codes.Code) int {
-	switch c {
-	case codes.OK:
-		return http.StatusOK
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
-		return http.StatusBadRequest
-	case codes.Unauthenticated:
-		return http.StatusUnauthorized
-	case codes.PermissionDenied:
-		return http.StatusForbidden
-	case codes.NotFound:
-		return http.StatusNotFound
-	case codes.AlreadyExists, codes.Aborted:
-		return http.StatusConflict
-	case codes.ResourceExhausted:
-		return http.StatusTooManyRequests
-	case codes.Canceled:
-		return 499 // client closed request
-	case codes.Unimplemented:
-		return http.StatusNotImplemented
-	case codes.Unavailable:
-		return http.StatusServiceUnavailable
-	case codes.DeadlineExceeded:
-		return http.StatusGatewayTimeout
-	default:
-		return http.StatusInternalServerError
-	}
-}
+	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
+)
 
 // errorBody is the JSON error of the HTTP API. Field names are snake_case
 // like google.rpc error details; code is the google.rpc.Code name.
@@ -83,7 +53,7 @@ func statusBody(st *status.Status) errorBody {
 }
 
 func writeStatus(w http.ResponseWriter, st *status.Status) {
-	writeErrorBody(w, HTTPStatusCode(st.Code()), statusBody(st))
+	writeErrorBody(w, rpcstatus.HTTPStatusCode(st.Code()), statusBody(st))
 }
 
 func writeErrorBody(w http.ResponseWriter, httpStatus int, b errorBody) {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/pdp-dev/pdp/server/internal/fault"
+	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
 )
 
 // UnaryErrorMapper returns an interceptor that turns every error a unary
@@ -41,13 +42,13 @@ func StreamErrorMapper(logger *slog.Logger) grpc.StreamServerInterceptor {
 }
 
 func mapError(ctx context.Context, logger *slog.Logger, method string, err error) error {
-	if IsInternal(err) {
+	if rpcstatus.IsInternal(err) {
 		var p *panicked
 		if !errors.As(err, &p) { // a panic was logged with its stack already
 			logger.ErrorContext(ctx, "internal error", "grpc.method", method, "error", err.Error())
 		}
 	}
-	return ToStatus(err).Err()
+	return rpcstatus.ToStatus(err).Err()
 }
 
 // panicked is the cause of the internal fault a recovered panic becomes.
@@ -62,7 +63,7 @@ func recoveryOption(logger *slog.Logger) recovery.Option {
 		method, _ := grpc.Method(ctx)
 		logger.ErrorContext(ctx, "panic in gRPC handler",
 			"grpc.method", method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-		return fault.Wrap(&panicked{value: p}, fault.Internal, InternalMessage)
+		return fault.Wrap(&panicked{value: p}, fault.Internal, rpcstatus.InternalMessage)
 	})
 }
 

@@ -1,4 +1,4 @@
-package transport
+package rpcstatus
 
 import (
 	"context"
