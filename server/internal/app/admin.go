@@ -2,43 +2,29 @@ package app
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/admin"
 	"github.com/pdp-dev/pdp/server/internal/admin/policies"
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
+	"github.com/pdp-dev/pdp/server/internal/follow"
 	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/reload"
-	"github.com/pdp-dev/pdp/server/internal/store"
-	"github.com/pdp-dev/pdp/server/internal/store/bolt"
-	"github.com/pdp-dev/pdp/server/internal/store/memory"
-	"github.com/pdp-dev/pdp/server/internal/store/redis"
 )
 
 // adminParts are what PolicyAdminService needs beyond the state: the
-// store of policies set through the API, the set now served, and, with
-// Redis, the watch that reloads what other replicas stored.
+// store of policies set through the API, the set now served, and, with a
+// shared backend, the reloads of what other replicas stored.
 type adminParts struct {
 	policies policystore.Store
 	served   atomic.Pointer[reload.Set]
-	stop     context.CancelFunc
-	wg       sync.WaitGroup
+	stop     func() // ends the watch and the reloads; nil without them
+	follow   *follow.Loop
 }
 
-// newAdminParts picks the policy store of st's backend: the same bolt
-// file, the same Redis, or process memory.
-func newAdminParts(st store.Store) *adminParts {
-	a := &adminParts{}
-	switch s := st.(type) {
-	case *bolt.Store:
-		a.policies = s.Policies()
-	case *redis.Store:
-		a.policies = s.Policies()
-	default:
-		a.policies = memory.NewPolicies()
-	}
+func newAdminParts(policies policystore.Store) *adminParts {
+	a := &adminParts{policies: policies}
 	a.served.Store(&reload.Set{})
 	return a
 }
@@ -60,26 +46,26 @@ func (a *adminParts) stored(ctx context.Context) (map[string]*pdpv1.TenantPolicy
 func (a *adminParts) loaded(set reload.Set) { a.served.Store(&set) }
 
 // registerAdmin builds PolicyAdminService over the state and registers it
-// on the gRPC server, and with Redis starts reloading the policy set
-// whenever another replica stores a tenant policy.
+// on the gRPC server, and with a shared backend starts reloading the
+// policy set whenever another replica stores a tenant policy.
 func (p *parts) registerAdmin(o options) error {
 	reloadSet := func(ctx context.Context) error {
 		_, err := p.loader.Load(ctx)
 		return err
 	}
 	pol, err := policies.New(policies.Options{
-		Store: p.admin.policies, Audit: p.state.audit, State: p.state.store, Compliance: p.engine,
+		Store: p.admin.policies, Audit: p.state.audit, State: p.state.store.State, Compliance: p.engine,
 		Reload: reloadSet, Current: func() reload.Set { return *p.admin.served.Load() },
 		Now: o.now, Logger: o.logger,
 	})
 	if err != nil {
 		return err
 	}
-	usr, err := users.New(users.Options{Store: p.state.store, Audit: p.state.audit, Now: o.now, Logger: o.logger})
+	usr, err := users.New(users.Options{Store: p.state.store.State, Audit: p.state.audit, Now: o.now, Logger: o.logger})
 	if err != nil {
 		return err
 	}
-	rules, err := p.state.ipRulesAdmin()
+	rules, err := p.state.ipRulesAdmin(o)
 	if err != nil {
 		return err
 	}
@@ -88,48 +74,24 @@ func (p *parts) registerAdmin(o options) error {
 		return err
 	}
 	srv.Register(p.grpcServer)
-	if w, ok := p.admin.policies.(policystore.Watcher); ok {
-		p.admin.watch(w, func(ctx context.Context) {
+	if w := p.state.store.PolicyChanges; w != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		p.admin.follow = follow.Start(ctx, func(ctx context.Context, _ follow.Changes) {
 			if err := reloadSet(ctx); err != nil && ctx.Err() == nil {
 				o.logger.Error("tenant policies stored by another replica are not served", "error", err.Error())
 			}
 		})
+		stopWatch := w.WatchPolicies(ctx, p.admin.follow.Changed)
+		p.admin.stop = func() { cancel(); stopWatch() }
 	}
 	return nil
 }
 
-// watch calls reloadSet after every change w reports, coalescing bursts,
-// until close.
-func (a *adminParts) watch(w policystore.Watcher, reloadSet func(context.Context)) {
-	ctx, cancel := context.WithCancel(context.Background())
-	a.stop = cancel
-	wake := make(chan struct{}, 1)
-	stopWatch := w.WatchPolicies(ctx, func(string) {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	})
-	a.wg.Go(func() {
-		defer stopWatch()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-wake:
-				reloadSet(ctx)
-			}
-		}
-	})
-}
-
-// close stops the watch; a nil a does nothing.
+// close stops the reloads; a nil a does nothing.
 func (a *adminParts) close() {
-	if a == nil {
+	if a == nil || a.stop == nil {
 		return
 	}
-	if a.stop != nil {
-		a.stop()
-	}
-	a.wg.Wait()
+	a.stop()
+	a.follow.Wait()
 }

@@ -10,18 +10,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit/checkpoint"
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/incident"
-	"github.com/pdp-dev/pdp/server/internal/store"
 )
-
-// auditLogOf returns the audit log the store keeps; every backend keeps
-// one.
-func auditLogOf(st store.Store) (audit.Log, error) {
-	a, ok := st.(interface{ AuditLog() audit.Log })
-	if !ok {
-		return nil, fmt.Errorf("store %T keeps no audit log", st)
-	}
-	return a.AuditLog(), nil
-}
 
 // checkpointTimeout bounds the start check and the shutdown checkpoint.
 const checkpointTimeout = 5 * time.Second

@@ -10,7 +10,6 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/incident"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/signals"
-	"github.com/pdp-dev/pdp/server/internal/store"
 	"github.com/pdp-dev/pdp/server/internal/version"
 )
 
@@ -22,9 +21,9 @@ type responders struct {
 }
 
 // openResponders opens the GeoIP database (--geoip-db) and starts incident
-// response on st and the state's IP lists, with the webhook of
+// response on the state's store and IP lists, with the webhook of
 // --notify-url when given.
-func (s *state) openResponders(cfg config.Config, o options, st store.Store) error {
+func (s *state) openResponders(cfg config.Config, o options) error {
 	s.drainTimeout = cfg.ShutdownTimeout
 	if cfg.GeoIPDB != "" {
 		db, err := geo.Open(cfg.GeoIPDB, geo.Options{Logger: o.logger})
@@ -57,8 +56,8 @@ func (s *state) openResponders(cfg config.Config, o options, st store.Store) err
 		notifier = hook
 	}
 	r, err := incident.New(incident.Options{
-		Suspender: st,
-		Blocker:   s.incidentBlocker(),
+		Suspender: s.store.State,
+		Blocker:   s.ipRules.blocker,
 		Auditor:   incidentAuditor{log: s.audit},
 		Notifier:  notifier,
 		Logger:    o.logger,

@@ -72,7 +72,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	if err != nil {
 		return nil, err
 	}
-	p.admin = newAdminParts(p.state.store)
+	p.admin = newAdminParts(p.state.store.Policies)
 	p.loader = reload.New(p.engine, reload.Options{
 		PolicyDirs: cfg.PolicyDirs,
 		TenantsDir: cfg.TenantsDir,

@@ -14,16 +14,13 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/ipset"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/signals"
-	"github.com/pdp-dev/pdp/server/internal/store"
-	"github.com/pdp-dev/pdp/server/internal/store/bolt"
-	"github.com/pdp-dev/pdp/server/internal/store/memory"
-	"github.com/pdp-dev/pdp/server/internal/store/redis"
+	"github.com/pdp-dev/pdp/server/internal/store/backend"
 )
 
 // state is what the server remembers and derives from the loaded set: the
 // store, the IP lists and the per-tenant signal settings.
 type state struct {
-	store    store.Store
+	store    *backend.Backend
 	ips      *ipset.Set
 	settings atomic.Pointer[signals.SettingsFunc]
 	enricher *signals.Enricher
@@ -41,53 +38,17 @@ type state struct {
 	checkpoints *checkpoint.Checkpointer
 }
 
-// storeOpenTimeout bounds connecting to a Redis store at startup.
-const storeOpenTimeout = 15 * time.Second
-
-// openStore opens the backend --store names: bolt (the default file, its
-// directory created), memory, or Redis.
-func openStore(cfg config.Config, o options) (store.Store, error) {
+func openState(cfg config.Config, o options) (*state, error) {
 	spec, err := config.ParseStore(cfg.Store)
 	if err != nil {
 		return nil, fmt.Errorf("--store: %w", err)
 	}
-	switch spec.Kind {
-	case config.StoreMemory:
-		return memory.New(memory.Options{}), nil
-	case config.StoreBolt:
-		st, err := bolt.Open(spec.Path, bolt.Options{Logger: o.logger})
-		if err != nil {
-			return nil, err
-		}
-		o.logger.Info("store opened", "store", "bolt", "path", spec.Path)
-		return st, nil
-	case config.StoreRedis:
-		ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
-		defer cancel()
-		st, err := redis.Open(ctx, spec.URL, redis.Options{})
-		if err != nil {
-			return nil, err
-		}
-		c := st.Config()
-		o.logger.Info("store opened", "store", "redis", "addrs", c.Addrs, "db", c.DB, "tls", c.TLS,
-			"prefix", c.Prefix, "cluster", st.Cluster())
-		return st, nil
-	}
-	return nil, fmt.Errorf("--store: unknown kind %q", spec.Kind)
-}
-
-func openState(cfg config.Config, o options) (*state, error) {
-	st, err := openStore(cfg, o)
+	st, err := backend.Open(spec, o.logger)
 	if err != nil {
-		return nil, err
-	}
-	log, err := auditLogOf(st)
-	if err != nil {
-		_ = st.Close()
 		return nil, err
 	}
 	s := &state{store: st, ips: ipset.NewSet(nil), logger: o.logger}
-	if s.checkpoints, s.audit, err = openCheckpoints(cfg, o, log); err != nil {
+	if s.checkpoints, s.audit, err = openCheckpoints(cfg, o, st.Audit); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
@@ -96,7 +57,7 @@ func openState(cfg config.Config, o options) (*state, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	if err := s.openResponders(cfg, o, st); err != nil {
+	if err := s.openResponders(cfg, o); err != nil {
 		s.ipRules.close()
 		s.closeCheckpoints()
 		_ = st.Close()
@@ -105,8 +66,8 @@ func openState(cfg config.Config, o options) (*state, error) {
 	def := signals.SettingsFunc(signals.DefaultSettings)
 	s.settings.Store(&def)
 	settings := func(tenant, env string) signals.Settings { return (*s.settings.Load())(tenant, env) }
-	s.enricher = signals.NewEnricher(signals.Options{State: st, IPs: s.ips, Geo: s.geo(), Settings: settings, Now: o.now})
-	s.recorder = signals.NewRecorder(signals.RecorderOptions{State: st, Geo: s.geo(), Settings: settings, Now: o.now})
+	s.enricher = signals.NewEnricher(signals.Options{State: st.State, IPs: s.ips, Geo: s.geo(), Settings: settings, Now: o.now})
+	s.recorder = signals.NewRecorder(signals.RecorderOptions{State: st.State, Geo: s.geo(), Settings: settings, Now: o.now})
 	return s, nil
 }
 
@@ -122,7 +83,7 @@ func (s *state) onLoad(set reload.Set) {
 	s.onLoadResponders(set)
 }
 
-func (s *state) ping(ctx context.Context) error { return s.store.Ping(ctx) }
+func (s *state) ping(ctx context.Context) error { return s.store.State.Ping(ctx) }
 
 func (s *state) close() {
 	s.closeResponders()

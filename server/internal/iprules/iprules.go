@@ -4,8 +4,9 @@
 // implementation per store backend (memory, bolt, redis) checked by the
 // iprulestest conformance suite, and Stager the way a backend makes an
 // import live at once, with its audit record; Applier turns stored rules
-// into entries of the in-memory ipset.Set the enricher reads, and Blocker
-// makes incident auto-blocks persisted rules.
+// into entries of the in-memory ipset.Set the enricher reads, and Follow
+// keeps them in step with what other replicas change (package
+// incident/autoblock makes incident auto-blocks persisted rules).
 //
 // A rule's id is derived from what it lists (tenant, list, prefix and
 // source), so adding the same rule twice updates it instead of listing it

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -66,13 +67,44 @@ type IPRules struct {
 }
 
 var (
-	_ iprules.Store  = (*IPRules)(nil)
-	_ iprules.Stager = (*IPRules)(nil)
+	_ iprules.Store   = (*IPRules)(nil)
+	_ iprules.Stager  = (*IPRules)(nil)
+	_ iprules.Watcher = (*IPRules)(nil)
 )
 
 // IPRules returns the store's IP rules; every change is announced on n,
 // unless n is nil.
 func (s *Store) IPRules(n *Notifier) *IPRules { return &IPRules{s: s, n: n} }
+
+// watchRulesWait bounds waiting for the change subscription of
+// WatchRules: changes made before it is in place are caught by no one.
+const watchRulesWait = 10 * time.Second
+
+// WatchRules implements iprules.Watcher on the notifier the rules'
+// changes are announced on: it calls changed with the scope of every
+// KindIPRules change another replica published and resync after every
+// reconnect (KindResync), until ctx ends.
+func (r *IPRules) WatchRules(ctx context.Context, changed func(scope string), resync func()) error {
+	if r.n == nil {
+		return errors.New("IP rule notifications: the rules have no notifier")
+	}
+	sub := r.n.Subscribe(ctx, func(c Change) {
+		switch {
+		case c.Kind == KindResync:
+			resync()
+		case c.Kind == KindIPRules && c.Origin != r.n.Origin():
+			changed(c.Tenant)
+		}
+	})
+	select {
+	case <-sub.Ready():
+		return nil
+	case <-sub.Done():
+		return errors.New("IP rule notifications: the subscription ended before it started")
+	case <-time.After(watchRulesWait):
+		return fmt.Errorf("IP rule notifications: not subscribed within %s", watchRulesWait)
+	}
+}
 
 func (r *IPRules) rulesKey(tenant string) string   { return r.s.scopePart(tenant) + "iprules" }
 func (r *IPRules) idsKey(tenant string) string     { return r.s.scopePart(tenant) + "iprules:ids" }
