@@ -522,7 +522,7 @@ func (w *explanationWant) verify(got []*pdpv1.Explanation) []string {
 		found := slices.ContainsFunc(got, func(x *pdpv1.Explanation) bool {
 			return x.GetRule() == inc.Rule &&
 				(inc.Code == "" || x.GetCode() == inc.Code) &&
-				(inc.Effect == "" || x.GetEffect() == inc.Effect) &&
+				(inc.Effect == "" || strings.ToLower(strings.TrimPrefix(x.GetEffect().String(), "EFFECT_")) == inc.Effect) &&
 				(inc.Matched == nil || x.GetMatched() == *inc.Matched) &&
 				x.GetMessage() != ""
 		})

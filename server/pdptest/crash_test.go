@@ -214,7 +214,7 @@ func TestKillDuringWritesKeepsEverythingAcknowledged(t *testing.T) {
 	wg.Go(func() {
 		for i := 0; ; i++ {
 			ctx, cancel := call()
-			resp, err := admin.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "crash", List: "deny",
+			resp, err := admin.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "crash", List: pdpv1.IPList_IP_LIST_DENY,
 				Cidr: fmt.Sprintf("10.99.%d.%d/32", i/256, i%256), Reason: fmt.Sprintf("crash rule %d", i)})
 			cancel()
 			if err != nil {

@@ -119,7 +119,7 @@ func TestScaleOutIPRuleReachesEveryReplica(t *testing.T) {
 
 	// A rule added on A: A enforces it when the call returns, B soon after.
 	added := time.Now()
-	resp, err := adminA.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "so-e2e", List: "deny", Cidr: ip, Reason: "scale-out proof"})
+	resp, err := adminA.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "so-e2e", List: pdpv1.IPList_IP_LIST_DENY, Cidr: ip, Reason: "scale-out proof"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestScaleOutIPRuleReachesEveryReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, chunk := range []*pdpv1.ImportIPListRequest{
-		{Tenant: "so-e2e", List: "deny", Source: "so-feed", Lines: []string{"# so-feed", "198.51.100.0/28", "bad line"}},
+		{Tenant: "so-e2e", List: pdpv1.IPList_IP_LIST_DENY, Source: "so-feed", Lines: []string{"# so-feed", "198.51.100.0/28", "bad line"}},
 		{Lines: []string{"2001:db8:5::/48 ; inline comment", ""}},
 	} {
 		if err := stream.Send(chunk); err != nil {

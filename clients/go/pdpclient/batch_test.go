@@ -2,9 +2,11 @@ package pdpclient_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -66,5 +68,26 @@ func TestBatchCheck(t *testing.T) {
 	ds, err = open.BatchCheck(context.Background(), []*pdpv1.CheckRequest{request("alice")})
 	if err != nil || !ds[0].Allowed() || !ds[0].FailedOpen() {
 		t.Errorf("fail open: err %v, decision %v", err, ds[0].Response())
+	}
+}
+
+func TestBatchCheckFailsClosedOnAResultWithoutADecision(t *testing.T) {
+	t.Parallel()
+	broken := pdpfake.Start(t, nil, grpc.UnaryInterceptor(
+		func(context.Context, any, *grpc.UnaryServerInfo, grpc.UnaryHandler) (any, error) {
+			return &pdpv1.BatchCheckResponse{Results: []*pdpv1.BatchCheckResult{
+				{},
+				{Result: &pdpv1.BatchCheckResult_Error{Error: &spb.Status{}}},
+			}}, nil
+		}))
+	c := newClient(t, broken)
+	ds, err := c.BatchCheck(context.Background(), []*pdpv1.CheckRequest{request("alice"), request("bob")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range ds {
+		if d.Allowed() || !d.Synthetic() || !errors.Is(d.Err(), pdpclient.ErrInvalidResponse) {
+			t.Errorf("item %d: allowed %t, synthetic %t, err %v; want a synthetic deny of ErrInvalidResponse", i, d.Allowed(), d.Synthetic(), d.Err())
+		}
 	}
 }

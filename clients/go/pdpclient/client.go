@@ -193,19 +193,32 @@ func (c *Client) BatchCheck(ctx context.Context, reqs []*pdpv1.CheckRequest) ([]
 		return out, callErr
 	}
 	for i, r := range resp.GetResults() {
-		itemErr := status.FromProto(r.GetError()).Err()
-		if itemErr == nil {
-			if itemErr = validate(r.GetResponse()); itemErr == nil {
-				out[i] = &Decision{resp: r.GetResponse()}
-				continue
-			}
-		}
-		out[i], _ = c.decideError(itemErr)
+		out[i] = c.batchItem(r)
 	}
 	for _, d := range out {
 		c.metrics.decision(ctx, d)
 	}
 	return out, nil
+}
+
+// batchItem is the decision of one BatchCheck result: its response, or
+// the synthetic decision of its error.
+func (c *Client) batchItem(r *pdpv1.BatchCheckResult) *Decision {
+	var err error
+	switch res := r.GetResult().(type) {
+	case *pdpv1.BatchCheckResult_Response:
+		if err = validate(res.Response); err == nil {
+			return &Decision{resp: res.Response}
+		}
+	case *pdpv1.BatchCheckResult_Error:
+		if err = status.FromProto(res.Error).Err(); err == nil {
+			err = fmt.Errorf("%w: an item error with code OK", ErrInvalidResponse)
+		}
+	default:
+		err = fmt.Errorf("%w: an item with neither a response nor an error", ErrInvalidResponse)
+	}
+	d, _ := c.decideError(err)
+	return d
 }
 
 // Report records an event the enforcement point observed (login, MFA,

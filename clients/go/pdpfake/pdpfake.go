@@ -110,10 +110,10 @@ func (s *Server) BatchCheck(ctx context.Context, req *pdpv1.BatchCheckRequest) (
 	for _, c := range req.GetChecks() {
 		resp, err := s.Check(ctx, c)
 		if err != nil {
-			out.Results = append(out.Results, &pdpv1.BatchCheckResult{Error: status.Convert(err).Proto()})
+			out.Results = append(out.Results, &pdpv1.BatchCheckResult{Result: &pdpv1.BatchCheckResult_Error{Error: status.Convert(err).Proto()}})
 			continue
 		}
-		out.Results = append(out.Results, &pdpv1.BatchCheckResult{Response: resp})
+		out.Results = append(out.Results, &pdpv1.BatchCheckResult{Result: &pdpv1.BatchCheckResult_Response{Response: resp}})
 	}
 	return out, nil
 }

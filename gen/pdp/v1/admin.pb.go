@@ -23,6 +23,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// IPList is the list an IP rule is on.
+type IPList int32
+
+const (
+	// No list: invalid in a rule, "every list" in ListIPRulesRequest.
+	IPList_IP_LIST_UNSPECIFIED IPList = 0
+	// The allow list: once it has entries, requests must come from one.
+	IPList_IP_LIST_ALLOW IPList = 1
+	// The deny list: requests from it are denied (network.ip_denied).
+	IPList_IP_LIST_DENY IPList = 2
+	// The suspicious list: requests from it add the ip_reputation risk factor.
+	IPList_IP_LIST_SUSPICIOUS IPList = 3
+)
+
+// Enum value maps for IPList.
+var (
+	IPList_name = map[int32]string{
+		0: "IP_LIST_UNSPECIFIED",
+		1: "IP_LIST_ALLOW",
+		2: "IP_LIST_DENY",
+		3: "IP_LIST_SUSPICIOUS",
+	}
+	IPList_value = map[string]int32{
+		"IP_LIST_UNSPECIFIED": 0,
+		"IP_LIST_ALLOW":       1,
+		"IP_LIST_DENY":        2,
+		"IP_LIST_SUSPICIOUS":  3,
+	}
+)
+
+func (x IPList) Enum() *IPList {
+	p := new(IPList)
+	*p = x
+	return p
+}
+
+func (x IPList) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (IPList) Descriptor() protoreflect.EnumDescriptor {
+	return file_pdp_v1_admin_proto_enumTypes[0].Descriptor()
+}
+
+func (IPList) Type() protoreflect.EnumType {
+	return &file_pdp_v1_admin_proto_enumTypes[0]
+}
+
+func (x IPList) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use IPList.Descriptor instead.
+func (IPList) EnumDescriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{0}
+}
+
 // GetTenantPolicyRequest names a tenant.
 type GetTenantPolicyRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -838,8 +895,8 @@ type IPRule struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Tenant; empty for a global rule.
 	Tenant string `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	// "allow" | "deny" | "suspicious".
-	List string `protobuf:"bytes,3,opt,name=list,proto3" json:"list,omitempty"`
+	// The list the rule is on.
+	List IPList `protobuf:"varint,3,opt,name=list,proto3,enum=pdp.v1.IPList" json:"list,omitempty"`
 	// CIDR or single address.
 	Cidr string `protobuf:"bytes,4,opt,name=cidr,proto3" json:"cidr,omitempty"`
 	// Why the rule exists.
@@ -900,11 +957,11 @@ func (x *IPRule) GetTenant() string {
 	return ""
 }
 
-func (x *IPRule) GetList() string {
+func (x *IPRule) GetList() IPList {
 	if x != nil {
 		return x.List
 	}
-	return ""
+	return IPList_IP_LIST_UNSPECIFIED
 }
 
 func (x *IPRule) GetCidr() string {
@@ -954,8 +1011,8 @@ type AddIPRuleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Tenant; empty applies to every tenant.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	// "allow" | "deny" | "suspicious".
-	List string `protobuf:"bytes,2,opt,name=list,proto3" json:"list,omitempty"`
+	// The list to add the rule to.
+	List IPList `protobuf:"varint,2,opt,name=list,proto3,enum=pdp.v1.IPList" json:"list,omitempty"`
 	// CIDR or single address, IPv4 or IPv6.
 	Cidr string `protobuf:"bytes,3,opt,name=cidr,proto3" json:"cidr,omitempty"`
 	// Why, recorded in the audit log.
@@ -1003,11 +1060,11 @@ func (x *AddIPRuleRequest) GetTenant() string {
 	return ""
 }
 
-func (x *AddIPRuleRequest) GetList() string {
+func (x *AddIPRuleRequest) GetList() IPList {
 	if x != nil {
 		return x.List
 	}
-	return ""
+	return IPList_IP_LIST_UNSPECIFIED
 }
 
 func (x *AddIPRuleRequest) GetCidr() string {
@@ -1183,8 +1240,8 @@ type ListIPRulesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Tenant; empty lists global rules.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	// "allow" | "deny" | "suspicious"; empty lists all.
-	List string `protobuf:"bytes,2,opt,name=list,proto3" json:"list,omitempty"`
+	// Only rules on this list; IP_LIST_UNSPECIFIED lists all.
+	List IPList `protobuf:"varint,2,opt,name=list,proto3,enum=pdp.v1.IPList" json:"list,omitempty"`
 	// Maximum rules per page.
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// Token from a previous page.
@@ -1230,11 +1287,11 @@ func (x *ListIPRulesRequest) GetTenant() string {
 	return ""
 }
 
-func (x *ListIPRulesRequest) GetList() string {
+func (x *ListIPRulesRequest) GetList() IPList {
 	if x != nil {
 		return x.List
 	}
-	return ""
+	return IPList_IP_LIST_UNSPECIFIED
 }
 
 func (x *ListIPRulesRequest) GetPageSize() int32 {
@@ -1311,8 +1368,8 @@ type ImportIPListRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Tenant; empty for a global list. Taken from the first chunk.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	// "allow" | "deny" | "suspicious". Taken from the first chunk.
-	List string `protobuf:"bytes,2,opt,name=list,proto3" json:"list,omitempty"`
+	// The list to import into. Taken from the first chunk.
+	List IPList `protobuf:"varint,2,opt,name=list,proto3,enum=pdp.v1.IPList" json:"list,omitempty"`
 	// Name of the feed, such as "firehol_level1". Taken from the first chunk.
 	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
 	// Lines of the list: addresses, CIDRs, comments.
@@ -1358,11 +1415,11 @@ func (x *ImportIPListRequest) GetTenant() string {
 	return ""
 }
 
-func (x *ImportIPListRequest) GetList() string {
+func (x *ImportIPListRequest) GetList() IPList {
 	if x != nil {
 		return x.List
 	}
-	return ""
+	return IPList_IP_LIST_UNSPECIFIED
 }
 
 func (x *ImportIPListRequest) GetSource() string {
@@ -3094,11 +3151,11 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\x04plan\x18\x02 \x01(\tR\x04plan\x12\"\n" +
 	"\fenvironments\x18\x03 \x03(\tR\fenvironments\x12\x12\n" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x16\n" +
-	"\x06source\x18\x05 \x01(\tR\x06source\"\x9d\x02\n" +
+	"\x06source\x18\x05 \x01(\tR\x06source\"\xad\x02\n" +
 	"\x06IPRule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
-	"\x04list\x18\x03 \x01(\tR\x04list\x12\x12\n" +
+	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\"\n" +
+	"\x04list\x18\x03 \x01(\x0e2\x0e.pdp.v1.IPListR\x04list\x12\x12\n" +
 	"\x04cidr\x18\x04 \x01(\tR\x04cidr\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x129\n" +
 	"\n" +
@@ -3107,10 +3164,10 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1d\n" +
 	"\n" +
 	"created_by\x18\b \x01(\tR\tcreatedBy\x12\x16\n" +
-	"\x06source\x18\t \x01(\tR\x06source\"\xa5\x01\n" +
+	"\x06source\x18\t \x01(\tR\x06source\"\xb5\x01\n" +
 	"\x10AddIPRuleRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
-	"\x04list\x18\x02 \x01(\tR\x04list\x12\x12\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\"\n" +
+	"\x04list\x18\x02 \x01(\x0e2\x0e.pdp.v1.IPListR\x04list\x12\x12\n" +
 	"\x04cidr\x18\x03 \x01(\tR\x04cidr\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x129\n" +
 	"\n" +
@@ -3121,19 +3178,19 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\":\n" +
 	"\x14RemoveIPRuleResponse\x12\"\n" +
-	"\x04rule\x18\x01 \x01(\v2\x0e.pdp.v1.IPRuleR\x04rule\"|\n" +
+	"\x04rule\x18\x01 \x01(\v2\x0e.pdp.v1.IPRuleR\x04rule\"\x8c\x01\n" +
 	"\x12ListIPRulesRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
-	"\x04list\x18\x02 \x01(\tR\x04list\x12\x1b\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\"\n" +
+	"\x04list\x18\x02 \x01(\x0e2\x0e.pdp.v1.IPListR\x04list\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"c\n" +
 	"\x13ListIPRulesResponse\x12$\n" +
 	"\x05rules\x18\x01 \x03(\v2\x0e.pdp.v1.IPRuleR\x05rules\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"o\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x7f\n" +
 	"\x13ImportIPListRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x12\n" +
-	"\x04list\x18\x02 \x01(\tR\x04list\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\"\n" +
+	"\x04list\x18\x02 \x01(\x0e2\x0e.pdp.v1.IPListR\x04list\x12\x16\n" +
 	"\x06source\x18\x03 \x01(\tR\x06source\x12\x14\n" +
 	"\x05lines\x18\x04 \x03(\tR\x05lines\"\xa0\x01\n" +
 	"\x14ImportIPListResponse\x12\x14\n" +
@@ -3263,7 +3320,12 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\tlongitude\x18\x05 \x01(\x01H\x01R\tlongitude\x88\x01\x01B\v\n" +
 	"\t_latitudeB\f\n" +
 	"\n" +
-	"_longitude2\x9b\v\n" +
+	"_longitude*^\n" +
+	"\x06IPList\x12\x17\n" +
+	"\x13IP_LIST_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rIP_LIST_ALLOW\x10\x01\x12\x10\n" +
+	"\fIP_LIST_DENY\x10\x02\x12\x16\n" +
+	"\x12IP_LIST_SUSPICIOUS\x10\x032\x9b\v\n" +
 	"\x12PolicyAdminService\x12R\n" +
 	"\x0fGetTenantPolicy\x12\x1e.pdp.v1.GetTenantPolicyRequest\x1a\x1f.pdp.v1.GetTenantPolicyResponse\x12R\n" +
 	"\x0fPutTenantPolicy\x12\x1e.pdp.v1.PutTenantPolicyRequest\x1a\x1f.pdp.v1.PutTenantPolicyResponse\x12F\n" +
@@ -3296,141 +3358,147 @@ func file_pdp_v1_admin_proto_rawDescGZIP() []byte {
 	return file_pdp_v1_admin_proto_rawDescData
 }
 
+var file_pdp_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_pdp_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_pdp_v1_admin_proto_goTypes = []any{
-	(*GetTenantPolicyRequest)(nil),     // 0: pdp.v1.GetTenantPolicyRequest
-	(*GetTenantPolicyResponse)(nil),    // 1: pdp.v1.GetTenantPolicyResponse
-	(*PutTenantPolicyRequest)(nil),     // 2: pdp.v1.PutTenantPolicyRequest
-	(*PutTenantPolicyResponse)(nil),    // 3: pdp.v1.PutTenantPolicyResponse
-	(*PendingChange)(nil),              // 4: pdp.v1.PendingChange
-	(*ListPendingChangesRequest)(nil),  // 5: pdp.v1.ListPendingChangesRequest
-	(*ListPendingChangesResponse)(nil), // 6: pdp.v1.ListPendingChangesResponse
-	(*ApproveChangeRequest)(nil),       // 7: pdp.v1.ApproveChangeRequest
-	(*ApproveChangeResponse)(nil),      // 8: pdp.v1.ApproveChangeResponse
-	(*RejectChangeRequest)(nil),        // 9: pdp.v1.RejectChangeRequest
-	(*RejectChangeResponse)(nil),       // 10: pdp.v1.RejectChangeResponse
-	(*ListTenantsRequest)(nil),         // 11: pdp.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),        // 12: pdp.v1.ListTenantsResponse
-	(*TenantSummary)(nil),              // 13: pdp.v1.TenantSummary
-	(*IPRule)(nil),                     // 14: pdp.v1.IPRule
-	(*AddIPRuleRequest)(nil),           // 15: pdp.v1.AddIPRuleRequest
-	(*AddIPRuleResponse)(nil),          // 16: pdp.v1.AddIPRuleResponse
-	(*RemoveIPRuleRequest)(nil),        // 17: pdp.v1.RemoveIPRuleRequest
-	(*RemoveIPRuleResponse)(nil),       // 18: pdp.v1.RemoveIPRuleResponse
-	(*ListIPRulesRequest)(nil),         // 19: pdp.v1.ListIPRulesRequest
-	(*ListIPRulesResponse)(nil),        // 20: pdp.v1.ListIPRulesResponse
-	(*ImportIPListRequest)(nil),        // 21: pdp.v1.ImportIPListRequest
-	(*ImportIPListResponse)(nil),       // 22: pdp.v1.ImportIPListResponse
-	(*InvalidLine)(nil),                // 23: pdp.v1.InvalidLine
-	(*SetSSOStatusRequest)(nil),        // 24: pdp.v1.SetSSOStatusRequest
-	(*SetSSOStatusResponse)(nil),       // 25: pdp.v1.SetSSOStatusResponse
-	(*ComplianceReportRequest)(nil),    // 26: pdp.v1.ComplianceReportRequest
-	(*ComplianceReportResponse)(nil),   // 27: pdp.v1.ComplianceReportResponse
-	(*ComplianceFinding)(nil),          // 28: pdp.v1.ComplianceFinding
-	(*ListAuditEventsRequest)(nil),     // 29: pdp.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),    // 30: pdp.v1.ListAuditEventsResponse
-	(*AuditEvent)(nil),                 // 31: pdp.v1.AuditEvent
-	(*GetUserProfileRequest)(nil),      // 32: pdp.v1.GetUserProfileRequest
-	(*GetUserProfileResponse)(nil),     // 33: pdp.v1.GetUserProfileResponse
-	(*ResetUserMFARequest)(nil),        // 34: pdp.v1.ResetUserMFARequest
-	(*ResetUserMFAResponse)(nil),       // 35: pdp.v1.ResetUserMFAResponse
-	(*UnsuspendUserRequest)(nil),       // 36: pdp.v1.UnsuspendUserRequest
-	(*UnsuspendUserResponse)(nil),      // 37: pdp.v1.UnsuspendUserResponse
-	(*ExportUserDataRequest)(nil),      // 38: pdp.v1.ExportUserDataRequest
-	(*ExportUserDataResponse)(nil),     // 39: pdp.v1.ExportUserDataResponse
-	(*EraseUserDataRequest)(nil),       // 40: pdp.v1.EraseUserDataRequest
-	(*EraseUserDataResponse)(nil),      // 41: pdp.v1.EraseUserDataResponse
-	(*UserProfile)(nil),                // 42: pdp.v1.UserProfile
-	(*KnownDevice)(nil),                // 43: pdp.v1.KnownDevice
-	(*KnownCountry)(nil),               // 44: pdp.v1.KnownCountry
-	(*LoginRecord)(nil),                // 45: pdp.v1.LoginRecord
-	nil,                                // 46: pdp.v1.UserProfile.ActionsSeenEntry
-	(*TenantPolicy)(nil),               // 47: pdp.v1.TenantPolicy
-	(*timestamppb.Timestamp)(nil),      // 48: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),            // 49: google.protobuf.Struct
+	(IPList)(0),                        // 0: pdp.v1.IPList
+	(*GetTenantPolicyRequest)(nil),     // 1: pdp.v1.GetTenantPolicyRequest
+	(*GetTenantPolicyResponse)(nil),    // 2: pdp.v1.GetTenantPolicyResponse
+	(*PutTenantPolicyRequest)(nil),     // 3: pdp.v1.PutTenantPolicyRequest
+	(*PutTenantPolicyResponse)(nil),    // 4: pdp.v1.PutTenantPolicyResponse
+	(*PendingChange)(nil),              // 5: pdp.v1.PendingChange
+	(*ListPendingChangesRequest)(nil),  // 6: pdp.v1.ListPendingChangesRequest
+	(*ListPendingChangesResponse)(nil), // 7: pdp.v1.ListPendingChangesResponse
+	(*ApproveChangeRequest)(nil),       // 8: pdp.v1.ApproveChangeRequest
+	(*ApproveChangeResponse)(nil),      // 9: pdp.v1.ApproveChangeResponse
+	(*RejectChangeRequest)(nil),        // 10: pdp.v1.RejectChangeRequest
+	(*RejectChangeResponse)(nil),       // 11: pdp.v1.RejectChangeResponse
+	(*ListTenantsRequest)(nil),         // 12: pdp.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),        // 13: pdp.v1.ListTenantsResponse
+	(*TenantSummary)(nil),              // 14: pdp.v1.TenantSummary
+	(*IPRule)(nil),                     // 15: pdp.v1.IPRule
+	(*AddIPRuleRequest)(nil),           // 16: pdp.v1.AddIPRuleRequest
+	(*AddIPRuleResponse)(nil),          // 17: pdp.v1.AddIPRuleResponse
+	(*RemoveIPRuleRequest)(nil),        // 18: pdp.v1.RemoveIPRuleRequest
+	(*RemoveIPRuleResponse)(nil),       // 19: pdp.v1.RemoveIPRuleResponse
+	(*ListIPRulesRequest)(nil),         // 20: pdp.v1.ListIPRulesRequest
+	(*ListIPRulesResponse)(nil),        // 21: pdp.v1.ListIPRulesResponse
+	(*ImportIPListRequest)(nil),        // 22: pdp.v1.ImportIPListRequest
+	(*ImportIPListResponse)(nil),       // 23: pdp.v1.ImportIPListResponse
+	(*InvalidLine)(nil),                // 24: pdp.v1.InvalidLine
+	(*SetSSOStatusRequest)(nil),        // 25: pdp.v1.SetSSOStatusRequest
+	(*SetSSOStatusResponse)(nil),       // 26: pdp.v1.SetSSOStatusResponse
+	(*ComplianceReportRequest)(nil),    // 27: pdp.v1.ComplianceReportRequest
+	(*ComplianceReportResponse)(nil),   // 28: pdp.v1.ComplianceReportResponse
+	(*ComplianceFinding)(nil),          // 29: pdp.v1.ComplianceFinding
+	(*ListAuditEventsRequest)(nil),     // 30: pdp.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),    // 31: pdp.v1.ListAuditEventsResponse
+	(*AuditEvent)(nil),                 // 32: pdp.v1.AuditEvent
+	(*GetUserProfileRequest)(nil),      // 33: pdp.v1.GetUserProfileRequest
+	(*GetUserProfileResponse)(nil),     // 34: pdp.v1.GetUserProfileResponse
+	(*ResetUserMFARequest)(nil),        // 35: pdp.v1.ResetUserMFARequest
+	(*ResetUserMFAResponse)(nil),       // 36: pdp.v1.ResetUserMFAResponse
+	(*UnsuspendUserRequest)(nil),       // 37: pdp.v1.UnsuspendUserRequest
+	(*UnsuspendUserResponse)(nil),      // 38: pdp.v1.UnsuspendUserResponse
+	(*ExportUserDataRequest)(nil),      // 39: pdp.v1.ExportUserDataRequest
+	(*ExportUserDataResponse)(nil),     // 40: pdp.v1.ExportUserDataResponse
+	(*EraseUserDataRequest)(nil),       // 41: pdp.v1.EraseUserDataRequest
+	(*EraseUserDataResponse)(nil),      // 42: pdp.v1.EraseUserDataResponse
+	(*UserProfile)(nil),                // 43: pdp.v1.UserProfile
+	(*KnownDevice)(nil),                // 44: pdp.v1.KnownDevice
+	(*KnownCountry)(nil),               // 45: pdp.v1.KnownCountry
+	(*LoginRecord)(nil),                // 46: pdp.v1.LoginRecord
+	nil,                                // 47: pdp.v1.UserProfile.ActionsSeenEntry
+	(*TenantPolicy)(nil),               // 48: pdp.v1.TenantPolicy
+	(*timestamppb.Timestamp)(nil),      // 49: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),            // 50: google.protobuf.Struct
 }
 var file_pdp_v1_admin_proto_depIdxs = []int32{
-	47, // 0: pdp.v1.GetTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
-	47, // 1: pdp.v1.PutTenantPolicyRequest.policy:type_name -> pdp.v1.TenantPolicy
-	47, // 2: pdp.v1.PutTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
-	4,  // 3: pdp.v1.PutTenantPolicyResponse.pending_change:type_name -> pdp.v1.PendingChange
-	47, // 4: pdp.v1.PendingChange.policy:type_name -> pdp.v1.TenantPolicy
-	48, // 5: pdp.v1.PendingChange.created_at:type_name -> google.protobuf.Timestamp
-	4,  // 6: pdp.v1.ListPendingChangesResponse.changes:type_name -> pdp.v1.PendingChange
-	47, // 7: pdp.v1.ApproveChangeResponse.policy:type_name -> pdp.v1.TenantPolicy
-	4,  // 8: pdp.v1.RejectChangeResponse.change:type_name -> pdp.v1.PendingChange
-	13, // 9: pdp.v1.ListTenantsResponse.tenants:type_name -> pdp.v1.TenantSummary
-	48, // 10: pdp.v1.IPRule.expires_at:type_name -> google.protobuf.Timestamp
-	48, // 11: pdp.v1.IPRule.created_at:type_name -> google.protobuf.Timestamp
-	48, // 12: pdp.v1.AddIPRuleRequest.expires_at:type_name -> google.protobuf.Timestamp
-	14, // 13: pdp.v1.AddIPRuleResponse.rule:type_name -> pdp.v1.IPRule
-	14, // 14: pdp.v1.RemoveIPRuleResponse.rule:type_name -> pdp.v1.IPRule
-	14, // 15: pdp.v1.ListIPRulesResponse.rules:type_name -> pdp.v1.IPRule
-	23, // 16: pdp.v1.ImportIPListResponse.invalid_lines:type_name -> pdp.v1.InvalidLine
-	48, // 17: pdp.v1.SetSSOStatusResponse.changed_at:type_name -> google.protobuf.Timestamp
-	28, // 18: pdp.v1.ComplianceReportResponse.findings:type_name -> pdp.v1.ComplianceFinding
-	48, // 19: pdp.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
-	31, // 20: pdp.v1.ListAuditEventsResponse.events:type_name -> pdp.v1.AuditEvent
-	48, // 21: pdp.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	49, // 22: pdp.v1.AuditEvent.before:type_name -> google.protobuf.Struct
-	49, // 23: pdp.v1.AuditEvent.after:type_name -> google.protobuf.Struct
-	42, // 24: pdp.v1.GetUserProfileResponse.profile:type_name -> pdp.v1.UserProfile
-	42, // 25: pdp.v1.ResetUserMFAResponse.profile:type_name -> pdp.v1.UserProfile
-	42, // 26: pdp.v1.UnsuspendUserResponse.profile:type_name -> pdp.v1.UserProfile
-	42, // 27: pdp.v1.ExportUserDataResponse.profile:type_name -> pdp.v1.UserProfile
-	31, // 28: pdp.v1.ExportUserDataResponse.audit_events:type_name -> pdp.v1.AuditEvent
-	43, // 29: pdp.v1.UserProfile.devices:type_name -> pdp.v1.KnownDevice
-	44, // 30: pdp.v1.UserProfile.countries:type_name -> pdp.v1.KnownCountry
-	45, // 31: pdp.v1.UserProfile.last_login:type_name -> pdp.v1.LoginRecord
-	46, // 32: pdp.v1.UserProfile.actions_seen:type_name -> pdp.v1.UserProfile.ActionsSeenEntry
-	48, // 33: pdp.v1.UserProfile.suspended_at:type_name -> google.protobuf.Timestamp
-	48, // 34: pdp.v1.UserProfile.mfa_reset_at:type_name -> google.protobuf.Timestamp
-	48, // 35: pdp.v1.KnownDevice.first_seen:type_name -> google.protobuf.Timestamp
-	48, // 36: pdp.v1.KnownDevice.last_seen:type_name -> google.protobuf.Timestamp
-	48, // 37: pdp.v1.KnownCountry.last_seen:type_name -> google.protobuf.Timestamp
-	48, // 38: pdp.v1.LoginRecord.time:type_name -> google.protobuf.Timestamp
-	48, // 39: pdp.v1.UserProfile.ActionsSeenEntry.value:type_name -> google.protobuf.Timestamp
-	0,  // 40: pdp.v1.PolicyAdminService.GetTenantPolicy:input_type -> pdp.v1.GetTenantPolicyRequest
-	2,  // 41: pdp.v1.PolicyAdminService.PutTenantPolicy:input_type -> pdp.v1.PutTenantPolicyRequest
-	11, // 42: pdp.v1.PolicyAdminService.ListTenants:input_type -> pdp.v1.ListTenantsRequest
-	15, // 43: pdp.v1.PolicyAdminService.AddIPRule:input_type -> pdp.v1.AddIPRuleRequest
-	17, // 44: pdp.v1.PolicyAdminService.RemoveIPRule:input_type -> pdp.v1.RemoveIPRuleRequest
-	19, // 45: pdp.v1.PolicyAdminService.ListIPRules:input_type -> pdp.v1.ListIPRulesRequest
-	21, // 46: pdp.v1.PolicyAdminService.ImportIPList:input_type -> pdp.v1.ImportIPListRequest
-	24, // 47: pdp.v1.PolicyAdminService.SetSSOStatus:input_type -> pdp.v1.SetSSOStatusRequest
-	26, // 48: pdp.v1.PolicyAdminService.ComplianceReport:input_type -> pdp.v1.ComplianceReportRequest
-	29, // 49: pdp.v1.PolicyAdminService.ListAuditEvents:input_type -> pdp.v1.ListAuditEventsRequest
-	32, // 50: pdp.v1.PolicyAdminService.GetUserProfile:input_type -> pdp.v1.GetUserProfileRequest
-	34, // 51: pdp.v1.PolicyAdminService.ResetUserMFA:input_type -> pdp.v1.ResetUserMFARequest
-	36, // 52: pdp.v1.PolicyAdminService.UnsuspendUser:input_type -> pdp.v1.UnsuspendUserRequest
-	38, // 53: pdp.v1.PolicyAdminService.ExportUserData:input_type -> pdp.v1.ExportUserDataRequest
-	40, // 54: pdp.v1.PolicyAdminService.EraseUserData:input_type -> pdp.v1.EraseUserDataRequest
-	5,  // 55: pdp.v1.PolicyAdminService.ListPendingChanges:input_type -> pdp.v1.ListPendingChangesRequest
-	7,  // 56: pdp.v1.PolicyAdminService.ApproveChange:input_type -> pdp.v1.ApproveChangeRequest
-	9,  // 57: pdp.v1.PolicyAdminService.RejectChange:input_type -> pdp.v1.RejectChangeRequest
-	1,  // 58: pdp.v1.PolicyAdminService.GetTenantPolicy:output_type -> pdp.v1.GetTenantPolicyResponse
-	3,  // 59: pdp.v1.PolicyAdminService.PutTenantPolicy:output_type -> pdp.v1.PutTenantPolicyResponse
-	12, // 60: pdp.v1.PolicyAdminService.ListTenants:output_type -> pdp.v1.ListTenantsResponse
-	16, // 61: pdp.v1.PolicyAdminService.AddIPRule:output_type -> pdp.v1.AddIPRuleResponse
-	18, // 62: pdp.v1.PolicyAdminService.RemoveIPRule:output_type -> pdp.v1.RemoveIPRuleResponse
-	20, // 63: pdp.v1.PolicyAdminService.ListIPRules:output_type -> pdp.v1.ListIPRulesResponse
-	22, // 64: pdp.v1.PolicyAdminService.ImportIPList:output_type -> pdp.v1.ImportIPListResponse
-	25, // 65: pdp.v1.PolicyAdminService.SetSSOStatus:output_type -> pdp.v1.SetSSOStatusResponse
-	27, // 66: pdp.v1.PolicyAdminService.ComplianceReport:output_type -> pdp.v1.ComplianceReportResponse
-	30, // 67: pdp.v1.PolicyAdminService.ListAuditEvents:output_type -> pdp.v1.ListAuditEventsResponse
-	33, // 68: pdp.v1.PolicyAdminService.GetUserProfile:output_type -> pdp.v1.GetUserProfileResponse
-	35, // 69: pdp.v1.PolicyAdminService.ResetUserMFA:output_type -> pdp.v1.ResetUserMFAResponse
-	37, // 70: pdp.v1.PolicyAdminService.UnsuspendUser:output_type -> pdp.v1.UnsuspendUserResponse
-	39, // 71: pdp.v1.PolicyAdminService.ExportUserData:output_type -> pdp.v1.ExportUserDataResponse
-	41, // 72: pdp.v1.PolicyAdminService.EraseUserData:output_type -> pdp.v1.EraseUserDataResponse
-	6,  // 73: pdp.v1.PolicyAdminService.ListPendingChanges:output_type -> pdp.v1.ListPendingChangesResponse
-	8,  // 74: pdp.v1.PolicyAdminService.ApproveChange:output_type -> pdp.v1.ApproveChangeResponse
-	10, // 75: pdp.v1.PolicyAdminService.RejectChange:output_type -> pdp.v1.RejectChangeResponse
-	58, // [58:76] is the sub-list for method output_type
-	40, // [40:58] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	48, // 0: pdp.v1.GetTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
+	48, // 1: pdp.v1.PutTenantPolicyRequest.policy:type_name -> pdp.v1.TenantPolicy
+	48, // 2: pdp.v1.PutTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
+	5,  // 3: pdp.v1.PutTenantPolicyResponse.pending_change:type_name -> pdp.v1.PendingChange
+	48, // 4: pdp.v1.PendingChange.policy:type_name -> pdp.v1.TenantPolicy
+	49, // 5: pdp.v1.PendingChange.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 6: pdp.v1.ListPendingChangesResponse.changes:type_name -> pdp.v1.PendingChange
+	48, // 7: pdp.v1.ApproveChangeResponse.policy:type_name -> pdp.v1.TenantPolicy
+	5,  // 8: pdp.v1.RejectChangeResponse.change:type_name -> pdp.v1.PendingChange
+	14, // 9: pdp.v1.ListTenantsResponse.tenants:type_name -> pdp.v1.TenantSummary
+	0,  // 10: pdp.v1.IPRule.list:type_name -> pdp.v1.IPList
+	49, // 11: pdp.v1.IPRule.expires_at:type_name -> google.protobuf.Timestamp
+	49, // 12: pdp.v1.IPRule.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 13: pdp.v1.AddIPRuleRequest.list:type_name -> pdp.v1.IPList
+	49, // 14: pdp.v1.AddIPRuleRequest.expires_at:type_name -> google.protobuf.Timestamp
+	15, // 15: pdp.v1.AddIPRuleResponse.rule:type_name -> pdp.v1.IPRule
+	15, // 16: pdp.v1.RemoveIPRuleResponse.rule:type_name -> pdp.v1.IPRule
+	0,  // 17: pdp.v1.ListIPRulesRequest.list:type_name -> pdp.v1.IPList
+	15, // 18: pdp.v1.ListIPRulesResponse.rules:type_name -> pdp.v1.IPRule
+	0,  // 19: pdp.v1.ImportIPListRequest.list:type_name -> pdp.v1.IPList
+	24, // 20: pdp.v1.ImportIPListResponse.invalid_lines:type_name -> pdp.v1.InvalidLine
+	49, // 21: pdp.v1.SetSSOStatusResponse.changed_at:type_name -> google.protobuf.Timestamp
+	29, // 22: pdp.v1.ComplianceReportResponse.findings:type_name -> pdp.v1.ComplianceFinding
+	49, // 23: pdp.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
+	32, // 24: pdp.v1.ListAuditEventsResponse.events:type_name -> pdp.v1.AuditEvent
+	49, // 25: pdp.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	50, // 26: pdp.v1.AuditEvent.before:type_name -> google.protobuf.Struct
+	50, // 27: pdp.v1.AuditEvent.after:type_name -> google.protobuf.Struct
+	43, // 28: pdp.v1.GetUserProfileResponse.profile:type_name -> pdp.v1.UserProfile
+	43, // 29: pdp.v1.ResetUserMFAResponse.profile:type_name -> pdp.v1.UserProfile
+	43, // 30: pdp.v1.UnsuspendUserResponse.profile:type_name -> pdp.v1.UserProfile
+	43, // 31: pdp.v1.ExportUserDataResponse.profile:type_name -> pdp.v1.UserProfile
+	32, // 32: pdp.v1.ExportUserDataResponse.audit_events:type_name -> pdp.v1.AuditEvent
+	44, // 33: pdp.v1.UserProfile.devices:type_name -> pdp.v1.KnownDevice
+	45, // 34: pdp.v1.UserProfile.countries:type_name -> pdp.v1.KnownCountry
+	46, // 35: pdp.v1.UserProfile.last_login:type_name -> pdp.v1.LoginRecord
+	47, // 36: pdp.v1.UserProfile.actions_seen:type_name -> pdp.v1.UserProfile.ActionsSeenEntry
+	49, // 37: pdp.v1.UserProfile.suspended_at:type_name -> google.protobuf.Timestamp
+	49, // 38: pdp.v1.UserProfile.mfa_reset_at:type_name -> google.protobuf.Timestamp
+	49, // 39: pdp.v1.KnownDevice.first_seen:type_name -> google.protobuf.Timestamp
+	49, // 40: pdp.v1.KnownDevice.last_seen:type_name -> google.protobuf.Timestamp
+	49, // 41: pdp.v1.KnownCountry.last_seen:type_name -> google.protobuf.Timestamp
+	49, // 42: pdp.v1.LoginRecord.time:type_name -> google.protobuf.Timestamp
+	49, // 43: pdp.v1.UserProfile.ActionsSeenEntry.value:type_name -> google.protobuf.Timestamp
+	1,  // 44: pdp.v1.PolicyAdminService.GetTenantPolicy:input_type -> pdp.v1.GetTenantPolicyRequest
+	3,  // 45: pdp.v1.PolicyAdminService.PutTenantPolicy:input_type -> pdp.v1.PutTenantPolicyRequest
+	12, // 46: pdp.v1.PolicyAdminService.ListTenants:input_type -> pdp.v1.ListTenantsRequest
+	16, // 47: pdp.v1.PolicyAdminService.AddIPRule:input_type -> pdp.v1.AddIPRuleRequest
+	18, // 48: pdp.v1.PolicyAdminService.RemoveIPRule:input_type -> pdp.v1.RemoveIPRuleRequest
+	20, // 49: pdp.v1.PolicyAdminService.ListIPRules:input_type -> pdp.v1.ListIPRulesRequest
+	22, // 50: pdp.v1.PolicyAdminService.ImportIPList:input_type -> pdp.v1.ImportIPListRequest
+	25, // 51: pdp.v1.PolicyAdminService.SetSSOStatus:input_type -> pdp.v1.SetSSOStatusRequest
+	27, // 52: pdp.v1.PolicyAdminService.ComplianceReport:input_type -> pdp.v1.ComplianceReportRequest
+	30, // 53: pdp.v1.PolicyAdminService.ListAuditEvents:input_type -> pdp.v1.ListAuditEventsRequest
+	33, // 54: pdp.v1.PolicyAdminService.GetUserProfile:input_type -> pdp.v1.GetUserProfileRequest
+	35, // 55: pdp.v1.PolicyAdminService.ResetUserMFA:input_type -> pdp.v1.ResetUserMFARequest
+	37, // 56: pdp.v1.PolicyAdminService.UnsuspendUser:input_type -> pdp.v1.UnsuspendUserRequest
+	39, // 57: pdp.v1.PolicyAdminService.ExportUserData:input_type -> pdp.v1.ExportUserDataRequest
+	41, // 58: pdp.v1.PolicyAdminService.EraseUserData:input_type -> pdp.v1.EraseUserDataRequest
+	6,  // 59: pdp.v1.PolicyAdminService.ListPendingChanges:input_type -> pdp.v1.ListPendingChangesRequest
+	8,  // 60: pdp.v1.PolicyAdminService.ApproveChange:input_type -> pdp.v1.ApproveChangeRequest
+	10, // 61: pdp.v1.PolicyAdminService.RejectChange:input_type -> pdp.v1.RejectChangeRequest
+	2,  // 62: pdp.v1.PolicyAdminService.GetTenantPolicy:output_type -> pdp.v1.GetTenantPolicyResponse
+	4,  // 63: pdp.v1.PolicyAdminService.PutTenantPolicy:output_type -> pdp.v1.PutTenantPolicyResponse
+	13, // 64: pdp.v1.PolicyAdminService.ListTenants:output_type -> pdp.v1.ListTenantsResponse
+	17, // 65: pdp.v1.PolicyAdminService.AddIPRule:output_type -> pdp.v1.AddIPRuleResponse
+	19, // 66: pdp.v1.PolicyAdminService.RemoveIPRule:output_type -> pdp.v1.RemoveIPRuleResponse
+	21, // 67: pdp.v1.PolicyAdminService.ListIPRules:output_type -> pdp.v1.ListIPRulesResponse
+	23, // 68: pdp.v1.PolicyAdminService.ImportIPList:output_type -> pdp.v1.ImportIPListResponse
+	26, // 69: pdp.v1.PolicyAdminService.SetSSOStatus:output_type -> pdp.v1.SetSSOStatusResponse
+	28, // 70: pdp.v1.PolicyAdminService.ComplianceReport:output_type -> pdp.v1.ComplianceReportResponse
+	31, // 71: pdp.v1.PolicyAdminService.ListAuditEvents:output_type -> pdp.v1.ListAuditEventsResponse
+	34, // 72: pdp.v1.PolicyAdminService.GetUserProfile:output_type -> pdp.v1.GetUserProfileResponse
+	36, // 73: pdp.v1.PolicyAdminService.ResetUserMFA:output_type -> pdp.v1.ResetUserMFAResponse
+	38, // 74: pdp.v1.PolicyAdminService.UnsuspendUser:output_type -> pdp.v1.UnsuspendUserResponse
+	40, // 75: pdp.v1.PolicyAdminService.ExportUserData:output_type -> pdp.v1.ExportUserDataResponse
+	42, // 76: pdp.v1.PolicyAdminService.EraseUserData:output_type -> pdp.v1.EraseUserDataResponse
+	7,  // 77: pdp.v1.PolicyAdminService.ListPendingChanges:output_type -> pdp.v1.ListPendingChangesResponse
+	9,  // 78: pdp.v1.PolicyAdminService.ApproveChange:output_type -> pdp.v1.ApproveChangeResponse
+	11, // 79: pdp.v1.PolicyAdminService.RejectChange:output_type -> pdp.v1.RejectChangeResponse
+	62, // [62:80] is the sub-list for method output_type
+	44, // [44:62] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_pdp_v1_admin_proto_init() }
@@ -3445,13 +3513,14 @@ func file_pdp_v1_admin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdp_v1_admin_proto_rawDesc), len(file_pdp_v1_admin_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_pdp_v1_admin_proto_goTypes,
 		DependencyIndexes: file_pdp_v1_admin_proto_depIdxs,
+		EnumInfos:         file_pdp_v1_admin_proto_enumTypes,
 		MessageInfos:      file_pdp_v1_admin_proto_msgTypes,
 	}.Build()
 	File_pdp_v1_admin_proto = out.File

@@ -25,6 +25,67 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Effect is what a rule does to a decision when it fires.
+type Effect int32
+
+const (
+	// Never returned.
+	Effect_EFFECT_UNSPECIFIED Effect = 0
+	// The rule denies the request.
+	Effect_EFFECT_DENY Effect = 1
+	// The rule challenges the request with step-ups.
+	Effect_EFFECT_CHALLENGE Effect = 2
+	// The rule allows the request.
+	Effect_EFFECT_ALLOW Effect = 3
+	// The rule reports a notice and does not change the decision.
+	Effect_EFFECT_INFO Effect = 4
+)
+
+// Enum value maps for Effect.
+var (
+	Effect_name = map[int32]string{
+		0: "EFFECT_UNSPECIFIED",
+		1: "EFFECT_DENY",
+		2: "EFFECT_CHALLENGE",
+		3: "EFFECT_ALLOW",
+		4: "EFFECT_INFO",
+	}
+	Effect_value = map[string]int32{
+		"EFFECT_UNSPECIFIED": 0,
+		"EFFECT_DENY":        1,
+		"EFFECT_CHALLENGE":   2,
+		"EFFECT_ALLOW":       3,
+		"EFFECT_INFO":        4,
+	}
+)
+
+func (x Effect) Enum() *Effect {
+	p := new(Effect)
+	*p = x
+	return p
+}
+
+func (x Effect) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Effect) Descriptor() protoreflect.EnumDescriptor {
+	return file_pdp_v1_decision_proto_enumTypes[0].Descriptor()
+}
+
+func (Effect) Type() protoreflect.EnumType {
+	return &file_pdp_v1_decision_proto_enumTypes[0]
+}
+
+func (x Effect) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Effect.Descriptor instead.
+func (Effect) EnumDescriptor() ([]byte, []int) {
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{0}
+}
+
 // Decision is the outcome of a check.
 type Decision int32
 
@@ -66,11 +127,11 @@ func (x Decision) String() string {
 }
 
 func (Decision) Descriptor() protoreflect.EnumDescriptor {
-	return file_pdp_v1_decision_proto_enumTypes[0].Descriptor()
+	return file_pdp_v1_decision_proto_enumTypes[1].Descriptor()
 }
 
 func (Decision) Type() protoreflect.EnumType {
-	return &file_pdp_v1_decision_proto_enumTypes[0]
+	return &file_pdp_v1_decision_proto_enumTypes[1]
 }
 
 func (x Decision) Number() protoreflect.EnumNumber {
@@ -79,10 +140,13 @@ func (x Decision) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Decision.Descriptor instead.
 func (Decision) EnumDescriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{0}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{1}
 }
 
-// StepUpKind is what a user must do to satisfy a challenge.
+// StepUpKind is what a user must do to satisfy a challenge. docs/api.md
+// fixes its value names (STEP_UP_MFA, not STEP_UP_KIND_MFA); clients
+// depend on them.
+// buf:lint:ignore ENUM_VALUE_PREFIX
 type StepUpKind int32
 
 const (
@@ -131,11 +195,11 @@ func (x StepUpKind) String() string {
 }
 
 func (StepUpKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_pdp_v1_decision_proto_enumTypes[1].Descriptor()
+	return file_pdp_v1_decision_proto_enumTypes[2].Descriptor()
 }
 
 func (StepUpKind) Type() protoreflect.EnumType {
-	return &file_pdp_v1_decision_proto_enumTypes[1]
+	return &file_pdp_v1_decision_proto_enumTypes[2]
 }
 
 func (x StepUpKind) Number() protoreflect.EnumNumber {
@@ -144,7 +208,7 @@ func (x StepUpKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StepUpKind.Descriptor instead.
 func (StepUpKind) EnumDescriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{1}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{2}
 }
 
 // RiskLevel buckets a risk score.
@@ -192,11 +256,11 @@ func (x RiskLevel) String() string {
 }
 
 func (RiskLevel) Descriptor() protoreflect.EnumDescriptor {
-	return file_pdp_v1_decision_proto_enumTypes[2].Descriptor()
+	return file_pdp_v1_decision_proto_enumTypes[3].Descriptor()
 }
 
 func (RiskLevel) Type() protoreflect.EnumType {
-	return &file_pdp_v1_decision_proto_enumTypes[2]
+	return &file_pdp_v1_decision_proto_enumTypes[3]
 }
 
 func (x RiskLevel) Number() protoreflect.EnumNumber {
@@ -205,10 +269,13 @@ func (x RiskLevel) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use RiskLevel.Descriptor instead.
 func (RiskLevel) EnumDescriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{2}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{3}
 }
 
-// ObligationKind is something an enforcement point must do.
+// ObligationKind is something an enforcement point must do. docs/api.md
+// fixes its value names (OBLIGATION_AUDIT, not OBLIGATION_KIND_AUDIT);
+// clients depend on them.
+// buf:lint:ignore ENUM_VALUE_PREFIX
 type ObligationKind int32
 
 const (
@@ -265,11 +332,11 @@ func (x ObligationKind) String() string {
 }
 
 func (ObligationKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_pdp_v1_decision_proto_enumTypes[3].Descriptor()
+	return file_pdp_v1_decision_proto_enumTypes[4].Descriptor()
 }
 
 func (ObligationKind) Type() protoreflect.EnumType {
-	return &file_pdp_v1_decision_proto_enumTypes[3]
+	return &file_pdp_v1_decision_proto_enumTypes[4]
 }
 
 func (x ObligationKind) Number() protoreflect.EnumNumber {
@@ -278,7 +345,7 @@ func (x ObligationKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ObligationKind.Descriptor instead.
 func (ObligationKind) EnumDescriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{3}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{4}
 }
 
 // Event is something an enforcement point observed.
@@ -334,11 +401,11 @@ func (x Event) String() string {
 }
 
 func (Event) Descriptor() protoreflect.EnumDescriptor {
-	return file_pdp_v1_decision_proto_enumTypes[4].Descriptor()
+	return file_pdp_v1_decision_proto_enumTypes[5].Descriptor()
 }
 
 func (Event) Type() protoreflect.EnumType {
-	return &file_pdp_v1_decision_proto_enumTypes[4]
+	return &file_pdp_v1_decision_proto_enumTypes[5]
 }
 
 func (x Event) Number() protoreflect.EnumNumber {
@@ -347,7 +414,7 @@ func (x Event) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Event.Descriptor instead.
 func (Event) EnumDescriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{4}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{5}
 }
 
 // CheckRequest is the context of one request seen by an enforcement point.
@@ -1516,8 +1583,8 @@ type Explanation struct {
 	Rule string `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
 	// The reason code the rule emits.
 	Code string `protobuf:"bytes,2,opt,name=code,proto3" json:"code,omitempty"`
-	// "deny" | "challenge" | "allow" | "info".
-	Effect string `protobuf:"bytes,3,opt,name=effect,proto3" json:"effect,omitempty"`
+	// What the rule does when it fires.
+	Effect Effect `protobuf:"varint,3,opt,name=effect,proto3,enum=pdp.v1.Effect" json:"effect,omitempty"`
 	// True when the rule fired; false when one of its conditions failed.
 	Matched bool `protobuf:"varint,4,opt,name=matched,proto3" json:"matched,omitempty"`
 	// Human-readable detail: why it fired or which condition failed.
@@ -1570,11 +1637,11 @@ func (x *Explanation) GetCode() string {
 	return ""
 }
 
-func (x *Explanation) GetEffect() string {
+func (x *Explanation) GetEffect() Effect {
 	if x != nil {
 		return x.Effect
 	}
-	return ""
+	return Effect_EFFECT_UNSPECIFIED
 }
 
 func (x *Explanation) GetMatched() bool {
@@ -1686,10 +1753,13 @@ func (x *BatchCheckResponse) GetResults() []*BatchCheckResult {
 // BatchCheckResult is either a decision or the error that prevented one.
 type BatchCheckResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The decision, when the check could be decided.
-	Response *CheckResponse `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
-	// The error, when it could not.
-	Error         *status.Status `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	// Exactly one is set.
+	//
+	// Types that are valid to be assigned to Result:
+	//
+	//	*BatchCheckResult_Response
+	//	*BatchCheckResult_Error
+	Result        isBatchCheckResult_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1724,19 +1794,48 @@ func (*BatchCheckResult) Descriptor() ([]byte, []int) {
 	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{17}
 }
 
+func (x *BatchCheckResult) GetResult() isBatchCheckResult_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
 func (x *BatchCheckResult) GetResponse() *CheckResponse {
 	if x != nil {
-		return x.Response
+		if x, ok := x.Result.(*BatchCheckResult_Response); ok {
+			return x.Response
+		}
 	}
 	return nil
 }
 
 func (x *BatchCheckResult) GetError() *status.Status {
 	if x != nil {
-		return x.Error
+		if x, ok := x.Result.(*BatchCheckResult_Error); ok {
+			return x.Error
+		}
 	}
 	return nil
 }
+
+type isBatchCheckResult_Result interface {
+	isBatchCheckResult_Result()
+}
+
+type BatchCheckResult_Response struct {
+	// The decision, when the check could be decided.
+	Response *CheckResponse `protobuf:"bytes,1,opt,name=response,proto3,oneof"`
+}
+
+type BatchCheckResult_Error struct {
+	// The error, when it could not.
+	Error *status.Status `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+func (*BatchCheckResult_Response) isBatchCheckResult_Result() {}
+
+func (*BatchCheckResult_Error) isBatchCheckResult_Result() {}
 
 // ReportRequest records one event an enforcement point observed.
 type ReportRequest struct {
@@ -2017,20 +2116,21 @@ const file_pdp_v1_decision_proto_rawDesc = "" +
 	"\x06params\x18\x02 \x03(\v2\x1e.pdp.v1.Obligation.ParamsEntryR\x06params\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x81\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x91\x01\n" +
 	"\vExplanation\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x12\n" +
-	"\x04code\x18\x02 \x01(\tR\x04code\x12\x16\n" +
-	"\x06effect\x18\x03 \x01(\tR\x06effect\x12\x18\n" +
+	"\x04code\x18\x02 \x01(\tR\x04code\x12&\n" +
+	"\x06effect\x18\x03 \x01(\x0e2\x0e.pdp.v1.EffectR\x06effect\x12\x18\n" +
 	"\amatched\x18\x04 \x01(\bR\amatched\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\"A\n" +
 	"\x11BatchCheckRequest\x12,\n" +
 	"\x06checks\x18\x01 \x03(\v2\x14.pdp.v1.CheckRequestR\x06checks\"H\n" +
 	"\x12BatchCheckResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.pdp.v1.BatchCheckResultR\aresults\"o\n" +
-	"\x10BatchCheckResult\x121\n" +
-	"\bresponse\x18\x01 \x01(\v2\x15.pdp.v1.CheckResponseR\bresponse\x12(\n" +
-	"\x05error\x18\x02 \x01(\v2\x12.google.rpc.StatusR\x05error\"\xaf\x03\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.pdp.v1.BatchCheckResultR\aresults\"}\n" +
+	"\x10BatchCheckResult\x123\n" +
+	"\bresponse\x18\x01 \x01(\v2\x15.pdp.v1.CheckResponseH\x00R\bresponse\x12*\n" +
+	"\x05error\x18\x02 \x01(\v2\x12.google.rpc.StatusH\x00R\x05errorB\b\n" +
+	"\x06result\"\xaf\x03\n" +
 	"\rReportRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12#\n" +
 	"\x05event\x18\x02 \x01(\x0e2\r.pdp.v1.EventR\x05event\x12)\n" +
@@ -2044,7 +2144,13 @@ const file_pdp_v1_decision_proto_rawDesc = "" +
 	"\asession\x18\n" +
 	" \x01(\v2\x0f.pdp.v1.SessionR\asession\"+\n" +
 	"\x0eReportResponse\x12\x19\n" +
-	"\bevent_id\x18\x01 \x01(\tR\aeventId*c\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId*j\n" +
+	"\x06Effect\x12\x16\n" +
+	"\x12EFFECT_UNSPECIFIED\x10\x00\x12\x0f\n" +
+	"\vEFFECT_DENY\x10\x01\x12\x14\n" +
+	"\x10EFFECT_CHALLENGE\x10\x02\x12\x10\n" +
+	"\fEFFECT_ALLOW\x10\x03\x12\x0f\n" +
+	"\vEFFECT_INFO\x10\x04*c\n" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eDECISION_ALLOW\x10\x01\x12\x11\n" +
@@ -2099,96 +2205,98 @@ func file_pdp_v1_decision_proto_rawDescGZIP() []byte {
 	return file_pdp_v1_decision_proto_rawDescData
 }
 
-var file_pdp_v1_decision_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_pdp_v1_decision_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
 var file_pdp_v1_decision_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_pdp_v1_decision_proto_goTypes = []any{
-	(Decision)(0),                 // 0: pdp.v1.Decision
-	(StepUpKind)(0),               // 1: pdp.v1.StepUpKind
-	(RiskLevel)(0),                // 2: pdp.v1.RiskLevel
-	(ObligationKind)(0),           // 3: pdp.v1.ObligationKind
-	(Event)(0),                    // 4: pdp.v1.Event
-	(*CheckRequest)(nil),          // 5: pdp.v1.CheckRequest
-	(*Subject)(nil),               // 6: pdp.v1.Subject
-	(*Authentication)(nil),        // 7: pdp.v1.Authentication
-	(*Network)(nil),               // 8: pdp.v1.Network
-	(*Device)(nil),                // 9: pdp.v1.Device
-	(*Action)(nil),                // 10: pdp.v1.Action
-	(*Session)(nil),               // 11: pdp.v1.Session
-	(*CheckResponse)(nil),         // 12: pdp.v1.CheckResponse
-	(*StepUp)(nil),                // 13: pdp.v1.StepUp
-	(*Reason)(nil),                // 14: pdp.v1.Reason
-	(*Risk)(nil),                  // 15: pdp.v1.Risk
-	(*RiskFactor)(nil),            // 16: pdp.v1.RiskFactor
-	(*SessionControl)(nil),        // 17: pdp.v1.SessionControl
-	(*Obligation)(nil),            // 18: pdp.v1.Obligation
-	(*Explanation)(nil),           // 19: pdp.v1.Explanation
-	(*BatchCheckRequest)(nil),     // 20: pdp.v1.BatchCheckRequest
-	(*BatchCheckResponse)(nil),    // 21: pdp.v1.BatchCheckResponse
-	(*BatchCheckResult)(nil),      // 22: pdp.v1.BatchCheckResult
-	(*ReportRequest)(nil),         // 23: pdp.v1.ReportRequest
-	(*ReportResponse)(nil),        // 24: pdp.v1.ReportResponse
-	nil,                           // 25: pdp.v1.Obligation.ParamsEntry
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 27: google.protobuf.Struct
-	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
-	(*status.Status)(nil),         // 29: google.rpc.Status
+	(Effect)(0),                   // 0: pdp.v1.Effect
+	(Decision)(0),                 // 1: pdp.v1.Decision
+	(StepUpKind)(0),               // 2: pdp.v1.StepUpKind
+	(RiskLevel)(0),                // 3: pdp.v1.RiskLevel
+	(ObligationKind)(0),           // 4: pdp.v1.ObligationKind
+	(Event)(0),                    // 5: pdp.v1.Event
+	(*CheckRequest)(nil),          // 6: pdp.v1.CheckRequest
+	(*Subject)(nil),               // 7: pdp.v1.Subject
+	(*Authentication)(nil),        // 8: pdp.v1.Authentication
+	(*Network)(nil),               // 9: pdp.v1.Network
+	(*Device)(nil),                // 10: pdp.v1.Device
+	(*Action)(nil),                // 11: pdp.v1.Action
+	(*Session)(nil),               // 12: pdp.v1.Session
+	(*CheckResponse)(nil),         // 13: pdp.v1.CheckResponse
+	(*StepUp)(nil),                // 14: pdp.v1.StepUp
+	(*Reason)(nil),                // 15: pdp.v1.Reason
+	(*Risk)(nil),                  // 16: pdp.v1.Risk
+	(*RiskFactor)(nil),            // 17: pdp.v1.RiskFactor
+	(*SessionControl)(nil),        // 18: pdp.v1.SessionControl
+	(*Obligation)(nil),            // 19: pdp.v1.Obligation
+	(*Explanation)(nil),           // 20: pdp.v1.Explanation
+	(*BatchCheckRequest)(nil),     // 21: pdp.v1.BatchCheckRequest
+	(*BatchCheckResponse)(nil),    // 22: pdp.v1.BatchCheckResponse
+	(*BatchCheckResult)(nil),      // 23: pdp.v1.BatchCheckResult
+	(*ReportRequest)(nil),         // 24: pdp.v1.ReportRequest
+	(*ReportResponse)(nil),        // 25: pdp.v1.ReportResponse
+	nil,                           // 26: pdp.v1.Obligation.ParamsEntry
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 28: google.protobuf.Struct
+	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
+	(*status.Status)(nil),         // 30: google.rpc.Status
 }
 var file_pdp_v1_decision_proto_depIdxs = []int32{
-	6,  // 0: pdp.v1.CheckRequest.subject:type_name -> pdp.v1.Subject
-	7,  // 1: pdp.v1.CheckRequest.authentication:type_name -> pdp.v1.Authentication
-	8,  // 2: pdp.v1.CheckRequest.network:type_name -> pdp.v1.Network
-	9,  // 3: pdp.v1.CheckRequest.device:type_name -> pdp.v1.Device
-	10, // 4: pdp.v1.CheckRequest.action:type_name -> pdp.v1.Action
-	11, // 5: pdp.v1.CheckRequest.session:type_name -> pdp.v1.Session
-	26, // 6: pdp.v1.CheckRequest.time:type_name -> google.protobuf.Timestamp
-	27, // 7: pdp.v1.CheckRequest.attributes:type_name -> google.protobuf.Struct
-	26, // 8: pdp.v1.Subject.created_at:type_name -> google.protobuf.Timestamp
-	26, // 9: pdp.v1.Authentication.authenticated_at:type_name -> google.protobuf.Timestamp
-	26, // 10: pdp.v1.Authentication.mfa_verified_at:type_name -> google.protobuf.Timestamp
-	26, // 11: pdp.v1.Session.started_at:type_name -> google.protobuf.Timestamp
-	26, // 12: pdp.v1.Session.last_activity_at:type_name -> google.protobuf.Timestamp
-	0,  // 13: pdp.v1.CheckResponse.decision:type_name -> pdp.v1.Decision
-	13, // 14: pdp.v1.CheckResponse.step_ups:type_name -> pdp.v1.StepUp
-	14, // 15: pdp.v1.CheckResponse.reasons:type_name -> pdp.v1.Reason
-	15, // 16: pdp.v1.CheckResponse.risk:type_name -> pdp.v1.Risk
-	17, // 17: pdp.v1.CheckResponse.session:type_name -> pdp.v1.SessionControl
-	18, // 18: pdp.v1.CheckResponse.obligations:type_name -> pdp.v1.Obligation
-	28, // 19: pdp.v1.CheckResponse.cache_ttl:type_name -> google.protobuf.Duration
-	0,  // 20: pdp.v1.CheckResponse.would_decide:type_name -> pdp.v1.Decision
-	19, // 21: pdp.v1.CheckResponse.explanation:type_name -> pdp.v1.Explanation
-	1,  // 22: pdp.v1.StepUp.kind:type_name -> pdp.v1.StepUpKind
-	28, // 23: pdp.v1.StepUp.max_age:type_name -> google.protobuf.Duration
-	26, // 24: pdp.v1.StepUp.deadline:type_name -> google.protobuf.Timestamp
-	2,  // 25: pdp.v1.Risk.level:type_name -> pdp.v1.RiskLevel
-	16, // 26: pdp.v1.Risk.factors:type_name -> pdp.v1.RiskFactor
-	26, // 27: pdp.v1.SessionControl.expires_at:type_name -> google.protobuf.Timestamp
-	26, // 28: pdp.v1.SessionControl.warn_at:type_name -> google.protobuf.Timestamp
-	28, // 29: pdp.v1.SessionControl.idle_timeout:type_name -> google.protobuf.Duration
-	3,  // 30: pdp.v1.Obligation.kind:type_name -> pdp.v1.ObligationKind
-	25, // 31: pdp.v1.Obligation.params:type_name -> pdp.v1.Obligation.ParamsEntry
-	5,  // 32: pdp.v1.BatchCheckRequest.checks:type_name -> pdp.v1.CheckRequest
-	22, // 33: pdp.v1.BatchCheckResponse.results:type_name -> pdp.v1.BatchCheckResult
-	12, // 34: pdp.v1.BatchCheckResult.response:type_name -> pdp.v1.CheckResponse
-	29, // 35: pdp.v1.BatchCheckResult.error:type_name -> google.rpc.Status
-	4,  // 36: pdp.v1.ReportRequest.event:type_name -> pdp.v1.Event
-	6,  // 37: pdp.v1.ReportRequest.subject:type_name -> pdp.v1.Subject
-	7,  // 38: pdp.v1.ReportRequest.authentication:type_name -> pdp.v1.Authentication
-	8,  // 39: pdp.v1.ReportRequest.network:type_name -> pdp.v1.Network
-	9,  // 40: pdp.v1.ReportRequest.device:type_name -> pdp.v1.Device
-	10, // 41: pdp.v1.ReportRequest.action:type_name -> pdp.v1.Action
-	26, // 42: pdp.v1.ReportRequest.time:type_name -> google.protobuf.Timestamp
-	11, // 43: pdp.v1.ReportRequest.session:type_name -> pdp.v1.Session
-	5,  // 44: pdp.v1.DecisionService.Check:input_type -> pdp.v1.CheckRequest
-	20, // 45: pdp.v1.DecisionService.BatchCheck:input_type -> pdp.v1.BatchCheckRequest
-	23, // 46: pdp.v1.DecisionService.Report:input_type -> pdp.v1.ReportRequest
-	12, // 47: pdp.v1.DecisionService.Check:output_type -> pdp.v1.CheckResponse
-	21, // 48: pdp.v1.DecisionService.BatchCheck:output_type -> pdp.v1.BatchCheckResponse
-	24, // 49: pdp.v1.DecisionService.Report:output_type -> pdp.v1.ReportResponse
-	47, // [47:50] is the sub-list for method output_type
-	44, // [44:47] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	7,  // 0: pdp.v1.CheckRequest.subject:type_name -> pdp.v1.Subject
+	8,  // 1: pdp.v1.CheckRequest.authentication:type_name -> pdp.v1.Authentication
+	9,  // 2: pdp.v1.CheckRequest.network:type_name -> pdp.v1.Network
+	10, // 3: pdp.v1.CheckRequest.device:type_name -> pdp.v1.Device
+	11, // 4: pdp.v1.CheckRequest.action:type_name -> pdp.v1.Action
+	12, // 5: pdp.v1.CheckRequest.session:type_name -> pdp.v1.Session
+	27, // 6: pdp.v1.CheckRequest.time:type_name -> google.protobuf.Timestamp
+	28, // 7: pdp.v1.CheckRequest.attributes:type_name -> google.protobuf.Struct
+	27, // 8: pdp.v1.Subject.created_at:type_name -> google.protobuf.Timestamp
+	27, // 9: pdp.v1.Authentication.authenticated_at:type_name -> google.protobuf.Timestamp
+	27, // 10: pdp.v1.Authentication.mfa_verified_at:type_name -> google.protobuf.Timestamp
+	27, // 11: pdp.v1.Session.started_at:type_name -> google.protobuf.Timestamp
+	27, // 12: pdp.v1.Session.last_activity_at:type_name -> google.protobuf.Timestamp
+	1,  // 13: pdp.v1.CheckResponse.decision:type_name -> pdp.v1.Decision
+	14, // 14: pdp.v1.CheckResponse.step_ups:type_name -> pdp.v1.StepUp
+	15, // 15: pdp.v1.CheckResponse.reasons:type_name -> pdp.v1.Reason
+	16, // 16: pdp.v1.CheckResponse.risk:type_name -> pdp.v1.Risk
+	18, // 17: pdp.v1.CheckResponse.session:type_name -> pdp.v1.SessionControl
+	19, // 18: pdp.v1.CheckResponse.obligations:type_name -> pdp.v1.Obligation
+	29, // 19: pdp.v1.CheckResponse.cache_ttl:type_name -> google.protobuf.Duration
+	1,  // 20: pdp.v1.CheckResponse.would_decide:type_name -> pdp.v1.Decision
+	20, // 21: pdp.v1.CheckResponse.explanation:type_name -> pdp.v1.Explanation
+	2,  // 22: pdp.v1.StepUp.kind:type_name -> pdp.v1.StepUpKind
+	29, // 23: pdp.v1.StepUp.max_age:type_name -> google.protobuf.Duration
+	27, // 24: pdp.v1.StepUp.deadline:type_name -> google.protobuf.Timestamp
+	3,  // 25: pdp.v1.Risk.level:type_name -> pdp.v1.RiskLevel
+	17, // 26: pdp.v1.Risk.factors:type_name -> pdp.v1.RiskFactor
+	27, // 27: pdp.v1.SessionControl.expires_at:type_name -> google.protobuf.Timestamp
+	27, // 28: pdp.v1.SessionControl.warn_at:type_name -> google.protobuf.Timestamp
+	29, // 29: pdp.v1.SessionControl.idle_timeout:type_name -> google.protobuf.Duration
+	4,  // 30: pdp.v1.Obligation.kind:type_name -> pdp.v1.ObligationKind
+	26, // 31: pdp.v1.Obligation.params:type_name -> pdp.v1.Obligation.ParamsEntry
+	0,  // 32: pdp.v1.Explanation.effect:type_name -> pdp.v1.Effect
+	6,  // 33: pdp.v1.BatchCheckRequest.checks:type_name -> pdp.v1.CheckRequest
+	23, // 34: pdp.v1.BatchCheckResponse.results:type_name -> pdp.v1.BatchCheckResult
+	13, // 35: pdp.v1.BatchCheckResult.response:type_name -> pdp.v1.CheckResponse
+	30, // 36: pdp.v1.BatchCheckResult.error:type_name -> google.rpc.Status
+	5,  // 37: pdp.v1.ReportRequest.event:type_name -> pdp.v1.Event
+	7,  // 38: pdp.v1.ReportRequest.subject:type_name -> pdp.v1.Subject
+	8,  // 39: pdp.v1.ReportRequest.authentication:type_name -> pdp.v1.Authentication
+	9,  // 40: pdp.v1.ReportRequest.network:type_name -> pdp.v1.Network
+	10, // 41: pdp.v1.ReportRequest.device:type_name -> pdp.v1.Device
+	11, // 42: pdp.v1.ReportRequest.action:type_name -> pdp.v1.Action
+	27, // 43: pdp.v1.ReportRequest.time:type_name -> google.protobuf.Timestamp
+	12, // 44: pdp.v1.ReportRequest.session:type_name -> pdp.v1.Session
+	6,  // 45: pdp.v1.DecisionService.Check:input_type -> pdp.v1.CheckRequest
+	21, // 46: pdp.v1.DecisionService.BatchCheck:input_type -> pdp.v1.BatchCheckRequest
+	24, // 47: pdp.v1.DecisionService.Report:input_type -> pdp.v1.ReportRequest
+	13, // 48: pdp.v1.DecisionService.Check:output_type -> pdp.v1.CheckResponse
+	22, // 49: pdp.v1.DecisionService.BatchCheck:output_type -> pdp.v1.BatchCheckResponse
+	25, // 50: pdp.v1.DecisionService.Report:output_type -> pdp.v1.ReportResponse
+	48, // [48:51] is the sub-list for method output_type
+	45, // [45:48] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_pdp_v1_decision_proto_init() }
@@ -2197,12 +2305,16 @@ func file_pdp_v1_decision_proto_init() {
 		return
 	}
 	file_pdp_v1_decision_proto_msgTypes[3].OneofWrappers = []any{}
+	file_pdp_v1_decision_proto_msgTypes[17].OneofWrappers = []any{
+		(*BatchCheckResult_Response)(nil),
+		(*BatchCheckResult_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdp_v1_decision_proto_rawDesc), len(file_pdp_v1_decision_proto_rawDesc)),
-			NumEnums:      5,
+			NumEnums:      6,
 			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -230,7 +230,7 @@ func (s *soak) admin(ctx context.Context, pace time.Duration) {
 			cidr := fmt.Sprintf("198.18.%d.%d/32", i/250%250, i%250+1)
 			var id string
 			err := s.timed("admin.add_ip_rule", func(ctx context.Context) (string, error) {
-				resp, err := s.adm.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "acme", List: "deny", Cidr: cidr, Reason: reason})
+				resp, err := s.adm.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "acme", List: pdpv1.IPList_IP_LIST_DENY, Cidr: cidr, Reason: reason})
 				id = resp.GetRule().GetId()
 				return "", err
 			})

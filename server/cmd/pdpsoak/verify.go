@@ -79,7 +79,7 @@ func (s *soak) verify(tmp string) (lost int64) {
 	for {
 		var resp *pdpv1.ListIPRulesResponse
 		if !s.retry("verify.list_ip_rules", func(ctx context.Context) (err error) {
-			resp, err = s.adm.ListIPRules(ctx, &pdpv1.ListIPRulesRequest{Tenant: "acme", List: "deny", PageSize: 1000, PageToken: token})
+			resp, err = s.adm.ListIPRules(ctx, &pdpv1.ListIPRulesRequest{Tenant: "acme", List: pdpv1.IPList_IP_LIST_DENY, PageSize: 1000, PageToken: token})
 			return err
 		}) {
 			break

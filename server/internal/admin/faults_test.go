@@ -145,7 +145,7 @@ func newWorldOf(t *testing.T, w *world) *world {
 	if err := w.state.SetSuspension(ctx, "acme", "u1", store.Suspension{Suspended: true, Reason: "brute force", At: t0, By: "incident response"}); err != nil {
 		t.Fatal(err)
 	}
-	added, err := w.srv.AddIPRule(root, &pdpv1.AddIPRuleRequest{Tenant: "acme", List: "deny", Cidr: "198.51.100.0/24", Reason: "scanner"})
+	added, err := w.srv.AddIPRule(root, &pdpv1.AddIPRuleRequest{Tenant: "acme", List: pdpv1.IPList_IP_LIST_DENY, Cidr: "198.51.100.0/24", Reason: "scanner"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func (s *importStream) SendAndClose(*pdpv1.ImportIPListResponse) error { return 
 // source.
 func importList(ctx context.Context, w *world, tenant, source string) error {
 	return w.srv.ImportIPList(&importStream{ctx: ctx, chunk: &pdpv1.ImportIPListRequest{
-		Tenant: tenant, List: "deny", Source: source, Lines: []string{"192.0.2.1", "192.0.2.0/28"},
+		Tenant: tenant, List: pdpv1.IPList_IP_LIST_DENY, Source: source, Lines: []string{"192.0.2.1", "192.0.2.0/28"},
 	}})
 }
 
@@ -291,7 +291,7 @@ var calls = map[string]adminCall{
 		return err
 	},
 	"AddIPRule": func(ctx context.Context, w *world, tenant, _, reason string) error {
-		_, err := w.srv.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: tenant, List: "deny", Cidr: "203.0.113.0/24", Reason: reason})
+		_, err := w.srv.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: tenant, List: pdpv1.IPList_IP_LIST_DENY, Cidr: "203.0.113.0/24", Reason: reason})
 		return err
 	},
 	"RemoveIPRule": func(ctx context.Context, w *world, _, id, reason string) error {

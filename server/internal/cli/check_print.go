@@ -78,7 +78,8 @@ func printDecision(w io.Writer, r *pdpv1.CheckResponse) {
 			if e.GetMatched() {
 				mark = "+"
 			}
-			fmt.Fprintf(w, "  %s %-30s %-10s %s\n", mark, e.GetRule(), e.GetEffect(), e.GetMessage())
+			effect := strings.ToLower(strings.TrimPrefix(e.GetEffect().String(), "EFFECT_"))
+			fmt.Fprintf(w, "  %s %-30s %-10s %s\n", mark, e.GetRule(), effect, e.GetMessage())
 		}
 	}
 }

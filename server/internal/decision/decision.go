@@ -169,13 +169,21 @@ type Obligation struct {
 	Params map[string]string
 }
 
+// The effects of an explained rule, as Rego spells them.
+const (
+	EffectDeny      = "deny"
+	EffectChallenge = "challenge"
+	EffectAllow     = "allow"
+	EffectInfo      = "info"
+)
+
 // Explanation is one evaluated rule of an explained decision.
 type Explanation struct {
 	// Rule is the rule name.
 	Rule string
 	// Code is the reason code the rule emits.
 	Code string
-	// Effect is "deny", "challenge", "allow" or "info".
+	// Effect is EffectDeny, EffectChallenge, EffectAllow or EffectInfo.
 	Effect string
 	// Matched is true when the rule fired.
 	Matched bool

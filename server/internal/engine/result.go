@@ -43,7 +43,7 @@ var (
 		decision.ObligationWarnSessionExpiry, decision.ObligationCacheNamespace,
 		decision.ObligationRemindMFAEnrollment, decision.ObligationSuspendUser, decision.ObligationBlockIP}
 	riskLevels     = []decision.RiskLevel{decision.RiskLow, decision.RiskMedium, decision.RiskHigh, decision.RiskCritical}
-	explainEffects = []string{"deny", "challenge", "allow", "info"}
+	explainEffects = []string{decision.EffectDeny, decision.EffectChallenge, decision.EffectAllow, decision.EffectInfo}
 )
 
 // parseResultSet reads the value of data.pdp.decision from a result set

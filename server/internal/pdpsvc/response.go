@@ -54,10 +54,24 @@ func FromDecision(d *decision.Decision) *pdpv1.CheckResponse {
 	}
 	for _, e := range d.Explanation {
 		out.Explanation = append(out.Explanation, &pdpv1.Explanation{
-			Rule: e.Rule, Code: e.Code, Effect: e.Effect, Matched: e.Matched, Message: e.Message,
+			Rule: e.Rule, Code: e.Code, Effect: effect(e.Effect), Matched: e.Matched, Message: e.Message,
 		})
 	}
 	return out
+}
+
+func effect(e string) pdpv1.Effect {
+	switch e {
+	case decision.EffectDeny:
+		return pdpv1.Effect_EFFECT_DENY
+	case decision.EffectChallenge:
+		return pdpv1.Effect_EFFECT_CHALLENGE
+	case decision.EffectAllow:
+		return pdpv1.Effect_EFFECT_ALLOW
+	case decision.EffectInfo:
+		return pdpv1.Effect_EFFECT_INFO
+	}
+	return pdpv1.Effect_EFFECT_UNSPECIFIED
 }
 
 func risk(r decision.Risk) *pdpv1.Risk {

@@ -93,7 +93,7 @@ func TestFromDecision(t *testing.T) {
 					{Kind: pdpv1.ObligationKind_OBLIGATION_SUSPEND_USER},
 					{Kind: pdpv1.ObligationKind_OBLIGATION_BLOCK_IP},
 				},
-				Explanation: []*pdpv1.Explanation{{Rule: "pdp.authn.mfa_required", Code: "authn.mfa_required", Effect: "challenge", Matched: true, Message: "m"}},
+				Explanation: []*pdpv1.Explanation{{Rule: "pdp.authn.mfa_required", Code: "authn.mfa_required", Effect: pdpv1.Effect_EFFECT_CHALLENGE, Matched: true, Message: "m"}},
 			},
 		},
 		{
@@ -132,5 +132,19 @@ func TestFromDecisionCopies(t *testing.T) {
 	}
 	if got := out.GetObligations()[0].GetParams()["k"]; got != "v" {
 		t.Errorf("param = %q, want a copy", got)
+	}
+}
+
+func TestFromDecisionNamesEveryExplainedEffect(t *testing.T) {
+	t.Parallel()
+	want := map[string]pdpv1.Effect{
+		decision.EffectDeny: pdpv1.Effect_EFFECT_DENY, decision.EffectChallenge: pdpv1.Effect_EFFECT_CHALLENGE,
+		decision.EffectAllow: pdpv1.Effect_EFFECT_ALLOW, decision.EffectInfo: pdpv1.Effect_EFFECT_INFO,
+	}
+	for word, e := range want {
+		got := FromDecision(&decision.Decision{Explanation: []decision.Explanation{{Rule: "r", Effect: word}}})
+		if g := got.GetExplanation()[0].GetEffect(); g != e {
+			t.Errorf("effect %q answered %v, want %v", word, g, e)
+		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
@@ -177,7 +179,7 @@ func (s *Service) batchItem(ctx context.Context, i int, c *pdpv1.CheckRequest) (
 		if p := recover(); p != nil {
 			s.logger.ErrorContext(ctx, "panic in batch check item",
 				"item", i, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			res = &pdpv1.BatchCheckResult{Error: rpcstatus.ToStatus(fault.New(fault.Internal, rpcstatus.InternalMessage)).Proto()}
+			res = batchError(rpcstatus.ToStatus(fault.New(fault.Internal, rpcstatus.InternalMessage)).Proto())
 		}
 	}()
 	resp, err := s.Check(ctx, c)
@@ -185,9 +187,14 @@ func (s *Service) batchItem(ctx context.Context, i int, c *pdpv1.CheckRequest) (
 		if rpcstatus.IsInternal(err) {
 			s.logger.ErrorContext(ctx, "batch check item failed", "item", i, "error", err.Error())
 		}
-		return &pdpv1.BatchCheckResult{Error: rpcstatus.ToStatus(err).Proto()}
+		return batchError(rpcstatus.ToStatus(err).Proto())
 	}
-	return &pdpv1.BatchCheckResult{Response: resp}
+	return &pdpv1.BatchCheckResult{Result: &pdpv1.BatchCheckResult_Response{Response: resp}}
+}
+
+// batchError is the result of an item that could not be decided.
+func batchError(st *spb.Status) *pdpv1.BatchCheckResult {
+	return &pdpv1.BatchCheckResult{Result: &pdpv1.BatchCheckResult_Error{Error: st}}
 }
 
 // Report validates and records one event.

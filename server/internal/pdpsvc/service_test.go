@@ -199,15 +199,19 @@ func TestBatchCheckItemsFailAlone(t *testing.T) {
 	_, badErr := s.Check(ctx, bad)
 	_, failErr := s.Check(ctx, check("acme", "fail"))
 	resp := func(kind pdpv1.Decision, id string) *pdpv1.BatchCheckResult {
-		return &pdpv1.BatchCheckResult{Response: &pdpv1.CheckResponse{Decision: kind, Allowed: kind == pdpv1.Decision_DECISION_ALLOW,
-			DecisionId: id, Enforced: true, CacheTtl: durationpb.New(0), Risk: &pdpv1.Risk{}}}
+		return &pdpv1.BatchCheckResult{Result: &pdpv1.BatchCheckResult_Response{Response: &pdpv1.CheckResponse{
+			Decision: kind, Allowed: kind == pdpv1.Decision_DECISION_ALLOW,
+			DecisionId: id, Enforced: true, CacheTtl: durationpb.New(0), Risk: &pdpv1.Risk{}}}}
+	}
+	failed := func(err error) *pdpv1.BatchCheckResult {
+		return &pdpv1.BatchCheckResult{Result: &pdpv1.BatchCheckResult_Error{Error: rpcstatus.ToStatus(err).Proto()}}
 	}
 	want := &pdpv1.BatchCheckResponse{Results: []*pdpv1.BatchCheckResult{
 		resp(pdpv1.Decision_DECISION_ALLOW, "acme/gw"),
-		{Error: rpcstatus.ToStatus(badErr).Proto()},
+		failed(badErr),
 		resp(pdpv1.Decision_DECISION_DENY, "acme/gw"),
-		{Error: rpcstatus.ToStatus(failErr).Proto()},
-		{Error: rpcstatus.ToStatus(fault.New(fault.Internal, "x")).Proto()},
+		failed(failErr),
+		failed(fault.New(fault.Internal, "x")),
 		resp(pdpv1.Decision_DECISION_CHALLENGE, "beta/gw"),
 	}}
 	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {

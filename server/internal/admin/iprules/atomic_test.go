@@ -108,7 +108,7 @@ func chunksOf(n int) []*pdpv1.ImportIPListRequest {
 		for i := c; i < min(c+25, n); i++ {
 			lines = append(lines, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String())
 		}
-		chunks = append(chunks, &pdpv1.ImportIPListRequest{Tenant: "acme", List: "deny", Source: "feed", Lines: lines})
+		chunks = append(chunks, &pdpv1.ImportIPListRequest{Tenant: "acme", List: pdpv1.IPList_IP_LIST_DENY, Source: "feed", Lines: lines})
 	}
 	return chunks
 }

@@ -59,7 +59,7 @@ func (s *Service) ImportIPList(stream grpc.ClientStreamingServer[pdpv1.ImportIPL
 	if err != nil {
 		return err
 	}
-	tenant, list, feed := first.GetTenant(), first.GetList(), first.GetSource()
+	tenant, feed := first.GetTenant(), first.GetSource()
 	var v fault.Violations
 	checkScope(&v, tenant)
 	if err := v.Err(); err != nil {
@@ -68,9 +68,7 @@ func (s *Service) ImportIPList(stream grpc.ClientStreamingServer[pdpv1.ImportIPL
 	if err := authorize(ctx, tenant); err != nil {
 		return err
 	}
-	if _, ok := ipset.ParseList(list); !ok {
-		v.Add("list", "must be allow, deny or suspicious, not %q", list)
-	}
+	list := listName(&v, "list", first.GetList(), false)
 	switch {
 	case feed == "":
 		v.Add("source", "required")

@@ -38,8 +38,8 @@ func TestImportFireHOLListWithBadLines(t *testing.T) {
 	f := newFixture(t)
 	lines := strings.Split(netset, "\n")
 	stream := &importStream{ctx: adminCtx(), chunks: []*pdpv1.ImportIPListRequest{
-		{Tenant: "acme", List: "deny", Source: "firehol_level1", Lines: lines[:9]},
-		{Tenant: "ignored", List: "allow", Source: "ignored", Lines: lines[9:]},
+		{Tenant: "acme", List: pdpv1.IPList_IP_LIST_DENY, Source: "firehol_level1", Lines: lines[:9]},
+		{Tenant: "ignored", List: pdpv1.IPList_IP_LIST_ALLOW, Source: "ignored", Lines: lines[9:]},
 	}}
 	if err := f.svc.ImportIPList(stream); err != nil {
 		t.Fatal(err)
@@ -73,7 +73,7 @@ func TestImportFireHOLListWithBadLines(t *testing.T) {
 	}
 
 	// Importing again adds nothing.
-	again := &importStream{ctx: adminCtx(), chunks: []*pdpv1.ImportIPListRequest{{Tenant: "acme", List: "deny", Source: "firehol_level1", Lines: lines}}}
+	again := &importStream{ctx: adminCtx(), chunks: []*pdpv1.ImportIPListRequest{{Tenant: "acme", List: pdpv1.IPList_IP_LIST_DENY, Source: "firehol_level1", Lines: lines}}}
 	if err := f.svc.ImportIPList(again); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestImportQuotesTheFirstHundredInvalidLines(t *testing.T) {
 	for i := range bad {
 		bad[i] = fmt.Sprintf("bad-%d", i)
 	}
-	stream := &importStream{ctx: adminCtx(), chunks: []*pdpv1.ImportIPListRequest{{List: "suspicious", Source: "junk", Lines: bad}}}
+	stream := &importStream{ctx: adminCtx(), chunks: []*pdpv1.ImportIPListRequest{{List: pdpv1.IPList_IP_LIST_SUSPICIOUS, Source: "junk", Lines: bad}}}
 	if err := f.svc.ImportIPList(stream); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestImportQuotesTheFirstHundredInvalidLines(t *testing.T) {
 
 func TestImportValidatesTheFirstChunk(t *testing.T) {
 	f := newFixture(t)
-	err := f.svc.ImportIPList(&importStream{ctx: adminCtx(), chunks: []*pdpv1.ImportIPListRequest{{List: "nope"}}})
+	err := f.svc.ImportIPList(&importStream{ctx: adminCtx(), chunks: []*pdpv1.ImportIPListRequest{{List: pdpv1.IPList(9)}}})
 	wantFault(t, err, fault.InvalidArgument, "list", "source")
 	err = f.svc.ImportIPList(&importStream{ctx: adminCtx()})
 	wantFault(t, err, fault.InvalidArgument, "list")
@@ -118,7 +118,7 @@ func TestImportAMillionLines(t *testing.T) {
 			k := c*perChunk + i
 			lines[i] = netip.AddrFrom4([4]byte{10, byte(k >> 16), byte(k >> 8), byte(k)}).String()
 		}
-		chunks = append(chunks, &pdpv1.ImportIPListRequest{List: "deny", Source: "big", Lines: lines})
+		chunks = append(chunks, &pdpv1.ImportIPListRequest{List: pdpv1.IPList_IP_LIST_DENY, Source: "big", Lines: lines})
 	}
 	stream := &importStream{ctx: adminCtx(), chunks: chunks}
 	start := time.Now()

@@ -141,10 +141,7 @@ func (s *Service) AddIPRule(ctx context.Context, req *pdpv1.AddIPRuleRequest) (*
 		return nil, err
 	}
 	now := s.now()
-	list := req.GetList()
-	if _, ok := ipset.ParseList(list); !ok {
-		v.Add("list", "must be allow, deny or suspicious, not %q", list)
-	}
+	list := listName(&v, "list", req.GetList(), false)
 	prefix, err := ipset.ParsePrefix(req.GetCidr())
 	if err != nil {
 		v.Add("cidr", "%v", err)
@@ -245,15 +242,11 @@ func (s *Service) ListIPRules(ctx context.Context, req *pdpv1.ListIPRulesRequest
 	if err := authorize(ctx, req.GetTenant()); err != nil {
 		return nil, err
 	}
-	if l := req.GetList(); l != "" {
-		if _, ok := ipset.ParseList(l); !ok {
-			v.Add("list", "must be empty, allow, deny or suspicious, not %q", l)
-		}
-	}
+	list := listName(&v, "list", req.GetList(), true)
 	if req.GetPageSize() < 0 {
 		v.Add("page_size", "must not be negative")
 	}
-	after, err := decodeToken(req.GetPageToken(), req.GetTenant(), req.GetList())
+	after, err := decodeToken(req.GetPageToken(), req.GetTenant(), list)
 	if err != nil {
 		v.Add("page_token", "%v", err)
 	}
@@ -261,7 +254,7 @@ func (s *Service) ListIPRules(ctx context.Context, req *pdpv1.ListIPRulesRequest
 		return nil, err
 	}
 	page, next, err := s.store.List(ctx, rules.Query{
-		Tenant: req.GetTenant(), List: req.GetList(), Limit: int(req.GetPageSize()), After: after,
+		Tenant: req.GetTenant(), List: list, Limit: int(req.GetPageSize()), After: after,
 	})
 	if err != nil {
 		return nil, err
@@ -271,7 +264,7 @@ func (s *Service) ListIPRules(ctx context.Context, req *pdpv1.ListIPRulesRequest
 		resp.Rules = append(resp.Rules, toProto(r))
 	}
 	if next != "" {
-		resp.NextPageToken = encodeToken(req.GetTenant(), req.GetList(), next)
+		resp.NextPageToken = encodeToken(req.GetTenant(), list, next)
 	}
 	return resp, nil
 }
@@ -326,7 +319,7 @@ func auditRule(r rules.Rule) map[string]any {
 
 func toProto(r rules.Rule) *pdpv1.IPRule {
 	p := &pdpv1.IPRule{
-		Id: r.ID, Tenant: r.Tenant, List: r.List, Cidr: r.Prefix.String(), Reason: r.Reason,
+		Id: r.ID, Tenant: r.Tenant, List: listEnum(r.List), Cidr: r.Prefix.String(), Reason: r.Reason,
 		CreatedBy: r.CreatedBy, Source: r.Source,
 	}
 	if !r.ExpiresAt.IsZero() {

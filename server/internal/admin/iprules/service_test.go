@@ -3,6 +3,7 @@ package iprules
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func wantFault(t *testing.T, err error, code fault.Code, fields ...string) {
 func TestAddIPRuleValidates(t *testing.T) {
 	f := newFixture(t)
 	_, err := f.svc.AddIPRule(adminCtx(), &pdpv1.AddIPRuleRequest{
-		Tenant: "acme", List: "block", Cidr: "300.1.2.3/8", ExpiresAt: timestamppb.New(now.Add(-time.Minute)),
+		Tenant: "acme", List: pdpv1.IPList(7), Cidr: "300.1.2.3/8", ExpiresAt: timestamppb.New(now.Add(-time.Minute)),
 	})
 	wantFault(t, err, fault.InvalidArgument, "list", "cidr", "reason", "expires_at")
 	if len(f.audit.all()) != 0 {
@@ -46,7 +47,7 @@ func TestAddIPRuleStoresAppliesAndAudits(t *testing.T) {
 	f := newFixture(t)
 	expires := now.Add(time.Hour)
 	resp, err := f.svc.AddIPRule(adminCtx(), &pdpv1.AddIPRuleRequest{
-		Tenant: "acme", List: "deny", Cidr: "203.0.113.9", Reason: "scanner", ExpiresAt: timestamppb.New(expires),
+		Tenant: "acme", List: pdpv1.IPList_IP_LIST_DENY, Cidr: "203.0.113.9", Reason: "scanner", ExpiresAt: timestamppb.New(expires),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +71,7 @@ func TestAddIPRuleStoresAppliesAndAudits(t *testing.T) {
 	}
 
 	// The same rule again replaces the reason; the audit shows before and after.
-	if _, err := f.svc.AddIPRule(adminCtx(), &pdpv1.AddIPRuleRequest{Tenant: "acme", List: "deny", Cidr: "203.0.113.9/32", Reason: "still scanning"}); err != nil {
+	if _, err := f.svc.AddIPRule(adminCtx(), &pdpv1.AddIPRuleRequest{Tenant: "acme", List: pdpv1.IPList_IP_LIST_DENY, Cidr: "203.0.113.9/32", Reason: "still scanning"}); err != nil {
 		t.Fatal(err)
 	}
 	entries = f.audit.all()
@@ -100,7 +101,7 @@ func TestAuthorization(t *testing.T) {
 	f := newFixture(t)
 	acme := tenantAdminCtx("acme")
 	add := func(ctx context.Context, tenant string) error {
-		_, err := f.svc.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: tenant, List: "deny", Cidr: "192.0.2.0/24", Reason: "r"})
+		_, err := f.svc.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: tenant, List: pdpv1.IPList_IP_LIST_DENY, Cidr: "192.0.2.0/24", Reason: "r"})
 		return err
 	}
 	if err := add(acme, "acme"); err != nil {
@@ -113,7 +114,7 @@ func TestAuthorization(t *testing.T) {
 	if err := add(adminCtx(), ""); err != nil {
 		t.Fatalf("admin on a global rule: %v", err)
 	}
-	beta, err := f.svc.AddIPRule(adminCtx(), &pdpv1.AddIPRuleRequest{Tenant: "beta", List: "allow", Cidr: "10.0.0.0/8", Reason: "office"})
+	beta, err := f.svc.AddIPRule(adminCtx(), &pdpv1.AddIPRuleRequest{Tenant: "beta", List: pdpv1.IPList_IP_LIST_ALLOW, Cidr: "10.0.0.0/8", Reason: "office"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestAuthorization(t *testing.T) {
 	if _, err := f.store.Get(context.Background(), beta.GetRule().GetId()); err != nil {
 		t.Fatalf("a refused removal removed: %v", err)
 	}
-	err = f.svc.ImportIPList(&importStream{ctx: acme, chunks: []*pdpv1.ImportIPListRequest{{Tenant: "beta", List: "deny", Source: "x", Lines: []string{"192.0.2.1"}}}})
+	err = f.svc.ImportIPList(&importStream{ctx: acme, chunks: []*pdpv1.ImportIPListRequest{{Tenant: "beta", List: pdpv1.IPList_IP_LIST_DENY, Source: "x", Lines: []string{"192.0.2.1"}}}})
 	wantFault(t, err, fault.PermissionDenied)
 }
 
@@ -139,9 +140,9 @@ func TestListIPRulesPages(t *testing.T) {
 	ctx := tenantAdminCtx("acme")
 	for i := range 250 {
 		addr := netip.AddrFrom4([4]byte{198, 51, byte(i / 200), byte(i % 200)})
-		list := "deny"
+		list := pdpv1.IPList_IP_LIST_DENY
 		if i%5 == 0 {
-			list = "suspicious"
+			list = pdpv1.IPList_IP_LIST_SUSPICIOUS
 		}
 		if _, err := f.svc.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "acme", List: list, Cidr: addr.String(), Reason: "r"}); err != nil {
 			t.Fatal(err)
@@ -172,7 +173,7 @@ func TestListIPRulesPages(t *testing.T) {
 	if len(seen) != 250 || pages != 3 {
 		t.Fatalf("%d rules in %d pages, want 250 in 3", len(seen), pages)
 	}
-	resp, err := f.svc.ListIPRules(ctx, &pdpv1.ListIPRulesRequest{Tenant: "acme", List: "suspicious", PageSize: 5000})
+	resp, err := f.svc.ListIPRules(ctx, &pdpv1.ListIPRulesRequest{Tenant: "acme", List: pdpv1.IPList_IP_LIST_SUSPICIOUS, PageSize: 5000})
 	if err != nil || len(resp.GetRules()) != 50 || resp.GetNextPageToken() != "" {
 		t.Fatalf("suspicious = %d rules, %q, %v", len(resp.GetRules()), resp.GetNextPageToken(), err)
 	}
@@ -180,11 +181,11 @@ func TestListIPRulesPages(t *testing.T) {
 	if err != nil || len(first.GetRules()) != 10 {
 		t.Fatal(first, err)
 	}
-	_, err = f.svc.ListIPRules(ctx, &pdpv1.ListIPRulesRequest{Tenant: "acme", List: "deny", PageToken: first.GetNextPageToken()})
+	_, err = f.svc.ListIPRules(ctx, &pdpv1.ListIPRulesRequest{Tenant: "acme", List: pdpv1.IPList_IP_LIST_DENY, PageToken: first.GetNextPageToken()})
 	wantFault(t, err, fault.InvalidArgument, "page_token")
 	_, err = f.svc.ListIPRules(ctx, &pdpv1.ListIPRulesRequest{Tenant: "acme", PageToken: "garbage!"})
 	wantFault(t, err, fault.InvalidArgument, "page_token")
-	_, err = f.svc.ListIPRules(ctx, &pdpv1.ListIPRulesRequest{Tenant: "acme", List: "nope", PageSize: -1})
+	_, err = f.svc.ListIPRules(ctx, &pdpv1.ListIPRulesRequest{Tenant: "acme", List: pdpv1.IPList(9), PageSize: -1})
 	wantFault(t, err, fault.InvalidArgument, "list", "page_size")
 }
 
@@ -192,4 +193,31 @@ func TestNewRequiresStoreAndAudit(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Fatal("New without a store and an audit log succeeded")
 	}
+}
+
+func TestListIPRulesAnswersEachRuleWithTheListItWasAddedTo(t *testing.T) {
+	f := newFixture(t)
+	ctx := adminCtx()
+	for i, l := range []pdpv1.IPList{pdpv1.IPList_IP_LIST_ALLOW, pdpv1.IPList_IP_LIST_DENY, pdpv1.IPList_IP_LIST_SUSPICIOUS} {
+		added, err := f.svc.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "acme", List: l, Cidr: fmt.Sprintf("192.0.2.%d", i), Reason: "r"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := added.GetRule().GetList(); got != l {
+			t.Errorf("AddIPRule(%v) answered a rule on %v", l, got)
+		}
+		listed, err := f.svc.ListIPRules(ctx, &pdpv1.ListIPRulesRequest{Tenant: "acme", List: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs := listed.GetRules(); len(rs) != 1 || rs[0].GetList() != l || rs[0].GetId() != added.GetRule().GetId() {
+			t.Errorf("ListIPRules(%v) = %v", l, rs)
+		}
+	}
+	all, err := f.svc.ListIPRules(ctx, &pdpv1.ListIPRulesRequest{Tenant: "acme"})
+	if err != nil || len(all.GetRules()) != 3 {
+		t.Fatalf("ListIPRules without a list = %v, %v; want the 3 rules", all.GetRules(), err)
+	}
+	_, err = f.svc.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "acme", Cidr: "192.0.2.9", Reason: "r"})
+	wantFault(t, err, fault.InvalidArgument, "list")
 }
