@@ -10,9 +10,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/pdp-dev/pdp/clients/go/pdpclient"
-	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 )
 
 // Defaults of the gateway doors (Envoy ext_authz and /v1/forward-auth).
@@ -51,23 +48,10 @@ var JWTClaimNames = []string{"sub", "email", "roles", "amr", "auth_time", "idp",
 // the HMAC algorithms are never accepted.
 var SignatureAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
-// DefaultStepUpACR maps each step-up kind, by its lowercase word ("mfa",
-// "enroll_mfa", ...), to the acr value the RFC 9470 challenge asks for:
-// pdpclient.DefaultACRValues, so the Go client asks for the same. A kind
-// mapped to "" contributes no acr value: reauthenticate is expressed as
-// max_age=0 instead, use_provider by the providers listed in the JSON body.
-var DefaultStepUpACR = defaultStepUpACR()
-
-func defaultStepUpACR() map[string]string {
-	acr := pdpclient.DefaultACRValues()
-	m := map[string]string{}
-	for n := range pdpv1.StepUpKind_name {
-		if k := pdpv1.StepUpKind(n); k != pdpv1.StepUpKind_STEP_UP_KIND_UNSPECIFIED {
-			m[strings.ToLower(strings.TrimPrefix(k.String(), "STEP_UP_"))] = acr[k]
-		}
-	}
-	return m
-}
+// StepUpKinds are the step-up kinds --step-up-acr takes, by the lowercase
+// word of their StepUpKind ("mfa" is STEP_UP_MFA); package gateway checks
+// that they are the proto's.
+var StepUpKinds = []string{"enroll_mfa", "mfa", "reauthenticate", "use_provider", "verify_device"}
 
 // Gateway configures the doors gateways use: Envoy ext_authz on the gRPC
 // port and /v1/forward-auth on the HTTP port (nginx auth_request, Traefik
@@ -122,7 +106,7 @@ type Gateway struct {
 	// jwt_authn filter, under which ext_authz finds the verified claims
 	// (--jwt-payload-metadata-key).
 	JWTPayloadMetadataKey string
-	// StepUpACR overrides DefaultStepUpACR per step-up kind
+	// StepUpACR overrides pdpclient.DefaultACRValues per step-up kind
 	// (--step-up-acr KIND=ACR, repeatable; an empty ACR drops the kind's
 	// acr value).
 	StepUpACR map[string]string
@@ -206,8 +190,8 @@ func (g Gateway) Validate() error {
 		}
 	}
 	for _, kind := range sortedKeys(g.StepUpACR) {
-		if _, ok := DefaultStepUpACR[kind]; !ok {
-			bad("--step-up-acr %s: unknown step-up kind; known are %s", kind, strings.Join(sortedKeys(DefaultStepUpACR), ", "))
+		if !slices.Contains(StepUpKinds, kind) {
+			bad("--step-up-acr %s: unknown step-up kind; known are %s", kind, strings.Join(StepUpKinds, ", "))
 		} else if acr := g.StepUpACR[kind]; strings.ContainsAny(acr, "\" \\") || strings.IndexFunc(acr, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
 			bad("--step-up-acr %s=%q: must be printable ASCII without spaces, quotes or backslashes", kind, acr)
 		}

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/pdp-dev/pdp/server/internal/decisionlog"
 )
 
 // Defaults of the security settings.
@@ -159,7 +157,7 @@ func (s Security) checkSecurity(grpcAddr, httpAddr string, bad func(format strin
 
 // checkDecisionLog reports the problems of the decision log settings.
 func (s Security) checkDecisionLog(bad func(format string, args ...any)) {
-	if s.DecisionLog != "" && s.DecisionLog != decisionlog.Stdout {
+	if s.DecisionLog != "" && s.DecisionLog != DecisionLogStdout {
 		if st, err := os.Stat(s.DecisionLog); err == nil && st.IsDir() {
 			bad("--decision-log %s: is a directory; give a file path", s.DecisionLog)
 		}
@@ -167,11 +165,11 @@ func (s Security) checkDecisionLog(bad func(format string, args ...any)) {
 			bad("--decision-log %s: directory %s does not exist", s.DecisionLog, filepath.Dir(s.DecisionLog))
 		}
 	}
-	if _, err := decisionlog.ParseMasks(s.DecisionLogMask); err != nil {
+	if _, err := ParseDecisionLogMasks(s.DecisionLogMask); err != nil {
 		bad("--decision-log-mask: %v", err)
 	}
-	switch decisionlog.Mode(s.DecisionLogMode) {
-	case decisionlog.ModeDrop, decisionlog.ModeBlock:
+	switch s.DecisionLogMode {
+	case DecisionLogDrop, DecisionLogBlock:
 	default:
 		bad("--decision-log-mode %q: must be drop or block", s.DecisionLogMode)
 	}

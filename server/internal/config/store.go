@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-
-	"github.com/pdp-dev/pdp/server/internal/store/redis"
 )
 
 // The kinds of store --store selects.
@@ -56,7 +54,7 @@ func ParseStore(v string) (StoreSpec, error) {
 		}
 		return StoreSpec{Kind: StoreMemory}, nil
 	case "redis", "rediss":
-		if _, err := redis.ParseURL(v); err != nil {
+		if _, err := ParseRedisURL(v); err != nil {
 			return StoreSpec{}, err
 		}
 		return StoreSpec{Kind: StoreRedis, URL: v}, nil

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 )
@@ -24,12 +25,12 @@ type Mode string
 const (
 	// ModeDrop never holds a decision back: a line that finds the queue
 	// full, or whose write fails, is dropped and counted.
-	ModeDrop Mode = "drop"
+	ModeDrop Mode = config.DecisionLogDrop
 	// ModeBlock answers no decision whose line is not written: Wrap waits
 	// for room in the queue and then for the write, and fails the call
 	// with UNAVAILABLE when the line could not be written. A slow writer
 	// slows decisions down.
-	ModeBlock Mode = "block"
+	ModeBlock Mode = config.DecisionLogBlock
 )
 
 // DefaultBuffer is the queue length when Options.Buffer is 0.

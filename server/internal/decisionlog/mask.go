@@ -3,98 +3,41 @@ package decisionlog
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"net/netip"
-	"slices"
-	"strings"
+
+	"github.com/pdp-dev/pdp/server/internal/config"
 )
 
-// MaskMode is how a masked field is rewritten.
-type MaskMode string
+// MaskMode is how a masked field is rewritten (the grammar of masks is
+// the --decision-log-mask flag's, in package config).
+type MaskMode = config.MaskMode
 
 // The mask modes.
 const (
 	// MaskHash replaces the value with "sha256:" and the first 32 hex
-	// digits of its SHA-256: lines about the same user still correlate,
-	// the value is not written. Hashes of guessable values (addresses,
-	// IPv4 addresses) can be reversed by trying candidates; prefer
-	// MaskRedact or MaskTruncate for those when that matters.
-	MaskHash MaskMode = "hash"
-	// MaskRedact replaces the value with "[redacted]".
-	MaskRedact MaskMode = "redact"
+	// digits of its SHA-256.
+	MaskHash = config.MaskHash
+	// MaskRedact replaces the value with Redacted.
+	MaskRedact = config.MaskRedact
 	// MaskTruncate keeps the network of an IP address: /24 for IPv4, /48
-	// for IPv6, written as a prefix ("203.0.113.0/24"). network.ip only.
-	MaskTruncate MaskMode = "truncate"
+	// for IPv6. network.ip only.
+	MaskTruncate = config.MaskTruncate
 )
+
+// MaskPaths are the fields that can be masked, by their path in the line.
+var MaskPaths = config.DecisionLogMaskPaths
+
+// Mask is one field to mask and how.
+type Mask = config.DecisionLogMask
+
+// ParseMask reads one mask (config.ParseDecisionLogMask).
+func ParseMask(s string) (Mask, error) { return config.ParseDecisionLogMask(s) }
+
+// ParseMasks reads every mask of specs (config.ParseDecisionLogMasks).
+func ParseMasks(specs []string) ([]Mask, error) { return config.ParseDecisionLogMasks(specs) }
 
 // Redacted is what MaskRedact writes.
 const Redacted = "[redacted]"
-
-// MaskPaths are the fields that can be masked, by their path in the line.
-var MaskPaths = []string{
-	"subject.id", "subject.email", "network.ip", "device.id", "session.id",
-	"action.resource", "caller.name",
-}
-
-// Mask is one field to mask and how.
-type Mask struct {
-	// Path is one of MaskPaths.
-	Path string
-	// Mode is how to rewrite it.
-	Mode MaskMode
-}
-
-// ParseMask reads one mask, "PATH" or "PATH=MODE" with MODE hash (the
-// default), redact or truncate, such as "subject.email",
-// "subject.id=hash" or "network.ip=truncate".
-func ParseMask(s string) (Mask, error) {
-	path, mode, hasMode := strings.Cut(strings.TrimSpace(s), "=")
-	m := Mask{Path: strings.TrimSpace(path), Mode: MaskHash}
-	if hasMode {
-		m.Mode = MaskMode(strings.TrimSpace(mode))
-	}
-	if !slices.Contains(MaskPaths, m.Path) {
-		return Mask{}, fmt.Errorf("mask %q: unknown field %q; maskable fields are %s", s, m.Path, strings.Join(MaskPaths, ", "))
-	}
-	switch m.Mode {
-	case MaskHash, MaskRedact:
-	case MaskTruncate:
-		if m.Path != "network.ip" {
-			return Mask{}, fmt.Errorf("mask %q: truncate applies to network.ip only", s)
-		}
-	default:
-		return Mask{}, fmt.Errorf("mask %q: unknown mode %q; modes are hash, redact and truncate", s, m.Mode)
-	}
-	return m, nil
-}
-
-// ParseMasks reads every mask of specs, each a comma-separated list of
-// masks, reporting every bad one. A field masked twice is an error.
-func ParseMasks(specs []string) ([]Mask, error) {
-	var (
-		out  []Mask
-		errs []error
-	)
-	for _, spec := range specs {
-		for _, item := range strings.Split(spec, ",") {
-			if strings.TrimSpace(item) == "" {
-				continue
-			}
-			m, err := ParseMask(item)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if slices.ContainsFunc(out, func(o Mask) bool { return o.Path == m.Path }) {
-				errs = append(errs, fmt.Errorf("mask %q: %s is masked more than once", item, m.Path))
-				continue
-			}
-			out = append(out, m)
-		}
-	}
-	return out, errors.Join(errs...)
-}
 
 // apply rewrites the masked fields of e.
 func apply(masks []Mask, e *Entry) {

@@ -7,10 +7,12 @@ import (
 	"os"
 
 	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/pdp-dev/pdp/server/internal/config"
 )
 
 // Stdout is the destination that writes to standard output.
-const Stdout = "stdout"
+const Stdout = config.DecisionLogStdout
 
 // Rotation is when a log file is rotated and how many old files stay.
 type Rotation struct {

@@ -62,7 +62,7 @@ func New(ctx context.Context, cfg config.Gateway, opts Options) (*Gateway, error
 		headers:         map[string]string{},
 		claims:          map[string]string{},
 		identityHeaders: cfg.IdentityHeaders,
-		acr:             pdpclient.ACRValues{},
+		acr:             pdpclient.DefaultACRValues(),
 		payloadKey:      cfg.JWTPayloadMetadataKey,
 		now:             now,
 	}
@@ -80,10 +80,8 @@ func New(ctx context.Context, cfg config.Gateway, opts Options) (*Gateway, error
 		}
 		g.claims[name] = c
 	}
-	for _, m := range []map[string]string{config.DefaultStepUpACR, cfg.StepUpACR} {
-		for word, acr := range m {
-			g.acr[stepUpKind(word)] = acr
-		}
+	for word, acr := range cfg.StepUpACR {
+		g.acr[stepUpKind(word)] = acr
 	}
 	if cfg.JWKSFile != "" || cfg.JWKSURL != "" {
 		v, err := NewVerifier(ctx, VerifierOptions{
