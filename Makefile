@@ -30,8 +30,12 @@ check-tools:
 	@command -v nginx >/dev/null 2>&1 || { \
 	  echo "nginx is not on PATH: forward-auth is tested behind a real nginx."; \
 	  echo "install nginx (apt-get install -y nginx)"; exit 1; }
+	@command -v curl >/dev/null 2>&1 && command -v bash >/dev/null 2>&1 || { \
+	  echo "curl or bash is not on PATH: the console examples of the docs run through them."; \
+	  echo "install them (apt-get install -y curl bash)"; exit 1; }
 
-## test: every Go test, the Rego unit tests (through OPA's tester) and the fuzz seed corpora
+## test: every Go test, the Rego unit tests (through OPA's tester), the fuzz
+## seed corpora and the docs' console examples (server/internal/docexamples)
 test: check-tools
 	$(GO) test $(TEST_FLAGS) ./...
 
