@@ -39,7 +39,7 @@ const (
 // masked, by their path in the line.
 var DecisionLogMaskPaths = []string{
 	"subject.id", "subject.email", "network.ip", "device.id", "session.id",
-	"action.resource", "caller.name",
+	"action.resource", "resource.id", "caller.name",
 }
 
 // DecisionLogMask is one field of a decision log line to mask and how

@@ -25,6 +25,9 @@ type Request struct {
 	Device Device
 	// Action is what the subject wants to do; Action.Name is never empty.
 	Action Action
+	// Resource is what the action is on, as AuthZEN names it (a type and
+	// an id); zero when the request names none.
+	Resource Resource
 	// Session describes the subject's session.
 	Session Session
 	// Time is when the request happened; the server clock when not given.
@@ -58,6 +61,13 @@ type Subject struct {
 	CreatedAt time.Time
 	// Tenant is the workspace the subject belongs to, when known.
 	Tenant string
+	// Type is the kind of subject ("user", "service"), when the caller
+	// names one (AuthZEN requires it).
+	Type string
+	// Properties are the caller's other attributes of the subject,
+	// JSON-like as Request.Attributes; Rego sees them as
+	// input.subject.properties.
+	Properties map[string]any
 }
 
 // Authentication describes how the subject authenticated.
@@ -112,6 +122,21 @@ type Action struct {
 	Name string
 	// Resource is the resource acted upon.
 	Resource string
+	// Properties are the caller's attributes of the action, JSON-like as
+	// Request.Attributes; Rego sees them as input.action.properties.
+	Properties map[string]any
+}
+
+// Resource is the target of a request: a typed identifier with
+// attributes, as the AuthZEN Authorization API names it.
+type Resource struct {
+	// Type is the kind of resource, such as "document".
+	Type string
+	// ID identifies the resource within its type.
+	ID string
+	// Properties are the caller's attributes of the resource, JSON-like as
+	// Request.Attributes.
+	Properties map[string]any
 }
 
 // Session describes the subject's session.

@@ -52,6 +52,9 @@ type Entry struct {
 	Session *IDOnly `json:"session,omitempty"`
 	// Action is what the subject asked to do.
 	Action Action `json:"action"`
+	// Resource is the typed resource the request names (AuthZEN), when
+	// it names one.
+	Resource *Resource `json:"resource,omitempty"`
 	// Caller is the enforcement point that asked, when authenticated.
 	Caller *Caller `json:"caller,omitempty"`
 	// Decision is allow, deny or challenge.
@@ -110,6 +113,14 @@ type Action struct {
 	Resource string `json:"resource,omitempty"`
 }
 
+// Resource is a typed resource.
+type Resource struct {
+	// Type is the kind of resource.
+	Type string `json:"type"`
+	// ID identifies it within its type (mask path resource.id).
+	ID string `json:"id"`
+}
+
 // Caller is who asked.
 type Caller struct {
 	// Name is the API key name or certificate identity (mask path
@@ -155,6 +166,9 @@ func NewEntry(ctx context.Context, req *decision.Request, d *decision.Decision, 
 		Risk:           Risk{Score: d.Risk.Score, Level: string(d.Risk.Level), Factors: make([]Factor, len(d.Risk.Factors))},
 		PolicyRevision: d.PolicyRevision,
 		LatencyMS:      float64(latency.Microseconds()) / 1000,
+	}
+	if r := req.Resource; r.Type != "" || r.ID != "" {
+		e.Resource = &Resource{Type: r.Type, ID: r.ID}
 	}
 	if req.Network.IP.IsValid() {
 		e.Network.IP = req.Network.IP.String()

@@ -68,6 +68,10 @@ func field(e *Entry, path string) *string {
 		}
 	case "action.resource":
 		return &e.Action.Resource
+	case "resource.id":
+		if e.Resource != nil {
+			return &e.Resource.ID
+		}
 	case "caller.name":
 		if e.Caller != nil {
 			return &e.Caller.Name

@@ -78,6 +78,8 @@ var (
 	kSpeedKmh        = ast.StringTerm("speed_kmh")
 	kFromCountry     = ast.StringTerm("from_country")
 	kSinceNs         = ast.StringTerm("since_ns")
+	kType            = ast.StringTerm("type")
+	kProperties      = ast.StringTerm("properties")
 	emptyObjectValue = ast.NewObject()
 	emptyStringTerm  = ast.InternedTerm("")
 	emptyArrayTerm   = ast.ArrayTerm()
@@ -102,6 +104,19 @@ func buildInput(req *decision.Request, now func() time.Time) (ast.Value, error) 
 		attrs = v.(ast.Object)
 	}
 
+	subjectProps, err := properties("subject.properties", req.Subject.Properties)
+	if err != nil {
+		return nil, err
+	}
+	actionProps, err := properties("action.properties", req.Action.Properties)
+	if err != nil {
+		return nil, err
+	}
+	resourceProps, err := properties("resource.properties", req.Resource.Properties)
+	if err != nil {
+		return nil, err
+	}
+
 	t := req.Time
 	if t.IsZero() {
 		t = now()
@@ -113,11 +128,17 @@ func buildInput(req *decision.Request, now func() time.Time) (ast.Value, error) 
 		env = a.str(req.Environment)
 	}
 	dev, act, caller := &req.Device, &req.Action, &req.Caller
-	return ast.NewObject(
+	var action fields
+	action.add(kName, a.str(act.Name))
+	action.add(kResource, a.str(act.Resource))
+	if actionProps != nil {
+		action.add(kProperties, a.term(actionProps))
+	}
+	obj := ast.NewObject(
 		ast.Item(kTenant, a.str(req.Tenant)),
 		ast.Item(kEnvironment, env),
 		ast.Item(kTimeNs, a.nanos(t)),
-		ast.Item(kSubject, a.subject(&req.Subject)),
+		ast.Item(kSubject, a.subject(&req.Subject, subjectProps)),
 		ast.Item(kAuthentication, a.authentication(&req.Authentication)),
 		ast.Item(kNetwork, a.network(&req.Network)),
 		ast.Item(kDevice, a.object(
@@ -126,10 +147,7 @@ func buildInput(req *decision.Request, now func() time.Time) (ast.Value, error) 
 			ast.Item(kManaged, ast.InternedTerm(dev.Managed)),
 			ast.Item(kCompliant, ast.InternedTerm(dev.Compliant)),
 		)),
-		ast.Item(kAction, a.object(
-			ast.Item(kName, a.str(act.Name)),
-			ast.Item(kResource, a.str(act.Resource)),
-		)),
+		ast.Item(kAction, a.fieldsObject(&action)),
 		ast.Item(kSession, a.session(&req.Session)),
 		ast.Item(kAttributes, a.term(attrs)),
 		ast.Item(kExplain, ast.InternedTerm(req.Explain)),
@@ -139,7 +157,33 @@ func buildInput(req *decision.Request, now func() time.Time) (ast.Value, error) 
 			ast.Item(kSPIFFEID, a.str(caller.SPIFFEID)),
 		)),
 		ast.Item(kSignals, a.signals(&req.Signals)),
-	), nil
+	)
+	// The resource is there only when the request names one, so that
+	// policies test for it with `input.resource` being defined.
+	if r := &req.Resource; r.Type != "" || r.ID != "" || resourceProps != nil {
+		var f fields
+		f.add(kType, a.str(r.Type))
+		f.add(kID, a.str(r.ID))
+		if resourceProps == nil {
+			resourceProps = emptyObjectValue
+		}
+		f.add(kProperties, a.term(resourceProps))
+		obj.Insert(kResource, a.fieldsObject(&f))
+	}
+	return obj, nil
+}
+
+// properties converts the properties of a subject, an action or a
+// resource; nil when there are none.
+func properties(field string, m map[string]any) (ast.Object, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	v, err := ast.InterfaceToValue(m)
+	if err != nil {
+		return nil, fault.Invalid(fault.FieldViolation{Field: field, Description: err.Error()})
+	}
+	return v.(ast.Object), nil
 }
 
 // termArena hands out the terms of one input from a single allocation.
@@ -251,7 +295,9 @@ func (a *termArena) fieldsObject(f *fields) *ast.Term {
 	return a.object(f.items[:f.n]...)
 }
 
-func (a *termArena) subject(s *decision.Subject) *ast.Term {
+// subject builds input.subject; type and properties are there only when
+// the request has them.
+func (a *termArena) subject(s *decision.Subject, props ast.Object) *ast.Term {
 	var f fields
 	f.add(kID, a.str(s.ID))
 	f.add(kEmail, a.str(s.Email))
@@ -260,6 +306,12 @@ func (a *termArena) subject(s *decision.Subject) *ast.Term {
 	f.add(kMFAEnrolled, ast.InternedTerm(s.MFAEnrolled))
 	f.add(kTenant, a.str(s.Tenant))
 	f.time(a, kCreatedAtNs, s.CreatedAt)
+	if s.Type != "" {
+		f.add(kType, a.str(s.Type))
+	}
+	if props != nil {
+		f.add(kProperties, a.term(props))
+	}
 	return a.fieldsObject(&f)
 }
 

@@ -227,3 +227,52 @@ func TestBuildInputClampsTimesBeyondInt64Nanoseconds(t *testing.T) {
 		t.Errorf("mfa_verified_at_ns of year 2300 = %v, want %v", v, max)
 	}
 }
+
+// The AuthZEN parts of a request (subject type and properties, action
+// properties, the typed resource) are in the input only when the request
+// has them, so that every other input stays as it was.
+func TestBuildInputHasTheAuthZENPartsWhenGiven(t *testing.T) {
+	t.Parallel()
+	req := &decision.Request{
+		Tenant: "acme", Environment: "production", Time: t0,
+		Subject:  decision.Subject{ID: "alice", Type: "user", Properties: map[string]any{"department": "Sales"}},
+		Action:   decision.Action{Name: "can_read", Properties: map[string]any{"method": "GET"}},
+		Resource: decision.Resource{Type: "document", ID: "d-1", Properties: map[string]any{"owner": "bob", "tags": []any{"x"}}},
+	}
+	got, err := buildInput(req, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ast.MustParseTerm(`{
+		"tenant": "acme", "environment": "production", "time_ns": 1767268800000000000,
+		"subject": {"id": "alice", "email": "", "roles": [], "groups": [], "mfa_enrolled": false, "tenant": "",
+			"type": "user", "properties": {"department": "Sales"}},
+		"authentication": {"provider": "", "methods": [], "acr": ""},
+		"network": {"ip": "", "country": "", "region": "", "city": "", "asn": 0},
+		"device": {"id": "", "platform": "", "managed": false, "compliant": false},
+		"action": {"name": "can_read", "resource": "", "properties": {"method": "GET"}},
+		"resource": {"type": "document", "id": "d-1", "properties": {"owner": "bob", "tags": ["x"]}},
+		"session": {"id": ""},
+		"attributes": {},
+		"explain": false,
+		"caller": {"name": "", "role": "", "spiffe_id": ""},
+		"signals": {}
+	}`).Value
+	if diff := cmp.Diff(jsonOf(t, want), jsonOf(t, got)); diff != "" {
+		t.Errorf("input mismatch (-want +got):\n%s", diff)
+	}
+
+	req.Resource = decision.Resource{Type: "document", ID: "d-1"}
+	got, err = buildInput(req, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := jsonOf(t, got).(map[string]any)["resource"]; !cmp.Equal(r, map[string]any{"type": "document", "id": "d-1", "properties": map[string]any{}}) {
+		t.Errorf("resource without properties: %v", r)
+	}
+
+	req.Subject.Properties = map[string]any{"bad": make(chan int)}
+	if _, err := buildInput(req, clock); fault.As(err).Code != fault.InvalidArgument {
+		t.Errorf("properties that are not JSON-like: %v, want InvalidArgument", err)
+	}
+}
