@@ -226,7 +226,9 @@ func TestTheStepUpACRValuesComeFromTheServer(t *testing.T) {
 		}}})
 	a := post(t, srv, "/tenants/acme/access/v1/evaluation", aliceReadsAccount).want(t, http.StatusOK)
 	authzentest.Valid(t, a.body, authzentest.Obligations)
-	var d struct{ Context struct{ Obligations []map[string]any } }
+	var d struct {
+		Context struct{ Obligations []map[string]any }
+	}
 	_ = json.Unmarshal(a.body, &d)
 	got := []any{d.Context.Obligations[0]["acr_value"], d.Context.Obligations[1]["acr_value"], d.Context.Obligations[2]["type"]}
 	if want := []any{"phr", "urn:example:fresh", "custom"}; !reflect.DeepEqual(got, want) {
