@@ -26,7 +26,7 @@ var layers = []struct {
 		"audit", "geo", "store"}},
 	{"store backends", []string{"store/memory", "store/bolt", "store/redis", "store/backend"}},
 	{"services", []string{"signals", "incident", "reload", "decisionlog", "authn", "pdpsvc", "admin", "gateway"}},
-	{"doors", []string{"transport", "extauthz", "forwardauth"}},
+	{"doors", []string{"transport", "extauthz", "forwardauth", "authzen"}},
 	{"wiring", []string{"app"}},
 	{"commands", []string{"cli"}},
 }
