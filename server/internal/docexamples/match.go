@@ -24,6 +24,8 @@ var Normalizations = []Normalization{
 	// that nobody relies on its whitespace.
 	{Name: "protojson's whitespace", re: regexp.MustCompile(`, ([\[{"\-0-9tfn])`), with: ",$1"},
 	{Name: "protojson's whitespace", re: regexp.MustCompile(`": {2}`), with: `": `},
+	// Pending change ids are drawn per change.
+	{Name: "change ids", re: regexp.MustCompile(`\b[0-9a-f]{24}\b`), with: "<change id>"},
 	// API keys and their SHA-256 digests are drawn per key (pdp keygen).
 	{Name: "API keys", re: regexp.MustCompile(`\bpdp_[A-Za-z0-9_-]{43}\b`), with: "<api key>"},
 	{Name: "SHA-256 digests", re: regexp.MustCompile(`\b[0-9a-f]{64}\b`), with: "<sha256>"},
