@@ -11,7 +11,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -96,6 +95,3 @@ func Run(ctx context.Context, cfg config.Config, opts ...Option) error {
 		"revision", p.engine.Revision(), "serving", p.engine.Ready())
 	return p.serve(ctx, cfg, o, grpcLis, httpLis)
 }
-
-// errServe wraps a listener failure.
-var errServe = errors.New("serving failed")

@@ -7,10 +7,10 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/config"
@@ -27,20 +27,17 @@ import (
 
 // parts are the wired components of one running server.
 type parts struct {
-	metrics       *telemetry.Metrics
-	stopTracing   func(context.Context) error
-	engine        *engine.Engine
-	state         *state
-	admin         *adminParts
-	loader        *reload.Loader
-	watching      *reload.Watching // nil when the watch could not start
-	health        *transport.Health
-	grpcServer    *transport.GRPCServer
-	httpServer    *http.Server
-	sec           *security
-	watchDone     chan struct{}
-	healthDone    chan struct{}
-	cancelWatcher context.CancelFunc
+	metrics     *telemetry.Metrics
+	stopTracing func(context.Context) error
+	engine      *engine.Engine
+	state       *state
+	admin       *adminParts
+	loader      *reload.Loader
+	watching    *reload.Watching // nil when the watch could not start
+	health      *transport.Health
+	grpcServer  *transport.GRPCServer
+	httpServer  *http.Server
+	sec         *security
 }
 
 func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err error) {
@@ -175,74 +172,37 @@ func (p *parts) ready(ctx context.Context) error {
 	return p.state.ping(ctx)
 }
 
-// serve runs both servers and the watcher until ctx ends or a server fails.
+// serve runs both servers, the policy watcher and the readiness checks
+// until ctx ends or a server fails, then shuts down: health goes
+// NOT_SERVING, the watchers stop, and the calls in flight drain.
 func (p *parts) serve(ctx context.Context, cfg config.Config, o options, grpcLis, httpLis net.Listener) error {
-	errc := make(chan error, 2)
-	go func() {
-		if err := p.grpcServer.Serve(grpcLis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			errc <- fmt.Errorf("%w: gRPC: %v", errServe, err)
-		}
-	}()
-	go func() {
-		if err := p.httpServer.Serve(httpLis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("%w: HTTP: %v", errServe, err)
-		}
-	}()
-	watchCtx, cancelWatch := context.WithCancel(ctx)
-	p.cancelWatcher = cancelWatch
-	p.watchDone = make(chan struct{})
-	go func() {
-		defer close(p.watchDone)
+	ports := transport.Ports{GRPC: p.grpcServer, HTTP: p.httpServer, Logger: o.logger}
+	failed := ports.Serve(grpcLis, httpLis)
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	var watchers sync.WaitGroup
+	watchers.Go(func() {
 		if p.watching == nil {
 			return
 		}
 		if err := p.watching.Run(watchCtx); err != nil {
 			o.logger.Error("policy watcher stopped; changes are no longer picked up", "error", err.Error())
 		}
-	}()
-	p.healthDone = make(chan struct{})
-	go func() {
-		defer close(p.healthDone)
-		p.health.Follow(watchCtx, p.ready, readinessInterval, o.logger)
-	}()
+	})
+	watchers.Go(func() { p.health.Follow(watchCtx, p.ready, readinessInterval, o.logger) })
 	if o.ready != nil {
 		o.ready(Info{GRPCAddr: grpcLis.Addr().String(), HTTPAddr: httpLis.Addr().String()})
 	}
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
+	case runErr = <-failed:
 	}
-	p.shutdown(cfg, o)
-	return runErr
-}
-
-// shutdown stops taking work and drains what is in flight.
-func (p *parts) shutdown(cfg config.Config, o options) {
 	o.logger.Info("pdp shutting down", "timeout", cfg.ShutdownTimeout.String())
 	p.health.Shutdown()
-	p.cancelWatcher()
-	<-p.watchDone
-	<-p.healthDone
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	stopped := make(chan struct{})
-	go func() {
-		p.grpcServer.GracefulStop()
-		close(stopped)
-	}()
-	httpErr := p.httpServer.Shutdown(ctx)
-	select {
-	case <-stopped:
-	case <-ctx.Done():
-		o.logger.Warn("in-flight gRPC calls did not finish in time; closing them")
-		p.grpcServer.Stop()
-		<-stopped
-	}
-	if httpErr != nil {
-		o.logger.Warn("HTTP shutdown", "error", httpErr.Error())
-		p.httpServer.Close()
-	}
+	stopWatching()
+	watchers.Wait()
+	ports.Drain(cfg.ShutdownTimeout)
+	return runErr
 }
 
 // close releases what build opened.
