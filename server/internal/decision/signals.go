@@ -17,6 +17,37 @@ type Signals struct {
 	SSOAvailable bool
 	// SSOKnown tells whether SSOAvailable is set.
 	SSOKnown bool
+	// SSF holds the Shared Signals events that apply to the request.
+	SSF SSFSignals
+}
+
+// SSFSignals are the effects of OpenID Shared Signals events (CAEP, RISC)
+// that match the request's user, session or device; empty for a tenant
+// without a stream.
+type SSFSignals struct {
+	// Events are the applied events that still act, oldest first.
+	Events []SSFEvent
+}
+
+// SSFEvent is one applied Shared Signals event.
+type SSFEvent struct {
+	// Event is the event type's last path segment, such as
+	// "session-revoked" or "account-disabled".
+	Event string
+	// Stream names the stream that delivered it.
+	Stream string
+	// JTI is the token's id.
+	JTI string
+	// Subject describes whom it is about.
+	Subject string
+	// At is when it happened.
+	At time.Time
+	// Level is the current level of a risk or assurance level change.
+	Level string
+	// Status is the current status of a device compliance change.
+	Status string
+	// Reason is the transmitter's reason, for the explanation.
+	Reason string
 }
 
 // IPSignals is the result of the prefix-table lookups of the client IP.

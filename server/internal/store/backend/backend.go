@@ -1,6 +1,7 @@
 // Package backend opens the store backend --store names (memory, bolt or
 // Redis) once, and returns everything it provides: the state of package
-// store, the audit log, the tenant policies, the IP rules and, for a
+// store, the audit log, the tenant policies, the IP rules, the Shared
+// Signals effects and, for a
 // backend shared between replicas, the watches that report what other
 // replicas change.
 package backend
@@ -15,6 +16,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/iprules"
 	"github.com/pdp-dev/pdp/server/internal/policystore"
+	"github.com/pdp-dev/pdp/server/internal/ssf"
 	"github.com/pdp-dev/pdp/server/internal/store"
 	"github.com/pdp-dev/pdp/server/internal/store/bolt"
 	"github.com/pdp-dev/pdp/server/internal/store/memory"
@@ -37,6 +39,9 @@ type Backend struct {
 	// RuleChanges reports the rules other replicas change; nil unless the
 	// backend is shared.
 	RuleChanges iprules.Watcher
+	// SSF keeps the effects of applied Shared Signals events and their
+	// jtis.
+	SSF ssf.Store
 }
 
 // OpenTimeout bounds connecting to a Redis store.
@@ -48,14 +53,14 @@ func Open(spec config.StoreSpec, logger *slog.Logger) (*Backend, error) {
 	switch spec.Kind {
 	case config.StoreMemory:
 		st := memory.New(memory.Options{})
-		return &Backend{State: st, Audit: st.AuditLog(), Policies: memory.NewPolicies(), IPRules: memory.NewIPRules()}, nil
+		return &Backend{State: st, Audit: st.AuditLog(), Policies: memory.NewPolicies(), IPRules: memory.NewIPRules(), SSF: memory.NewSSF()}, nil
 	case config.StoreBolt:
 		st, err := bolt.Open(spec.Path, bolt.Options{Logger: logger})
 		if err != nil {
 			return nil, err
 		}
 		logger.Info("store opened", "store", "bolt", "path", spec.Path)
-		return &Backend{State: st, Audit: st.AuditLog(), Policies: st.Policies(), IPRules: st.IPRules()}, nil
+		return &Backend{State: st, Audit: st.AuditLog(), Policies: st.Policies(), IPRules: st.IPRules(), SSF: st.SSF()}, nil
 	case config.StoreRedis:
 		ctx, cancel := context.WithTimeout(context.Background(), OpenTimeout)
 		defer cancel()
@@ -67,7 +72,7 @@ func Open(spec config.StoreSpec, logger *slog.Logger) (*Backend, error) {
 		logger.Info("store opened", "store", "redis", "addrs", c.Addrs, "db", c.DB, "tls", c.TLS,
 			"prefix", c.Prefix, "cluster", st.Cluster())
 		policies, rules := st.Policies(), st.IPRules(st.Notifier())
-		return &Backend{State: st, Audit: st.AuditLog(), Policies: policies, PolicyChanges: policies, IPRules: rules, RuleChanges: rules}, nil
+		return &Backend{State: st, Audit: st.AuditLog(), Policies: policies, PolicyChanges: policies, IPRules: rules, RuleChanges: rules, SSF: st.SSF()}, nil
 	}
 	return nil, fmt.Errorf("--store: unknown kind %q", spec.Kind)
 }
