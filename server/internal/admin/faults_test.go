@@ -26,11 +26,11 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	rules "github.com/pdp-dev/pdp/server/internal/iprules"
-	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/store"
 	"github.com/pdp-dev/pdp/server/internal/store/bolt"
 	"github.com/pdp-dev/pdp/server/internal/store/memory"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
 
 var t0 = time.Date(2026, 5, 4, 10, 0, 0, 0, time.UTC)
@@ -64,7 +64,7 @@ type world struct {
 	srv      *admin.Server
 	state    store.Store
 	log      audit.Log
-	policies policystore.Store
+	policies tenantstore.Store
 	rules    rules.Store
 	ruleID   string
 	changeID string

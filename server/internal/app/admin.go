@@ -9,21 +9,21 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/admin/policies"
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
 	"github.com/pdp-dev/pdp/server/internal/follow"
-	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/reload"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
 
 // adminParts are what PolicyAdminService needs beyond the state: the
 // store of policies set through the API, the set now served, and, with a
 // shared backend, the reloads of what other replicas stored.
 type adminParts struct {
-	policies policystore.Store
+	policies tenantstore.Store
 	served   atomic.Pointer[reload.Set]
 	stop     func() // ends the watch and the reloads; nil without them
 	follow   *follow.Loop
 }
 
-func newAdminParts(policies policystore.Store) *adminParts {
+func newAdminParts(policies tenantstore.Store) *adminParts {
 	a := &adminParts{policies: policies}
 	a.served.Store(&reload.Set{})
 	return a

@@ -55,7 +55,7 @@ type Options struct {
 	// that now serves, before Load returns.
 	OnLoad func(Set)
 	// Stored, when set, returns the tenant policies set through the admin
-	// API (package policystore), by tenant. They were checked when they
+	// API (package tenantstore), by tenant. They were checked when they
 	// were stored, and each overrides the file of the same tenant: files
 	// are the baseline, the API the newer, audited path. An error rejects
 	// the set, so that a store outage never silently reverts tenants to

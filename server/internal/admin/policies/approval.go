@@ -10,8 +10,8 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/admin/guard"
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
 
 // ListPendingChanges lists the pending changes of the tenants the caller
@@ -79,7 +79,7 @@ func (s *Service) pending(ctx context.Context, action, id, reason string) (*pdpv
 		return nil, err
 	}
 	if guard.Tenant(ctx, c.GetTenant()) != nil {
-		return nil, policystore.NoPending(id)
+		return nil, tenantstore.NoPending(id)
 	}
 	return c, nil
 }

@@ -16,9 +16,9 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/authn"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/store/memory"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
 
 // files are the tenant files every test starts from: acme (enterprise,
@@ -69,18 +69,18 @@ type rig struct {
 	engine *engine.Engine
 	state  *memory.Store
 	log    audit.Log
-	store  policystore.Store
+	store  tenantstore.Store
 	set    *atomic.Pointer[reload.Set]
 }
 
 // start wires a service over ps (a memory policy store when nil).
-func start(t *testing.T, ps policystore.Store) *rig {
+func start(t *testing.T, ps tenantstore.Store) *rig {
 	t.Helper()
 	return startAudited(t, ps, nil)
 }
 
 // startAudited is start with an audit log of its own (the state's when nil).
-func startAudited(t *testing.T, ps policystore.Store, log audit.Log) *rig {
+func startAudited(t *testing.T, ps tenantstore.Store, log audit.Log) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	for name, src := range files {
@@ -119,7 +119,7 @@ func startAudited(t *testing.T, ps policystore.Store, log audit.Log) *rig {
 }
 
 // storedOf adapts a policy store to reload.Options.Stored.
-func storedOf(ps policystore.Store) func(context.Context) (map[string]*pdpv1.TenantPolicy, error) {
+func storedOf(ps tenantstore.Store) func(context.Context) (map[string]*pdpv1.TenantPolicy, error) {
 	return func(ctx context.Context) (map[string]*pdpv1.TenantPolicy, error) {
 		list, err := ps.List(ctx)
 		out := map[string]*pdpv1.TenantPolicy{}

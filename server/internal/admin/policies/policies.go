@@ -34,9 +34,9 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/store"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
 
 // Audit actions this service records.
@@ -63,7 +63,7 @@ type SSOState interface {
 // Options are what a Service needs.
 type Options struct {
 	// Store keeps the policies set through the API; required.
-	Store policystore.Store
+	Store tenantstore.Store
 	// Audit records every change; required.
 	Audit audit.Log
 	// State keeps SSO status; required.

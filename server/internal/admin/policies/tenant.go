@@ -15,9 +15,9 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/policycheck"
-	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
 
 // RefusedMessage is the client-safe message of a policy refused for its
@@ -78,7 +78,7 @@ func (s *Service) PutTenantPolicy(ctx context.Context, req *pdpv1.PutTenantPolic
 		return nil, err
 	}
 	if next.GetEtag() != cur.GetEtag() {
-		return nil, policystore.Stale(tenant, next.GetEtag(), cur.GetEtag())
+		return nil, tenantstore.Stale(tenant, next.GetEtag(), cur.GetEtag())
 	}
 	if declaresSOX(cur) || declaresSOX(next) {
 		change, err := s.propose(ctx, next, req.GetReason())

@@ -12,9 +12,9 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/iprules"
-	"github.com/pdp-dev/pdp/server/internal/policystore"
-	"github.com/pdp-dev/pdp/server/internal/policystore/policystoretest"
 	"github.com/pdp-dev/pdp/server/internal/store"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore/tenantstoretest"
 )
 
 // Backend is one store backend as an audited change sees it: its audit log,
@@ -22,7 +22,7 @@ import (
 type Backend struct {
 	Log      audit.Log
 	State    store.Store
-	Policies policystore.Store
+	Policies tenantstore.Store
 	Rules    iprules.Store
 	// RollsBack is true when the backend undoes a change's writes if the
 	// change fails after writing, or if the record cannot be appended after
@@ -87,7 +87,7 @@ func writeAll(b Backend) func(context.Context, *audit.Entry) error {
 		if err := b.State.SetSuspension(ctx, "acme", "u1", store.Suspension{Suspended: true, Reason: "test", At: T0, By: "admin-key"}); err != nil {
 			return err
 		}
-		p, err := b.Policies.Put(ctx, policystoretest.Policy("acme", 2), "")
+		p, err := b.Policies.Put(ctx, tenantstoretest.Policy("acme", 2), "")
 		if err != nil {
 			return err
 		}
@@ -149,7 +149,7 @@ func testCommitFailingChange(t *testing.T, b Backend) {
 	ctx := context.Background()
 	_, err := committer(t, b).Commit(ctx, Entry("acme", 1), func(ctx context.Context, _ *audit.Entry) error {
 		// A compare-and-set that loses: nothing is stored.
-		_, err := b.Policies.Put(ctx, policystoretest.Policy("acme", 2), "stale")
+		_, err := b.Policies.Put(ctx, tenantstoretest.Policy("acme", 2), "stale")
 		return err
 	})
 	if !errors.Is(err, fault.ErrAborted) {

@@ -15,12 +15,12 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/iprules"
-	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/ssf"
 	"github.com/pdp-dev/pdp/server/internal/store"
 	"github.com/pdp-dev/pdp/server/internal/store/bolt"
 	"github.com/pdp-dev/pdp/server/internal/store/memory"
 	"github.com/pdp-dev/pdp/server/internal/store/redis"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
 
 // Backend is an open backend. Close closes all of it.
@@ -30,10 +30,10 @@ type Backend struct {
 	// Audit is the hash-chained audit log.
 	Audit audit.Log
 	// Policies are the tenant policies set through the admin API.
-	Policies policystore.Store
+	Policies tenantstore.Store
 	// PolicyChanges reports the policies other replicas store; nil unless
 	// the backend is shared.
-	PolicyChanges policystore.Watcher
+	PolicyChanges tenantstore.Watcher
 	// IPRules are the admin rules, imported lists and auto-blocks.
 	IPRules iprules.Store
 	// RuleChanges reports the rules other replicas change; nil unless the

@@ -7,8 +7,8 @@ import (
 	bbolt "go.etcd.io/bbolt"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/store"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
 
 // Buckets of the policy store, created on first write.
@@ -17,7 +17,7 @@ var (
 	bucketPending  = []byte("pending_changes")
 )
 
-// Policies is the bbolt policystore.Store, kept in the store's file next
+// Policies is the bbolt tenantstore.Store, kept in the store's file next
 // to the profiles: tenant policies by tenant name and pending changes by
 // id, each the protobuf encoding of its message. Policy writes are rare,
 // so each is its own transaction (read, compare, write), durable before
@@ -26,7 +26,7 @@ type Policies struct {
 	s *Store
 }
 
-var _ policystore.Store = (*Policies)(nil)
+var _ tenantstore.Store = (*Policies)(nil)
 
 // Policies returns the policy store kept in s's file. It shares s's life:
 // once s is closed every call fails with store.ErrClosed.
@@ -81,7 +81,7 @@ func (p *Policies) update(ctx context.Context, op string, bucket []byte, fn func
 	return nil
 }
 
-// Get implements policystore.Store.
+// Get implements tenantstore.Store.
 func (p *Policies) Get(ctx context.Context, tenant string) (*pdpv1.TenantPolicy, error) {
 	var out *pdpv1.TenantPolicy
 	err := p.view(ctx, bucketPolicies, func(b *bbolt.Bucket) error {
@@ -90,22 +90,22 @@ func (p *Policies) Get(ctx context.Context, tenant string) (*pdpv1.TenantPolicy,
 			v = b.Get([]byte(tenant))
 		}
 		if v == nil {
-			return policystore.NoPolicy(tenant)
+			return tenantstore.NoPolicy(tenant)
 		}
 		var err error
-		out, err = policystore.UnmarshalPolicy(v)
+		out, err = tenantstore.UnmarshalPolicy(v)
 		return err
 	})
 	return out, err
 }
 
-// Put implements policystore.Store.
+// Put implements tenantstore.Store.
 func (p *Policies) Put(ctx context.Context, pol *pdpv1.TenantPolicy, expectedEtag string) (*pdpv1.TenantPolicy, error) {
-	if err := policystore.CheckPolicy(pol); err != nil {
+	if err := tenantstore.CheckPolicy(pol); err != nil {
 		return nil, err
 	}
-	next := policystore.Stamp(pol)
-	data, err := policystore.Marshal(next)
+	next := tenantstore.Stamp(pol)
+	data, err := tenantstore.Marshal(next)
 	if err != nil {
 		return nil, err
 	}
@@ -113,14 +113,14 @@ func (p *Policies) Put(ctx context.Context, pol *pdpv1.TenantPolicy, expectedEta
 	err = p.update(ctx, "put tenant policy", bucketPolicies, func(b *bbolt.Bucket) error {
 		current := ""
 		if v := b.Get(key); v != nil {
-			old, err := policystore.UnmarshalPolicy(v)
+			old, err := tenantstore.UnmarshalPolicy(v)
 			if err != nil {
 				return err
 			}
 			current = old.GetEtag()
 		}
 		if current != expectedEtag {
-			return policystore.Stale(pol.GetTenant(), expectedEtag, current)
+			return tenantstore.Stale(pol.GetTenant(), expectedEtag, current)
 		}
 		return b.Put(key, data)
 	})
@@ -130,7 +130,7 @@ func (p *Policies) Put(ctx context.Context, pol *pdpv1.TenantPolicy, expectedEta
 	return next, nil
 }
 
-// List implements policystore.Store.
+// List implements tenantstore.Store.
 func (p *Policies) List(ctx context.Context) ([]*pdpv1.TenantPolicy, error) {
 	var out []*pdpv1.TenantPolicy
 	err := p.view(ctx, bucketPolicies, func(b *bbolt.Bucket) error {
@@ -138,35 +138,35 @@ func (p *Policies) List(ctx context.Context) ([]*pdpv1.TenantPolicy, error) {
 			return nil
 		}
 		return b.ForEach(func(_, v []byte) error {
-			pol, err := policystore.UnmarshalPolicy(v)
+			pol, err := tenantstore.UnmarshalPolicy(v)
 			if err == nil {
 				out = append(out, pol)
 			}
 			return err
 		})
 	})
-	policystore.SortPolicies(out)
+	tenantstore.SortPolicies(out)
 	return out, err
 }
 
-// PutPending implements policystore.Store.
+// PutPending implements tenantstore.Store.
 func (p *Policies) PutPending(ctx context.Context, c *pdpv1.PendingChange) error {
-	if err := policystore.CheckPending(c); err != nil {
+	if err := tenantstore.CheckPending(c); err != nil {
 		return err
 	}
-	data, err := policystore.Marshal(c)
+	data, err := tenantstore.Marshal(c)
 	if err != nil {
 		return err
 	}
 	return p.update(ctx, "put pending change", bucketPending, func(b *bbolt.Bucket) error {
 		if b.Get([]byte(c.GetId())) != nil {
-			return policystore.DuplicatePending(c.GetId())
+			return tenantstore.DuplicatePending(c.GetId())
 		}
 		return b.Put([]byte(c.GetId()), data)
 	})
 }
 
-// GetPending implements policystore.Store.
+// GetPending implements tenantstore.Store.
 func (p *Policies) GetPending(ctx context.Context, id string) (*pdpv1.PendingChange, error) {
 	var out *pdpv1.PendingChange
 	err := p.view(ctx, bucketPending, func(b *bbolt.Bucket) error {
@@ -175,16 +175,16 @@ func (p *Policies) GetPending(ctx context.Context, id string) (*pdpv1.PendingCha
 			v = b.Get([]byte(id))
 		}
 		if v == nil {
-			return policystore.NoPending(id)
+			return tenantstore.NoPending(id)
 		}
 		var err error
-		out, err = policystore.UnmarshalPending(v)
+		out, err = tenantstore.UnmarshalPending(v)
 		return err
 	})
 	return out, err
 }
 
-// ListPending implements policystore.Store.
+// ListPending implements tenantstore.Store.
 func (p *Policies) ListPending(ctx context.Context) ([]*pdpv1.PendingChange, error) {
 	var out []*pdpv1.PendingChange
 	err := p.view(ctx, bucketPending, func(b *bbolt.Bucket) error {
@@ -192,22 +192,22 @@ func (p *Policies) ListPending(ctx context.Context) ([]*pdpv1.PendingChange, err
 			return nil
 		}
 		return b.ForEach(func(_, v []byte) error {
-			c, err := policystore.UnmarshalPending(v)
+			c, err := tenantstore.UnmarshalPending(v)
 			if err == nil {
 				out = append(out, c)
 			}
 			return err
 		})
 	})
-	policystore.SortPending(out)
+	tenantstore.SortPending(out)
 	return out, err
 }
 
-// DeletePending implements policystore.Store.
+// DeletePending implements tenantstore.Store.
 func (p *Policies) DeletePending(ctx context.Context, id string) error {
 	return p.update(ctx, "delete pending change", bucketPending, func(b *bbolt.Bucket) error {
 		if b.Get([]byte(id)) == nil {
-			return policystore.NoPending(id)
+			return tenantstore.NoPending(id)
 		}
 		return b.Delete([]byte(id))
 	})

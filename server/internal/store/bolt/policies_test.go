@@ -7,13 +7,13 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pdp-dev/pdp/server/internal/policystore"
-	"github.com/pdp-dev/pdp/server/internal/policystore/policystoretest"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore/tenantstoretest"
 )
 
 func TestPolicyConformance(t *testing.T) {
 	t.Parallel()
-	policystoretest.Run(t, func(t *testing.T) policystore.Store {
+	tenantstoretest.Run(t, func(t *testing.T) tenantstore.Store {
 		s, err := Open(filepath.Join(t.TempDir(), "pdp.db"), Options{SweepInterval: -1})
 		if err != nil {
 			t.Fatal(err)
@@ -31,7 +31,7 @@ func TestPoliciesSurviveReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	put, err := s.Policies().Put(ctx, policystoretest.Policy("acme", 2), "")
+	put, err := s.Policies().Put(ctx, tenantstoretest.Policy("acme", 2), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,11 +7,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/store"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
 
-// Policies is the in-memory policystore.Store: tenant policies and pending
+// Policies is the in-memory tenantstore.Store: tenant policies and pending
 // changes in maps behind one mutex, lost on exit. Its zero value is not
 // usable; call NewPolicies.
 type Policies struct {
@@ -20,14 +20,14 @@ type Policies struct {
 	pending  map[string]*pdpv1.PendingChange
 }
 
-var _ policystore.Store = (*Policies)(nil)
+var _ tenantstore.Store = (*Policies)(nil)
 
 // NewPolicies returns an empty policy store.
 func NewPolicies() *Policies {
 	return &Policies{policies: map[string]*pdpv1.TenantPolicy{}, pending: map[string]*pdpv1.PendingChange{}}
 }
 
-// Get implements policystore.Store.
+// Get implements tenantstore.Store.
 func (s *Policies) Get(ctx context.Context, tenant string) (*pdpv1.TenantPolicy, error) {
 	if err := store.ContextError(ctx); err != nil {
 		return nil, err
@@ -36,31 +36,31 @@ func (s *Policies) Get(ctx context.Context, tenant string) (*pdpv1.TenantPolicy,
 	defer s.mu.Unlock()
 	p, ok := s.policies[tenant]
 	if !ok {
-		return nil, policystore.NoPolicy(tenant)
+		return nil, tenantstore.NoPolicy(tenant)
 	}
 	return proto.Clone(p).(*pdpv1.TenantPolicy), nil
 }
 
-// Put implements policystore.Store.
+// Put implements tenantstore.Store.
 func (s *Policies) Put(ctx context.Context, p *pdpv1.TenantPolicy, expectedEtag string) (*pdpv1.TenantPolicy, error) {
-	if err := policystore.CheckPolicy(p); err != nil {
+	if err := tenantstore.CheckPolicy(p); err != nil {
 		return nil, err
 	}
 	if err := store.ContextError(ctx); err != nil {
 		return nil, err
 	}
-	next := policystore.Stamp(p)
+	next := tenantstore.Stamp(p)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	current := s.policies[p.GetTenant()].GetEtag()
 	if current != expectedEtag {
-		return nil, policystore.Stale(p.GetTenant(), expectedEtag, current)
+		return nil, tenantstore.Stale(p.GetTenant(), expectedEtag, current)
 	}
 	s.policies[p.GetTenant()] = next
 	return proto.Clone(next).(*pdpv1.TenantPolicy), nil
 }
 
-// List implements policystore.Store.
+// List implements tenantstore.Store.
 func (s *Policies) List(ctx context.Context) ([]*pdpv1.TenantPolicy, error) {
 	if err := store.ContextError(ctx); err != nil {
 		return nil, err
@@ -71,13 +71,13 @@ func (s *Policies) List(ctx context.Context) ([]*pdpv1.TenantPolicy, error) {
 		out = append(out, proto.Clone(p).(*pdpv1.TenantPolicy))
 	}
 	s.mu.Unlock()
-	policystore.SortPolicies(out)
+	tenantstore.SortPolicies(out)
 	return out, nil
 }
 
-// PutPending implements policystore.Store.
+// PutPending implements tenantstore.Store.
 func (s *Policies) PutPending(ctx context.Context, c *pdpv1.PendingChange) error {
-	if err := policystore.CheckPending(c); err != nil {
+	if err := tenantstore.CheckPending(c); err != nil {
 		return err
 	}
 	if err := store.ContextError(ctx); err != nil {
@@ -86,13 +86,13 @@ func (s *Policies) PutPending(ctx context.Context, c *pdpv1.PendingChange) error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.pending[c.GetId()]; dup {
-		return policystore.DuplicatePending(c.GetId())
+		return tenantstore.DuplicatePending(c.GetId())
 	}
 	s.pending[c.GetId()] = proto.Clone(c).(*pdpv1.PendingChange)
 	return nil
 }
 
-// GetPending implements policystore.Store.
+// GetPending implements tenantstore.Store.
 func (s *Policies) GetPending(ctx context.Context, id string) (*pdpv1.PendingChange, error) {
 	if err := store.ContextError(ctx); err != nil {
 		return nil, err
@@ -101,12 +101,12 @@ func (s *Policies) GetPending(ctx context.Context, id string) (*pdpv1.PendingCha
 	defer s.mu.Unlock()
 	c, ok := s.pending[id]
 	if !ok {
-		return nil, policystore.NoPending(id)
+		return nil, tenantstore.NoPending(id)
 	}
 	return proto.Clone(c).(*pdpv1.PendingChange), nil
 }
 
-// ListPending implements policystore.Store.
+// ListPending implements tenantstore.Store.
 func (s *Policies) ListPending(ctx context.Context) ([]*pdpv1.PendingChange, error) {
 	if err := store.ContextError(ctx); err != nil {
 		return nil, err
@@ -117,11 +117,11 @@ func (s *Policies) ListPending(ctx context.Context) ([]*pdpv1.PendingChange, err
 		out = append(out, proto.Clone(c).(*pdpv1.PendingChange))
 	}
 	s.mu.Unlock()
-	policystore.SortPending(out)
+	tenantstore.SortPending(out)
 	return out, nil
 }
 
-// DeletePending implements policystore.Store.
+// DeletePending implements tenantstore.Store.
 func (s *Policies) DeletePending(ctx context.Context, id string) error {
 	if err := store.ContextError(ctx); err != nil {
 		return err
@@ -129,7 +129,7 @@ func (s *Policies) DeletePending(ctx context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.pending[id]; !ok {
-		return policystore.NoPending(id)
+		return tenantstore.NoPending(id)
 	}
 	delete(s.pending, id)
 	return nil

@@ -3,11 +3,11 @@ package memory
 import (
 	"testing"
 
-	"github.com/pdp-dev/pdp/server/internal/policystore"
-	"github.com/pdp-dev/pdp/server/internal/policystore/policystoretest"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore/tenantstoretest"
 )
 
 func TestPolicyConformance(t *testing.T) {
 	t.Parallel()
-	policystoretest.Run(t, func(t *testing.T) policystore.Store { return NewPolicies() })
+	tenantstoretest.Run(t, func(t *testing.T) tenantstore.Store { return NewPolicies() })
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit/audittest"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/iprules"
-	"github.com/pdp-dev/pdp/server/internal/policystore/policystoretest"
 	"github.com/pdp-dev/pdp/server/internal/store"
 	"github.com/pdp-dev/pdp/server/internal/store/redis/redistest"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore/tenantstoretest"
 )
 
 func TestAuditCommitConformance(t *testing.T) {
@@ -187,18 +187,18 @@ func TestAuditCommitInAClusterRunsEveryChangeInOneSlot(t *testing.T) {
 		{"MFA reset", func(ctx context.Context) error { return s.ResetMFA(ctx, "acme", "u1", t0) }},
 		{"erasure", func(ctx context.Context) error { _, err := s.DeleteUser(ctx, "acme", "u1"); return err }},
 		{"tenant policy", func(ctx context.Context) error {
-			_, err := pol.Put(ctx, policystoretest.Policy("acme", 2), "")
+			_, err := pol.Put(ctx, tenantstoretest.Policy("acme", 2), "")
 			return err
 		}},
 		{"pending change", func(ctx context.Context) error {
-			return pol.PutPending(ctx, &pdpv1.PendingChange{Id: "c1", Tenant: "acme", Policy: policystoretest.Policy("acme", 3)})
+			return pol.PutPending(ctx, &pdpv1.PendingChange{Id: "c1", Tenant: "acme", Policy: tenantstoretest.Policy("acme", 3)})
 		}},
 		{"approval", func(ctx context.Context) error {
 			cur, err := pol.Get(ctx, "acme")
 			if err != nil {
 				return err
 			}
-			if _, err := pol.Put(ctx, policystoretest.Policy("acme", 3), cur.GetEtag()); err != nil {
+			if _, err := pol.Put(ctx, tenantstoretest.Policy("acme", 3), cur.GetEtag()); err != nil {
 				return err
 			}
 			return pol.DeletePending(ctx, "c1")
@@ -232,7 +232,7 @@ func TestAuditCommitInAClusterRunsEveryChangeInOneSlot(t *testing.T) {
 		if err := s.SetSSOStatus(ctx, "globex", store.SSOStatus{Available: false, UpdatedAt: t0}); err != nil {
 			return err
 		}
-		_, err := pol.Put(ctx, policystoretest.Policy("globex", 2), "")
+		_, err := pol.Put(ctx, tenantstoretest.Policy("globex", 2), "")
 		return err
 	})
 	if fault.As(err).Code != fault.Internal {

@@ -10,10 +10,10 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/policystore"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
 
-// Policies is the Redis policystore.Store. Tenant policies set through the
+// Policies is the Redis tenantstore.Store. Tenant policies set through the
 // API are few and small, so they live in one hash and pending changes in
 // another, both under one hash tag that no tenant name can spell ('!' is
 // not allowed in tenant names):
@@ -34,8 +34,8 @@ type Policies struct {
 }
 
 var (
-	_ policystore.Store   = (*Policies)(nil)
-	_ policystore.Watcher = (*Policies)(nil)
+	_ tenantstore.Store   = (*Policies)(nil)
+	_ tenantstore.Watcher = (*Policies)(nil)
 )
 
 // Policies returns the policy store kept in s's Redis. Call it once per
@@ -56,10 +56,10 @@ func decodePolicyValue(v []byte) (*pdpv1.TenantPolicy, error) {
 	if i < 0 {
 		return nil, fault.Wrap(fmt.Errorf("stored policy without etag"), fault.Internal, "a stored policy is damaged")
 	}
-	return policystore.UnmarshalPolicy(v[i+1:])
+	return tenantstore.UnmarshalPolicy(v[i+1:])
 }
 
-// Get implements policystore.Store.
+// Get implements tenantstore.Store.
 func (p *Policies) Get(ctx context.Context, tenant string) (*pdpv1.TenantPolicy, error) {
 	if err := p.s.check(ctx); err != nil {
 		return nil, err
@@ -69,21 +69,21 @@ func (p *Policies) Get(ctx context.Context, tenant string) (*pdpv1.TenantPolicy,
 		return nil, p.s.fail(ctx, err, "get tenant policy")
 	}
 	if !ok {
-		return nil, policystore.NoPolicy(tenant)
+		return nil, tenantstore.NoPolicy(tenant)
 	}
 	return decodePolicyValue([]byte(v))
 }
 
-// Put implements policystore.Store.
+// Put implements tenantstore.Store.
 func (p *Policies) Put(ctx context.Context, pol *pdpv1.TenantPolicy, expectedEtag string) (*pdpv1.TenantPolicy, error) {
-	if err := policystore.CheckPolicy(pol); err != nil {
+	if err := tenantstore.CheckPolicy(pol); err != nil {
 		return nil, err
 	}
 	if err := p.s.check(ctx); err != nil {
 		return nil, err
 	}
-	next := policystore.Stamp(pol)
-	data, err := policystore.Marshal(next)
+	next := tenantstore.Stamp(pol)
+	data, err := tenantstore.Marshal(next)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func (p *Policies) Put(ctx context.Context, pol *pdpv1.TenantPolicy, expectedEta
 		}
 		etag, _, _ := strings.Cut(cur, "\n")
 		if etag != expectedEtag {
-			return policystore.Stale(tenant, expectedEtag, etag)
+			return tenantstore.Stale(tenant, expectedEtag, etag)
 		}
 		t.hset(key, tenant, cur, value)
 		return nil
@@ -112,7 +112,7 @@ func (p *Policies) Put(ctx context.Context, pol *pdpv1.TenantPolicy, expectedEta
 	return next, nil
 }
 
-// List implements policystore.Store.
+// List implements tenantstore.Store.
 func (p *Policies) List(ctx context.Context) ([]*pdpv1.TenantPolicy, error) {
 	if err := p.s.check(ctx); err != nil {
 		return nil, err
@@ -130,19 +130,19 @@ func (p *Policies) List(ctx context.Context) ([]*pdpv1.TenantPolicy, error) {
 		}
 		out = append(out, pol)
 	}
-	policystore.SortPolicies(out)
+	tenantstore.SortPolicies(out)
 	return out, nil
 }
 
-// PutPending implements policystore.Store.
+// PutPending implements tenantstore.Store.
 func (p *Policies) PutPending(ctx context.Context, ch *pdpv1.PendingChange) error {
-	if err := policystore.CheckPending(ch); err != nil {
+	if err := tenantstore.CheckPending(ch); err != nil {
 		return err
 	}
 	if err := p.s.check(ctx); err != nil {
 		return err
 	}
-	data, err := policystore.Marshal(ch)
+	data, err := tenantstore.Marshal(ch)
 	if err != nil {
 		return err
 	}
@@ -153,14 +153,14 @@ func (p *Policies) PutPending(ctx context.Context, ch *pdpv1.PendingChange) erro
 			return p.s.fail(ctx, err, "put pending change")
 		}
 		if exists {
-			return policystore.DuplicatePending(id)
+			return tenantstore.DuplicatePending(id)
 		}
 		t.hset(key, id, "", string(data))
 		return nil
 	}, nil)
 }
 
-// GetPending implements policystore.Store.
+// GetPending implements tenantstore.Store.
 func (p *Policies) GetPending(ctx context.Context, id string) (*pdpv1.PendingChange, error) {
 	if err := p.s.check(ctx); err != nil {
 		return nil, err
@@ -170,12 +170,12 @@ func (p *Policies) GetPending(ctx context.Context, id string) (*pdpv1.PendingCha
 		return nil, p.s.fail(ctx, err, "get pending change")
 	}
 	if !ok {
-		return nil, policystore.NoPending(id)
+		return nil, tenantstore.NoPending(id)
 	}
-	return policystore.UnmarshalPending([]byte(v))
+	return tenantstore.UnmarshalPending([]byte(v))
 }
 
-// ListPending implements policystore.Store.
+// ListPending implements tenantstore.Store.
 func (p *Policies) ListPending(ctx context.Context) ([]*pdpv1.PendingChange, error) {
 	if err := p.s.check(ctx); err != nil {
 		return nil, err
@@ -187,17 +187,17 @@ func (p *Policies) ListPending(ctx context.Context) ([]*pdpv1.PendingChange, err
 	}
 	out := make([]*pdpv1.PendingChange, 0, len(all))
 	for _, v := range all {
-		ch, err := policystore.UnmarshalPending([]byte(v))
+		ch, err := tenantstore.UnmarshalPending([]byte(v))
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, ch)
 	}
-	policystore.SortPending(out)
+	tenantstore.SortPending(out)
 	return out, nil
 }
 
-// DeletePending implements policystore.Store.
+// DeletePending implements tenantstore.Store.
 func (p *Policies) DeletePending(ctx context.Context, id string) error {
 	if err := p.s.check(ctx); err != nil {
 		return err
@@ -209,14 +209,14 @@ func (p *Policies) DeletePending(ctx context.Context, id string) error {
 			return p.s.fail(ctx, err, "delete pending change")
 		}
 		if !exists {
-			return policystore.NoPending(id)
+			return tenantstore.NoPending(id)
 		}
 		t.hdel(key, id, cur)
 		return nil
 	}, nil)
 }
 
-// WatchPolicies implements policystore.Watcher: it subscribes to the
+// WatchPolicies implements tenantstore.Watcher: it subscribes to the
 // store's notifications and calls changed with the tenant of every
 // KindTenantPolicy change another replica published, and with "" once the
 // subscription is first in place (what was stored before it may have been

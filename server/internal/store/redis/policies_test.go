@@ -5,15 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pdp-dev/pdp/server/internal/policystore"
-	"github.com/pdp-dev/pdp/server/internal/policystore/policystoretest"
 	"github.com/pdp-dev/pdp/server/internal/store/redis/redistest"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore/tenantstoretest"
 )
 
 func TestPolicyConformance(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	policystoretest.Run(t, func(t *testing.T) policystore.Store {
+	tenantstoretest.Run(t, func(t *testing.T) tenantstore.Store {
 		return openStore(t, srv, Options{}).Policies()
 	})
 }
@@ -36,7 +36,7 @@ func TestPolicyChangesReachOtherReplicas(t *testing.T) {
 	deadline := time.After(10 * time.Second)
 	etag := ""
 	for i := 0; ; i++ {
-		put, err := pa.Put(ctx, policystoretest.Policy("acme", 2+i%3), etag)
+		put, err := pa.Put(ctx, tenantstoretest.Policy("acme", 2+i%3), etag)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,13 +1,13 @@
-// Package policystoretest is the conformance suite every policystore.Store
+// Package tenantstoretest is the conformance suite every tenantstore.Store
 // runs:
 //
 //	func TestPolicyConformance(t *testing.T) {
-//		policystoretest.Run(t, func(t *testing.T) policystore.Store { return memory.NewPolicies() })
+//		tenantstoretest.Run(t, func(t *testing.T) tenantstore.Store { return memory.NewPolicies() })
 //	}
 //
 // It checks compare-and-set on etags, copies in and out, listing order,
 // pending changes and concurrent writers (exactly one wins a race).
-package policystoretest
+package tenantstoretest
 
 import (
 	"context"
@@ -23,12 +23,12 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/policystore"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
+	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
 
 // Open returns a fresh, empty store for one test; the caller cleans it up.
-type Open func(t *testing.T) policystore.Store
+type Open func(t *testing.T) tenantstore.Store
 
 // Run runs every conformance test against the stores open returns, in
 // parallel.
@@ -36,7 +36,7 @@ func Run(t *testing.T, open Open) {
 	t.Helper()
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s policystore.Store)
+		fn   func(t *testing.T, s tenantstore.Store)
 	}{
 		{"CreateGetList", testCreateGetList},
 		{"CompareAndSet", testCompareAndSet},
@@ -69,7 +69,7 @@ func wantCode(t *testing.T, err error, code fault.Code) {
 	}
 }
 
-func testCreateGetList(t *testing.T, s policystore.Store) {
+func testCreateGetList(t *testing.T, s tenantstore.Store) {
 	ctx := context.Background()
 	_, err := s.Get(ctx, "acme")
 	wantCode(t, err, fault.NotFound)
@@ -89,7 +89,7 @@ func testCreateGetList(t *testing.T, s policystore.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := policystore.Stamp(Policy("acme", 2))
+	want := tenantstore.Stamp(Policy("acme", 2))
 	if !proto.Equal(got, want) {
 		t.Fatalf("Get = %v, want %v", got, want)
 	}
@@ -106,7 +106,7 @@ func testCreateGetList(t *testing.T, s policystore.Store) {
 	}
 }
 
-func testCompareAndSet(t *testing.T, s policystore.Store) {
+func testCompareAndSet(t *testing.T, s tenantstore.Store) {
 	ctx := context.Background()
 	// Replacing what is not stored fails.
 	_, err := s.Put(ctx, Policy("acme", 2), "0123")
@@ -147,7 +147,7 @@ func testCompareAndSet(t *testing.T, s policystore.Store) {
 	}
 }
 
-func testCopies(t *testing.T, s policystore.Store) {
+func testCopies(t *testing.T, s tenantstore.Store) {
 	ctx := context.Background()
 	in := Policy("acme", 2)
 	out, err := s.Put(ctx, in, "")
@@ -174,7 +174,7 @@ func change(id, tenant string, at time.Time) *pdpv1.PendingChange {
 		Reason: "tighten", CreatedAt: timestamppb.New(at)}
 }
 
-func testPending(t *testing.T, s policystore.Store) {
+func testPending(t *testing.T, s tenantstore.Store) {
 	ctx := context.Background()
 	t0 := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 	_, err := s.GetPending(ctx, "c1")
@@ -214,7 +214,7 @@ func testPending(t *testing.T, s policystore.Store) {
 	}
 }
 
-func testInvalid(t *testing.T, s policystore.Store) {
+func testInvalid(t *testing.T, s tenantstore.Store) {
 	ctx := context.Background()
 	_, err := s.Put(ctx, nil, "")
 	wantCode(t, err, fault.InvalidArgument)
@@ -224,7 +224,7 @@ func testInvalid(t *testing.T, s policystore.Store) {
 	wantCode(t, s.PutPending(ctx, &pdpv1.PendingChange{Id: "x", Tenant: "acme", Policy: Policy("beta", 2)}), fault.InvalidArgument)
 }
 
-func testConcurrent(t *testing.T, s policystore.Store) {
+func testConcurrent(t *testing.T, s tenantstore.Store) {
 	ctx := context.Background()
 	base, err := s.Put(ctx, Policy("acme", 2), "")
 	if err != nil {

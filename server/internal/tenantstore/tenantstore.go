@@ -1,6 +1,6 @@
-// Package policystore keeps the tenant policies set through the admin API
+// Package tenantstore keeps the tenant policies set through the admin API
 // and the policy changes waiting for approval. Every store backend (memory,
-// bolt, Redis) provides one, with the semantics the policystoretest
+// bolt, Redis) provides one, with the semantics the tenantstoretest
 // conformance suite checks.
 //
 // Tenant files (--tenants DIR) are the baseline; a policy stored here
@@ -11,7 +11,7 @@
 // content): a writer names the etag it read, and loses with fault.Aborted
 // when someone wrote in between. An empty expected etag creates the
 // policy only if the tenant has none stored.
-package policystore
+package tenantstore
 
 import (
 	"context"
