@@ -13,7 +13,9 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/authn"
 	"github.com/pdp-dev/pdp/server/internal/config"
+	"github.com/pdp-dev/pdp/server/internal/decide"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/extauthz"
 	"github.com/pdp-dev/pdp/server/internal/forwardauth"
@@ -97,15 +99,22 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		return nil, err
 	}
 
-	svc, err := pdpsvc.New(pdpsvc.Options{
-		Decider:  p.sec.decider(p.state.incident.Decider(pipeline{state: p.state, engine: p.engine, timeout: cfg.CheckTimeout})),
-		Caller:   p.sec.caller,
-		Scope:    p.sec.scope,
-		Recorder: p.state.incident.Recorder(p.state.recorder),
-		Observer: p.metrics,
-		Logger:   o.logger,
-		Now:      o.now,
+	// The one decision service every door below calls.
+	decisions, err := decide.New(decide.Options{
+		Timeout:     cfg.CheckTimeout,
+		Scope:       authn.DecisionTenant,
+		Caller:      authn.DecisionCaller,
+		Enricher:    p.state.enricher,
+		Evaluator:   p.engine,
+		DecisionLog: p.sec.decisionLog(),
+		Applier:     p.state.recorder,
+		Responder:   p.state.incident,
+		Metrics:     p.metrics,
 	})
+	if err != nil {
+		return nil, err
+	}
+	svc, err := pdpsvc.New(pdpsvc.Options{Decisions: decisions, Observer: p.metrics, Logger: o.logger, Now: o.now})
 	if err != nil {
 		return nil, err
 	}

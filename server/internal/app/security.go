@@ -14,9 +14,8 @@ import (
 
 	"github.com/pdp-dev/pdp/server/internal/authn"
 	"github.com/pdp-dev/pdp/server/internal/config"
-	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/decide"
 	"github.com/pdp-dev/pdp/server/internal/decisionlog"
-	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 	"github.com/pdp-dev/pdp/server/internal/telemetry"
 	"github.com/pdp-dev/pdp/server/internal/tlsutil"
 )
@@ -143,20 +142,12 @@ func (s *security) httpTLS() *tls.Config {
 // httpHandler guards h.
 func (s *security) httpHandler(h http.Handler) http.Handler { return s.auth.HTTPMiddleware(h) }
 
-// decider logs the decisions of d when the decision log is on.
-func (s *security) decider(d pdpsvc.Decider) pdpsvc.Decider {
+// decisionLog is the decision log, or nil when it is off.
+func (s *security) decisionLog() decide.DecisionLog {
 	if s.dlog == nil {
-		return d
+		return nil
 	}
-	return s.dlog.Wrap(d)
-}
-
-// caller fills decision.Request.Caller from what the guards established.
-func (s *security) caller(ctx context.Context) decision.Caller { return authn.DecisionCaller(ctx) }
-
-// scope refuses a pep key scoped to other tenants, at every door.
-func (s *security) scope(ctx context.Context, tenant string) error {
-	return authn.DecisionTenant(ctx, tenant)
+	return s.dlog
 }
 
 // close stops the watchers and flushes the decision log, within ctx.

@@ -9,8 +9,6 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/audit/checkpoint"
 	"github.com/pdp-dev/pdp/server/internal/config"
-	"github.com/pdp-dev/pdp/server/internal/decision"
-	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/signals"
@@ -90,21 +88,4 @@ func (s *state) close() {
 	s.ipRules.close()
 	s.closeCheckpoints()
 	_ = s.store.Close()
-}
-
-// pipeline is the Decider the services call: enrich the request with what
-// the server knows, then evaluate, all within the check timeout.
-type pipeline struct {
-	state   *state
-	engine  *engine.Engine
-	timeout time.Duration
-}
-
-func (p pipeline) Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	if err := p.state.enricher.Enrich(ctx, req); err != nil {
-		return nil, err
-	}
-	return p.engine.Decide(ctx, req)
 }

@@ -68,7 +68,7 @@ func AllowedTenant(ctx context.Context, tenant string) bool {
 // caller (the server runs without keys) serve every tenant. Every door
 // (Check, BatchCheck, Report, their HTTP forms, ext_authz and
 // forward-auth) reaches it through the DecisionService; it fits
-// pdpsvc.Options.Scope.
+// decide.Options.Scope.
 func DecisionTenant(ctx context.Context, tenant string) error {
 	c, ok := CallerFrom(ctx)
 	switch {
@@ -83,7 +83,7 @@ func DecisionTenant(ctx context.Context, tenant string) error {
 }
 
 // DecisionCaller is the caller in ctx as the decision request (and Rego's
-// input.caller) carries it; it fits pdpsvc.Options.Caller.
+// input.caller) carries it; it fits decide.Options.Caller.
 func DecisionCaller(ctx context.Context) decision.Caller {
 	c, _ := CallerFrom(ctx)
 	return decision.Caller{Name: c.Name, Role: string(c.Role), SPIFFEID: c.SPIFFEID}

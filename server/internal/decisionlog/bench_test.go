@@ -12,7 +12,7 @@ import (
 // from parallel callers: the cost a decision pays for its line.
 func benchmarkWrap(b *testing.B, mode decisionlog.Mode) {
 	l := decisionlog.New(decisionlog.Options{Writer: io.Discard, Mode: mode})
-	d := l.Wrap(fixedDecider{challenge()})
+	d := logged(l, fixedDecider{challenge()})
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

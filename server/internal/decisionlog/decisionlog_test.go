@@ -18,8 +18,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/pdp-dev/pdp/server/internal/decide"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/decisionlog"
+	"github.com/pdp-dev/pdp/server/internal/signals"
 )
 
 // buffer is a writer safe for the logger's goroutine and the test's.
@@ -76,6 +78,34 @@ func challenge() *decision.Decision {
 	}
 }
 
+// decider decides one request.
+type decider interface {
+	Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error)
+}
+
+// logged decides with next through the decision service, which writes
+// every decision to l as the server does.
+func logged(l *decisionlog.Logger, next decide.Evaluator) decider {
+	svc, err := decide.New(decide.Options{Evaluator: next, Applier: noReports{}, DecisionLog: l})
+	if err != nil {
+		panic(err)
+	}
+	return checker{svc}
+}
+
+type checker struct{ svc *decide.Service }
+
+func (c checker) Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error) {
+	return c.svc.Check(ctx, req)
+}
+
+// noReports refuses reports; these tests send none.
+type noReports struct{}
+
+func (noReports) Apply(context.Context, *decision.Event) (signals.Recorded, error) {
+	return signals.Recorded{}, errors.New("no reports in this test")
+}
+
 type fixedDecider struct{ d *decision.Decision }
 
 func (f fixedDecider) Decide(context.Context, *decision.Request) (*decision.Decision, error) {
@@ -92,7 +122,7 @@ func TestWrapWritesOneLinePerDecision(t *testing.T) {
 	t.Parallel()
 	var buf buffer
 	l := decisionlog.New(decisionlog.Options{Writer: &buf})
-	d := l.Wrap(fixedDecider{challenge()})
+	d := logged(l, fixedDecider{challenge()})
 
 	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
 	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
@@ -102,7 +132,7 @@ func TestWrapWritesOneLinePerDecision(t *testing.T) {
 	if err != nil || got.ID != "dec-123" {
 		t.Fatalf("Decide = %v, %v", got, err)
 	}
-	if _, err := l.Wrap(failingDecider{}).Decide(ctx, request()); err == nil {
+	if _, err := logged(l, failingDecider{}).Decide(ctx, request()); err == nil {
 		t.Fatal("the wrapper swallowed an error")
 	}
 	if err := l.Close(context.Background()); err != nil {

@@ -39,7 +39,7 @@ func (c *countingDecider) Decide(context.Context, *decision.Request) (*decision.
 
 // answers decides through d and keeps the ids of the decisions returned.
 type answers struct {
-	d      decisionlog.Decider
+	d      decider
 	mu     sync.Mutex
 	ids    []string
 	failed int
@@ -112,7 +112,7 @@ func TestBlockModeOnAFullDiskFailsTheCallsItCannotLogAndResumes(t *testing.T) {
 	t.Parallel()
 	dir, path, w := logOnSmallDisk(t)
 	l := decisionlog.New(decisionlog.Options{Writer: w, Mode: decisionlog.ModeBlock})
-	a := &answers{d: l.Wrap(&countingDecider{})}
+	a := &answers{d: logged(l, &countingDecider{})}
 	for range 3 {
 		if err := a.decide(t); err != nil {
 			t.Fatalf("with room on disk: %v", err)
@@ -176,7 +176,7 @@ func TestDropModeOnAFullDiskCountsEveryLostLineAndResumes(t *testing.T) {
 		t.Fatalf("dropped counter starts at %d", n)
 	}
 	l := decisionlog.New(decisionlog.Options{Writer: w, OnDrop: m.RecordDecisionLogDropped})
-	a := &answers{d: l.Wrap(&countingDecider{})}
+	a := &answers{d: logged(l, &countingDecider{})}
 	settled := func(n int) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -263,7 +263,7 @@ func TestAWriteThatFailsPartwayLeavesNoTornLine(t *testing.T) {
 			t.Parallel()
 			w := &fullWriter{room: 1 << 20}
 			l := decisionlog.New(decisionlog.Options{Writer: w, Mode: mode})
-			a := &answers{d: l.Wrap(&countingDecider{})}
+			a := &answers{d: logged(l, &countingDecider{})}
 			wait := func(n uint64) {
 				t.Helper()
 				for deadline := time.Now().Add(10 * time.Second); l.Written()+l.Dropped()+l.Failed() < n; time.Sleep(time.Millisecond) {
@@ -341,7 +341,7 @@ func TestBlockModeFailsCallsAfterClose(t *testing.T) {
 	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := l.Wrap(fixedDecider{challenge()}).Decide(context.Background(), request())
+	_, err := logged(l, fixedDecider{challenge()}).Decide(context.Background(), request())
 	if !errors.Is(err, fault.ErrUnavailable) || !errors.Is(err, decisionlog.ErrNotRecorded) {
 		t.Fatalf("Decide after Close = %v, want UNAVAILABLE: the line cannot be written", err)
 	}
@@ -362,7 +362,7 @@ func TestBlockModeCallerGivesUpWithItsContext(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := l.Wrap(fixedDecider{challenge()}).Decide(ctx, request())
+	_, err := logged(l, fixedDecider{challenge()}).Decide(ctx, request())
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Decide with a stuck writer = %v, want the caller's deadline", err)
 	}
@@ -380,7 +380,7 @@ func TestRotationKeepsWholeLinesInBlockMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := decisionlog.New(decisionlog.Options{Writer: w, Mode: decisionlog.ModeBlock})
-	a := &answers{d: l.Wrap(&countingDecider{})}
+	a := &answers{d: logged(l, &countingDecider{})}
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {

@@ -351,36 +351,16 @@ func (l *Logger) write(out *lineWriter, b *batch) error {
 	return err
 }
 
-// Decider decides one request; pdpsvc.Decider has the same method.
-type Decider interface {
-	// Decide returns the decision for req, or why there is none.
-	Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error)
-}
-
-// Wrap returns a Decider that asks next and logs every decision it makes,
-// with the time next took. Errors are not logged here: no decision was
-// made. In ModeBlock a decision whose line could not be written is not
-// returned: the call fails with an Unavailable fault.
-func (l *Logger) Wrap(next Decider) Decider {
-	return &logged{next: next, log: l}
-}
-
-type logged struct {
-	next Decider
-	log  *Logger
-}
-
-func (d *logged) Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error) {
-	start := time.Now()
-	out, err := d.next.Decide(ctx, req)
-	if err != nil || out == nil {
-		return out, err
-	}
-	if err := d.log.Record(ctx, NewEntry(ctx, req, out, time.Now(), time.Since(start))); err != nil {
+// LogDecision writes the entry of d, decided for req in took:
+// decide.Service calls it for every decision. Errors are not logged: no decision was
+// made. In ModeBlock a line that could not be written is an Unavailable
+// fault, and the decision must not be returned.
+func (l *Logger) LogDecision(ctx context.Context, req *decision.Request, d *decision.Decision, took time.Duration) error {
+	if err := l.Record(ctx, NewEntry(ctx, req, d, time.Now(), took)); err != nil {
 		if errors.Is(err, ErrNotRecorded) {
-			return nil, fault.Wrap(err, fault.Unavailable, UnavailableMessage)
+			return fault.Wrap(err, fault.Unavailable, UnavailableMessage)
 		}
-		return nil, err
+		return err
 	}
-	return out, nil
+	return nil
 }

@@ -32,7 +32,7 @@ func (c *commitRecorder) Commit(ctx context.Context, e AuditEntry, act func(cont
 func TestASuspensionIsCommittedWithItsRecord(t *testing.T) {
 	log := &commitRecorder{}
 	f := newFixture(t, strict, func(o *Options) { o.Auditor = log })
-	h := f.resp.Decider(staticDecider{escalation("mallory", true)})
+	h := decider(f.resp, staticDecider{escalation("mallory", true)})
 	if _, err := h.Decide(context.Background(), request("acme", "mallory", attacker)); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestASuspensionIsCommittedWithItsRecord(t *testing.T) {
 func TestASuspensionTheAuditLogCannotRecordIsNotMade(t *testing.T) {
 	log := &commitRecorder{down: true}
 	f := newFixture(t, strict, func(o *Options) { o.Auditor = log })
-	h := f.resp.Decider(staticDecider{escalation("mallory", true)})
+	h := decider(f.resp, staticDecider{escalation("mallory", true)})
 	if _, err := h.Decide(context.Background(), request("acme", "mallory", attacker)); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestASuspensionTheAuditLogCannotRecordIsNotMade(t *testing.T) {
 func TestAFailedActionIsRecordedWithItsError(t *testing.T) {
 	log := &commitRecorder{}
 	f := newFixture(t, strict, func(o *Options) { o.Auditor = log; o.Suspender = failingSuspender{} })
-	h := f.resp.Decider(staticDecider{escalation("mallory", true)})
+	h := decider(f.resp, staticDecider{escalation("mallory", true)})
 	if _, err := h.Decide(context.Background(), request("acme", "mallory", attacker)); err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,14 @@ package incident
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pdp-dev/pdp/server/internal/decide"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
 	"github.com/pdp-dev/pdp/server/internal/signals"
@@ -100,7 +102,7 @@ type fixture struct {
 	notes    *notifierRecorder
 	audit    *auditRecorder
 	resp     *Responder
-	recorder *Recorder
+	recorder reporter
 }
 
 // newFixture starts a Responder on a memory store and real IP lists, with
@@ -128,7 +130,7 @@ func newFixture(t *testing.T, settings Settings, adjust ...func(*Options)) *fixt
 	}
 	f.resp = resp
 	t.Cleanup(func() { resp.Close(context.Background()) })
-	f.recorder = resp.Recorder(signals.NewRecorder(signals.RecorderOptions{State: f.store, Now: f.clock.Now}))
+	f.recorder = reporter{svc: service(resp, staticDecider{}, signals.NewRecorder(signals.RecorderOptions{State: f.store, Now: f.clock.Now}))}
 	return f
 }
 
@@ -172,6 +174,40 @@ func (f *fixture) suspension(t *testing.T, tenant, user string) store.Suspension
 		return store.Suspension{}
 	}
 	return p.Suspension
+}
+
+// service is the decision service of the server, evaluating with ev and
+// applying reports with ap, so every decision and report reaches r.
+func service(r *Responder, ev decide.Evaluator, ap decide.Applier) *decide.Service {
+	svc, err := decide.New(decide.Options{Evaluator: ev, Applier: ap, Responder: r})
+	if err != nil {
+		panic(err)
+	}
+	return svc
+}
+
+// decider checks through the decision service with next's decision.
+func decider(r *Responder, next staticDecider) checker {
+	return checker{svc: service(r, next, noReports{})}
+}
+
+type checker struct{ svc *decide.Service }
+
+func (c checker) Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error) {
+	return c.svc.Check(ctx, req)
+}
+
+type reporter struct{ svc *decide.Service }
+
+func (r reporter) Record(ctx context.Context, ev *decision.Event) (string, error) {
+	return r.svc.Report(ctx, ev)
+}
+
+// noReports refuses reports; the deciding tests send none.
+type noReports struct{}
+
+func (noReports) Apply(context.Context, *decision.Event) (signals.Recorded, error) {
+	return signals.Recorded{}, errors.New("no reports in this test")
 }
 
 // staticDecider returns a copy of its decision.

@@ -4,7 +4,7 @@
 //
 // Two places feed it:
 //
-//   - After a Report (Responder.Recorder wraps the signals recorder): when a
+//   - After a Report (decide.Service calls Responder.ObserveReport): when a
 //     failed login or MFA brings the user's failures within the window to
 //     exactly the tenant's failed_logins_threshold, a "brute_force"
 //     notification is sent. The user is not suspended: brute force is a
@@ -15,7 +15,7 @@
 //     ipset.SourceAutoBlock expiring auto_block_ttl after the wall clock's
 //     now, and an "ip_blocked" notification is sent. In report_only mode
 //     nothing is blocked: a "security_alert" says what would have been.
-//   - After a Check (Responder.Decider wraps the app's Decider): the
+//   - After a Check (decide.Service calls Responder.ObserveDecision): the
 //     obligations of an enforced decision are carried out. suspend_user
 //     records the suspension in the store (the next Check of that user is
 //     denied incident.user_suspended), block_ip blocks the address as

@@ -1,7 +1,6 @@
 package incident
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -11,63 +10,6 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/signals"
 	"github.com/pdp-dev/pdp/server/internal/store"
 )
-
-// Applier applies a reported event and returns its outcome;
-// *signals.Recorder implements it.
-type Applier interface {
-	// Apply records ev and returns what it left behind.
-	Apply(ctx context.Context, ev *decision.Event) (signals.Recorded, error)
-}
-
-// Decider decides one request; the app's enrich-then-evaluate pipeline
-// implements it.
-type Decider interface {
-	// Decide returns the decision for req.
-	Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error)
-}
-
-// Recorder records reports and runs the incident response they trigger.
-// It implements the Report side of pdpsvc.Recorder.
-type Recorder struct {
-	next Applier
-	r    *Responder
-}
-
-// Recorder returns next wrapped with incident response.
-func (r *Responder) Recorder(next Applier) *Recorder { return &Recorder{next: next, r: r} }
-
-// Record applies ev, runs the actions its outcome calls for (an IP block is
-// in force when Record returns; notifications are delivered
-// asynchronously), and returns the event's id.
-func (rc *Recorder) Record(ctx context.Context, ev *decision.Event) (string, error) {
-	rec, err := rc.next.Apply(ctx, ev)
-	if err != nil {
-		return "", err
-	}
-	rc.r.afterReport(&rec)
-	return rec.EventID, nil
-}
-
-// HookedDecider decides and then queues what the decision's obligations
-// ask for.
-type HookedDecider struct {
-	next Decider
-	r    *Responder
-}
-
-// Decider returns next wrapped with incident response.
-func (r *Responder) Decider(next Decider) *HookedDecider { return &HookedDecider{next: next, r: r} }
-
-// Decide returns next's decision unchanged, after queueing the actions of
-// its suspend_user, block_ip and notify_security obligations. It does not
-// wait for them.
-func (h *HookedDecider) Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error) {
-	d, err := h.next.Decide(ctx, req)
-	if err == nil && d != nil && len(d.Obligations) > 0 {
-		h.r.afterDecision(req, d)
-	}
-	return d, err
-}
 
 // job is one incident: what to do, then one notification.
 type job struct {
@@ -85,8 +27,10 @@ type job struct {
 	details    map[string]string
 }
 
-// afterReport checks a failed login's counters against the thresholds.
-func (r *Responder) afterReport(rec *signals.Recorded) {
+// ObserveReport checks a failed login's counters against the thresholds,
+// after the event was applied. An IP block is in force when it returns;
+// notifications are delivered asynchronously.
+func (r *Responder) ObserveReport(rec *signals.Recorded) {
 	ev := &rec.Event
 	if !store.IsFailure(ev.Kind) {
 		return
@@ -138,8 +82,9 @@ func (r *Responder) afterReport(rec *signals.Recorded) {
 	}
 }
 
-// afterDecision turns a decision's obligations into jobs.
-func (r *Responder) afterDecision(req *decision.Request, d *decision.Decision) {
+// ObserveDecision queues the actions of a decision's suspend_user,
+// block_ip and notify_security obligations. It does not wait for them.
+func (r *Responder) ObserveDecision(req *decision.Request, d *decision.Decision) {
 	env := req.Environment
 	if env == "" {
 		env = decision.DefaultEnvironment

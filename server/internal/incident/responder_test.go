@@ -159,7 +159,7 @@ func TestZeroThresholdsDisableReportActions(t *testing.T) {
 
 func TestPrivilegeEscalationSuspendsAndNotifiesOnce(t *testing.T) {
 	f := newFixture(t, strict)
-	h := f.resp.Decider(staticDecider{escalation("mallory", true)})
+	h := decider(f.resp, staticDecider{escalation("mallory", true)})
 	d, err := h.Decide(context.Background(), request("acme", "mallory", attacker))
 	if err != nil || d.Kind != decision.KindDeny {
 		t.Fatalf("decision %+v %v", d, err)
@@ -185,7 +185,7 @@ func TestPrivilegeEscalationSuspendsAndNotifiesOnce(t *testing.T) {
 
 func TestRepeatedEscalationsAreFolded(t *testing.T) {
 	f := newFixture(t, strict)
-	h := f.resp.Decider(staticDecider{escalation("mallory", true)})
+	h := decider(f.resp, staticDecider{escalation("mallory", true)})
 	for range 5 {
 		if _, err := h.Decide(context.Background(), request("acme", "mallory", attacker)); err != nil {
 			t.Fatal(err)
@@ -218,7 +218,7 @@ func TestReportOnlyDecisionsAreNotActedOn(t *testing.T) {
 	d.Enforced, d.Kind = false, decision.KindAllow
 	d.Obligations = append(d.Obligations, decision.Obligation{Kind: decision.ObligationBlockIP,
 		Params: map[string]string{"ip": attacker.String(), "ttl": "60s"}})
-	h := f.resp.Decider(staticDecider{d})
+	h := decider(f.resp, staticDecider{d})
 	if _, err := h.Decide(context.Background(), request("acme", "mallory", attacker)); err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestBlockIPObligation(t *testing.T) {
 			{Kind: decision.ObligationBlockIP, Params: map[string]string{"ip": "::ffff:198.51.100.9", "ttl": "0s"}},
 			{Kind: decision.ObligationBlockIP, Params: map[string]string{"ip": "not-an-ip"}},
 		}}
-	h := f.resp.Decider(staticDecider{d})
+	h := decider(f.resp, staticDecider{d})
 	if _, err := h.Decide(context.Background(), request("acme", "checker", bystander)); err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestDecisionsDoNotWaitForActionsAndAFullQueueRunsInline(t *testing.T) {
 		o.Suspender, o.Workers, o.QueueSize, o.EnqueueWait = bs, 1, 1, time.Millisecond
 	})
 	decide := func(user string) {
-		h := f.resp.Decider(staticDecider{escalation(user, true)})
+		h := decider(f.resp, staticDecider{escalation(user, true)})
 		if _, err := h.Decide(context.Background(), request("acme", user, attacker)); err != nil {
 			t.Error(err)
 		}
@@ -332,7 +332,7 @@ func (failingSuspender) SetSuspension(context.Context, string, string, store.Sus
 
 func TestFailedSuspensionIsReportedAndRetriedByTheNextDecision(t *testing.T) {
 	f := newFixture(t, strict, func(o *Options) { o.Suspender = failingSuspender{}; o.Workers = 1 })
-	h := f.resp.Decider(staticDecider{escalation("mallory", true)})
+	h := decider(f.resp, staticDecider{escalation("mallory", true)})
 	for range 2 {
 		if _, err := h.Decide(context.Background(), request("acme", "mallory", attacker)); err != nil {
 			t.Fatal(err)
@@ -369,7 +369,7 @@ func TestReportActionsAreInForceWhenReportReturns(t *testing.T) {
 
 func TestCloseDrainsAndLaterActionsRunInline(t *testing.T) {
 	f := newFixture(t, strict)
-	h := f.resp.Decider(staticDecider{escalation("mallory", true)})
+	h := decider(f.resp, staticDecider{escalation("mallory", true)})
 	if _, err := h.Decide(context.Background(), request("acme", "mallory", attacker)); err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +380,7 @@ func TestCloseDrainsAndLaterActionsRunInline(t *testing.T) {
 	if st := f.resp.Stats(); st.Done != 1 {
 		t.Errorf("stats %+v after Close", st)
 	}
-	late := f.resp.Decider(staticDecider{escalation("late", true)})
+	late := decider(f.resp, staticDecider{escalation("late", true)})
 	if _, err := late.Decide(context.Background(), request("acme", "late", attacker)); err != nil {
 		t.Fatal(err)
 	}

@@ -326,7 +326,7 @@ func TestSlowWebhookNeverSlowsDecide(t *testing.T) {
 	defer close(release)
 	hook, _ := newTestWebhook(t, srv.URL, func(o *WebhookOptions) { o.Timeout = time.Minute })
 	f := newFixture(t, strict, func(o *Options) { o.Notifier = hook })
-	h := f.resp.Decider(staticDecider{escalation("mallory", true)})
+	h := decider(f.resp, staticDecider{escalation("mallory", true)})
 
 	decided := make(chan error, 1)
 	go func() {

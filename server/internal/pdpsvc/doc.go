@@ -1,7 +1,7 @@
 // Package pdpsvc implements pdp.v1.DecisionService: it validates CheckRequest
 // and ReportRequest messages into the transport-neutral types of package
-// decision, hands them to a Decider or a Recorder, and maps decisions back
-// into CheckResponse messages.
+// decision, hands them to the one decision service (decide.Service), and
+// maps decisions back into CheckResponse messages.
 //
 // Validation reports every problem of a request at once, as a
 // fault.InvalidArgument error whose field violations name the offending

@@ -11,45 +11,24 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/decide"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
 )
 
-// Decider decides one validated request. The engine implements it.
-type Decider interface {
-	// Decide returns the decision for req. An error means the request could
-	// not be decided (no policy loaded, deadline passed, a bug); a deny or a
-	// challenge is a decision, not an error.
-	Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error)
-}
-
-// Recorder records one validated event reported by an enforcement point.
-type Recorder interface {
-	// Record stores ev and runs what it triggers, returning the event's id.
-	Record(ctx context.Context, ev *decision.Event) (eventID string, err error)
-}
-
-// Observer is told about every decision, batch and report, for metrics.
-// *telemetry.Metrics implements it; the methods must be cheap and safe for
-// concurrent use.
+// Observer counts the items of every accepted BatchCheck, for metrics;
+// *telemetry.Metrics implements it. Decisions and reports are counted by
+// the decision service.
 type Observer interface {
-	// RecordDecision counts one decided check of kind "allow", "deny" or
-	// "challenge" and how long it took, validation included.
-	RecordDecision(kind string, d time.Duration)
 	// RecordBatchItems counts the items of one accepted BatchCheck.
 	RecordBatchItems(n int)
-	// RecordReport counts one recorded event, named as
-	// decision.EventKind.String names it.
-	RecordReport(event string)
 }
 
 // Options configures a Service.
 type Options struct {
-	// Decider decides checks; required.
-	Decider Decider
-	// Recorder records reports; required.
-	Recorder Recorder
+	// Decisions runs the decision use case for every Check, BatchCheck
+	// item and Report; required.
+	Decisions *decide.Service
 	// Observer receives metrics; nil records none.
 	Observer Observer
 	// Logger receives the detail of BatchCheck items that failed with an
@@ -58,14 +37,6 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for requests that carry no time; nil means time.Now.
 	Now func() time.Time
-	// Caller tells who sent the request, from the context the
-	// authentication interceptor filled; nil leaves Request.Caller empty.
-	Caller func(ctx context.Context) decision.Caller
-	// Scope refuses a caller that may not ask or report for a tenant
-	// (authn.DecisionTenant: a pep key scoped to other tenants); nil
-	// allows every tenant. Check, every BatchCheck item and Report apply
-	// it to the validated tenant before deciding or recording anything.
-	Scope func(ctx context.Context, tenant string) error
 }
 
 // Service implements pdp.v1.DecisionService. It embeds the Unsafe marker
@@ -75,37 +46,24 @@ type Options struct {
 type Service struct {
 	pdpv1.UnsafeDecisionServiceServer
 
-	decider  Decider
-	recorder Recorder
-	observer Observer
-	logger   *slog.Logger
-	now      func() time.Time
-	caller   func(ctx context.Context) decision.Caller
-	scope    func(ctx context.Context, tenant string) error
+	decisions *decide.Service
+	observer  Observer
+	logger    *slog.Logger
+	now       func() time.Time
 }
 
 var _ pdpv1.DecisionServiceServer = (*Service)(nil)
 
 // New returns a Service, or an error naming each missing dependency.
 func New(opts Options) (*Service, error) {
-	var errs []error
-	if opts.Decider == nil {
-		errs = append(errs, errors.New("pdpsvc: Options.Decider is required"))
-	}
-	if opts.Recorder == nil {
-		errs = append(errs, errors.New("pdpsvc: Options.Recorder is required"))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	if opts.Decisions == nil {
+		return nil, errors.New("pdpsvc: Options.Decisions is required")
 	}
 	s := &Service{
-		decider:  opts.Decider,
-		recorder: opts.Recorder,
-		observer: opts.Observer,
-		logger:   opts.Logger,
-		now:      opts.Now,
-		caller:   opts.Caller,
-		scope:    opts.Scope,
+		decisions: opts.Decisions,
+		observer:  opts.Observer,
+		logger:    opts.Logger,
+		now:       opts.Now,
 	}
 	if s.observer == nil {
 		s.observer = nopObserver{}
@@ -119,28 +77,18 @@ func New(opts Options) (*Service, error) {
 	return s, nil
 }
 
-// Check validates and decides one request. A deny or a challenge is a
-// successful call; errors are domain faults for the transport to map.
+// Check validates one request and has the decision service decide it. A
+// deny or a challenge is a successful call; errors are domain faults for
+// the transport to map.
 func (s *Service) Check(ctx context.Context, in *pdpv1.CheckRequest) (*pdpv1.CheckResponse, error) {
-	start := time.Now()
 	req, err := ToRequest(in, s.now())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.inScope(ctx, req.Tenant); err != nil {
-		return nil, err
-	}
-	if s.caller != nil {
-		req.Caller = s.caller(ctx)
-	}
-	d, err := s.decider.Decide(ctx, req)
+	d, err := s.decisions.Check(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	if d == nil {
-		return nil, fault.Wrap(errors.New("decider returned neither a decision nor an error"), fault.Internal, rpcstatus.InternalMessage)
-	}
-	s.observer.RecordDecision(d.Kind.String(), time.Since(start))
 	return FromDecision(d), nil
 }
 
@@ -197,34 +145,20 @@ func batchError(st *spb.Status) *pdpv1.BatchCheckResult {
 	return &pdpv1.BatchCheckResult{Result: &pdpv1.BatchCheckResult_Error{Error: st}}
 }
 
-// Report validates and records one event.
+// Report validates one event and has the decision service record it.
 func (s *Service) Report(ctx context.Context, in *pdpv1.ReportRequest) (*pdpv1.ReportResponse, error) {
 	ev, err := ToEvent(in, s.now())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.inScope(ctx, ev.Tenant); err != nil {
-		return nil, err
-	}
-	id, err := s.recorder.Record(ctx, ev)
+	id, err := s.decisions.Report(ctx, ev)
 	if err != nil {
 		return nil, err
 	}
-	s.observer.RecordReport(ev.Kind.String())
 	return &pdpv1.ReportResponse{EventId: id}, nil
-}
-
-// inScope applies Options.Scope.
-func (s *Service) inScope(ctx context.Context, tenant string) error {
-	if s.scope == nil {
-		return nil
-	}
-	return s.scope(ctx, tenant)
 }
 
 // nopObserver records nothing.
 type nopObserver struct{}
 
-func (nopObserver) RecordDecision(string, time.Duration) {}
-func (nopObserver) RecordBatchItems(int)                 {}
-func (nopObserver) RecordReport(string)                  {}
+func (nopObserver) RecordBatchItems(int) {}

@@ -16,14 +16,20 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/decide"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
+	"github.com/pdp-dev/pdp/server/internal/signals"
 	"github.com/pdp-dev/pdp/server/internal/telemetry"
 )
 
-// The metrics of package telemetry plug in as the Observer.
-var _ Observer = (*telemetry.Metrics)(nil)
+// The metrics of package telemetry plug in as the Observer and as the
+// decision service's Metrics.
+var (
+	_ Observer       = (*telemetry.Metrics)(nil)
+	_ decide.Metrics = (*telemetry.Metrics)(nil)
+)
 
 // deciderFunc adapts a function to Decider.
 type deciderFunc func(ctx context.Context, req *decision.Request) (*decision.Decision, error)
@@ -56,14 +62,14 @@ type fakeRecorder struct {
 	err    error
 }
 
-func (r *fakeRecorder) Record(_ context.Context, ev *decision.Event) (string, error) {
+func (r *fakeRecorder) Apply(_ context.Context, ev *decision.Event) (signals.Recorded, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err != nil {
-		return "", r.err
+		return signals.Recorded{}, r.err
 	}
 	r.events = append(r.events, ev)
-	return fmt.Sprintf("ev-%d", len(r.events)), nil
+	return signals.Recorded{EventID: fmt.Sprintf("ev-%d", len(r.events)), Event: *ev}, nil
 }
 
 type fakeObserver struct {
@@ -97,15 +103,25 @@ func (o *fakeObserver) RecordReport(event string) {
 func newService(t *testing.T) (*Service, *fakeRecorder, *fakeObserver) {
 	t.Helper()
 	rec, obs := &fakeRecorder{}, &fakeObserver{}
-	s, err := New(Options{
-		Decider: byAction, Recorder: rec, Observer: obs,
-		Now:    func() time.Time { return testNow },
+	s := serviceWith(t, decide.Options{
+		Evaluator: byAction, Applier: rec, Metrics: obs,
 		Caller: func(context.Context) decision.Caller { return decision.Caller{Name: "gw"} },
-	})
+	}, obs)
+	return s, rec, obs
+}
+
+// serviceWith is the DecisionService over a decision service built from o.
+func serviceWith(t *testing.T, o decide.Options, obs Observer) *Service {
+	t.Helper()
+	d, err := decide.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, rec, obs
+	s, err := New(Options{Decisions: d, Observer: obs, Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func check(tenant, action string) *pdpv1.CheckRequest {
@@ -118,7 +134,7 @@ func TestNewRequiresDependencies(t *testing.T) {
 	if err == nil {
 		t.Fatal("New(Options{}) succeeded")
 	}
-	for _, want := range []string{"Decider", "Recorder"} {
+	for _, want := range []string{"Decisions"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
@@ -286,8 +302,8 @@ func TestScopeRefusesOtherTenantsBeforeDecidingOrRecording(t *testing.T) {
 	t.Parallel()
 	rec, obs := &fakeRecorder{}, &fakeObserver{}
 	var asked []string
-	s, err := New(Options{
-		Decider: byAction, Recorder: rec, Observer: obs, Now: func() time.Time { return testNow },
+	s := serviceWith(t, decide.Options{
+		Evaluator: byAction, Applier: rec, Metrics: obs,
 		Scope: func(_ context.Context, tenant string) error {
 			asked = append(asked, tenant)
 			if tenant != "acme" {
@@ -295,10 +311,7 @@ func TestScopeRefusesOtherTenantsBeforeDecidingOrRecording(t *testing.T) {
 			}
 			return nil
 		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, obs)
 	ctx := t.Context()
 	if _, err := s.Check(ctx, check("acme", "allow")); err != nil {
 		t.Errorf("Check for the key's tenant: %v", err)

@@ -15,6 +15,7 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
+	"github.com/pdp-dev/pdp/server/internal/signals"
 	"github.com/pdp-dev/pdp/server/internal/transport"
 )
 
@@ -29,9 +30,9 @@ func (allowAll) Decide(context.Context, *decision.Request) (*decision.Decision, 
 // keepEvents records every valid report, for the invariants below.
 type keepEvents struct{ last *decision.Event }
 
-func (k *keepEvents) Record(_ context.Context, ev *decision.Event) (string, error) {
+func (k *keepEvents) Apply(_ context.Context, ev *decision.Event) (signals.Recorded, error) {
 	k.last = ev
-	return "ev-1", nil
+	return signals.Recorded{EventID: "ev-1", Event: *ev}, nil
 }
 
 // fuzzNow is the service clock of the HTTP door fuzz.
@@ -66,10 +67,7 @@ func FuzzHTTPDoors(f *testing.F) {
 		f.Add(s.report, s.ct, []byte(s.body))
 	}
 	events := &keepEvents{}
-	svc, err := pdpsvc.New(pdpsvc.Options{Decider: allowAll{}, Recorder: events, Now: func() time.Time { return fuzzNow }})
-	if err != nil {
-		f.Fatal(err)
-	}
+	svc := decisionService(f, allowAll{}, events, fuzzNow)
 	const maxBody = 4 << 10
 	h := transport.NewHTTPHandler(transport.HTTPOptions{Decisions: svc, MaxBodyBytes: maxBody})
 	f.Fuzz(func(t *testing.T, report bool, contentType string, body []byte) {

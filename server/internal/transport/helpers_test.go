@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pdp-dev/pdp/server/internal/decide"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
+	"github.com/pdp-dev/pdp/server/internal/signals"
 )
 
 // fakeDecider decides from the action name: "allow", "deny", "challenge";
@@ -41,14 +43,24 @@ func (fakeDecider) Decide(ctx context.Context, req *decision.Request) (*decision
 
 type fakeRecorder struct{}
 
-func (fakeRecorder) Record(context.Context, *decision.Event) (string, error) { return "ev-1", nil }
+func (fakeRecorder) Apply(_ context.Context, ev *decision.Event) (signals.Recorded, error) {
+	return signals.Recorded{EventID: "ev-1", Event: *ev}, nil
+}
 
 func newService(t *testing.T) *pdpsvc.Service {
 	t.Helper()
-	svc, err := pdpsvc.New(pdpsvc.Options{
-		Decider: fakeDecider{}, Recorder: fakeRecorder{},
-		Now: func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
-	})
+	return decisionService(t, fakeDecider{}, fakeRecorder{}, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+}
+
+// decisionService is the DecisionService over the decision service,
+// evaluating with ev and applying reports with ap.
+func decisionService(t testing.TB, ev decide.Evaluator, ap decide.Applier, now time.Time) *pdpsvc.Service {
+	t.Helper()
+	d, err := decide.New(decide.Options{Evaluator: ev, Applier: ap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := pdpsvc.New(pdpsvc.Options{Decisions: d, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
