@@ -9,7 +9,7 @@ import (
 	"time"
 
 	pdp "github.com/pdp-dev/pdp"
-	"github.com/pdp-dev/pdp/server/internal/policytest"
+	"github.com/pdp-dev/pdp/server/internal/regotester"
 )
 
 // runTest is `pdp test DIR...`: the authors' Rego unit tests, run like `opa
@@ -32,7 +32,7 @@ func runTest(ctx context.Context, args []string, env Env) int {
 	fs.BoolVar(&coverage, "coverage", false, "report the coverage of the tested modules (tests and the built-in library excluded)")
 	fs.Float64Var(&threshold, "threshold", 0, "fail when coverage is below this percentage (implies --coverage)")
 	fs.StringVar(&run, "run", "", "run only the tests whose name matches this regular expression")
-	fs.DurationVar(&timeout, "timeout", policytest.DefaultTimeout, "time limit of each test")
+	fs.DurationVar(&timeout, "timeout", regotester.DefaultTimeout, "time limit of each test")
 	fs.Usage = func() {
 		fmt.Fprint(env.Stderr, `usage: pdp test [flags] DIR...
 
@@ -72,7 +72,7 @@ flags:
 		return ExitUsage
 	}
 
-	res, err := policytest.Run(ctx, policytest.Options{
+	res, err := regotester.Run(ctx, regotester.Options{
 		Library:   pdp.Policies,
 		Output:    env.Stdout,
 		Verbose:   verbose,

@@ -1,4 +1,4 @@
-// Package policytest runs Rego unit tests (test_* rules, usually in
+// Package regotester runs Rego unit tests (test_* rules, usually in
 // *_test.rego files) the way `opa test` does, for `pdp test DIR` and for Go
 // tests of the built-in library. It prints OPA's report, optionally
 // measures coverage, and returns counts a command can turn into an exit
@@ -7,7 +7,11 @@
 // Built-in function errors (a malformed CIDR, a bad sprintf argument) make
 // a test error, as they make a decision fail in the engine, unless
 // Options.LenientBuiltinErrors is set.
-package policytest
+//
+// It is production code, the runner behind a command, not a helper for Go
+// tests (the *test packages of this repository); its name follows OPA's own
+// tester package.
+package regotester
 
 import (
 	"cmp"
@@ -103,7 +107,7 @@ func (r *Result) Err() error {
 func Run(ctx context.Context, opts Options, paths ...string) (*Result, error) {
 	if len(paths) == 0 {
 		if opts.FS == nil {
-			return nil, errors.New("policytest: no path to test")
+			return nil, errors.New("regotester: no path to test")
 		}
 		paths = []string{"."}
 	}
