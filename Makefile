@@ -5,7 +5,10 @@ GO        ?= go
 BIN       ?= bin/pdp
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X github.com/pdp-dev/pdp/server/internal/version.Version=$(VERSION)
-DEMO_ARGS ?= --tenants server/demo/tenants --policy-dir server/demo/policies --log-format text
+# The demo trusts X-Forwarded-For from loopback, so that a proxy on the same
+# machine (docs/forward-auth.md) passes on the client's address.
+DEMO_ARGS ?= --tenants server/demo/tenants --policy-dir server/demo/policies --log-format text \
+             --trusted-proxies 127.0.0.1/32,::1/128
 TEST_FLAGS ?= -race -count=1 -timeout 15m
 FUZZTIME  ?= 10s
 SOAK_DURATION ?= 10m
@@ -18,7 +21,8 @@ all: generate-check lint test
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./server/cmd/pdp
 
-## run: serve on 127.0.0.1:9191 (gRPC) and 127.0.0.1:8181 (HTTP) with the demo tenants
+## run: serve on 127.0.0.1:9191 (gRPC) and 127.0.0.1:8181 (HTTP) with the demo
+## tenants, trusting proxies on loopback
 run: build
 	./$(BIN) serve $(DEMO_ARGS)
 

@@ -130,7 +130,8 @@ func runTargetArgs(t *testing.T, root string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := string(b)
+	// make joins a line ending in a backslash with the next one.
+	mk := strings.ReplaceAll(string(b), "\\\n", " ")
 	demo := regexp.MustCompile(`(?m)^DEMO_ARGS\s*\?=\s*(.*)$`).FindStringSubmatch(mk)
 	recipe := regexp.MustCompile(`(?m)^run:.*\n\t(.*)$`).FindStringSubmatch(mk)
 	if demo == nil || recipe == nil {

@@ -34,12 +34,13 @@ var Normalizations = []Normalization{
 	{Name: "policy revisions", re: regexp.MustCompile(`\b[0-9a-f]{16}\b`), with: "<revision>"},
 }
 
-// Normalize applies Normalizations to one line and drops trailing spaces.
+// Normalize applies Normalizations to one line and drops trailing spaces
+// and carriage returns (HTTP headers end in one).
 func Normalize(line string) string {
 	for _, n := range Normalizations {
 		line = n.re.ReplaceAllString(line, n.with)
 	}
-	return strings.TrimRight(line, " \t")
+	return strings.TrimRight(line, " \t\r")
 }
 
 // ellipsis stands for what a document leaves out: alone on a line it
