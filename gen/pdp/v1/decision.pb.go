@@ -7,6 +7,8 @@
 package pdpv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	status "google.golang.org/genproto/googleapis/rpc/status"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -418,9 +420,12 @@ func (Event) EnumDescriptor() ([]byte, []int) {
 }
 
 // CheckRequest is the context of one request seen by an enforcement point.
+// The server checks the buf.validate rules below (presence, lengths,
+// ranges) and, in Go, what they cannot say: the syntax of names, addresses
+// and emails, and the rules that span fields.
 type CheckRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Workspace the request is for; required.
+	// Workspace the request is for.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	// "development" | "staging" | "production" | custom; empty means "production".
 	Environment string `protobuf:"bytes,2,opt,name=environment,proto3" json:"environment,omitempty"`
@@ -432,7 +437,7 @@ type CheckRequest struct {
 	Network *Network `protobuf:"bytes,5,opt,name=network,proto3" json:"network,omitempty"`
 	// The device the request came from.
 	Device *Device `protobuf:"bytes,6,opt,name=device,proto3" json:"device,omitempty"`
-	// What the subject wants to do; required.
+	// What the subject wants to do; action.name is required in a check.
 	Action *Action `protobuf:"bytes,7,opt,name=action,proto3" json:"action,omitempty"`
 	// The session the request belongs to.
 	Session *Session `protobuf:"bytes,8,opt,name=session,proto3" json:"session,omitempty"`
@@ -556,7 +561,7 @@ func (x *CheckRequest) GetExplain() bool {
 // Subject is the user behind a request.
 type Subject struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Stable user identifier.
+	// Stable user identifier; required in a report.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Email address, used for email-domain rules.
 	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
@@ -748,9 +753,9 @@ type Network struct {
 	Region string `protobuf:"bytes,3,opt,name=region,proto3" json:"region,omitempty"`
 	// City name.
 	City string `protobuf:"bytes,4,opt,name=city,proto3" json:"city,omitempty"`
-	// Latitude in degrees.
+	// Latitude in degrees; set together with longitude.
 	Latitude *float64 `protobuf:"fixed64,5,opt,name=latitude,proto3,oneof" json:"latitude,omitempty"`
-	// Longitude in degrees.
+	// Longitude in degrees; set together with latitude.
 	Longitude *float64 `protobuf:"fixed64,6,opt,name=longitude,proto3,oneof" json:"longitude,omitempty"`
 	// Autonomous system number.
 	Asn           uint32 `protobuf:"varint,7,opt,name=asn,proto3" json:"asn,omitempty"`
@@ -913,7 +918,8 @@ func (x *Device) GetCompliant() bool {
 // Action is what the subject wants to do.
 type Action struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "login", "api.read", "api.write", "admin.*", "db.direct_query", "cache.get", ...
+	// "login", "api.read", "api.write", "admin.*", "db.direct_query", "cache.get", ...;
+	// required in a check.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The resource acted upon.
 	Resource      string `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
@@ -1661,7 +1667,9 @@ func (x *Explanation) GetMessage() string {
 // BatchCheckRequest carries up to 100 checks.
 type BatchCheckRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The checks, decided independently.
+	// 1 to 100 checks, decided independently: the server checks the count
+	// of the batch and the rules of each check alone, so that one malformed
+	// check fails alone.
 	Checks        []*CheckRequest `protobuf:"bytes,1,rep,name=checks,proto3" json:"checks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1837,14 +1845,15 @@ func (*BatchCheckResult_Response) isBatchCheckResult_Result() {}
 
 func (*BatchCheckResult_Error) isBatchCheckResult_Result() {}
 
-// ReportRequest records one event an enforcement point observed.
+// ReportRequest records one event an enforcement point observed. The
+// server checks it as it checks a CheckRequest.
 type ReportRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Workspace; required.
+	// Workspace.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	// What happened; required.
+	// What happened.
 	Event Event `protobuf:"varint,2,opt,name=event,proto3,enum=pdp.v1.Event" json:"event,omitempty"`
-	// Who it happened to.
+	// Who it happened to; subject.id is required in a report.
 	Subject *Subject `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
 	// How the subject authenticated.
 	Authentication *Authentication `protobuf:"bytes,4,opt,name=authentication,proto3" json:"authentication,omitempty"`
@@ -2014,58 +2023,58 @@ var File_pdp_v1_decision_proto protoreflect.FileDescriptor
 
 const file_pdp_v1_decision_proto_rawDesc = "" +
 	"\n" +
-	"\x15pdp/v1/decision.proto\x12\x06pdp.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xdc\x03\n" +
-	"\fCheckRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12 \n" +
-	"\venvironment\x18\x02 \x01(\tR\venvironment\x12)\n" +
+	"\x15pdp/v1/decision.proto\x12\x06pdp.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xf9\x03\n" +
+	"\fCheckRequest\x12%\n" +
+	"\x06tenant\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\a\xc8\x01\x01r\x02(?R\x06tenant\x12)\n" +
+	"\venvironment\x18\x02 \x01(\tB\a\xbaH\x04r\x02(?R\venvironment\x12)\n" +
 	"\asubject\x18\x03 \x01(\v2\x0f.pdp.v1.SubjectR\asubject\x12>\n" +
 	"\x0eauthentication\x18\x04 \x01(\v2\x16.pdp.v1.AuthenticationR\x0eauthentication\x12)\n" +
 	"\anetwork\x18\x05 \x01(\v2\x0f.pdp.v1.NetworkR\anetwork\x12&\n" +
-	"\x06device\x18\x06 \x01(\v2\x0e.pdp.v1.DeviceR\x06device\x12&\n" +
-	"\x06action\x18\a \x01(\v2\x0e.pdp.v1.ActionR\x06action\x12)\n" +
+	"\x06device\x18\x06 \x01(\v2\x0e.pdp.v1.DeviceR\x06device\x12+\n" +
+	"\x06action\x18\a \x01(\v2\x0e.pdp.v1.ActionB\x03\xe0A\x02R\x06action\x12)\n" +
 	"\asession\x18\b \x01(\v2\x0f.pdp.v1.SessionR\asession\x12.\n" +
 	"\x04time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x127\n" +
 	"\n" +
 	"attributes\x18\n" +
 	" \x01(\v2\x17.google.protobuf.StructR\n" +
 	"attributes\x12\x18\n" +
-	"\aexplain\x18\v \x01(\bR\aexplain\"\xd3\x01\n" +
-	"\aSubject\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
-	"\x05email\x18\x02 \x01(\tR\x05email\x12\x14\n" +
-	"\x05roles\x18\x03 \x03(\tR\x05roles\x12\x16\n" +
-	"\x06groups\x18\x04 \x03(\tR\x06groups\x12!\n" +
+	"\aexplain\x18\v \x01(\bR\aexplain\"\x98\x02\n" +
+	"\aSubject\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\x02id\x12\x1e\n" +
+	"\x05email\x18\x02 \x01(\tB\b\xbaH\x05r\x03(\xfe\x01R\x05email\x12(\n" +
+	"\x05roles\x18\x03 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x80\x02\"\ar\x05 \x01(\x80\bR\x05roles\x12*\n" +
+	"\x06groups\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x80\x02\"\ar\x05 \x01(\x80\bR\x06groups\x12!\n" +
 	"\fmfa_enrolled\x18\x05 \x01(\bR\vmfaEnrolled\x129\n" +
 	"\n" +
-	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x16\n" +
-	"\x06tenant\x18\a \x01(\tR\x06tenant\"\xe3\x01\n" +
-	"\x0eAuthentication\x12\x1a\n" +
-	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x18\n" +
-	"\amethods\x18\x02 \x03(\tR\amethods\x12E\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1f\n" +
+	"\x06tenant\x18\a \x01(\tB\a\xbaH\x04r\x02(?R\x06tenant\"\x8b\x02\n" +
+	"\x0eAuthentication\x12$\n" +
+	"\bprovider\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\bprovider\x12,\n" +
+	"\amethods\x18\x02 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x80\x02\"\ar\x05 \x01(\x80\bR\amethods\x12E\n" +
 	"\x10authenticated_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0fauthenticatedAt\x12B\n" +
-	"\x0fmfa_verified_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rmfaVerifiedAt\x12\x10\n" +
-	"\x03acr\x18\x05 \x01(\tR\x03acr\"\xd0\x01\n" +
+	"\x0fmfa_verified_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rmfaVerifiedAt\x12\x1a\n" +
+	"\x03acr\x18\x05 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\x03acr\"\x96\x02\n" +
 	"\aNetwork\x12\x0e\n" +
 	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x18\n" +
-	"\acountry\x18\x02 \x01(\tR\acountry\x12\x16\n" +
-	"\x06region\x18\x03 \x01(\tR\x06region\x12\x12\n" +
-	"\x04city\x18\x04 \x01(\tR\x04city\x12\x1f\n" +
-	"\blatitude\x18\x05 \x01(\x01H\x00R\blatitude\x88\x01\x01\x12!\n" +
-	"\tlongitude\x18\x06 \x01(\x01H\x01R\tlongitude\x88\x01\x01\x12\x10\n" +
+	"\acountry\x18\x02 \x01(\tR\acountry\x12 \n" +
+	"\x06region\x18\x03 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\x06region\x12\x1c\n" +
+	"\x04city\x18\x04 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\x04city\x128\n" +
+	"\blatitude\x18\x05 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x80V@)\x00\x00\x00\x00\x00\x80V\xc0H\x00R\blatitude\x88\x01\x01\x12:\n" +
+	"\tlongitude\x18\x06 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x80f@)\x00\x00\x00\x00\x00\x80f\xc0H\x01R\tlongitude\x88\x01\x01\x12\x10\n" +
 	"\x03asn\x18\a \x01(\rR\x03asnB\v\n" +
 	"\t_latitudeB\f\n" +
 	"\n" +
-	"_longitude\"l\n" +
-	"\x06Device\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
-	"\bplatform\x18\x02 \x01(\tR\bplatform\x12\x18\n" +
+	"_longitude\"\x80\x01\n" +
+	"\x06Device\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\x02id\x12$\n" +
+	"\bplatform\x18\x02 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\bplatform\x12\x18\n" +
 	"\amanaged\x18\x03 \x01(\bR\amanaged\x12\x1c\n" +
-	"\tcompliant\x18\x04 \x01(\bR\tcompliant\"8\n" +
-	"\x06Action\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
-	"\bresource\x18\x02 \x01(\tR\bresource\"\x9a\x01\n" +
-	"\aSession\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x129\n" +
+	"\tcompliant\x18\x04 \x01(\bR\tcompliant\"L\n" +
+	"\x06Action\x12\x1c\n" +
+	"\x04name\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\x02R\x04name\x12$\n" +
+	"\bresource\x18\x02 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\bresource\"\xa4\x01\n" +
+	"\aSession\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\x02id\x129\n" +
 	"\n" +
 	"started_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12D\n" +
 	"\x10last_activity_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastActivityAt\"\xc0\x04\n" +
@@ -2122,25 +2131,25 @@ const file_pdp_v1_decision_proto_rawDesc = "" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12&\n" +
 	"\x06effect\x18\x03 \x01(\x0e2\x0e.pdp.v1.EffectR\x06effect\x12\x18\n" +
 	"\amatched\x18\x04 \x01(\bR\amatched\x12\x18\n" +
-	"\amessage\x18\x05 \x01(\tR\amessage\"A\n" +
-	"\x11BatchCheckRequest\x12,\n" +
-	"\x06checks\x18\x01 \x03(\v2\x14.pdp.v1.CheckRequestR\x06checks\"H\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\"F\n" +
+	"\x11BatchCheckRequest\x121\n" +
+	"\x06checks\x18\x01 \x03(\v2\x14.pdp.v1.CheckRequestB\x03\xe0A\x02R\x06checks\"H\n" +
 	"\x12BatchCheckResponse\x122\n" +
-	"\aresults\x18\x01 \x03(\v2\x18.pdp.v1.BatchCheckResultR\aresults\"}\n" +
+	"\aresults\x18\x01 \x03(\v2\x18.pdp.v1.BatchCheckResultR\aresults\"\x84\x01\n" +
 	"\x10BatchCheckResult\x123\n" +
 	"\bresponse\x18\x01 \x01(\v2\x15.pdp.v1.CheckResponseH\x00R\bresponse\x12*\n" +
-	"\x05error\x18\x02 \x01(\v2\x12.google.rpc.StatusH\x00R\x05errorB\b\n" +
-	"\x06result\"\xaf\x03\n" +
-	"\rReportRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12#\n" +
-	"\x05event\x18\x02 \x01(\x0e2\r.pdp.v1.EventR\x05event\x12)\n" +
-	"\asubject\x18\x03 \x01(\v2\x0f.pdp.v1.SubjectR\asubject\x12>\n" +
+	"\x05error\x18\x02 \x01(\v2\x12.google.rpc.StatusH\x00R\x05errorB\x0f\n" +
+	"\x06result\x12\x05\xbaH\x02\b\x01\"\xdc\x03\n" +
+	"\rReportRequest\x12%\n" +
+	"\x06tenant\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\a\xc8\x01\x01r\x02(?R\x06tenant\x123\n" +
+	"\x05event\x18\x02 \x01(\x0e2\r.pdp.v1.EventB\x0e\xe0A\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x05event\x12.\n" +
+	"\asubject\x18\x03 \x01(\v2\x0f.pdp.v1.SubjectB\x03\xe0A\x02R\asubject\x12>\n" +
 	"\x0eauthentication\x18\x04 \x01(\v2\x16.pdp.v1.AuthenticationR\x0eauthentication\x12)\n" +
 	"\anetwork\x18\x05 \x01(\v2\x0f.pdp.v1.NetworkR\anetwork\x12&\n" +
 	"\x06device\x18\x06 \x01(\v2\x0e.pdp.v1.DeviceR\x06device\x12&\n" +
 	"\x06action\x18\a \x01(\v2\x0e.pdp.v1.ActionR\x06action\x12.\n" +
-	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12 \n" +
-	"\venvironment\x18\t \x01(\tR\venvironment\x12)\n" +
+	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12)\n" +
+	"\venvironment\x18\t \x01(\tB\a\xbaH\x04r\x02(?R\venvironment\x12)\n" +
 	"\asession\x18\n" +
 	" \x01(\v2\x0f.pdp.v1.SessionR\asession\"+\n" +
 	"\x0eReportResponse\x12\x19\n" +

@@ -8,18 +8,25 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/contract"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
 // ToRequest validates a CheckRequest and converts it to a decision.Request.
 // Every problem is reported at once in a fault.InvalidArgument error whose
-// field violations use proto field paths. now is the time of a request that
-// carries none. Caller and Signals are left for the caller to fill.
+// field violations use proto field paths: those of the rules the proto
+// declares (package contract) and those checked here, one per field, in
+// field order. now is the time of a request that carries none. Caller and
+// Signals are left for the caller to fill.
 func ToRequest(in *pdpv1.CheckRequest, now time.Time) (*decision.Request, error) {
+	rules, err := contract.Check(in)
+	if err != nil {
+		return nil, err
+	}
 	var v fault.Violations
 	r := &decision.Request{
-		Tenant:         identifier(&v, "tenant", in.GetTenant(), true, nameSyntax),
+		Tenant:         identifier(&v, "tenant", in.GetTenant(), false, nameSyntax),
 		Environment:    environment(&v, "environment", in.GetEnvironment()),
 		Subject:        subject(&v, in.GetSubject(), false),
 		Authentication: authentication(&v, in.GetAuthentication()),
@@ -37,8 +44,8 @@ func ToRequest(in *pdpv1.CheckRequest, now time.Time) (*decision.Request, error)
 		"session.started_at":              r.Session.StartedAt,
 		"session.last_activity_at":        r.Session.LastActivityAt,
 	})
-	if err := v.Err(); err != nil {
-		return nil, err
+	if fields := contract.Merge(in.ProtoReflect().Descriptor(), rules, v.List()); len(fields) > 0 {
+		return nil, fault.Invalid(fields...)
 	}
 	return r, nil
 }
@@ -82,10 +89,14 @@ func notAfter(v *fault.Violations, at time.Time, fields map[string]time.Time) {
 // server's clock: the time of an event that carries none, and the bound
 // (plus MaxClockSkew) of one that does.
 func ToEvent(in *pdpv1.ReportRequest, now time.Time) (*decision.Event, error) {
+	rules, err := contract.Check(in)
+	if err != nil {
+		return nil, err
+	}
 	var v fault.Violations
 	e := &decision.Event{
-		Tenant:         identifier(&v, "tenant", in.GetTenant(), true, nameSyntax),
-		Kind:           eventKind(&v, "event", in.GetEvent()),
+		Tenant:         identifier(&v, "tenant", in.GetTenant(), false, nameSyntax),
+		Kind:           eventKind(in.GetEvent()),
 		Subject:        subject(&v, in.GetSubject(), true),
 		Authentication: authentication(&v, in.GetAuthentication()),
 		Network:        network(&v, in.GetNetwork()),
@@ -96,8 +107,8 @@ func ToEvent(in *pdpv1.ReportRequest, now time.Time) (*decision.Event, error) {
 		Session:        session(&v, in.GetSession()),
 	}
 	notFuture(&v, "time", e.Time, now)
-	if err := v.Err(); err != nil {
-		return nil, err
+	if fields := contract.Merge(in.ProtoReflect().Descriptor(), rules, v.List()); len(fields) > 0 {
+		return nil, fault.Invalid(fields...)
 	}
 	return e, nil
 }
@@ -128,7 +139,9 @@ func eventTime(v *fault.Violations, field string, in timed, now time.Time) time.
 	return timestamp(v, field, ts)
 }
 
-func eventKind(v *fault.Violations, field string, e pdpv1.Event) decision.EventKind {
+// eventKind maps a reported event; the contract refuses an unset or
+// unknown one.
+func eventKind(e pdpv1.Event) decision.EventKind {
 	switch e {
 	case pdpv1.Event_EVENT_LOGIN_SUCCEEDED:
 		return decision.EventLoginSucceeded
@@ -142,10 +155,6 @@ func eventKind(v *fault.Violations, field string, e pdpv1.Event) decision.EventK
 		return decision.EventLogout
 	case pdpv1.Event_EVENT_ACTIVITY:
 		return decision.EventActivity
-	case pdpv1.Event_EVENT_UNSPECIFIED:
-		v.Add(field, "required")
-	default:
-		v.Add(field, "unknown event %d", int32(e))
 	}
 	return decision.EventUnspecified
 }
@@ -187,30 +196,17 @@ func network(v *fault.Violations, n *pdpv1.Network) decision.Network {
 	if n == nil {
 		return out
 	}
-	lat, lon := n.Latitude, n.Longitude
-	switch {
+	// The contract bounds each coordinate; they come as a pair.
+	switch lat, lon := n.Latitude, n.Longitude; {
 	case lat == nil && lon == nil:
-		return out
 	case lat == nil:
 		v.Add("network.latitude", "required when network.longitude is set")
 	case lon == nil:
 		v.Add("network.longitude", "required when network.latitude is set")
-	}
-	okLat := lat == nil || inRange(v, "network.latitude", *lat, 90)
-	okLon := lon == nil || inRange(v, "network.longitude", *lon, 180)
-	if lat != nil && lon != nil && okLat && okLon {
+	default:
 		out.HasLocation, out.Latitude, out.Longitude = true, *lat, *lon
 	}
 	return out
-}
-
-// inRange checks -limit <= x <= limit (which NaN fails).
-func inRange(v *fault.Violations, field string, x, limit float64) bool {
-	if x >= -limit && x <= limit {
-		return true
-	}
-	v.Add(field, "must be between %g and %g", -limit, limit)
-	return false
 }
 
 func device(v *fault.Violations, d *pdpv1.Device) decision.Device {

@@ -20,7 +20,9 @@ import (
 )
 
 // Limits applied by validation. They bound the work one request can cause;
-// the gRPC and HTTP servers bound the total message size separately.
+// the gRPC and HTTP servers bound the total message size separately. The
+// bounds of single fields are buf.validate rules of proto/pdp/v1, checked
+// by package contract; the constants say what those rules are.
 const (
 	// MaxBatchChecks is the largest number of checks in one BatchCheck.
 	MaxBatchChecks = 100
@@ -63,11 +65,10 @@ func isActionRune(r rune) bool {
 func isActionStart(r rune) bool { return isAlnum(r) || r == '*' }
 
 // charset is the syntax of one kind of identifier and the rule that
-// violations quote.
+// violations quote; the identifier's length is a rule of the contract.
 type charset struct {
-	maxLen int
-	valid  func(string) bool // of a string no longer than maxLen
-	rule   string
+	valid func(string) bool // of a non-empty string
+	rule  string
 }
 
 var (
@@ -75,11 +76,10 @@ var (
 	// environment names, so the decision API and the admin API refuse
 	// the same names.
 	nameSyntax = charset{
-		maxLen: MaxNameBytes, valid: tenantdata.ValidName,
-		rule: "must start with a lowercase letter or digit and contain only lowercase letters, digits, '-' and '_'",
+		valid: tenantdata.ValidName,
+		rule:  "must start with a lowercase letter or digit and contain only lowercase letters, digits, '-' and '_'",
 	}
 	actionSyntax = charset{
-		maxLen: MaxActionBytes,
 		valid: func(s string) bool {
 			return isActionStart(rune(s[0])) && strings.IndexFunc(s, func(r rune) bool { return !isActionRune(r) }) < 0
 		},
@@ -88,15 +88,15 @@ var (
 )
 
 // identifier validates an optional or required identifier against syntax;
-// it returns "" when s is empty or invalid.
+// it returns "" when s is empty or invalid. required is for an identifier
+// the contract cannot require (action.name is required in a check, not in
+// a report).
 func identifier(v *fault.Violations, field, s string, required bool, syntax charset) string {
 	switch {
 	case s == "":
 		if required {
 			v.Add(field, "required")
 		}
-	case len(s) > syntax.maxLen:
-		v.Add(field, "longer than %d bytes", syntax.maxLen)
 	case !syntax.valid(s):
 		v.Add(field, "%s", syntax.rule)
 	default:
@@ -110,16 +110,14 @@ func environment(v *fault.Violations, field, s string) string {
 	if s == "" {
 		return decision.DefaultEnvironment
 	}
-	return identifier(v, field, s, true, nameSyntax)
+	return identifier(v, field, s, false, nameSyntax)
 }
 
-// text validates a free-form string: at most MaxStringBytes, valid UTF-8,
-// no control characters (they have no place in identifiers or places and
-// would corrupt logs).
+// text validates a free-form string: valid UTF-8, no control characters
+// (they have no place in identifiers or places and would corrupt logs).
+// Its length is a rule of the contract.
 func text(v *fault.Violations, field, s string) string {
 	switch {
-	case len(s) > MaxStringBytes:
-		v.Add(field, "longer than %d bytes", MaxStringBytes)
 	case !utf8.ValidString(s):
 		v.Add(field, "not valid UTF-8")
 	case strings.IndexFunc(s, isControl) >= 0:
@@ -132,24 +130,16 @@ func text(v *fault.Violations, field, s string) string {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 }
 
-// list validates a repeated string field: at most MaxListEntries entries,
-// each a non-empty text. The result is a copy, nil when empty.
+// list validates a repeated string field, each entry a text. The result
+// is a copy, nil when empty. The number of entries and that none is empty
+// are rules of the contract.
 func list(v *fault.Violations, field string, in []string) []string {
 	if len(in) == 0 {
 		return nil
 	}
-	if len(in) > MaxListEntries {
-		v.Add(field, "more than %d entries", MaxListEntries)
-		return nil
-	}
 	out := make([]string, 0, len(in))
 	for i, s := range in {
-		f := field + "[" + strconv.Itoa(i) + "]"
-		if s == "" {
-			v.Add(f, "must not be empty")
-			continue
-		}
-		out = append(out, text(v, f, s))
+		out = append(out, text(v, field+"["+strconv.Itoa(i)+"]", s))
 	}
 	return out
 }
@@ -172,13 +162,9 @@ func timestamp(v *fault.Violations, field string, ts *timestamppb.Timestamp) tim
 }
 
 // email validates a single plain address ("user@example.com", no display
-// name, no list) and lowercases it.
+// name, no list) and lowercases it. Its length is a rule of the contract.
 func email(v *fault.Violations, field, s string) string {
 	if s == "" {
-		return ""
-	}
-	if len(s) > MaxEmailBytes {
-		v.Add(field, "longer than %d bytes", MaxEmailBytes)
 		return ""
 	}
 	a, err := mail.ParseAddress(s)
