@@ -25,7 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/admin/iprules"
+	"github.com/pdp-dev/pdp/server/internal/admin/iplists"
 	"github.com/pdp-dev/pdp/server/internal/admin/policies"
 	"github.com/pdp-dev/pdp/server/internal/cli"
 )
@@ -303,7 +303,7 @@ func TestKillDuringWritesKeepsEverythingAcknowledged(t *testing.T) {
 		if !stored[id] {
 			t.Errorf("acknowledged IP rule %s lost in the crash", id)
 		}
-		if !audited[iprules.ActionAdd+" "+id] {
+		if !audited[iplists.ActionAdd+" "+id] {
 			t.Errorf("acknowledged IP rule %s has no audit record", id)
 		}
 	}

@@ -4,7 +4,7 @@
 //	policies  GetTenantPolicy, PutTenantPolicy, ListTenants,
 //	          ListPendingChanges, ApproveChange, RejectChange,
 //	          ComplianceReport, SetSSOStatus, ListAuditEvents
-//	iprules   AddIPRule, RemoveIPRule, ListIPRules, ImportIPList
+//	iplists   AddIPRule, RemoveIPRule, ListIPRules, ImportIPList
 //	users     GetUserProfile, ResetUserMFA, UnsuspendUser,
 //	          ExportUserData, EraseUserData
 //
@@ -22,7 +22,7 @@ import (
 	"google.golang.org/grpc"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/admin/iprules"
+	"github.com/pdp-dev/pdp/server/internal/admin/iplists"
 	"github.com/pdp-dev/pdp/server/internal/admin/policies"
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
 )
@@ -31,14 +31,14 @@ import (
 type Server struct {
 	pdpv1.UnsafePolicyAdminServiceServer
 	policies *policies.Service
-	rules    *iprules.Service
+	rules    *iplists.Service
 	users    *users.Service
 }
 
 var _ pdpv1.PolicyAdminServiceServer = (*Server)(nil)
 
 // New composes the service; every part is required.
-func New(p *policies.Service, r *iprules.Service, u *users.Service) (*Server, error) {
+func New(p *policies.Service, r *iplists.Service, u *users.Service) (*Server, error) {
 	if p == nil || r == nil || u == nil {
 		return nil, errors.New("admin: the policies, IP-rules and users services are all required")
 	}

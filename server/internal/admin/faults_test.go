@@ -18,7 +18,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/admin"
-	"github.com/pdp-dev/pdp/server/internal/admin/iprules"
+	"github.com/pdp-dev/pdp/server/internal/admin/iplists"
 	"github.com/pdp-dev/pdp/server/internal/admin/policies"
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
 	"github.com/pdp-dev/pdp/server/internal/audit"
@@ -130,7 +130,7 @@ func newWorldOf(t *testing.T, w *world) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := iprules.New(iprules.Options{Store: w.rules, Audit: w.log, Now: now})
+	rs, err := iplists.New(iplists.Options{Store: w.rules, Audit: w.log, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	adminiprules "github.com/pdp-dev/pdp/server/internal/admin/iprules"
+	adminiplists "github.com/pdp-dev/pdp/server/internal/admin/iplists"
 	"github.com/pdp-dev/pdp/server/internal/incident/autoblock"
 	"github.com/pdp-dev/pdp/server/internal/iprules"
 )
@@ -78,8 +78,8 @@ func (r *ipRules) close() {
 
 // ipRulesAdmin returns the IP-rule methods of PolicyAdminService over the
 // state's rules and IP lists, recording changes in the state's audit log.
-func (s *state) ipRulesAdmin(o options) (*adminiprules.Service, error) {
-	return adminiprules.New(adminiprules.Options{
+func (s *state) ipRulesAdmin(o options) (*adminiplists.Service, error) {
+	return adminiplists.New(adminiplists.Options{
 		Store: s.store.IPRules, Audit: s.audit, Applier: s.ipRules.applier, Now: o.now, Logger: o.logger,
 	})
 }

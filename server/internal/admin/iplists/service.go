@@ -1,5 +1,6 @@
-// Package iprules implements the IP-rule methods of PolicyAdminService
-// (docs/api.md, section PolicyAdminService): AddIPRule, RemoveIPRule, ListIPRules and
+// Package iplists implements the methods of PolicyAdminService that edit
+// the IP lists, whose rules package iprules keeps (docs/api.md, section
+// PolicyAdminService): AddIPRule, RemoveIPRule, ListIPRules and
 // ImportIPList. Service is one of the structs the admin service is
 // composed of; it embeds nothing and registers nothing.
 //
@@ -8,7 +9,7 @@
 // change is written to the rule store, appended to the audit log (actor,
 // reason, before and after) and applied to the local IP lists at once;
 // other replicas learn of it through the store's notifications.
-package iprules
+package iplists
 
 import (
 	"context"
@@ -78,10 +79,10 @@ type Service struct {
 func New(o Options) (*Service, error) {
 	var errs []error
 	if o.Store == nil {
-		errs = append(errs, errors.New("iprules admin: Options.Store is required"))
+		errs = append(errs, errors.New("iplists admin: Options.Store is required"))
 	}
 	if o.Audit == nil {
-		errs = append(errs, errors.New("iprules admin: Options.Audit is required"))
+		errs = append(errs, errors.New("iplists admin: Options.Audit is required"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package iprules
+package iplists
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package iprules
+package iplists
 
 import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
