@@ -127,8 +127,8 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		// growing a new goroutine's stack on every call. Evaluation runs on
 		// the engine's own workers; these serve the calls around it, and
 		// grpc-go starts a fresh goroutine for a stream when all are busy,
-		// so there are enough for the usual calls in flight (make bench,
-		// 16 in flight: stack growth 3.4% -> 0.4% of pdp's CPU).
+		// so there are enough for the usual calls in flight (bench/README.md,
+		// "What this round changed": stream workers).
 		NumStreamWorkers: uint32(max(16, 4*runtime.GOMAXPROCS(0))),
 		Health:           p.health,
 		UnaryGuards:      p.sec.unaryGuards(),

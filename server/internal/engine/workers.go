@@ -55,8 +55,8 @@ const idleWorker = 30 * time.Second
 
 // defaultWorkers is the evaluations in flight when Options.EvalWorkers is
 // not set: one per core. Evaluation is CPU-bound, so more would only share
-// the cores and make every decision in flight slower (make bench measured
-// fewer decisions per second with four per core than with one). A policy
+// the cores and make every decision in flight slower (bench/README.md,
+// "What this round changed": one worker per core). A policy
 // set whose modules wait (on http.send, say) wants more.
 func defaultWorkers() int { return runtime.GOMAXPROCS(0) }
 

@@ -5,7 +5,8 @@
 // PDP's live heap is small (tens of MB: the policy, tenant data, caches)
 // while every decision allocates tens of KB, so with the default GOGC of
 // 100 the collector runs many times a second and its marking, assists and
-// write barriers took 10–25% of a decision's CPU (bench/README.md). Run
+// write barriers take a large share of a decision's CPU (bench/README.md,
+// "What this round changed": GC headroom). Run
 // raises GOGC while the live heap is small so that the heap may grow by at
 // least Options.Headroom bytes before the next collection, and leaves it at
 // 100 once the live heap is larger than the headroom: the extra memory is

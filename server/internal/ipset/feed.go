@@ -9,9 +9,10 @@ import (
 )
 
 // Imported feeds are kept out of the prefix tables. A feed of a million
-// CIDRs held in bart is some 70 MB of small pointer-rich nodes that every
+// CIDRs held in bart is a mass of small pointer-rich nodes that every
 // garbage collection cycle has to mark, which made the collector, not the
-// lookup, the cost of a large deny list. A feed is instead a few sorted
+// lookup, the cost of a large deny list (bench/README.md, "Pointer-free
+// feeds"). A feed is instead a few sorted
 // arrays of integers: the collector never looks inside them.
 //
 // Every entry whose source is an import source (ImportSource) lives in a

@@ -12,8 +12,9 @@ import (
 // stay in the page cache and a later read maps them again; only the
 // process's resident memory shrinks. Reads of a whole bucket call it (the
 // IP rules' scans, Open's load of the profiles), or a start-up load of a
-// million rules would keep ~150 MB of file pages resident. tx must be
-// open: it keeps bbolt from remapping the file.
+// large deny list would keep every file page it read resident
+// (bench/README.md, "Memory per CIDR"). tx must be open: it keeps bbolt
+// from remapping the file.
 func (s *Store) releasePages(tx *bbolt.Tx) {
 	data, size := s.db.Info().Data, uintptr(tx.Size())
 	if data == 0 || size == 0 {

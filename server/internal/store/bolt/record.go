@@ -24,9 +24,10 @@ import (
 // user id, which its key holds, and the hour slots that are empty.
 //
 // The cache keeps a profile in exactly this form, as a string, and decodes
-// it on every read: a seeded profile takes ~100 bytes instead of the
-// 1.3 KB of a store.Profile, and the decoded strings are substrings of the
-// cached one, so a read allocates nothing once dst has room.
+// it on every read: a seeded profile takes a small fraction of a
+// store.Profile's size (bench/README.md, "Memory per profile"), and the
+// decoded strings are substrings of the cached one, so a read allocates
+// nothing once dst has room.
 //
 // Files of schema 1 hold JSON after the write time; Open still reads them
 // (a JSON value starts with '{'), and every write stores the binary form.
