@@ -14,6 +14,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/authn"
+	"github.com/pdp-dev/pdp/server/internal/authzen"
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/decide"
 	"github.com/pdp-dev/pdp/server/internal/engine"
@@ -100,7 +101,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	}
 
 	// The one decision service every door below calls.
-	decisions, err := decide.New(decide.Options{
+	decideOpts := decide.Options{
 		Timeout:     cfg.CheckTimeout,
 		Scope:       authn.DecisionTenant,
 		Caller:      authn.DecisionCaller,
@@ -110,7 +111,15 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		Applier:     p.state.recorder,
 		Responder:   p.state.incident,
 		Metrics:     p.metrics,
-	})
+	}
+	decisions, err := decide.New(decideOpts)
+	if err != nil {
+		return nil, err
+	}
+	// AuthZEN search decides its candidates without incident response:
+	// asking who may delete users must suspend nobody.
+	decideOpts.Responder = nil
+	searches, err := decide.New(decideOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +158,13 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		Gateway: gw, Checker: svc, TrustedProxies: cfg.Gateway.TrustedProxies, Logger: o.logger, Timeout: cfg.CheckTimeout,
 		TracerProvider: tp, MeterProvider: p.metrics.MeterProvider(),
 	})
-	p.httpServer = transport.NewHTTPServer(p.sec.httpHandler(forwardauth.Mount(forwardAuth, transport.NewHTTPHandler(transport.HTTPOptions{
+	authz, err := p.buildAuthZEN(cfg, o, tp, decisions, searches)
+	if err != nil {
+		return nil, fmt.Errorf("authzen: %w", err)
+	}
+	// X-Request-ID is echoed outside the guards, so that their refusals
+	// carry it too.
+	p.httpServer = transport.NewHTTPServer(authzen.EchoRequestID(p.sec.httpHandler(authzen.Mount(authz, forwardauth.Mount(forwardAuth, transport.NewHTTPHandler(transport.HTTPOptions{
 		Decisions:      svc,
 		Ready:          p.health.Ready,
 		Metrics:        p.metrics.Handler(),
@@ -158,7 +173,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		RequestTimeout: cfg.CheckTimeout,
 		TracerProvider: tp,
 		MeterProvider:  p.metrics.MeterProvider(),
-	}))), transport.HTTPServerOptions{
+	}))))), transport.HTTPServerOptions{
 		TLSConfig:     p.sec.httpTLS(),
 		HeaderTimeout: cfg.HTTPHeaderTimeout,
 		BodyTimeout:   cfg.HTTPBodyTimeout,

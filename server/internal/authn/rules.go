@@ -29,6 +29,9 @@ var (
 	admins    = Rule{Roles: []Role{RoleAdmin, RoleTenantAdmin}}
 )
 
+// authzenMetadata is the well-known path of the AuthZEN metadata.
+const authzenMetadata = "/.well-known/authzen-configuration"
+
 // ExtAuthzService is Envoy's external authorization service.
 const ExtAuthzService = "envoy.service.auth.v3.Authorization"
 
@@ -70,6 +73,11 @@ func GRPCRule(fullMethod string) Rule {
 //   - /metrics: public when metricsPublic, else any valid key;
 //   - /v1/check, /v1/report and /v1/forward-auth (and below it): admin
 //     and pep;
+//   - the AuthZEN API, /access/v1/... and /tenants/{tenant}/access/v1/...:
+//     admin and pep (the handler refuses a pep key scoped to other
+//     tenants);
+//   - the AuthZEN metadata, /.well-known/authzen-configuration and below
+//     it: public, as discovery documents are;
 //   - anything else: admin.
 func HTTPRule(path string, metricsPublic bool) Rule {
 	switch path {
@@ -83,8 +91,16 @@ func HTTPRule(path string, metricsPublic bool) Rule {
 	case "/v1/check", "/v1/report", "/v1/forward-auth":
 		return deciders
 	}
-	if strings.HasPrefix(path, "/v1/forward-auth/") {
+	if strings.HasPrefix(path, "/v1/forward-auth/") || strings.HasPrefix(path, "/access/v1/") {
 		return deciders
+	}
+	if path == authzenMetadata || strings.HasPrefix(path, authzenMetadata+"/") {
+		return public
+	}
+	if rest, ok := strings.CutPrefix(path, "/tenants/"); ok {
+		if _, sub, ok := strings.Cut(rest, "/"); ok && strings.HasPrefix(sub, "access/v1/") {
+			return deciders
+		}
 	}
 	return adminOnly
 }

@@ -67,6 +67,14 @@ func TestHTTPRule(t *testing.T) {
 		{"/v1/forward-authx", true, false, false, false},
 		{"/v1/admin/tenants", true, false, false, false},
 		{"/", true, false, false, false},
+		{"/access/v1/evaluation", false, false, true, false},
+		{"/access/v1/search/subject", false, false, true, false},
+		{"/tenants/acme/access/v1/evaluations", false, false, true, false},
+		{"/tenants/acme/admin", false, false, false, false},
+		{"/tenants/acme/x/access/v1/evaluation", false, false, false, false},
+		{"/.well-known/authzen-configuration", false, true, true, true},
+		{"/.well-known/authzen-configuration/tenants/acme", false, true, true, true},
+		{"/.well-known/authzen-configurationx", false, false, false, false},
 	}
 	for _, tt := range tests {
 		r := authn.HTTPRule(tt.path, tt.metricsPublic)

@@ -87,6 +87,8 @@ type Config struct {
 	HTTPTimeouts
 	// Audit holds the audit checkpoint settings (audit.go).
 	Audit
+	// AuthZEN configures the AuthZEN API (authzen.go).
+	AuthZEN
 }
 
 // Default returns the configuration `pdp serve` starts from.
@@ -175,6 +177,7 @@ func (c *Config) flagAreas(policyDirs *stringList) []flagArea {
 		{"runtime", c.registerRuntime},
 		{"http", c.registerHTTP},
 		{"audit", c.registerAudit},
+		{"authzen", c.registerAuthZEN},
 	}
 }
 
@@ -268,6 +271,7 @@ func (c Config) Validate() error {
 	c.checkDebug(bad)
 	c.checkRuntime(bad)
 	c.checkHTTP(bad)
+	c.checkAuthZEN(bad)
 	c.checkAudit(bad)
 	return errors.Join(errs...)
 }

@@ -86,6 +86,8 @@ type prepared struct {
 	revision string
 	// compliance answers ComplianceFindings; see compliance.go.
 	compliance *complianceSet
+	// directory answers Directory; see directory.go.
+	directory *directorySet
 }
 
 // New returns an Engine that is not ready until the first successful Load.
