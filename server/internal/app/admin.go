@@ -8,7 +8,6 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/admin"
 	"github.com/pdp-dev/pdp/server/internal/admin/policies"
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
-	"github.com/pdp-dev/pdp/server/internal/follow"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
@@ -19,8 +18,7 @@ import (
 type adminParts struct {
 	policies tenantstore.Store
 	served   atomic.Pointer[reload.Set]
-	stop     func() // ends the watch and the reloads; nil without them
-	follow   *follow.Loop
+	stop     func() // ends the reloads of other replicas' policies; nil without them
 }
 
 func newAdminParts(policies tenantstore.Store) *adminParts {
@@ -75,14 +73,7 @@ func (p *parts) registerAdmin(o options) error {
 	}
 	srv.Register(p.grpcServer)
 	if w := p.state.store.PolicyChanges; w != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		p.admin.follow = follow.Start(ctx, func(ctx context.Context, _ follow.Changes) {
-			if err := reloadSet(ctx); err != nil && ctx.Err() == nil {
-				o.logger.Error("tenant policies stored by another replica are not served", "error", err.Error())
-			}
-		})
-		stopWatch := w.WatchPolicies(ctx, p.admin.follow.Changed)
-		p.admin.stop = func() { cancel(); stopWatch() }
+		p.admin.stop = p.loader.Follow(w)
 	}
 	return nil
 }
@@ -93,5 +84,4 @@ func (a *adminParts) close() {
 		return
 	}
 	a.stop()
-	a.follow.Wait()
 }

@@ -2,7 +2,9 @@ package iprules
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/follow"
@@ -42,4 +44,47 @@ func (a *Applier) Follow(ctx context.Context, w Watcher, now func() time.Time, l
 		return nil, err
 	}
 	return loop, nil
+}
+
+const (
+	// keepLoadTimeout bounds Keep's first load.
+	keepLoadTimeout = time.Minute
+	// keepPruneInterval is how often Keep drops expired entries and
+	// deletes expired rules.
+	keepPruneInterval = time.Minute
+)
+
+// Keep loads every stored rule into the lists, then, until the returned
+// stop is called, drops expired entries and deletes expired rules from
+// the store every minute and, with changes (nil when the store is not
+// shared between replicas), reloads the scopes other replicas change. It
+// returns once the rules are loaded and the watch is in place.
+func (a *Applier) Keep(changes Watcher, now func() time.Time, logger *slog.Logger) (stop func(), err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), keepLoadTimeout)
+	n, err := a.Load(ctx, now())
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("load IP rules: %w", err)
+	}
+	logger.Info("IP rules loaded", "live", n)
+	life, end := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	stop = func() {
+		end()
+		wg.Wait()
+	}
+	wg.Go(func() {
+		a.RunPruner(life, keepPruneInterval, now, func(err error) {
+			logger.Error("expired IP rules not deleted from the store; the next round retries", "error", err.Error())
+		})
+	})
+	if changes != nil {
+		loop, err := a.Follow(life, changes, now, logger)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		wg.Go(loop.Wait)
+	}
+	return stop, nil
 }

@@ -75,3 +75,30 @@ func TestFollowSaysWhenTheWatchDidNotStart(t *testing.T) {
 		t.Fatal("Follow returned without its watch")
 	}
 }
+
+func TestKeepLoadsTheStoredRulesThenFollowsOtherReplicas(t *testing.T) {
+	ctx := context.Background()
+	st := memory.NewIPRules()
+	if _, err := st.Add(ctx, iprules.Rule{Tenant: "acme", List: "deny", Prefix: netip.MustParsePrefix("192.0.2.0/24"),
+		Source: iprules.SourceAdmin, CreatedAt: t0, CreatedBy: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	set := ipset.NewSet(nil)
+	w := &replicas{}
+	stop, err := iprules.NewApplier(set, st).Keep(w, func() time.Time { return t0 }, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if !set.Lookup("acme", "", addr("192.0.2.1"), t0).Deny.Found() {
+		t.Fatal("the stored rule was not loaded")
+	}
+	if w.changed == nil || w.resync == nil {
+		t.Fatal("Keep returned without watching the other replicas")
+	}
+
+	w.err = errors.New("no subscription")
+	if _, err := iprules.NewApplier(ipset.NewSet(nil), st).Keep(w, time.Now, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("Keep returned without its watch")
+	}
+}
