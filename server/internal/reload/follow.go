@@ -7,7 +7,7 @@ import (
 )
 
 // Watcher reports the tenant policies other replicas store: a backend
-// shared between replicas provides one (policystore.Watcher).
+// shared between replicas provides one (tenantstore.Watcher).
 type Watcher interface {
 	WatchPolicies(ctx context.Context, changed func(tenant string)) (stop func())
 }
