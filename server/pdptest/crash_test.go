@@ -26,7 +26,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/admin/iplists"
-	"github.com/pdp-dev/pdp/server/internal/admin/policies"
+	"github.com/pdp-dev/pdp/server/internal/admin/tenants"
 	"github.com/pdp-dev/pdp/server/internal/cli"
 )
 
@@ -308,7 +308,7 @@ func TestKillDuringWritesKeepsEverythingAcknowledged(t *testing.T) {
 		}
 	}
 	for _, reason := range a.puts {
-		if !audited[policies.ActionPut+" "+reason] {
+		if !audited[tenants.ActionPut+" "+reason] {
 			t.Errorf("acknowledged policy put %q has no audit record", reason)
 		}
 	}

@@ -1,7 +1,7 @@
 // Package admin is pdp.v1.PolicyAdminService (docs/api.md, section PolicyAdminService), composed
 // of the services that implement its parts:
 //
-//	policies  GetTenantPolicy, PutTenantPolicy, ListTenants,
+//	tenants   GetTenantPolicy, PutTenantPolicy, ListTenants,
 //	          ListPendingChanges, ApproveChange, RejectChange,
 //	          ComplianceReport, SetSSOStatus, ListAuditEvents
 //	iplists   AddIPRule, RemoveIPRule, ListIPRules, ImportIPList
@@ -23,26 +23,26 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/admin/iplists"
-	"github.com/pdp-dev/pdp/server/internal/admin/policies"
+	"github.com/pdp-dev/pdp/server/internal/admin/tenants"
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
 )
 
 // Server is PolicyAdminService.
 type Server struct {
 	pdpv1.UnsafePolicyAdminServiceServer
-	policies *policies.Service
-	rules    *iplists.Service
-	users    *users.Service
+	tenants *tenants.Service
+	rules   *iplists.Service
+	users   *users.Service
 }
 
 var _ pdpv1.PolicyAdminServiceServer = (*Server)(nil)
 
 // New composes the service; every part is required.
-func New(p *policies.Service, r *iplists.Service, u *users.Service) (*Server, error) {
+func New(p *tenants.Service, r *iplists.Service, u *users.Service) (*Server, error) {
 	if p == nil || r == nil || u == nil {
 		return nil, errors.New("admin: the policies, IP-rules and users services are all required")
 	}
-	return &Server{policies: p, rules: r, users: u}, nil
+	return &Server{tenants: p, rules: r, users: u}, nil
 }
 
 // Register registers s on a gRPC server.
@@ -52,47 +52,47 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 
 // GetTenantPolicy implements pdpv1.PolicyAdminServiceServer.
 func (s *Server) GetTenantPolicy(ctx context.Context, req *pdpv1.GetTenantPolicyRequest) (*pdpv1.GetTenantPolicyResponse, error) {
-	return s.policies.GetTenantPolicy(ctx, req)
+	return s.tenants.GetTenantPolicy(ctx, req)
 }
 
 // PutTenantPolicy implements pdpv1.PolicyAdminServiceServer.
 func (s *Server) PutTenantPolicy(ctx context.Context, req *pdpv1.PutTenantPolicyRequest) (*pdpv1.PutTenantPolicyResponse, error) {
-	return s.policies.PutTenantPolicy(ctx, req)
+	return s.tenants.PutTenantPolicy(ctx, req)
 }
 
 // ListTenants implements pdpv1.PolicyAdminServiceServer.
 func (s *Server) ListTenants(ctx context.Context, req *pdpv1.ListTenantsRequest) (*pdpv1.ListTenantsResponse, error) {
-	return s.policies.ListTenants(ctx, req)
+	return s.tenants.ListTenants(ctx, req)
 }
 
 // ListPendingChanges implements pdpv1.PolicyAdminServiceServer.
 func (s *Server) ListPendingChanges(ctx context.Context, req *pdpv1.ListPendingChangesRequest) (*pdpv1.ListPendingChangesResponse, error) {
-	return s.policies.ListPendingChanges(ctx, req)
+	return s.tenants.ListPendingChanges(ctx, req)
 }
 
 // ApproveChange implements pdpv1.PolicyAdminServiceServer.
 func (s *Server) ApproveChange(ctx context.Context, req *pdpv1.ApproveChangeRequest) (*pdpv1.ApproveChangeResponse, error) {
-	return s.policies.ApproveChange(ctx, req)
+	return s.tenants.ApproveChange(ctx, req)
 }
 
 // RejectChange implements pdpv1.PolicyAdminServiceServer.
 func (s *Server) RejectChange(ctx context.Context, req *pdpv1.RejectChangeRequest) (*pdpv1.RejectChangeResponse, error) {
-	return s.policies.RejectChange(ctx, req)
+	return s.tenants.RejectChange(ctx, req)
 }
 
 // ComplianceReport implements pdpv1.PolicyAdminServiceServer.
 func (s *Server) ComplianceReport(ctx context.Context, req *pdpv1.ComplianceReportRequest) (*pdpv1.ComplianceReportResponse, error) {
-	return s.policies.ComplianceReport(ctx, req)
+	return s.tenants.ComplianceReport(ctx, req)
 }
 
 // SetSSOStatus implements pdpv1.PolicyAdminServiceServer.
 func (s *Server) SetSSOStatus(ctx context.Context, req *pdpv1.SetSSOStatusRequest) (*pdpv1.SetSSOStatusResponse, error) {
-	return s.policies.SetSSOStatus(ctx, req)
+	return s.tenants.SetSSOStatus(ctx, req)
 }
 
 // ListAuditEvents implements pdpv1.PolicyAdminServiceServer.
 func (s *Server) ListAuditEvents(ctx context.Context, req *pdpv1.ListAuditEventsRequest) (*pdpv1.ListAuditEventsResponse, error) {
-	return s.policies.ListAuditEvents(ctx, req)
+	return s.tenants.ListAuditEvents(ctx, req)
 }
 
 // AddIPRule implements pdpv1.PolicyAdminServiceServer.

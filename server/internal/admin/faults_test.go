@@ -19,7 +19,7 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/admin"
 	"github.com/pdp-dev/pdp/server/internal/admin/iplists"
-	"github.com/pdp-dev/pdp/server/internal/admin/policies"
+	"github.com/pdp-dev/pdp/server/internal/admin/tenants"
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/authn"
@@ -122,7 +122,7 @@ func newWorldOf(t *testing.T, w *world) *world {
 		t.Fatal(err)
 	}
 	now := func() time.Time { return t0 }
-	pol, err := policies.New(policies.Options{
+	pol, err := tenants.New(tenants.Options{
 		Store: w.policies, Audit: w.log, State: w.state, Compliance: eng, Now: now,
 		Reload:  func(ctx context.Context) error { _, err := loader.Load(ctx); return err },
 		Current: func() reload.Set { return *served.Load() },

@@ -6,7 +6,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/admin"
-	"github.com/pdp-dev/pdp/server/internal/admin/policies"
+	"github.com/pdp-dev/pdp/server/internal/admin/tenants"
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/tenantstore"
@@ -51,7 +51,7 @@ func (p *parts) registerAdmin(o options) error {
 		_, err := p.loader.Load(ctx)
 		return err
 	}
-	pol, err := policies.New(policies.Options{
+	pol, err := tenants.New(tenants.Options{
 		Store: p.admin.policies, Audit: p.state.audit, State: p.state.store.State, Compliance: p.engine,
 		Reload: reloadSet, Current: func() reload.Set { return *p.admin.served.Load() },
 		Now: o.now, Logger: o.logger,

@@ -1,4 +1,4 @@
-package policies_test
+package tenants_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package policies_test
+package tenants_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/admin/policies"
+	"github.com/pdp-dev/pdp/server/internal/admin/tenants"
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/authn"
 	"github.com/pdp-dev/pdp/server/internal/engine"
@@ -65,7 +65,7 @@ environments:
 
 // rig is a service wired to a real engine and loader.
 type rig struct {
-	svc    *policies.Service
+	svc    *tenants.Service
 	engine *engine.Engine
 	state  *memory.Store
 	log    audit.Log
@@ -106,7 +106,7 @@ func startAudited(t *testing.T, ps tenantstore.Store, log audit.Log) *rig {
 	if _, err := loader.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := policies.New(policies.Options{
+	svc, err := tenants.New(tenants.Options{
 		Store: ps, Audit: r.log, State: r.state, Compliance: r.engine,
 		Reload:  func(ctx context.Context) error { _, err := loader.Load(ctx); return err },
 		Current: func() reload.Set { return *r.set.Load() },

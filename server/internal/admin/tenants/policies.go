@@ -1,4 +1,4 @@
-// Package policies implements the tenant-policy part of
+// Package tenants implements the tenant-policy part of
 // pdp.v1.PolicyAdminService: GetTenantPolicy, PutTenantPolicy (with
 // change approval for tenants that declare SOX), ListTenants,
 // ListPendingChanges, ApproveChange, RejectChange, ComplianceReport,
@@ -19,7 +19,7 @@
 // author read); the author may not approve their own change, and callers
 // without a name (a server without API keys) cannot approve at all.
 // RejectChange discards it; the author may withdraw their own.
-package policies
+package tenants
 
 import (
 	"context"
