@@ -47,6 +47,12 @@ func TestConsoleExamplesPrintWhatTheDocumentsShow(t *testing.T) {
 	bin, tools := t.TempDir(), t.TempDir()
 	goBuild(t, root, filepath.Join(bin, "pdp"), "./server/cmd/pdp")
 	goBuild(t, root, filepath.Join(tools, "grpcurl"), "github.com/fullstorydev/grpcurl/cmd/grpcurl")
+	// A pdp installed on the developer's PATH may be of another version,
+	// and a reader of a fresh clone has none: the documents call ./bin/pdp.
+	notOnPath := "#!/bin/sh\necho 'pdp: not on PATH in the docs: call ./bin/pdp' >&2\nexit 127\n"
+	if err := os.WriteFile(filepath.Join(tools, "pdp"), []byte(notOnPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, d := range docs {
 		t.Run(d.path, func(t *testing.T) {
