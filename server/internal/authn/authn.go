@@ -77,7 +77,7 @@ func (a *Authenticator) check(cred credential, rule Rule, what string) (Caller, 
 	if !ok {
 		return Caller{}, fault.New(fault.Unauthenticated, msgInvalid)
 	}
-	c := Caller{Name: e.Name, Role: e.Role, Tenants: e.Tenants, CertIdentity: certName, SPIFFEID: spiffe}
+	c := Caller{Name: e.Name, Role: e.Role, Tenants: e.Tenants, Streams: e.Streams, CertIdentity: certName, SPIFFEID: spiffe}
 	if !rule.Allows(e.Role) {
 		return c, fault.New(fault.PermissionDenied, "role %s may not call %s", e.Role, what)
 	}

@@ -18,6 +18,8 @@ type Caller struct {
 	// Tenants are a tenant-admin's tenants, or the tenants a scoped pep
 	// key serves (empty: every tenant).
 	Tenants []string
+	// Streams are a transmitter's Shared Signals streams.
+	Streams []string
 	// CertIdentity is the verified client certificate's identity (SPIFFE
 	// ID, else DNS SAN, else common name); empty without mutual TLS.
 	CertIdentity string
@@ -59,6 +61,21 @@ func AllowedTenant(ctx context.Context, tenant string) bool {
 		return tenant != "" && slices.Contains(c.Tenants, tenant)
 	}
 	return false
+}
+
+// AllowedStream reports whether the caller in ctx may push events to the
+// Shared Signals stream: an admin and an anonymous caller (the server runs
+// without keys; the SET's signature alone decides) may push to every
+// stream, a transmitter to its own; a context without a caller may not.
+func AllowedStream(ctx context.Context, stream string) bool {
+	c, ok := CallerFrom(ctx)
+	switch {
+	case !ok:
+		return false
+	case c.Anonymous, c.Role == RoleAdmin:
+		return true
+	}
+	return c.Role == RoleTransmitter && slices.Contains(c.Streams, stream)
 }
 
 // DecisionTenant refuses, with PERMISSION_DENIED, a caller that may not

@@ -24,7 +24,9 @@
 // DecisionService (Check, BatchCheck, Report), Envoy's ext_authz and the
 // HTTP check, report and forward-auth paths, for every tenant or, when its
 // entry lists tenants, for those only (DecisionTenant, which the
-// DecisionService applies at every one of these doors). Health is open to everyone;
+// DecisionService applies at every one of these doors); transmitter may
+// push Shared Signals events to the streams its entry lists (streams:
+// [name], checked by AllowedStream) and nothing else. Health is open to everyone;
 // server reflection and, unless it is public, /metrics to every valid key.
 //
 // A presented key is hashed and compared with every stored hash in constant

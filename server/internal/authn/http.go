@@ -34,6 +34,18 @@ func (a *Authenticator) HTTPMiddleware(next http.Handler) http.Handler {
 	})
 }
 
+// WriteSETError answers a refused Security Event Token as RFC 8935
+// section 2.3 says: 400 with {"err": code, "description": description}.
+func WriteSETError(w http.ResponseWriter, code, description string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusBadRequest)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(map[string]string{"err": code, "description": description})
+}
+
 // httpCredential reads the key and the verified client certificate, and
 // names the header the key came in.
 func httpCredential(r *http.Request) (cred credential, header string) {
@@ -51,6 +63,8 @@ func httpCredential(r *http.Request) (cred credential, header string) {
 }
 
 // refuse answers 401 or 403 and logs the refusal without credentials.
+// Below SSFPathPrefix the answer is RFC 8935's: 400 with err
+// authentication_failed or access_denied.
 func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	status, code := http.StatusForbidden, "PERMISSION_DENIED"
 	msg := err.Error()
@@ -59,6 +73,16 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, err error
 		if fe.Code == fault.Unauthenticated {
 			status, code = http.StatusUnauthorized, "UNAUTHENTICATED"
 		}
+	}
+	if strings.HasPrefix(r.URL.Path, SSFPathPrefix) {
+		errCode := "access_denied"
+		if status == http.StatusUnauthorized {
+			errCode = "authentication_failed"
+		}
+		a.logger.InfoContext(r.Context(), "HTTP call refused",
+			"http.method", r.Method, "http.path", r.URL.Path, "peer", r.RemoteAddr, "code", errCode, "reason", msg)
+		WriteSETError(w, errCode, msg)
+		return
 	}
 	if status == http.StatusUnauthorized {
 		challenge := `Bearer realm="pdp"`

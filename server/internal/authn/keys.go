@@ -26,10 +26,13 @@ const (
 	RoleTenantAdmin Role = "tenant-admin"
 	// RolePEP may ask for decisions and report events.
 	RolePEP Role = "pep"
+	// RoleTransmitter may push Shared Signals events to its streams
+	// (POST /ssf/streams/{name}/events), and nothing else.
+	RoleTransmitter Role = "transmitter"
 )
 
 // Roles lists every role.
-var Roles = []Role{RoleAdmin, RoleTenantAdmin, RolePEP}
+var Roles = []Role{RoleAdmin, RoleTenantAdmin, RolePEP, RoleTransmitter}
 
 // KeyPrefix begins every key GenerateKey makes, so that a leaked key is
 // easy to recognise in code and by secret scanners.
@@ -51,6 +54,9 @@ type Entry struct {
 	// pep asks and reports for (optional: without them a pep serves every
 	// tenant); refused for admin.
 	Tenants []string `yaml:"tenants,omitempty"`
+	// Streams are the Shared Signals streams a transmitter pushes to
+	// (required); refused for the other roles.
+	Streams []string `yaml:"streams,omitempty"`
 }
 
 // KeySet is a parsed, checked key file. It is immutable.
@@ -102,10 +108,23 @@ func ParseKeys(data []byte) (*KeySet, error) {
 			}
 			seen[h] = true
 		}
+		if len(e.Streams) > 0 && e.Role != RoleTransmitter {
+			bad("streams apply to the transmitter role only")
+		}
 		switch e.Role {
 		case RoleAdmin:
 			if len(e.Tenants) > 0 {
 				bad("tenants apply to the tenant-admin and pep roles only")
+			}
+		case RoleTransmitter:
+			if len(e.Tenants) > 0 {
+				bad("tenants apply to the tenant-admin and pep roles only; a transmitter names its streams")
+			}
+			if len(e.Streams) == 0 {
+				bad("a transmitter needs at least one stream")
+			}
+			if slices.Contains(e.Streams, "") {
+				bad("streams must not be empty")
 			}
 		case RoleTenantAdmin, RolePEP:
 			if e.Role == RoleTenantAdmin && len(e.Tenants) == 0 {
@@ -115,10 +134,11 @@ func ParseKeys(data []byte) (*KeySet, error) {
 				bad("tenants must not be empty")
 			}
 		default:
-			bad("role %q: must be admin, tenant-admin or pep", e.Role)
+			bad("role %q: must be admin, tenant-admin or pep (clients), or transmitter (Shared Signals push)", e.Role)
 		}
 		e.KeySHA256 = hex.EncodeToString(h[:])
 		e.Tenants = slices.Clone(e.Tenants)
+		e.Streams = slices.Clone(e.Streams)
 		set.entries = append(set.entries, e)
 		set.hashes = append(set.hashes, h)
 	}
@@ -146,6 +166,7 @@ func (s *KeySet) Lookup(key string) (Entry, bool) {
 	}
 	e := s.entries[match]
 	e.Tenants = slices.Clone(e.Tenants)
+	e.Streams = slices.Clone(e.Streams)
 	return e, true
 }
 
@@ -171,5 +192,5 @@ func ParseRole(s string) (Role, error) {
 	if slices.Contains(Roles, r) {
 		return r, nil
 	}
-	return "", fmt.Errorf("role %q: must be admin, tenant-admin or pep", s)
+	return "", fmt.Errorf("role %q: must be admin, tenant-admin or pep (clients), or transmitter (Shared Signals push)", s)
 }

@@ -27,10 +27,17 @@ var (
 	adminOnly = Rule{Roles: []Role{RoleAdmin}}
 	deciders  = Rule{Roles: []Role{RoleAdmin, RolePEP}}
 	admins    = Rule{Roles: []Role{RoleAdmin, RoleTenantAdmin}}
+	pushers   = Rule{Roles: []Role{RoleAdmin, RoleTransmitter}}
 )
 
 // authzenMetadata is the well-known path of the AuthZEN metadata.
 const authzenMetadata = "/.well-known/authzen-configuration"
+
+// SSFPathPrefix begins the Shared Signals push paths,
+// /ssf/streams/{name}/events. Refusals there are answered as RFC 8935
+// says (400 with {"err", "description"}), and the handler checks the
+// stream with AllowedStream.
+const SSFPathPrefix = "/ssf/streams/"
 
 // ExtAuthzService is Envoy's external authorization service.
 const ExtAuthzService = "envoy.service.auth.v3.Authorization"
@@ -78,6 +85,7 @@ func GRPCRule(fullMethod string) Rule {
 //     tenants);
 //   - the AuthZEN metadata, /.well-known/authzen-configuration and below
 //     it: public, as discovery documents are;
+//   - below /ssf/streams/: admin and transmitter;
 //   - anything else: admin.
 func HTTPRule(path string, metricsPublic bool) Rule {
 	switch path {
@@ -101,6 +109,9 @@ func HTTPRule(path string, metricsPublic bool) Rule {
 		if _, sub, ok := strings.Cut(rest, "/"); ok && strings.HasPrefix(sub, "access/v1/") {
 			return deciders
 		}
+	}
+	if strings.HasPrefix(path, SSFPathPrefix) {
+		return pushers
 	}
 	return adminOnly
 }

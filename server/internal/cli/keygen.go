@@ -13,20 +13,23 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/authn"
 )
 
-// runKeygen is `pdp keygen NAME ROLE [--tenants a,b]`: a new API key on
+// runKeygen is `pdp keygen NAME ROLE [--tenants a,b] [--streams s]`: a new API key on
 // the first line of standard output, then its entry for the --api-keys
 // file, which holds only the key's SHA-256. The key is shown once.
 // --tenants names a tenant-admin's tenants, or scopes a pep key to the
-// tenants it may ask and report for.
+// tenants it may ask and report for; --streams names the Shared Signals
+// streams a transmitter key pushes to.
 func runKeygen(_ context.Context, args []string, env Env) int {
 	fs := flag.NewFlagSet("pdp keygen", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	tenants := fs.String("tenants", "", "comma-separated tenants of a tenant-admin key, or the only tenants a pep key serves")
+	streams := fs.String("streams", "", "comma-separated Shared Signals streams a transmitter key pushes to")
 	fs.Usage = func() {
-		fmt.Fprintln(env.Stderr, "usage: pdp keygen NAME ROLE [--tenants a,b]\n\n"+
+		fmt.Fprintln(env.Stderr, "usage: pdp keygen NAME ROLE [--tenants a,b] [--streams s]\n\n"+
 			"Prints a new API key on the first line and, after it, the entry to add to the --api-keys file.\n"+
 			"ROLE is admin, tenant-admin (needs --tenants) or pep (--tenants scopes it; without, it serves\n"+
-			"every tenant). The file keeps only the key's SHA-256:\n"+
+			"every tenant), or transmitter (needs --streams: it pushes Shared Signals events to them).\n"+
+			"The file keeps only the key's SHA-256:\n"+
 			"store the key now, it cannot be shown again.\n\nflags:")
 		fs.PrintDefaults()
 	}
@@ -42,6 +45,14 @@ func runKeygen(_ context.Context, args []string, env Env) int {
 		return ExitUsage
 	}
 	entry, err := keyEntry(pos[0], pos[1], *tenants)
+	if entry.Streams = splitList(*streams); err == nil {
+		switch {
+		case entry.Role == authn.RoleTransmitter && len(entry.Streams) == 0:
+			err = errors.New("a transmitter key needs --streams")
+		case entry.Role != authn.RoleTransmitter && len(entry.Streams) > 0:
+			err = fmt.Errorf("--streams applies to transmitter keys only, not %s", entry.Role)
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pdp keygen: %v\n", err)
 		return ExitUsage
@@ -76,17 +87,13 @@ func keyEntry(name, role, tenants string) (authn.Entry, error) {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("ROLE: %w", err))
 	}
-	var list []string
-	for _, t := range strings.Split(tenants, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			list = append(list, t)
-		}
-	}
+	list := splitList(tenants)
 	switch {
 	case r == authn.RoleTenantAdmin && len(list) == 0:
 		errs = append(errs, errors.New("a tenant-admin key needs --tenants"))
-	case r == authn.RoleAdmin && len(list) > 0:
+	case (r == authn.RoleAdmin || r == authn.RoleTransmitter) && len(list) > 0:
 		errs = append(errs, fmt.Errorf("--tenants applies to tenant-admin and pep keys only, not %s", r))
 	}
 	return authn.Entry{Name: name, Role: r, Tenants: list}, errors.Join(errs...)
 }
+

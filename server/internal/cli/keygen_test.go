@@ -73,3 +73,24 @@ func TestKeygenRefusesBadArguments(t *testing.T) {
 		}
 	}
 }
+
+func TestKeygenTransmitterNeedsStreamsAndItsEntryLoads(t *testing.T) {
+	t.Parallel()
+	r := runPDP(t, nil, "keygen", "okta", "transmitter", "--streams", "okta,okta-eu")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	key, entry, _ := strings.Cut(r.stdout, "\n")
+	set, err := authn.ParseKeys([]byte(entry))
+	if err != nil {
+		t.Fatalf("the printed entry does not load: %v\n%s", err, entry)
+	}
+	if got, ok := set.Lookup(key); !ok || got.Role != authn.RoleTransmitter || len(got.Streams) != 2 {
+		t.Fatalf("entry %+v, want a transmitter of two streams", got)
+	}
+	for _, args := range [][]string{{"keygen", "okta", "transmitter"}, {"keygen", "gw", "pep", "--streams", "okta"}} {
+		if r := runPDP(t, nil, args...); r.code != ExitUsage {
+			t.Errorf("%v: exit %d, want usage: %s", args, r.code, r.stderr)
+		}
+	}
+}
