@@ -96,4 +96,3 @@ func keyEntry(name, role, tenants string) (authn.Entry, error) {
 	}
 	return authn.Entry{Name: name, Role: r, Tenants: list}, errors.Join(errs...)
 }
-
