@@ -25,7 +25,7 @@ var layers = []struct {
 	{"domain and state", []string{"engine", "regotester", "policycheck", "tenantdata", "tenantstore", "ipset", "iprules",
 		"audit", "geo", "store", "ssf"}},
 	{"store backends", []string{"store/memory", "store/bolt", "store/redis", "store/backend"}},
-	{"services", []string{"signals", "incident", "reload", "decisionlog", "authn", "decide", "pdpsvc", "admin", "gateway"}},
+	{"services", []string{"signals", "incident", "reload", "decisionlog", "authn", "decide", "pdpsvc", "admin", "gateway", "ssf/receiver"}},
 	{"doors", []string{"transport", "extauthz", "forwardauth", "authzen"}},
 	{"wiring", []string{"app"}},
 	{"commands", []string{"cli"}},

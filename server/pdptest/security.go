@@ -30,6 +30,8 @@ type Key struct {
 	Role authn.Role
 	// Tenants are a tenant-admin's tenants.
 	Tenants []string
+	// Streams are a transmitter's Shared Signals streams.
+	Streams []string
 }
 
 // NewKey makes a fresh key.
@@ -42,12 +44,20 @@ func NewKey(t testing.TB, name string, role authn.Role, tenants ...string) Key {
 	return Key{Name: name, Key: k, Role: role, Tenants: tenants}
 }
 
+// NewTransmitterKey makes a fresh transmitter key for streams.
+func NewTransmitterKey(t testing.TB, name string, streams ...string) Key {
+	t.Helper()
+	k := NewKey(t, name, authn.RoleTransmitter)
+	k.Streams = streams
+	return k
+}
+
 // keyFile is the YAML of the --api-keys file holding keys.
 func keyFile(t testing.TB, keys []Key) []byte {
 	t.Helper()
 	entries := make([]authn.Entry, 0, len(keys))
 	for _, k := range keys {
-		entries = append(entries, authn.Entry{Name: k.Name, KeySHA256: authn.HashKey(k.Key), Role: k.Role, Tenants: k.Tenants})
+		entries = append(entries, authn.Entry{Name: k.Name, KeySHA256: authn.HashKey(k.Key), Role: k.Role, Tenants: k.Tenants, Streams: k.Streams})
 	}
 	out, err := yaml.Marshal(entries)
 	if err != nil {

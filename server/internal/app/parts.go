@@ -164,7 +164,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	}
 	// X-Request-ID is echoed outside the guards, so that their refusals
 	// carry it too.
-	p.httpServer = transport.NewHTTPServer(authzen.EchoRequestID(p.sec.httpHandler(authzen.Mount(authz, forwardauth.Mount(forwardAuth, transport.NewHTTPHandler(transport.HTTPOptions{
+	p.httpServer = transport.NewHTTPServer(authzen.EchoRequestID(p.sec.httpHandler(authzen.Mount(authz, p.state.ssf.mount(forwardauth.Mount(forwardAuth, transport.NewHTTPHandler(transport.HTTPOptions{
 		Decisions:      svc,
 		Ready:          p.health.Ready,
 		Metrics:        p.metrics.Handler(),
@@ -173,13 +173,14 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		RequestTimeout: cfg.CheckTimeout,
 		TracerProvider: tp,
 		MeterProvider:  p.metrics.MeterProvider(),
-	}))))), transport.HTTPServerOptions{
+	})))))), transport.HTTPServerOptions{
 		TLSConfig:     p.sec.httpTLS(),
 		HeaderTimeout: cfg.HTTPHeaderTimeout,
 		BodyTimeout:   cfg.HTTPBodyTimeout,
 		IdleTimeout:   cfg.HTTPIdleTimeout,
 		Logger:        o.logger,
 	})
+	p.state.ssf.start(ctx, cfg, o)
 	return p, nil
 }
 

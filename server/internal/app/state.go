@@ -33,6 +33,8 @@ type state struct {
 	// checkpoints signs the audit chain's head into --audit-checkpoints;
 	// nil when off.
 	checkpoints *checkpoint.Checkpointer
+	// ssf receives the Shared Signals events of --ssf-config; nil when off.
+	ssf *sharedSignals
 }
 
 func openState(cfg config.Config, o options) (*state, error) {
@@ -55,6 +57,13 @@ func openState(cfg config.Config, o options) (*state, error) {
 		return nil, err
 	}
 	if err := s.openResponders(cfg, o); err != nil {
+		s.ipRules.close()
+		s.closeCheckpoints()
+		_ = st.Close()
+		return nil, err
+	}
+	if s.ssf, err = openSharedSignals(cfg, o, s); err != nil {
+		s.closeResponders()
 		s.ipRules.close()
 		s.closeCheckpoints()
 		_ = st.Close()
@@ -83,6 +92,7 @@ func (s *state) onLoad(set reload.Set) {
 func (s *state) ping(ctx context.Context) error { return s.store.State.Ping(ctx) }
 
 func (s *state) close() {
+	s.ssf.stop()
 	s.closeResponders()
 	s.ipRules.close()
 	s.closeCheckpoints()

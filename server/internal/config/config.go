@@ -40,6 +40,10 @@ type Config struct {
 	// TenantsDir is a directory of tenant policy files, one YAML or JSON file
 	// per tenant, watched for changes (--tenants, PDP_TENANTS).
 	TenantsDir string
+	// SSFConfig is a YAML file of OpenID Shared Signals streams (CAEP,
+	// RISC) whose events change decisions, watched for changes
+	// (--ssf-config, PDP_SSF_CONFIG; docs/continuous-evaluation.md).
+	SSFConfig string
 	// Store selects where state lives (--store, PDP_STORE): "bolt:PATH"
 	// (the default, one embedded file whose directory is created),
 	// "memory:", or "redis://HOST:PORT/DB" / "rediss://..."; see ParseStore.
@@ -188,6 +192,7 @@ func (c *Config) registerCore(fs *flag.FlagSet, policyDirs *stringList) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr, "HTTP listen address")
 	fs.Var(policyDirs, "policy-dir", "directory of Rego modules added to the built-in library, watched (repeatable; PDP_POLICY_DIR is comma-separated)")
 	fs.StringVar(&c.TenantsDir, "tenants", c.TenantsDir, "directory of tenant policy files, one YAML or JSON file per tenant, watched")
+	fs.StringVar(&c.SSFConfig, "ssf-config", c.SSFConfig, "YAML file of Shared Signals (CAEP/RISC) streams whose events change decisions, watched")
 	fs.StringVar(&c.Store, "store", c.Store, storeHelp)
 	fs.IntVar(&c.MaxRequestBytes, "max-request-bytes", c.MaxRequestBytes, "largest gRPC message or HTTP body in bytes")
 	fs.DurationVar(&c.CheckTimeout, "check-timeout", c.CheckTimeout, "deadline of one decision when the caller sets no earlier one")
@@ -227,6 +232,13 @@ func (c Config) Validate() error {
 	if c.TenantsDir != "" {
 		if err := checkDir(c.TenantsDir); err != nil {
 			bad("--tenants %s: %v", c.TenantsDir, err)
+		}
+	}
+	if c.SSFConfig != "" {
+		if st, err := os.Stat(c.SSFConfig); err != nil {
+			bad("--ssf-config %s: %v", c.SSFConfig, err)
+		} else if !st.Mode().IsRegular() {
+			bad("--ssf-config %s: not a regular file", c.SSFConfig)
 		}
 	}
 	if _, err := ParseStore(c.Store); err != nil {
