@@ -21,7 +21,7 @@ var layers = []struct {
 	pkgs []string
 }{
 	{"foundation", []string{"config", "decision", "fault", "version", "follow", "filewatch", "fulldisk", "gctune",
-		"mdfiles", "docexamples", "bearer", "policydoc", "rpcstatus", "telemetry", "tlsutil", "contract"}},
+		"mdfiles", "docexamples", "bearer", "rpcstatus", "telemetry", "tlsutil", "contract"}},
 	{"domain and state", []string{"engine", "regotester", "policycheck", "tenantdata", "tenantstore", "ipset", "iprules",
 		"audit", "geo", "store", "ssf"}},
 	{"store backends", []string{"store/memory", "store/bolt", "store/redis", "store/backend"}},

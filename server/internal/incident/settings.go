@@ -3,7 +3,6 @@ package incident
 import (
 	"time"
 
-	"github.com/pdp-dev/pdp/server/internal/policydoc"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
@@ -73,19 +72,19 @@ type envKey struct{ tenant, env string }
 // it lacks get DefaultSettings. Build it again when the document changes.
 func PolicySettings(tenants map[string]any) SettingsFunc {
 	m := make(map[envKey]Settings)
-	policydoc.Environments(tenants, func(tenant, env string, policy map[string]any) {
+	tenantdata.Environments(tenants, func(tenant, env string, policy map[string]any) {
 		s := DefaultSettings(tenant, env)
 		s.ReportOnly, _ = policy["report_only"].(bool)
-		if n, ok := policydoc.Int(policy, "incident", "failed_logins_threshold"); ok && n >= 0 {
+		if n, ok := tenantdata.Int(policy, "incident", "failed_logins_threshold"); ok && n >= 0 {
 			s.FailedLoginsThreshold = int(n)
 		}
-		if n, ok := policydoc.Int(policy, "incident", "failed_logins_window_ns"); ok && n > 0 {
+		if n, ok := tenantdata.Int(policy, "incident", "failed_logins_window_ns"); ok && n > 0 {
 			s.FailedLoginsWindow = time.Duration(n)
 		}
-		if n, ok := policydoc.Int(policy, "incident", "suspicious_ip_threshold"); ok && n >= 0 {
+		if n, ok := tenantdata.Int(policy, "incident", "suspicious_ip_threshold"); ok && n >= 0 {
 			s.SuspiciousIPThreshold = int(n)
 		}
-		if n, ok := policydoc.Int(policy, "incident", "auto_block_ttl_ns"); ok && n > 0 {
+		if n, ok := tenantdata.Int(policy, "incident", "auto_block_ttl_ns"); ok && n > 0 {
 			s.AutoBlockTTL = time.Duration(n)
 		}
 		m[envKey{tenant, env}] = s.normalized()

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/policydoc"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // Sources the server itself writes.
@@ -42,7 +42,7 @@ var policyLists = []struct {
 func TenantPolicyEntries(tenants map[string]any) ([]Entry, error) {
 	var entries []Entry
 	var v fault.Violations
-	policydoc.Environments(tenants, func(tenant, env string, policy map[string]any) {
+	tenantdata.Environments(tenants, func(tenant, env string, policy map[string]any) {
 		for _, pl := range policyLists {
 			field := fmt.Sprintf("tenants.%s.environments.%s.%s", tenant, env, pl.key)
 			for i, s := range stringsOf(policy[pl.key]) {

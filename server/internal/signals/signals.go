@@ -22,8 +22,8 @@ import (
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
-	"github.com/pdp-dev/pdp/server/internal/policydoc"
 	"github.com/pdp-dev/pdp/server/internal/store"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // Geo resolves an address to a location. A nil Geo means no GeoIP
@@ -104,9 +104,9 @@ type envKey struct{ tenant, env string }
 // the document changes.
 func PolicySettings(tenants map[string]any) SettingsFunc {
 	m := make(map[envKey]Settings)
-	policydoc.Environments(tenants, func(tenant, env string, policy map[string]any) {
+	tenantdata.Environments(tenants, func(tenant, env string, policy map[string]any) {
 		var s Settings
-		if ns, ok := policydoc.Int(policy, "incident", "failed_logins_window_ns"); ok && ns > 0 {
+		if ns, ok := tenantdata.Int(policy, "incident", "failed_logins_window_ns"); ok && ns > 0 {
 			s.FailureWindow = time.Duration(ns)
 		}
 		m[envKey{tenant, env}] = s.Normalized()

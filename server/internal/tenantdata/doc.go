@@ -14,6 +14,9 @@
 //	          every default filled in, values canonical
 //	ETag      a stable hash of the policy's content
 //	LoadDir   all of the above for every file of a directory
+//	Data      the whole data.tenants document; Environments and Int read
+//	          it back for the state derived from it (IP lists, signal
+//	          windows, incident thresholds)
 //
 // # File format
 //

@@ -1,4 +1,4 @@
-package policydoc
+package tenantdata
 
 import (
 	"encoding/json"

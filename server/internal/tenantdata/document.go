@@ -1,8 +1,9 @@
-// Package policydoc reads the data.tenants document the engine holds
+package tenantdata
+
+// This file reads the data.tenants document Data builds and the engine holds
 // (tenant → {"plan", "environments": {env: effective policy}}, see
 // rego/README.md), for the packages that derive state from it: IP lists,
-// signal windows, incident thresholds. It imports nothing of the project.
-package policydoc
+// signal windows, incident thresholds.
 
 import (
 	"encoding/json"
