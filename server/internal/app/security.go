@@ -87,6 +87,7 @@ func buildSecurity(ctx context.Context, cfg config.Config, o options, metrics *t
 			Mode:   decisionlog.Mode(cfg.DecisionLogMode),
 			Buffer: cfg.DecisionLogBuffer,
 			Masks:  masks,
+			Inputs: cfg.DecisionLogInputs,
 			OnDrop: metrics.RecordDecisionLogDropped,
 			OnFail: metrics.RecordDecisionLogFailed,
 			Logger: o.logger,

@@ -57,6 +57,11 @@ type Security struct {
 	// (--decision-log-mask, PDP_DECISION_LOG_MASK), such as
 	// "subject.email,network.ip=truncate".
 	DecisionLogMask []string
+	// DecisionLogInputs records in each line the input document the
+	// policy evaluated (the request after signal enrichment), masked like
+	// the line, so that pdp replay and pdp explain can decide it again
+	// (--decision-log-inputs, PDP_DECISION_LOG_INPUTS).
+	DecisionLogInputs bool
 	// DecisionLogMode is "drop" (a line that finds the queue full or
 	// whose write fails is lost and counted in
 	// pdp_decision_log_dropped_total) or "block" (a decision waits for its
@@ -102,6 +107,7 @@ func (s *Security) registerSecurity(fs *flag.FlagSet) {
 	fs.StringVar(&s.ClientCA, "client-ca", s.ClientCA, "PEM CA bundle; clients must present a certificate it signs (mutual TLS; reloaded when it changes)")
 	fs.StringVar(&s.DecisionLog, "decision-log", s.DecisionLog, `one JSON line per decision to "stdout" or a file path (rotated)`)
 	fs.Var((*listFlag)(&s.DecisionLogMask), "decision-log-mask", "fields to mask in the decision log, PATH[=hash|redact|truncate], comma-separated or repeated")
+	fs.BoolVar(&s.DecisionLogInputs, "decision-log-inputs", s.DecisionLogInputs, "record in each decision log line the input the policy evaluated, masked like the line, for pdp replay and pdp explain")
 	fs.StringVar(&s.DecisionLogMode, "decision-log-mode", s.DecisionLogMode, `"drop" (lines that cannot be queued or written are dropped and counted) or "block" (a decision waits for its line to be written, and fails with UNAVAILABLE when it cannot be)`)
 	fs.IntVar(&s.DecisionLogBuffer, "decision-log-buffer", s.DecisionLogBuffer, "decision log queue length")
 	fs.IntVar(&s.DecisionLogMaxSizeMB, "decision-log-max-size-mb", s.DecisionLogMaxSizeMB, "rotate the decision log file at this size in MB")

@@ -381,3 +381,67 @@ func TestOpenFile(t *testing.T) {
 		t.Fatal("Open accepted a path under a file")
 	}
 }
+
+func TestInputsAreRecordedVersionedAndMaskedFieldByField(t *testing.T) {
+	t.Parallel()
+	masks, err := decisionlog.ParseMasks([]string{"subject.email", "network.ip=truncate", "session.id=redact"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf buffer
+	l := decisionlog.New(decisionlog.Options{Writer: &buf, Masks: masks, Inputs: true})
+	d := challenge()
+	req := request()
+	req.Time = time.Date(2026, 3, 3, 10, 15, 0, 123, time.UTC) // as the engine sets it
+	req.Subject.Email = ""                                     // nothing to mask: not listed as masked
+	req.Signals.IP = decision.IPSignals{Checked: true, Denied: true, DeniedBy: "203.0.113.0/24 (tenant)"}
+	if _, err := logged(l, fixedDecider{d}).Decide(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	line := buf.lines(t)[0]
+	if line["input_format"] != float64(decisionlog.InputFormat) {
+		t.Errorf("input_format = %v, want %d", line["input_format"], decisionlog.InputFormat)
+	}
+	input, _ := line["input"].(map[string]any)
+	if input == nil {
+		t.Fatalf("no input in %v", line)
+	}
+	if got, want := input["time_ns"], float64(req.Time.UnixNano()); got != want {
+		t.Errorf("input.time_ns = %v, want the time the policy evaluated at, %v", got, want)
+	}
+	if got := input["network"].(map[string]any)["ip"]; got != "203.0.113.0/24" {
+		t.Errorf("input.network.ip = %v, want it truncated like the line's", got)
+	}
+	if got := input["session"].(map[string]any)["id"]; got != decisionlog.Redacted {
+		t.Errorf("input.session.id = %v, want it redacted", got)
+	}
+	if got := input["subject"].(map[string]any)["id"]; got != "u-42" {
+		t.Errorf("input.subject.id = %v, an unmasked field must stay exact", got)
+	}
+	if got := input["signals"].(map[string]any)["ip"].(map[string]any)["denied"]; got != true {
+		t.Errorf("input.signals.ip.denied = %v, want the enriched verdict", got)
+	}
+	if diff := cmp.Diff([]any{"network.ip", "session.id"}, line["masked"]); diff != "" {
+		t.Errorf("masked (-want +got):\n%s", diff)
+	}
+}
+
+func TestNoInputsUnlessAsked(t *testing.T) {
+	t.Parallel()
+	var buf buffer
+	l := decisionlog.New(decisionlog.Options{Writer: &buf})
+	if _, err := logged(l, fixedDecider{challenge()}).Decide(context.Background(), request()); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"input", "input_format", "masked"} {
+		if v, ok := buf.lines(t)[0][k]; ok {
+			t.Errorf("%s = %v without Options.Inputs", k, v)
+		}
+	}
+}

@@ -77,11 +77,26 @@ type Entry struct {
 	LatencyMS float64 `json:"latency_ms"`
 	// TraceID is the request's trace, when it has one.
 	TraceID string `json:"trace_id,omitempty"`
+	// InputFormat is the version of Input's format, InputFormat, when
+	// the line records its input (Options.Inputs).
+	InputFormat int `json:"input_format,omitempty"`
+	// Input is the input document the policy evaluated (rego/README.md:
+	// the request after signal enrichment, at the time it was decided),
+	// masked like the line, when Options.Inputs.
+	Input map[string]any `json:"input,omitempty"`
+	// Masked are the paths of Input that a mask rewrote: a replay of the
+	// line is approximate in each of them.
+	Masked []string `json:"masked,omitempty"`
 
 	// done, when set, hears whether the line was written (Record in
 	// ModeBlock).
 	done chan error
 }
+
+// InputFormat is the version of the recorded input's format. It changes
+// when rego/README.md changes the input document in a way an older line
+// would not replay under; a reader refuses formats it does not know.
+const InputFormat = 1
 
 // Subject identifies the user.
 type Subject struct {

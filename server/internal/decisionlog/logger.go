@@ -14,6 +14,7 @@ import (
 
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
@@ -67,6 +68,10 @@ type Options struct {
 	Buffer int
 	// Masks rewrite fields before a line is written.
 	Masks []Mask
+	// Inputs records in each line the input document the policy
+	// evaluated (--decision-log-inputs), so that pdp replay and pdp
+	// explain can decide it again.
+	Inputs bool
 	// OnDrop, when set, is called once per line lost without failing a
 	// call (for the pdp_decision_log_dropped_total counter); it must be
 	// cheap.
@@ -86,6 +91,7 @@ type Logger struct {
 	w      io.Writer
 	mode   Mode
 	masks  []Mask
+	inputs bool
 	onDrop func()
 	onFail func()
 	logger *slog.Logger
@@ -116,6 +122,7 @@ func New(opts Options) *Logger {
 		w:      opts.Writer,
 		mode:   opts.Mode,
 		masks:  append([]Mask(nil), opts.Masks...),
+		inputs: opts.Inputs,
 		onDrop: opts.OnDrop,
 		onFail: opts.OnFail,
 		logger: opts.Logger,
@@ -356,11 +363,30 @@ func (l *Logger) write(out *lineWriter, b *batch) error {
 // made. In ModeBlock a line that could not be written is an Unavailable
 // fault, and the decision must not be returned.
 func (l *Logger) LogDecision(ctx context.Context, req *decision.Request, d *decision.Decision, took time.Duration) error {
-	if err := l.Record(ctx, NewEntry(ctx, req, d, time.Now(), took)); err != nil {
+	e := NewEntry(ctx, req, d, time.Now(), took)
+	if l.inputs {
+		l.addInput(e, req, d)
+	}
+	if err := l.Record(ctx, e); err != nil {
 		if errors.Is(err, ErrNotRecorded) {
 			return fault.Wrap(err, fault.Unavailable, UnavailableMessage)
 		}
 		return err
 	}
 	return nil
+}
+
+// addInput records the input d was decided with. An input that cannot be
+// built (the engine would have refused it before deciding) leaves the
+// line without one rather than losing the line.
+func (l *Logger) addInput(e *Entry, req *decision.Request, d *decision.Decision) {
+	// The engine set req.Time to the time it decided at; a request it
+	// did not decide is logged at the line's time.
+	at := e.Time
+	input, err := engine.InputJSON(req, func() time.Time { return at })
+	if err != nil {
+		l.logger.Warn("decision log: the input of a decision cannot be recorded", "decision_id", d.ID, "error", err.Error())
+		return
+	}
+	e.InputFormat, e.Input = InputFormat, input
 }

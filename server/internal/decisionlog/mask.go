@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/netip"
+	"strings"
 
 	"github.com/pdp-dev/pdp/server/internal/config"
 )
@@ -39,13 +40,33 @@ func ParseMasks(specs []string) ([]Mask, error) { return config.ParseDecisionLog
 // Redacted is what MaskRedact writes.
 const Redacted = "[redacted]"
 
-// apply rewrites the masked fields of e.
+// apply rewrites the masked fields of e, in the line and in its input.
 func apply(masks []Mask, e *Entry) {
 	for _, m := range masks {
 		if f := field(e, m.Path); f != nil && *f != "" {
 			*f = maskValue(m.Mode, *f)
 		}
+		if e.Input != nil && maskInput(e.Input, m) {
+			e.Masked = append(e.Masked, m.Path)
+		}
 	}
+}
+
+// maskInput rewrites the field of an input document a mask path names
+// (the paths of a line and of the input are the same) and reports whether
+// there was a value to rewrite.
+func maskInput(input map[string]any, m Mask) bool {
+	group, key, ok := strings.Cut(m.Path, ".")
+	if !ok {
+		return false
+	}
+	obj, _ := input[group].(map[string]any)
+	v, _ := obj[key].(string)
+	if v == "" {
+		return false
+	}
+	obj[key] = maskValue(m.Mode, v)
+	return true
 }
 
 // field points at the field of e a mask path names, or is nil when the

@@ -78,7 +78,15 @@ type Engine struct {
 	// loadMu serialises Load so that two reloads cannot interleave.
 	loadMu  sync.Mutex
 	current atomic.Pointer[prepared]
+	// recent holds the last sets that served, newest last, so that a
+	// recorded decision can be evaluated again with the set that made it
+	// (see Evaluate). Guarded by loadMu.
+	recent []*prepared
 }
+
+// recentSets is how many of the last served policy sets Evaluate can
+// still use.
+const recentSets = 8
 
 // prepared is one loaded policy set, immutable once published.
 type prepared struct {
@@ -127,6 +135,7 @@ func (e *Engine) Load(ctx context.Context, b Bundle) (string, error) {
 		return "", err
 	}
 	e.current.Store(p)
+	e.remember(p)
 	e.logger.LogAttrs(ctx, slog.LevelInfo, "policy loaded",
 		slog.String("revision", p.revision),
 		slog.Int("modules", len(b.Modules)),
@@ -146,7 +155,8 @@ func (e *Engine) Revision() string {
 	return ""
 }
 
-// Decide evaluates data.pdp.decision for one validated request. A deny or a
+// Decide evaluates data.pdp.decision for one validated request, at
+// req.Time, which it sets to the clock's time when the request has none. A deny or a
 // challenge is a decision, not an error. Errors mean the engine could not
 // decide: fault.Unavailable before the first Load, fault.DeadlineExceeded
 // when ctx ends first, fault.InvalidArgument when the attributes are not
@@ -166,10 +176,20 @@ func (e *Engine) Decide(ctx context.Context, req *decision.Request) (*decision.D
 		return nil, contextFault(err)
 	}
 
-	input, err := buildInput(req, e.now)
+	// A request without a time is decided at the clock's, and keeps it:
+	// the decision log records the input exactly as it was evaluated.
+	if req.Time.IsZero() {
+		req.Time = e.now()
+	}
+	input, err := buildInputAt(req, req.Time)
 	if err != nil {
 		return nil, err
 	}
+	return e.decide(ctx, p, input)
+}
+
+// decide evaluates one input with p and names the decision.
+func (e *Engine) decide(ctx context.Context, p *prepared, input ast.Value) (*decision.Decision, error) {
 	rs, err := e.workers.eval(ctx, p, input)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {

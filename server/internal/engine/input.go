@@ -95,6 +95,15 @@ var (
 // items, and common values (booleans, small integers, interned strings,
 // empty strings and arrays) are shared.
 func buildInput(req *decision.Request, now func() time.Time) (ast.Value, error) {
+	t := req.Time
+	if t.IsZero() {
+		t = now()
+	}
+	return buildInputAt(req, t)
+}
+
+// buildInputAt is buildInput at time t, the request's time or the clock's.
+func buildInputAt(req *decision.Request, t time.Time) (ast.Value, error) {
 	attrs := emptyObjectValue
 	if len(req.Attributes) > 0 {
 		v, err := ast.InterfaceToValue(req.Attributes)
@@ -115,11 +124,6 @@ func buildInput(req *decision.Request, now func() time.Time) (ast.Value, error) 
 	resourceProps, err := properties("resource.properties", req.Resource.Properties)
 	if err != nil {
 		return nil, err
-	}
-
-	t := req.Time
-	if t.IsZero() {
-		t = now()
 	}
 
 	a := newTermArena(req)
