@@ -7,6 +7,8 @@
 package pdpv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
@@ -1368,7 +1370,8 @@ type ImportIPListRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Tenant; empty for a global list. Taken from the first chunk.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	// The list to import into. Taken from the first chunk.
+	// The list to import into; required in the first chunk, which it is
+	// taken from.
 	List IPList `protobuf:"varint,2,opt,name=list,proto3,enum=pdp.v1.IPList" json:"list,omitempty"`
 	// Name of the feed, such as "firehol_level1". Taken from the first chunk.
 	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
@@ -3102,14 +3105,14 @@ var File_pdp_v1_admin_proto protoreflect.FileDescriptor
 
 const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x12pdp/v1/admin.proto\x12\x06pdp.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13pdp/v1/policy.proto\"0\n" +
-	"\x16GetTenantPolicyRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"G\n" +
+	"\x12pdp/v1/admin.proto\x12\x06pdp.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13pdp/v1/policy.proto\"5\n" +
+	"\x16GetTenantPolicyRequest\x12\x1b\n" +
+	"\x06tenant\x18\x01 \x01(\tB\x03\xe0A\x02R\x06tenant\"G\n" +
 	"\x17GetTenantPolicyResponse\x12,\n" +
-	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\"^\n" +
-	"\x16PutTenantPolicyRequest\x12,\n" +
-	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x85\x01\n" +
+	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\"h\n" +
+	"\x16PutTenantPolicyRequest\x121\n" +
+	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyB\x03\xe0A\x02R\x06policy\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\"\x85\x01\n" +
 	"\x17PutTenantPolicyResponse\x12,\n" +
 	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\x12<\n" +
 	"\x0epending_change\x18\x02 \x01(\v2\x15.pdp.v1.PendingChangeR\rpendingChange\"\xd0\x01\n" +
@@ -3128,15 +3131,15 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"u\n" +
 	"\x1aListPendingChangesResponse\x12/\n" +
 	"\achanges\x18\x01 \x03(\v2\x15.pdp.v1.PendingChangeR\achanges\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\">\n" +
-	"\x14ApproveChangeRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"E\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"H\n" +
+	"\x14ApproveChangeRequest\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\"E\n" +
 	"\x15ApproveChangeResponse\x12,\n" +
-	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\"=\n" +
-	"\x13RejectChangeRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"E\n" +
+	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\"G\n" +
+	"\x13RejectChangeRequest\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\"E\n" +
 	"\x14RejectChangeResponse\x12-\n" +
 	"\x06change\x18\x01 \x01(\v2\x15.pdp.v1.PendingChangeR\x06change\"P\n" +
 	"\x12ListTenantsRequest\x12\x1b\n" +
@@ -3164,33 +3167,33 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1d\n" +
 	"\n" +
 	"created_by\x18\b \x01(\tR\tcreatedBy\x12\x16\n" +
-	"\x06source\x18\t \x01(\tR\x06source\"\xb5\x01\n" +
+	"\x06source\x18\t \x01(\tR\x06source\"\xcf\x01\n" +
 	"\x10AddIPRuleRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\"\n" +
-	"\x04list\x18\x02 \x01(\x0e2\x0e.pdp.v1.IPListR\x04list\x12\x12\n" +
-	"\x04cidr\x18\x03 \x01(\tR\x04cidr\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\x129\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x122\n" +
+	"\x04list\x18\x02 \x01(\x0e2\x0e.pdp.v1.IPListB\x0e\xe0A\x02\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04list\x12\x17\n" +
+	"\x04cidr\x18\x03 \x01(\tB\x03\xe0A\x02R\x04cidr\x12\x1b\n" +
+	"\x06reason\x18\x04 \x01(\tB\x03\xe0A\x02R\x06reason\x129\n" +
 	"\n" +
 	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"7\n" +
 	"\x11AddIPRuleResponse\x12\"\n" +
-	"\x04rule\x18\x01 \x01(\v2\x0e.pdp.v1.IPRuleR\x04rule\"=\n" +
-	"\x13RemoveIPRuleRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\":\n" +
+	"\x04rule\x18\x01 \x01(\v2\x0e.pdp.v1.IPRuleR\x04rule\"G\n" +
+	"\x13RemoveIPRuleRequest\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\":\n" +
 	"\x14RemoveIPRuleResponse\x12\"\n" +
-	"\x04rule\x18\x01 \x01(\v2\x0e.pdp.v1.IPRuleR\x04rule\"\x8c\x01\n" +
+	"\x04rule\x18\x01 \x01(\v2\x0e.pdp.v1.IPRuleR\x04rule\"\x96\x01\n" +
 	"\x12ListIPRulesRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\"\n" +
-	"\x04list\x18\x02 \x01(\x0e2\x0e.pdp.v1.IPListR\x04list\x12\x1b\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12,\n" +
+	"\x04list\x18\x02 \x01(\x0e2\x0e.pdp.v1.IPListB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04list\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"c\n" +
 	"\x13ListIPRulesResponse\x12$\n" +
 	"\x05rules\x18\x01 \x03(\v2\x0e.pdp.v1.IPRuleR\x05rules\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x7f\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x01\n" +
 	"\x13ImportIPListRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\"\n" +
-	"\x04list\x18\x02 \x01(\x0e2\x0e.pdp.v1.IPListR\x04list\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12,\n" +
+	"\x04list\x18\x02 \x01(\x0e2\x0e.pdp.v1.IPListB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04list\x12\x16\n" +
 	"\x06source\x18\x03 \x01(\tR\x06source\x12\x14\n" +
 	"\x05lines\x18\x04 \x03(\tR\x05lines\"\xa0\x01\n" +
 	"\x14ImportIPListResponse\x12\x14\n" +
@@ -3203,17 +3206,17 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\vInvalidLine\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x12\n" +
 	"\x04line\x18\x02 \x01(\tR\x04line\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"c\n" +
-	"\x13SetSSOStatusRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1c\n" +
-	"\tavailable\x18\x02 \x01(\bR\tavailable\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"o\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"m\n" +
+	"\x13SetSSOStatusRequest\x12\x1b\n" +
+	"\x06tenant\x18\x01 \x01(\tB\x03\xe0A\x02R\x06tenant\x12\x1c\n" +
+	"\tavailable\x18\x02 \x01(\bR\tavailable\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\"o\n" +
 	"\x14SetSSOStatusResponse\x12\x1c\n" +
 	"\tavailable\x18\x01 \x01(\bR\tavailable\x129\n" +
 	"\n" +
-	"changed_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tchangedAt\"q\n" +
-	"\x17ComplianceReportRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12 \n" +
+	"changed_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tchangedAt\"v\n" +
+	"\x17ComplianceReportRequest\x12\x1b\n" +
+	"\x06tenant\x18\x01 \x01(\tB\x03\xe0A\x02R\x06tenant\x12 \n" +
 	"\venvironment\x18\x02 \x01(\tR\venvironment\x12\x1c\n" +
 	"\tframework\x18\x03 \x01(\tR\tframework\"\xc7\x01\n" +
 	"\x18ComplianceReportResponse\x12\x16\n" +
@@ -3250,36 +3253,36 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\x05after\x18\t \x01(\v2\x17.google.protobuf.StructR\x05after\x12\x1b\n" +
 	"\tprev_hash\x18\n" +
 	" \x01(\tR\bprevHash\x12\x12\n" +
-	"\x04hash\x18\v \x01(\tR\x04hash\"`\n" +
-	"\x15GetUserProfileRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"G\n" +
+	"\x04hash\x18\v \x01(\tR\x04hash\"o\n" +
+	"\x15GetUserProfileRequest\x12\x1b\n" +
+	"\x06tenant\x18\x01 \x01(\tB\x03\xe0A\x02R\x06tenant\x12\x1c\n" +
+	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x06userId\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\"G\n" +
 	"\x16GetUserProfileResponse\x12-\n" +
-	"\aprofile\x18\x01 \x01(\v2\x13.pdp.v1.UserProfileR\aprofile\"^\n" +
-	"\x13ResetUserMFARequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"E\n" +
+	"\aprofile\x18\x01 \x01(\v2\x13.pdp.v1.UserProfileR\aprofile\"m\n" +
+	"\x13ResetUserMFARequest\x12\x1b\n" +
+	"\x06tenant\x18\x01 \x01(\tB\x03\xe0A\x02R\x06tenant\x12\x1c\n" +
+	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x06userId\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\"E\n" +
 	"\x14ResetUserMFAResponse\x12-\n" +
-	"\aprofile\x18\x01 \x01(\v2\x13.pdp.v1.UserProfileR\aprofile\"_\n" +
-	"\x14UnsuspendUserRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"F\n" +
+	"\aprofile\x18\x01 \x01(\v2\x13.pdp.v1.UserProfileR\aprofile\"n\n" +
+	"\x14UnsuspendUserRequest\x12\x1b\n" +
+	"\x06tenant\x18\x01 \x01(\tB\x03\xe0A\x02R\x06tenant\x12\x1c\n" +
+	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x06userId\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\"F\n" +
 	"\x15UnsuspendUserResponse\x12-\n" +
-	"\aprofile\x18\x01 \x01(\v2\x13.pdp.v1.UserProfileR\aprofile\"`\n" +
-	"\x15ExportUserDataRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"~\n" +
+	"\aprofile\x18\x01 \x01(\v2\x13.pdp.v1.UserProfileR\aprofile\"o\n" +
+	"\x15ExportUserDataRequest\x12\x1b\n" +
+	"\x06tenant\x18\x01 \x01(\tB\x03\xe0A\x02R\x06tenant\x12\x1c\n" +
+	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x06userId\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\"~\n" +
 	"\x16ExportUserDataResponse\x12-\n" +
 	"\aprofile\x18\x01 \x01(\v2\x13.pdp.v1.UserProfileR\aprofile\x125\n" +
-	"\faudit_events\x18\x02 \x03(\v2\x12.pdp.v1.AuditEventR\vauditEvents\"_\n" +
-	"\x14EraseUserDataRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"@\n" +
+	"\faudit_events\x18\x02 \x03(\v2\x12.pdp.v1.AuditEventR\vauditEvents\"n\n" +
+	"\x14EraseUserDataRequest\x12\x1b\n" +
+	"\x06tenant\x18\x01 \x01(\tB\x03\xe0A\x02R\x06tenant\x12\x1c\n" +
+	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x06userId\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reason\"@\n" +
 	"\x15EraseUserDataResponse\x12'\n" +
 	"\x0frecords_removed\x18\x01 \x01(\x04R\x0erecordsRemoved\"\xa7\x05\n" +
 	"\vUserProfile\x12\x16\n" +

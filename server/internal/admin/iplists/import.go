@@ -68,7 +68,12 @@ func (s *Service) ImportIPList(stream grpc.ClientStreamingServer[pdpv1.ImportIPL
 	if err := authorize(ctx, tenant); err != nil {
 		return err
 	}
-	list := listName(&v, "list", first.GetList(), false)
+	// The rules of a chunk's list leave it optional: only the first
+	// chunk's is read.
+	list := listName(first.GetList())
+	if first.GetList() == pdpv1.IPList_IP_LIST_UNSPECIFIED {
+		v.Add("list", "required")
+	}
 	switch {
 	case feed == "":
 		v.Add("source", "required")
@@ -84,7 +89,7 @@ func (s *Service) ImportIPList(stream grpc.ClientStreamingServer[pdpv1.ImportIPL
 	s.admit(ctx, &v, ActionImport, tenant, source, importReason(feed, &pdpv1.ImportIPListResponse{
 		Added: math.MaxUint64, Duplicates: math.MaxUint64, Invalid: math.MaxUint64,
 	}))
-	if err := v.Err(); err != nil {
+	if err := refuse(first, &v); err != nil {
 		return err
 	}
 	imp := importer{s: s, tenant: tenant, list: list, source: source, by: actor(ctx), resp: &pdpv1.ImportIPListResponse{}}

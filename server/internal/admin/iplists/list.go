@@ -1,7 +1,10 @@
 package iplists
 
 import (
+	"google.golang.org/protobuf/proto"
+
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/contract"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
 )
@@ -23,21 +26,24 @@ func init() {
 	}
 }
 
-// listName returns the stored name of a list a request names, adding a
-// violation of field when it names none (unless optional) or one this
-// server does not know. It returns "" for no list.
-func listName(v *fault.Violations, field string, l pdpv1.IPList, optional bool) string {
-	if name, ok := listNames[l]; ok {
-		return name
-	}
-	switch {
-	case l != pdpv1.IPList_IP_LIST_UNSPECIFIED:
-		v.Add(field, "unknown list %d", int32(l))
-	case !optional:
-		v.Add(field, "required: IP_LIST_ALLOW, IP_LIST_DENY or IP_LIST_SUSPICIOUS")
-	}
-	return ""
-}
+// listName returns the stored name of a list a request names; "" for
+// IP_LIST_UNSPECIFIED, and for a value the enum does not define, which
+// the request's rules refuse (refuse).
+func listName(l pdpv1.IPList) string { return listNames[l] }
 
 // listEnum returns the API's name of a stored list.
 func listEnum(name string) pdpv1.IPList { return listEnums[name] }
+
+// refuse returns the InvalidArgument error of a request, or nil: the
+// violations of the rules its proto declares (a list the enum defines,
+// and one at all where it is required) with those in v.
+func refuse(req proto.Message, v *fault.Violations) error {
+	rules, err := contract.Check(req)
+	if err != nil {
+		return err
+	}
+	if fields := contract.Merge(req.ProtoReflect().Descriptor(), rules, v.List()); len(fields) > 0 {
+		return fault.Invalid(fields...)
+	}
+	return nil
+}

@@ -142,7 +142,7 @@ func (s *Service) AddIPRule(ctx context.Context, req *pdpv1.AddIPRuleRequest) (*
 		return nil, err
 	}
 	now := s.now()
-	list := listName(&v, "list", req.GetList(), false)
+	list := listName(req.GetList())
 	prefix, err := ipset.ParsePrefix(req.GetCidr())
 	if err != nil {
 		v.Add("cidr", "%v", err)
@@ -161,7 +161,7 @@ func (s *Service) AddIPRule(ctx context.Context, req *pdpv1.AddIPRuleRequest) (*
 	// The rule's id is the target; it is short, so the reason is what the
 	// log may refuse.
 	s.admit(ctx, &v, ActionAdd, req.GetTenant(), "", req.GetReason())
-	if err := v.Err(); err != nil {
+	if err := refuse(req, &v); err != nil {
 		return nil, err
 	}
 	r := rules.Rule{
@@ -243,7 +243,7 @@ func (s *Service) ListIPRules(ctx context.Context, req *pdpv1.ListIPRulesRequest
 	if err := authorize(ctx, req.GetTenant()); err != nil {
 		return nil, err
 	}
-	list := listName(&v, "list", req.GetList(), true)
+	list := listName(req.GetList())
 	if req.GetPageSize() < 0 {
 		v.Add("page_size", "must not be negative")
 	}
@@ -251,7 +251,7 @@ func (s *Service) ListIPRules(ctx context.Context, req *pdpv1.ListIPRulesRequest
 	if err != nil {
 		v.Add("page_token", "%v", err)
 	}
-	if err := v.Err(); err != nil {
+	if err := refuse(req, &v); err != nil {
 		return nil, err
 	}
 	page, next, err := s.store.List(ctx, rules.Query{

@@ -221,3 +221,17 @@ func TestListIPRulesAnswersEachRuleWithTheListItWasAddedTo(t *testing.T) {
 	_, err = f.svc.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "acme", Cidr: "192.0.2.9", Reason: "r"})
 	wantFault(t, err, fault.InvalidArgument, "list")
 }
+
+func TestAnIPListTheEnumDoesNotDefineIsRefusedByTheProtosRules(t *testing.T) {
+	f := newFixture(t)
+	ctx := adminCtx()
+	_, err := f.svc.AddIPRule(ctx, &pdpv1.AddIPRuleRequest{Tenant: "acme", List: 9, Cidr: "192.0.2.1", Reason: "r"})
+	var fe *fault.Error
+	if !errors.As(err, &fe) || len(fe.Fields) != 1 || fe.Fields[0] != (fault.FieldViolation{Field: "list", Description: "unknown list 9"}) {
+		t.Errorf("AddIPRule with list 9: %v", err)
+	}
+	_, err = f.svc.ListIPRules(ctx, &pdpv1.ListIPRulesRequest{Tenant: "acme", List: 9})
+	if !errors.As(err, &fe) || len(fe.Fields) != 1 || fe.Fields[0] != (fault.FieldViolation{Field: "list", Description: "unknown list 9"}) {
+		t.Errorf("ListIPRules with list 9: %v", err)
+	}
+}
