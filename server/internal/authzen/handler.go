@@ -24,7 +24,6 @@ import (
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // Checker decides one request: the server's decision service, which
@@ -138,7 +137,7 @@ func New(opts Options) (*Handler, error) {
 		}
 		h.public = u
 	}
-	if opts.DefaultTenant != "" && !tenantdata.ValidName(opts.DefaultTenant) {
+	if opts.DefaultTenant != "" && !decision.ValidName(opts.DefaultTenant) {
 		return nil, fmt.Errorf("authzen: default tenant %q is not a tenant name", opts.DefaultTenant)
 	}
 	return h, nil
@@ -277,7 +276,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !tenantdata.ValidName(tenant) {
+	if !decision.ValidName(tenant) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such tenant %q: a tenant name is 1 to 63 lowercase letters, digits, '-' or '_'", tenant))
 		return
 	}

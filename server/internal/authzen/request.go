@@ -9,7 +9,6 @@ import (
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // Limits applied to a request. They bound the work one request can cause;
@@ -182,8 +181,8 @@ func contextValues(v *fault.Violations, ctx map[string]any, req *decision.Reques
 		f := "context." + k
 		switch k {
 		case "environment":
-			if s := str(v, f, val, tenantdata.MaxNameLen); s != "" {
-				if !tenantdata.ValidName(s) {
+			if s := str(v, f, val, decision.MaxNameBytes); s != "" {
+				if !decision.ValidName(s) {
 					v.Add(f, "must start with a lowercase letter or digit and contain only lowercase letters, digits, '-' and '_'")
 				} else {
 					req.Environment = s

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
@@ -121,10 +122,10 @@ var invalidChecks = []invalidCheck{
 	{"device id control char", minimal(`"device":{"id":"d\u0000"}`), []fault.FieldViolation{fv("device.id", "contains control characters")}},
 	{"device platform too long", minimal(fmt.Sprintf(`"device":{"platform":%q}`, strings.Repeat("p", MaxStringBytes+1))),
 		[]fault.FieldViolation{fv("device.platform", "longer than 1024 bytes")}},
-	{"attributes too deep", minimal(`"attributes":` + nested(MaxAttributesDepth+1)),
-		[]fault.FieldViolation{fv("attributes"+strings.Repeat(".a", MaxAttributesDepth), "nested deeper than 16 levels")}},
-	{"attributes list too deep", minimal(`"attributes":{"l":` + strings.Repeat("[", MaxAttributesDepth) + strings.Repeat("]", MaxAttributesDepth) + `}`),
-		[]fault.FieldViolation{fv("attributes.l"+strings.Repeat("[0]", MaxAttributesDepth-1), "nested deeper than 16 levels")}},
+	{"attributes too deep", minimal(`"attributes":` + nested(decision.MaxAttributesDepth+1)),
+		[]fault.FieldViolation{fv("attributes"+strings.Repeat(".a", decision.MaxAttributesDepth), "nested deeper than 16 levels")}},
+	{"attributes list too deep", minimal(`"attributes":{"l":` + strings.Repeat("[", decision.MaxAttributesDepth) + strings.Repeat("]", decision.MaxAttributesDepth) + `}`),
+		[]fault.FieldViolation{fv("attributes.l"+strings.Repeat("[0]", decision.MaxAttributesDepth-1), "nested deeper than 16 levels")}},
 	{"attributes too large", minimal(fmt.Sprintf(`"attributes":{"blob":%q}`, strings.Repeat("x", MaxAttributesBytes))),
 		[]fault.FieldViolation{fv("attributes", "larger than 65536 bytes encoded")}},
 	{"everything at once",
@@ -143,7 +144,7 @@ var validChecks = []string{
 	minimal(`"network":{"ip":"2001:db8::1","latitude":-90,"longitude":180,"asn":64500}`),
 	minimal(`"subject":{"id":"u1","email":"Alice@Example.COM","roles":["admin"],"groups":["eng"],"mfaEnrolled":true}`),
 	minimal(`"authentication":{"provider":"saml:okta","methods":["pwd","otp"],"mfa_verified_at":"2026-01-01T00:00:00Z"}`),
-	minimal(`"attributes":` + nested(MaxAttributesDepth)),
+	minimal(`"attributes":` + nested(decision.MaxAttributesDepth)),
 	minimal(`"time":"1970-01-01T00:00:00Z","explain":true`),
 	`{"tenant":"0acme_eu-1","environment":"eu_prod-2","action":{"name":"admin.*"}}`,
 	`{"tenant":"acme","action":{"name":"*"}}`,

@@ -107,8 +107,8 @@ func TestToRequestAttributeViolationsCapped(t *testing.T) {
 	}
 	in := &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "x"}, Attributes: &structpb.Struct{Fields: fields}}
 	_, err := ToRequest(in, testNow)
-	if got := len(violations(t, err)); got != maxAttributeViolations {
-		t.Errorf("got %d violations, want %d", got, maxAttributeViolations)
+	if got := len(violations(t, err)); got != decision.MaxAttributeViolations {
+		t.Errorf("got %d violations, want %d", got, decision.MaxAttributeViolations)
 	}
 }
 
@@ -240,7 +240,7 @@ func TestToEvent(t *testing.T) {
 			[]fault.FieldViolation{fv("time", futureRule)}},
 		{"time at the edge of the clock skew", `{"tenant":"acme","event":"EVENT_LOGIN_FAILED","subject":{"id":"u1"},"time":"2026-03-04T05:11:07Z"}`,
 			&decision.Event{Tenant: "acme", Environment: "production", Kind: decision.EventLoginFailed,
-				Subject: decision.Subject{ID: "u1"}, Time: testNow.Add(MaxClockSkew)}, nil},
+				Subject: decision.Subject{ID: "u1"}, Time: testNow.Add(decision.MaxClockSkew)}, nil},
 	}
 	kinds := map[string]decision.EventKind{
 		"EVENT_LOGIN_SUCCEEDED": decision.EventLoginSucceeded, "EVENT_LOGIN_FAILED": decision.EventLoginFailed,

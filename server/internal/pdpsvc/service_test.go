@@ -286,7 +286,7 @@ func TestReport(t *testing.T) {
 func TestReportDatedInTheFutureIsRefusedAndRecordsNothing(t *testing.T) {
 	t.Parallel()
 	s, rec, obs := newService(t)
-	for _, at := range []time.Time{testNow.Add(MaxClockSkew + time.Second), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)} {
+	for _, at := range []time.Time{testNow.Add(decision.MaxClockSkew + time.Second), time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)} {
 		_, err := s.Report(t.Context(), &pdpv1.ReportRequest{Tenant: "acme", Event: pdpv1.Event_EVENT_LOGIN_FAILED,
 			Subject: &pdpv1.Subject{Id: "u1"}, Time: timestamppb.New(at)})
 		if diff := cmp.Diff([]fault.FieldViolation{fv("time", futureRule)}, violations(t, err)); diff != "" {

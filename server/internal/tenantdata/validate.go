@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
@@ -49,7 +50,7 @@ func Validate(p *pdpv1.TenantPolicy) error {
 	}
 	for _, name := range sortedKeys(p.Environments) {
 		path := "environments." + name
-		if !validName(name) {
+		if !decision.ValidName(name) {
 			c.v.Add(path, "environment name %q %s", name, nameRule)
 		}
 		c.environment(path, name, p.Environments[name])
@@ -66,7 +67,7 @@ func CheckTenant(v *fault.Violations, field, tenant string) {
 	switch {
 	case tenant == "":
 		v.Add(field, "is required")
-	case !validName(tenant):
+	case !decision.ValidName(tenant):
 		v.Add(field, "%q %s", clip(tenant), nameRule)
 	}
 }

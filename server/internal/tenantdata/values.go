@@ -9,28 +9,6 @@ import (
 	"unicode/utf8"
 )
 
-// MaxNameLen is the longest tenant or environment name, in bytes.
-const MaxNameLen = 63
-
-// ValidName reports whether s is a tenant or environment name: 1 to
-// MaxNameLen lowercase letters, digits, '-' and '_', starting with a
-// letter or digit. It is the one rule every RPC naming a tenant applies
-// (CheckTenant, and the decision API's request validation).
-func ValidName(s string) bool { return validName(s) }
-
-// validName is ValidName.
-func validName(s string) bool {
-	if len(s) == 0 || len(s) > MaxNameLen || !isLowerAlnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if c := s[i]; !isLowerAlnum(c) && c != '-' && c != '_' {
-			return false
-		}
-	}
-	return true
-}
-
 func isLowerAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
 func isAlnum(c byte) bool { return isLowerAlnum(c) || c >= 'A' && c <= 'Z' }

@@ -1,0 +1,80 @@
+package decision_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/fault"
+)
+
+func fv(field, desc string) fault.FieldViolation {
+	return fault.FieldViolation{Field: field, Description: desc}
+}
+
+func TestValidateReportsADoorsProblemsInTheirFieldsPlace(t *testing.T) {
+	t.Parallel()
+	var p decision.Problems
+	p.Add("time", decision.NotATimestamp) // added first, reported in its place
+	ip := decision.ParseIP(&p, "network.ip", "10.0.0.300")
+	r := &decision.Request{
+		Tenant:  "Shop!",
+		Subject: decision.Subject{Email: "not an email"},
+		Network: decision.Network{IP: ip, Country: "usa"},
+		Action:  decision.Action{Name: "read"},
+	}
+	want := []fault.FieldViolation{
+		fv("tenant", "must start with a lowercase letter or digit and contain only lowercase letters, digits, '-' and '_'"),
+		fv("subject.email", "must be a single plain email address such as user@example.com"),
+		fv("network.ip", decision.NotAnIP),
+		fv("network.country", "must be an ISO 3166-1 alpha-2 code such as US"),
+		fv("time", decision.NotATimestamp),
+	}
+	if diff := cmp.Diff(want, r.Validate(p)); diff != "" {
+		t.Errorf("violations (-want +got):\n%s", diff)
+	}
+}
+
+func TestValidateNormalises(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	r := &decision.Request{
+		Tenant:  "shop",
+		Subject: decision.Subject{Email: "Ana@Shop.example", Roles: []string{"admin"}},
+		Network: decision.Network{IP: netip.MustParseAddr("::ffff:10.0.0.1"), Country: "de"},
+		Action:  decision.Action{Name: "read"},
+		Time:    at,
+	}
+	if v := r.Validate(nil); len(v) != 0 {
+		t.Fatalf("violations %v", v)
+	}
+	if r.Environment != decision.DefaultEnvironment || r.Subject.Email != "ana@shop.example" ||
+		r.Network.IP.String() != "10.0.0.1" || r.Network.Country != "DE" {
+		t.Errorf("not normalised: %+v", r)
+	}
+}
+
+func TestEventValidateRefusesTheFuture(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	e := &decision.Event{Tenant: "shop", Kind: decision.EventLoginFailed, Time: now.Add(decision.MaxClockSkew + time.Second)}
+	got := e.Validate(now, nil)
+	if len(got) != 2 || got[0].Field != "subject.id" || got[1].Field != "time" {
+		t.Errorf("violations %v, want subject.id required and time ahead of the clock", got)
+	}
+}
+
+func TestValidNameIsTheOneRuleForNames(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]bool{
+		"shop": true, "a-b_c9": true, "0x": true, "": false, "Shop": false, "-a": false, "a.b": false,
+		string(make([]byte, decision.MaxNameBytes+1)): false,
+	} {
+		if got := decision.ValidName(s); got != want {
+			t.Errorf("ValidName(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
