@@ -22,7 +22,7 @@ var layers = []struct {
 }{
 	{"foundation", []string{"config", "decision", "fault", "version", "follow", "filewatch", "fulldisk", "gctune",
 		"mdfiles", "docexamples", "bearer", "rpcstatus", "telemetry", "tlsutil", "contract"}},
-	{"domain and state", []string{"engine", "regotester", "policycheck", "tenantdata", "tenantstore", "ipset", "iprules",
+	{"domain and state", []string{"engine", "regotester", "compliance", "tenantdata", "tenantstore", "ipset", "iprules",
 		"audit", "geo", "store", "ssf"}},
 	{"store backends", []string{"store/memory", "store/bolt", "store/redis", "store/backend"}},
 	{"services", []string{"signals", "incident", "reload", "decisionlog", "authn", "decide", "pdpsvc", "admin", "gateway", "ssf/receiver"}},

@@ -27,7 +27,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/policycheck"
+	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
@@ -266,7 +266,7 @@ func (f *corpusFile) addTenants(nodes []yaml.Node, fixtures string) ([]string, e
 		}
 		p, err := tenantdata.Parse(origin, body)
 		if err == nil {
-			err = policycheck.Check(context.Background(), p)
+			err = compliance.Check(context.Background(), p)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s is not a valid tenant policy: %w", origin, err))

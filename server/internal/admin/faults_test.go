@@ -23,6 +23,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/authn"
+	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	rules "github.com/pdp-dev/pdp/server/internal/iprules"
@@ -123,7 +124,7 @@ func newWorldOf(t *testing.T, w *world) *world {
 	}
 	now := func() time.Time { return t0 }
 	pol, err := tenants.New(tenants.Options{
-		Store: w.policies, Audit: w.log, State: w.state, Compliance: eng, Now: now,
+		Store: w.policies, Audit: w.log, State: w.state, Compliance: compliance.NewReporter(eng), Now: now,
 		Reload:  func(ctx context.Context) error { _, err := loader.Load(ctx); return err },
 		Current: func() reload.Set { return *served.Load() },
 	})

@@ -8,6 +8,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/admin"
 	"github.com/pdp-dev/pdp/server/internal/admin/tenants"
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
+	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
@@ -52,7 +53,7 @@ func (p *parts) registerAdmin(o options) error {
 		return err
 	}
 	pol, err := tenants.New(tenants.Options{
-		Store: p.admin.policies, Audit: p.state.audit, State: p.state.store.State, Compliance: p.engine,
+		Store: p.admin.policies, Audit: p.state.audit, State: p.state.store.State, Compliance: compliance.NewReporter(p.engine),
 		Reload: reloadSet, Current: func() reload.Set { return *p.admin.served.Load() },
 		Now: o.now, Logger: o.logger,
 	})

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
@@ -23,11 +24,11 @@ var complianceFormats = []string{"table", "json", "markdown"}
 // complianceReport is one report, in the shape of the ComplianceReport
 // RPC's response (and its JSON field names).
 type complianceReport struct {
-	Tenant      string           `json:"tenant"`
-	Environment string           `json:"environment"`
-	Framework   string           `json:"framework"`
-	Findings    []engine.Finding `json:"findings"`
-	Compliant   bool             `json:"compliant"`
+	Tenant      string               `json:"tenant"`
+	Environment string               `json:"environment"`
+	Framework   string               `json:"framework"`
+	Findings    []compliance.Finding `json:"findings"`
+	Compliant   bool                 `json:"compliant"`
 }
 
 // failed counts the findings that fail.
@@ -156,7 +157,7 @@ func complianceOf(ctx context.Context, env Env, dir, tenant, environment, framew
 	if _, err := e.Load(ctx, engine.Bundle{Tenants: data}); err != nil {
 		return nil, err
 	}
-	findings, err := e.ComplianceFindings(ctx, tenant, environment, framework)
+	findings, err := compliance.NewReporter(e).Findings(ctx, tenant, environment, framework)
 	if err != nil {
 		if fault.As(err).Code == fault.InvalidArgument {
 			return nil, usageError{err}
@@ -164,7 +165,7 @@ func complianceOf(ctx context.Context, env Env, dir, tenant, environment, framew
 		return nil, err
 	}
 	if framework != "" {
-		framework = engine.CanonicalFramework(framework)
+		framework = compliance.CanonicalFramework(framework)
 	}
 	if environment == "" {
 		environment = decision.DefaultEnvironment

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/compliance"
 )
 
 const demoTenants = "../../demo/tenants"
@@ -114,7 +114,7 @@ func TestComplianceJSON(t *testing.T) {
 	var got struct {
 		Tenant, Environment, Framework string
 		Compliant                      *bool
-		Findings                       []engine.Finding
+		Findings                       []compliance.Finding
 	}
 	dec := json.NewDecoder(strings.NewReader(r.stdout))
 	dec.DisallowUnknownFields()
@@ -137,7 +137,7 @@ func TestComplianceJSON(t *testing.T) {
 	if diff := cmp.Diff(want, status); diff != "" {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
-	wantFinding := engine.Finding{
+	wantFinding := compliance.Finding{
 		Control: "hipaa.inactivity_logout", Severity: "high", Status: "fail",
 		Finding:     "inactivity timeout 8h exceeds the HIPAA maximum of 4h",
 		Remediation: "set inactivity_timeout to 4h or less",

@@ -166,3 +166,11 @@ func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
 }
+
+// evalFault maps an evaluation error to a domain error.
+func evalFault(ctx context.Context, err error, what string) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return contextFault(ctxErr)
+	}
+	return fault.Wrap(err, fault.Internal, what+": policy evaluation failed")
+}

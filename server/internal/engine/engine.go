@@ -26,6 +26,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
@@ -92,8 +93,8 @@ const recentSets = 8
 type prepared struct {
 	query    rego.PreparedEvalQuery
 	revision string
-	// compliance answers ComplianceFindings; see compliance.go.
-	compliance *complianceSet
+	// set is what packages with queries of their own evaluate; see Current.
+	set *Set
 	// directory answers Directory; see directory.go.
 	directory *directorySet
 }
@@ -141,6 +142,26 @@ func (e *Engine) Load(ctx context.Context, b Bundle) (string, error) {
 		slog.Int("modules", len(b.Modules)),
 		slog.Int("tenants", len(b.Tenants)))
 	return p.revision, nil
+}
+
+// Set is one loaded policy set, for packages that prepare queries of
+// their own against what the engine serves (package compliance): its
+// compiled modules, the library's and the authors', and its data
+// (data.tenants). Neither may be modified. Every successful Load makes a
+// new Set, so a caller may keep what it prepared for one Set until Current
+// returns another.
+type Set struct {
+	Compiler *ast.Compiler
+	Store    storage.Store
+}
+
+// Current returns the policy set serving now; nil before the first
+// successful Load.
+func (e *Engine) Current() *Set {
+	if p := e.current.Load(); p != nil {
+		return p.set
+	}
+	return nil
 }
 
 // Ready reports whether a policy set is loaded.

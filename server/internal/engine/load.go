@@ -113,7 +113,7 @@ func (e *Engine) prepare(ctx context.Context, b Bundle) (*prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{query: query, revision: revision, compliance: newComplianceSet(compiler, store),
+	p := &prepared{query: query, revision: revision, set: &Set{Compiler: compiler, Store: store},
 		directory: &directorySet{compiler: compiler, store: store}}
 	if len(b.Modules) > 0 {
 		if err := e.probe(ctx, p, b.Tenants); err != nil {

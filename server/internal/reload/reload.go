@@ -24,7 +24,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/engine"
-	"github.com/pdp-dev/pdp/server/internal/policycheck"
+	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
@@ -197,7 +197,7 @@ func ReadModules(dirs []string) (map[string]string, error) {
 }
 
 // CheckCompliance reviews the tenant policies LoadDir read from dir against
-// the compliance profiles each declares (policycheck.Compliance) and
+// the compliance profiles each declares (compliance.Review) and
 // returns every refusal joined, each beginning with the path of the
 // tenant's file, such as
 //
@@ -211,7 +211,7 @@ func CheckCompliance(ctx context.Context, dir string, policies map[string]*pdpv1
 	files := tenantFiles(dir)
 	var errs []error
 	for _, tenant := range slices.Sorted(maps.Keys(policies)) {
-		if err := policycheck.Compliance(ctx, policies[tenant]); err != nil {
+		if err := compliance.Review(ctx, policies[tenant]); err != nil {
 			file, ok := files[tenant]
 			if !ok {
 				file = fmt.Sprintf("%s (tenant %s)", dir, tenant)

@@ -14,6 +14,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/admin/tenants"
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/authn"
+	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/reload"
@@ -107,7 +108,7 @@ func startAudited(t *testing.T, ps tenantstore.Store, log audit.Log) *rig {
 		t.Fatal(err)
 	}
 	svc, err := tenants.New(tenants.Options{
-		Store: ps, Audit: r.log, State: r.state, Compliance: r.engine,
+		Store: ps, Audit: r.log, State: r.state, Compliance: compliance.NewReporter(r.engine),
 		Reload:  func(ctx context.Context) error { _, err := loader.Load(ctx); return err },
 		Current: func() reload.Set { return *r.set.Load() },
 	})

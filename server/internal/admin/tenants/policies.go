@@ -4,7 +4,7 @@
 // ListPendingChanges, ApproveChange, RejectChange, ComplianceReport,
 // SetSSOStatus and ListAuditEvents.
 //
-// A policy is accepted when tenantdata.Normalize and policycheck.Check
+// A policy is accepted when tenantdata.Normalize and compliance.Check
 // pass: INVALID_ARGUMENT names each bad field, FAILED_PRECONDITION each
 // setting beyond the plan and each broken compliance control. Writes are a
 // compare-and-set on the etag the caller read (a stale etag is ABORTED),
@@ -32,7 +32,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/audit"
-	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/store"
@@ -49,9 +49,9 @@ const (
 )
 
 // Compliance computes findings on the loaded policy set
-// (*engine.Engine).
+// (*compliance.Reporter).
 type Compliance interface {
-	ComplianceFindings(ctx context.Context, tenant, environment, framework string) ([]engine.Finding, error)
+	Findings(ctx context.Context, tenant, environment, framework string) ([]compliance.Finding, error)
 }
 
 // SSOState records and reads a tenant's SSO status (store.Store).

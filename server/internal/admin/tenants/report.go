@@ -9,8 +9,8 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/admin/guard"
 	"github.com/pdp-dev/pdp/server/internal/audit"
+	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/decision"
-	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/store"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
@@ -34,9 +34,9 @@ func (s *Service) ComplianceReport(ctx context.Context, req *pdpv1.ComplianceRep
 	}
 	framework := req.GetFramework()
 	if framework != "" {
-		framework = engine.CanonicalFramework(framework)
+		framework = compliance.CanonicalFramework(framework)
 	}
-	found, err := s.opts.Compliance.ComplianceFindings(ctx, req.GetTenant(), env, framework)
+	found, err := s.opts.Compliance.Findings(ctx, req.GetTenant(), env, framework)
 	if err != nil {
 		return nil, err
 	}

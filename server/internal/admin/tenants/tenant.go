@@ -14,7 +14,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/admin/guard"
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/policycheck"
+	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 	"github.com/pdp-dev/pdp/server/internal/tenantstore"
@@ -100,7 +100,7 @@ func (s *Service) PutTenantPolicy(ctx context.Context, req *pdpv1.PutTenantPolic
 // the plan and every broken control.
 func (s *Service) check(ctx context.Context, p *pdpv1.TenantPolicy) error {
 	tenantdata.Normalize(p)
-	err := policycheck.Check(ctx, p)
+	err := compliance.Check(ctx, p)
 	if err == nil {
 		return nil
 	}

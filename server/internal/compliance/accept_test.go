@@ -1,4 +1,4 @@
-package policycheck_test
+package compliance_test
 
 import (
 	"context"
@@ -10,9 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/policycheck"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
@@ -66,15 +65,15 @@ func TestDemoTenantsPass(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := policycheck.Check(context.Background(), p); err != nil {
+		if err := compliance.Check(context.Background(), p); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
 
-// breaksSOXAndHIPAA declares SOX and HIPAA in production and keeps
+// breaksSOXAndHIPAAKeepsPCI declares SOX and HIPAA in production and keeps
 // neither; staging declares PCI DSS and keeps it.
-const breaksSOXAndHIPAA = `
+const breaksSOXAndHIPAAKeepsPCI = `
 tenant: acme
 plan: enterprise
 environments:
@@ -97,9 +96,9 @@ environments:
 
 func TestComplianceRefusesEachControl(t *testing.T) {
 	t.Parallel()
-	err := policycheck.Compliance(context.Background(), parse(t, breaksSOXAndHIPAA))
+	err := compliance.Review(context.Background(), parse(t, breaksSOXAndHIPAAKeepsPCI))
 	fe := faults(err)
-	if len(fe) != 1 || fe[0].Code != fault.FailedPrecondition || fe[0].Message != policycheck.ComplianceMessage {
+	if len(fe) != 1 || fe[0].Code != fault.FailedPrecondition || fe[0].Message != compliance.Message {
 		t.Fatalf("error = %v, want one compliance fault", err)
 	}
 	want := []string{
@@ -137,7 +136,7 @@ environments:
       support: {actions: ["*"]}
     compliance: [SOX]
 `)
-	err := policycheck.Check(context.Background(), p)
+	err := compliance.Check(context.Background(), p)
 	fe := faults(err)
 	if len(fe) != 3 {
 		t.Fatalf("error = %v, want three faults", err)
@@ -162,7 +161,7 @@ environments:
 		t.Errorf("first fault is %v, want invalid argument", fault.As(err).Code)
 	}
 
-	if err := policycheck.Check(context.Background(), nil); fault.As(err).Code != fault.InvalidArgument {
+	if err := compliance.Check(context.Background(), nil); fault.As(err).Code != fault.InvalidArgument {
 		t.Errorf("nil policy: %v", err)
 	}
 }
@@ -171,7 +170,7 @@ func TestComplianceNeedsAContext(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := policycheck.Compliance(ctx, parse(t, breaksSOXAndHIPAA))
+	err := compliance.Review(ctx, parse(t, breaksSOXAndHIPAAKeepsPCI))
 	if fe := faults(err); len(fe) != 2 || fe[0].Code != fault.DeadlineExceeded {
 		t.Fatalf("error = %v, want a deadline fault per reviewed environment", err)
 	}
@@ -179,15 +178,15 @@ func TestComplianceNeedsAContext(t *testing.T) {
 		t.Errorf("error %q does not name the environment", err)
 	}
 	// Nothing declared, nothing reviewed.
-	if err := policycheck.Compliance(ctx, parse(t, "tenant: acme\nplan: free\nenvironments:\n  production: {}\n")); err != nil {
+	if err := compliance.Review(ctx, parse(t, "tenant: acme\nplan: free\nenvironments:\n  production: {}\n")); err != nil {
 		t.Errorf("no profile declared: %v", err)
 	}
 }
 
 func TestViolation(t *testing.T) {
 	t.Parallel()
-	got := policycheck.Violation("staging", engine.Finding{
-		Control: "gdpr.eu_residency", Severity: "high", Status: engine.StatusFail,
+	got := compliance.Violation("staging", compliance.Finding{
+		Control: "gdpr.eu_residency", Severity: "high", Status: compliance.StatusFail,
 		Finding: "no country restriction: access from anywhere", Remediation: "set countries.allowed to EU/EEA countries only",
 	})
 	want := fault.FieldViolation{

@@ -1,14 +1,4 @@
-// Package policycheck decides whether a tenant policy may be accepted, in
-// one call for every way a policy arrives: a file of --tenants DIR (through
-// the reload package) and the body of the PutTenantPolicy admin RPC.
-//
-// A policy is accepted when it is valid (tenantdata.Validate), stays
-// within its plan (tenantdata.CheckPlan) and keeps every compliance
-// profile it declares. The last check is the Rego module
-// data.pdp.compliance of the built-in library, evaluated on each
-// environment's effective policy; it lives here rather than in tenantdata
-// so that tenantdata never depends on the engine.
-package policycheck
+package compliance
 
 import (
 	"context"
@@ -18,19 +8,18 @@ import (
 	"slices"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
-// ComplianceMessage is the client-safe message of the error that refuses a
+// Message is the client-safe message of the error that refuses a
 // policy breaking a profile it declares.
-const ComplianceMessage = "tenant policy breaks a compliance profile it declares"
+const Message = "tenant policy breaks a compliance profile it declares"
 
 // Check runs every acceptance check on p and returns every problem found,
 // joined with errors.Join in this order: the tenantdata.Validate error
 // (fault.InvalidArgument), the tenantdata.CheckPlan error
-// (fault.FailedPrecondition) and the Compliance error (fault.
+// (fault.FailedPrecondition) and the Review error (fault.
 // FailedPrecondition). nil means p may be accepted. A transport mapping
 // the first fault in the chain answers INVALID_ARGUMENT while a value is
 // invalid, and FAILED_PRECONDITION after.
@@ -45,13 +34,13 @@ func Check(ctx context.Context, p *pdpv1.TenantPolicy) error {
 	return errors.Join(
 		tenantdata.Validate(p),
 		tenantdata.CheckPlan(p),
-		Compliance(ctx, p),
+		Review(ctx, p),
 	)
 }
 
-// Compliance reviews each environment of p that declares compliance
+// Review reviews each environment of p that declares compliance
 // profiles against those profiles. When some control fails it returns a
-// *fault.Error with code FailedPrecondition, message ComplianceMessage and
+// *fault.Error with code FailedPrecondition, message Message and
 // one field violation per failed control, in environment then control
 // order, such as
 //
@@ -62,7 +51,7 @@ func Check(ctx context.Context, p *pdpv1.TenantPolicy) error {
 // Profiles the library does not know are left to tenantdata.Validate.
 // Other errors (fault.DeadlineExceeded, fault.Internal) mean the review
 // could not be done; the policy must not be accepted then either.
-func Compliance(ctx context.Context, p *pdpv1.TenantPolicy) error {
+func Review(ctx context.Context, p *pdpv1.TenantPolicy) error {
 	var (
 		fields []fault.FieldViolation
 		errs   []error
@@ -73,7 +62,7 @@ func Compliance(ctx context.Context, p *pdpv1.TenantPolicy) error {
 		if len(sp.GetCompliance()) == 0 {
 			continue
 		}
-		found, err := engine.ComplianceViolations(ctx, tenantdata.EffectiveEnvironment(name, sp), name)
+		found, err := Violations(ctx, tenantdata.EffectiveEnvironment(name, sp), name)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("environments.%s.compliance: %w", name, err))
 			continue
@@ -88,13 +77,13 @@ func Compliance(ctx context.Context, p *pdpv1.TenantPolicy) error {
 	if len(fields) == 0 {
 		return nil
 	}
-	return &fault.Error{Code: fault.FailedPrecondition, Message: ComplianceMessage, Fields: fields}
+	return &fault.Error{Code: fault.FailedPrecondition, Message: Message, Fields: fields}
 }
 
 // Violation describes one failed control of an environment as a field
 // violation of its compliance setting, naming the framework, the control,
 // its severity, the finding and the remediation.
-func Violation(environment string, f engine.Finding) fault.FieldViolation {
+func Violation(environment string, f Finding) fault.FieldViolation {
 	desc := fmt.Sprintf("breaks %s control %s (%s severity): %s", f.Framework(), f.Control, f.Severity, f.Finding)
 	if f.Remediation != "" {
 		desc += "; to fix, " + f.Remediation

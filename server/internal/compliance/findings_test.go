@@ -1,4 +1,4 @@
-package engine_test
+package compliance_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	pdp "github.com/pdp-dev/pdp"
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
@@ -51,7 +52,7 @@ func parsePolicy(t *testing.T, src string) *pdpv1.TenantPolicy {
 	return p
 }
 
-func controls(fs []engine.Finding) []string {
+func controls(fs []compliance.Finding) []string {
 	out := make([]string, len(fs))
 	for i, f := range fs {
 		out[i] = f.Control + ":" + f.Status
@@ -71,6 +72,7 @@ func wantCode(t *testing.T, err error, code fault.Code) *fault.Error {
 func TestComplianceFindingsDemo(t *testing.T) {
 	t.Parallel()
 	e := loadDemo(t)
+	r := compliance.NewReporter(e)
 	ctx := context.Background()
 
 	tests := []struct {
@@ -103,7 +105,7 @@ func TestComplianceFindingsDemo(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		got, err := e.ComplianceFindings(ctx, tt.tenant, tt.environment, tt.framework)
+		got, err := r.Findings(ctx, tt.tenant, tt.environment, tt.framework)
 		if err != nil {
 			t.Fatalf("%s/%s/%s: %v", tt.tenant, tt.environment, tt.framework, err)
 		}
@@ -124,7 +126,8 @@ func TestComplianceFindingsDemo(t *testing.T) {
 func TestComplianceFindingsEveryFramework(t *testing.T) {
 	t.Parallel()
 	e := loadDemo(t)
-	got, err := e.ComplianceFindings(context.Background(), "acme", "production", "")
+	r := compliance.NewReporter(e)
+	got, err := r.Findings(context.Background(), "acme", "production", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,10 +141,10 @@ func TestComplianceFindingsEveryFramework(t *testing.T) {
 	if diff := cmp.Diff(map[string]int{"GDPR": 4, "HIPAA": 6, "PCI_DSS": 5, "SOX": 5}, per); diff != "" {
 		t.Errorf("controls per framework (-want +got):\n%s", diff)
 	}
-	want := engine.Finding{
+	want := compliance.Finding{
 		Control:     "pci_dss.inactivity",
 		Severity:    "high",
-		Status:      engine.StatusFail,
+		Status:      compliance.StatusFail,
 		Finding:     "inactivity timeout 4h exceeds the PCI_DSS maximum of 2h",
 		Remediation: "set inactivity_timeout to 2h or less",
 	}
@@ -163,30 +166,31 @@ func TestComplianceFindingsErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	_, err := engine.New(engine.Options{}).ComplianceFindings(ctx, "acme", "", "")
+	_, err := compliance.NewReporter(engine.New(engine.Options{})).Findings(ctx, "acme", "", "")
 	wantCode(t, err, fault.Unavailable)
 
 	e := loadDemo(t)
-	fe := wantCode(t, func() error { _, err := e.ComplianceFindings(ctx, "acme", "", "ISO27001"); return err }(), fault.InvalidArgument)
+	r := compliance.NewReporter(e)
+	fe := wantCode(t, func() error { _, err := r.Findings(ctx, "acme", "", "ISO27001"); return err }(), fault.InvalidArgument)
 	if len(fe.Fields) != 1 || fe.Fields[0].Field != "framework" || !strings.Contains(fe.Fields[0].Description, "GDPR, HIPAA, PCI_DSS, SOX") {
 		t.Errorf("unknown framework: %+v", fe.Fields)
 	}
 
-	_, err = e.ComplianceFindings(ctx, "umbrella", "", "")
+	_, err = r.Findings(ctx, "umbrella", "", "")
 	if fe := wantCode(t, err, fault.NotFound); fe.Message != `no policy for tenant "umbrella"` {
 		t.Errorf("unknown tenant: %q", fe.Message)
 	}
-	_, err = e.ComplianceFindings(ctx, "acme", "qa", "SOX")
+	_, err = r.Findings(ctx, "acme", "qa", "SOX")
 	if fe := wantCode(t, err, fault.NotFound); fe.Message != `tenant "acme" declares no environment "qa" (it declares development, production, sandbox, staging)` {
 		t.Errorf("unknown environment: %q", fe.Message)
 	}
 
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	_, err = e.ComplianceFindings(canceled, "acme", "", "")
+	_, err = r.Findings(canceled, "acme", "", "")
 	wantCode(t, err, fault.DeadlineExceeded)
 	// A canceled first call does not spoil the set.
-	if _, err := e.ComplianceFindings(ctx, "acme", "", ""); err != nil {
+	if _, err := r.Findings(ctx, "acme", "", ""); err != nil {
 		t.Errorf("after a canceled call: %v", err)
 	}
 }
@@ -198,10 +202,11 @@ func TestComplianceFindingsWithoutModule(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := engine.New(engine.Options{Library: fstest.MapFS{"rego/core.rego": {Data: core}}})
+	r := compliance.NewReporter(e)
 	if _, err := e.Load(context.Background(), engine.Bundle{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.ComplianceFindings(context.Background(), "acme", "", "")
+	_, err = r.Findings(context.Background(), "acme", "", "")
 	wantCode(t, err, fault.Internal)
 }
 
@@ -209,7 +214,8 @@ func TestComplianceFindingsFollowReload(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := loadDemo(t)
-	if _, err := e.ComplianceFindings(ctx, "acme", "", "SOX"); err != nil {
+	r := compliance.NewReporter(e)
+	if _, err := r.Findings(ctx, "acme", "", "SOX"); err != nil {
 		t.Fatal(err)
 	}
 	p := parsePolicy(t, `
@@ -224,7 +230,7 @@ environments:
 	if _, err := e.Load(ctx, engine.Bundle{Tenants: tenantdata.Data(map[string]*pdpv1.TenantPolicy{"acme": p})}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := e.ComplianceFindings(ctx, "acme", "", "SOX")
+	got, err := r.Findings(ctx, "acme", "", "SOX")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,12 +244,13 @@ environments:
 func TestComplianceFindingsConcurrent(t *testing.T) {
 	t.Parallel()
 	e := loadDemo(t)
+	r := compliance.NewReporter(e)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for i := range 8 {
 		wg.Go(func() {
 			framework := []string{"HIPAA", "PCI_DSS", "SOX", "GDPR"}[i%4]
-			if _, err := e.ComplianceFindings(context.Background(), "acme", "production", framework); err != nil {
+			if _, err := r.Findings(context.Background(), "acme", "production", framework); err != nil {
 				errs <- err
 			}
 		})
@@ -280,7 +287,7 @@ func TestComplianceViolations(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	p := parsePolicy(t, breaksSOXAndHIPAA)
-	got, err := engine.ComplianceViolations(ctx, tenantdata.EffectiveEnvironment("production", p.Environments["production"]), "production")
+	got, err := compliance.Violations(ctx, tenantdata.EffectiveEnvironment("production", p.Environments["production"]), "production")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +305,7 @@ func TestComplianceViolations(t *testing.T) {
 	}
 
 	// An environment that declares nothing has nothing to violate.
-	got, err = engine.ComplianceViolations(ctx, tenantdata.EffectiveEnvironment("development", p.Environments["development"]), "development")
+	got, err = compliance.Violations(ctx, tenantdata.EffectiveEnvironment("development", p.Environments["development"]), "development")
 	if err != nil || len(got) != 0 {
 		t.Errorf("development: %v, %v; want none", controls(got), err)
 	}
@@ -309,7 +316,7 @@ func TestComplianceViolations(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, sp := range acme.Environments {
-		got, err := engine.ComplianceViolations(ctx, tenantdata.EffectiveEnvironment(name, sp), name)
+		got, err := compliance.Violations(ctx, tenantdata.EffectiveEnvironment(name, sp), name)
 		if err != nil || len(got) != 0 {
 			t.Errorf("acme %s: %v, %v; want none", name, controls(got), err)
 		}
@@ -319,18 +326,18 @@ func TestComplianceViolations(t *testing.T) {
 func TestCheckerErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	_, err := engine.ComplianceViolations(ctx, nil, "")
+	_, err := compliance.Violations(ctx, nil, "")
 	wantCode(t, err, fault.InvalidArgument)
-	_, err = engine.ComplianceViolations(ctx, map[string]any{"x": make(chan int)}, "")
+	_, err = compliance.Violations(ctx, map[string]any{"x": make(chan int)}, "")
 	wantCode(t, err, fault.InvalidArgument)
 
-	if _, err := engine.NewChecker(ctx, fstest.MapFS{"rego/x.rego": {Data: []byte("package x\n\ny := 1\n")}}); err == nil {
+	if _, err := compliance.NewChecker(ctx, fstest.MapFS{"rego/x.rego": {Data: []byte("package x\n\ny := 1\n")}}); err == nil {
 		t.Error("a library without the compliance module was accepted")
 	}
-	if _, err := engine.NewChecker(ctx, fstest.MapFS{"rego/x.rego": {Data: []byte("package x\n\ny := \n")}}); err == nil || !strings.Contains(err.Error(), "rego/x.rego:") {
+	if _, err := compliance.NewChecker(ctx, fstest.MapFS{"rego/x.rego": {Data: []byte("package x\n\ny := \n")}}); err == nil || !strings.Contains(err.Error(), "rego/x.rego:") {
 		t.Errorf("broken library: %v, want the file named", err)
 	}
-	c, err := engine.NewChecker(ctx, nil)
+	c, err := compliance.NewChecker(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,11 +350,11 @@ func TestCheckerErrors(t *testing.T) {
 func TestFrameworkNames(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{"pci-dss": "PCI_DSS", " hipaa ": "HIPAA", "PCI DSS": "PCI_DSS", "Sox": "SOX"} {
-		if got := engine.CanonicalFramework(in); got != want {
+		if got := compliance.CanonicalFramework(in); got != want {
 			t.Errorf("CanonicalFramework(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if got := (engine.Finding{Control: "pci_dss.inactivity"}).Framework(); got != "PCI_DSS" {
+	if got := (compliance.Finding{Control: "pci_dss.inactivity"}).Framework(); got != "PCI_DSS" {
 		t.Errorf("Framework() = %q", got)
 	}
 }
