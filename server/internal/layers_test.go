@@ -26,7 +26,7 @@ var layers = []struct {
 		"audit", "geo", "store", "ssf"}},
 	{"store backends", []string{"store/memory", "store/bolt", "store/redis", "store/backend"}},
 	{"services", []string{"signals", "incident", "reload", "decisionlog", "authn", "decide", "pdpsvc", "admin", "gateway", "ssf/receiver"}},
-	{"doors", []string{"transport", "extauthz", "forwardauth", "authzen"}},
+	{"doors", []string{"transport", "grpcserver", "httpapi", "extauthz", "forwardauth", "authzen"}},
 	{"wiring", []string{"app"}},
 	{"commands", []string{"cli"}},
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/extauthz"
 	"github.com/pdp-dev/pdp/server/internal/forwardauth"
 	"github.com/pdp-dev/pdp/server/internal/gateway"
+	"github.com/pdp-dev/pdp/server/internal/grpcserver"
+	"github.com/pdp-dev/pdp/server/internal/httpapi"
 	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/telemetry"
@@ -37,8 +39,8 @@ type parts struct {
 	admin       *adminParts
 	loader      *reload.Loader
 	watching    *reload.Watching // nil when the watch could not start
-	health      *transport.Health
-	grpcServer  *transport.GRPCServer
+	health      *grpcserver.Health
+	grpcServer  *grpcserver.Server
 	httpServer  *http.Server
 	sec         *security
 }
@@ -66,7 +68,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	p.stopTracing = stopTracing
 
 	p.engine = engine.New(engine.Options{Logger: o.logger, Now: o.now, EvalWorkers: cfg.EvalWorkers})
-	p.health = transport.NewHealth()
+	p.health = grpcserver.NewHealth()
 	o.meters = p.metrics.MeterProvider()
 	p.state, err = openState(cfg, o)
 	if err != nil {
@@ -127,7 +129,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	if err != nil {
 		return nil, err
 	}
-	p.grpcServer = transport.NewGRPCServer(transport.GRPCOptions{
+	p.grpcServer = grpcserver.New(grpcserver.Options{
 		Logger:         o.logger,
 		TracerProvider: tp,
 		MeterProvider:  p.metrics.MeterProvider(),
@@ -164,7 +166,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	}
 	// X-Request-ID is echoed outside the guards, so that their refusals
 	// carry it too.
-	p.httpServer = transport.NewHTTPServer(authzen.EchoRequestID(p.sec.httpHandler(authzen.Mount(authz, p.state.ssf.mount(forwardauth.Mount(forwardAuth, transport.NewHTTPHandler(transport.HTTPOptions{
+	p.httpServer = httpapi.NewServer(authzen.EchoRequestID(p.sec.httpHandler(authzen.Mount(authz, p.state.ssf.mount(forwardauth.Mount(forwardAuth, httpapi.NewHandler(httpapi.Options{
 		Decisions:      svc,
 		Ready:          p.health.Ready,
 		Metrics:        p.metrics.Handler(),
@@ -173,7 +175,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		RequestTimeout: cfg.CheckTimeout,
 		TracerProvider: tp,
 		MeterProvider:  p.metrics.MeterProvider(),
-	})))))), transport.HTTPServerOptions{
+	})))))), httpapi.ServerOptions{
 		TLSConfig:     p.sec.httpTLS(),
 		HeaderTimeout: cfg.HTTPHeaderTimeout,
 		BodyTimeout:   cfg.HTTPBodyTimeout,

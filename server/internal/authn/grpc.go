@@ -15,7 +15,7 @@ import (
 
 // UnaryGuard authenticates and authorizes unary calls by GRPCRule and puts
 // the caller in the handler's context. It fits
-// transport.GRPCOptions.UnaryGuards.
+// grpcserver.Options.UnaryGuards.
 func (a *Authenticator) UnaryGuard() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		c, err := a.check(grpcCredential(ctx), GRPCRule(info.FullMethod), info.FullMethod)

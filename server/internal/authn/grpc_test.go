@@ -21,7 +21,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/authn"
-	"github.com/pdp-dev/pdp/server/internal/transport"
+	"github.com/pdp-dev/pdp/server/internal/grpcserver"
 )
 
 // echoDecisions answers Check with the caller it sees, as
@@ -82,9 +82,9 @@ func debugLogger() (*slog.Logger, *syncBuffer) {
 // connection.
 func startGRPC(t *testing.T, a *authn.Authenticator, logger *slog.Logger) *grpc.ClientConn {
 	t.Helper()
-	h := transport.NewHealth()
+	h := grpcserver.NewHealth()
 	h.SetServing(true)
-	s := transport.NewGRPCServer(transport.GRPCOptions{
+	s := grpcserver.New(grpcserver.Options{
 		Logger:       logger,
 		UnaryGuards:  []grpc.UnaryServerInterceptor{a.UnaryGuard()},
 		StreamGuards: []grpc.StreamServerInterceptor{a.StreamGuard()},

@@ -13,7 +13,7 @@ const (
 )
 
 // HTTPTimeouts bound what a slow or silent client may hold on the HTTP
-// port (see transport.NewHTTPServer).
+// port (see httpapi.NewServer).
 type HTTPTimeouts struct {
 	// HTTPHeaderTimeout is how long a client may take to send a request's
 	// headers, and its TLS handshake (--http-header-timeout,

@@ -12,7 +12,7 @@
 // "checks[i]."; the item's position in the results is its index.
 //
 // The service returns domain faults. The gRPC server built by package
-// transport maps them to a status with rpcstatus.ToStatus, and BatchCheck
+// grpcserver maps them to a status with rpcstatus.ToStatus, and BatchCheck
 // uses the same function for its per-item statuses, so an item error and a
 // Check error for the same input are identical.
 package pdpsvc

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/pdp-dev/pdp/server/internal/grpcserver"
 )
 
 // ErrServe wraps the failure of a listener.
@@ -17,7 +19,7 @@ var ErrServe = errors.New("serving failed")
 
 // Ports are the two servers of a PDP: gRPC and HTTP.
 type Ports struct {
-	GRPC   *GRPCServer
+	GRPC   *grpcserver.Server
 	HTTP   *http.Server
 	Logger *slog.Logger
 }
@@ -44,7 +46,10 @@ func (p Ports) Serve(grpcLis, httpLis net.Listener) <-chan error {
 // timeout: gRPC calls still running then are cancelled, HTTP connections
 // closed.
 func (p Ports) Drain(timeout time.Duration) {
-	logger := orDiscard(p.Logger)
+	logger := p.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	stopped := make(chan struct{})

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/pdp-dev/pdp/server/internal/grpcserver"
 	"github.com/pdp-dev/pdp/server/internal/transport"
 )
 
@@ -27,7 +28,7 @@ func listen(t *testing.T) net.Listener {
 func TestDrainEndsCallsThatOutliveTheTimeout(t *testing.T) {
 	entered := make(chan struct{}, 1)
 	ports := transport.Ports{
-		GRPC: transport.NewGRPCServer(transport.GRPCOptions{Health: transport.NewHealth()}),
+		GRPC: grpcserver.New(grpcserver.Options{Health: grpcserver.NewHealth()}),
 		HTTP: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			entered <- struct{}{}
 			<-r.Context().Done()
@@ -77,7 +78,7 @@ func TestDrainEndsCallsThatOutliveTheTimeout(t *testing.T) {
 }
 
 func TestServeReportsAListenerThatFails(t *testing.T) {
-	ports := transport.Ports{GRPC: transport.NewGRPCServer(transport.GRPCOptions{}), HTTP: &http.Server{}}
+	ports := transport.Ports{GRPC: grpcserver.New(grpcserver.Options{}), HTTP: &http.Server{}}
 	grpcLis, httpLis := listen(t), listen(t)
 	httpLis.Close()
 	failed := ports.Serve(grpcLis, httpLis)

@@ -1,4 +1,4 @@
-package transport_test
+package grpcserver_test
 
 import (
 	"context"
@@ -21,8 +21,8 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/fault"
+	"github.com/pdp-dev/pdp/server/internal/grpcserver"
 	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
-	"github.com/pdp-dev/pdp/server/internal/transport"
 )
 
 // denyGuard refuses calls carrying "x-test-deny" metadata, standing in for
@@ -37,19 +37,19 @@ func denyGuard(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler gr
 type grpcFixture struct {
 	client pdpv1.DecisionServiceClient
 	health healthpb.HealthClient
-	hs     *transport.Health
-	srv    *transport.GRPCServer
+	hs     *grpcserver.Health
+	srv    *grpcserver.Server
 	logs   *logBuffer
 }
 
-func startGRPC(t *testing.T, opts transport.GRPCOptions) *grpcFixture {
+func startGRPC(t *testing.T, opts grpcserver.Options) *grpcFixture {
 	t.Helper()
 	logger, logs := newLogger()
 	opts.Logger = logger
-	hs := transport.NewHealth()
+	hs := grpcserver.NewHealth()
 	opts.Health = hs
 	opts.UnaryGuards = append(opts.UnaryGuards, denyGuard)
-	srv := transport.NewGRPCServer(opts)
+	srv := grpcserver.New(opts)
 	pdpv1.RegisterDecisionServiceServer(srv, newService(t))
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -69,7 +69,7 @@ func startGRPC(t *testing.T, opts transport.GRPCOptions) *grpcFixture {
 
 func TestGRPCInvalidArgument(t *testing.T) {
 	t.Parallel()
-	f := startGRPC(t, transport.GRPCOptions{})
+	f := startGRPC(t, grpcserver.Options{})
 	_, err := f.client.Check(t.Context(), &pdpv1.CheckRequest{
 		Tenant: "acme", Action: &pdpv1.Action{Name: "allow"}, Network: &pdpv1.Network{Ip: "999.1.1.1"},
 	})
@@ -91,7 +91,7 @@ func TestGRPCInvalidArgument(t *testing.T) {
 
 func TestGRPCPanicIsInternalAndServerKeepsServing(t *testing.T) {
 	t.Parallel()
-	f := startGRPC(t, transport.GRPCOptions{})
+	f := startGRPC(t, grpcserver.Options{})
 	ctx := t.Context()
 	_, err := f.client.Check(ctx, &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "panic"}})
 	if st := status.Convert(err); st.Code() != codes.Internal || st.Message() != rpcstatus.InternalMessage {
@@ -111,7 +111,7 @@ func TestGRPCPanicIsInternalAndServerKeepsServing(t *testing.T) {
 
 func TestGRPCInternalDetailLoggedNotSent(t *testing.T) {
 	t.Parallel()
-	f := startGRPC(t, transport.GRPCOptions{})
+	f := startGRPC(t, grpcserver.Options{})
 	_, err := f.client.Check(t.Context(), &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "internal"}})
 	if st := status.Convert(err); st.Code() != codes.Internal || strings.Contains(st.Message(), "password") {
 		t.Fatalf("got %v, want INTERNAL without detail", err)
@@ -123,7 +123,7 @@ func TestGRPCInternalDetailLoggedNotSent(t *testing.T) {
 
 func TestGRPCUnavailable(t *testing.T) {
 	t.Parallel()
-	f := startGRPC(t, transport.GRPCOptions{})
+	f := startGRPC(t, grpcserver.Options{})
 	_, err := f.client.Check(t.Context(), &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "unavailable"}})
 	if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != "no policy loaded" {
 		t.Fatalf("got %v, want UNAVAILABLE", err)
@@ -132,7 +132,7 @@ func TestGRPCUnavailable(t *testing.T) {
 
 func TestGRPCGuardErrorsAreMappedAndLogged(t *testing.T) {
 	t.Parallel()
-	f := startGRPC(t, transport.GRPCOptions{})
+	f := startGRPC(t, grpcserver.Options{})
 	ctx := metadata.AppendToOutgoingContext(t.Context(), "x-test-deny", "1", "authorization", "Bearer sekrit-key")
 	_, err := f.client.Check(ctx, &pdpv1.CheckRequest{Tenant: "payload-tenant", Action: &pdpv1.Action{Name: "allow"}})
 	if st := status.Convert(err); st.Code() != codes.Unauthenticated || st.Message() != "missing API key" {
@@ -151,7 +151,7 @@ func TestGRPCGuardErrorsAreMappedAndLogged(t *testing.T) {
 
 func TestGRPCBatchCheckItemStatusEqualsCheckStatus(t *testing.T) {
 	t.Parallel()
-	f := startGRPC(t, transport.GRPCOptions{})
+	f := startGRPC(t, grpcserver.Options{})
 	ctx := t.Context()
 	bad := &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "allow"}, Subject: &pdpv1.Subject{Email: "x"}}
 	resp, err := f.client.BatchCheck(ctx, &pdpv1.BatchCheckRequest{Checks: []*pdpv1.CheckRequest{
@@ -175,7 +175,7 @@ func TestGRPCBatchCheckItemStatusEqualsCheckStatus(t *testing.T) {
 
 func TestGRPCMaxRecvMsgSize(t *testing.T) {
 	t.Parallel()
-	f := startGRPC(t, transport.GRPCOptions{MaxRecvMsgSize: 1024})
+	f := startGRPC(t, grpcserver.Options{MaxRecvMsgSize: 1024})
 	_, err := f.client.Check(t.Context(), &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "allow", Resource: strings.Repeat("r", 2048)}})
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("got %v, want RESOURCE_EXHAUSTED", err)
@@ -184,7 +184,7 @@ func TestGRPCMaxRecvMsgSize(t *testing.T) {
 
 func TestGRPCHealthAndReflection(t *testing.T) {
 	t.Parallel()
-	f := startGRPC(t, transport.GRPCOptions{})
+	f := startGRPC(t, grpcserver.Options{})
 	ctx := t.Context()
 	statusOf := func(service string) healthpb.HealthCheckResponse_ServingStatus {
 		t.Helper()
@@ -226,7 +226,7 @@ func TestGRPCHealthAndReflection(t *testing.T) {
 
 func TestGRPCReflectionCanBeDisabled(t *testing.T) {
 	t.Parallel()
-	srv := transport.NewGRPCServer(transport.GRPCOptions{DisableReflection: true, NumStreamWorkers: 2})
+	srv := grpcserver.New(grpcserver.Options{DisableReflection: true, NumStreamWorkers: 2})
 	defer srv.Stop()
 	if _, ok := srv.GetServiceInfo()["grpc.reflection.v1.ServerReflection"]; ok {
 		t.Error("reflection registered although disabled")
@@ -238,7 +238,7 @@ func TestGRPCServerSpans(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	f := startGRPC(t, transport.GRPCOptions{TracerProvider: tp})
+	f := startGRPC(t, grpcserver.Options{TracerProvider: tp})
 	_, err := f.client.Check(t.Context(), &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "unavailable"}})
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("got %v, want UNAVAILABLE", err)
@@ -269,7 +269,7 @@ func TestGRPCServerSpans(t *testing.T) {
 // server failed at error.
 func TestGRPCFinishedCallIsDebugUnlessTheServerFailed(t *testing.T) {
 	t.Parallel()
-	f := startGRPC(t, transport.GRPCOptions{})
+	f := startGRPC(t, grpcserver.Options{})
 	ctx := t.Context()
 	if _, err := f.client.Check(ctx, &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "allow"}}); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package transport_test
+package grpcserver_test
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/fault"
-	"github.com/pdp-dev/pdp/server/internal/transport"
+	"github.com/pdp-dev/pdp/server/internal/grpcserver"
 )
 
 // rawCodec sends and receives messages as the bytes given, so a test can
@@ -66,8 +66,8 @@ func denyStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler
 func startDecoding(t *testing.T) (*grpc.ClientConn, *logBuffer) {
 	t.Helper()
 	logger, logs := newLogger()
-	h := transport.NewHealth()
-	srv := transport.NewGRPCServer(transport.GRPCOptions{
+	h := grpcserver.NewHealth()
+	srv := grpcserver.New(grpcserver.Options{
 		Logger:       logger,
 		Health:       h,
 		UnaryGuards:  []grpc.UnaryServerInterceptor{denyGuard},
@@ -138,7 +138,7 @@ func TestGRPCGuardsSeeTheRequestBeforeItIsRead(t *testing.T) {
 		seen <- tenant + " then " + req.(*pdpv1.CheckRequest).GetTenant()
 		return resp, err
 	}
-	f := startGRPC(t, transport.GRPCOptions{UnaryGuards: []grpc.UnaryServerInterceptor{peek}})
+	f := startGRPC(t, grpcserver.Options{UnaryGuards: []grpc.UnaryServerInterceptor{peek}})
 	if _, err := f.client.Check(t.Context(), &pdpv1.CheckRequest{Tenant: "acme", Action: &pdpv1.Action{Name: "allow"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package transport_test
+package grpcserver_test
 
 import (
 	"context"
@@ -11,7 +11,8 @@ import (
 
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/pdp-dev/pdp/server/internal/transport"
+	"github.com/pdp-dev/pdp/server/internal/grpcserver"
+	"github.com/pdp-dev/pdp/server/internal/httpapi"
 )
 
 // flakyCheck is a readiness check a test flips.
@@ -50,8 +51,8 @@ func agree(t *testing.T, f *grpcFixture, readyz http.Handler, serving bool) stri
 
 func TestHealthFollowsItsCheckOnBothDoors(t *testing.T) {
 	t.Parallel()
-	f := startGRPC(t, transport.GRPCOptions{})
-	readyz, _ := newHTTP(t, transport.HTTPOptions{Ready: f.hs.Ready})
+	f := startGRPC(t, grpcserver.Options{})
+	readyz, _ := newHTTP(t, httpapi.Options{Ready: f.hs.Ready})
 	var c flakyCheck
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
@@ -91,8 +92,8 @@ func TestHealthFollowsItsCheckOnBothDoors(t *testing.T) {
 
 func TestHealthRecheckDoesNotWaitForTheInterval(t *testing.T) {
 	t.Parallel()
-	f := startGRPC(t, transport.GRPCOptions{})
-	readyz, _ := newHTTP(t, transport.HTTPOptions{Ready: f.hs.Ready})
+	f := startGRPC(t, grpcserver.Options{})
+	readyz, _ := newHTTP(t, httpapi.Options{Ready: f.hs.Ready})
 	var c flakyCheck
 	c.set(errors.New("no policy set loaded"))
 	ctx, cancel := context.WithCancel(t.Context())
@@ -108,8 +109,8 @@ func TestHealthRecheckDoesNotWaitForTheInterval(t *testing.T) {
 
 func TestHealthShutdownOutranksThePassingCheck(t *testing.T) {
 	t.Parallel()
-	f := startGRPC(t, transport.GRPCOptions{})
-	readyz, _ := newHTTP(t, transport.HTTPOptions{Ready: f.hs.Ready})
+	f := startGRPC(t, grpcserver.Options{})
+	readyz, _ := newHTTP(t, httpapi.Options{Ready: f.hs.Ready})
 	if err := f.hs.Ready(t.Context()); err == nil || !strings.Contains(err.Error(), "not checked") {
 		t.Errorf("before any check Ready = %v", err)
 	}

@@ -1,4 +1,4 @@
-package transport
+package httpapi
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
 )
 
-// Defaults of HTTPOptions.
+// Defaults of Options.
 const (
 	// DefaultMaxBodyBytes is the largest JSON request body.
 	DefaultMaxBodyBytes = 1 << 20
@@ -45,8 +45,8 @@ type DecisionServer interface {
 	Report(ctx context.Context, in *pdpv1.ReportRequest) (*pdpv1.ReportResponse, error)
 }
 
-// HTTPOptions configures NewHTTPHandler.
-type HTTPOptions struct {
+// Options configures NewHandler.
+type Options struct {
 	// Decisions serves POST /v1/check and POST /v1/report; when nil those
 	// paths are not served (404), leaving health and metrics.
 	Decisions DecisionServer
@@ -74,7 +74,7 @@ type HTTPOptions struct {
 	Propagator propagation.TextMapPropagator
 }
 
-// NewHTTPHandler returns the handler of the HTTP port:
+// NewHandler returns the handler of the HTTP port:
 //
 //   - POST /v1/check and POST /v1/report take the pdp.v1 request as
 //     protojson (lowerCamelCase or proto field names; unknown fields are
@@ -83,13 +83,13 @@ type HTTPOptions struct {
 //     a JSON object {"code","message","field_violations"} with the HTTP
 //     status HTTPStatusCode gives for the gRPC code, 413 for a body over
 //     the limit, 408 for a body not received within the body timeout of
-//     NewHTTPServer, 405 with Allow for another method, and 415 for a body
+//     NewServer, 405 with Allow for another method, and 415 for a body
 //     that does not parse and was not sent as JSON.
 //   - GET /healthz answers 200 while the process runs.
-//   - GET /readyz answers 200 when HTTPOptions.Ready says so, else 503
+//   - GET /readyz answers 200 when Options.Ready says so, else 503
 //     with the reason.
-//   - GET /metrics is HTTPOptions.Metrics.
-func NewHTTPHandler(opts HTTPOptions) http.Handler {
+//   - GET /metrics is Options.Metrics.
+func NewHandler(opts Options) http.Handler {
 	h := &httpHandler{
 		logger:  orDiscard(opts.Logger),
 		ready:   opts.Ready,
@@ -201,7 +201,7 @@ func (h *httpHandler) decode(w http.ResponseWriter, r *http.Request, msg proto.M
 			return false
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			// The body deadline of NewHTTPServer passed: the client was
+			// The body deadline of NewServer passed: the client was
 			// too slow or never sent what it declared.
 			writeErrorBody(w, http.StatusRequestTimeout, errorBody{Code: "DEADLINE_EXCEEDED", Message: "request body not received in time"})
 			return false
@@ -295,4 +295,20 @@ func (h *httpHandler) recoverPanics(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// orDefault is v, or def when v is zero or negative.
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// orDiscard is l, or a logger that discards.
+func orDiscard(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
 }

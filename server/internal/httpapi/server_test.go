@@ -1,4 +1,4 @@
-package transport_test
+package httpapi_test
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pdp-dev/pdp/server/internal/transport"
+	"github.com/pdp-dev/pdp/server/internal/httpapi"
 )
 
 // keyGuard stands in for authentication: without "X-Key: ok" it answers
@@ -30,11 +30,11 @@ func keyGuard(next http.Handler) http.Handler {
 	})
 }
 
-// startHTTPServer serves h through NewHTTPServer on loopback and returns
+// startHTTPServer serves h through NewServer on loopback and returns
 // its address.
-func startHTTPServer(t *testing.T, h http.Handler, opts transport.HTTPServerOptions) string {
+func startHTTPServer(t *testing.T, h http.Handler, opts httpapi.ServerOptions) string {
 	t.Helper()
-	srv := transport.NewHTTPServer(h, opts)
+	srv := httpapi.NewServer(h, opts)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -88,8 +88,8 @@ func slowCheck(key string) string {
 const okCheck = `{"tenant":"acme","action":{"name":"allow"}}`
 
 func TestHTTPServerAnswersANormalClientWhileSlowOnesHang(t *testing.T) {
-	h, _ := newHTTP(t, transport.HTTPOptions{})
-	opts := transport.HTTPServerOptions{HeaderTimeout: 700 * time.Millisecond, BodyTimeout: 700 * time.Millisecond}
+	h, _ := newHTTP(t, httpapi.Options{})
+	opts := httpapi.ServerOptions{HeaderTimeout: 700 * time.Millisecond, BodyTimeout: 700 * time.Millisecond}
 	before := runtime.NumGoroutine()
 	addr := startHTTPServer(t, keyGuard(h), opts)
 
@@ -171,8 +171,8 @@ func waitGoroutines(t *testing.T, n int) {
 func TestHTTPServerAnswersWithoutWaitingForAnUnreadBody(t *testing.T) {
 	t.Parallel()
 	const bodyTimeout = 3 * time.Second
-	h, _ := newHTTP(t, transport.HTTPOptions{})
-	addr := startHTTPServer(t, keyGuard(h), transport.HTTPServerOptions{BodyTimeout: bodyTimeout})
+	h, _ := newHTTP(t, httpapi.Options{})
+	addr := startHTTPServer(t, keyGuard(h), httpapi.ServerOptions{BodyTimeout: bodyTimeout})
 	for _, tt := range []struct {
 		name, raw string
 		want      int
@@ -217,7 +217,7 @@ func TestHTTPServerLiftsTheBodyDeadlineOnceTheBodyIsRead(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	addr := startHTTPServer(t, slowHandler, transport.HTTPServerOptions{BodyTimeout: bodyTimeout})
+	addr := startHTTPServer(t, slowHandler, httpapi.ServerOptions{BodyTimeout: bodyTimeout})
 	c := send(t, addr, "POST /work HTTP/1.1\r\nHost: pdp\r\nContent-Length: 2\r\n\r\n{}")
 	resp, err := response(c, 5*time.Second)
 	if err != nil || resp.StatusCode != http.StatusOK {
@@ -237,8 +237,8 @@ func TestHTTPServerLiftsTheBodyDeadlineOnceTheBodyIsRead(t *testing.T) {
 
 func TestHTTPServerClosesIdleConnections(t *testing.T) {
 	t.Parallel()
-	h, _ := newHTTP(t, transport.HTTPOptions{})
-	addr := startHTTPServer(t, h, transport.HTTPServerOptions{IdleTimeout: 300 * time.Millisecond})
+	h, _ := newHTTP(t, httpapi.Options{})
+	addr := startHTTPServer(t, h, httpapi.ServerOptions{IdleTimeout: 300 * time.Millisecond})
 	c := send(t, addr, "GET /healthz HTTP/1.1\r\nHost: pdp\r\n\r\n")
 	if resp, err := response(c, 5*time.Second); err != nil || resp.StatusCode != http.StatusOK || resp.Close {
 		t.Fatalf("healthz: %v, %v; want 200 kept alive", resp, err)
@@ -259,7 +259,7 @@ func TestHTTPServerSlowBodyTimeoutIsADeadlineError(t *testing.T) {
 		_, err := io.ReadAll(r.Body)
 		got <- err
 	})
-	addr := startHTTPServer(t, h, transport.HTTPServerOptions{BodyTimeout: 200 * time.Millisecond})
+	addr := startHTTPServer(t, h, httpapi.ServerOptions{BodyTimeout: 200 * time.Millisecond})
 	send(t, addr, "POST /x HTTP/1.1\r\nHost: pdp\r\nContent-Length: 10\r\n\r\nabc")
 	select {
 	case err := <-got:
@@ -273,8 +273,8 @@ func TestHTTPServerSlowBodyTimeoutIsADeadlineError(t *testing.T) {
 
 func TestHTTPServerBoundsHTTP2BodiesToo(t *testing.T) {
 	t.Parallel()
-	h, _ := newHTTP(t, transport.HTTPOptions{})
-	srv := transport.NewHTTPServer(h, transport.HTTPServerOptions{BodyTimeout: 300 * time.Millisecond})
+	h, _ := newHTTP(t, httpapi.Options{})
+	srv := httpapi.NewServer(h, httpapi.ServerOptions{BodyTimeout: 300 * time.Millisecond})
 	ts := httptest.NewUnstartedServer(srv.Handler)
 	ts.EnableHTTP2 = true
 	ts.StartTLS()

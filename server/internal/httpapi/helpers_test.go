@@ -1,4 +1,4 @@
-package transport_test
+package httpapi_test
 
 import (
 	"bytes"

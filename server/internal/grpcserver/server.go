@@ -1,4 +1,4 @@
-package transport
+package grpcserver
 
 import (
 	"log/slog"
@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/reflection"
 )
 
-// Defaults of GRPCOptions.
+// Defaults of Options.
 const (
 	// DefaultMaxRecvMsgSize is the largest request message accepted.
 	DefaultMaxRecvMsgSize = 4 << 20
@@ -34,9 +34,9 @@ const (
 	DefaultMinClientPingInterval = 10 * time.Second
 )
 
-// GRPCOptions configures NewGRPCServer. The zero value is usable: no TLS,
+// Options configures New. The zero value is usable: no TLS,
 // no tracing or RPC metrics, logs discarded, the defaults above.
-type GRPCOptions struct {
+type Options struct {
 	// Logger receives one line per finished call (at debug unless the
 	// server failed it) and the detail of internal errors and panics; nil
 	// discards.
@@ -54,7 +54,7 @@ type GRPCOptions struct {
 	// and before recovery: the place for authentication and authorization.
 	// A guard's error is mapped and logged like a handler's. Guards see
 	// health and reflection calls too and must let them through. They run
-	// before the request message is read (see GRPCServer.RegisterService):
+	// before the request message is read (see Server.RegisterService):
 	// the request they are given is still empty, so they decide by the
 	// call's metadata and peer.
 	UnaryGuards []grpc.UnaryServerInterceptor
@@ -92,7 +92,7 @@ type GRPCOptions struct {
 	ServerOptions []grpc.ServerOption
 }
 
-// NewGRPCServer builds the gRPC server every service of the PDP is
+// New builds the gRPC server every service of the PDP is
 // registered on. Each call passes through, outermost first:
 //
 //  1. the otelgrpc stats handler: a server span per call (child of the
@@ -101,19 +101,19 @@ type GRPCOptions struct {
 //     with method, code and duration, never payloads or metadata;
 //  3. error mapping: every error below becomes the status ToStatus gives,
 //     so logging and tracing see the code the client sees;
-//  4. the guards (GRPCOptions.UnaryGuards and StreamGuards), in order:
+//  4. the guards (Options.UnaryGuards and StreamGuards), in order:
 //     authentication and authorization;
 //  5. recovery: a panic becomes INTERNAL and is logged with its stack, and
 //     the server keeps serving;
 //  6. reading the request message: one that cannot be read is
-//     INVALID_ARGUMENT (see GRPCServer.RegisterService), so a caller is
+//     INVALID_ARGUMENT (see Server.RegisterService), so a caller is
 //     authenticated before anything it sent is decoded;
 //  7. the handler.
 //
-// Health (when GRPCOptions.Health is set) and reflection (unless disabled)
+// Health (when Options.Health is set) and reflection (unless disabled)
 // are registered; the caller registers the PDP's own services on the
 // returned server, never on its embedded grpc.Server.
-func NewGRPCServer(opts GRPCOptions) *GRPCServer {
+func New(opts Options) *Server {
 	logger := orDiscard(opts.Logger)
 
 	tp := opts.TracerProvider
@@ -153,7 +153,7 @@ func NewGRPCServer(opts GRPCOptions) *GRPCServer {
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(orDefault(opts.MaxRecvMsgSize, DefaultMaxRecvMsgSize)),
 		// Requests reach the registered services undecoded; see
-		// GRPCServer.RegisterService.
+		// Server.RegisterService.
 		grpc.ForceServerCodecV2(serverCodec{}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:                  orDefault(opts.KeepaliveTime, DefaultKeepaliveTime),
@@ -174,7 +174,7 @@ func NewGRPCServer(opts GRPCOptions) *GRPCServer {
 	}
 	serverOpts = append(serverOpts, opts.ServerOptions...)
 
-	s := &GRPCServer{Server: grpc.NewServer(serverOpts...)}
+	s := &Server{Server: grpc.NewServer(serverOpts...)}
 	if opts.Health != nil {
 		opts.Health.Register(s)
 	}

@@ -1,4 +1,4 @@
-package transport
+package httpapi
 
 import (
 	"crypto/tls"
@@ -10,7 +10,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
 )
 
-// Defaults of HTTPServerOptions.
+// Defaults of ServerOptions.
 const (
 	// DefaultHeaderTimeout is how long a client may take to send a
 	// request's headers (and, with TLS, its handshake).
@@ -23,9 +23,9 @@ const (
 	DefaultIdleTimeout = 2 * time.Minute
 )
 
-// HTTPServerOptions configures NewHTTPServer. The zero value is usable:
+// ServerOptions configures NewServer. The zero value is usable:
 // plaintext, the defaults above, net/http's errors discarded.
-type HTTPServerOptions struct {
+type ServerOptions struct {
 	// TLSConfig serves HTTPS when set; the caller wraps the listener.
 	TLSConfig *tls.Config
 	// HeaderTimeout is DefaultHeaderTimeout when 0.
@@ -39,7 +39,7 @@ type HTTPServerOptions struct {
 	Logger *slog.Logger
 }
 
-// NewHTTPServer returns the server of the HTTP port around h, bounding
+// NewServer returns the server of the HTTP port around h, bounding
 // what a slow or silent client can hold:
 //
 //   - a connection that sends nothing, or only part of its headers, is
@@ -57,7 +57,7 @@ type HTTPServerOptions struct {
 // Every handler behind h is covered, since the bounds sit in front of it.
 // There is deliberately no overall read timeout: net/http would cancel
 // the context of a handler still running when it expires.
-func NewHTTPServer(h http.Handler, opts HTTPServerOptions) *http.Server {
+func NewServer(h http.Handler, opts ServerOptions) *http.Server {
 	return &http.Server{
 		Handler:           boundBodies(h, orDefault(opts.BodyTimeout, DefaultBodyTimeout)),
 		TLSConfig:         opts.TLSConfig,

@@ -1,4 +1,4 @@
-package transport
+package grpcserver
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
-// GRPCServer is the gRPC server NewGRPCServer builds. Services registered
+// Server is the gRPC server New builds. Services registered
 // on it read their request messages only after the guards, and answer a
 // message that does not decode with INVALID_ARGUMENT: see RegisterService.
-type GRPCServer struct {
+type Server struct {
 	*grpc.Server
 }
 
@@ -30,7 +30,7 @@ type GRPCServer struct {
 // keeps its bytes), and the wrappers decode it: a message that does not
 // unmarshal is INVALID_ARGUMENT, sent through the error mapping and the
 // call log like any handler error.
-func (s *GRPCServer) RegisterService(desc *grpc.ServiceDesc, impl any) {
+func (s *Server) RegisterService(desc *grpc.ServiceDesc, impl any) {
 	d := *desc
 	d.Methods = make([]grpc.MethodDesc, len(desc.Methods))
 	for i, m := range desc.Methods {

@@ -1,4 +1,4 @@
-package transport_test
+package httpapi_test
 
 import (
 	"bytes"
@@ -14,9 +14,9 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/httpapi"
 	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 	"github.com/pdp-dev/pdp/server/internal/signals"
-	"github.com/pdp-dev/pdp/server/internal/transport"
 )
 
 // allowAll decides every valid check as allowed.
@@ -69,7 +69,7 @@ func FuzzHTTPDoors(f *testing.F) {
 	events := &keepEvents{}
 	svc := decisionService(f, allowAll{}, events, fuzzNow)
 	const maxBody = 4 << 10
-	h := transport.NewHTTPHandler(transport.HTTPOptions{Decisions: svc, MaxBodyBytes: maxBody})
+	h := httpapi.NewHandler(httpapi.Options{Decisions: svc, MaxBodyBytes: maxBody})
 	f.Fuzz(func(t *testing.T, report bool, contentType string, body []byte) {
 		path, msg := "/v1/check", proto.Message(&pdpv1.CheckRequest{})
 		if report {

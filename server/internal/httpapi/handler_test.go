@@ -1,4 +1,4 @@
-package transport_test
+package httpapi_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/pdp-dev/pdp/server/internal/transport"
+	"github.com/pdp-dev/pdp/server/internal/httpapi"
 )
 
 type errorJSON struct {
@@ -26,14 +26,14 @@ type errorJSON struct {
 	} `json:"field_violations"`
 }
 
-func newHTTP(t *testing.T, opts transport.HTTPOptions) (http.Handler, *logBuffer) {
+func newHTTP(t *testing.T, opts httpapi.Options) (http.Handler, *logBuffer) {
 	t.Helper()
 	logger, logs := newLogger()
 	opts.Logger = logger
 	if opts.Decisions == nil {
 		opts.Decisions = newService(t)
 	}
-	return transport.NewHTTPHandler(opts), logs
+	return httpapi.NewHandler(opts), logs
 }
 
 func do(h http.Handler, method, path, contentType, body string) *httptest.ResponseRecorder {
@@ -60,7 +60,7 @@ func decodeError(t *testing.T, w *httptest.ResponseRecorder) errorJSON {
 
 func TestHTTPCheckFieldErrors(t *testing.T) {
 	t.Parallel()
-	h, _ := newHTTP(t, transport.HTTPOptions{})
+	h, _ := newHTTP(t, httpapi.Options{})
 	w := do(h, http.MethodPost, "/v1/check", "application/json", `{"network":{"ip":"not-an-ip"},"action":{"name":"allow"}}`)
 	if w.Code != http.StatusBadRequest {
 		t.Fatalf("status %d, want 400: %s", w.Code, w.Body)
@@ -80,7 +80,7 @@ func TestHTTPCheckFieldErrors(t *testing.T) {
 
 func TestHTTPCheckBothSpellings(t *testing.T) {
 	t.Parallel()
-	h, _ := newHTTP(t, transport.HTTPOptions{})
+	h, _ := newHTTP(t, httpapi.Options{})
 	bodies := map[string]string{
 		"lowerCamel": `{"tenant":"acme","action":{"name":"allow"},"subject":{"id":"u","mfaEnrolled":true},"authentication":{"mfaVerifiedAt":"2026-01-01T00:00:00Z"}}`,
 		"snake_case": `{"tenant":"acme","action":{"name":"allow"},"subject":{"id":"u","mfa_enrolled":true},"authentication":{"mfa_verified_at":"2026-01-01T00:00:00Z"}}`,
@@ -111,7 +111,7 @@ func TestHTTPCheckBothSpellings(t *testing.T) {
 
 func TestHTTPRequestErrors(t *testing.T) {
 	t.Parallel()
-	h, _ := newHTTP(t, transport.HTTPOptions{MaxBodyBytes: 256})
+	h, _ := newHTTP(t, httpapi.Options{MaxBodyBytes: 256})
 	tests := []struct {
 		name, method, path, contentType, body string
 		status                                int
@@ -159,7 +159,7 @@ func TestHTTPRequestErrors(t *testing.T) {
 
 func TestHTTPToleratesOtherContentTypeWhenBodyParses(t *testing.T) {
 	t.Parallel()
-	h, _ := newHTTP(t, transport.HTTPOptions{})
+	h, _ := newHTTP(t, httpapi.Options{})
 	w := do(h, http.MethodPost, "/v1/check", "text/plain", `{"tenant":"acme","action":{"name":"deny"}}`)
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"decision":"DECISION_DENY"`) {
 		t.Fatalf("status %d body %s, want a 200 deny", w.Code, w.Body)
@@ -168,7 +168,7 @@ func TestHTTPToleratesOtherContentTypeWhenBodyParses(t *testing.T) {
 
 func TestHTTPDeadline(t *testing.T) {
 	t.Parallel()
-	h, _ := newHTTP(t, transport.HTTPOptions{RequestTimeout: 20 * time.Millisecond})
+	h, _ := newHTTP(t, httpapi.Options{RequestTimeout: 20 * time.Millisecond})
 	w := do(h, http.MethodPost, "/v1/check", "application/json", `{"tenant":"a","action":{"name":"block"}}`)
 	if w.Code != http.StatusGatewayTimeout {
 		t.Fatalf("status %d, want 504: %s", w.Code, w.Body)
@@ -177,7 +177,7 @@ func TestHTTPDeadline(t *testing.T) {
 
 func TestHTTPInternalAndPanicLogged(t *testing.T) {
 	t.Parallel()
-	h, logs := newHTTP(t, transport.HTTPOptions{})
+	h, logs := newHTTP(t, httpapi.Options{})
 	do(h, http.MethodPost, "/v1/check", "application/json", `{"tenant":"a","action":{"name":"internal"}}`)
 	do(h, http.MethodPost, "/v1/check", "application/json", `{"tenant":"a","action":{"name":"panic"}}`)
 	for _, want := range []string{"database password rejected", "panic in HTTP handler", "decider exploded"} {
@@ -189,7 +189,7 @@ func TestHTTPInternalAndPanicLogged(t *testing.T) {
 
 func TestHTTPReport(t *testing.T) {
 	t.Parallel()
-	h, _ := newHTTP(t, transport.HTTPOptions{})
+	h, _ := newHTTP(t, httpapi.Options{})
 	w := do(h, http.MethodPost, "/v1/report", "application/json", `{"tenant":"acme","event":"EVENT_LOGIN_FAILED","subject":{"id":"u1"}}`)
 	if w.Code != http.StatusOK || strings.TrimSpace(w.Body.String()) != `{"eventId":"ev-1"}` {
 		t.Fatalf("status %d body %s", w.Code, w.Body)
@@ -205,7 +205,7 @@ func TestHTTPHealthReadyMetrics(t *testing.T) {
 	t.Parallel()
 	var ready error = errors.New("no policy loaded")
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("pdp_up 1\n")) })
-	h, _ := newHTTP(t, transport.HTTPOptions{
+	h, _ := newHTTP(t, httpapi.Options{
 		Ready:   func(context.Context) error { return ready },
 		Metrics: metrics,
 	})
@@ -230,7 +230,7 @@ func TestHTTPTracing(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	h, _ := newHTTP(t, transport.HTTPOptions{TracerProvider: tp})
+	h, _ := newHTTP(t, httpapi.Options{TracerProvider: tp})
 	do(h, http.MethodPost, "/v1/check", "application/json", `{"tenant":"acme","action":{"name":"allow"}}`)
 	do(h, http.MethodGet, "/random/path/123", "", "")
 	var names []string
