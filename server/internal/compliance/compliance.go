@@ -7,7 +7,7 @@
 //	                  file of --tenants DIR through package reload, the body
 //	                  of the PutTenantPolicy admin RPC): valid, within its
 //	                  plan and keeping every profile it declares
-//	Checker           one environment's effective policy against the
+//	Reviewer          one environment's effective policy against the
 //	                  profiles it declares, with a library compiled once
 //	                  (Violations uses the built-in one); needs no tenant data
 //	Reporter          the findings of a tenant loaded in an engine, for the

@@ -323,7 +323,7 @@ func TestComplianceViolations(t *testing.T) {
 	}
 }
 
-func TestCheckerErrors(t *testing.T) {
+func TestReviewerErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, err := compliance.Violations(ctx, nil, "")
@@ -331,13 +331,13 @@ func TestCheckerErrors(t *testing.T) {
 	_, err = compliance.Violations(ctx, map[string]any{"x": make(chan int)}, "")
 	wantCode(t, err, fault.InvalidArgument)
 
-	if _, err := compliance.NewChecker(ctx, fstest.MapFS{"rego/x.rego": {Data: []byte("package x\n\ny := 1\n")}}); err == nil {
+	if _, err := compliance.NewReviewer(ctx, fstest.MapFS{"rego/x.rego": {Data: []byte("package x\n\ny := 1\n")}}); err == nil {
 		t.Error("a library without the compliance module was accepted")
 	}
-	if _, err := compliance.NewChecker(ctx, fstest.MapFS{"rego/x.rego": {Data: []byte("package x\n\ny := \n")}}); err == nil || !strings.Contains(err.Error(), "rego/x.rego:") {
+	if _, err := compliance.NewReviewer(ctx, fstest.MapFS{"rego/x.rego": {Data: []byte("package x\n\ny := \n")}}); err == nil || !strings.Contains(err.Error(), "rego/x.rego:") {
 		t.Errorf("broken library: %v, want the file named", err)
 	}
-	c, err := compliance.NewChecker(ctx, nil)
+	c, err := compliance.NewReviewer(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

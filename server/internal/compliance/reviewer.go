@@ -21,18 +21,19 @@ var (
 	violationsRef   = ast.MustParseRef("data.pdp.compliance.violations")
 )
 
-// Checker reviews candidate tenant policies against the compliance profiles
+// Reviewer reviews candidate tenant policies against the compliance profiles
 // they declare, with a policy library compiled once. It needs no tenant
 // data, so a policy is checked before it is accepted anywhere. It is safe
 // for concurrent use.
-type Checker struct {
+// (A Checker, everywhere in this repository, decides requests.)
+type Reviewer struct {
 	violations rego.PreparedEvalQuery
 }
 
-// NewChecker compiles a policy library (nil means the built-in one,
+// NewReviewer compiles a policy library (nil means the built-in one,
 // pdp.Policies) and prepares data.pdp.compliance.violations. It fails when
 // the library does not compile or has no compliance module.
-func NewChecker(ctx context.Context, library fs.FS) (*Checker, error) {
+func NewReviewer(ctx context.Context, library fs.FS) (*Reviewer, error) {
 	if library == nil {
 		library = pdp.Policies
 	}
@@ -58,7 +59,7 @@ func NewChecker(ctx context.Context, library fs.FS) (*Checker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", violationsRef, err)
 	}
-	return &Checker{violations: q}, nil
+	return &Reviewer{violations: q}, nil
 }
 
 // Violations returns the failed findings of every profile that policy
@@ -71,7 +72,7 @@ func NewChecker(ctx context.Context, library fs.FS) (*Checker, error) {
 // Errors: fault.InvalidArgument when policy is nil or not JSON-like,
 // fault.DeadlineExceeded when ctx ends first, fault.Internal when the
 // evaluation fails or returns malformed findings.
-func (c *Checker) Violations(ctx context.Context, policy map[string]any, environment string) ([]Finding, error) {
+func (c *Reviewer) Violations(ctx context.Context, policy map[string]any, environment string) ([]Finding, error) {
 	if policy == nil {
 		return nil, fault.New(fault.InvalidArgument, "no policy to review")
 	}
@@ -100,16 +101,16 @@ func (c *Checker) Violations(ctx context.Context, policy map[string]any, environ
 	return parseFindings(raw)
 }
 
-// defaultChecker is the Checker of the built-in library, compiled on first
+// defaultReviewer is the Reviewer of the built-in library, compiled on first
 // use.
-var defaultChecker = sync.OnceValues(func() (*Checker, error) {
-	return NewChecker(context.Background(), nil)
+var defaultReviewer = sync.OnceValues(func() (*Reviewer, error) {
+	return NewReviewer(context.Background(), nil)
 })
 
 // Violations reviews one environment's effective policy with the built-in
-// library, compiled once per process: see Checker.Violations.
+// library, compiled once per process: see Reviewer.Violations.
 func Violations(ctx context.Context, policy map[string]any, environment string) ([]Finding, error) {
-	c, err := defaultChecker()
+	c, err := defaultReviewer()
 	if err != nil {
 		return nil, fault.Wrap(err, fault.Internal, "cannot compile the built-in compliance module")
 	}
