@@ -140,7 +140,44 @@ library_deny contains {
 	"rule": "core.role_forbidden",
 } if {
 	policy
+	not core_access_granted
+}
+
+# ---------------------------------------------------------------------------
+# Application authorization: the authors' grant set (package pdp.custom,
+# elements shaped like a reason) grants an action no role grants, from
+# what the authors know of subjects and resources (ownership, sharing, a
+# directory loaded as Rego data). A grant only lifts the role check: every
+# other control still denies and challenges. Roles are tried first, so the
+# grants are evaluated only for an action no role grants.
+core_access_granted := true if {
+	core_role_granted
+} else := true if {
+	some _ in data.pdp.custom.grant
+}
+
+# core_codes are the codes of a set of reasons, sorted.
+core_codes(xs) := sort([object.get(x, "code", "") | some x in xs])
+
+# An action granted by the application's rules alone says which rules.
+notices contains g if {
+	policy
 	not core_role_granted
+	some g in data.pdp.custom.grant
+}
+
+checks contains {
+	"rule": "core.role_forbidden",
+	"code": "authz.role_forbidden",
+	"effect": "deny",
+	"message": sprintf("action %q granted by the application's rules (%s)", [
+		input.action.name,
+		concat(", ", core_codes(data.pdp.custom.grant)),
+	]),
+} if {
+	policy
+	not core_role_granted
+	core_access_granted
 }
 
 # Messages must always be defined: an undefined message would drop the deny.
@@ -185,7 +222,7 @@ default core_quiet := false
 core_quiet if {
 	policy
 	input.subject.tenant in {"", input.tenant}
-	core_role_granted
+	core_access_granted
 	data.pdp.email_quiet
 	data.pdp.mfa_quiet
 	data.pdp.network_quiet

@@ -568,3 +568,43 @@ test_malformed_deny_still_denies if {
 	d.decision == "deny"
 	{"code": "custom.broken"} in d.reasons
 }
+
+# ---------------------------------------------------------------------------
+# Application authorization: grants of package pdp.custom
+
+core_owner_grant := {"code": "app.owner", "message": "u-1 owns document d-1", "rule": "app.owner"}
+
+test_a_grant_lifts_the_role_check_alone if {
+	inp := core_with({"action": {"name": "documents.edit", "resource": ""}})
+	denies := pdp.deny with input as inp with data.tenants as core_tenants with data.pdp.custom.grant as {core_owner_grant}
+	count({r | some r in denies; r.code == "authz.role_forbidden"}) == 0
+	core_owner_grant in pdp.notices with input as inp with data.tenants as core_tenants with data.pdp.custom.grant as {core_owner_grant}
+
+	without := pdp.deny with input as inp with data.tenants as core_tenants
+	count({r | some r in without; r.code == "authz.role_forbidden"}) == 1
+}
+
+test_a_grant_is_no_reason_when_a_role_grants if {
+	notices := pdp.notices with input as core_input with data.tenants as core_tenants with data.pdp.custom.grant as {core_owner_grant}
+	not core_owner_grant in notices
+}
+
+test_a_grant_leaves_every_other_control_in_force if {
+	inp := core_with({"action": {"name": "documents.edit", "resource": ""}, "subject": object.union(core_input.subject, {"tenant": "globex"})})
+	d := pdp.decision with input as inp with data.tenants as core_tenants with data.pdp.custom.grant as {core_owner_grant}
+	d.decision == "deny"
+	"tenant.isolation" in core_reason_codes(d)
+	not "authz.role_forbidden" in core_reason_codes(d)
+	"app.owner" in core_reason_codes(d)
+}
+
+test_a_grant_is_explained if {
+	inp := core_with({"action": {"name": "documents.edit", "resource": ""}, "explain": true})
+	checks := pdp.checks with input as inp with data.tenants as core_tenants with data.pdp.custom.grant as {core_owner_grant}
+	{
+		"rule": "core.role_forbidden",
+		"code": "authz.role_forbidden",
+		"effect": "deny",
+		"message": "action \"documents.edit\" granted by the application's rules (app.owner)",
+	} in checks
+}

@@ -58,6 +58,7 @@ var (
 var contributionShapes = map[string]*shape{
 	"deny": reasonShape, "notices": reasonShape, "challenge": challengeShape,
 	"obligations": obligationShape, "risk_factors": factorShape, "checks": checkShape,
+	"grant": reasonShape,
 }
 
 var contributionPackages = []ast.Ref{ast.MustParseRef("data.pdp"), ast.MustParseRef("data.pdp.custom")}

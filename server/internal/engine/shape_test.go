@@ -110,3 +110,15 @@ func TestLoadProbesContributionsWhoseTypeIsKnownOnlyAtEvaluation(t *testing.T) {
 		t.Fatalf("Load = %v, want the probe's refusal", err)
 	}
 }
+
+func TestLoadRefusesAGrantOfTheWrongShape(t *testing.T) {
+	t.Parallel()
+	e := New(Options{Library: coreLibrary(t, nil)})
+	_, err := e.Load(context.Background(), Bundle{Tenants: demoTenants(t), Modules: map[string]string{"policies/app.rego": `package pdp.custom
+
+grant contains "the owner" if input.resource.properties.owner == input.subject.id
+`}})
+	if want := `policies/app.rego:3: data.pdp.custom.grant contains a value of the wrong shape: the element is a string, not an object`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Load = %v, want an error containing %q", err, want)
+	}
+}
