@@ -2,47 +2,12 @@ package app
 
 import (
 	"context"
-	"sync/atomic"
 
-	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/admin"
 	"github.com/pdp-dev/pdp/server/internal/admin/tenants"
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
 	"github.com/pdp-dev/pdp/server/internal/compliance"
-	"github.com/pdp-dev/pdp/server/internal/reload"
-	"github.com/pdp-dev/pdp/server/internal/tenantstore"
 )
-
-// adminParts are what PolicyAdminService needs beyond the state: the
-// store of policies set through the API, the set now served, and, with a
-// shared backend, the reloads of what other replicas stored.
-type adminParts struct {
-	policies tenantstore.Store
-	served   atomic.Pointer[reload.Set]
-	stop     func() // ends the reloads of other replicas' policies; nil without them
-}
-
-func newAdminParts(policies tenantstore.Store) *adminParts {
-	a := &adminParts{policies: policies}
-	a.served.Store(&reload.Set{})
-	return a
-}
-
-// stored is reload.Options.Stored: the policies set through the API.
-func (a *adminParts) stored(ctx context.Context) (map[string]*pdpv1.TenantPolicy, error) {
-	list, err := a.policies.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*pdpv1.TenantPolicy, len(list))
-	for _, p := range list {
-		out[p.GetTenant()] = p
-	}
-	return out, nil
-}
-
-// loaded records the set now served; it runs in reload.Options.OnLoad.
-func (a *adminParts) loaded(set reload.Set) { a.served.Store(&set) }
 
 // registerAdmin builds PolicyAdminService over the state and registers it
 // on the gRPC server, and with a shared backend starts reloading the
@@ -53,8 +18,8 @@ func (p *parts) registerAdmin(o options) error {
 		return err
 	}
 	pol, err := tenants.New(tenants.Options{
-		Store: p.admin.policies, Audit: p.state.audit, State: p.state.store.State, Compliance: compliance.NewReporter(p.engine),
-		Reload: reloadSet, Current: func() reload.Set { return *p.admin.served.Load() },
+		Store: p.state.store.Policies, Audit: p.state.audit, State: p.state.store.State, Compliance: compliance.NewReporter(p.engine),
+		Reload: reloadSet, Current: p.loader.Current,
 		Now: o.now, Logger: o.logger,
 	})
 	if err != nil {
@@ -74,15 +39,7 @@ func (p *parts) registerAdmin(o options) error {
 	}
 	srv.Register(p.grpcServer)
 	if w := p.state.store.PolicyChanges; w != nil {
-		p.admin.stop = p.loader.Follow(w)
+		p.stopFollow = p.loader.Follow(w)
 	}
 	return nil
-}
-
-// close stops the reloads; a nil a does nothing.
-func (a *adminParts) close() {
-	if a == nil || a.stop == nil {
-		return
-	}
-	a.stop()
 }

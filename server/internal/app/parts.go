@@ -36,13 +36,13 @@ type parts struct {
 	stopTracing func(context.Context) error
 	engine      *engine.Engine
 	state       *state
-	admin       *adminParts
 	loader      *reload.Loader
 	watching    *reload.Watching // nil when the watch could not start
 	health      *grpcserver.Health
 	grpcServer  *grpcserver.Server
 	httpServer  *http.Server
 	sec         *security
+	stopFollow  func() // ends the reloads of other replicas' policies; nil without them
 }
 
 func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err error) {
@@ -74,16 +74,14 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	if err != nil {
 		return nil, err
 	}
-	p.admin = newAdminParts(p.state.store.Policies)
 	p.loader = reload.New(p.engine, reload.Options{
 		PolicyDirs: cfg.PolicyDirs,
 		TenantsDir: cfg.TenantsDir,
 		Debounce:   cfg.ReloadDebounce,
 		Logger:     o.logger,
 		Metrics:    p.metrics,
-		Stored:     p.admin.stored,
+		Stored:     reload.StoredIn(p.state.store.Policies),
 		OnLoad: func(set reload.Set) {
-			p.admin.loaded(set)
 			p.state.onLoad(set)
 			p.health.Recheck()
 		},
@@ -240,7 +238,9 @@ func (p *parts) close() {
 		_ = p.watching.Close() // a no-op after Run
 	}
 	p.sec.close(ctx)
-	p.admin.close()
+	if p.stopFollow != nil {
+		p.stopFollow()
+	}
 	p.state.close()
 	_ = p.stopTracing(ctx)
 	_ = p.metrics.Shutdown(ctx)

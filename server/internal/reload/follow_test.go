@@ -69,3 +69,30 @@ func TestFollowLoadsWhatAnotherReplicaStored(t *testing.T) {
 		t.Fatal("stop left the watch running")
 	}
 }
+
+// lister is a tenant policy store holding list.
+type lister []*pdpv1.TenantPolicy
+
+func (l lister) List(context.Context) ([]*pdpv1.TenantPolicy, error) { return l, nil }
+
+func TestCurrentIsTheSetLoadedLast(t *testing.T) {
+	t.Parallel()
+	l := reload.New(engine.New(engine.Options{}), reload.Options{
+		TenantsDir: demoTenants,
+		Stored: reload.StoredIn(lister{
+			{Tenant: "acme", Plan: "free", Environments: map[string]*pdpv1.SecurityPolicy{"production": {}}},
+		}),
+	})
+	if cur := l.Current(); cur.Revision != "" || cur.Tenants != nil {
+		t.Fatalf("Current before a load: %+v", cur)
+	}
+	rev, err := l.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := l.Current()
+	if cur.Revision != rev || cur.Sources["acme"] != reload.SourceAPI || cur.Policies["acme"].GetPlan() != "free" {
+		t.Fatalf("Current after the load %s: revision %s, acme from %s with plan %s",
+			rev, cur.Revision, cur.Sources["acme"], cur.Policies["acme"].GetPlan())
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -87,10 +88,11 @@ type Set struct {
 
 // Loader loads and reloads the policy set.
 type Loader struct {
-	opts   Options
-	engine Engine
-	mu     sync.Mutex // serialises loads
-	loaded bool       // a set loaded once: a failure leaves it serving
+	opts    Options
+	engine  Engine
+	mu      sync.Mutex // serialises loads
+	loaded  bool       // a set loaded once: a failure leaves it serving
+	current atomic.Pointer[Set]
 }
 
 // New returns a loader feeding e.
@@ -98,7 +100,33 @@ func New(e Engine, opts Options) *Loader {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Loader{opts: opts, engine: e}
+	l := &Loader{opts: opts, engine: e}
+	l.current.Store(&Set{})
+	return l
+}
+
+// Current is the set loaded last; an empty Set before the first.
+func (l *Loader) Current() Set { return *l.current.Load() }
+
+// Lister lists the tenant policies set through the admin API
+// (tenantstore.Store).
+type Lister interface {
+	List(ctx context.Context) ([]*pdpv1.TenantPolicy, error)
+}
+
+// StoredIn is Options.Stored over st: its policies by tenant.
+func StoredIn(st Lister) func(context.Context) (map[string]*pdpv1.TenantPolicy, error) {
+	return func(ctx context.Context) (map[string]*pdpv1.TenantPolicy, error) {
+		list, err := st.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]*pdpv1.TenantPolicy, len(list))
+		for _, p := range list {
+			out[p.GetTenant()] = p
+		}
+		return out, nil
+	}
 }
 
 // Load reads every file and loads the set into the engine once.
@@ -120,6 +148,7 @@ func (l *Loader) Load(ctx context.Context) (string, error) {
 		return "", err
 	}
 	l.loaded = true
+	l.current.Store(&set)
 	if l.opts.OnLoad != nil {
 		l.opts.OnLoad(set)
 	}
