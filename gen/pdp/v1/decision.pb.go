@@ -443,7 +443,8 @@ type CheckRequest struct {
 	Session *Session `protobuf:"bytes,8,opt,name=session,proto3" json:"session,omitempty"`
 	// When the request happened; empty means the server clock.
 	Time *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=time,proto3" json:"time,omitempty"`
-	// Free-form attributes passed to Rego as input.attributes.
+	// Free-form attributes passed to Rego as input.attributes; their depth,
+	// size and numbers are checked in Go, so the rules skip them.
 	Attributes *structpb.Struct `protobuf:"bytes,10,opt,name=attributes,proto3" json:"attributes,omitempty"`
 	// Return every rule that fired and every condition that failed.
 	Explain       bool `protobuf:"varint,11,opt,name=explain,proto3" json:"explain,omitempty"`
@@ -565,9 +566,11 @@ type Subject struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Email address, used for email-domain rules.
 	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
-	// Roles granted to the user in this tenant.
+	// Roles granted to the user in this tenant. The rules bound the number
+	// of entries; the entries (not empty, at most 1024 bytes) are checked in
+	// Go, since protovalidate evaluates the rules of repeated items in CEL.
 	Roles []string `protobuf:"bytes,3,rep,name=roles,proto3" json:"roles,omitempty"`
-	// Groups the user belongs to.
+	// Groups the user belongs to; entries as in roles.
 	Groups []string `protobuf:"bytes,4,rep,name=groups,proto3" json:"groups,omitempty"`
 	// Whether the user has enrolled a second factor.
 	MfaEnrolled bool `protobuf:"varint,5,opt,name=mfa_enrolled,json=mfaEnrolled,proto3" json:"mfa_enrolled,omitempty"`
@@ -665,7 +668,8 @@ type Authentication struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "password" | "google" | "github" | "microsoft" | "saml:<name>" | "oidc:<name>".
 	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
-	// Authentication method references (amr): "pwd", "otp", "webauthn", ...
+	// Authentication method references (amr): "pwd", "otp", "webauthn", ...;
+	// entries as in Subject.roles.
 	Methods []string `protobuf:"bytes,2,rep,name=methods,proto3" json:"methods,omitempty"`
 	// When the subject last authenticated.
 	AuthenticatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=authenticated_at,json=authenticatedAt,proto3" json:"authenticated_at,omitempty"`
@@ -2023,7 +2027,7 @@ var File_pdp_v1_decision_proto protoreflect.FileDescriptor
 
 const file_pdp_v1_decision_proto_rawDesc = "" +
 	"\n" +
-	"\x15pdp/v1/decision.proto\x12\x06pdp.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xf9\x03\n" +
+	"\x15pdp/v1/decision.proto\x12\x06pdp.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\x81\x04\n" +
 	"\fCheckRequest\x12%\n" +
 	"\x06tenant\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\a\xc8\x01\x01r\x02(?R\x06tenant\x12)\n" +
 	"\venvironment\x18\x02 \x01(\tB\a\xbaH\x04r\x02(?R\venvironment\x12)\n" +
@@ -2033,24 +2037,24 @@ const file_pdp_v1_decision_proto_rawDesc = "" +
 	"\x06device\x18\x06 \x01(\v2\x0e.pdp.v1.DeviceR\x06device\x12+\n" +
 	"\x06action\x18\a \x01(\v2\x0e.pdp.v1.ActionB\x03\xe0A\x02R\x06action\x12)\n" +
 	"\asession\x18\b \x01(\v2\x0f.pdp.v1.SessionR\asession\x12.\n" +
-	"\x04time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x127\n" +
+	"\x04time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12?\n" +
 	"\n" +
 	"attributes\x18\n" +
-	" \x01(\v2\x17.google.protobuf.StructR\n" +
+	" \x01(\v2\x17.google.protobuf.StructB\x06\xbaH\x03\xd8\x01\x03R\n" +
 	"attributes\x12\x18\n" +
-	"\aexplain\x18\v \x01(\bR\aexplain\"\x98\x02\n" +
+	"\aexplain\x18\v \x01(\bR\aexplain\"\x86\x02\n" +
 	"\aSubject\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\x02id\x12\x1e\n" +
-	"\x05email\x18\x02 \x01(\tB\b\xbaH\x05r\x03(\xfe\x01R\x05email\x12(\n" +
-	"\x05roles\x18\x03 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x80\x02\"\ar\x05 \x01(\x80\bR\x05roles\x12*\n" +
-	"\x06groups\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x80\x02\"\ar\x05 \x01(\x80\bR\x06groups\x12!\n" +
+	"\x05email\x18\x02 \x01(\tB\b\xbaH\x05r\x03(\xfe\x01R\x05email\x12\x1f\n" +
+	"\x05roles\x18\x03 \x03(\tB\t\xbaH\x06\x92\x01\x03\x10\x80\x02R\x05roles\x12!\n" +
+	"\x06groups\x18\x04 \x03(\tB\t\xbaH\x06\x92\x01\x03\x10\x80\x02R\x06groups\x12!\n" +
 	"\fmfa_enrolled\x18\x05 \x01(\bR\vmfaEnrolled\x129\n" +
 	"\n" +
 	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1f\n" +
-	"\x06tenant\x18\a \x01(\tB\a\xbaH\x04r\x02(?R\x06tenant\"\x8b\x02\n" +
+	"\x06tenant\x18\a \x01(\tB\a\xbaH\x04r\x02(?R\x06tenant\"\x82\x02\n" +
 	"\x0eAuthentication\x12$\n" +
-	"\bprovider\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\bprovider\x12,\n" +
-	"\amethods\x18\x02 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x80\x02\"\ar\x05 \x01(\x80\bR\amethods\x12E\n" +
+	"\bprovider\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\bprovider\x12#\n" +
+	"\amethods\x18\x02 \x03(\tB\t\xbaH\x06\x92\x01\x03\x10\x80\x02R\amethods\x12E\n" +
 	"\x10authenticated_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0fauthenticatedAt\x12B\n" +
 	"\x0fmfa_verified_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rmfaVerifiedAt\x12\x1a\n" +
 	"\x03acr\x18\x05 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\x03acr\"\x96\x02\n" +

@@ -61,11 +61,6 @@ func describe(x *protovalidate.Violation) string {
 		return "required"
 	case "string.max_bytes":
 		return fmt.Sprintf("longer than %d bytes", x.RuleValue.Uint())
-	case "string.min_bytes":
-		if x.RuleValue.Uint() == 1 {
-			return "must not be empty"
-		}
-		return fmt.Sprintf("shorter than %d bytes", x.RuleValue.Uint())
 	case "repeated.max_items":
 		return fmt.Sprintf("more than %d entries", x.RuleValue.Uint())
 	case "enum.defined_only":

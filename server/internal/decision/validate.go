@@ -23,6 +23,9 @@ const (
 	MaxAttributesDepth = 16
 	// MaxNameBytes is the longest tenant or environment name.
 	MaxNameBytes = 63
+	// MaxEntryBytes is the longest entry of subject.roles, subject.groups
+	// and authentication.methods.
+	MaxEntryBytes = 1024
 )
 
 // MaxClockSkew is how far past the request's time a proof of
@@ -248,16 +251,26 @@ func (v *validator) text(field, s string) string {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 }
 
-// list validates a repeated string field, each entry a text. The result
-// is a copy, nil when empty. The number of entries and that none is empty
-// are rules of the contract.
+// list validates the entries of a repeated string field: each a non-empty
+// text of at most MaxEntryBytes. The result is a copy, nil when empty. The
+// number of entries is a rule of the contract; the entries are checked
+// here, as protovalidate evaluates the rules of repeated items in CEL, at
+// several allocations an entry.
 func (v *validator) list(field string, in []string) []string {
 	if v.reported(field) || len(in) == 0 {
 		return nil
 	}
 	out := make([]string, 0, len(in))
 	for i, s := range in {
-		out = append(out, v.text(field+"["+strconv.Itoa(i)+"]", s))
+		f := field + "[" + strconv.Itoa(i) + "]"
+		switch {
+		case s == "":
+			v.Add(f, "must not be empty")
+		case len(s) > MaxEntryBytes:
+			v.Add(f, "longer than %d bytes", MaxEntryBytes)
+		default:
+			out = append(out, v.text(f, s))
+		}
 	}
 	return out
 }
