@@ -8,6 +8,8 @@ import (
 	"go/build"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -116,6 +118,28 @@ func TestConfigIsALeaf(t *testing.T) {
 	for _, imp := range p.Imports {
 		if strings.HasPrefix(imp, "github.com/pdp-dev/pdp") {
 			t.Errorf("config imports %s", imp)
+		}
+	}
+}
+
+func TestTheDocsStateTheSameLayers(t *testing.T) {
+	b, err := os.ReadFile("../../docs/development.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A row: | layer | pkg, pkg (a remark), ... |
+	row := regexp.MustCompile(`(?m)^\| ([a-z ]+) \| (.+) \|$`)
+	remark := regexp.MustCompile(`\([^)]*\)`)
+	docs := map[string][]string{}
+	for _, m := range row.FindAllStringSubmatch(string(b), -1) {
+		for _, p := range strings.Split(remark.ReplaceAllString(m[2], ""), ",") {
+			docs[m[1]] = append(docs[m[1]], strings.TrimSpace(p))
+		}
+	}
+	for _, l := range layers {
+		got, want := slices.Sorted(slices.Values(docs[l.name])), slices.Sorted(slices.Values(l.pkgs))
+		if !slices.Equal(got, want) {
+			t.Errorf("layer %q: docs/development.md lists %v, layers_test.go %v", l.name, got, want)
 		}
 	}
 }
