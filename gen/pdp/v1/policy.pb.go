@@ -146,8 +146,12 @@ type SecurityPolicy struct {
 	// the reasons, but does not change the decision; the response then says
 	// enforced=false and would_decide what enforcing it would have decided.
 	ReportOnlyRules []string `protobuf:"bytes,20,rep,name=report_only_rules,json=reportOnlyRules,proto3" json:"report_only_rules,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// What the OpenID Shared Signals events (CAEP, RISC) of the tenant's
+	// streams (--ssf-config) do to its decisions; unset: every effect is
+	// enforced with the defaults.
+	SharedSignals *SharedSignalsPolicy `protobuf:"bytes,21,opt,name=shared_signals,json=sharedSignals,proto3" json:"shared_signals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SecurityPolicy) Reset() {
@@ -320,6 +324,151 @@ func (x *SecurityPolicy) GetReportOnlyRules() []string {
 	return nil
 }
 
+func (x *SecurityPolicy) GetSharedSignals() *SharedSignalsPolicy {
+	if x != nil {
+		return x.SharedSignals
+	}
+	return nil
+}
+
+// SharedSignalsPolicy sets each effect of Shared Signals events to
+// "enforce" (the default), "report_only" (listed, with enforced=false and
+// would_decide, but not deciding) or "off".
+type SharedSignalsPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// session-revoked (CAEP) and sessions-revoked (RISC): deny requests of
+	// sessions started before the event (reason session.revoked).
+	SessionRevoked string `protobuf:"bytes,1,opt,name=session_revoked,json=sessionRevoked,proto3" json:"session_revoked,omitempty"`
+	// credential-change (CAEP): re-authentication for sessions authenticated
+	// before the event (reason ssf.credential_change).
+	CredentialChange string `protobuf:"bytes,2,opt,name=credential_change,json=credentialChange,proto3" json:"credential_change,omitempty"`
+	// token-claims-change and assurance-level-change (CAEP): the step-up of
+	// claims_change_step_up until it is proven after the event (reason
+	// ssf.claims_change).
+	ClaimsChange string `protobuf:"bytes,3,opt,name=claims_change,json=claimsChange,proto3" json:"claims_change,omitempty"`
+	// The step-up claims_change asks for: "mfa" (default) or "reauthenticate".
+	ClaimsChangeStepUp string `protobuf:"bytes,4,opt,name=claims_change_step_up,json=claimsChangeStepUp,proto3" json:"claims_change_step_up,omitempty"`
+	// device-compliance-change (CAEP) to not-compliant: the device is treated
+	// as non-compliant until a compliant event (notice ssf.device_not_compliant).
+	DeviceCompliance string `protobuf:"bytes,5,opt,name=device_compliance,json=deviceCompliance,proto3" json:"device_compliance,omitempty"`
+	// risk-level-change (CAEP): the risk factor external_risk.
+	ExternalRisk string `protobuf:"bytes,6,opt,name=external_risk,json=externalRisk,proto3" json:"external_risk,omitempty"`
+	// Weight of external_risk per level "LOW", "MEDIUM", "HIGH" (0..1;
+	// defaults 0, 0.4 and 0.8).
+	ExternalRiskWeights map[string]float64 `protobuf:"bytes,7,rep,name=external_risk_weights,json=externalRiskWeights,proto3" json:"external_risk_weights,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// How long a risk level counts after its event (1m..30d, default 24h).
+	ExternalRiskTtl *durationpb.Duration `protobuf:"bytes,8,opt,name=external_risk_ttl,json=externalRiskTtl,proto3" json:"external_risk_ttl,omitempty"`
+	// account-disabled and account-purged (RISC): deny (reasons
+	// account.disabled, account.purged) until account-enabled.
+	Account string `protobuf:"bytes,9,opt,name=account,proto3" json:"account,omitempty"`
+	// credential-compromise and account-credential-change-required (RISC):
+	// re-authentication for sessions authenticated before the event (reason
+	// ssf.credential_compromise).
+	CredentialCompromise string `protobuf:"bytes,10,opt,name=credential_compromise,json=credentialCompromise,proto3" json:"credential_compromise,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *SharedSignalsPolicy) Reset() {
+	*x = SharedSignalsPolicy{}
+	mi := &file_pdp_v1_policy_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SharedSignalsPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SharedSignalsPolicy) ProtoMessage() {}
+
+func (x *SharedSignalsPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_policy_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SharedSignalsPolicy.ProtoReflect.Descriptor instead.
+func (*SharedSignalsPolicy) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SharedSignalsPolicy) GetSessionRevoked() string {
+	if x != nil {
+		return x.SessionRevoked
+	}
+	return ""
+}
+
+func (x *SharedSignalsPolicy) GetCredentialChange() string {
+	if x != nil {
+		return x.CredentialChange
+	}
+	return ""
+}
+
+func (x *SharedSignalsPolicy) GetClaimsChange() string {
+	if x != nil {
+		return x.ClaimsChange
+	}
+	return ""
+}
+
+func (x *SharedSignalsPolicy) GetClaimsChangeStepUp() string {
+	if x != nil {
+		return x.ClaimsChangeStepUp
+	}
+	return ""
+}
+
+func (x *SharedSignalsPolicy) GetDeviceCompliance() string {
+	if x != nil {
+		return x.DeviceCompliance
+	}
+	return ""
+}
+
+func (x *SharedSignalsPolicy) GetExternalRisk() string {
+	if x != nil {
+		return x.ExternalRisk
+	}
+	return ""
+}
+
+func (x *SharedSignalsPolicy) GetExternalRiskWeights() map[string]float64 {
+	if x != nil {
+		return x.ExternalRiskWeights
+	}
+	return nil
+}
+
+func (x *SharedSignalsPolicy) GetExternalRiskTtl() *durationpb.Duration {
+	if x != nil {
+		return x.ExternalRiskTtl
+	}
+	return nil
+}
+
+func (x *SharedSignalsPolicy) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *SharedSignalsPolicy) GetCredentialCompromise() string {
+	if x != nil {
+		return x.CredentialCompromise
+	}
+	return ""
+}
+
 // MFAPolicy configures second-factor enforcement.
 type MFAPolicy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -339,7 +488,7 @@ type MFAPolicy struct {
 
 func (x *MFAPolicy) Reset() {
 	*x = MFAPolicy{}
-	mi := &file_pdp_v1_policy_proto_msgTypes[2]
+	mi := &file_pdp_v1_policy_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +500,7 @@ func (x *MFAPolicy) String() string {
 func (*MFAPolicy) ProtoMessage() {}
 
 func (x *MFAPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_policy_proto_msgTypes[2]
+	mi := &file_pdp_v1_policy_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +513,7 @@ func (x *MFAPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MFAPolicy.ProtoReflect.Descriptor instead.
 func (*MFAPolicy) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{2}
+	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *MFAPolicy) GetMode() string {
@@ -415,7 +564,7 @@ type AuthProviders struct {
 
 func (x *AuthProviders) Reset() {
 	*x = AuthProviders{}
-	mi := &file_pdp_v1_policy_proto_msgTypes[3]
+	mi := &file_pdp_v1_policy_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +576,7 @@ func (x *AuthProviders) String() string {
 func (*AuthProviders) ProtoMessage() {}
 
 func (x *AuthProviders) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_policy_proto_msgTypes[3]
+	mi := &file_pdp_v1_policy_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +589,7 @@ func (x *AuthProviders) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthProviders.ProtoReflect.Descriptor instead.
 func (*AuthProviders) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{3}
+	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AuthProviders) GetAllowed() []string {
@@ -473,7 +622,7 @@ type EmergencyAccess struct {
 
 func (x *EmergencyAccess) Reset() {
 	*x = EmergencyAccess{}
-	mi := &file_pdp_v1_policy_proto_msgTypes[4]
+	mi := &file_pdp_v1_policy_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +634,7 @@ func (x *EmergencyAccess) String() string {
 func (*EmergencyAccess) ProtoMessage() {}
 
 func (x *EmergencyAccess) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_policy_proto_msgTypes[4]
+	mi := &file_pdp_v1_policy_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +647,7 @@ func (x *EmergencyAccess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmergencyAccess.ProtoReflect.Descriptor instead.
 func (*EmergencyAccess) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{4}
+	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EmergencyAccess) GetEnabled() bool {
@@ -535,7 +684,7 @@ type EmailDomain struct {
 
 func (x *EmailDomain) Reset() {
 	*x = EmailDomain{}
-	mi := &file_pdp_v1_policy_proto_msgTypes[5]
+	mi := &file_pdp_v1_policy_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +696,7 @@ func (x *EmailDomain) String() string {
 func (*EmailDomain) ProtoMessage() {}
 
 func (x *EmailDomain) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_policy_proto_msgTypes[5]
+	mi := &file_pdp_v1_policy_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +709,7 @@ func (x *EmailDomain) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmailDomain.ProtoReflect.Descriptor instead.
 func (*EmailDomain) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{5}
+	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *EmailDomain) GetDomain() string {
@@ -590,7 +739,7 @@ type Countries struct {
 
 func (x *Countries) Reset() {
 	*x = Countries{}
-	mi := &file_pdp_v1_policy_proto_msgTypes[6]
+	mi := &file_pdp_v1_policy_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +751,7 @@ func (x *Countries) String() string {
 func (*Countries) ProtoMessage() {}
 
 func (x *Countries) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_policy_proto_msgTypes[6]
+	mi := &file_pdp_v1_policy_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +764,7 @@ func (x *Countries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Countries.ProtoReflect.Descriptor instead.
 func (*Countries) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{6}
+	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Countries) GetAllowed() []string {
@@ -643,7 +792,7 @@ type Role struct {
 
 func (x *Role) Reset() {
 	*x = Role{}
-	mi := &file_pdp_v1_policy_proto_msgTypes[7]
+	mi := &file_pdp_v1_policy_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -655,7 +804,7 @@ func (x *Role) String() string {
 func (*Role) ProtoMessage() {}
 
 func (x *Role) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_policy_proto_msgTypes[7]
+	mi := &file_pdp_v1_policy_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +817,7 @@ func (x *Role) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Role.ProtoReflect.Descriptor instead.
 func (*Role) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{7}
+	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Role) GetActions() []string {
@@ -701,7 +850,7 @@ type RiskPolicy struct {
 
 func (x *RiskPolicy) Reset() {
 	*x = RiskPolicy{}
-	mi := &file_pdp_v1_policy_proto_msgTypes[8]
+	mi := &file_pdp_v1_policy_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +862,7 @@ func (x *RiskPolicy) String() string {
 func (*RiskPolicy) ProtoMessage() {}
 
 func (x *RiskPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_policy_proto_msgTypes[8]
+	mi := &file_pdp_v1_policy_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +875,7 @@ func (x *RiskPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RiskPolicy.ProtoReflect.Descriptor instead.
 func (*RiskPolicy) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{8}
+	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RiskPolicy) GetStepUpThreshold() float64 {
@@ -788,7 +937,7 @@ type BusinessHours struct {
 
 func (x *BusinessHours) Reset() {
 	*x = BusinessHours{}
-	mi := &file_pdp_v1_policy_proto_msgTypes[9]
+	mi := &file_pdp_v1_policy_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -800,7 +949,7 @@ func (x *BusinessHours) String() string {
 func (*BusinessHours) ProtoMessage() {}
 
 func (x *BusinessHours) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_policy_proto_msgTypes[9]
+	mi := &file_pdp_v1_policy_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -813,7 +962,7 @@ func (x *BusinessHours) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BusinessHours.ProtoReflect.Descriptor instead.
 func (*BusinessHours) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{9}
+	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *BusinessHours) GetStart() string {
@@ -865,7 +1014,7 @@ type IncidentPolicy struct {
 
 func (x *IncidentPolicy) Reset() {
 	*x = IncidentPolicy{}
-	mi := &file_pdp_v1_policy_proto_msgTypes[10]
+	mi := &file_pdp_v1_policy_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +1026,7 @@ func (x *IncidentPolicy) String() string {
 func (*IncidentPolicy) ProtoMessage() {}
 
 func (x *IncidentPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_policy_proto_msgTypes[10]
+	mi := &file_pdp_v1_policy_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +1039,7 @@ func (x *IncidentPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncidentPolicy.ProtoReflect.Descriptor instead.
 func (*IncidentPolicy) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{10}
+	return file_pdp_v1_policy_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *IncidentPolicy) GetFailedLoginsThreshold() uint32 {
@@ -947,7 +1096,8 @@ const file_pdp_v1_policy_proto_rawDesc = "" +
 	"\x04etag\x18\x04 \x01(\tR\x04etag\x1aW\n" +
 	"\x11EnvironmentsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.pdp.v1.SecurityPolicyR\x05value:\x028\x01\"\xe6\t\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.pdp.v1.SecurityPolicyR\x05value:\x028\x01\"\xaa\n" +
+	"\n" +
 	"\x0eSecurityPolicy\x12\x16\n" +
 	"\x06preset\x18\x01 \x01(\tR\x06preset\x121\n" +
 	"\x12allow_direct_query\x18\x02 \x01(\bH\x00R\x10allowDirectQuery\x88\x01\x01\x12(\n" +
@@ -973,7 +1123,8 @@ const file_pdp_v1_policy_proto_rawDesc = "" +
 	"reportOnly\x88\x01\x01\x12+\n" +
 	"\x11sensitive_actions\x18\x12 \x03(\tR\x10sensitiveActions\x126\n" +
 	"\tcache_ttl\x18\x13 \x01(\v2\x19.google.protobuf.DurationR\bcacheTtl\x12*\n" +
-	"\x11report_only_rules\x18\x14 \x03(\tR\x0freportOnlyRules\x1ad\n" +
+	"\x11report_only_rules\x18\x14 \x03(\tR\x0freportOnlyRules\x12B\n" +
+	"\x0eshared_signals\x18\x15 \x01(\v2\x1b.pdp.v1.SharedSignalsPolicyR\rsharedSignals\x1ad\n" +
 	"\x1bRoleInactivityTimeoutsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12/\n" +
 	"\x05value\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x05value:\x028\x01\x1aF\n" +
@@ -983,7 +1134,22 @@ const file_pdp_v1_policy_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\f.pdp.v1.RoleR\x05value:\x028\x01B\x15\n" +
 	"\x13_allow_direct_queryB\x10\n" +
 	"\x0e_key_isolationB\x0e\n" +
-	"\f_report_only\"\xfd\x01\n" +
+	"\f_report_only\"\xdd\x04\n" +
+	"\x13SharedSignalsPolicy\x12'\n" +
+	"\x0fsession_revoked\x18\x01 \x01(\tR\x0esessionRevoked\x12+\n" +
+	"\x11credential_change\x18\x02 \x01(\tR\x10credentialChange\x12#\n" +
+	"\rclaims_change\x18\x03 \x01(\tR\fclaimsChange\x121\n" +
+	"\x15claims_change_step_up\x18\x04 \x01(\tR\x12claimsChangeStepUp\x12+\n" +
+	"\x11device_compliance\x18\x05 \x01(\tR\x10deviceCompliance\x12#\n" +
+	"\rexternal_risk\x18\x06 \x01(\tR\fexternalRisk\x12h\n" +
+	"\x15external_risk_weights\x18\a \x03(\v24.pdp.v1.SharedSignalsPolicy.ExternalRiskWeightsEntryR\x13externalRiskWeights\x12E\n" +
+	"\x11external_risk_ttl\x18\b \x01(\v2\x19.google.protobuf.DurationR\x0fexternalRiskTtl\x12\x18\n" +
+	"\aaccount\x18\t \x01(\tR\aaccount\x123\n" +
+	"\x15credential_compromise\x18\n" +
+	" \x01(\tR\x14credentialCompromise\x1aF\n" +
+	"\x18ExternalRiskWeightsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xfd\x01\n" +
 	"\tMFAPolicy\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\tR\x04mode\x12)\n" +
 	"\x10privileged_roles\x18\x02 \x03(\tR\x0fprivilegedRoles\x12?\n" +
@@ -1046,56 +1212,61 @@ func file_pdp_v1_policy_proto_rawDescGZIP() []byte {
 	return file_pdp_v1_policy_proto_rawDescData
 }
 
-var file_pdp_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_pdp_v1_policy_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_pdp_v1_policy_proto_goTypes = []any{
 	(*TenantPolicy)(nil),          // 0: pdp.v1.TenantPolicy
 	(*SecurityPolicy)(nil),        // 1: pdp.v1.SecurityPolicy
-	(*MFAPolicy)(nil),             // 2: pdp.v1.MFAPolicy
-	(*AuthProviders)(nil),         // 3: pdp.v1.AuthProviders
-	(*EmergencyAccess)(nil),       // 4: pdp.v1.EmergencyAccess
-	(*EmailDomain)(nil),           // 5: pdp.v1.EmailDomain
-	(*Countries)(nil),             // 6: pdp.v1.Countries
-	(*Role)(nil),                  // 7: pdp.v1.Role
-	(*RiskPolicy)(nil),            // 8: pdp.v1.RiskPolicy
-	(*BusinessHours)(nil),         // 9: pdp.v1.BusinessHours
-	(*IncidentPolicy)(nil),        // 10: pdp.v1.IncidentPolicy
-	nil,                           // 11: pdp.v1.TenantPolicy.EnvironmentsEntry
-	nil,                           // 12: pdp.v1.SecurityPolicy.RoleInactivityTimeoutsEntry
-	nil,                           // 13: pdp.v1.SecurityPolicy.RolesEntry
-	nil,                           // 14: pdp.v1.RiskPolicy.WeightsEntry
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*SharedSignalsPolicy)(nil),   // 2: pdp.v1.SharedSignalsPolicy
+	(*MFAPolicy)(nil),             // 3: pdp.v1.MFAPolicy
+	(*AuthProviders)(nil),         // 4: pdp.v1.AuthProviders
+	(*EmergencyAccess)(nil),       // 5: pdp.v1.EmergencyAccess
+	(*EmailDomain)(nil),           // 6: pdp.v1.EmailDomain
+	(*Countries)(nil),             // 7: pdp.v1.Countries
+	(*Role)(nil),                  // 8: pdp.v1.Role
+	(*RiskPolicy)(nil),            // 9: pdp.v1.RiskPolicy
+	(*BusinessHours)(nil),         // 10: pdp.v1.BusinessHours
+	(*IncidentPolicy)(nil),        // 11: pdp.v1.IncidentPolicy
+	nil,                           // 12: pdp.v1.TenantPolicy.EnvironmentsEntry
+	nil,                           // 13: pdp.v1.SecurityPolicy.RoleInactivityTimeoutsEntry
+	nil,                           // 14: pdp.v1.SecurityPolicy.RolesEntry
+	nil,                           // 15: pdp.v1.SharedSignalsPolicy.ExternalRiskWeightsEntry
+	nil,                           // 16: pdp.v1.RiskPolicy.WeightsEntry
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_pdp_v1_policy_proto_depIdxs = []int32{
-	11, // 0: pdp.v1.TenantPolicy.environments:type_name -> pdp.v1.TenantPolicy.EnvironmentsEntry
-	15, // 1: pdp.v1.SecurityPolicy.inactivity_timeout:type_name -> google.protobuf.Duration
-	12, // 2: pdp.v1.SecurityPolicy.role_inactivity_timeouts:type_name -> pdp.v1.SecurityPolicy.RoleInactivityTimeoutsEntry
-	15, // 3: pdp.v1.SecurityPolicy.session_warning:type_name -> google.protobuf.Duration
-	2,  // 4: pdp.v1.SecurityPolicy.mfa:type_name -> pdp.v1.MFAPolicy
-	3,  // 5: pdp.v1.SecurityPolicy.auth_providers:type_name -> pdp.v1.AuthProviders
-	5,  // 6: pdp.v1.SecurityPolicy.email_domains:type_name -> pdp.v1.EmailDomain
-	6,  // 7: pdp.v1.SecurityPolicy.countries:type_name -> pdp.v1.Countries
-	13, // 8: pdp.v1.SecurityPolicy.roles:type_name -> pdp.v1.SecurityPolicy.RolesEntry
-	8,  // 9: pdp.v1.SecurityPolicy.risk:type_name -> pdp.v1.RiskPolicy
-	10, // 10: pdp.v1.SecurityPolicy.incident:type_name -> pdp.v1.IncidentPolicy
-	15, // 11: pdp.v1.SecurityPolicy.cache_ttl:type_name -> google.protobuf.Duration
-	16, // 12: pdp.v1.MFAPolicy.enforced_from:type_name -> google.protobuf.Timestamp
-	15, // 13: pdp.v1.MFAPolicy.grace_period:type_name -> google.protobuf.Duration
-	15, // 14: pdp.v1.MFAPolicy.max_age:type_name -> google.protobuf.Duration
-	4,  // 15: pdp.v1.AuthProviders.emergency:type_name -> pdp.v1.EmergencyAccess
-	14, // 16: pdp.v1.RiskPolicy.weights:type_name -> pdp.v1.RiskPolicy.WeightsEntry
-	9,  // 17: pdp.v1.RiskPolicy.business_hours:type_name -> pdp.v1.BusinessHours
-	15, // 18: pdp.v1.RiskPolicy.step_up_max_age:type_name -> google.protobuf.Duration
-	15, // 19: pdp.v1.IncidentPolicy.failed_logins_window:type_name -> google.protobuf.Duration
-	15, // 20: pdp.v1.IncidentPolicy.auto_block_ttl:type_name -> google.protobuf.Duration
-	1,  // 21: pdp.v1.TenantPolicy.EnvironmentsEntry.value:type_name -> pdp.v1.SecurityPolicy
-	15, // 22: pdp.v1.SecurityPolicy.RoleInactivityTimeoutsEntry.value:type_name -> google.protobuf.Duration
-	7,  // 23: pdp.v1.SecurityPolicy.RolesEntry.value:type_name -> pdp.v1.Role
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	12, // 0: pdp.v1.TenantPolicy.environments:type_name -> pdp.v1.TenantPolicy.EnvironmentsEntry
+	17, // 1: pdp.v1.SecurityPolicy.inactivity_timeout:type_name -> google.protobuf.Duration
+	13, // 2: pdp.v1.SecurityPolicy.role_inactivity_timeouts:type_name -> pdp.v1.SecurityPolicy.RoleInactivityTimeoutsEntry
+	17, // 3: pdp.v1.SecurityPolicy.session_warning:type_name -> google.protobuf.Duration
+	3,  // 4: pdp.v1.SecurityPolicy.mfa:type_name -> pdp.v1.MFAPolicy
+	4,  // 5: pdp.v1.SecurityPolicy.auth_providers:type_name -> pdp.v1.AuthProviders
+	6,  // 6: pdp.v1.SecurityPolicy.email_domains:type_name -> pdp.v1.EmailDomain
+	7,  // 7: pdp.v1.SecurityPolicy.countries:type_name -> pdp.v1.Countries
+	14, // 8: pdp.v1.SecurityPolicy.roles:type_name -> pdp.v1.SecurityPolicy.RolesEntry
+	9,  // 9: pdp.v1.SecurityPolicy.risk:type_name -> pdp.v1.RiskPolicy
+	11, // 10: pdp.v1.SecurityPolicy.incident:type_name -> pdp.v1.IncidentPolicy
+	17, // 11: pdp.v1.SecurityPolicy.cache_ttl:type_name -> google.protobuf.Duration
+	2,  // 12: pdp.v1.SecurityPolicy.shared_signals:type_name -> pdp.v1.SharedSignalsPolicy
+	15, // 13: pdp.v1.SharedSignalsPolicy.external_risk_weights:type_name -> pdp.v1.SharedSignalsPolicy.ExternalRiskWeightsEntry
+	17, // 14: pdp.v1.SharedSignalsPolicy.external_risk_ttl:type_name -> google.protobuf.Duration
+	18, // 15: pdp.v1.MFAPolicy.enforced_from:type_name -> google.protobuf.Timestamp
+	17, // 16: pdp.v1.MFAPolicy.grace_period:type_name -> google.protobuf.Duration
+	17, // 17: pdp.v1.MFAPolicy.max_age:type_name -> google.protobuf.Duration
+	5,  // 18: pdp.v1.AuthProviders.emergency:type_name -> pdp.v1.EmergencyAccess
+	16, // 19: pdp.v1.RiskPolicy.weights:type_name -> pdp.v1.RiskPolicy.WeightsEntry
+	10, // 20: pdp.v1.RiskPolicy.business_hours:type_name -> pdp.v1.BusinessHours
+	17, // 21: pdp.v1.RiskPolicy.step_up_max_age:type_name -> google.protobuf.Duration
+	17, // 22: pdp.v1.IncidentPolicy.failed_logins_window:type_name -> google.protobuf.Duration
+	17, // 23: pdp.v1.IncidentPolicy.auto_block_ttl:type_name -> google.protobuf.Duration
+	1,  // 24: pdp.v1.TenantPolicy.EnvironmentsEntry.value:type_name -> pdp.v1.SecurityPolicy
+	17, // 25: pdp.v1.SecurityPolicy.RoleInactivityTimeoutsEntry.value:type_name -> google.protobuf.Duration
+	8,  // 26: pdp.v1.SecurityPolicy.RolesEntry.value:type_name -> pdp.v1.Role
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_pdp_v1_policy_proto_init() }
@@ -1104,15 +1275,15 @@ func file_pdp_v1_policy_proto_init() {
 		return
 	}
 	file_pdp_v1_policy_proto_msgTypes[1].OneofWrappers = []any{}
-	file_pdp_v1_policy_proto_msgTypes[8].OneofWrappers = []any{}
-	file_pdp_v1_policy_proto_msgTypes[10].OneofWrappers = []any{}
+	file_pdp_v1_policy_proto_msgTypes[9].OneofWrappers = []any{}
+	file_pdp_v1_policy_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdp_v1_policy_proto_rawDesc), len(file_pdp_v1_policy_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

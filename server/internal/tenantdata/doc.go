@@ -60,13 +60,17 @@
 //	compliance                                  -     -    yes
 //	report_only                                 -     -    yes
 //	report_only_rules                           -     -    yes
+//	shared_signals                              -     -    yes
 //
 // Paid plans get the guide's "basic security": direct-query control, cache
 // key isolation and role-based access. Everything the guide lists as
 // enterprise-only (inactivity logout, 2FA, provider enforcement, SSO email
 // domains, IP lists) is enterprise, and so are the controls it files under
 // network, compliance and advanced patterns (countries, zero-trust risk,
-// incident response, compliance profiles), plus report-only mode.
+// incident response, compliance profiles), plus report-only mode and the
+// effects of Shared Signals events (shared_signals: each of them enforce,
+// report_only or off; a report_only effect adds its reason codes to the
+// effective report_only_rules).
 //
 // # Presets
 //

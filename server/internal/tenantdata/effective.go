@@ -63,7 +63,7 @@ func effectiveEnvironment(sp *pdpv1.SecurityPolicy) map[string]any {
 	for name, r := range sp.GetRoles() {
 		roles[name] = map[string]any{"actions": strings2any(r.GetActions(), nil)}
 	}
-	return map[string]any{
+	out := map[string]any{
 		"preset":                      sp.GetPreset(),
 		"allow_direct_query":          sp.GetAllowDirectQuery(),
 		"key_isolation":               sp.GetKeyIsolation(),
@@ -88,6 +88,13 @@ func effectiveEnvironment(sp *pdpv1.SecurityPolicy) map[string]any {
 		"compliance":        strings2any(sp.GetCompliance(), nil),
 		"sensitive_actions": strings2any(sp.GetSensitiveActions(), nil),
 	}
+	// Present only when set, so that a tenant without it keeps the
+	// document it had.
+	if ss := sp.GetSharedSignals(); ss != nil {
+		out["shared_signals"] = effectiveSharedSignals(ss)
+		out["report_only_rules"] = reportOnlySharedSignals(out["report_only_rules"].([]any), ss)
+	}
+	return out
 }
 
 func effectiveMFA(m *pdpv1.MFAPolicy) map[string]any {

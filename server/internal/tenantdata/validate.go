@@ -109,6 +109,7 @@ func (c *checker) environment(path, name string, sp *pdpv1.SecurityPolicy) {
 	c.risk(path+".risk", sp.GetRisk())
 	c.incident(path+".incident", sp.GetIncident())
 	c.compliance(path+".compliance", sp.GetCompliance())
+	c.sharedSignals(path+".shared_signals", sp.GetSharedSignals())
 	for i, a := range sp.GetSensitiveActions() {
 		if msg := globProblem(a); msg != "" {
 			c.v.Add(fmt.Sprintf("%s.sensitive_actions[%d]", path, i), "%s", msg)
