@@ -231,6 +231,7 @@ core_quiet if {
 	data.pdp.session_quiet
 	data.pdp.incident_quiet
 	data.pdp.data_quiet
+	data.pdp.ssf_quiet
 }
 
 # The library's contributions. Risk factors have their own flag: the risk

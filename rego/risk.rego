@@ -10,9 +10,11 @@
 #
 # Factors (risk_factors, each {name, weight, detail}):
 #   untrusted_device   device id empty, or the profile says the device was
-#                      not seen (device_known false); never when the device
-#                      is managed and compliant. Without a profile only an
-#                      empty device id counts.
+#                      not seen (device_known false), or a Shared Signals
+#                      stream reported it not compliant (the server then
+#                      marks it non-compliant); never when the device is
+#                      managed and compliant. Without a profile only an
+#                      empty device id and such a report count.
 #   unusual_location   the user has logins on record (login_count > 0) and
 #                      the country is not among profile.countries
 #   unusual_time       login_count >= 10: profile.hour_usual is false;
@@ -25,6 +27,10 @@
 #   impossible_travel  profile.travel.speed_kmh > 900 and distance_km > 100
 #   failed_logins      profile.failed_logins >= 3
 #   ip_reputation      signals.ip.suspicious, or profile.ip_failed_users >= 3
+#   external_risk      a Shared Signals risk-level-change (signals.ssf) within
+#                      policy.shared_signals.external_risk_ttl_ns of its
+#                      event, weighing external_risk_weights[level]
+#                      (0 when the tenant set it report_only; none when off)
 #
 # risk_score = min(1, sum of the weights of every factor of package pdp and
 # pdp.custom), rounded to four decimals as the core rounds it.
@@ -66,6 +72,9 @@ risk_untrusted_device_detail := "the request names no device" if {
 	input.device.id == ""
 } else := sprintf("device %q has not been seen in a successful login or MFA of this user in 90 days", [input.device.id]) if {
 	object.get(risk_profile, "device_known", false) == false
+} else := sprintf("device %q was reported not compliant by Shared Signals stream %s", [input.device.id, e.stream]) if {
+	some e in input.signals.ssf.events
+	e.event == "device-compliance-change"
 }
 
 library_risk_factors contains risk_factor("untrusted_device", risk_untrusted_device_detail) if {
@@ -204,6 +213,39 @@ risk_ip_reputation_detail := sprintf("IP %s is listed as suspicious (%s)", [netw
 library_risk_factors contains risk_factor("ip_reputation", risk_ip_reputation_detail) if risk_factors_quiet == false
 
 # ---------------------------------------------------------------------------
+# external_risk: another system's risk level for the subject (CAEP
+# risk-level-change, see ssf.rego)
+
+risk_default_external_weights := {"LOW": 0, "MEDIUM": 0.4, "HIGH": 0.8}
+
+risk_external_mode := object.get(policy, ["shared_signals", "external_risk"], "enforce")
+
+risk_external_ttl := object.get(policy, ["shared_signals", "external_risk_ttl_ns"], 86400000000000)
+
+risk_external_weight(level) := 0 if {
+	risk_external_mode == "report_only"
+} else := object.get(policy, ["shared_signals", "external_risk_weights", level], risk_default_external_weights[level])
+
+risk_external_text := sprintf(" (report only: would weigh %v)", [w]) if {
+	risk_external_mode == "report_only"
+	some e in input.signals.ssf.events
+	e.event == "risk-level-change"
+	w := object.get(policy, ["shared_signals", "external_risk_weights", e.level], risk_default_external_weights[e.level])
+} else := ""
+
+library_risk_factors contains {
+	"name": "external_risk",
+	"weight": risk_external_weight(e.level),
+	"detail": sprintf("risk level %s from stream %s since %s (jti %s)%s", [e.level, e.stream, text_time(e.event_time_ns), e.jti, risk_external_text]),
+} if {
+	risk_factors_quiet == false
+	risk_external_mode != "off"
+	some e in input.signals.ssf.events
+	e.event == "risk-level-change"
+	input.time_ns < e.event_time_ns + risk_external_ttl
+}
+
+# ---------------------------------------------------------------------------
 # Quiet factors: none of the factors above applies. The first body is the
 # common case (a managed, compliant device, a known user in a known country
 # at a usual hour, nothing suspicious), checked without the helpers; the
@@ -223,6 +265,7 @@ risk_factors_quiet if {
 	profile.failed_logins < 3
 	profile.ip_failed_users < 3
 	input.signals.ip.suspicious == false
+	not input.signals.ssf
 }
 
 risk_factors_quiet if {
@@ -234,6 +277,7 @@ risk_factors_quiet if {
 	not risk_profile.failed_logins >= 3
 	not input.signals.ip.suspicious == true
 	not risk_profile.ip_failed_users >= 3
+	not input.signals.ssf
 }
 
 risk_device_quiet if risk_device_trusted

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/pdp-dev/pdp/server/internal/config"
+	"github.com/pdp-dev/pdp/server/internal/signals"
 	"github.com/pdp-dev/pdp/server/internal/ssf"
 	"github.com/pdp-dev/pdp/server/internal/ssf/receiver"
 )
@@ -34,7 +35,7 @@ func openSharedSignals(cfg config.Config, o options, st *state) (*sharedSignals,
 
 // reader is the signal enrichment's view of the effects; nil without
 // streams.
-func (s *sharedSignals) reader(st ssf.Store) *ssf.Reader {
+func (s *sharedSignals) reader(st ssf.Store) signals.SSFReader {
 	if s == nil {
 		return nil
 	}

@@ -72,7 +72,7 @@ func openState(cfg config.Config, o options) (*state, error) {
 	def := signals.SettingsFunc(signals.DefaultSettings)
 	s.settings.Store(&def)
 	settings := func(tenant, env string) signals.Settings { return (*s.settings.Load())(tenant, env) }
-	s.enricher = signals.NewEnricher(signals.Options{State: st.State, IPs: s.ips, Geo: s.geo(), Settings: settings, Now: o.now})
+	s.enricher = signals.NewEnricher(signals.Options{State: st.State, IPs: s.ips, Geo: s.geo(), SSF: s.ssf.reader(st.SSF), Settings: settings, Now: o.now})
 	s.recorder = signals.NewRecorder(signals.RecorderOptions{State: st.State, Geo: s.geo(), Settings: settings, Now: o.now})
 	return s, nil
 }

@@ -78,6 +78,15 @@ var (
 	kSpeedKmh        = ast.StringTerm("speed_kmh")
 	kFromCountry     = ast.StringTerm("from_country")
 	kSinceNs         = ast.StringTerm("since_ns")
+	kSSF             = ast.StringTerm("ssf")
+	kEvents          = ast.StringTerm("events")
+	kEvent           = ast.StringTerm("event")
+	kStream          = ast.StringTerm("stream")
+	kJTI             = ast.StringTerm("jti")
+	kEventTimeNs     = ast.StringTerm("event_time_ns")
+	kLevel           = ast.StringTerm("level")
+	kStatus          = ast.StringTerm("status")
+	kReason          = ast.StringTerm("reason")
 	kType            = ast.StringTerm("type")
 	kProperties      = ast.StringTerm("properties")
 	emptyObjectValue = ast.NewObject()
@@ -382,7 +391,35 @@ func (a *termArena) signals(s *decision.Signals) *ast.Term {
 	if s.SSOKnown {
 		f.add(kSSOAvailable, ast.InternedTerm(s.SSOAvailable))
 	}
+	if len(s.SSF.Events) > 0 {
+		f.add(kSSF, a.object(ast.Item(kEvents, a.ssfEvents(s.SSF.Events))))
+	}
 	return a.fieldsObject(&f)
+}
+
+// ssfEvents is signals.ssf.events: one object per event, its optional
+// strings left out when empty.
+func (a *termArena) ssfEvents(events []decision.SSFEvent) *ast.Term {
+	elems := make([]*ast.Term, len(events))
+	for i := range events {
+		e := &events[i]
+		var f fields
+		f.add(kEvent, a.str(e.Event))
+		f.add(kStream, a.str(e.Stream))
+		f.add(kJTI, a.str(e.JTI))
+		f.add(kSubject, a.str(e.Subject))
+		f.time(a, kEventTimeNs, e.At)
+		for _, kv := range [...]struct {
+			k *ast.Term
+			v string
+		}{{kLevel, e.Level}, {kStatus, e.Status}, {kReason, e.Reason}} {
+			if kv.v != "" {
+				f.add(kv.k, a.str(kv.v))
+			}
+		}
+		elems[i] = a.fieldsObject(&f)
+	}
+	return a.term(ast.NewArray(elems...))
 }
 
 func (a *termArena) profile(p *decision.ProfileSignals) *ast.Term {

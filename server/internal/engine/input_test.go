@@ -276,3 +276,29 @@ func TestBuildInputHasTheAuthZENPartsWhenGiven(t *testing.T) {
 		t.Errorf("properties that are not JSON-like: %v, want InvalidArgument", err)
 	}
 }
+
+func TestInputCarriesSharedSignalsEventsOnlyWhenThereAreSome(t *testing.T) {
+	at := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	req := &decision.Request{Tenant: "acme", Action: decision.Action{Name: "api.read"}, Time: at}
+	v, err := buildInput(req, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.(ast.Object).Get(ast.StringTerm("signals")).String(); got != "{}" {
+		t.Fatalf("signals without events: %s", got)
+	}
+	req.Signals.SSF.Events = []decision.SSFEvent{
+		{Event: "risk-level-change", Stream: "okta", JTI: "j1", Subject: "user=u1", At: at, Level: "HIGH"},
+		{Event: "session-revoked", Stream: "okta", JTI: "j2", Subject: "session=s1", At: at, Reason: "policy"},
+	}
+	v, err = buildInput(req, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"ssf": {"events": [` +
+		`{"event": "risk-level-change", "event_time_ns": 1773144000000000000, "jti": "j1", "level": "HIGH", "stream": "okta", "subject": "user=u1"}, ` +
+		`{"event": "session-revoked", "event_time_ns": 1773144000000000000, "jti": "j2", "reason": "policy", "stream": "okta", "subject": "session=s1"}]}}`
+	if got := v.(ast.Object).Get(ast.StringTerm("signals")).String(); got != want {
+		t.Fatalf("signals\n got %s\nwant %s", got, want)
+	}
+}

@@ -20,6 +20,8 @@ type Options struct {
 	IPs IPLists
 	// Geo resolves addresses; nil for none.
 	Geo Geo
+	// SSF reads the effects of Shared Signals events; nil reads none.
+	SSF SSFReader
 	// Settings returns a tenant environment's settings; DefaultSettings
 	// when nil.
 	Settings SettingsFunc
@@ -33,6 +35,7 @@ type Enricher struct {
 	state    StateReader
 	ips      IPLists
 	geo      Geo
+	ssf      SSFReader
 	settings SettingsFunc
 	now      func() time.Time
 	views    sync.Pool
@@ -40,7 +43,7 @@ type Enricher struct {
 
 // NewEnricher returns an enricher.
 func NewEnricher(o Options) *Enricher {
-	e := &Enricher{state: o.State, ips: o.IPs, geo: o.Geo, settings: o.Settings, now: o.Now}
+	e := &Enricher{state: o.State, ips: o.IPs, geo: o.Geo, ssf: o.SSF, settings: o.Settings, now: o.Now}
 	if e.settings == nil {
 		e.settings = DefaultSettings
 	}
@@ -66,7 +69,11 @@ func NewEnricher(o Options) *Enricher {
 //     meaning a login in the request's UTC hour of day or the hour before
 //     or after it, and travel measured from the last successful login to
 //     the request's coordinates, else GeoIP's;
-//   - sso_available, when an admin set the tenant's SSO status.
+//   - sso_available, when an admin set the tenant's SSO status;
+//   - ssf, the Shared Signals events that act on the request's user,
+//     session or device; a device a transmitter reported not compliant is
+//     marked non-compliant (req.Device.Compliant false), unless the tenant
+//     keeps it (Settings.DeviceComplianceKept).
 //
 // A store failure is returned as the store's fault and leaves the signals
 // computed so far.
@@ -91,6 +98,14 @@ func (e *Enricher) Enrich(ctx context.Context, req *decision.Request) error {
 				g.Found = true
 				sig.Geo = g
 			}
+		}
+	}
+	if e.ssf != nil {
+		if err := e.ssf.Read(ctx, req, at, &sig.SSF); err != nil {
+			return err
+		}
+		if !set.DeviceComplianceKept && deviceReportedNotCompliant(&sig.SSF) {
+			req.Device.Compliant = false
 		}
 	}
 	if e.state == nil {
@@ -160,4 +175,16 @@ func profileSignals(req *decision.Request, at time.Time, set Settings, v *store.
 	if ok {
 		ps.Travel = Travel(p.LastLogin, lat, lon, at)
 	}
+}
+
+// deviceReportedNotCompliant reports whether a Shared Signals event put
+// the request's device out of compliance (the reader keeps only the newest
+// compliance state, and only while it is not-compliant).
+func deviceReportedNotCompliant(s *decision.SSFSignals) bool {
+	for i := range s.Events {
+		if s.Events[i].Event == "device-compliance-change" && s.Events[i].Status == "not-compliant" {
+			return true
+		}
+	}
+	return false
 }

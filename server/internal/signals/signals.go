@@ -39,6 +39,13 @@ type StateReader interface {
 	Read(ctx context.Context, q store.Query, dst *store.View) error
 }
 
+// SSFReader reads the effects of the Shared Signals events that match a
+// request; *ssf.Reader implements it.
+type SSFReader interface {
+	// Read replaces dst with the effects matching req at time at.
+	Read(ctx context.Context, req *decision.Request, at time.Time, dst *decision.SSFSignals) error
+}
+
 // EventApplier is the part of store.Store the recorder writes.
 type EventApplier interface {
 	// ApplyEvent records one event.
@@ -72,6 +79,11 @@ type Settings struct {
 	// within the window make it suspicious; DefaultSuspiciousIPUsers when
 	// zero.
 	SuspiciousIPUsers int
+	// DeviceComplianceKept is true when a Shared Signals device compliance
+	// change to not-compliant must not mark the request's device
+	// non-compliant: the tenant set shared_signals.device_compliance to
+	// report_only or off.
+	DeviceComplianceKept bool
 }
 
 // Store returns the settings the store applies events with.
@@ -99,7 +111,8 @@ type envKey struct{ tenant, env string }
 
 // PolicySettings reads the data.tenants document (tenant → {"environments":
 // {env: effective policy}}) once and returns its settings per environment:
-// FailureWindow from incident.failed_logins_window_ns. Tenants and
+// FailureWindow from incident.failed_logins_window_ns, DeviceComplianceKept
+// from shared_signals.device_compliance. Tenants and
 // environments the document lacks get the defaults. Build it again when
 // the document changes.
 func PolicySettings(tenants map[string]any) SettingsFunc {
@@ -108,6 +121,9 @@ func PolicySettings(tenants map[string]any) SettingsFunc {
 		var s Settings
 		if ns, ok := tenantdata.Int(policy, "incident", "failed_logins_window_ns"); ok && ns > 0 {
 			s.FailureWindow = time.Duration(ns)
+		}
+		if ss, ok := policy["shared_signals"].(map[string]any); ok {
+			s.DeviceComplianceKept = ss["device_compliance"] != tenantdata.EffectEnforce
 		}
 		m[envKey{tenant, env}] = s.Normalized()
 	})
