@@ -31,7 +31,7 @@ var (
 	_ decide.Metrics = (*telemetry.Metrics)(nil)
 )
 
-// deciderFunc adapts a function to Decider.
+// deciderFunc adapts a function to decide.Evaluator.
 type deciderFunc func(ctx context.Context, req *decision.Request) (*decision.Decision, error)
 
 func (f deciderFunc) Decide(ctx context.Context, req *decision.Request) (*decision.Decision, error) {
