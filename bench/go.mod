@@ -1,4 +1,4 @@
-module github.com/pdp-dev/pdp/server/bench
+module github.com/pdp-dev/pdp/bench
 
 go 1.26.7
 

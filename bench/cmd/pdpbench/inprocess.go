@@ -8,12 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pdp-dev/pdp/server/internal/decision"
-	"github.com/pdp-dev/pdp/server/internal/engine"
-	"github.com/pdp-dev/pdp/server/internal/gctune"
-	"github.com/pdp-dev/pdp/server/internal/ipset"
-	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
-	"github.com/pdp-dev/pdp/server/internal/tenantdata"
+	"github.com/pdp-dev/pdp/server/benchkit"
 )
 
 // inProcPasses is how many times the in-process run evaluates the whole
@@ -33,42 +28,24 @@ type inProcResult struct {
 // in this process (on the generator's core when pinned): the built-in
 // library and the demo tenants, the IP signals from the tenants' lists as
 // pdp computes them, and the profile signals OPA gets (a known user on a
-// known device, opaBody). The GC is tuned as `pdp serve` tunes it.
+// known device, opaBody; see package benchkit). The GC is tuned as `pdp
+// serve` tunes it.
 func (b *bench) inProcess(tenantsDir string) (*inProcResult, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go gctune.Run(ctx, gctune.Options{Headroom: 64 << 20})
+	go benchkit.TuneGC(ctx, 64<<20)
 
-	pols, err := tenantdata.LoadDir(tenantsDir)
+	e, err := benchkit.NewEngine(ctx, tenantsDir, benchEpoch)
 	if err != nil {
 		return nil, err
 	}
-	data := tenantdata.Data(pols)
-	snap, err := ipset.FromTenantPolicies(data)
-	if err != nil {
-		return nil, err
-	}
-	ips := ipset.NewSet(snap)
-	e := engine.New(engine.Options{Now: func() time.Time { return benchEpoch }})
-	if _, err := e.Load(ctx, engine.Bundle{Tenants: data}); err != nil {
-		return nil, err
-	}
-	reqs := make([]*decision.Request, len(b.w.reqs))
+	reqs := make([]*benchkit.Request, len(b.w.reqs))
 	for i, rq := range b.w.reqs {
-		dr, err := pdpsvc.ToRequest(rq, benchEpoch)
-		if err != nil {
+		if reqs[i], err = e.Prepare(rq); err != nil {
 			return nil, err
 		}
-		dr.Signals = knownUserSignals(rq.GetNetwork().GetCountry())
-		if ip := dr.Network.IP; ip.IsValid() {
-			dr.Signals.IP = ipSignals(ips.Lookup(dr.Tenant, dr.Environment, ip, benchEpoch))
-		}
-		reqs[i] = dr
 	}
-	decide := func(r *decision.Request) error {
-		_, err := e.Decide(ctx, r)
-		return err
-	}
+	decide := func(r *benchkit.Request) error { return e.Decide(ctx, r) }
 	for _, r := range reqs { // warm-up pass
 		if err := decide(r); err != nil {
 			return nil, err
@@ -103,34 +80,6 @@ func (b *bench) inProcess(tenantsDir string) (*inProcResult, error) {
 		cpu:    (cpu1 - cpu0) / time.Duration(n),
 		allocs: (m1.Mallocs - m0.Mallocs) / uint64(n),
 	}, nil
-}
-
-// knownUserSignals are the profile signals of a user with a history: the
-// device and the action known, the hour usual, the country seen.
-func knownUserSignals(country string) decision.Signals {
-	return decision.Signals{
-		Profile: decision.ProfileSignals{
-			Known: true, DeviceKnown: true, LoginCount: 20,
-			Countries: []string{country}, HourUsual: true, ActionSeen: true,
-		},
-	}
-}
-
-// ipSignals are the IP signals of a lookup, as pdp's enricher sets them.
-func ipSignals(r ipset.Result) decision.IPSignals {
-	s := decision.IPSignals{
-		Checked:    true,
-		Denied:     r.Deny.Found(),
-		Allowed:    r.Allow.Found(),
-		Suspicious: r.Suspicious.Found(),
-	}
-	if s.Denied {
-		s.DeniedBy = r.Deny.Description()
-	}
-	if s.Suspicious {
-		s.SuspiciousBy = r.Suspicious.Description()
-	}
-	return s
 }
 
 func (r *inProcResult) summary() string {

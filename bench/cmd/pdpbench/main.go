@@ -30,7 +30,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/tenantdata"
+	"github.com/pdp-dev/pdp/server/benchkit"
 )
 
 // config is the command line.
@@ -260,14 +260,14 @@ func (b *bench) startSystem(sys, dir, tenants string) (*server, error) {
 	return nil, fmt.Errorf("unknown system %q", sys)
 }
 
-// opaArgs writes data.json ({"tenants": tenantdata.Data(demo tenants)})
+// opaArgs writes data.json ({"tenants": benchkit.TenantsData(demo tenants)})
 // and returns the opa run command over the library's Rego (no tests).
 func (b *bench) opaArgs(dir string) ([]string, error) {
-	pols, err := tenantdata.LoadDir(filepath.Join(b.c.root, "server/demo/tenants"))
+	tenants, err := benchkit.TenantsData(filepath.Join(b.c.root, "server/demo/tenants"))
 	if err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(map[string]any{"tenants": tenantdata.Data(pols)})
+	data, err := json.Marshal(map[string]any{"tenants": tenants})
 	if err != nil {
 		return nil, err
 	}

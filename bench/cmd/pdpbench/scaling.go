@@ -17,9 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/iprules"
-	"github.com/pdp-dev/pdp/server/internal/iprules/iprulestest"
-	"github.com/pdp-dev/pdp/server/internal/store/bolt"
+	"github.com/pdp-dev/pdp/server/benchkit"
 )
 
 // scalingStep is one pdp configuration of the scaling runs.
@@ -112,41 +110,15 @@ func (b *bench) scaleStep(st scalingStep, dir string, rate int) (*result, error)
 	return r, nil
 }
 
-// denyRuleCache keeps generated deny lists by size, for the step that
-// stores the largest one a second time.
-var denyRuleCache = map[int][]iprules.Rule{}
-
-// denyRules returns n distinct deny rules, the same ones for the same n
-// (iprulestest.FeedRules: IPv4 /32s and /24s, IPv6 /64s, none covering
-// the workload's addresses).
-func denyRules(n int) []iprules.Rule {
-	if rules, ok := denyRuleCache[n]; ok {
-		return rules
-	}
-	rules := iprulestest.FeedRules(n)
-	denyRuleCache[n] = rules
-	return rules
-}
-
 // seedDenyList stores n distinct global deny rules in a bolt file, as
 // an imported feed: the same records ImportIPList writes, loaded by pdp
-// at start. (A tenant policy file is capped at 1 MiB, too small for the
-// larger lists.)
+// at start (benchkit.SeedDenyList: none covers the workload's addresses).
+// (A tenant policy file is capped at 1 MiB, too small for the larger
+// lists.)
 func seedDenyList(path string, n int) error {
-	rules := denyRules(n)
-	st, err := bolt.Open(path, bolt.Options{SweepInterval: -1})
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	// One import: its rules are sorted by id and written in one
-	// transaction, several times faster than chunks.
-	if _, _, err := st.IPRules().Import(ctx, "", "deny", iprules.ImportPrefix+"bench", rules); err != nil {
-		st.Close()
-		return err
-	}
-	return st.Close()
+	return benchkit.SeedDenyList(ctx, path, n)
 }
 
 // seedProfiles reports a successful login for n distinct users, spread

@@ -11,8 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
-	"github.com/pdp-dev/pdp/server/internal/engine"
-	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
+	"github.com/pdp-dev/pdp/server/benchkit"
 )
 
 // benchEpoch is the request time of the workload: a Wednesday at 11:00 in
@@ -250,19 +249,14 @@ func makeWorkload(n int, seed uint64) (*workload, error) {
 }
 
 // opaBody is the POST body for OPA's data API: the input document pdp's
-// engine evaluates for req (engine.InputJSON). The profile signals pdp
+// engine evaluates for req (benchkit.InputJSON). The profile signals pdp
 // computes from its store are filled in as a warmed-up pdp would for a
 // known user on a known device. The IP signals are left out: without
 // them the library matches the client address against the tenant's
 // allow and deny lists in Rego (net.cidr_contains), which is how OPA on
 // its own has to do it.
 func opaBody(req *pdpv1.CheckRequest) ([]byte, error) {
-	dr, err := pdpsvc.ToRequest(req, benchEpoch)
-	if err != nil {
-		return nil, err
-	}
-	dr.Signals = knownUserSignals(req.GetNetwork().GetCountry())
-	in, err := engine.InputJSON(dr, func() time.Time { return benchEpoch })
+	in, err := benchkit.InputJSON(req, benchEpoch)
 	if err != nil {
 		return nil, err
 	}
