@@ -38,6 +38,7 @@ func (p *parts) registerAdmin(o options) error {
 		return err
 	}
 	srv.Register(p.grpcServer)
+	srv.Register(p.console.server)
 	if w := p.state.store.PolicyChanges; w != nil {
 		p.stopFollow = p.loader.Follow(w)
 	}

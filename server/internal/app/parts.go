@@ -43,6 +43,7 @@ type parts struct {
 	httpServer  *http.Server
 	sec         *security
 	stopFollow  func() // ends the reloads of other replicas' policies; nil without them
+	console     *consoleParts
 }
 
 func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err error) {
@@ -145,6 +146,8 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		Credentials:      p.sec.grpcCredentials(),
 	})
 	pdpv1.RegisterDecisionServiceServer(p.grpcServer, svc)
+	p.console = newConsoleParts(cfg, o, tp, p)
+	pdpv1.RegisterDecisionServiceServer(p.console.server, svc)
 	if err := p.registerAdmin(o); err != nil {
 		return nil, err
 	}
@@ -163,8 +166,9 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		return nil, fmt.Errorf("authzen: %w", err)
 	}
 	// X-Request-ID is echoed outside the guards, so that their refusals
-	// carry it too.
-	p.httpServer = httpapi.NewServer(authzen.EchoRequestID(p.sec.httpHandler(authzen.Mount(authz, p.state.ssf.mount(forwardauth.Mount(forwardAuth, httpapi.NewHandler(httpapi.Options{
+	// carry it too. The console is outside the HTTP guard: its pages are
+	// public and its calls pass the gRPC guards of p.console.
+	api := p.sec.httpHandler(authzen.Mount(authz, p.state.ssf.mount(forwardauth.Mount(forwardAuth, httpapi.NewHandler(httpapi.Options{
 		Decisions:      svc,
 		Ready:          p.health.Ready,
 		Metrics:        p.metrics.Handler(),
@@ -173,7 +177,12 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		RequestTimeout: cfg.CheckTimeout,
 		TracerProvider: tp,
 		MeterProvider:  p.metrics.MeterProvider(),
-	})))))), httpapi.ServerOptions{
+	})))))
+	withConsole, err := p.console.handler(cfg, o, api)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	p.httpServer = httpapi.NewServer(authzen.EchoRequestID(withConsole), httpapi.ServerOptions{
 		TLSConfig:     p.sec.httpTLS(),
 		HeaderTimeout: cfg.HTTPHeaderTimeout,
 		BodyTimeout:   cfg.HTTPBodyTimeout,
@@ -237,6 +246,7 @@ func (p *parts) close() {
 	if p.watching != nil {
 		_ = p.watching.Close() // a no-op after Run
 	}
+	p.console.close()
 	p.sec.close(ctx)
 	if p.stopFollow != nil {
 		p.stopFollow()
