@@ -328,3 +328,30 @@ func TestReplicasOnOneRedisAgreeAtTheNextDecision(t *testing.T) {
 		t.Fatalf("the replay to B: %d %q, want 400 invalid_request", code, errCode)
 	}
 }
+
+func TestSSFMetricsCountReceivedAppliedAndRefusedPerStream(t *testing.T) {
+	t.Parallel()
+	const ex = "caep-credential-change"
+	tr := settest.NewTransmitter(t, "ES256", "k1")
+	srv := pdptest.StartWithClock(t, pdptest.NewClock(caepTime.Add(5*time.Second)), exampleStreams(t, tr, ex)...)
+	set := tr.Sign(t, settest.Example(t, ex))
+	pushSET(t, srv.HTTP, srv.HTTPURL, ex, set)
+	pushSET(t, srv.HTTP, srv.HTTPURL, ex, set)
+	pushSET(t, srv.HTTP, srv.HTTPURL, ex, settest.Unsigned(t, settest.Example(t, ex)))
+	resp, err := srv.HTTP.Get(srv.HTTPURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`pdp_ssf_events_received_total{stream="caep-credential-change"} 3`,
+		`pdp_ssf_events_applied_total{event="credential-change",stream="caep-credential-change"} 1`,
+		`pdp_ssf_events_refused_total{reason="invalid_request",stream="caep-credential-change"} 1`,
+		`pdp_ssf_events_refused_total{reason="authentication_failed",stream="caep-credential-change"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
