@@ -24,8 +24,8 @@ var (
 // Reviewer reviews candidate tenant policies against the compliance profiles
 // they declare, with a policy library compiled once. It needs no tenant
 // data, so a policy is checked before it is accepted anywhere. It is safe
-// for concurrent use.
-// (A Checker, everywhere in this repository, decides requests.)
+// for concurrent use. (It is no Checker: in this repository a Checker
+// decides requests.)
 type Reviewer struct {
 	violations rego.PreparedEvalQuery
 }
