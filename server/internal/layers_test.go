@@ -27,7 +27,7 @@ var layers = []struct {
 	{"domain and state", []string{"engine", "regotester", "compliance", "tenantdata", "tenantstore", "ipset", "iprules",
 		"audit", "geo", "store", "ssf"}},
 	{"store backends", []string{"store/memory", "store/bolt", "store/redis", "store/backend"}},
-	{"services", []string{"signals", "incident", "reload", "decisionlog", "authn", "decide", "pdpsvc", "admin", "gateway", "ssf/receiver"}},
+	{"services", []string{"signals", "incident", "reload", "decisionlog", "replay", "authn", "decide", "pdpsvc", "admin", "gateway", "ssf/receiver"}},
 	{"doors", []string{"transport", "grpcserver", "httpapi", "extauthz", "forwardauth", "authzen"}},
 	{"wiring", []string{"app"}},
 	{"commands", []string{"cli"}},
