@@ -355,3 +355,33 @@ func TestSSFMetricsCountReceivedAppliedAndRefusedPerStream(t *testing.T) {
 		}
 	}
 }
+
+func TestAnAppliedEventIsInTheExplanationOfTheDecisionItAffects(t *testing.T) {
+	t.Parallel()
+	const ex = "caep-session-revoked-complex"
+	tr := settest.NewTransmitter(t, "ES256", "k1")
+	srv := pdptest.StartWithClock(t, pdptest.NewClock(caepTime.Add(5*time.Second)), exampleStreams(t, tr, ex)...)
+	if code, errCode := pushSET(t, srv.HTTP, srv.HTTPURL, ex, tr.Sign(t, settest.Example(t, ex))); code != http.StatusAccepted {
+		t.Fatalf("push: %d %s", code, errCode)
+	}
+	resp, err := srv.Decisions.Check(context.Background(), &pdpv1.CheckRequest{
+		Tenant: ex, Explain: true,
+		Subject: &pdpv1.Subject{Id: "99beb27c-c1c2-4955-882a-e0dc4996fcbc", Roles: []string{"viewer"}},
+		Device:  &pdpv1.Device{Id: "d-1", Managed: true, Compliant: true}, Action: &pdpv1.Action{Name: "api.read"},
+		Session: &pdpv1.Session{Id: "dMTlD|1600802906337.16|16008.16", StartedAt: timestamppb.New(caepTime.Add(-time.Hour))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range resp.GetExplanation() {
+		if e.GetRule() == "ssf.session_revoked" && e.GetMatched() {
+			for _, want := range []string{"stream " + ex, "jti 24c63fb56e5a2d77a6b512616ca9fa24", "Landspeed Policy Violation: C076E82F"} {
+				if !strings.Contains(e.GetMessage(), want) {
+					t.Errorf("explanation %q does not name %q", e.GetMessage(), want)
+				}
+			}
+			return
+		}
+	}
+	t.Fatalf("no matched ssf.session_revoked in the explanation %v", resp.GetExplanation())
+}

@@ -73,3 +73,17 @@ func TestReaderKeepsOnlyTheNewestStateAndDropsCleared(t *testing.T) {
 		t.Fatalf("events %v, want none once the device is compliant again", got)
 	}
 }
+
+func TestReaderForgetsADisabledAccountOnceItIsEnabledAgain(t *testing.T) {
+	st := memory.NewSSF()
+	apply(t, st, "off", "account-disabled", ssf.Subject{User: "u1"}, -2*time.Minute, "")
+	r := ssf.NewReader(st, func(string) bool { return true })
+	req := &decision.Request{Tenant: "acme", Subject: decision.Subject{ID: "u1"}}
+	if got := events(t, r, req); len(got) != 1 || got[0] != "off" {
+		t.Fatalf("events %v, want the disabled account", got)
+	}
+	apply(t, st, "on", "account-enabled", ssf.Subject{User: "u1"}, -time.Minute, "")
+	if got := events(t, r, req); len(got) != 0 {
+		t.Fatalf("events %v, want none once the account is enabled", got)
+	}
+}

@@ -33,6 +33,7 @@ type rig struct {
 	store *memory.SSF
 	audit audit.Log
 	tr    *settest.Transmitter
+	path  string // the stream file
 	now   time.Time
 	mu    sync.Mutex
 }
@@ -60,6 +61,7 @@ func newRig(t *testing.T, iss, aud string, now time.Time, extra string) *rig {
 	if err := g.r.Load(path); err != nil {
 		t.Fatal(err)
 	}
+	g.path = path
 	return g
 }
 
