@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -328,4 +329,61 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// resourceModule denies secrets, from the typed resource Rego sees as
+// input.resource, whichever door the request came in by.
+const resourceModule = `package pdp.custom
+
+deny contains {"code": "custom.secret", "message": "secrets are off limits", "rule": "custom.secret"} if {
+	input.resource.type == "secret"
+}
+`
+
+func TestTheTypedResourceReachesRegoFromEveryDoor(t *testing.T) {
+	srv := pdptest.Start(t, pdptest.WithTenant("acme.yaml", authzenTenant), pdptest.WithPolicy("resource.rego", resourceModule),
+		pdptest.WithConfig(func(c *config.Config) {
+			c.Gateway.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+		}))
+	s := &authzenServer{Server: srv}
+
+	// AuthZEN.
+	m := s.call(t, "", "/tenants/acme/access/v1/evaluation", `{"subject": {"type": "user", "id": "bob", "properties": {"roles": ["reader"]}},
+	  "action": {"name": "can_read"}, "resource": {"type": "secret", "id": "s-1"}}`).ok(t)
+	if m["decision"] != false || !strings.Contains(string(mustJSON(t, m)), "custom.secret") {
+		t.Errorf("AuthZEN: %v", m)
+	}
+
+	// The HTTP and gRPC Check: CheckRequest.resource.
+	check := func(typ string) string {
+		a := s.call(t, "", "/v1/check", `{"tenant": "acme", "subject": {"id": "bob", "roles": ["reader"]}, "action": {"name": "can_read"},
+		  "resource": {"type": "`+typ+`", "id": "x-1", "properties": {"owner": "ana"}}}`)
+		if a.status != http.StatusOK {
+			t.Fatalf("/v1/check: %d %s", a.status, a.body)
+		}
+		var resp struct{ Decision string }
+		_ = json.Unmarshal(a.body, &resp)
+		return resp.Decision
+	}
+	if got, other := check("secret"), check("document"); got != "DECISION_DENY" || other != "DECISION_ALLOW" {
+		t.Errorf("/v1/check: secret %s, document %s", got, other)
+	}
+
+	// Forward-auth: the route's resource headers.
+	fa := func(typ string) int {
+		req, _ := http.NewRequest(http.MethodGet, s.HTTPURL+"/v1/forward-auth", nil)
+		for k, v := range map[string]string{"X-Original-Method": "GET", "X-Original-URI": "/s/1", "X-PDP-Tenant": "acme", "X-PDP-Action": "can_read",
+			"X-PDP-User-Id": "bob", "X-PDP-Roles": "reader", "X-PDP-Resource-Type": typ, "X-PDP-Resource-Id": "1"} {
+			req.Header.Set(k, v)
+		}
+		resp, err := s.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got, other := fa("secret"), fa("document"); got != http.StatusForbidden || other != http.StatusOK {
+		t.Errorf("forward-auth: secret %d, document %d", got, other)
+	}
 }

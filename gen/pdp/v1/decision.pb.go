@@ -447,7 +447,11 @@ type CheckRequest struct {
 	// size and numbers are checked in Go, so the rules skip them.
 	Attributes *structpb.Struct `protobuf:"bytes,10,opt,name=attributes,proto3" json:"attributes,omitempty"`
 	// Return every rule that fired and every condition that failed.
-	Explain       bool `protobuf:"varint,11,opt,name=explain,proto3" json:"explain,omitempty"`
+	Explain bool `protobuf:"varint,11,opt,name=explain,proto3" json:"explain,omitempty"`
+	// The typed resource the action is on, as the AuthZEN Authorization API
+	// names it; Rego sees it as input.resource. Optional; when given, type
+	// and id are both required.
+	Resource      *Resource `protobuf:"bytes,12,opt,name=resource,proto3" json:"resource,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -557,6 +561,13 @@ func (x *CheckRequest) GetExplain() bool {
 		return x.Explain
 	}
 	return false
+}
+
+func (x *CheckRequest) GetResource() *Resource {
+	if x != nil {
+		return x.Resource
+	}
+	return nil
 }
 
 // Subject is the user behind a request.
@@ -975,6 +986,70 @@ func (x *Action) GetResource() string {
 	return ""
 }
 
+// Resource is the typed target of a request.
+type Resource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The kind of resource, such as "document".
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// The resource's identifier within its type.
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// Attributes of the resource, passed to Rego as input.resource.properties.
+	Properties    *structpb.Struct `protobuf:"bytes,3,opt,name=properties,proto3" json:"properties,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Resource) Reset() {
+	*x = Resource{}
+	mi := &file_pdp_v1_decision_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Resource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Resource) ProtoMessage() {}
+
+func (x *Resource) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_decision_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Resource.ProtoReflect.Descriptor instead.
+func (*Resource) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Resource) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Resource) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Resource) GetProperties() *structpb.Struct {
+	if x != nil {
+		return x.Properties
+	}
+	return nil
+}
+
 // Session describes the subject's session.
 type Session struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -990,7 +1065,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[6]
+	mi := &file_pdp_v1_decision_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1077,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[6]
+	mi := &file_pdp_v1_decision_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1090,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{6}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Session) GetId() string {
@@ -1074,7 +1149,7 @@ type CheckResponse struct {
 
 func (x *CheckResponse) Reset() {
 	*x = CheckResponse{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[7]
+	mi := &file_pdp_v1_decision_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1161,7 @@ func (x *CheckResponse) String() string {
 func (*CheckResponse) ProtoMessage() {}
 
 func (x *CheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[7]
+	mi := &file_pdp_v1_decision_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +1174,7 @@ func (x *CheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckResponse.ProtoReflect.Descriptor instead.
 func (*CheckResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{7}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CheckResponse) GetDecision() Decision {
@@ -1212,7 +1287,7 @@ type StepUp struct {
 
 func (x *StepUp) Reset() {
 	*x = StepUp{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[8]
+	mi := &file_pdp_v1_decision_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1224,7 +1299,7 @@ func (x *StepUp) String() string {
 func (*StepUp) ProtoMessage() {}
 
 func (x *StepUp) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[8]
+	mi := &file_pdp_v1_decision_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1237,7 +1312,7 @@ func (x *StepUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepUp.ProtoReflect.Descriptor instead.
 func (*StepUp) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{8}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StepUp) GetKind() StepUpKind {
@@ -1290,7 +1365,7 @@ type Reason struct {
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[9]
+	mi := &file_pdp_v1_decision_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1302,7 +1377,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[9]
+	mi := &file_pdp_v1_decision_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1315,7 +1390,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{9}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Reason) GetCode() string {
@@ -1354,7 +1429,7 @@ type Risk struct {
 
 func (x *Risk) Reset() {
 	*x = Risk{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[10]
+	mi := &file_pdp_v1_decision_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1441,7 @@ func (x *Risk) String() string {
 func (*Risk) ProtoMessage() {}
 
 func (x *Risk) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[10]
+	mi := &file_pdp_v1_decision_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1454,7 @@ func (x *Risk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Risk.ProtoReflect.Descriptor instead.
 func (*Risk) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{10}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Risk) GetScore() float64 {
@@ -1418,7 +1493,7 @@ type RiskFactor struct {
 
 func (x *RiskFactor) Reset() {
 	*x = RiskFactor{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[11]
+	mi := &file_pdp_v1_decision_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1505,7 @@ func (x *RiskFactor) String() string {
 func (*RiskFactor) ProtoMessage() {}
 
 func (x *RiskFactor) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[11]
+	mi := &file_pdp_v1_decision_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1518,7 @@ func (x *RiskFactor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RiskFactor.ProtoReflect.Descriptor instead.
 func (*RiskFactor) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{11}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RiskFactor) GetName() string {
@@ -1482,7 +1557,7 @@ type SessionControl struct {
 
 func (x *SessionControl) Reset() {
 	*x = SessionControl{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[12]
+	mi := &file_pdp_v1_decision_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1494,7 +1569,7 @@ func (x *SessionControl) String() string {
 func (*SessionControl) ProtoMessage() {}
 
 func (x *SessionControl) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[12]
+	mi := &file_pdp_v1_decision_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1507,7 +1582,7 @@ func (x *SessionControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionControl.ProtoReflect.Descriptor instead.
 func (*SessionControl) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{12}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SessionControl) GetExpiresAt() *timestamppb.Timestamp {
@@ -1544,7 +1619,7 @@ type Obligation struct {
 
 func (x *Obligation) Reset() {
 	*x = Obligation{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[13]
+	mi := &file_pdp_v1_decision_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1631,7 @@ func (x *Obligation) String() string {
 func (*Obligation) ProtoMessage() {}
 
 func (x *Obligation) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[13]
+	mi := &file_pdp_v1_decision_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1644,7 @@ func (x *Obligation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Obligation.ProtoReflect.Descriptor instead.
 func (*Obligation) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{13}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Obligation) GetKind() ObligationKind {
@@ -1605,7 +1680,7 @@ type Explanation struct {
 
 func (x *Explanation) Reset() {
 	*x = Explanation{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[14]
+	mi := &file_pdp_v1_decision_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +1692,7 @@ func (x *Explanation) String() string {
 func (*Explanation) ProtoMessage() {}
 
 func (x *Explanation) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[14]
+	mi := &file_pdp_v1_decision_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +1705,7 @@ func (x *Explanation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Explanation.ProtoReflect.Descriptor instead.
 func (*Explanation) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{14}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Explanation) GetRule() string {
@@ -1681,7 +1756,7 @@ type BatchCheckRequest struct {
 
 func (x *BatchCheckRequest) Reset() {
 	*x = BatchCheckRequest{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[15]
+	mi := &file_pdp_v1_decision_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1693,7 +1768,7 @@ func (x *BatchCheckRequest) String() string {
 func (*BatchCheckRequest) ProtoMessage() {}
 
 func (x *BatchCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[15]
+	mi := &file_pdp_v1_decision_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +1781,7 @@ func (x *BatchCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCheckRequest.ProtoReflect.Descriptor instead.
 func (*BatchCheckRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{15}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *BatchCheckRequest) GetChecks() []*CheckRequest {
@@ -1727,7 +1802,7 @@ type BatchCheckResponse struct {
 
 func (x *BatchCheckResponse) Reset() {
 	*x = BatchCheckResponse{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[16]
+	mi := &file_pdp_v1_decision_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1814,7 @@ func (x *BatchCheckResponse) String() string {
 func (*BatchCheckResponse) ProtoMessage() {}
 
 func (x *BatchCheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[16]
+	mi := &file_pdp_v1_decision_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1827,7 @@ func (x *BatchCheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCheckResponse.ProtoReflect.Descriptor instead.
 func (*BatchCheckResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{16}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *BatchCheckResponse) GetResults() []*BatchCheckResult {
@@ -1778,7 +1853,7 @@ type BatchCheckResult struct {
 
 func (x *BatchCheckResult) Reset() {
 	*x = BatchCheckResult{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[17]
+	mi := &file_pdp_v1_decision_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +1865,7 @@ func (x *BatchCheckResult) String() string {
 func (*BatchCheckResult) ProtoMessage() {}
 
 func (x *BatchCheckResult) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[17]
+	mi := &file_pdp_v1_decision_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1803,7 +1878,7 @@ func (x *BatchCheckResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCheckResult.ProtoReflect.Descriptor instead.
 func (*BatchCheckResult) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{17}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *BatchCheckResult) GetResult() isBatchCheckResult_Result {
@@ -1879,7 +1954,7 @@ type ReportRequest struct {
 
 func (x *ReportRequest) Reset() {
 	*x = ReportRequest{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[18]
+	mi := &file_pdp_v1_decision_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +1966,7 @@ func (x *ReportRequest) String() string {
 func (*ReportRequest) ProtoMessage() {}
 
 func (x *ReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[18]
+	mi := &file_pdp_v1_decision_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +1979,7 @@ func (x *ReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportRequest.ProtoReflect.Descriptor instead.
 func (*ReportRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{18}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReportRequest) GetTenant() string {
@@ -1988,7 +2063,7 @@ type ReportResponse struct {
 
 func (x *ReportResponse) Reset() {
 	*x = ReportResponse{}
-	mi := &file_pdp_v1_decision_proto_msgTypes[19]
+	mi := &file_pdp_v1_decision_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +2075,7 @@ func (x *ReportResponse) String() string {
 func (*ReportResponse) ProtoMessage() {}
 
 func (x *ReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_decision_proto_msgTypes[19]
+	mi := &file_pdp_v1_decision_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +2088,7 @@ func (x *ReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportResponse.ProtoReflect.Descriptor instead.
 func (*ReportResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{19}
+	return file_pdp_v1_decision_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReportResponse) GetEventId() string {
@@ -2027,7 +2102,7 @@ var File_pdp_v1_decision_proto protoreflect.FileDescriptor
 
 const file_pdp_v1_decision_proto_rawDesc = "" +
 	"\n" +
-	"\x15pdp/v1/decision.proto\x12\x06pdp.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\x81\x04\n" +
+	"\x15pdp/v1/decision.proto\x12\x06pdp.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xaf\x04\n" +
 	"\fCheckRequest\x12%\n" +
 	"\x06tenant\x18\x01 \x01(\tB\r\xe0A\x02\xbaH\a\xc8\x01\x01r\x02(?R\x06tenant\x12)\n" +
 	"\venvironment\x18\x02 \x01(\tB\a\xbaH\x04r\x02(?R\venvironment\x12)\n" +
@@ -2042,7 +2117,8 @@ const file_pdp_v1_decision_proto_rawDesc = "" +
 	"attributes\x18\n" +
 	" \x01(\v2\x17.google.protobuf.StructB\x06\xbaH\x03\xd8\x01\x03R\n" +
 	"attributes\x12\x18\n" +
-	"\aexplain\x18\v \x01(\bR\aexplain\"\x86\x02\n" +
+	"\aexplain\x18\v \x01(\bR\aexplain\x12,\n" +
+	"\bresource\x18\f \x01(\v2\x10.pdp.v1.ResourceR\bresource\"\x86\x02\n" +
 	"\aSubject\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\x02id\x12\x1e\n" +
 	"\x05email\x18\x02 \x01(\tB\b\xbaH\x05r\x03(\xfe\x01R\x05email\x12\x1f\n" +
@@ -2076,7 +2152,13 @@ const file_pdp_v1_decision_proto_rawDesc = "" +
 	"\tcompliant\x18\x04 \x01(\bR\tcompliant\"L\n" +
 	"\x06Action\x12\x1c\n" +
 	"\x04name\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\x02R\x04name\x12$\n" +
-	"\bresource\x18\x02 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\bresource\"\xa4\x01\n" +
+	"\bresource\x18\x02 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\bresource\"{\n" +
+	"\bResource\x12\x1c\n" +
+	"\x04type\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\x04type\x12\x18\n" +
+	"\x02id\x18\x02 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\x02id\x127\n" +
+	"\n" +
+	"properties\x18\x03 \x01(\v2\x17.google.protobuf.StructR\n" +
+	"properties\"\xa4\x01\n" +
 	"\aSession\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03(\x80\bR\x02id\x129\n" +
 	"\n" +
@@ -2219,7 +2301,7 @@ func file_pdp_v1_decision_proto_rawDescGZIP() []byte {
 }
 
 var file_pdp_v1_decision_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_pdp_v1_decision_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_pdp_v1_decision_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_pdp_v1_decision_proto_goTypes = []any{
 	(Effect)(0),                   // 0: pdp.v1.Effect
 	(Decision)(0),                 // 1: pdp.v1.Decision
@@ -2233,25 +2315,26 @@ var file_pdp_v1_decision_proto_goTypes = []any{
 	(*Network)(nil),               // 9: pdp.v1.Network
 	(*Device)(nil),                // 10: pdp.v1.Device
 	(*Action)(nil),                // 11: pdp.v1.Action
-	(*Session)(nil),               // 12: pdp.v1.Session
-	(*CheckResponse)(nil),         // 13: pdp.v1.CheckResponse
-	(*StepUp)(nil),                // 14: pdp.v1.StepUp
-	(*Reason)(nil),                // 15: pdp.v1.Reason
-	(*Risk)(nil),                  // 16: pdp.v1.Risk
-	(*RiskFactor)(nil),            // 17: pdp.v1.RiskFactor
-	(*SessionControl)(nil),        // 18: pdp.v1.SessionControl
-	(*Obligation)(nil),            // 19: pdp.v1.Obligation
-	(*Explanation)(nil),           // 20: pdp.v1.Explanation
-	(*BatchCheckRequest)(nil),     // 21: pdp.v1.BatchCheckRequest
-	(*BatchCheckResponse)(nil),    // 22: pdp.v1.BatchCheckResponse
-	(*BatchCheckResult)(nil),      // 23: pdp.v1.BatchCheckResult
-	(*ReportRequest)(nil),         // 24: pdp.v1.ReportRequest
-	(*ReportResponse)(nil),        // 25: pdp.v1.ReportResponse
-	nil,                           // 26: pdp.v1.Obligation.ParamsEntry
-	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),       // 28: google.protobuf.Struct
-	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
-	(*status.Status)(nil),         // 30: google.rpc.Status
+	(*Resource)(nil),              // 12: pdp.v1.Resource
+	(*Session)(nil),               // 13: pdp.v1.Session
+	(*CheckResponse)(nil),         // 14: pdp.v1.CheckResponse
+	(*StepUp)(nil),                // 15: pdp.v1.StepUp
+	(*Reason)(nil),                // 16: pdp.v1.Reason
+	(*Risk)(nil),                  // 17: pdp.v1.Risk
+	(*RiskFactor)(nil),            // 18: pdp.v1.RiskFactor
+	(*SessionControl)(nil),        // 19: pdp.v1.SessionControl
+	(*Obligation)(nil),            // 20: pdp.v1.Obligation
+	(*Explanation)(nil),           // 21: pdp.v1.Explanation
+	(*BatchCheckRequest)(nil),     // 22: pdp.v1.BatchCheckRequest
+	(*BatchCheckResponse)(nil),    // 23: pdp.v1.BatchCheckResponse
+	(*BatchCheckResult)(nil),      // 24: pdp.v1.BatchCheckResult
+	(*ReportRequest)(nil),         // 25: pdp.v1.ReportRequest
+	(*ReportResponse)(nil),        // 26: pdp.v1.ReportResponse
+	nil,                           // 27: pdp.v1.Obligation.ParamsEntry
+	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),       // 29: google.protobuf.Struct
+	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
+	(*status.Status)(nil),         // 31: google.rpc.Status
 }
 var file_pdp_v1_decision_proto_depIdxs = []int32{
 	7,  // 0: pdp.v1.CheckRequest.subject:type_name -> pdp.v1.Subject
@@ -2259,57 +2342,59 @@ var file_pdp_v1_decision_proto_depIdxs = []int32{
 	9,  // 2: pdp.v1.CheckRequest.network:type_name -> pdp.v1.Network
 	10, // 3: pdp.v1.CheckRequest.device:type_name -> pdp.v1.Device
 	11, // 4: pdp.v1.CheckRequest.action:type_name -> pdp.v1.Action
-	12, // 5: pdp.v1.CheckRequest.session:type_name -> pdp.v1.Session
-	27, // 6: pdp.v1.CheckRequest.time:type_name -> google.protobuf.Timestamp
-	28, // 7: pdp.v1.CheckRequest.attributes:type_name -> google.protobuf.Struct
-	27, // 8: pdp.v1.Subject.created_at:type_name -> google.protobuf.Timestamp
-	27, // 9: pdp.v1.Authentication.authenticated_at:type_name -> google.protobuf.Timestamp
-	27, // 10: pdp.v1.Authentication.mfa_verified_at:type_name -> google.protobuf.Timestamp
-	27, // 11: pdp.v1.Session.started_at:type_name -> google.protobuf.Timestamp
-	27, // 12: pdp.v1.Session.last_activity_at:type_name -> google.protobuf.Timestamp
-	1,  // 13: pdp.v1.CheckResponse.decision:type_name -> pdp.v1.Decision
-	14, // 14: pdp.v1.CheckResponse.step_ups:type_name -> pdp.v1.StepUp
-	15, // 15: pdp.v1.CheckResponse.reasons:type_name -> pdp.v1.Reason
-	16, // 16: pdp.v1.CheckResponse.risk:type_name -> pdp.v1.Risk
-	18, // 17: pdp.v1.CheckResponse.session:type_name -> pdp.v1.SessionControl
-	19, // 18: pdp.v1.CheckResponse.obligations:type_name -> pdp.v1.Obligation
-	29, // 19: pdp.v1.CheckResponse.cache_ttl:type_name -> google.protobuf.Duration
-	1,  // 20: pdp.v1.CheckResponse.would_decide:type_name -> pdp.v1.Decision
-	20, // 21: pdp.v1.CheckResponse.explanation:type_name -> pdp.v1.Explanation
-	2,  // 22: pdp.v1.StepUp.kind:type_name -> pdp.v1.StepUpKind
-	29, // 23: pdp.v1.StepUp.max_age:type_name -> google.protobuf.Duration
-	27, // 24: pdp.v1.StepUp.deadline:type_name -> google.protobuf.Timestamp
-	3,  // 25: pdp.v1.Risk.level:type_name -> pdp.v1.RiskLevel
-	17, // 26: pdp.v1.Risk.factors:type_name -> pdp.v1.RiskFactor
-	27, // 27: pdp.v1.SessionControl.expires_at:type_name -> google.protobuf.Timestamp
-	27, // 28: pdp.v1.SessionControl.warn_at:type_name -> google.protobuf.Timestamp
-	29, // 29: pdp.v1.SessionControl.idle_timeout:type_name -> google.protobuf.Duration
-	4,  // 30: pdp.v1.Obligation.kind:type_name -> pdp.v1.ObligationKind
-	26, // 31: pdp.v1.Obligation.params:type_name -> pdp.v1.Obligation.ParamsEntry
-	0,  // 32: pdp.v1.Explanation.effect:type_name -> pdp.v1.Effect
-	6,  // 33: pdp.v1.BatchCheckRequest.checks:type_name -> pdp.v1.CheckRequest
-	23, // 34: pdp.v1.BatchCheckResponse.results:type_name -> pdp.v1.BatchCheckResult
-	13, // 35: pdp.v1.BatchCheckResult.response:type_name -> pdp.v1.CheckResponse
-	30, // 36: pdp.v1.BatchCheckResult.error:type_name -> google.rpc.Status
-	5,  // 37: pdp.v1.ReportRequest.event:type_name -> pdp.v1.Event
-	7,  // 38: pdp.v1.ReportRequest.subject:type_name -> pdp.v1.Subject
-	8,  // 39: pdp.v1.ReportRequest.authentication:type_name -> pdp.v1.Authentication
-	9,  // 40: pdp.v1.ReportRequest.network:type_name -> pdp.v1.Network
-	10, // 41: pdp.v1.ReportRequest.device:type_name -> pdp.v1.Device
-	11, // 42: pdp.v1.ReportRequest.action:type_name -> pdp.v1.Action
-	27, // 43: pdp.v1.ReportRequest.time:type_name -> google.protobuf.Timestamp
-	12, // 44: pdp.v1.ReportRequest.session:type_name -> pdp.v1.Session
-	6,  // 45: pdp.v1.DecisionService.Check:input_type -> pdp.v1.CheckRequest
-	21, // 46: pdp.v1.DecisionService.BatchCheck:input_type -> pdp.v1.BatchCheckRequest
-	24, // 47: pdp.v1.DecisionService.Report:input_type -> pdp.v1.ReportRequest
-	13, // 48: pdp.v1.DecisionService.Check:output_type -> pdp.v1.CheckResponse
-	22, // 49: pdp.v1.DecisionService.BatchCheck:output_type -> pdp.v1.BatchCheckResponse
-	25, // 50: pdp.v1.DecisionService.Report:output_type -> pdp.v1.ReportResponse
-	48, // [48:51] is the sub-list for method output_type
-	45, // [45:48] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	13, // 5: pdp.v1.CheckRequest.session:type_name -> pdp.v1.Session
+	28, // 6: pdp.v1.CheckRequest.time:type_name -> google.protobuf.Timestamp
+	29, // 7: pdp.v1.CheckRequest.attributes:type_name -> google.protobuf.Struct
+	12, // 8: pdp.v1.CheckRequest.resource:type_name -> pdp.v1.Resource
+	28, // 9: pdp.v1.Subject.created_at:type_name -> google.protobuf.Timestamp
+	28, // 10: pdp.v1.Authentication.authenticated_at:type_name -> google.protobuf.Timestamp
+	28, // 11: pdp.v1.Authentication.mfa_verified_at:type_name -> google.protobuf.Timestamp
+	29, // 12: pdp.v1.Resource.properties:type_name -> google.protobuf.Struct
+	28, // 13: pdp.v1.Session.started_at:type_name -> google.protobuf.Timestamp
+	28, // 14: pdp.v1.Session.last_activity_at:type_name -> google.protobuf.Timestamp
+	1,  // 15: pdp.v1.CheckResponse.decision:type_name -> pdp.v1.Decision
+	15, // 16: pdp.v1.CheckResponse.step_ups:type_name -> pdp.v1.StepUp
+	16, // 17: pdp.v1.CheckResponse.reasons:type_name -> pdp.v1.Reason
+	17, // 18: pdp.v1.CheckResponse.risk:type_name -> pdp.v1.Risk
+	19, // 19: pdp.v1.CheckResponse.session:type_name -> pdp.v1.SessionControl
+	20, // 20: pdp.v1.CheckResponse.obligations:type_name -> pdp.v1.Obligation
+	30, // 21: pdp.v1.CheckResponse.cache_ttl:type_name -> google.protobuf.Duration
+	1,  // 22: pdp.v1.CheckResponse.would_decide:type_name -> pdp.v1.Decision
+	21, // 23: pdp.v1.CheckResponse.explanation:type_name -> pdp.v1.Explanation
+	2,  // 24: pdp.v1.StepUp.kind:type_name -> pdp.v1.StepUpKind
+	30, // 25: pdp.v1.StepUp.max_age:type_name -> google.protobuf.Duration
+	28, // 26: pdp.v1.StepUp.deadline:type_name -> google.protobuf.Timestamp
+	3,  // 27: pdp.v1.Risk.level:type_name -> pdp.v1.RiskLevel
+	18, // 28: pdp.v1.Risk.factors:type_name -> pdp.v1.RiskFactor
+	28, // 29: pdp.v1.SessionControl.expires_at:type_name -> google.protobuf.Timestamp
+	28, // 30: pdp.v1.SessionControl.warn_at:type_name -> google.protobuf.Timestamp
+	30, // 31: pdp.v1.SessionControl.idle_timeout:type_name -> google.protobuf.Duration
+	4,  // 32: pdp.v1.Obligation.kind:type_name -> pdp.v1.ObligationKind
+	27, // 33: pdp.v1.Obligation.params:type_name -> pdp.v1.Obligation.ParamsEntry
+	0,  // 34: pdp.v1.Explanation.effect:type_name -> pdp.v1.Effect
+	6,  // 35: pdp.v1.BatchCheckRequest.checks:type_name -> pdp.v1.CheckRequest
+	24, // 36: pdp.v1.BatchCheckResponse.results:type_name -> pdp.v1.BatchCheckResult
+	14, // 37: pdp.v1.BatchCheckResult.response:type_name -> pdp.v1.CheckResponse
+	31, // 38: pdp.v1.BatchCheckResult.error:type_name -> google.rpc.Status
+	5,  // 39: pdp.v1.ReportRequest.event:type_name -> pdp.v1.Event
+	7,  // 40: pdp.v1.ReportRequest.subject:type_name -> pdp.v1.Subject
+	8,  // 41: pdp.v1.ReportRequest.authentication:type_name -> pdp.v1.Authentication
+	9,  // 42: pdp.v1.ReportRequest.network:type_name -> pdp.v1.Network
+	10, // 43: pdp.v1.ReportRequest.device:type_name -> pdp.v1.Device
+	11, // 44: pdp.v1.ReportRequest.action:type_name -> pdp.v1.Action
+	28, // 45: pdp.v1.ReportRequest.time:type_name -> google.protobuf.Timestamp
+	13, // 46: pdp.v1.ReportRequest.session:type_name -> pdp.v1.Session
+	6,  // 47: pdp.v1.DecisionService.Check:input_type -> pdp.v1.CheckRequest
+	22, // 48: pdp.v1.DecisionService.BatchCheck:input_type -> pdp.v1.BatchCheckRequest
+	25, // 49: pdp.v1.DecisionService.Report:input_type -> pdp.v1.ReportRequest
+	14, // 50: pdp.v1.DecisionService.Check:output_type -> pdp.v1.CheckResponse
+	23, // 51: pdp.v1.DecisionService.BatchCheck:output_type -> pdp.v1.BatchCheckResponse
+	26, // 52: pdp.v1.DecisionService.Report:output_type -> pdp.v1.ReportResponse
+	50, // [50:53] is the sub-list for method output_type
+	47, // [47:50] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_pdp_v1_decision_proto_init() }
@@ -2318,7 +2403,7 @@ func file_pdp_v1_decision_proto_init() {
 		return
 	}
 	file_pdp_v1_decision_proto_msgTypes[3].OneofWrappers = []any{}
-	file_pdp_v1_decision_proto_msgTypes[17].OneofWrappers = []any{
+	file_pdp_v1_decision_proto_msgTypes[18].OneofWrappers = []any{
 		(*BatchCheckResult_Response)(nil),
 		(*BatchCheckResult_Error)(nil),
 	}
@@ -2328,7 +2413,7 @@ func file_pdp_v1_decision_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdp_v1_decision_proto_rawDesc), len(file_pdp_v1_decision_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

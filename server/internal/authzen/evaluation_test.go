@@ -349,3 +349,30 @@ func TestTheRequestIDIsEchoedOnEveryAnswer(t *testing.T) {
 		t.Errorf("X-Request-ID %q made up", got)
 	}
 }
+
+// The domain's rules apply to AuthZEN values as to every door's, named by
+// the AuthZEN key the value came from: a second factor "verified" after
+// the request would otherwise stay fresh for as long as it lies ahead.
+func TestTheDomainsRulesApplyNamedByTheAuthZENKey(t *testing.T) {
+	t.Parallel()
+	checker := &fakeChecker{}
+	srv := serve(t, authzen.Options{Checker: checker})
+	for _, tt := range []struct{ body, want string }{
+		{`"context": {"time": "2026-12-02T10:00:00Z", "mfa_verified_at": "2026-12-02T11:00:00Z"}`, "context.mfa_verified_at: "},
+		{`"context": {"session": {"last_activity_at": "2026-12-03T10:00:00Z"}}`, "context.session.last_activity_at: "},
+		{`"subject": {"type": "user", "id": "u", "properties": {"email": "not an email"}}`, "subject.properties.email: "},
+		{`"context": {"country": "xx1"}`, "context.country: "},
+		{`"context": {"environment": "Prod"}`, "context.environment: "},
+		{`"action": {"name": "read it"}`, "action.name: "},
+	} {
+		// The key given replaces the example's own (the last of equal keys wins).
+		body := strings.TrimSuffix(aliceReadsAccount, "}") + "," + tt.body + "}"
+		a := post(t, srv, "/tenants/acme/access/v1/evaluation", body).want(t, http.StatusBadRequest)
+		if msg := a.errorMessage(t); !strings.Contains(msg, tt.want) {
+			t.Errorf("%s: message %q does not name %q", tt.body, msg, tt.want)
+		}
+	}
+	if n := len(checker.requests()); n != 0 {
+		t.Errorf("%d refused requests decided", n)
+	}
+}

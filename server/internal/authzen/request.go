@@ -135,7 +135,62 @@ func (m mapping) request(e evaluation, opt optional) (*decision.Request, []strin
 	if err := v.Err(); err != nil {
 		return nil, nil, err
 	}
+	// The domain's own rules (names, addresses, times no later than the
+	// request's), named by where the value came from in AuthZEN terms.
+	// A search checks its base request with a stand-in for what it
+	// searches for; each candidate is checked again as it is decided.
+	const standIn = "x"
+	if opt.action {
+		req.Action.Name = standIn
+	}
+	if opt.resourceID && req.Resource.ID == "" {
+		req.Resource.ID = standIn
+	}
+	if fields := req.Validate(nil); len(fields) > 0 {
+		for i := range fields {
+			fields[i].Field = authzenField(fields[i].Field)
+		}
+		return nil, nil, fault.Invalid(fields...)
+	}
+	if opt.action {
+		req.Action.Name = ""
+	}
+	if opt.resourceID {
+		req.Resource.ID = e.Resource.ID
+	}
 	return req, supported, nil
+}
+
+// authzenField names a field of the decision request by the AuthZEN key
+// it came from.
+func authzenField(f string) string {
+	for _, m := range fieldNames {
+		if rest, ok := strings.CutPrefix(f, m[0]); ok {
+			return m[1] + rest
+		}
+	}
+	return f
+}
+
+// fieldNames map decision request paths (longest first) to AuthZEN keys.
+var fieldNames = [][2]string{
+	{"subject.email", "subject.properties.email"},
+	{"subject.roles", "subject.properties.roles"},
+	{"subject.groups", "subject.properties.groups"},
+	{"subject.tenant", "subject.properties.tenant"},
+	{"subject.created_at", "subject.properties.created_at"},
+	{"authentication.provider", "context.provider"},
+	{"authentication.methods", "context.methods"},
+	{"authentication.acr", "context.acr"},
+	{"authentication.authenticated_at", "context.authenticated_at"},
+	{"authentication.mfa_verified_at", "context.mfa_verified_at"},
+	{"network.", "context."},
+	{"device.", "context.device."},
+	{"session.", "context.session."},
+	{"environment", "context.environment"},
+	{"time", "context.time"},
+	{"attributes", "context"},
+	{"tenant", "tenant"},
 }
 
 // subjectProperties maps the properties that have a typed home in the

@@ -32,7 +32,7 @@ const (
 // IdentityHeaderNames are the names of the identity headers of docs/api.md
 // (section Identity from a gateway), without the prefix. --identity-header takes them as NAME.
 var IdentityHeaderNames = []string{
-	"tenant", "environment", "action",
+	"tenant", "environment", "action", "resource-type", "resource-id",
 	"user-id", "user-email", "roles", "auth-provider",
 	"mfa-enrolled", "mfa-verified-at", "authenticated-at",
 	"device-id", "session-id", "session-last-activity",

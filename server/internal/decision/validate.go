@@ -109,9 +109,12 @@ func (r *Request) Validate(problems Problems) []fault.FieldViolation {
 	v.network(&r.Network)
 	v.device(&r.Device)
 	v.action(&r.Action, true)
+	v.resource(&r.Resource)
 	v.session(&r.Session)
 	r.Time = v.time("time", r.Time)
 	r.Attributes = v.attributes("attributes", r.Attributes)
+	r.Subject.Properties = v.attributes("subject.properties", r.Subject.Properties)
+	r.Action.Properties = v.attributes("action.properties", r.Action.Properties)
 	v.notAfter(r.Time, map[string]time.Time{
 		"authentication.authenticated_at": r.Authentication.AuthenticatedAt,
 		"authentication.mfa_verified_at":  r.Authentication.MFAVerifiedAt,
@@ -374,6 +377,21 @@ func (v *validator) device(d *Device) {
 func (v *validator) action(a *Action, required bool) {
 	a.Name = v.identifier("action.name", a.Name, required, actionSyntax)
 	a.Resource = v.text("action.resource", a.Resource)
+}
+
+// resource validates a typed resource: none at all, or a type and an id,
+// both texts, with attributes-like properties.
+func (v *validator) resource(r *Resource) {
+	given := r.Type != "" || r.ID != "" || r.Properties != nil
+	if given && r.Type == "" && !v.reported("resource.type") {
+		v.Add("resource.type", "required when a resource is given")
+	}
+	if given && r.ID == "" && !v.reported("resource.id") {
+		v.Add("resource.id", "required when a resource is given")
+	}
+	r.Type = v.text("resource.type", r.Type)
+	r.ID = v.text("resource.id", r.ID)
+	r.Properties = v.attributes("resource.properties", r.Properties)
 }
 
 func (v *validator) session(s *Session) {

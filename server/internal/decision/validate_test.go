@@ -2,6 +2,7 @@ package decision_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +77,40 @@ func TestValidNameIsTheOneRuleForNames(t *testing.T) {
 		if got := decision.ValidName(s); got != want {
 			t.Errorf("ValidName(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+func TestValidateChecksTheTypedResourceAndProperties(t *testing.T) {
+	t.Parallel()
+	deep := map[string]any{}
+	for i, m := 0, deep; i < decision.MaxAttributesDepth; i++ {
+		next := map[string]any{}
+		m["x"] = next
+		m = next
+	}
+	for _, tt := range []struct {
+		name string
+		r    decision.Request
+		want []fault.FieldViolation
+	}{
+		{"no resource", decision.Request{Tenant: "shop", Action: decision.Action{Name: "read"}}, nil},
+		{"a typed resource", decision.Request{Tenant: "shop", Action: decision.Action{Name: "read"},
+			Resource: decision.Resource{Type: "document", ID: "d-1", Properties: map[string]any{"owner": "ana"}}}, nil},
+		{"a resource without an id", decision.Request{Tenant: "shop", Action: decision.Action{Name: "read"},
+			Resource: decision.Resource{Type: "document"}}, []fault.FieldViolation{fv("resource.id", "required when a resource is given")}},
+		{"properties without a type", decision.Request{Tenant: "shop", Action: decision.Action{Name: "read"},
+			Resource: decision.Resource{Properties: map[string]any{"a": 1.0}}},
+			[]fault.FieldViolation{fv("resource.type", "required when a resource is given"), fv("resource.id", "required when a resource is given")}},
+		{"a control character", decision.Request{Tenant: "shop", Action: decision.Action{Name: "read"},
+			Resource: decision.Resource{Type: "doc\x00", ID: "1"}}, []fault.FieldViolation{fv("resource.type", "contains control characters")}},
+	} {
+		got := tt.r.Validate(nil)
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s: violations (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	r := decision.Request{Tenant: "shop", Action: decision.Action{Name: "read", Properties: deep}}
+	if got := r.Validate(nil); len(got) != 1 || !strings.HasPrefix(got[0].Field, "action.properties.") || r.Action.Properties != nil {
+		t.Errorf("properties nested too deep: %v", got)
 	}
 }

@@ -36,9 +36,10 @@ type Input struct {
 	// Header returns a header of the original request by lowercase name,
 	// several values joined with ", "; "" when absent. nil reads none.
 	Header func(name string) string
-	// Routing holds values that win over the tenant, environment and
-	// action headers: Envoy's context extensions, with the keys "tenant",
-	// "environment", "action" and "resource".
+	// Routing holds values that win over the tenant, environment, action
+	// and resource headers: Envoy's context extensions, with the keys
+	// "tenant", "environment", "action", "resource" (action.resource),
+	// "resource-type" and "resource-id" (the typed resource).
 	Routing map[string]string
 	// RoutingSource names Routing in violations, such as
 	// "context_extensions".
@@ -96,6 +97,10 @@ func (g *Gateway) build(in Input) (*pdpv1.CheckRequest, *builder) {
 	r.Tenant = g.routed(b, in, header, "tenant", "tenant")
 	r.Environment = g.routed(b, in, header, "environment", "environment")
 	r.Action.Name = g.routed(b, in, header, "action", "action.name")
+	// The typed resource (input.resource), when the route names one.
+	if typ, id := g.routed(b, in, header, "resource-type", "resource.type"), g.routed(b, in, header, "resource-id", "resource.id"); typ != "" || id != "" {
+		r.Resource = &pdpv1.Resource{Type: typ, Id: id}
+	}
 	if in.ClientIP != "" {
 		r.Network.Ip = in.ClientIP
 		b.source("network.ip", in.ClientIPSource)

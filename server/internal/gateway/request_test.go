@@ -260,3 +260,30 @@ func TestChallengeHeader(t *testing.T) {
 		})
 	}
 }
+
+// The typed resource of AuthZEN (input.resource) comes from the route:
+// Envoy's context extensions, else the resource headers.
+func TestTheTypedResourceComesFromTheRoute(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		in   gateway.Input
+		want *pdpv1.Resource
+	}{
+		{"headers", gateway.Input{Method: "GET", URI: "/docs/d-1", Header: headers("x-pdp-tenant", "shop", "x-pdp-resource-type", "document", "x-pdp-resource-id", "d-1")},
+			&pdpv1.Resource{Type: "document", Id: "d-1"}},
+		{"context extensions win", gateway.Input{Method: "GET", URI: "/docs/d-1", RoutingSource: "context_extensions",
+			Routing: map[string]string{"tenant": "shop", "resource-type": "document", "resource-id": "d-2"},
+			Header:  headers("x-pdp-resource-id", "d-1")},
+			&pdpv1.Resource{Type: "document", Id: "d-2"}},
+		{"none", gateway.Input{Method: "GET", URI: "/docs/d-1", Header: headers("x-pdp-tenant", "shop")}, nil},
+	} {
+		rec := &recorder{}
+		if _, err := newGateway(t, nil).Decide(context.Background(), rec, tc.in); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, rec.got.GetResource(), protocmp.Transform()); diff != "" {
+			t.Errorf("%s: resource (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}

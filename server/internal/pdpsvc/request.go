@@ -36,6 +36,7 @@ func ToRequest(in *pdpv1.CheckRequest, now time.Time) (*decision.Request, error)
 		Time:           eventTime(&p, "time", in, now),
 		Attributes:     attributes(&p, "attributes", in.GetAttributes()),
 		Explain:        in.GetExplain(),
+		Resource:       resource(&p, in.GetResource()),
 	}
 	if fields := contract.Merge(in.ProtoReflect().Descriptor(), rules, r.Validate(p)); len(fields) > 0 {
 		return nil, fault.Invalid(fields...)
@@ -164,4 +165,13 @@ func session(p *decision.Problems, s *pdpv1.Session) decision.Session {
 		StartedAt:      timestamp(p, "session.started_at", s.GetStartedAt()),
 		LastActivityAt: timestamp(p, "session.last_activity_at", s.GetLastActivityAt()),
 	}
+}
+
+// resource converts the typed resource; its rules are those of
+// decision.Request.Validate.
+func resource(p *decision.Problems, r *pdpv1.Resource) decision.Resource {
+	if r == nil {
+		return decision.Resource{}
+	}
+	return decision.Resource{Type: r.GetType(), ID: r.GetId(), Properties: attributes(p, "resource.properties", r.GetProperties())}
 }

@@ -279,3 +279,21 @@ func TestToEvent(t *testing.T) {
 		})
 	}
 }
+
+// CheckRequest.resource is the typed resource AuthZEN names, on every door
+// that speaks the proto.
+func TestToRequestTypedResource(t *testing.T) {
+	t.Parallel()
+	got, err := ToRequest(parseCheck(t, minimal(`"resource":{"type":"document","id":"d-1","properties":{"owner":"ana","tags":["x"]}}`)), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := decision.Resource{Type: "document", ID: "d-1", Properties: map[string]any{"owner": "ana", "tags": []any{"x"}}}
+	if diff := cmp.Diff(want, got.Resource); diff != "" {
+		t.Errorf("resource (-want +got):\n%s", diff)
+	}
+	_, err = ToRequest(parseCheck(t, minimal(`"resource":{"type":"document"}`)), testNow)
+	if diff := cmp.Diff([]fault.FieldViolation{{Field: "resource.id", Description: "required when a resource is given"}}, violations(t, err)); diff != "" {
+		t.Errorf("a resource without an id (-want +got):\n%s", diff)
+	}
+}
