@@ -177,11 +177,21 @@ func (c *Checkpointer) Close(ctx context.Context) error {
 			err = errors.Join(errors.New("checkpoint: a checkpoint write did not finish; no shutdown checkpoint"), ctx.Err())
 			return
 		}
-		if e := c.checkpoint(ctx, true); e != nil {
-			c.fail(e)
-			err = e
+		// A Destination's Write takes no context, so the last write runs
+		// apart and Close stops waiting for it when ctx ends.
+		last := make(chan error, 1)
+		go func() {
+			e := c.checkpoint(ctx, true)
+			if e != nil {
+				c.fail(e)
+			}
+			last <- errors.Join(e, c.opts.Dest.Close())
+		}()
+		select {
+		case err = <-last:
+		case <-ctx.Done():
+			err = errors.Join(errors.New("checkpoint: the shutdown checkpoint did not finish"), ctx.Err())
 		}
-		err = errors.Join(err, c.opts.Dest.Close())
 	})
 	return err
 }
