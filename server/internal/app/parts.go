@@ -156,9 +156,9 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	authv3.RegisterAuthorizationServer(p.grpcServer, extauthz.New(gw, svc))
+	authv3.RegisterAuthorizationServer(p.grpcServer, extauthz.New(gw, decisions))
 	forwardAuth := forwardauth.New(forwardauth.Options{
-		Gateway: gw, Checker: svc, TrustedProxies: cfg.Gateway.TrustedProxies, Logger: o.logger, Timeout: cfg.CheckTimeout,
+		Gateway: gw, Checker: decisions, TrustedProxies: cfg.Gateway.TrustedProxies, Logger: o.logger, Timeout: cfg.CheckTimeout,
 		TracerProvider: tp, MeterProvider: p.metrics.MeterProvider(),
 	})
 	authz, err := p.buildAuthZEN(cfg, o, tp, decisions, searches)

@@ -2,9 +2,10 @@
 // envoy.service.auth.v3.Authorization/Check, with the real types of
 // go-control-plane, on the PDP's gRPC port.
 //
-// A CheckRequest is mapped by package gateway into a pdp.v1 CheckRequest
-// and decided by the DecisionService, so it is validated and decided
-// exactly as a direct Check would be:
+// A CheckRequest is mapped by package gateway into a pdp.v1 CheckRequest,
+// validated as a direct Check is and decided by the one decision service
+// (package decide), so it is validated and decided exactly as a direct
+// Check would be:
 //
 //   - client IP: attributes.source.address.socket_address.address (Envoy
 //     has already applied its own trusted-hop rules);
@@ -75,7 +76,7 @@ type Server struct {
 var _ authv3.AuthorizationServer = (*Server)(nil)
 
 // New returns a Server mapping through gw and deciding with c (the
-// DecisionService).
+// decision service).
 func New(gw *gateway.Gateway, c gateway.Checker) *Server {
 	return &Server{gw: gw, checker: c}
 }
@@ -173,9 +174,9 @@ func Response(a gateway.Answer) *authv3.CheckResponse {
 // metadata is the dynamic metadata of every answer.
 func metadata(a gateway.Answer) *structpb.Struct {
 	fields := map[string]*structpb.Value{"decision": structpb.NewStringValue(string(a.Kind))}
-	if r := a.Response; r != nil {
-		fields["decision_id"] = structpb.NewStringValue(r.GetDecisionId())
-		fields["risk_score"] = structpb.NewNumberValue(r.GetRisk().GetScore())
+	if d := a.Decision; d != nil {
+		fields["decision_id"] = structpb.NewStringValue(d.ID)
+		fields["risk_score"] = structpb.NewNumberValue(d.Risk.Score)
 	}
 	return &structpb.Struct{Fields: fields}
 }

@@ -4,28 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
-	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/config"
+	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/extauthz"
 	"github.com/pdp-dev/pdp/server/internal/gateway"
-	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 )
 
-// validating is a Checker that validates like the DecisionService and
-// allows whatever is valid.
+// validating is a Checker that allows whatever the gateway validated.
 type validating struct{}
 
-func (validating) Check(_ context.Context, in *pdpv1.CheckRequest) (*pdpv1.CheckResponse, error) {
-	if _, err := pdpsvc.ToRequest(in, time.Date(2026, 3, 10, 9, 15, 0, 0, time.UTC)); err != nil {
-		return nil, err
-	}
-	return &pdpv1.CheckResponse{Decision: pdpv1.Decision_DECISION_ALLOW, DecisionId: "d", Risk: &pdpv1.Risk{Score: 0.1}}, nil
+func (validating) Check(context.Context, *decision.Request) (*decision.Decision, error) {
+	return &decision.Decision{Kind: decision.KindAllow, ID: "d", Risk: decision.Risk{Score: 0.1}}, nil
 }
 
 // FuzzCheckMapping feeds Envoy CheckRequests (seeded with the recorded

@@ -5,14 +5,14 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/decision"
 )
 
 // BenchmarkForwardAuth measures the forward-auth door alone: an nginx or
 // Traefik subrequest with identity headers to pdp's CheckRequest, and the
 // answer with its headers; the decision is a canned allow.
 func BenchmarkForwardAuth(b *testing.B) {
-	allow := &pdpv1.CheckResponse{Decision: pdpv1.Decision_DECISION_ALLOW, DecisionId: "d-1", Risk: &pdpv1.Risk{Score: 0.2}}
+	allow := &decision.Decision{Kind: decision.KindAllow, ID: "d-1", Risk: decision.Risk{Score: 0.2}}
 	h := newHandler(b, &fakeChecker{resp: allow}, nil)
 	req := httptest.NewRequest(http.MethodGet, "/v1/forward-auth", nil)
 	for k, v := range map[string]string{

@@ -63,7 +63,7 @@ const DefaultTimeout = 5 * time.Second
 type Options struct {
 	// Gateway maps requests and shapes answers; required.
 	Gateway *gateway.Gateway
-	// Checker decides (the DecisionService); required.
+	// Checker decides (the decision service); required.
 	Checker gateway.Checker
 	// TrustedProxies are the proxies whose X-Forwarded-For and X-Real-IP
 	// are believed (--trusted-proxies).

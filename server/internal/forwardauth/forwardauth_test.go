@@ -8,16 +8,14 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/config"
+	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/forwardauth"
 	"github.com/pdp-dev/pdp/server/internal/gateway"
-	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 )
 
 func prefixes(s ...string) []netip.Prefix {
@@ -75,19 +73,16 @@ func TestClientIP(t *testing.T) {
 	}
 }
 
-// fakeChecker validates like the DecisionService and answers with resp or
+// fakeChecker answers the request the gateway validated with resp or
 // err, keeping the request.
 type fakeChecker struct {
-	got  *pdpv1.CheckRequest
-	resp *pdpv1.CheckResponse
+	got  *decision.Request
+	resp *decision.Decision
 	err  error
 }
 
-func (f *fakeChecker) Check(_ context.Context, in *pdpv1.CheckRequest) (*pdpv1.CheckResponse, error) {
+func (f *fakeChecker) Check(_ context.Context, in *decision.Request) (*decision.Decision, error) {
 	f.got = in
-	if _, err := pdpsvc.ToRequest(in, time.Now()); err != nil {
-		return nil, err
-	}
 	return f.resp, f.err
 }
 
@@ -106,9 +101,9 @@ func newHandler(t testing.TB, c gateway.Checker, edit func(*config.Gateway)) *fo
 
 func TestHandler(t *testing.T) {
 	t.Parallel()
-	allow := &pdpv1.CheckResponse{Decision: pdpv1.Decision_DECISION_ALLOW, DecisionId: "d-1", Risk: &pdpv1.Risk{Score: 0.2}}
-	deny := &pdpv1.CheckResponse{Decision: pdpv1.Decision_DECISION_DENY, DecisionId: "d-2", Risk: &pdpv1.Risk{Score: 0.95},
-		Reasons: []*pdpv1.Reason{{Code: "risk.deny", Message: "risk 0.95"}, {Code: "network.ip_denied"}}}
+	allow := &decision.Decision{Kind: decision.KindAllow, ID: "d-1", Risk: decision.Risk{Score: 0.2}}
+	deny := &decision.Decision{Kind: decision.KindDeny, ID: "d-2", Risk: decision.Risk{Score: 0.95},
+		Reasons: []decision.Reason{{Code: "risk.deny", Message: "risk 0.95"}, {Code: "network.ip_denied"}}}
 	tests := []struct {
 		name       string
 		checker    *fakeChecker
@@ -116,7 +111,7 @@ func TestHandler(t *testing.T) {
 		wantStatus int
 		wantHeader map[string]string
 		wantBody   string
-		wantCheck  func(t *testing.T, r *pdpv1.CheckRequest)
+		wantCheck  func(t *testing.T, r *decision.Request)
 	}{{
 		name:    "Traefik headers",
 		checker: &fakeChecker{resp: allow},
@@ -124,12 +119,12 @@ func TestHandler(t *testing.T) {
 			"X-Forwarded-Proto": "https", "X-PDP-Tenant": "shop", "X-PDP-User-Id": "u-1", "X-PDP-Roles": "a,b"},
 		wantStatus: 200,
 		wantHeader: map[string]string{"X-Pdp-Decision-Id": "d-1", "X-Pdp-Risk-Score": "0.2", "Cache-Control": "no-store"},
-		wantCheck: func(t *testing.T, r *pdpv1.CheckRequest) {
-			if r.GetAction().GetName() != "http.put" || r.GetAction().GetResource() != "/api/items/9" || r.GetNetwork().GetIp() != "192.0.2.1" ||
-				r.GetSubject().GetId() != "u-1" || len(r.GetSubject().GetRoles()) != 2 {
+		wantCheck: func(t *testing.T, r *decision.Request) {
+			if r.Action.Name != "http.put" || r.Action.Resource != "/api/items/9" || r.Network.IP.String() != "192.0.2.1" ||
+				r.Subject.ID != "u-1" || len(r.Subject.Roles) != 2 {
 				t.Errorf("request %v", r)
 			}
-			if h := r.GetAttributes().AsMap()["http"].(map[string]any); h["host"] != "shop.example" || h["scheme"] != "https" || h["query"] != "x=1" {
+			if h := r.Attributes["http"].(map[string]any); h["host"] != "shop.example" || h["scheme"] != "https" || h["query"] != "x=1" {
 				t.Errorf("attributes %v", h)
 			}
 		},
@@ -140,8 +135,8 @@ func TestHandler(t *testing.T) {
 		wantStatus: 403,
 		wantHeader: map[string]string{"X-Pdp-Decision-Id": "d-2", "X-Pdp-Risk-Score": "0.95", "Content-Type": "application/json"},
 		wantBody:   `{"decision":"deny","decision_id":"d-2","reasons":["risk.deny","network.ip_denied"]}` + "\n",
-		wantCheck: func(t *testing.T, r *pdpv1.CheckRequest) {
-			if r.GetAction().GetName() != "http.get" || r.GetAction().GetResource() != "/a" {
+		wantCheck: func(t *testing.T, r *decision.Request) {
+			if r.Action.Name != "http.get" || r.Action.Resource != "/a" {
 				t.Errorf("request %v", r)
 			}
 		},
@@ -206,7 +201,7 @@ func TestJWTThroughTheHandler(t *testing.T) {
 	dir := t.TempDir()
 	old, rotated := newIssuer(t, "2026-02"), newIssuer(t, "2026-03")
 	path := writeJWKS(t, dir, old)
-	checker := &fakeChecker{resp: &pdpv1.CheckResponse{Decision: pdpv1.Decision_DECISION_ALLOW, DecisionId: "d", Risk: &pdpv1.Risk{}}}
+	checker := &fakeChecker{resp: &decision.Decision{Kind: decision.KindAllow, ID: "d"}}
 	h := newHandler(t, checker, func(c *config.Gateway) {
 		c.JWKSFile = path
 		c.JWTAudience = []string{"shop-api"}
@@ -223,8 +218,8 @@ func TestJWTThroughTheHandler(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		return rec
 	}
-	if rec := call(old.token(t, customer())); rec.Code != 200 || checker.got.GetSubject().GetId() != "u-1001" || !checker.got.GetSubject().GetMfaEnrolled() {
-		t.Fatalf("status %d, subject %v", rec.Code, checker.got.GetSubject())
+	if rec := call(old.token(t, customer())); rec.Code != 200 || checker.got.Subject.ID != "u-1001" || !checker.got.Subject.MFAEnrolled {
+		t.Fatalf("status %d, subject %v", rec.Code, checker.got.Subject)
 	}
 	rec := call(rotated.token(t, customer()))
 	if rec.Code != 401 || rec.Header().Get("WWW-Authenticate") != `Bearer error="invalid_token", error_description="no key for the token's kid"` {

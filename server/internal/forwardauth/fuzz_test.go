@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/config"
+	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/forwardauth"
 	"github.com/pdp-dev/pdp/server/internal/gateway"
 )
@@ -80,10 +80,10 @@ func FuzzForwardAuth(f *testing.F) {
 			if got == nil || w.Header().Get(gateway.HeaderDecisionID) == "" {
 				t.Fatalf("200 without a decision: %v", w.Header())
 			}
-			if got.GetNetwork().GetIp() != ip {
-				t.Fatalf("decided with network.ip %q, ClientIP says %q", got.GetNetwork().GetIp(), ip)
+			if gotIP := addrText(got.Network.IP); gotIP != ip {
+				t.Fatalf("decided with network.ip %q, ClientIP says %q", gotIP, ip)
 			}
-			if res := got.GetAction().GetResource(); !strings.HasPrefix(res, "/") || strings.Contains(res, "/../") || strings.HasSuffix(res, "/..") {
+			if res := got.Action.Resource; !strings.HasPrefix(res, "/") || strings.Contains(res, "/../") || strings.HasSuffix(res, "/..") {
 				t.Fatalf("decided with resource %q from URI %q", res, uri)
 			}
 		case http.StatusBadRequest:
@@ -176,6 +176,14 @@ func inAny(a netip.Addr, ps []netip.Prefix) bool {
 	return false
 }
 
-func allowResponse() *pdpv1.CheckResponse {
-	return &pdpv1.CheckResponse{Decision: pdpv1.Decision_DECISION_ALLOW, DecisionId: "d-1", Risk: &pdpv1.Risk{Score: 0.2}}
+// addrText is a as the API writes it: "" when there is none.
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func allowResponse() *decision.Decision {
+	return &decision.Decision{Kind: decision.KindAllow, ID: "d-1", Risk: decision.Risk{Score: 0.2}}
 }

@@ -11,7 +11,9 @@ import (
 
 	"github.com/pdp-dev/pdp/clients/go/pdpclient"
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
+	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 )
 
 // Header names of the answers. HTTP header names are case-insensitive;
@@ -53,8 +55,8 @@ type Answer struct {
 	Headers [][2]string
 	// Body is the JSON body of a non-200 answer, newline-terminated.
 	Body []byte
-	// Response is the decision; nil for KindInvalid and KindInvalidToken.
-	Response *pdpv1.CheckResponse
+	// Decision is the decision; nil for KindInvalid and KindInvalidToken.
+	Decision *decision.Decision
 }
 
 // RiskScore formats a score for HeaderRiskScore: at most three decimals.
@@ -69,29 +71,32 @@ func StepUpWord(k pdpv1.StepUpKind) string {
 }
 
 // answer shapes a decision.
-func (g *Gateway) answer(resp *pdpv1.CheckResponse) Answer {
-	a := Answer{Response: resp, Headers: [][2]string{
-		{HeaderDecisionID, resp.GetDecisionId()},
-		{HeaderRiskScore, RiskScore(resp.GetRisk().GetScore())},
+func (g *Gateway) answer(d *decision.Decision) Answer {
+	a := Answer{Decision: d, Headers: [][2]string{
+		{HeaderDecisionID, d.ID},
+		{HeaderRiskScore, RiskScore(d.Risk.Score)},
 	}}
-	codes := make([]string, 0, len(resp.GetReasons()))
-	for _, r := range resp.GetReasons() {
-		codes = append(codes, r.GetCode())
+	codes := make([]string, 0, len(d.Reasons))
+	for _, r := range d.Reasons {
+		codes = append(codes, r.Code)
 	}
-	switch resp.GetDecision() {
-	case pdpv1.Decision_DECISION_ALLOW:
+	switch d.Kind {
+	case decision.KindAllow:
 		a.Kind, a.Status = KindAllow, http.StatusOK
 		return a
-	case pdpv1.Decision_DECISION_CHALLENGE:
+	case decision.KindChallenge:
+		// The step-ups as the API sends them: the challenge header is
+		// written from those by the Go client's own code.
+		steps := pdpsvc.StepUps(d.StepUps)
 		a.Kind, a.Status = KindChallenge, http.StatusUnauthorized
-		a.Headers = append(a.Headers, [2]string{HeaderWWWAuthenticate, g.challengeHeader(resp.GetStepUps())})
+		a.Headers = append(a.Headers, [2]string{HeaderWWWAuthenticate, g.challengeHeader(steps)})
 		a.Body = jsonBody(challengeBody{
-			Decision: string(KindChallenge), DecisionID: resp.GetDecisionId(),
-			StepUps: stepUpBodies(resp.GetStepUps()), Reasons: codes,
+			Decision: string(KindChallenge), DecisionID: d.ID,
+			StepUps: stepUpBodies(steps), Reasons: codes,
 		})
 	default:
 		a.Kind, a.Status = KindDeny, http.StatusForbidden
-		a.Body = jsonBody(denyBody{Decision: string(KindDeny), DecisionID: resp.GetDecisionId(), Reasons: codes})
+		a.Body = jsonBody(denyBody{Decision: string(KindDeny), DecisionID: d.ID, Reasons: codes})
 	}
 	a.Headers = append(a.Headers, [2]string{"Content-Type", "application/json"}, [2]string{"Cache-Control", "no-store"})
 	return a

@@ -2,13 +2,14 @@
 // (package extauthz) and HTTP forward-auth (package forwardauth). It maps
 // what a gateway knows about one HTTP request (method, URI, client IP,
 // identity headers, verified JWT claims, Envoy context extensions) into a
-// pdp.v1 CheckRequest, has the DecisionService decide it, and turns the
-// answer into an HTTP-shaped Answer that each door renders in its own way.
+// pdp.v1 CheckRequest, validates it, has the one decision service (package
+// decide) decide it, and turns the decision into an HTTP-shaped Answer
+// that each door renders in its own way.
 //
 // Every door validates identically: the CheckRequest built here goes
-// through the DecisionService's own validation (pdpsvc.ToRequest), and
-// only the mapping itself (a header that is not a time, a claim of the
-// wrong type) adds violations. Each violation keeps its proto field path
+// through the DecisionService's own validation (pdpsvc.ToRequest: the
+// proto's contract, then the domain's), and only the mapping itself (a
+// header that is not a time, a claim of the wrong type) adds violations. Each violation keeps its proto field path
 // and names its source ("header x-pdp-user-email", "claim roles").
 //
 // Answers:

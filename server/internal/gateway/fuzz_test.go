@@ -17,8 +17,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 
-	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/config"
+	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/gateway"
 )
 
@@ -164,8 +164,8 @@ func FuzzClaimsMapping(f *testing.F) {
 			}
 			switch a.Status {
 			case 200:
-				if sub, ok := claims["sub"].(string); ok && gw == plain && rec.got.GetSubject().GetId() != sub {
-					t.Fatalf("subject.id %q from sub %q", rec.got.GetSubject().GetId(), sub)
+				if sub, ok := claims["sub"].(string); ok && gw == plain && rec.got.Subject.ID != sub {
+					t.Fatalf("subject.id %q from sub %q", rec.got.Subject.ID, sub)
 				}
 				checkMFA(t, raw, claims, rec.got)
 			case 400:
@@ -178,14 +178,14 @@ func FuzzClaimsMapping(f *testing.F) {
 }
 
 // checkMFA: a second factor in amr marks the subject enrolled.
-func checkMFA(t *testing.T, raw []byte, claims map[string]any, got *pdpv1.CheckRequest) {
+func checkMFA(t *testing.T, raw []byte, claims map[string]any, got *decision.Request) {
 	t.Helper()
 	amr, ok := claims["amr"].([]any)
 	if !ok {
 		return
 	}
 	for _, m := range amr {
-		if s, isString := m.(string); isString && strings.EqualFold(s, "otp") && !got.GetSubject().GetMfaEnrolled() {
+		if s, isString := m.(string); isString && strings.EqualFold(s, "otp") && !got.Subject.MFAEnrolled {
 			t.Fatalf("amr otp did not mark the subject enrolled: %s", raw)
 		}
 	}

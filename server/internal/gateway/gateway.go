@@ -9,26 +9,27 @@ import (
 	"time"
 
 	"github.com/pdp-dev/pdp/clients/go/pdpclient"
-	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/config"
+	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 )
 
-// Checker decides one CheckRequest, validation included: the
-// DecisionService (*pdpsvc.Service) implements it. A deny or a challenge
-// is a response; an error means the request could not be decided.
+// Checker decides one validated request: the decision service
+// (*decide.Service) implements it, as it does for every door. A deny or a
+// challenge is a decision; an error means the request could not be
+// decided.
 type Checker interface {
-	// Check validates and decides in.
-	Check(ctx context.Context, in *pdpv1.CheckRequest) (*pdpv1.CheckResponse, error)
+	// Check decides req.
+	Check(ctx context.Context, req *decision.Request) (*decision.Decision, error)
 }
 
 // Options are what a Gateway needs beyond its configuration.
 type Options struct {
 	// Logger receives JWKS load failures; nil discards.
 	Logger *slog.Logger
-	// Now is the clock of token validation and of the mapping's own
-	// validation pass; nil means time.Now.
+	// Now is the clock of token validation and the time of a request
+	// that carries none; nil means time.Now.
 	Now func() time.Time
 	// HTTPClient fetches --jwks-url; nil means a client with a 10s timeout.
 	HTTPClient *http.Client
@@ -111,7 +112,7 @@ func (g *Gateway) PayloadMetadataKey() string { return g.payloadKey }
 // Verifier is the bearer-token verifier; nil when no JWKS is configured.
 func (g *Gateway) Verifier() *Verifier { return g.verifier }
 
-// Decide maps in, has c decide it and shapes the answer. Malformed input
+// Decide maps in, validates it, has c decide it and shapes the answer. Malformed input
 // is a 400 Answer, a failed bearer token a 401 invalid_token Answer; an
 // error means the request could not be decided (the caller maps it with
 // rpcstatus.ToStatus).
@@ -128,19 +129,23 @@ func (g *Gateway) Decide(ctx context.Context, c Checker, in Input) (Answer, erro
 		in.Claims, in.ClaimsSource = claims, "bearer token"
 	}
 	req, b := g.build(in)
+	// The mapped request is validated as a direct Check is: the proto's
+	// contract, then the domain (pdpsvc.ToRequest).
+	dreq, err := pdpsvc.ToRequest(req, g.now())
 	if len(b.violations) > 0 {
-		// Report the rest too, through the validation Check applies.
-		_, err := pdpsvc.ToRequest(req, g.now())
+		// Report the rest too.
 		return b.invalid(fieldsOf(err)), nil
 	}
-	resp, err := c.Check(ctx, req)
-	if err != nil {
-		if fe := fault.As(err); fe.Code == fault.InvalidArgument {
-			return b.invalid(fe.Fields), nil
+	if err == nil {
+		var d *decision.Decision
+		if d, err = c.Check(ctx, dreq); err == nil {
+			return g.answer(d), nil
 		}
-		return Answer{}, err
 	}
-	return g.answer(resp), nil
+	if fe := fault.As(err); fe.Code == fault.InvalidArgument {
+		return b.invalid(fe.Fields), nil
+	}
+	return Answer{}, err
 }
 
 // fieldsOf returns the field violations of an InvalidArgument fault.

@@ -27,15 +27,7 @@ func FromDecision(d *decision.Decision) *pdpv1.CheckResponse {
 		Enforced:       d.Enforced,
 		WouldDecide:    decisionKind(d.WouldDecide),
 	}
-	for _, s := range d.StepUps {
-		out.StepUps = append(out.StepUps, &pdpv1.StepUp{
-			Kind:             stepUpKind(s.Kind),
-			MaxAge:           duration(s.MaxAge),
-			AllowedProviders: cloneStrings(s.AllowedProviders),
-			Deadline:         timeOf(s.Deadline),
-			ReasonCode:       s.ReasonCode,
-		})
-	}
+	out.StepUps = StepUps(d.StepUps)
 	for _, r := range d.Reasons {
 		out.Reasons = append(out.Reasons, &pdpv1.Reason{Code: r.Code, Message: r.Message, Rule: r.Rule})
 	}
@@ -72,6 +64,23 @@ func effect(e string) pdpv1.Effect {
 		return pdpv1.Effect_EFFECT_INFO
 	}
 	return pdpv1.Effect_EFFECT_UNSPECIFIED
+}
+
+// StepUps converts the step-ups of a challenge, as FromDecision does; nil
+// for none. The gateway doors use it for the RFC 9470 challenge, which
+// the Go client writes from the same messages.
+func StepUps(steps []decision.StepUp) []*pdpv1.StepUp {
+	var out []*pdpv1.StepUp
+	for _, s := range steps {
+		out = append(out, &pdpv1.StepUp{
+			Kind:             stepUpKind(s.Kind),
+			MaxAge:           duration(s.MaxAge),
+			AllowedProviders: cloneStrings(s.AllowedProviders),
+			Deadline:         timeOf(s.Deadline),
+			ReasonCode:       s.ReasonCode,
+		})
+	}
+	return out
 }
 
 func risk(r decision.Risk) *pdpv1.Risk {
