@@ -26,7 +26,7 @@ type Key struct {
 	Name string
 	// Key is the secret the client sends.
 	Key string
-	// Role is admin, tenant-admin or pep.
+	// Role is admin, tenant-admin, pep or transmitter.
 	Role authn.Role
 	// Tenants are a tenant-admin's tenants.
 	Tenants []string
