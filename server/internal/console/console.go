@@ -2,6 +2,7 @@ package console
 
 import (
 	"embed"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -10,6 +11,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // Prefix is the path the console is served under.
@@ -41,6 +45,7 @@ type Options struct {
 type Handler struct {
 	files http.Handler
 	door  *door
+	plans []byte // plans.json: the plans and the least plan of each setting
 }
 
 // New returns the console.
@@ -65,7 +70,11 @@ func New(opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{files: http.StripPrefix(strings.TrimSuffix(Prefix, "/"), http.FileServerFS(sub)), door: d}, nil
+	plans, err := planTable()
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{files: http.StripPrefix(strings.TrimSuffix(Prefix, "/"), http.FileServerFS(sub)), door: d, plans: plans}, nil
 }
 
 // ServeHTTP serves everything under Prefix.
@@ -79,6 +88,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
 	if strings.HasPrefix(r.URL.Path, apiPrefix) {
 		h.door.ServeHTTP(w, r)
+		return
+	}
+	if r.URL.Path == Prefix+"plans.json" {
+		writeBody(w, http.StatusOK, h.plans)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -105,5 +118,21 @@ func Mount(h *Handler, next http.Handler) http.Handler {
 		default:
 			next.ServeHTTP(w, r)
 		}
+	})
+}
+
+// planTable is plans.json: the plans in order and, for every setting of
+// an environment, the least plan it needs, from the table PutTenantPolicy
+// checks against, so that the page disables what the server would refuse.
+func planTable() ([]byte, error) {
+	fields := map[string]string{}
+	fds := (&pdpv1.SecurityPolicy{}).ProtoReflect().Descriptor().Fields()
+	for i := range fds.Len() {
+		name := string(fds.Get(i).Name())
+		fields[name] = tenantdata.RequiredPlan(name)
+	}
+	return json.Marshal(map[string]any{
+		"plans":  []string{tenantdata.PlanFree, tenantdata.PlanPaid, tenantdata.PlanEnterprise},
+		"fields": fields,
 	})
 }
