@@ -110,10 +110,20 @@ func New(opts Options) (*Checkpointer, error) {
 	return c, nil
 }
 
-// Start starts the background writer, which writes the start checkpoint
-// at once.
+// Start reads the chain's head and starts the background writer, which
+// writes that head as the start checkpoint at once: a change made after
+// Start returns is never taken for the state at start.
 func (c *Checkpointer) Start() {
-	c.start.Do(func() { go c.run() })
+	c.start.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		h, err := c.opts.Log.Head(ctx)
+		cancel()
+		var at *audit.Head
+		if err == nil {
+			at = &h // otherwise the writer reads it, and retries
+		}
+		go c.run(at)
+	})
 }
 
 // Changed marks a checkpoint due; it never blocks.
@@ -169,7 +179,7 @@ func (n committing) Commit(ctx context.Context, e audit.Entry, change func(ctx c
 func (c *Checkpointer) Close(ctx context.Context) error {
 	var err error
 	c.closed.Do(func() {
-		c.Start() // so that done closes
+		c.start.Do(func() { close(c.done) }) // never started: no writer to wait for
 		close(c.stop)
 		select {
 		case <-c.done:
@@ -181,7 +191,7 @@ func (c *Checkpointer) Close(ctx context.Context) error {
 		// apart and Close stops waiting for it when ctx ends.
 		last := make(chan error, 1)
 		go func() {
-			e := c.checkpoint(ctx, true)
+			e := c.checkpoint(ctx, true, nil)
 			if e != nil {
 				c.fail(e)
 			}
@@ -196,9 +206,9 @@ func (c *Checkpointer) Close(ctx context.Context) error {
 	return err
 }
 
-// run writes the start checkpoint, then one per burst of changes, until
-// Close.
-func (c *Checkpointer) run() {
+// run writes the start checkpoint (of the head at, when Start read it),
+// then one per burst of changes, until Close.
+func (c *Checkpointer) run(at *audit.Head) {
 	defer close(c.done)
 	var (
 		due     = true // the start checkpoint
@@ -206,21 +216,24 @@ func (c *Checkpointer) run() {
 		next    time.Time
 		backoff time.Duration
 	)
-	for {
+	for first := true; ; first = false {
 		select {
 		case <-c.stop:
-			return // Close writes the last one
+			if !first {
+				return // Close writes the last one
+			}
+			// The start checkpoint is tried even then, before Close's.
 		default:
 		}
 		if due && !time.Now().Before(next) {
 			due = false
-			if err := c.checkpoint(context.Background(), force); err != nil {
+			if err := c.checkpoint(context.Background(), force, at); err != nil {
 				c.fail(err)
 				due = true
 				backoff = min(max(2*backoff, c.opts.Retry), MaxRetry)
 				next = time.Now().Add(backoff)
 			} else {
-				force, backoff = false, 0
+				force, backoff, at = false, 0, nil
 				next = time.Now().Add(c.opts.Interval)
 			}
 		}
@@ -245,16 +258,21 @@ func (c *Checkpointer) run() {
 	}
 }
 
-// checkpoint signs and writes the chain's current head, unless it is the
-// head last written and force is false.
-func (c *Checkpointer) checkpoint(ctx context.Context, force bool) error {
+// checkpoint signs and writes the head at, or when at is nil the chain's
+// current head, unless it is the head last written and force is false.
+func (c *Checkpointer) checkpoint(ctx context.Context, force bool, at *audit.Head) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	h, err := c.opts.Log.Head(ctx)
-	if err != nil {
-		return err
+	var h audit.Head
+	if at != nil {
+		h = *at
+	} else {
+		var err error
+		if h, err = c.opts.Log.Head(ctx); err != nil {
+			return err
+		}
 	}
 	if c.have && h == c.last && !force {
 		return nil

@@ -290,8 +290,7 @@ func TestCloseGivesUpOnAShutdownCheckpointThatDoesNotFinish(t *testing.T) {
 	base := memoryLog(t)
 	dest := &recorder{gate: make(chan struct{})}
 	c, _ := newCheckpointer(t, base, dest, Options{})
-	// Never started: Close's own start returns at once on stop, so the
-	// shutdown checkpoint is the write that hangs.
+	// Never started: the shutdown checkpoint is the write that hangs.
 	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	closed := make(chan error, 1)
@@ -305,4 +304,42 @@ func TestCloseGivesUpOnAShutdownCheckpointThatDoesNotFinish(t *testing.T) {
 		t.Fatal("Close waited for a stuck destination past its context")
 	}
 	close(dest.gate)
+}
+
+// slowHead is a chain whose head reads wait for release, or at most
+// 200ms.
+type slowHead struct {
+	audit.Log
+	release chan struct{}
+}
+
+func (s slowHead) Head(ctx context.Context) (audit.Head, error) {
+	select {
+	case <-s.release:
+	case <-time.After(200 * time.Millisecond):
+	}
+	return s.Log.(audit.Header).Head(ctx)
+}
+
+func TestTheStartCheckpointIsTheHeadAtStart(t *testing.T) {
+	ctx := context.Background()
+	base := memoryLog(t)
+	dest := &recorder{}
+	c, s := newCheckpointer(t, slowHead{Log: base, release: make(chan struct{})}, dest, Options{})
+	slow := c.opts.Log.(slowHead)
+	log := c.Wrap(base)
+	c.Start()
+	// A change made once Start returned, while the background writer may
+	// still be reading the head.
+	if _, err := log.Append(ctx, entry(0)); err != nil {
+		t.Fatal(err)
+	}
+	close(slow.release)
+	if err := c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hs := dest.heads(t, keysOf(t, s))
+	if len(hs) < 2 || hs[0].Seq != 0 || hs[len(hs)-1].Seq != 1 {
+		t.Fatalf("checkpoints of %+v; want the empty chain at start and seq 1 at shutdown", hs)
+	}
 }
