@@ -2,6 +2,7 @@ package pdptest_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/authn"
 	"github.com/pdp-dev/pdp/server/internal/authzen/authzentest"
 	"github.com/pdp-dev/pdp/server/internal/config"
@@ -266,6 +268,21 @@ func TestAuthZENSearchOverHTTP(t *testing.T) {
 	}`).ok(t, authzentest.SubjectResults, authzentest.Obligations)
 	if got := results(m, "id"); !reflect.DeepEqual(got, []string{"alice"}) {
 		t.Errorf("who can write d-1: %v", got)
+	}
+
+	// A user the store has a profile of, from a reported login, is a
+	// subject the PDP knows; the directory's roles win over the request's.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.Decisions.Report(ctx, &pdpv1.ReportRequest{Tenant: "acme", Event: pdpv1.Event_EVENT_LOGIN_SUCCEEDED,
+		Subject: &pdpv1.Subject{Id: "dave"}}); err != nil {
+		t.Fatal(err)
+	}
+	m = s.call(t, s.pep.Key, "/access/v1/search/subject", `{
+	  "subject": {"type": "user", "properties": {"roles": ["reader"]}}, "action": {"name": "can_read"}, "resource": {"type": "document", "id": "d-1"}
+	}`).ok(t, authzentest.SubjectResults, authzentest.Obligations)
+	if got := results(m, "id"); !reflect.DeepEqual(got, []string{"alice", "bob", "dave"}) {
+		t.Errorf("who can read d-1: %v", got)
 	}
 
 	m = s.call(t, s.pep.Key, "/access/v1/search/action", `{

@@ -21,7 +21,7 @@ func (p *parts) buildAuthZEN(cfg config.Config, o options, tp trace.TracerProvid
 	return authzen.New(authzen.Options{
 		Checker:        decisions,
 		Searcher:       searches,
-		Directory:      engineDirectory{p.engine},
+		Directory:      directory{engine: p.engine, users: p.state.store.State},
 		Scope:          authn.DecisionTenant,
 		DefaultTenant:  cfg.AuthZENTenant,
 		PublicURL:      cfg.PublicURL,
@@ -35,12 +35,18 @@ func (p *parts) buildAuthZEN(cfg config.Config, o options, tp trace.TracerProvid
 	})
 }
 
-// engineDirectory is the search's directory: what the loaded policy set
-// lists for the tenant environment.
-type engineDirectory struct{ e *engine.Engine }
+// directory is the search's directory: what the loaded policy set lists
+// for the tenant environment, and the users the store has a profile of
+// (subjects of type "user").
+type directory struct {
+	engine *engine.Engine
+	users  interface {
+		Users(ctx context.Context, tenant string, limit int) ([]string, bool, error)
+	}
+}
 
-func (d engineDirectory) Candidates(ctx context.Context, tenant, environment string) (*authzen.Candidates, error) {
-	dir, err := d.e.Directory(ctx, tenant, environment)
+func (d directory) Candidates(ctx context.Context, tenant, environment string) (*authzen.Candidates, error) {
+	dir, err := d.engine.Directory(ctx, tenant, environment)
 	if err != nil {
 		return nil, err
 	}
@@ -51,5 +57,13 @@ func (d engineDirectory) Candidates(ctx context.Context, tenant, environment str
 		}
 		return out
 	}
-	return &authzen.Candidates{Subjects: entities(dir.Subjects), Resources: entities(dir.Resources), Actions: dir.Actions}, nil
+	c := &authzen.Candidates{Subjects: entities(dir.Subjects), Resources: entities(dir.Resources), Actions: dir.Actions}
+	ids, _, err := d.users.Users(ctx, tenant, authzen.MaxCandidates)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		c.Subjects = append(c.Subjects, authzen.Entity{Type: "user", ID: id})
+	}
+	return c, nil
 }

@@ -25,6 +25,7 @@
 package store
 
 import (
+	"slices"
 	"context"
 	"net/netip"
 	"time"
@@ -62,6 +63,10 @@ type Store interface {
 	// the user's entries in every IP failure record. It reports whether
 	// anything was stored.
 	DeleteUser(ctx context.Context, tenant, userID string) (bool, error)
+	// Users lists the ids of the tenant's users that have a profile,
+	// sorted, at most limit of them (limit > 0); more reports whether
+	// there were others. AuthZEN subject search decides them.
+	Users(ctx context.Context, tenant string, limit int) (ids []string, more bool, err error)
 	// Ping reports whether the backend is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the backend; every later call fails with ErrClosed.
@@ -222,4 +227,14 @@ func LoadProfile(ctx context.Context, s Store, tenant, userID string) (*Profile,
 		return nil, fault.New(fault.NotFound, "no profile for user %q of tenant %q", userID, tenant)
 	}
 	return p, nil
+}
+
+// FirstUsers sorts ids and keeps the first limit of them, reporting
+// whether there were more: the common end of every backend's Users.
+func FirstUsers(ids []string, limit int) ([]string, bool) {
+	slices.Sort(ids)
+	if len(ids) > limit {
+		return ids[:limit], true
+	}
+	return ids, false
 }

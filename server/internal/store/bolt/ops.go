@@ -127,6 +127,30 @@ func (s *Store) GetProfile(ctx context.Context, tenant, userID string, dst *stor
 	return true, nil
 }
 
+// Users implements store.Store, from the cache, which holds every
+// profile.
+func (s *Store) Users(ctx context.Context, tenant string, limit int) ([]string, bool, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, false, err
+	}
+	if err := store.ValidateTenant(tenant); err != nil {
+		return nil, false, err
+	}
+	var ids []string
+	for i := range s.cache.users {
+		sh := &s.cache.users[i]
+		sh.mu.RLock()
+		for k := range sh.m {
+			if k.tenant == tenant {
+				ids = append(ids, k.user)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	ids, more := store.FirstUsers(ids, max(limit, 1))
+	return ids, more, nil
+}
+
 // profiles holds the scratch profiles of writers.
 var profiles = sync.Pool{New: func() any { return new(store.Profile) }}
 

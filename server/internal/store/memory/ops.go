@@ -193,6 +193,29 @@ func (s *Store) DeleteUser(ctx context.Context, tenant, userID string) (bool, er
 	return found, nil
 }
 
+// Users implements store.Store.
+func (s *Store) Users(ctx context.Context, tenant string, limit int) ([]string, bool, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, false, err
+	}
+	if err := store.ValidateTenant(tenant); err != nil {
+		return nil, false, err
+	}
+	var ids []string
+	for i := range s.users {
+		us := &s.users[i]
+		us.mu.RLock()
+		for k := range us.m {
+			if k.tenant == tenant {
+				ids = append(ids, k.user)
+			}
+		}
+		us.mu.RUnlock()
+	}
+	ids, more := store.FirstUsers(ids, max(limit, 1))
+	return ids, more, nil
+}
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	return s.check(ctx)

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 
@@ -320,4 +321,54 @@ func loadIPRecord(data []byte, r *store.IPRecord) error {
 		return fault.Wrap(err, fault.Internal, "damaged IP record in the store")
 	}
 	return nil
+}
+
+// Users implements store.Store: a SCAN of every node for the tenant's
+// profile keys (they share the tenant's hash tag, so one node holds them
+// all).
+func (s *Store) Users(ctx context.Context, tenant string, limit int) ([]string, bool, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, false, err
+	}
+	if err := store.ValidateTenant(tenant); err != nil {
+		return nil, false, err
+	}
+	prefix := s.userKey(tenant, "")
+	pattern := globEscape(prefix) + "*"
+	seen := map[string]struct{}{}
+	for _, node := range s.client.Nodes() {
+		var cursor uint64
+		for {
+			e, err := node.Do(ctx, node.B().Scan().Cursor(cursor).Match(pattern).Count(1000).Build()).AsScanEntry()
+			if err != nil {
+				return nil, false, s.fail(ctx, err, "list users")
+			}
+			for _, k := range e.Elements {
+				if id, ok := strings.CutPrefix(k, prefix); ok && id != "" {
+					seen[id] = struct{}{}
+				}
+			}
+			if cursor = e.Cursor; cursor == 0 {
+				break
+			}
+		}
+	}
+	ids := make([]string, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	ids, more := store.FirstUsers(ids, max(limit, 1))
+	return ids, more, nil
+}
+
+// globEscape quotes the characters a SCAN MATCH pattern gives meaning.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

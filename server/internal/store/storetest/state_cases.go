@@ -194,3 +194,46 @@ func testContextAndClose(t *testing.T, s store.Store) {
 		t.Errorf("DeleteUser after Close = %v, want ErrClosed", err)
 	}
 }
+
+// testUsers: Users lists the ids of one tenant's profiles, sorted and
+// bounded, whatever made the profile (an event or an admin action), and
+// forgets an erased user.
+func testUsers(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	apply(t, s, ev(decision.EventLoginSucceeded, "u3", t0), defaults)
+	apply(t, s, ev(decision.EventLoginSucceeded, "u1", t0), defaults)
+	apply(t, s, ev(decision.EventLoginSucceeded, "u9", t0, withTenant("globex")), defaults)
+	if err := s.SetSuspension(ctx, "acme", "u2", store.Suspension{Suspended: true, Reason: "test", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	users := func(tenant string, limit int) ([]string, bool) {
+		t.Helper()
+		ids, more, err := s.Users(ctx, tenant, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids, more
+	}
+	ids, more := users("acme", 10)
+	diff(t, "acme's users", []string{"u1", "u2", "u3"}, ids)
+	if more {
+		t.Error("more reported with every user listed")
+	}
+	ids, more = users("acme", 2)
+	diff(t, "acme's first two users", []string{"u1", "u2"}, ids)
+	if !more {
+		t.Error("more not reported")
+	}
+	ids, _ = users("initech", 10)
+	if len(ids) != 0 {
+		t.Errorf("a tenant without users lists %v", ids)
+	}
+	if _, err := s.DeleteUser(ctx, "acme", "u2"); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ = users("acme", 10)
+	diff(t, "acme's users after erasing u2", []string{"u1", "u3"}, ids)
+	if _, _, err := s.Users(ctx, "", 10); !errors.Is(err, fault.ErrInvalidArgument) {
+		t.Errorf("Users without a tenant: %v, want InvalidArgument", err)
+	}
+}

@@ -51,6 +51,7 @@ func Run(t *testing.T, open Open) {
 		{"ReplayGivesSameOutcomes", testReplay},
 		{"TenantIsolation", testTenantIsolation},
 		{"Erasure", testErasure},
+		{"UsersListsTheTenantsProfiles", testUsers},
 		{"AdminState", testAdminState},
 		{"ReadWithoutState", testReadWithoutState},
 		{"InvalidArguments", testInvalidArguments},
