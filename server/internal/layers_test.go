@@ -28,7 +28,7 @@ var layers = []struct {
 		"audit", "geo", "store", "ssf"}},
 	{"store backends", []string{"store/memory", "store/bolt", "store/redis", "store/backend"}},
 	{"services", []string{"signals", "incident", "reload", "decisionlog", "replay", "authn", "decide", "pdpsvc", "admin", "gateway", "ssf/receiver"}},
-	{"doors", []string{"transport", "grpcserver", "httpapi", "extauthz", "forwardauth", "authzen"}},
+	{"doors", []string{"transport", "grpcserver", "httpapi", "extauthz", "forwardauth", "authzen", "console"}},
 	{"wiring", []string{"app"}},
 	{"commands", []string{"cli"}},
 }
