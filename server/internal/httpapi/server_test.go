@@ -89,7 +89,7 @@ const okCheck = `{"tenant":"acme","action":{"name":"allow"}}`
 
 func TestHTTPServerAnswersANormalClientWhileSlowOnesHang(t *testing.T) {
 	h, _ := newHTTP(t, httpapi.Options{})
-	opts := httpapi.ServerOptions{HeaderTimeout: 700 * time.Millisecond, BodyTimeout: 700 * time.Millisecond}
+	opts := httpapi.ServerOptions{HeaderTimeout: 2 * time.Second, BodyTimeout: 2 * time.Second}
 	before := runtime.NumGoroutine()
 	addr := startHTTPServer(t, keyGuard(h), opts)
 
@@ -117,7 +117,9 @@ func TestHTTPServerAnswersANormalClientWhileSlowOnesHang(t *testing.T) {
 		t.Fatalf("the normal client got %v, %v; want 200", resp, err)
 	}
 	resp.Body.Close()
-	if took := time.Since(start); took > opts.BodyTimeout/2 {
+	// Served before the slow ones could have timed out: it did not queue
+	// behind them.
+	if took := time.Since(start); took >= opts.BodyTimeout {
 		t.Errorf("the normal client waited %v behind the slow ones", took)
 	}
 
