@@ -2,9 +2,8 @@
 # events (CAEP 1.0, RISC 1.0) the server received for the request's user,
 # session or device (docs/continuous-evaluation.md).
 #
-# Reads input.signals.ssf.events (each {event, stream, jti, subject,
-# event_time_ns, level?, status?, reason?}; present only when an event
-# acts), input.session.started_at_ns, input.authentication
+# Reads input.signals.ssf.events (each {event, stream, jti, event_time_ns,
+# level?, status?, reason?}; present only when an event acts), input.session.started_at_ns, input.authentication
 # {authenticated_at_ns, mfa_verified_at_ns}, input.device.id and
 # policy.shared_signals (absent: every effect enforced with the defaults).
 # An effect set to "off" emits nothing; one set to "report_only" emits as
@@ -54,8 +53,8 @@ ssf_authenticated := object.get(input, ["authentication", "authenticated_at_ns"]
 
 ssf_mfa_verified := object.get(input, ["authentication", "mfa_verified_at_ns"], 0)
 
-ssf_text(e) := sprintf("%s from stream %s at %s (jti %s, subject %s)%s", [
-	e.event, e.stream, text_time(e.event_time_ns), e.jti, e.subject, ssf_reason_text(e),
+ssf_text(e) := sprintf("%s from stream %s at %s (jti %s)%s", [
+	e.event, e.stream, text_time(e.event_time_ns), e.jti, ssf_reason_text(e),
 ])
 
 ssf_reason_text(e) := sprintf(": %s", [e.reason]) if {

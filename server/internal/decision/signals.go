@@ -36,10 +36,10 @@ type SSFEvent struct {
 	Event string
 	// Stream names the stream that delivered it.
 	Stream string
-	// JTI is the token's id.
+	// JTI is the token's id. The subject is left out: it names the user
+	// (an email), and the request says who the user is anyway; the audit
+	// log keeps it.
 	JTI string
-	// Subject describes whom it is about.
-	Subject string
 	// At is when it happened.
 	At time.Time
 	// Level is the current level of a risk or assurance level change.

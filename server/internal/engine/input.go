@@ -407,7 +407,6 @@ func (a *termArena) ssfEvents(events []decision.SSFEvent) *ast.Term {
 		f.add(kEvent, a.str(e.Event))
 		f.add(kStream, a.str(e.Stream))
 		f.add(kJTI, a.str(e.JTI))
-		f.add(kSubject, a.str(e.Subject))
 		f.time(a, kEventTimeNs, e.At)
 		for _, kv := range [...]struct {
 			k *ast.Term

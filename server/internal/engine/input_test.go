@@ -288,16 +288,16 @@ func TestInputCarriesSharedSignalsEventsOnlyWhenThereAreSome(t *testing.T) {
 		t.Fatalf("signals without events: %s", got)
 	}
 	req.Signals.SSF.Events = []decision.SSFEvent{
-		{Event: "risk-level-change", Stream: "okta", JTI: "j1", Subject: "user=u1", At: at, Level: "HIGH"},
-		{Event: "session-revoked", Stream: "okta", JTI: "j2", Subject: "session=s1", At: at, Reason: "policy"},
+		{Event: "risk-level-change", Stream: "okta", JTI: "j1", At: at, Level: "HIGH"},
+		{Event: "session-revoked", Stream: "okta", JTI: "j2", At: at, Reason: "policy"},
 	}
 	v, err = buildInput(req, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `{"ssf": {"events": [` +
-		`{"event": "risk-level-change", "event_time_ns": 1773144000000000000, "jti": "j1", "level": "HIGH", "stream": "okta", "subject": "user=u1"}, ` +
-		`{"event": "session-revoked", "event_time_ns": 1773144000000000000, "jti": "j2", "reason": "policy", "stream": "okta", "subject": "session=s1"}]}}`
+		`{"event": "risk-level-change", "event_time_ns": 1773144000000000000, "jti": "j1", "level": "HIGH", "stream": "okta"}, ` +
+		`{"event": "session-revoked", "event_time_ns": 1773144000000000000, "jti": "j2", "reason": "policy", "stream": "okta"}]}}`
 	if got := v.(ast.Object).Get(ast.StringTerm("signals")).String(); got != want {
 		t.Fatalf("signals\n got %s\nwant %s", got, want)
 	}

@@ -74,7 +74,7 @@ func (r *Reader) Read(ctx context.Context, req *decision.Request, at time.Time, 
 			continue
 		}
 		dst.Events = append(dst.Events, decision.SSFEvent{
-			Event: e.Event, Stream: e.Stream, JTI: e.JTI, Subject: e.Subject.String(),
+			Event: e.Event, Stream: e.Stream, JTI: e.JTI,
 			At: e.At, Level: e.Level, Status: e.Status, Reason: e.Reason,
 		})
 	}
