@@ -3101,11 +3101,290 @@ func (x *LoginRecord) GetLongitude() float64 {
 	return 0
 }
 
+// GetDecisionRequest names a decision of the decision log.
+type GetDecisionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decision's id (CheckResponse.decision_id, the log's decision_id).
+	DecisionId string `protobuf:"bytes,1,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
+	// Why, recorded in the audit log: the answer holds the request as the
+	// policy saw it.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDecisionRequest) Reset() {
+	*x = GetDecisionRequest{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDecisionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDecisionRequest) ProtoMessage() {}
+
+func (x *GetDecisionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDecisionRequest.ProtoReflect.Descriptor instead.
+func (*GetDecisionRequest) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *GetDecisionRequest) GetDecisionId() string {
+	if x != nil {
+		return x.DecisionId
+	}
+	return ""
+}
+
+func (x *GetDecisionRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// GetDecisionResponse is a recorded decision and its explanation.
+type GetDecisionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The decision as the log recorded it.
+	Recorded *RecordedDecision `protobuf:"bytes,1,opt,name=recorded,proto3" json:"recorded,omitempty"`
+	// The decision evaluated again from the recorded input with explain set:
+	// every condition evaluated, the risk factors with their evidence, the
+	// revision that evaluated it (policy_revision).
+	Explained *CheckResponse `protobuf:"bytes,2,opt,name=explained,proto3" json:"explained,omitempty"`
+	// True when explained was evaluated with the recorded revision; false
+	// when the server no longer holds that revision and the policy set
+	// serving now evaluated it.
+	RecordedRevision bool `protobuf:"varint,3,opt,name=recorded_revision,json=recordedRevision,proto3" json:"recorded_revision,omitempty"`
+	// The masked fields of the recorded input: the explanation is
+	// approximate in each.
+	Approximate []string `protobuf:"bytes,4,rep,name=approximate,proto3" json:"approximate,omitempty"`
+	// The recorded input document (rego/README.md), masked as logged.
+	Input         *structpb.Struct `protobuf:"bytes,5,opt,name=input,proto3" json:"input,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDecisionResponse) Reset() {
+	*x = GetDecisionResponse{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDecisionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDecisionResponse) ProtoMessage() {}
+
+func (x *GetDecisionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDecisionResponse.ProtoReflect.Descriptor instead.
+func (*GetDecisionResponse) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *GetDecisionResponse) GetRecorded() *RecordedDecision {
+	if x != nil {
+		return x.Recorded
+	}
+	return nil
+}
+
+func (x *GetDecisionResponse) GetExplained() *CheckResponse {
+	if x != nil {
+		return x.Explained
+	}
+	return nil
+}
+
+func (x *GetDecisionResponse) GetRecordedRevision() bool {
+	if x != nil {
+		return x.RecordedRevision
+	}
+	return false
+}
+
+func (x *GetDecisionResponse) GetApproximate() []string {
+	if x != nil {
+		return x.Approximate
+	}
+	return nil
+}
+
+func (x *GetDecisionResponse) GetInput() *structpb.Struct {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+// RecordedDecision is one line of the decision log.
+type RecordedDecision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Decision id.
+	DecisionId string `protobuf:"bytes,1,opt,name=decision_id,json=decisionId,proto3" json:"decision_id,omitempty"`
+	// When it was decided.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// Tenant.
+	Tenant string `protobuf:"bytes,3,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Environment.
+	Environment string `protobuf:"bytes,4,opt,name=environment,proto3" json:"environment,omitempty"`
+	// Action name.
+	Action string `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
+	// The decision answered.
+	Decision Decision `protobuf:"varint,6,opt,name=decision,proto3,enum=pdp.v1.Decision" json:"decision,omitempty"`
+	// False in report-only mode.
+	Enforced bool `protobuf:"varint,7,opt,name=enforced,proto3" json:"enforced,omitempty"`
+	// In report-only mode: what enforcement would have decided.
+	WouldDecide Decision `protobuf:"varint,8,opt,name=would_decide,json=wouldDecide,proto3,enum=pdp.v1.Decision" json:"would_decide,omitempty"`
+	// Reason codes, most severe first.
+	Reasons []string `protobuf:"bytes,9,rep,name=reasons,proto3" json:"reasons,omitempty"`
+	// Step-up kinds.
+	StepUps []string `protobuf:"bytes,10,rep,name=step_ups,json=stepUps,proto3" json:"step_ups,omitempty"`
+	// The policy set that decided.
+	PolicyRevision string `protobuf:"bytes,11,opt,name=policy_revision,json=policyRevision,proto3" json:"policy_revision,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RecordedDecision) Reset() {
+	*x = RecordedDecision{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordedDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordedDecision) ProtoMessage() {}
+
+func (x *RecordedDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordedDecision.ProtoReflect.Descriptor instead.
+func (*RecordedDecision) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *RecordedDecision) GetDecisionId() string {
+	if x != nil {
+		return x.DecisionId
+	}
+	return ""
+}
+
+func (x *RecordedDecision) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *RecordedDecision) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *RecordedDecision) GetEnvironment() string {
+	if x != nil {
+		return x.Environment
+	}
+	return ""
+}
+
+func (x *RecordedDecision) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *RecordedDecision) GetDecision() Decision {
+	if x != nil {
+		return x.Decision
+	}
+	return Decision_DECISION_UNSPECIFIED
+}
+
+func (x *RecordedDecision) GetEnforced() bool {
+	if x != nil {
+		return x.Enforced
+	}
+	return false
+}
+
+func (x *RecordedDecision) GetWouldDecide() Decision {
+	if x != nil {
+		return x.WouldDecide
+	}
+	return Decision_DECISION_UNSPECIFIED
+}
+
+func (x *RecordedDecision) GetReasons() []string {
+	if x != nil {
+		return x.Reasons
+	}
+	return nil
+}
+
+func (x *RecordedDecision) GetStepUps() []string {
+	if x != nil {
+		return x.StepUps
+	}
+	return nil
+}
+
+func (x *RecordedDecision) GetPolicyRevision() string {
+	if x != nil {
+		return x.PolicyRevision
+	}
+	return ""
+}
+
 var File_pdp_v1_admin_proto protoreflect.FileDescriptor
 
 const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x12pdp/v1/admin.proto\x12\x06pdp.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13pdp/v1/policy.proto\"5\n" +
+	"\x12pdp/v1/admin.proto\x12\x06pdp.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15pdp/v1/decision.proto\x1a\x13pdp/v1/policy.proto\"5\n" +
 	"\x16GetTenantPolicyRequest\x12\x1b\n" +
 	"\x06tenant\x18\x01 \x01(\tB\x03\xe0A\x02R\x06tenant\"G\n" +
 	"\x17GetTenantPolicyResponse\x12,\n" +
@@ -3323,12 +3602,36 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\tlongitude\x18\x05 \x01(\x01H\x01R\tlongitude\x88\x01\x01B\v\n" +
 	"\t_latitudeB\f\n" +
 	"\n" +
-	"_longitude*^\n" +
+	"_longitude\"W\n" +
+	"\x12GetDecisionRequest\x12$\n" +
+	"\vdecision_id\x18\x01 \x01(\tB\x03\xe0A\x02R\n" +
+	"decisionId\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\"\xfe\x01\n" +
+	"\x13GetDecisionResponse\x124\n" +
+	"\brecorded\x18\x01 \x01(\v2\x18.pdp.v1.RecordedDecisionR\brecorded\x123\n" +
+	"\texplained\x18\x02 \x01(\v2\x15.pdp.v1.CheckResponseR\texplained\x12+\n" +
+	"\x11recorded_revision\x18\x03 \x01(\bR\x10recordedRevision\x12 \n" +
+	"\vapproximate\x18\x04 \x03(\tR\vapproximate\x12-\n" +
+	"\x05input\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x05input\"\x92\x03\n" +
+	"\x10RecordedDecision\x12\x1f\n" +
+	"\vdecision_id\x18\x01 \x01(\tR\n" +
+	"decisionId\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
+	"\x06tenant\x18\x03 \x01(\tR\x06tenant\x12 \n" +
+	"\venvironment\x18\x04 \x01(\tR\venvironment\x12\x16\n" +
+	"\x06action\x18\x05 \x01(\tR\x06action\x12,\n" +
+	"\bdecision\x18\x06 \x01(\x0e2\x10.pdp.v1.DecisionR\bdecision\x12\x1a\n" +
+	"\benforced\x18\a \x01(\bR\benforced\x123\n" +
+	"\fwould_decide\x18\b \x01(\x0e2\x10.pdp.v1.DecisionR\vwouldDecide\x12\x18\n" +
+	"\areasons\x18\t \x03(\tR\areasons\x12\x19\n" +
+	"\bstep_ups\x18\n" +
+	" \x03(\tR\astepUps\x12'\n" +
+	"\x0fpolicy_revision\x18\v \x01(\tR\x0epolicyRevision*^\n" +
 	"\x06IPList\x12\x17\n" +
 	"\x13IP_LIST_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rIP_LIST_ALLOW\x10\x01\x12\x10\n" +
 	"\fIP_LIST_DENY\x10\x02\x12\x16\n" +
-	"\x12IP_LIST_SUSPICIOUS\x10\x032\x9b\v\n" +
+	"\x12IP_LIST_SUSPICIOUS\x10\x032\xe3\v\n" +
 	"\x12PolicyAdminService\x12R\n" +
 	"\x0fGetTenantPolicy\x12\x1e.pdp.v1.GetTenantPolicyRequest\x1a\x1f.pdp.v1.GetTenantPolicyResponse\x12R\n" +
 	"\x0fPutTenantPolicy\x12\x1e.pdp.v1.PutTenantPolicyRequest\x1a\x1f.pdp.v1.PutTenantPolicyResponse\x12F\n" +
@@ -3347,7 +3650,8 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\rEraseUserData\x12\x1c.pdp.v1.EraseUserDataRequest\x1a\x1d.pdp.v1.EraseUserDataResponse\x12[\n" +
 	"\x12ListPendingChanges\x12!.pdp.v1.ListPendingChangesRequest\x1a\".pdp.v1.ListPendingChangesResponse\x12L\n" +
 	"\rApproveChange\x12\x1c.pdp.v1.ApproveChangeRequest\x1a\x1d.pdp.v1.ApproveChangeResponse\x12I\n" +
-	"\fRejectChange\x12\x1b.pdp.v1.RejectChangeRequest\x1a\x1c.pdp.v1.RejectChangeResponseB)Z'github.com/pdp-dev/pdp/gen/pdp/v1;pdpv1b\x06proto3"
+	"\fRejectChange\x12\x1b.pdp.v1.RejectChangeRequest\x1a\x1c.pdp.v1.RejectChangeResponse\x12F\n" +
+	"\vGetDecision\x12\x1a.pdp.v1.GetDecisionRequest\x1a\x1b.pdp.v1.GetDecisionResponseB)Z'github.com/pdp-dev/pdp/gen/pdp/v1;pdpv1b\x06proto3"
 
 var (
 	file_pdp_v1_admin_proto_rawDescOnce sync.Once
@@ -3362,7 +3666,7 @@ func file_pdp_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_pdp_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pdp_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_pdp_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_pdp_v1_admin_proto_goTypes = []any{
 	(IPList)(0),                        // 0: pdp.v1.IPList
 	(*GetTenantPolicyRequest)(nil),     // 1: pdp.v1.GetTenantPolicyRequest
@@ -3411,40 +3715,45 @@ var file_pdp_v1_admin_proto_goTypes = []any{
 	(*KnownDevice)(nil),                // 44: pdp.v1.KnownDevice
 	(*KnownCountry)(nil),               // 45: pdp.v1.KnownCountry
 	(*LoginRecord)(nil),                // 46: pdp.v1.LoginRecord
-	nil,                                // 47: pdp.v1.UserProfile.ActionsSeenEntry
-	(*TenantPolicy)(nil),               // 48: pdp.v1.TenantPolicy
-	(*timestamppb.Timestamp)(nil),      // 49: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),            // 50: google.protobuf.Struct
+	(*GetDecisionRequest)(nil),         // 47: pdp.v1.GetDecisionRequest
+	(*GetDecisionResponse)(nil),        // 48: pdp.v1.GetDecisionResponse
+	(*RecordedDecision)(nil),           // 49: pdp.v1.RecordedDecision
+	nil,                                // 50: pdp.v1.UserProfile.ActionsSeenEntry
+	(*TenantPolicy)(nil),               // 51: pdp.v1.TenantPolicy
+	(*timestamppb.Timestamp)(nil),      // 52: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),            // 53: google.protobuf.Struct
+	(*CheckResponse)(nil),              // 54: pdp.v1.CheckResponse
+	(Decision)(0),                      // 55: pdp.v1.Decision
 }
 var file_pdp_v1_admin_proto_depIdxs = []int32{
-	48, // 0: pdp.v1.GetTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
-	48, // 1: pdp.v1.PutTenantPolicyRequest.policy:type_name -> pdp.v1.TenantPolicy
-	48, // 2: pdp.v1.PutTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
+	51, // 0: pdp.v1.GetTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
+	51, // 1: pdp.v1.PutTenantPolicyRequest.policy:type_name -> pdp.v1.TenantPolicy
+	51, // 2: pdp.v1.PutTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
 	5,  // 3: pdp.v1.PutTenantPolicyResponse.pending_change:type_name -> pdp.v1.PendingChange
-	48, // 4: pdp.v1.PendingChange.policy:type_name -> pdp.v1.TenantPolicy
-	49, // 5: pdp.v1.PendingChange.created_at:type_name -> google.protobuf.Timestamp
+	51, // 4: pdp.v1.PendingChange.policy:type_name -> pdp.v1.TenantPolicy
+	52, // 5: pdp.v1.PendingChange.created_at:type_name -> google.protobuf.Timestamp
 	5,  // 6: pdp.v1.ListPendingChangesResponse.changes:type_name -> pdp.v1.PendingChange
-	48, // 7: pdp.v1.ApproveChangeResponse.policy:type_name -> pdp.v1.TenantPolicy
+	51, // 7: pdp.v1.ApproveChangeResponse.policy:type_name -> pdp.v1.TenantPolicy
 	5,  // 8: pdp.v1.RejectChangeResponse.change:type_name -> pdp.v1.PendingChange
 	14, // 9: pdp.v1.ListTenantsResponse.tenants:type_name -> pdp.v1.TenantSummary
 	0,  // 10: pdp.v1.IPRule.list:type_name -> pdp.v1.IPList
-	49, // 11: pdp.v1.IPRule.expires_at:type_name -> google.protobuf.Timestamp
-	49, // 12: pdp.v1.IPRule.created_at:type_name -> google.protobuf.Timestamp
+	52, // 11: pdp.v1.IPRule.expires_at:type_name -> google.protobuf.Timestamp
+	52, // 12: pdp.v1.IPRule.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 13: pdp.v1.AddIPRuleRequest.list:type_name -> pdp.v1.IPList
-	49, // 14: pdp.v1.AddIPRuleRequest.expires_at:type_name -> google.protobuf.Timestamp
+	52, // 14: pdp.v1.AddIPRuleRequest.expires_at:type_name -> google.protobuf.Timestamp
 	15, // 15: pdp.v1.AddIPRuleResponse.rule:type_name -> pdp.v1.IPRule
 	15, // 16: pdp.v1.RemoveIPRuleResponse.rule:type_name -> pdp.v1.IPRule
 	0,  // 17: pdp.v1.ListIPRulesRequest.list:type_name -> pdp.v1.IPList
 	15, // 18: pdp.v1.ListIPRulesResponse.rules:type_name -> pdp.v1.IPRule
 	0,  // 19: pdp.v1.ImportIPListRequest.list:type_name -> pdp.v1.IPList
 	24, // 20: pdp.v1.ImportIPListResponse.invalid_lines:type_name -> pdp.v1.InvalidLine
-	49, // 21: pdp.v1.SetSSOStatusResponse.changed_at:type_name -> google.protobuf.Timestamp
+	52, // 21: pdp.v1.SetSSOStatusResponse.changed_at:type_name -> google.protobuf.Timestamp
 	29, // 22: pdp.v1.ComplianceReportResponse.findings:type_name -> pdp.v1.ComplianceFinding
-	49, // 23: pdp.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
+	52, // 23: pdp.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
 	32, // 24: pdp.v1.ListAuditEventsResponse.events:type_name -> pdp.v1.AuditEvent
-	49, // 25: pdp.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	50, // 26: pdp.v1.AuditEvent.before:type_name -> google.protobuf.Struct
-	50, // 27: pdp.v1.AuditEvent.after:type_name -> google.protobuf.Struct
+	52, // 25: pdp.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	53, // 26: pdp.v1.AuditEvent.before:type_name -> google.protobuf.Struct
+	53, // 27: pdp.v1.AuditEvent.after:type_name -> google.protobuf.Struct
 	43, // 28: pdp.v1.GetUserProfileResponse.profile:type_name -> pdp.v1.UserProfile
 	43, // 29: pdp.v1.ResetUserMFAResponse.profile:type_name -> pdp.v1.UserProfile
 	43, // 30: pdp.v1.UnsuspendUserResponse.profile:type_name -> pdp.v1.UserProfile
@@ -3453,55 +3762,63 @@ var file_pdp_v1_admin_proto_depIdxs = []int32{
 	44, // 33: pdp.v1.UserProfile.devices:type_name -> pdp.v1.KnownDevice
 	45, // 34: pdp.v1.UserProfile.countries:type_name -> pdp.v1.KnownCountry
 	46, // 35: pdp.v1.UserProfile.last_login:type_name -> pdp.v1.LoginRecord
-	47, // 36: pdp.v1.UserProfile.actions_seen:type_name -> pdp.v1.UserProfile.ActionsSeenEntry
-	49, // 37: pdp.v1.UserProfile.suspended_at:type_name -> google.protobuf.Timestamp
-	49, // 38: pdp.v1.UserProfile.mfa_reset_at:type_name -> google.protobuf.Timestamp
-	49, // 39: pdp.v1.KnownDevice.first_seen:type_name -> google.protobuf.Timestamp
-	49, // 40: pdp.v1.KnownDevice.last_seen:type_name -> google.protobuf.Timestamp
-	49, // 41: pdp.v1.KnownCountry.last_seen:type_name -> google.protobuf.Timestamp
-	49, // 42: pdp.v1.LoginRecord.time:type_name -> google.protobuf.Timestamp
-	49, // 43: pdp.v1.UserProfile.ActionsSeenEntry.value:type_name -> google.protobuf.Timestamp
-	1,  // 44: pdp.v1.PolicyAdminService.GetTenantPolicy:input_type -> pdp.v1.GetTenantPolicyRequest
-	3,  // 45: pdp.v1.PolicyAdminService.PutTenantPolicy:input_type -> pdp.v1.PutTenantPolicyRequest
-	12, // 46: pdp.v1.PolicyAdminService.ListTenants:input_type -> pdp.v1.ListTenantsRequest
-	16, // 47: pdp.v1.PolicyAdminService.AddIPRule:input_type -> pdp.v1.AddIPRuleRequest
-	18, // 48: pdp.v1.PolicyAdminService.RemoveIPRule:input_type -> pdp.v1.RemoveIPRuleRequest
-	20, // 49: pdp.v1.PolicyAdminService.ListIPRules:input_type -> pdp.v1.ListIPRulesRequest
-	22, // 50: pdp.v1.PolicyAdminService.ImportIPList:input_type -> pdp.v1.ImportIPListRequest
-	25, // 51: pdp.v1.PolicyAdminService.SetSSOStatus:input_type -> pdp.v1.SetSSOStatusRequest
-	27, // 52: pdp.v1.PolicyAdminService.ComplianceReport:input_type -> pdp.v1.ComplianceReportRequest
-	30, // 53: pdp.v1.PolicyAdminService.ListAuditEvents:input_type -> pdp.v1.ListAuditEventsRequest
-	33, // 54: pdp.v1.PolicyAdminService.GetUserProfile:input_type -> pdp.v1.GetUserProfileRequest
-	35, // 55: pdp.v1.PolicyAdminService.ResetUserMFA:input_type -> pdp.v1.ResetUserMFARequest
-	37, // 56: pdp.v1.PolicyAdminService.UnsuspendUser:input_type -> pdp.v1.UnsuspendUserRequest
-	39, // 57: pdp.v1.PolicyAdminService.ExportUserData:input_type -> pdp.v1.ExportUserDataRequest
-	41, // 58: pdp.v1.PolicyAdminService.EraseUserData:input_type -> pdp.v1.EraseUserDataRequest
-	6,  // 59: pdp.v1.PolicyAdminService.ListPendingChanges:input_type -> pdp.v1.ListPendingChangesRequest
-	8,  // 60: pdp.v1.PolicyAdminService.ApproveChange:input_type -> pdp.v1.ApproveChangeRequest
-	10, // 61: pdp.v1.PolicyAdminService.RejectChange:input_type -> pdp.v1.RejectChangeRequest
-	2,  // 62: pdp.v1.PolicyAdminService.GetTenantPolicy:output_type -> pdp.v1.GetTenantPolicyResponse
-	4,  // 63: pdp.v1.PolicyAdminService.PutTenantPolicy:output_type -> pdp.v1.PutTenantPolicyResponse
-	13, // 64: pdp.v1.PolicyAdminService.ListTenants:output_type -> pdp.v1.ListTenantsResponse
-	17, // 65: pdp.v1.PolicyAdminService.AddIPRule:output_type -> pdp.v1.AddIPRuleResponse
-	19, // 66: pdp.v1.PolicyAdminService.RemoveIPRule:output_type -> pdp.v1.RemoveIPRuleResponse
-	21, // 67: pdp.v1.PolicyAdminService.ListIPRules:output_type -> pdp.v1.ListIPRulesResponse
-	23, // 68: pdp.v1.PolicyAdminService.ImportIPList:output_type -> pdp.v1.ImportIPListResponse
-	26, // 69: pdp.v1.PolicyAdminService.SetSSOStatus:output_type -> pdp.v1.SetSSOStatusResponse
-	28, // 70: pdp.v1.PolicyAdminService.ComplianceReport:output_type -> pdp.v1.ComplianceReportResponse
-	31, // 71: pdp.v1.PolicyAdminService.ListAuditEvents:output_type -> pdp.v1.ListAuditEventsResponse
-	34, // 72: pdp.v1.PolicyAdminService.GetUserProfile:output_type -> pdp.v1.GetUserProfileResponse
-	36, // 73: pdp.v1.PolicyAdminService.ResetUserMFA:output_type -> pdp.v1.ResetUserMFAResponse
-	38, // 74: pdp.v1.PolicyAdminService.UnsuspendUser:output_type -> pdp.v1.UnsuspendUserResponse
-	40, // 75: pdp.v1.PolicyAdminService.ExportUserData:output_type -> pdp.v1.ExportUserDataResponse
-	42, // 76: pdp.v1.PolicyAdminService.EraseUserData:output_type -> pdp.v1.EraseUserDataResponse
-	7,  // 77: pdp.v1.PolicyAdminService.ListPendingChanges:output_type -> pdp.v1.ListPendingChangesResponse
-	9,  // 78: pdp.v1.PolicyAdminService.ApproveChange:output_type -> pdp.v1.ApproveChangeResponse
-	11, // 79: pdp.v1.PolicyAdminService.RejectChange:output_type -> pdp.v1.RejectChangeResponse
-	62, // [62:80] is the sub-list for method output_type
-	44, // [44:62] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	50, // 36: pdp.v1.UserProfile.actions_seen:type_name -> pdp.v1.UserProfile.ActionsSeenEntry
+	52, // 37: pdp.v1.UserProfile.suspended_at:type_name -> google.protobuf.Timestamp
+	52, // 38: pdp.v1.UserProfile.mfa_reset_at:type_name -> google.protobuf.Timestamp
+	52, // 39: pdp.v1.KnownDevice.first_seen:type_name -> google.protobuf.Timestamp
+	52, // 40: pdp.v1.KnownDevice.last_seen:type_name -> google.protobuf.Timestamp
+	52, // 41: pdp.v1.KnownCountry.last_seen:type_name -> google.protobuf.Timestamp
+	52, // 42: pdp.v1.LoginRecord.time:type_name -> google.protobuf.Timestamp
+	49, // 43: pdp.v1.GetDecisionResponse.recorded:type_name -> pdp.v1.RecordedDecision
+	54, // 44: pdp.v1.GetDecisionResponse.explained:type_name -> pdp.v1.CheckResponse
+	53, // 45: pdp.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
+	52, // 46: pdp.v1.RecordedDecision.time:type_name -> google.protobuf.Timestamp
+	55, // 47: pdp.v1.RecordedDecision.decision:type_name -> pdp.v1.Decision
+	55, // 48: pdp.v1.RecordedDecision.would_decide:type_name -> pdp.v1.Decision
+	52, // 49: pdp.v1.UserProfile.ActionsSeenEntry.value:type_name -> google.protobuf.Timestamp
+	1,  // 50: pdp.v1.PolicyAdminService.GetTenantPolicy:input_type -> pdp.v1.GetTenantPolicyRequest
+	3,  // 51: pdp.v1.PolicyAdminService.PutTenantPolicy:input_type -> pdp.v1.PutTenantPolicyRequest
+	12, // 52: pdp.v1.PolicyAdminService.ListTenants:input_type -> pdp.v1.ListTenantsRequest
+	16, // 53: pdp.v1.PolicyAdminService.AddIPRule:input_type -> pdp.v1.AddIPRuleRequest
+	18, // 54: pdp.v1.PolicyAdminService.RemoveIPRule:input_type -> pdp.v1.RemoveIPRuleRequest
+	20, // 55: pdp.v1.PolicyAdminService.ListIPRules:input_type -> pdp.v1.ListIPRulesRequest
+	22, // 56: pdp.v1.PolicyAdminService.ImportIPList:input_type -> pdp.v1.ImportIPListRequest
+	25, // 57: pdp.v1.PolicyAdminService.SetSSOStatus:input_type -> pdp.v1.SetSSOStatusRequest
+	27, // 58: pdp.v1.PolicyAdminService.ComplianceReport:input_type -> pdp.v1.ComplianceReportRequest
+	30, // 59: pdp.v1.PolicyAdminService.ListAuditEvents:input_type -> pdp.v1.ListAuditEventsRequest
+	33, // 60: pdp.v1.PolicyAdminService.GetUserProfile:input_type -> pdp.v1.GetUserProfileRequest
+	35, // 61: pdp.v1.PolicyAdminService.ResetUserMFA:input_type -> pdp.v1.ResetUserMFARequest
+	37, // 62: pdp.v1.PolicyAdminService.UnsuspendUser:input_type -> pdp.v1.UnsuspendUserRequest
+	39, // 63: pdp.v1.PolicyAdminService.ExportUserData:input_type -> pdp.v1.ExportUserDataRequest
+	41, // 64: pdp.v1.PolicyAdminService.EraseUserData:input_type -> pdp.v1.EraseUserDataRequest
+	6,  // 65: pdp.v1.PolicyAdminService.ListPendingChanges:input_type -> pdp.v1.ListPendingChangesRequest
+	8,  // 66: pdp.v1.PolicyAdminService.ApproveChange:input_type -> pdp.v1.ApproveChangeRequest
+	10, // 67: pdp.v1.PolicyAdminService.RejectChange:input_type -> pdp.v1.RejectChangeRequest
+	47, // 68: pdp.v1.PolicyAdminService.GetDecision:input_type -> pdp.v1.GetDecisionRequest
+	2,  // 69: pdp.v1.PolicyAdminService.GetTenantPolicy:output_type -> pdp.v1.GetTenantPolicyResponse
+	4,  // 70: pdp.v1.PolicyAdminService.PutTenantPolicy:output_type -> pdp.v1.PutTenantPolicyResponse
+	13, // 71: pdp.v1.PolicyAdminService.ListTenants:output_type -> pdp.v1.ListTenantsResponse
+	17, // 72: pdp.v1.PolicyAdminService.AddIPRule:output_type -> pdp.v1.AddIPRuleResponse
+	19, // 73: pdp.v1.PolicyAdminService.RemoveIPRule:output_type -> pdp.v1.RemoveIPRuleResponse
+	21, // 74: pdp.v1.PolicyAdminService.ListIPRules:output_type -> pdp.v1.ListIPRulesResponse
+	23, // 75: pdp.v1.PolicyAdminService.ImportIPList:output_type -> pdp.v1.ImportIPListResponse
+	26, // 76: pdp.v1.PolicyAdminService.SetSSOStatus:output_type -> pdp.v1.SetSSOStatusResponse
+	28, // 77: pdp.v1.PolicyAdminService.ComplianceReport:output_type -> pdp.v1.ComplianceReportResponse
+	31, // 78: pdp.v1.PolicyAdminService.ListAuditEvents:output_type -> pdp.v1.ListAuditEventsResponse
+	34, // 79: pdp.v1.PolicyAdminService.GetUserProfile:output_type -> pdp.v1.GetUserProfileResponse
+	36, // 80: pdp.v1.PolicyAdminService.ResetUserMFA:output_type -> pdp.v1.ResetUserMFAResponse
+	38, // 81: pdp.v1.PolicyAdminService.UnsuspendUser:output_type -> pdp.v1.UnsuspendUserResponse
+	40, // 82: pdp.v1.PolicyAdminService.ExportUserData:output_type -> pdp.v1.ExportUserDataResponse
+	42, // 83: pdp.v1.PolicyAdminService.EraseUserData:output_type -> pdp.v1.EraseUserDataResponse
+	7,  // 84: pdp.v1.PolicyAdminService.ListPendingChanges:output_type -> pdp.v1.ListPendingChangesResponse
+	9,  // 85: pdp.v1.PolicyAdminService.ApproveChange:output_type -> pdp.v1.ApproveChangeResponse
+	11, // 86: pdp.v1.PolicyAdminService.RejectChange:output_type -> pdp.v1.RejectChangeResponse
+	48, // 87: pdp.v1.PolicyAdminService.GetDecision:output_type -> pdp.v1.GetDecisionResponse
+	69, // [69:88] is the sub-list for method output_type
+	50, // [50:69] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_pdp_v1_admin_proto_init() }
@@ -3509,6 +3826,7 @@ func file_pdp_v1_admin_proto_init() {
 	if File_pdp_v1_admin_proto != nil {
 		return
 	}
+	file_pdp_v1_decision_proto_init()
 	file_pdp_v1_policy_proto_init()
 	file_pdp_v1_admin_proto_msgTypes[45].OneofWrappers = []any{}
 	type x struct{}
@@ -3517,7 +3835,7 @@ func file_pdp_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdp_v1_admin_proto_rawDesc), len(file_pdp_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   47,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,7 @@ const (
 	PolicyAdminService_ListPendingChanges_FullMethodName = "/pdp.v1.PolicyAdminService/ListPendingChanges"
 	PolicyAdminService_ApproveChange_FullMethodName      = "/pdp.v1.PolicyAdminService/ApproveChange"
 	PolicyAdminService_RejectChange_FullMethodName       = "/pdp.v1.PolicyAdminService/RejectChange"
+	PolicyAdminService_GetDecision_FullMethodName        = "/pdp.v1.PolicyAdminService/GetDecision"
 )
 
 // PolicyAdminServiceClient is the client API for PolicyAdminService service.
@@ -81,6 +82,9 @@ type PolicyAdminServiceClient interface {
 	ApproveChange(ctx context.Context, in *ApproveChangeRequest, opts ...grpc.CallOption) (*ApproveChangeResponse, error)
 	// RejectChange discards a pending change.
 	RejectChange(ctx context.Context, in *RejectChangeRequest, opts ...grpc.CallOption) (*RejectChangeResponse, error)
+	// GetDecision returns a decision of the decision log, explained again
+	// from its recorded input (docs/policy-change.md).
+	GetDecision(ctx context.Context, in *GetDecisionRequest, opts ...grpc.CallOption) (*GetDecisionResponse, error)
 }
 
 type policyAdminServiceClient struct {
@@ -274,6 +278,16 @@ func (c *policyAdminServiceClient) RejectChange(ctx context.Context, in *RejectC
 	return out, nil
 }
 
+func (c *policyAdminServiceClient) GetDecision(ctx context.Context, in *GetDecisionRequest, opts ...grpc.CallOption) (*GetDecisionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDecisionResponse)
+	err := c.cc.Invoke(ctx, PolicyAdminService_GetDecision_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PolicyAdminServiceServer is the server API for PolicyAdminService service.
 // All implementations must embed UnimplementedPolicyAdminServiceServer
 // for forward compatibility.
@@ -316,6 +330,9 @@ type PolicyAdminServiceServer interface {
 	ApproveChange(context.Context, *ApproveChangeRequest) (*ApproveChangeResponse, error)
 	// RejectChange discards a pending change.
 	RejectChange(context.Context, *RejectChangeRequest) (*RejectChangeResponse, error)
+	// GetDecision returns a decision of the decision log, explained again
+	// from its recorded input (docs/policy-change.md).
+	GetDecision(context.Context, *GetDecisionRequest) (*GetDecisionResponse, error)
 	mustEmbedUnimplementedPolicyAdminServiceServer()
 }
 
@@ -379,6 +396,9 @@ func (UnimplementedPolicyAdminServiceServer) ApproveChange(context.Context, *App
 }
 func (UnimplementedPolicyAdminServiceServer) RejectChange(context.Context, *RejectChangeRequest) (*RejectChangeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RejectChange not implemented")
+}
+func (UnimplementedPolicyAdminServiceServer) GetDecision(context.Context, *GetDecisionRequest) (*GetDecisionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDecision not implemented")
 }
 func (UnimplementedPolicyAdminServiceServer) mustEmbedUnimplementedPolicyAdminServiceServer() {}
 func (UnimplementedPolicyAdminServiceServer) testEmbeddedByValue()                            {}
@@ -714,6 +734,24 @@ func _PolicyAdminService_RejectChange_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PolicyAdminService_GetDecision_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDecisionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyAdminServiceServer).GetDecision(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyAdminService_GetDecision_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyAdminServiceServer).GetDecision(ctx, req.(*GetDecisionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PolicyAdminService_ServiceDesc is the grpc.ServiceDesc for PolicyAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -788,6 +826,10 @@ var PolicyAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RejectChange",
 			Handler:    _PolicyAdminService_RejectChange_Handler,
+		},
+		{
+			MethodName: "GetDecision",
+			Handler:    _PolicyAdminService_GetDecision_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -7,6 +7,7 @@
 //	iplists   AddIPRule, RemoveIPRule, ListIPRules, ImportIPList
 //	users     GetUserProfile, ResetUserMFA, UnsuspendUser,
 //	          ExportUserData, EraseUserData
+//	decisions GetDecision (SetDecisions; without it FAILED_PRECONDITION)
 //
 // Every method is answered by one of them; none is left unimplemented.
 // Authentication happens before (package authn: admin and tenant-admin
@@ -22,9 +23,11 @@ import (
 	"google.golang.org/grpc"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/admin/decisions"
 	"github.com/pdp-dev/pdp/server/internal/admin/iplists"
 	"github.com/pdp-dev/pdp/server/internal/admin/tenants"
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
+	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
 // Server is PolicyAdminService.
@@ -33,6 +36,8 @@ type Server struct {
 	tenants *tenants.Service
 	rules   *iplists.Service
 	users   *users.Service
+	// decisions answers GetDecision; nil until SetDecisions.
+	decisions *decisions.Service
 }
 
 var _ pdpv1.PolicyAdminServiceServer = (*Server)(nil)
@@ -44,6 +49,10 @@ func New(p *tenants.Service, r *iplists.Service, u *users.Service) (*Server, err
 	}
 	return &Server{tenants: p, rules: r, users: u}, nil
 }
+
+// SetDecisions adds the service of GetDecision, before s is registered;
+// without it GetDecision fails with FAILED_PRECONDITION.
+func (s *Server) SetDecisions(d *decisions.Service) { s.decisions = d }
 
 // Register registers s on a gRPC server.
 func (s *Server) Register(g grpc.ServiceRegistrar) {
@@ -138,4 +147,12 @@ func (s *Server) ExportUserData(ctx context.Context, req *pdpv1.ExportUserDataRe
 // EraseUserData implements pdpv1.PolicyAdminServiceServer.
 func (s *Server) EraseUserData(ctx context.Context, req *pdpv1.EraseUserDataRequest) (*pdpv1.EraseUserDataResponse, error) {
 	return s.users.EraseUserData(ctx, req)
+}
+
+// GetDecision implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) GetDecision(ctx context.Context, req *pdpv1.GetDecisionRequest) (*pdpv1.GetDecisionResponse, error) {
+	if s.decisions == nil {
+		return nil, fault.New(fault.FailedPrecondition, "this server finds no decisions by id")
+	}
+	return s.decisions.GetDecision(ctx, req)
 }

@@ -4,15 +4,17 @@ import (
 	"context"
 
 	"github.com/pdp-dev/pdp/server/internal/admin"
+	"github.com/pdp-dev/pdp/server/internal/admin/decisions"
 	"github.com/pdp-dev/pdp/server/internal/admin/tenants"
 	"github.com/pdp-dev/pdp/server/internal/admin/users"
 	"github.com/pdp-dev/pdp/server/internal/compliance"
+	"github.com/pdp-dev/pdp/server/internal/config"
 )
 
 // registerAdmin builds PolicyAdminService over the state and registers it
 // on the gRPC server, and with a shared backend starts reloading the
 // policy set whenever another replica stores a tenant policy.
-func (p *parts) registerAdmin(o options) error {
+func (p *parts) registerAdmin(cfg config.Config, o options) error {
 	reloadSet := func(ctx context.Context) error {
 		_, err := p.loader.Load(ctx)
 		return err
@@ -37,6 +39,12 @@ func (p *parts) registerAdmin(o options) error {
 	if err != nil {
 		return err
 	}
+	dec, err := decisions.New(decisions.Options{Log: cfg.DecisionLog, Engine: p.engine,
+		Tenants: func() map[string]any { return p.loader.Current().Tenants }, Audit: p.state.audit, Now: o.now, Logger: o.logger})
+	if err != nil {
+		return err
+	}
+	srv.SetDecisions(dec)
 	srv.Register(p.grpcServer)
 	srv.Register(p.console.server)
 	if w := p.state.store.PolicyChanges; w != nil {

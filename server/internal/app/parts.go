@@ -148,7 +148,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	pdpv1.RegisterDecisionServiceServer(p.grpcServer, svc)
 	p.console = newConsoleParts(cfg, o, tp, p)
 	pdpv1.RegisterDecisionServiceServer(p.console.server, svc)
-	if err := p.registerAdmin(o); err != nil {
+	if err := p.registerAdmin(cfg, o); err != nil {
 		return nil, err
 	}
 	// The gateway doors: Envoy ext_authz on gRPC, /v1/forward-auth on HTTP.

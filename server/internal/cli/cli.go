@@ -43,6 +43,7 @@ func commands() []command {
 		{"report", "tell a running server about a login, MFA or activity event", runReport},
 		{"test", "run Rego unit tests of policy modules (as opa test)", runTest},
 		{"compliance", "report a tenant's compliance findings", runCompliance},
+		{"explain", "explain a logged decision by its id, evaluated again by a running server", runExplain},
 		{"replay", "decide logged decisions again with a candidate policy set and report what changes", runReplay},
 		{"keygen", "create an API key and its --api-keys entry", runKeygen},
 		{"audit", "verify the audit log's hash chain and checkpoints (audit verify, audit keygen)", runAudit},

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	"gopkg.in/natefinch/lumberjack.v2"
 
@@ -72,3 +76,38 @@ func (f *file) cutTornLine() error { return cutTornLine(f.Filename) }
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
+
+// Files are the files of a decision log destination, the current one
+// first and then its rotated backups (plain or gzipped), newest first;
+// nil for Stdout. The current file is listed whether or not it exists.
+func Files(dest string) ([]string, error) {
+	if dest == "" || dest == Stdout {
+		return nil, nil
+	}
+	dir, base := filepath.Split(dest)
+	ext := filepath.Ext(base)
+	prefix := strings.TrimSuffix(base, ext) + "-"
+	entries, err := os.ReadDir(filepath.Clean(dir + "."))
+	if err != nil {
+		return nil, err
+	}
+	var backups []string
+	for _, e := range entries {
+		// lumberjack names a backup name-<UTC time>.ext, gzipped .ext.gz.
+		n := e.Name()
+		if !e.Type().IsRegular() || !strings.HasPrefix(n, prefix) ||
+			!(strings.HasSuffix(n, ext) || strings.HasSuffix(n, ext+".gz")) {
+			continue
+		}
+		if _, err := time.Parse(backupTimeFormat, strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(n, prefix), ".gz"), ext)); err != nil {
+			continue
+		}
+		backups = append(backups, filepath.Join(dir, n))
+	}
+	slices.Sort(backups)
+	slices.Reverse(backups)
+	return append([]string{dest}, backups...), nil
+}
+
+// backupTimeFormat is the time in the name of a rotated file.
+const backupTimeFormat = "2006-01-02T15-04-05.000"

@@ -24,6 +24,7 @@ import (
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
@@ -96,6 +97,18 @@ const (
 // ip_allowlist is allowed (a recorded allow stays, its source not being
 // recorded).
 func (c *Candidate) Decide(ctx context.Context, input map[string]any, masked []string) (*decision.Decision, []string, error) {
+	in, approx := prepare(input, masked, c.lists)
+	d, err := c.engine.Evaluate(ctx, in, c.revision)
+	if err != nil {
+		return nil, approx, err
+	}
+	return d, approx, nil
+}
+
+// prepare is the input to decide a recorded one again with (see
+// Candidate.Decide), and the fields it is approximate in; lists nil takes
+// the IP list verdicts as recorded.
+func prepare(input map[string]any, masked []string, lists *ipset.Snapshot) (map[string]any, []string) {
 	in := maps.Clone(input)
 	approx := slices.Clone(masked)
 	network, _ := in["network"].(map[string]any)
@@ -106,7 +119,7 @@ func (c *Candidate) Decide(ctx context.Context, input map[string]any, masked []s
 		in["network"] = network
 		ipText = ""
 	}
-	if sig, ok := in["signals"].(map[string]any); ok {
+	if sig, ok := in["signals"].(map[string]any); ok && lists != nil {
 		if ip, ok := sig["ip"].(map[string]any); ok {
 			tenant, _ := in["tenant"].(string)
 			env, _ := in["environment"].(string)
@@ -115,25 +128,20 @@ func (c *Candidate) Decide(ctx context.Context, input map[string]any, masked []s
 				approx = append(approx, ApproxIPLists)
 			} else {
 				sig = maps.Clone(sig)
-				sig["ip"] = c.ipVerdicts(ip, tenant, env, addr, inputTime(in))
+				sig["ip"] = ipVerdicts(lists, ip, tenant, env, addr, inputTime(in))
 				in["signals"] = sig
 			}
 		}
 	}
 	slices.Sort(approx)
-	approx = slices.Compact(approx)
-	d, err := c.engine.Evaluate(ctx, in, c.revision)
-	if err != nil {
-		return nil, approx, err
-	}
-	return d, approx, nil
+	return in, slices.Compact(approx)
 }
 
 // ipVerdicts are the recorded IP list verdicts with the tenant policy's
 // replaced by the candidate's.
-func (c *Candidate) ipVerdicts(recorded map[string]any, tenant, env string, addr netip.Addr, at time.Time) map[string]any {
+func ipVerdicts(lists *ipset.Snapshot, recorded map[string]any, tenant, env string, addr netip.Addr, at time.Time) map[string]any {
 	out := maps.Clone(recorded)
-	r := c.lists.Lookup(tenant, env, addr, at)
+	r := lists.Lookup(tenant, env, addr, at)
 	denied, _ := recorded["denied"].(bool)
 	deniedBy, _ := recorded["denied_by"].(string)
 	if denied && strings.HasSuffix(deniedBy, "("+ipset.SourceTenantPolicy+")") {
@@ -175,3 +183,45 @@ func inputTime(in map[string]any) time.Time {
 	}
 	return time.Time{}
 }
+
+// Explained is a recorded decision evaluated again with its explanation.
+type Explained struct {
+	// Decision is the decision evaluated again, with Explanation; its
+	// PolicyRevision is the revision that evaluated it.
+	Decision *decision.Decision
+	// RecordedRevision is true when that is the recorded revision, false
+	// when the engine no longer held it and its current set evaluated.
+	RecordedRevision bool
+	// Approximate are the fields of the input it is approximate in.
+	Approximate []string
+}
+
+// Explain evaluates a recorded decision again from its input, asking for
+// the explanation, with the revision that decided it when e still holds
+// it, the IP list verdicts as recorded. Else e's current set evaluates
+// it, whose data.tenants document current returns: the verdicts of the
+// tenant policies' own IP lists are then looked up in its lists, as
+// Candidate.Decide does.
+func Explain(ctx context.Context, e *engine.Engine, r *Record, current func() map[string]any) (*Explained, error) {
+	if r.Input == nil {
+		return nil, errNoInput
+	}
+	var lists *ipset.Snapshot
+	if !e.Knows(r.PolicyRevision) && current != nil {
+		var err error
+		if lists, err = ipset.FromTenantPolicies(current()); err != nil {
+			return nil, fault.Wrap(err, fault.Internal, "the IP lists of the tenant policies")
+		}
+	}
+	in, approx := prepare(r.Input, r.Masked, lists)
+	in["explain"] = true
+	d, err := e.Evaluate(ctx, in, r.PolicyRevision)
+	if err != nil {
+		return nil, err
+	}
+	return &Explained{Decision: d, RecordedRevision: d.PolicyRevision == r.PolicyRevision, Approximate: approx}, nil
+}
+
+// errNoInput is Explain's error for a line without an input.
+var errNoInput = fault.New(fault.FailedPrecondition,
+	"the decision was logged without its input (start pdp serve with --decision-log-inputs), so it cannot be evaluated again")

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -112,7 +114,7 @@ func Read(name string, r io.Reader, fn func(*Record) error) error {
 // the order given; nil when none holds it.
 func FindDecision(paths []string, id string) (*Record, error) {
 	var found *Record
-	errFound := fmt.Errorf("found")
+	errFound := errors.New("found")
 	for _, p := range paths {
 		err := ReadFile(p, func(r *Record) error {
 			if r.DecisionID == id {
@@ -124,7 +126,8 @@ func FindDecision(paths []string, id string) (*Record, error) {
 		if found != nil {
 			return found, nil
 		}
-		if err != nil {
+		// The current file may not exist yet, or have just been rotated.
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
