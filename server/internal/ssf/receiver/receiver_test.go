@@ -46,7 +46,7 @@ func (g *rig) clock() time.Time {
 
 // newRig configures stream "idp" of tenant acme for the issuer and
 // audience, with extra YAML lines, clock at now.
-func newRig(t *testing.T, iss, aud string, now time.Time, extra string) *rig {
+func newRig(t testing.TB, iss, aud string, now time.Time, extra string) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	g := &rig{store: memory.NewSSF(), audit: memory.New(memory.Options{}).AuditLog(), now: now}
