@@ -22,7 +22,8 @@ type responders struct {
 
 // openResponders opens the GeoIP database (--geoip-db) and starts incident
 // response on the state's store and IP lists, with the webhook of
-// --notify-url when given.
+// --notify-url when given. On error, what it opened is closed by the
+// state's close.
 func (s *state) openResponders(cfg config.Config, o options) error {
 	s.drainTimeout = cfg.ShutdownTimeout
 	if cfg.GeoIPDB != "" {
@@ -38,7 +39,6 @@ func (s *state) openResponders(cfg config.Config, o options) error {
 		if cfg.NotifySecretFile != "" {
 			var err error
 			if secret, err = incident.ReadSecretFile(cfg.NotifySecretFile); err != nil {
-				s.closeResponders()
 				return err
 			}
 		}
@@ -50,7 +50,6 @@ func (s *state) openResponders(cfg config.Config, o options) error {
 			Logger:    o.logger,
 		})
 		if err != nil {
-			s.closeResponders()
 			return fmt.Errorf("--notify-url: %w", err)
 		}
 		notifier = hook
@@ -67,7 +66,6 @@ func (s *state) openResponders(cfg config.Config, o options) error {
 		if notifier != nil {
 			_ = notifier.Close(context.Background())
 		}
-		s.closeResponders()
 		return err
 	}
 	s.incident = r

@@ -37,7 +37,9 @@ type state struct {
 	ssf *sharedSignals
 }
 
-func openState(cfg config.Config, o options) (*state, error) {
+// openState opens the backend and what is kept beside it; on error it
+// closes what it opened.
+func openState(cfg config.Config, o options) (_ *state, err error) {
 	spec, err := config.ParseStore(cfg.Store)
 	if err != nil {
 		return nil, fmt.Errorf("--store: %w", err)
@@ -47,26 +49,21 @@ func openState(cfg config.Config, o options) (*state, error) {
 		return nil, err
 	}
 	s := &state{store: st, ips: ipset.NewSet(nil), logger: o.logger}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
 	if s.checkpoints, s.audit, err = openCheckpoints(cfg, o, st.Audit); err != nil {
-		_ = st.Close()
 		return nil, err
 	}
-	if err := s.openIPRules(o); err != nil {
-		s.closeCheckpoints()
-		_ = st.Close()
+	if err = s.openIPRules(o); err != nil {
 		return nil, err
 	}
-	if err := s.openResponders(cfg, o); err != nil {
-		s.ipRules.close()
-		s.closeCheckpoints()
-		_ = st.Close()
+	if err = s.openResponders(cfg, o); err != nil {
 		return nil, err
 	}
 	if s.ssf, err = openSharedSignals(cfg, o, s); err != nil {
-		s.closeResponders()
-		s.ipRules.close()
-		s.closeCheckpoints()
-		_ = st.Close()
 		return nil, err
 	}
 	def := signals.SettingsFunc(signals.DefaultSettings)
@@ -91,6 +88,8 @@ func (s *state) onLoad(set reload.Set) {
 
 func (s *state) ping(ctx context.Context) error { return s.store.State.Ping(ctx) }
 
+// close closes what openState opened, in reverse; parts never opened are
+// skipped.
 func (s *state) close() {
 	s.ssf.stop()
 	s.closeResponders()
