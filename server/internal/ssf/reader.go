@@ -41,25 +41,24 @@ func (r *Reader) Read(ctx context.Context, req *decision.Request, at time.Time, 
 	bp := r.bufs.Get().(*[]Effect)
 	defer r.bufs.Put(bp)
 	list, err := r.store.Read(ctx, req.Tenant, Keys(m), at, (*bp)[:0])
-	*bp = list[:0]
+	defer func() { *bp = list[:0] }()
 	if err != nil {
 		return err
 	}
-	newest := map[string]int{}
-	var matched []Effect
+	// Matching effects are few; the newest of a state is found by a scan.
+	matched := list[:0]
 	for _, e := range list {
 		if !e.Subject.Matches(m) {
 			continue
 		}
 		if k := stateKind(e.Event); k != "" {
-			if i, ok := newest[k]; ok {
-				if matched[i].At.After(e.At) {
-					continue
+			i := slices.IndexFunc(matched, func(x Effect) bool { return stateKind(x.Event) == k })
+			if i >= 0 {
+				if !matched[i].At.After(e.At) {
+					matched[i] = e
 				}
-				matched[i] = e
 				continue
 			}
-			newest[k] = len(matched)
 		}
 		matched = append(matched, e)
 	}
