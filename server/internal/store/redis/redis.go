@@ -44,6 +44,8 @@
 //	pdp:{acme}:ip:ADDR    hash: d = IP failure record, v = version
 //	pdp:{acme}:uip:USER   sorted set: the IPs the user failed from
 //	pdp:{acme}:sso        string: SSO status JSON
+//	pdp:{acme}:ssf:BUCKET hash: Shared Signals effects (see SSF)
+//	pdp:{acme}:ssfjti:... hash: an applied SET's jti, for its replay window
 //	pdp:changes           Pub/Sub channel of Notifier
 //
 // Profiles and IP records are encoded in the compact binary form of
