@@ -2187,6 +2187,228 @@ func (x *AuditEvent) GetHash() string {
 	return ""
 }
 
+// VerifyAuditLogRequest asks for a check of the whole audit chain.
+type VerifyAuditLogRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyAuditLogRequest) Reset() {
+	*x = VerifyAuditLogRequest{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyAuditLogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyAuditLogRequest) ProtoMessage() {}
+
+func (x *VerifyAuditLogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyAuditLogRequest.ProtoReflect.Descriptor instead.
+func (*VerifyAuditLogRequest) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{32}
+}
+
+// VerifyAuditLogResponse is what the check found, as `pdp audit verify`
+// reports it.
+type VerifyAuditLogResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Events checked and found sound, from the first.
+	Events uint64 `protobuf:"varint,1,opt,name=events,proto3" json:"events,omitempty"`
+	// Hash of the last sound event; empty for an empty log.
+	Head string `protobuf:"bytes,2,opt,name=head,proto3" json:"head,omitempty"`
+	// True when every record matches its hash, links to the one before and
+	// the chain ends at the head the log keeps.
+	Intact bool `protobuf:"varint,3,opt,name=intact,proto3" json:"intact,omitempty"`
+	// The first broken link, described; empty when intact.
+	Broken string `protobuf:"bytes,4,opt,name=broken,proto3" json:"broken,omitempty"`
+	// The latest signed checkpoint; unset when --audit-checkpoints is off or
+	// none was written yet.
+	LatestCheckpoint *AuditCheckpoint `protobuf:"bytes,5,opt,name=latest_checkpoint,json=latestCheckpoint,proto3" json:"latest_checkpoint,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *VerifyAuditLogResponse) Reset() {
+	*x = VerifyAuditLogResponse{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyAuditLogResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyAuditLogResponse) ProtoMessage() {}
+
+func (x *VerifyAuditLogResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyAuditLogResponse.ProtoReflect.Descriptor instead.
+func (*VerifyAuditLogResponse) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *VerifyAuditLogResponse) GetEvents() uint64 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
+func (x *VerifyAuditLogResponse) GetHead() string {
+	if x != nil {
+		return x.Head
+	}
+	return ""
+}
+
+func (x *VerifyAuditLogResponse) GetIntact() bool {
+	if x != nil {
+		return x.Intact
+	}
+	return false
+}
+
+func (x *VerifyAuditLogResponse) GetBroken() string {
+	if x != nil {
+		return x.Broken
+	}
+	return ""
+}
+
+func (x *VerifyAuditLogResponse) GetLatestCheckpoint() *AuditCheckpoint {
+	if x != nil {
+		return x.LatestCheckpoint
+	}
+	return nil
+}
+
+// AuditCheckpoint is one signed head of the audit chain.
+type AuditCheckpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sequence number of the head it signs.
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Hash of the event at seq.
+	Hash string `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	// Id of the event at seq.
+	EventId string `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// When it was signed.
+	Time *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// Thumbprint of the signing key (RFC 7638).
+	KeyId string `protobuf:"bytes,5,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// True when the chain still holds the event the checkpoint signed.
+	Held bool `protobuf:"varint,6,opt,name=held,proto3" json:"held,omitempty"`
+	// What the chain holds instead, when not held.
+	Problem       string `protobuf:"bytes,7,opt,name=problem,proto3" json:"problem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditCheckpoint) Reset() {
+	*x = AuditCheckpoint{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditCheckpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditCheckpoint) ProtoMessage() {}
+
+func (x *AuditCheckpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditCheckpoint.ProtoReflect.Descriptor instead.
+func (*AuditCheckpoint) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *AuditCheckpoint) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *AuditCheckpoint) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *AuditCheckpoint) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *AuditCheckpoint) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AuditCheckpoint) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *AuditCheckpoint) GetHeld() bool {
+	if x != nil {
+		return x.Held
+	}
+	return false
+}
+
+func (x *AuditCheckpoint) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
+}
+
 // GetUserProfileRequest names a user.
 type GetUserProfileRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2202,7 +2424,7 @@ type GetUserProfileRequest struct {
 
 func (x *GetUserProfileRequest) Reset() {
 	*x = GetUserProfileRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[32]
+	mi := &file_pdp_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2214,7 +2436,7 @@ func (x *GetUserProfileRequest) String() string {
 func (*GetUserProfileRequest) ProtoMessage() {}
 
 func (x *GetUserProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[32]
+	mi := &file_pdp_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2227,7 +2449,7 @@ func (x *GetUserProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetUserProfileRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetUserProfileRequest) GetTenant() string {
@@ -2262,7 +2484,7 @@ type GetUserProfileResponse struct {
 
 func (x *GetUserProfileResponse) Reset() {
 	*x = GetUserProfileResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[33]
+	mi := &file_pdp_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2274,7 +2496,7 @@ func (x *GetUserProfileResponse) String() string {
 func (*GetUserProfileResponse) ProtoMessage() {}
 
 func (x *GetUserProfileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[33]
+	mi := &file_pdp_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2287,7 +2509,7 @@ func (x *GetUserProfileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserProfileResponse.ProtoReflect.Descriptor instead.
 func (*GetUserProfileResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetUserProfileResponse) GetProfile() *UserProfile {
@@ -2312,7 +2534,7 @@ type ResetUserMFARequest struct {
 
 func (x *ResetUserMFARequest) Reset() {
 	*x = ResetUserMFARequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[34]
+	mi := &file_pdp_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2324,7 +2546,7 @@ func (x *ResetUserMFARequest) String() string {
 func (*ResetUserMFARequest) ProtoMessage() {}
 
 func (x *ResetUserMFARequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[34]
+	mi := &file_pdp_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2337,7 +2559,7 @@ func (x *ResetUserMFARequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetUserMFARequest.ProtoReflect.Descriptor instead.
 func (*ResetUserMFARequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ResetUserMFARequest) GetTenant() string {
@@ -2372,7 +2594,7 @@ type ResetUserMFAResponse struct {
 
 func (x *ResetUserMFAResponse) Reset() {
 	*x = ResetUserMFAResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[35]
+	mi := &file_pdp_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2606,7 @@ func (x *ResetUserMFAResponse) String() string {
 func (*ResetUserMFAResponse) ProtoMessage() {}
 
 func (x *ResetUserMFAResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[35]
+	mi := &file_pdp_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2619,7 @@ func (x *ResetUserMFAResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetUserMFAResponse.ProtoReflect.Descriptor instead.
 func (*ResetUserMFAResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ResetUserMFAResponse) GetProfile() *UserProfile {
@@ -2422,7 +2644,7 @@ type UnsuspendUserRequest struct {
 
 func (x *UnsuspendUserRequest) Reset() {
 	*x = UnsuspendUserRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[36]
+	mi := &file_pdp_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2434,7 +2656,7 @@ func (x *UnsuspendUserRequest) String() string {
 func (*UnsuspendUserRequest) ProtoMessage() {}
 
 func (x *UnsuspendUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[36]
+	mi := &file_pdp_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2447,7 +2669,7 @@ func (x *UnsuspendUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsuspendUserRequest.ProtoReflect.Descriptor instead.
 func (*UnsuspendUserRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UnsuspendUserRequest) GetTenant() string {
@@ -2482,7 +2704,7 @@ type UnsuspendUserResponse struct {
 
 func (x *UnsuspendUserResponse) Reset() {
 	*x = UnsuspendUserResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[37]
+	mi := &file_pdp_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2494,7 +2716,7 @@ func (x *UnsuspendUserResponse) String() string {
 func (*UnsuspendUserResponse) ProtoMessage() {}
 
 func (x *UnsuspendUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[37]
+	mi := &file_pdp_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2507,7 +2729,7 @@ func (x *UnsuspendUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsuspendUserResponse.ProtoReflect.Descriptor instead.
 func (*UnsuspendUserResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UnsuspendUserResponse) GetProfile() *UserProfile {
@@ -2532,7 +2754,7 @@ type ExportUserDataRequest struct {
 
 func (x *ExportUserDataRequest) Reset() {
 	*x = ExportUserDataRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[38]
+	mi := &file_pdp_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2544,7 +2766,7 @@ func (x *ExportUserDataRequest) String() string {
 func (*ExportUserDataRequest) ProtoMessage() {}
 
 func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[38]
+	mi := &file_pdp_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2557,7 +2779,7 @@ func (x *ExportUserDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportUserDataRequest.ProtoReflect.Descriptor instead.
 func (*ExportUserDataRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ExportUserDataRequest) GetTenant() string {
@@ -2594,7 +2816,7 @@ type ExportUserDataResponse struct {
 
 func (x *ExportUserDataResponse) Reset() {
 	*x = ExportUserDataResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[39]
+	mi := &file_pdp_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2606,7 +2828,7 @@ func (x *ExportUserDataResponse) String() string {
 func (*ExportUserDataResponse) ProtoMessage() {}
 
 func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[39]
+	mi := &file_pdp_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2619,7 +2841,7 @@ func (x *ExportUserDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportUserDataResponse.ProtoReflect.Descriptor instead.
 func (*ExportUserDataResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ExportUserDataResponse) GetProfile() *UserProfile {
@@ -2651,7 +2873,7 @@ type EraseUserDataRequest struct {
 
 func (x *EraseUserDataRequest) Reset() {
 	*x = EraseUserDataRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[40]
+	mi := &file_pdp_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2663,7 +2885,7 @@ func (x *EraseUserDataRequest) String() string {
 func (*EraseUserDataRequest) ProtoMessage() {}
 
 func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[40]
+	mi := &file_pdp_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2676,7 +2898,7 @@ func (x *EraseUserDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseUserDataRequest.ProtoReflect.Descriptor instead.
 func (*EraseUserDataRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *EraseUserDataRequest) GetTenant() string {
@@ -2711,7 +2933,7 @@ type EraseUserDataResponse struct {
 
 func (x *EraseUserDataResponse) Reset() {
 	*x = EraseUserDataResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[41]
+	mi := &file_pdp_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2723,7 +2945,7 @@ func (x *EraseUserDataResponse) String() string {
 func (*EraseUserDataResponse) ProtoMessage() {}
 
 func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[41]
+	mi := &file_pdp_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2736,7 +2958,7 @@ func (x *EraseUserDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseUserDataResponse.ProtoReflect.Descriptor instead.
 func (*EraseUserDataResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *EraseUserDataResponse) GetRecordsRemoved() uint64 {
@@ -2781,7 +3003,7 @@ type UserProfile struct {
 
 func (x *UserProfile) Reset() {
 	*x = UserProfile{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[42]
+	mi := &file_pdp_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2793,7 +3015,7 @@ func (x *UserProfile) String() string {
 func (*UserProfile) ProtoMessage() {}
 
 func (x *UserProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[42]
+	mi := &file_pdp_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2806,7 +3028,7 @@ func (x *UserProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserProfile.ProtoReflect.Descriptor instead.
 func (*UserProfile) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *UserProfile) GetTenant() string {
@@ -2915,7 +3137,7 @@ type KnownDevice struct {
 
 func (x *KnownDevice) Reset() {
 	*x = KnownDevice{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[43]
+	mi := &file_pdp_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2927,7 +3149,7 @@ func (x *KnownDevice) String() string {
 func (*KnownDevice) ProtoMessage() {}
 
 func (x *KnownDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[43]
+	mi := &file_pdp_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2940,7 +3162,7 @@ func (x *KnownDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KnownDevice.ProtoReflect.Descriptor instead.
 func (*KnownDevice) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *KnownDevice) GetId() string {
@@ -2977,7 +3199,7 @@ type KnownCountry struct {
 
 func (x *KnownCountry) Reset() {
 	*x = KnownCountry{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[44]
+	mi := &file_pdp_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2989,7 +3211,7 @@ func (x *KnownCountry) String() string {
 func (*KnownCountry) ProtoMessage() {}
 
 func (x *KnownCountry) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[44]
+	mi := &file_pdp_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3002,7 +3224,7 @@ func (x *KnownCountry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KnownCountry.ProtoReflect.Descriptor instead.
 func (*KnownCountry) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *KnownCountry) GetCountry() string {
@@ -3038,7 +3260,7 @@ type LoginRecord struct {
 
 func (x *LoginRecord) Reset() {
 	*x = LoginRecord{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[45]
+	mi := &file_pdp_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3050,7 +3272,7 @@ func (x *LoginRecord) String() string {
 func (*LoginRecord) ProtoMessage() {}
 
 func (x *LoginRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[45]
+	mi := &file_pdp_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3063,7 +3285,7 @@ func (x *LoginRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRecord.ProtoReflect.Descriptor instead.
 func (*LoginRecord) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *LoginRecord) GetTime() *timestamppb.Timestamp {
@@ -3115,7 +3337,7 @@ type GetDecisionRequest struct {
 
 func (x *GetDecisionRequest) Reset() {
 	*x = GetDecisionRequest{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[46]
+	mi := &file_pdp_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3127,7 +3349,7 @@ func (x *GetDecisionRequest) String() string {
 func (*GetDecisionRequest) ProtoMessage() {}
 
 func (x *GetDecisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[46]
+	mi := &file_pdp_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3140,7 +3362,7 @@ func (x *GetDecisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDecisionRequest.ProtoReflect.Descriptor instead.
 func (*GetDecisionRequest) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{46}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetDecisionRequest) GetDecisionId() string {
@@ -3181,7 +3403,7 @@ type GetDecisionResponse struct {
 
 func (x *GetDecisionResponse) Reset() {
 	*x = GetDecisionResponse{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[47]
+	mi := &file_pdp_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3193,7 +3415,7 @@ func (x *GetDecisionResponse) String() string {
 func (*GetDecisionResponse) ProtoMessage() {}
 
 func (x *GetDecisionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[47]
+	mi := &file_pdp_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3206,7 +3428,7 @@ func (x *GetDecisionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDecisionResponse.ProtoReflect.Descriptor instead.
 func (*GetDecisionResponse) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{47}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetDecisionResponse) GetRecorded() *RecordedDecision {
@@ -3275,7 +3497,7 @@ type RecordedDecision struct {
 
 func (x *RecordedDecision) Reset() {
 	*x = RecordedDecision{}
-	mi := &file_pdp_v1_admin_proto_msgTypes[48]
+	mi := &file_pdp_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3287,7 +3509,7 @@ func (x *RecordedDecision) String() string {
 func (*RecordedDecision) ProtoMessage() {}
 
 func (x *RecordedDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_pdp_v1_admin_proto_msgTypes[48]
+	mi := &file_pdp_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3300,7 +3522,7 @@ func (x *RecordedDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordedDecision.ProtoReflect.Descriptor instead.
 func (*RecordedDecision) Descriptor() ([]byte, []int) {
-	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{48}
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *RecordedDecision) GetDecisionId() string {
@@ -3532,7 +3754,22 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\x05after\x18\t \x01(\v2\x17.google.protobuf.StructR\x05after\x12\x1b\n" +
 	"\tprev_hash\x18\n" +
 	" \x01(\tR\bprevHash\x12\x12\n" +
-	"\x04hash\x18\v \x01(\tR\x04hash\"o\n" +
+	"\x04hash\x18\v \x01(\tR\x04hash\"\x17\n" +
+	"\x15VerifyAuditLogRequest\"\xba\x01\n" +
+	"\x16VerifyAuditLogResponse\x12\x16\n" +
+	"\x06events\x18\x01 \x01(\x04R\x06events\x12\x12\n" +
+	"\x04head\x18\x02 \x01(\tR\x04head\x12\x16\n" +
+	"\x06intact\x18\x03 \x01(\bR\x06intact\x12\x16\n" +
+	"\x06broken\x18\x04 \x01(\tR\x06broken\x12D\n" +
+	"\x11latest_checkpoint\x18\x05 \x01(\v2\x17.pdp.v1.AuditCheckpointR\x10latestCheckpoint\"\xc7\x01\n" +
+	"\x0fAuditCheckpoint\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\x12\x19\n" +
+	"\bevent_id\x18\x03 \x01(\tR\aeventId\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x15\n" +
+	"\x06key_id\x18\x05 \x01(\tR\x05keyId\x12\x12\n" +
+	"\x04held\x18\x06 \x01(\bR\x04held\x12\x18\n" +
+	"\aproblem\x18\a \x01(\tR\aproblem\"o\n" +
 	"\x15GetUserProfileRequest\x12\x1b\n" +
 	"\x06tenant\x18\x01 \x01(\tB\x03\xe0A\x02R\x06tenant\x12\x1c\n" +
 	"\auser_id\x18\x02 \x01(\tB\x03\xe0A\x02R\x06userId\x12\x1b\n" +
@@ -3631,7 +3868,7 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\x13IP_LIST_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rIP_LIST_ALLOW\x10\x01\x12\x10\n" +
 	"\fIP_LIST_DENY\x10\x02\x12\x16\n" +
-	"\x12IP_LIST_SUSPICIOUS\x10\x032\xe3\v\n" +
+	"\x12IP_LIST_SUSPICIOUS\x10\x032\xb4\f\n" +
 	"\x12PolicyAdminService\x12R\n" +
 	"\x0fGetTenantPolicy\x12\x1e.pdp.v1.GetTenantPolicyRequest\x1a\x1f.pdp.v1.GetTenantPolicyResponse\x12R\n" +
 	"\x0fPutTenantPolicy\x12\x1e.pdp.v1.PutTenantPolicyRequest\x1a\x1f.pdp.v1.PutTenantPolicyResponse\x12F\n" +
@@ -3643,6 +3880,7 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\fSetSSOStatus\x12\x1b.pdp.v1.SetSSOStatusRequest\x1a\x1c.pdp.v1.SetSSOStatusResponse\x12U\n" +
 	"\x10ComplianceReport\x12\x1f.pdp.v1.ComplianceReportRequest\x1a .pdp.v1.ComplianceReportResponse\x12R\n" +
 	"\x0fListAuditEvents\x12\x1e.pdp.v1.ListAuditEventsRequest\x1a\x1f.pdp.v1.ListAuditEventsResponse\x12O\n" +
+	"\x0eVerifyAuditLog\x12\x1d.pdp.v1.VerifyAuditLogRequest\x1a\x1e.pdp.v1.VerifyAuditLogResponse\x12O\n" +
 	"\x0eGetUserProfile\x12\x1d.pdp.v1.GetUserProfileRequest\x1a\x1e.pdp.v1.GetUserProfileResponse\x12I\n" +
 	"\fResetUserMFA\x12\x1b.pdp.v1.ResetUserMFARequest\x1a\x1c.pdp.v1.ResetUserMFAResponse\x12L\n" +
 	"\rUnsuspendUser\x12\x1c.pdp.v1.UnsuspendUserRequest\x1a\x1d.pdp.v1.UnsuspendUserResponse\x12O\n" +
@@ -3666,7 +3904,7 @@ func file_pdp_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_pdp_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pdp_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_pdp_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_pdp_v1_admin_proto_goTypes = []any{
 	(IPList)(0),                        // 0: pdp.v1.IPList
 	(*GetTenantPolicyRequest)(nil),     // 1: pdp.v1.GetTenantPolicyRequest
@@ -3701,124 +3939,131 @@ var file_pdp_v1_admin_proto_goTypes = []any{
 	(*ListAuditEventsRequest)(nil),     // 30: pdp.v1.ListAuditEventsRequest
 	(*ListAuditEventsResponse)(nil),    // 31: pdp.v1.ListAuditEventsResponse
 	(*AuditEvent)(nil),                 // 32: pdp.v1.AuditEvent
-	(*GetUserProfileRequest)(nil),      // 33: pdp.v1.GetUserProfileRequest
-	(*GetUserProfileResponse)(nil),     // 34: pdp.v1.GetUserProfileResponse
-	(*ResetUserMFARequest)(nil),        // 35: pdp.v1.ResetUserMFARequest
-	(*ResetUserMFAResponse)(nil),       // 36: pdp.v1.ResetUserMFAResponse
-	(*UnsuspendUserRequest)(nil),       // 37: pdp.v1.UnsuspendUserRequest
-	(*UnsuspendUserResponse)(nil),      // 38: pdp.v1.UnsuspendUserResponse
-	(*ExportUserDataRequest)(nil),      // 39: pdp.v1.ExportUserDataRequest
-	(*ExportUserDataResponse)(nil),     // 40: pdp.v1.ExportUserDataResponse
-	(*EraseUserDataRequest)(nil),       // 41: pdp.v1.EraseUserDataRequest
-	(*EraseUserDataResponse)(nil),      // 42: pdp.v1.EraseUserDataResponse
-	(*UserProfile)(nil),                // 43: pdp.v1.UserProfile
-	(*KnownDevice)(nil),                // 44: pdp.v1.KnownDevice
-	(*KnownCountry)(nil),               // 45: pdp.v1.KnownCountry
-	(*LoginRecord)(nil),                // 46: pdp.v1.LoginRecord
-	(*GetDecisionRequest)(nil),         // 47: pdp.v1.GetDecisionRequest
-	(*GetDecisionResponse)(nil),        // 48: pdp.v1.GetDecisionResponse
-	(*RecordedDecision)(nil),           // 49: pdp.v1.RecordedDecision
-	nil,                                // 50: pdp.v1.UserProfile.ActionsSeenEntry
-	(*TenantPolicy)(nil),               // 51: pdp.v1.TenantPolicy
-	(*timestamppb.Timestamp)(nil),      // 52: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),            // 53: google.protobuf.Struct
-	(*CheckResponse)(nil),              // 54: pdp.v1.CheckResponse
-	(Decision)(0),                      // 55: pdp.v1.Decision
+	(*VerifyAuditLogRequest)(nil),      // 33: pdp.v1.VerifyAuditLogRequest
+	(*VerifyAuditLogResponse)(nil),     // 34: pdp.v1.VerifyAuditLogResponse
+	(*AuditCheckpoint)(nil),            // 35: pdp.v1.AuditCheckpoint
+	(*GetUserProfileRequest)(nil),      // 36: pdp.v1.GetUserProfileRequest
+	(*GetUserProfileResponse)(nil),     // 37: pdp.v1.GetUserProfileResponse
+	(*ResetUserMFARequest)(nil),        // 38: pdp.v1.ResetUserMFARequest
+	(*ResetUserMFAResponse)(nil),       // 39: pdp.v1.ResetUserMFAResponse
+	(*UnsuspendUserRequest)(nil),       // 40: pdp.v1.UnsuspendUserRequest
+	(*UnsuspendUserResponse)(nil),      // 41: pdp.v1.UnsuspendUserResponse
+	(*ExportUserDataRequest)(nil),      // 42: pdp.v1.ExportUserDataRequest
+	(*ExportUserDataResponse)(nil),     // 43: pdp.v1.ExportUserDataResponse
+	(*EraseUserDataRequest)(nil),       // 44: pdp.v1.EraseUserDataRequest
+	(*EraseUserDataResponse)(nil),      // 45: pdp.v1.EraseUserDataResponse
+	(*UserProfile)(nil),                // 46: pdp.v1.UserProfile
+	(*KnownDevice)(nil),                // 47: pdp.v1.KnownDevice
+	(*KnownCountry)(nil),               // 48: pdp.v1.KnownCountry
+	(*LoginRecord)(nil),                // 49: pdp.v1.LoginRecord
+	(*GetDecisionRequest)(nil),         // 50: pdp.v1.GetDecisionRequest
+	(*GetDecisionResponse)(nil),        // 51: pdp.v1.GetDecisionResponse
+	(*RecordedDecision)(nil),           // 52: pdp.v1.RecordedDecision
+	nil,                                // 53: pdp.v1.UserProfile.ActionsSeenEntry
+	(*TenantPolicy)(nil),               // 54: pdp.v1.TenantPolicy
+	(*timestamppb.Timestamp)(nil),      // 55: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),            // 56: google.protobuf.Struct
+	(*CheckResponse)(nil),              // 57: pdp.v1.CheckResponse
+	(Decision)(0),                      // 58: pdp.v1.Decision
 }
 var file_pdp_v1_admin_proto_depIdxs = []int32{
-	51, // 0: pdp.v1.GetTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
-	51, // 1: pdp.v1.PutTenantPolicyRequest.policy:type_name -> pdp.v1.TenantPolicy
-	51, // 2: pdp.v1.PutTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
+	54, // 0: pdp.v1.GetTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
+	54, // 1: pdp.v1.PutTenantPolicyRequest.policy:type_name -> pdp.v1.TenantPolicy
+	54, // 2: pdp.v1.PutTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
 	5,  // 3: pdp.v1.PutTenantPolicyResponse.pending_change:type_name -> pdp.v1.PendingChange
-	51, // 4: pdp.v1.PendingChange.policy:type_name -> pdp.v1.TenantPolicy
-	52, // 5: pdp.v1.PendingChange.created_at:type_name -> google.protobuf.Timestamp
+	54, // 4: pdp.v1.PendingChange.policy:type_name -> pdp.v1.TenantPolicy
+	55, // 5: pdp.v1.PendingChange.created_at:type_name -> google.protobuf.Timestamp
 	5,  // 6: pdp.v1.ListPendingChangesResponse.changes:type_name -> pdp.v1.PendingChange
-	51, // 7: pdp.v1.ApproveChangeResponse.policy:type_name -> pdp.v1.TenantPolicy
+	54, // 7: pdp.v1.ApproveChangeResponse.policy:type_name -> pdp.v1.TenantPolicy
 	5,  // 8: pdp.v1.RejectChangeResponse.change:type_name -> pdp.v1.PendingChange
 	14, // 9: pdp.v1.ListTenantsResponse.tenants:type_name -> pdp.v1.TenantSummary
 	0,  // 10: pdp.v1.IPRule.list:type_name -> pdp.v1.IPList
-	52, // 11: pdp.v1.IPRule.expires_at:type_name -> google.protobuf.Timestamp
-	52, // 12: pdp.v1.IPRule.created_at:type_name -> google.protobuf.Timestamp
+	55, // 11: pdp.v1.IPRule.expires_at:type_name -> google.protobuf.Timestamp
+	55, // 12: pdp.v1.IPRule.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 13: pdp.v1.AddIPRuleRequest.list:type_name -> pdp.v1.IPList
-	52, // 14: pdp.v1.AddIPRuleRequest.expires_at:type_name -> google.protobuf.Timestamp
+	55, // 14: pdp.v1.AddIPRuleRequest.expires_at:type_name -> google.protobuf.Timestamp
 	15, // 15: pdp.v1.AddIPRuleResponse.rule:type_name -> pdp.v1.IPRule
 	15, // 16: pdp.v1.RemoveIPRuleResponse.rule:type_name -> pdp.v1.IPRule
 	0,  // 17: pdp.v1.ListIPRulesRequest.list:type_name -> pdp.v1.IPList
 	15, // 18: pdp.v1.ListIPRulesResponse.rules:type_name -> pdp.v1.IPRule
 	0,  // 19: pdp.v1.ImportIPListRequest.list:type_name -> pdp.v1.IPList
 	24, // 20: pdp.v1.ImportIPListResponse.invalid_lines:type_name -> pdp.v1.InvalidLine
-	52, // 21: pdp.v1.SetSSOStatusResponse.changed_at:type_name -> google.protobuf.Timestamp
+	55, // 21: pdp.v1.SetSSOStatusResponse.changed_at:type_name -> google.protobuf.Timestamp
 	29, // 22: pdp.v1.ComplianceReportResponse.findings:type_name -> pdp.v1.ComplianceFinding
-	52, // 23: pdp.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
+	55, // 23: pdp.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
 	32, // 24: pdp.v1.ListAuditEventsResponse.events:type_name -> pdp.v1.AuditEvent
-	52, // 25: pdp.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	53, // 26: pdp.v1.AuditEvent.before:type_name -> google.protobuf.Struct
-	53, // 27: pdp.v1.AuditEvent.after:type_name -> google.protobuf.Struct
-	43, // 28: pdp.v1.GetUserProfileResponse.profile:type_name -> pdp.v1.UserProfile
-	43, // 29: pdp.v1.ResetUserMFAResponse.profile:type_name -> pdp.v1.UserProfile
-	43, // 30: pdp.v1.UnsuspendUserResponse.profile:type_name -> pdp.v1.UserProfile
-	43, // 31: pdp.v1.ExportUserDataResponse.profile:type_name -> pdp.v1.UserProfile
-	32, // 32: pdp.v1.ExportUserDataResponse.audit_events:type_name -> pdp.v1.AuditEvent
-	44, // 33: pdp.v1.UserProfile.devices:type_name -> pdp.v1.KnownDevice
-	45, // 34: pdp.v1.UserProfile.countries:type_name -> pdp.v1.KnownCountry
-	46, // 35: pdp.v1.UserProfile.last_login:type_name -> pdp.v1.LoginRecord
-	50, // 36: pdp.v1.UserProfile.actions_seen:type_name -> pdp.v1.UserProfile.ActionsSeenEntry
-	52, // 37: pdp.v1.UserProfile.suspended_at:type_name -> google.protobuf.Timestamp
-	52, // 38: pdp.v1.UserProfile.mfa_reset_at:type_name -> google.protobuf.Timestamp
-	52, // 39: pdp.v1.KnownDevice.first_seen:type_name -> google.protobuf.Timestamp
-	52, // 40: pdp.v1.KnownDevice.last_seen:type_name -> google.protobuf.Timestamp
-	52, // 41: pdp.v1.KnownCountry.last_seen:type_name -> google.protobuf.Timestamp
-	52, // 42: pdp.v1.LoginRecord.time:type_name -> google.protobuf.Timestamp
-	49, // 43: pdp.v1.GetDecisionResponse.recorded:type_name -> pdp.v1.RecordedDecision
-	54, // 44: pdp.v1.GetDecisionResponse.explained:type_name -> pdp.v1.CheckResponse
-	53, // 45: pdp.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
-	52, // 46: pdp.v1.RecordedDecision.time:type_name -> google.protobuf.Timestamp
-	55, // 47: pdp.v1.RecordedDecision.decision:type_name -> pdp.v1.Decision
-	55, // 48: pdp.v1.RecordedDecision.would_decide:type_name -> pdp.v1.Decision
-	52, // 49: pdp.v1.UserProfile.ActionsSeenEntry.value:type_name -> google.protobuf.Timestamp
-	1,  // 50: pdp.v1.PolicyAdminService.GetTenantPolicy:input_type -> pdp.v1.GetTenantPolicyRequest
-	3,  // 51: pdp.v1.PolicyAdminService.PutTenantPolicy:input_type -> pdp.v1.PutTenantPolicyRequest
-	12, // 52: pdp.v1.PolicyAdminService.ListTenants:input_type -> pdp.v1.ListTenantsRequest
-	16, // 53: pdp.v1.PolicyAdminService.AddIPRule:input_type -> pdp.v1.AddIPRuleRequest
-	18, // 54: pdp.v1.PolicyAdminService.RemoveIPRule:input_type -> pdp.v1.RemoveIPRuleRequest
-	20, // 55: pdp.v1.PolicyAdminService.ListIPRules:input_type -> pdp.v1.ListIPRulesRequest
-	22, // 56: pdp.v1.PolicyAdminService.ImportIPList:input_type -> pdp.v1.ImportIPListRequest
-	25, // 57: pdp.v1.PolicyAdminService.SetSSOStatus:input_type -> pdp.v1.SetSSOStatusRequest
-	27, // 58: pdp.v1.PolicyAdminService.ComplianceReport:input_type -> pdp.v1.ComplianceReportRequest
-	30, // 59: pdp.v1.PolicyAdminService.ListAuditEvents:input_type -> pdp.v1.ListAuditEventsRequest
-	33, // 60: pdp.v1.PolicyAdminService.GetUserProfile:input_type -> pdp.v1.GetUserProfileRequest
-	35, // 61: pdp.v1.PolicyAdminService.ResetUserMFA:input_type -> pdp.v1.ResetUserMFARequest
-	37, // 62: pdp.v1.PolicyAdminService.UnsuspendUser:input_type -> pdp.v1.UnsuspendUserRequest
-	39, // 63: pdp.v1.PolicyAdminService.ExportUserData:input_type -> pdp.v1.ExportUserDataRequest
-	41, // 64: pdp.v1.PolicyAdminService.EraseUserData:input_type -> pdp.v1.EraseUserDataRequest
-	6,  // 65: pdp.v1.PolicyAdminService.ListPendingChanges:input_type -> pdp.v1.ListPendingChangesRequest
-	8,  // 66: pdp.v1.PolicyAdminService.ApproveChange:input_type -> pdp.v1.ApproveChangeRequest
-	10, // 67: pdp.v1.PolicyAdminService.RejectChange:input_type -> pdp.v1.RejectChangeRequest
-	47, // 68: pdp.v1.PolicyAdminService.GetDecision:input_type -> pdp.v1.GetDecisionRequest
-	2,  // 69: pdp.v1.PolicyAdminService.GetTenantPolicy:output_type -> pdp.v1.GetTenantPolicyResponse
-	4,  // 70: pdp.v1.PolicyAdminService.PutTenantPolicy:output_type -> pdp.v1.PutTenantPolicyResponse
-	13, // 71: pdp.v1.PolicyAdminService.ListTenants:output_type -> pdp.v1.ListTenantsResponse
-	17, // 72: pdp.v1.PolicyAdminService.AddIPRule:output_type -> pdp.v1.AddIPRuleResponse
-	19, // 73: pdp.v1.PolicyAdminService.RemoveIPRule:output_type -> pdp.v1.RemoveIPRuleResponse
-	21, // 74: pdp.v1.PolicyAdminService.ListIPRules:output_type -> pdp.v1.ListIPRulesResponse
-	23, // 75: pdp.v1.PolicyAdminService.ImportIPList:output_type -> pdp.v1.ImportIPListResponse
-	26, // 76: pdp.v1.PolicyAdminService.SetSSOStatus:output_type -> pdp.v1.SetSSOStatusResponse
-	28, // 77: pdp.v1.PolicyAdminService.ComplianceReport:output_type -> pdp.v1.ComplianceReportResponse
-	31, // 78: pdp.v1.PolicyAdminService.ListAuditEvents:output_type -> pdp.v1.ListAuditEventsResponse
-	34, // 79: pdp.v1.PolicyAdminService.GetUserProfile:output_type -> pdp.v1.GetUserProfileResponse
-	36, // 80: pdp.v1.PolicyAdminService.ResetUserMFA:output_type -> pdp.v1.ResetUserMFAResponse
-	38, // 81: pdp.v1.PolicyAdminService.UnsuspendUser:output_type -> pdp.v1.UnsuspendUserResponse
-	40, // 82: pdp.v1.PolicyAdminService.ExportUserData:output_type -> pdp.v1.ExportUserDataResponse
-	42, // 83: pdp.v1.PolicyAdminService.EraseUserData:output_type -> pdp.v1.EraseUserDataResponse
-	7,  // 84: pdp.v1.PolicyAdminService.ListPendingChanges:output_type -> pdp.v1.ListPendingChangesResponse
-	9,  // 85: pdp.v1.PolicyAdminService.ApproveChange:output_type -> pdp.v1.ApproveChangeResponse
-	11, // 86: pdp.v1.PolicyAdminService.RejectChange:output_type -> pdp.v1.RejectChangeResponse
-	48, // 87: pdp.v1.PolicyAdminService.GetDecision:output_type -> pdp.v1.GetDecisionResponse
-	69, // [69:88] is the sub-list for method output_type
-	50, // [50:69] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	55, // 25: pdp.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	56, // 26: pdp.v1.AuditEvent.before:type_name -> google.protobuf.Struct
+	56, // 27: pdp.v1.AuditEvent.after:type_name -> google.protobuf.Struct
+	35, // 28: pdp.v1.VerifyAuditLogResponse.latest_checkpoint:type_name -> pdp.v1.AuditCheckpoint
+	55, // 29: pdp.v1.AuditCheckpoint.time:type_name -> google.protobuf.Timestamp
+	46, // 30: pdp.v1.GetUserProfileResponse.profile:type_name -> pdp.v1.UserProfile
+	46, // 31: pdp.v1.ResetUserMFAResponse.profile:type_name -> pdp.v1.UserProfile
+	46, // 32: pdp.v1.UnsuspendUserResponse.profile:type_name -> pdp.v1.UserProfile
+	46, // 33: pdp.v1.ExportUserDataResponse.profile:type_name -> pdp.v1.UserProfile
+	32, // 34: pdp.v1.ExportUserDataResponse.audit_events:type_name -> pdp.v1.AuditEvent
+	47, // 35: pdp.v1.UserProfile.devices:type_name -> pdp.v1.KnownDevice
+	48, // 36: pdp.v1.UserProfile.countries:type_name -> pdp.v1.KnownCountry
+	49, // 37: pdp.v1.UserProfile.last_login:type_name -> pdp.v1.LoginRecord
+	53, // 38: pdp.v1.UserProfile.actions_seen:type_name -> pdp.v1.UserProfile.ActionsSeenEntry
+	55, // 39: pdp.v1.UserProfile.suspended_at:type_name -> google.protobuf.Timestamp
+	55, // 40: pdp.v1.UserProfile.mfa_reset_at:type_name -> google.protobuf.Timestamp
+	55, // 41: pdp.v1.KnownDevice.first_seen:type_name -> google.protobuf.Timestamp
+	55, // 42: pdp.v1.KnownDevice.last_seen:type_name -> google.protobuf.Timestamp
+	55, // 43: pdp.v1.KnownCountry.last_seen:type_name -> google.protobuf.Timestamp
+	55, // 44: pdp.v1.LoginRecord.time:type_name -> google.protobuf.Timestamp
+	52, // 45: pdp.v1.GetDecisionResponse.recorded:type_name -> pdp.v1.RecordedDecision
+	57, // 46: pdp.v1.GetDecisionResponse.explained:type_name -> pdp.v1.CheckResponse
+	56, // 47: pdp.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
+	55, // 48: pdp.v1.RecordedDecision.time:type_name -> google.protobuf.Timestamp
+	58, // 49: pdp.v1.RecordedDecision.decision:type_name -> pdp.v1.Decision
+	58, // 50: pdp.v1.RecordedDecision.would_decide:type_name -> pdp.v1.Decision
+	55, // 51: pdp.v1.UserProfile.ActionsSeenEntry.value:type_name -> google.protobuf.Timestamp
+	1,  // 52: pdp.v1.PolicyAdminService.GetTenantPolicy:input_type -> pdp.v1.GetTenantPolicyRequest
+	3,  // 53: pdp.v1.PolicyAdminService.PutTenantPolicy:input_type -> pdp.v1.PutTenantPolicyRequest
+	12, // 54: pdp.v1.PolicyAdminService.ListTenants:input_type -> pdp.v1.ListTenantsRequest
+	16, // 55: pdp.v1.PolicyAdminService.AddIPRule:input_type -> pdp.v1.AddIPRuleRequest
+	18, // 56: pdp.v1.PolicyAdminService.RemoveIPRule:input_type -> pdp.v1.RemoveIPRuleRequest
+	20, // 57: pdp.v1.PolicyAdminService.ListIPRules:input_type -> pdp.v1.ListIPRulesRequest
+	22, // 58: pdp.v1.PolicyAdminService.ImportIPList:input_type -> pdp.v1.ImportIPListRequest
+	25, // 59: pdp.v1.PolicyAdminService.SetSSOStatus:input_type -> pdp.v1.SetSSOStatusRequest
+	27, // 60: pdp.v1.PolicyAdminService.ComplianceReport:input_type -> pdp.v1.ComplianceReportRequest
+	30, // 61: pdp.v1.PolicyAdminService.ListAuditEvents:input_type -> pdp.v1.ListAuditEventsRequest
+	33, // 62: pdp.v1.PolicyAdminService.VerifyAuditLog:input_type -> pdp.v1.VerifyAuditLogRequest
+	36, // 63: pdp.v1.PolicyAdminService.GetUserProfile:input_type -> pdp.v1.GetUserProfileRequest
+	38, // 64: pdp.v1.PolicyAdminService.ResetUserMFA:input_type -> pdp.v1.ResetUserMFARequest
+	40, // 65: pdp.v1.PolicyAdminService.UnsuspendUser:input_type -> pdp.v1.UnsuspendUserRequest
+	42, // 66: pdp.v1.PolicyAdminService.ExportUserData:input_type -> pdp.v1.ExportUserDataRequest
+	44, // 67: pdp.v1.PolicyAdminService.EraseUserData:input_type -> pdp.v1.EraseUserDataRequest
+	6,  // 68: pdp.v1.PolicyAdminService.ListPendingChanges:input_type -> pdp.v1.ListPendingChangesRequest
+	8,  // 69: pdp.v1.PolicyAdminService.ApproveChange:input_type -> pdp.v1.ApproveChangeRequest
+	10, // 70: pdp.v1.PolicyAdminService.RejectChange:input_type -> pdp.v1.RejectChangeRequest
+	50, // 71: pdp.v1.PolicyAdminService.GetDecision:input_type -> pdp.v1.GetDecisionRequest
+	2,  // 72: pdp.v1.PolicyAdminService.GetTenantPolicy:output_type -> pdp.v1.GetTenantPolicyResponse
+	4,  // 73: pdp.v1.PolicyAdminService.PutTenantPolicy:output_type -> pdp.v1.PutTenantPolicyResponse
+	13, // 74: pdp.v1.PolicyAdminService.ListTenants:output_type -> pdp.v1.ListTenantsResponse
+	17, // 75: pdp.v1.PolicyAdminService.AddIPRule:output_type -> pdp.v1.AddIPRuleResponse
+	19, // 76: pdp.v1.PolicyAdminService.RemoveIPRule:output_type -> pdp.v1.RemoveIPRuleResponse
+	21, // 77: pdp.v1.PolicyAdminService.ListIPRules:output_type -> pdp.v1.ListIPRulesResponse
+	23, // 78: pdp.v1.PolicyAdminService.ImportIPList:output_type -> pdp.v1.ImportIPListResponse
+	26, // 79: pdp.v1.PolicyAdminService.SetSSOStatus:output_type -> pdp.v1.SetSSOStatusResponse
+	28, // 80: pdp.v1.PolicyAdminService.ComplianceReport:output_type -> pdp.v1.ComplianceReportResponse
+	31, // 81: pdp.v1.PolicyAdminService.ListAuditEvents:output_type -> pdp.v1.ListAuditEventsResponse
+	34, // 82: pdp.v1.PolicyAdminService.VerifyAuditLog:output_type -> pdp.v1.VerifyAuditLogResponse
+	37, // 83: pdp.v1.PolicyAdminService.GetUserProfile:output_type -> pdp.v1.GetUserProfileResponse
+	39, // 84: pdp.v1.PolicyAdminService.ResetUserMFA:output_type -> pdp.v1.ResetUserMFAResponse
+	41, // 85: pdp.v1.PolicyAdminService.UnsuspendUser:output_type -> pdp.v1.UnsuspendUserResponse
+	43, // 86: pdp.v1.PolicyAdminService.ExportUserData:output_type -> pdp.v1.ExportUserDataResponse
+	45, // 87: pdp.v1.PolicyAdminService.EraseUserData:output_type -> pdp.v1.EraseUserDataResponse
+	7,  // 88: pdp.v1.PolicyAdminService.ListPendingChanges:output_type -> pdp.v1.ListPendingChangesResponse
+	9,  // 89: pdp.v1.PolicyAdminService.ApproveChange:output_type -> pdp.v1.ApproveChangeResponse
+	11, // 90: pdp.v1.PolicyAdminService.RejectChange:output_type -> pdp.v1.RejectChangeResponse
+	51, // 91: pdp.v1.PolicyAdminService.GetDecision:output_type -> pdp.v1.GetDecisionResponse
+	72, // [72:92] is the sub-list for method output_type
+	52, // [52:72] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_pdp_v1_admin_proto_init() }
@@ -3828,14 +4073,14 @@ func file_pdp_v1_admin_proto_init() {
 	}
 	file_pdp_v1_decision_proto_init()
 	file_pdp_v1_policy_proto_init()
-	file_pdp_v1_admin_proto_msgTypes[45].OneofWrappers = []any{}
+	file_pdp_v1_admin_proto_msgTypes[48].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdp_v1_admin_proto_rawDesc), len(file_pdp_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   50,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

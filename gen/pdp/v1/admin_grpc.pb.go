@@ -29,6 +29,7 @@ const (
 	PolicyAdminService_SetSSOStatus_FullMethodName       = "/pdp.v1.PolicyAdminService/SetSSOStatus"
 	PolicyAdminService_ComplianceReport_FullMethodName   = "/pdp.v1.PolicyAdminService/ComplianceReport"
 	PolicyAdminService_ListAuditEvents_FullMethodName    = "/pdp.v1.PolicyAdminService/ListAuditEvents"
+	PolicyAdminService_VerifyAuditLog_FullMethodName     = "/pdp.v1.PolicyAdminService/VerifyAuditLog"
 	PolicyAdminService_GetUserProfile_FullMethodName     = "/pdp.v1.PolicyAdminService/GetUserProfile"
 	PolicyAdminService_ResetUserMFA_FullMethodName       = "/pdp.v1.PolicyAdminService/ResetUserMFA"
 	PolicyAdminService_UnsuspendUser_FullMethodName      = "/pdp.v1.PolicyAdminService/UnsuspendUser"
@@ -66,6 +67,9 @@ type PolicyAdminServiceClient interface {
 	ComplianceReport(ctx context.Context, in *ComplianceReportRequest, opts ...grpc.CallOption) (*ComplianceReportResponse, error)
 	// ListAuditEvents lists audit events, paged.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
+	// VerifyAuditLog walks the whole audit chain and checks the latest signed
+	// checkpoint against it (admin keys only: the chain spans every tenant).
+	VerifyAuditLog(ctx context.Context, in *VerifyAuditLogRequest, opts ...grpc.CallOption) (*VerifyAuditLogResponse, error)
 	// GetUserProfile returns what the PDP remembers about a user.
 	GetUserProfile(ctx context.Context, in *GetUserProfileRequest, opts ...grpc.CallOption) (*GetUserProfileResponse, error)
 	// ResetUserMFA makes the user enroll a second factor again.
@@ -198,6 +202,16 @@ func (c *policyAdminServiceClient) ListAuditEvents(ctx context.Context, in *List
 	return out, nil
 }
 
+func (c *policyAdminServiceClient) VerifyAuditLog(ctx context.Context, in *VerifyAuditLogRequest, opts ...grpc.CallOption) (*VerifyAuditLogResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyAuditLogResponse)
+	err := c.cc.Invoke(ctx, PolicyAdminService_VerifyAuditLog_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *policyAdminServiceClient) GetUserProfile(ctx context.Context, in *GetUserProfileRequest, opts ...grpc.CallOption) (*GetUserProfileResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetUserProfileResponse)
@@ -314,6 +328,9 @@ type PolicyAdminServiceServer interface {
 	ComplianceReport(context.Context, *ComplianceReportRequest) (*ComplianceReportResponse, error)
 	// ListAuditEvents lists audit events, paged.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
+	// VerifyAuditLog walks the whole audit chain and checks the latest signed
+	// checkpoint against it (admin keys only: the chain spans every tenant).
+	VerifyAuditLog(context.Context, *VerifyAuditLogRequest) (*VerifyAuditLogResponse, error)
 	// GetUserProfile returns what the PDP remembers about a user.
 	GetUserProfile(context.Context, *GetUserProfileRequest) (*GetUserProfileResponse, error)
 	// ResetUserMFA makes the user enroll a second factor again.
@@ -372,6 +389,9 @@ func (UnimplementedPolicyAdminServiceServer) ComplianceReport(context.Context, *
 }
 func (UnimplementedPolicyAdminServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
+}
+func (UnimplementedPolicyAdminServiceServer) VerifyAuditLog(context.Context, *VerifyAuditLogRequest) (*VerifyAuditLogResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyAuditLog not implemented")
 }
 func (UnimplementedPolicyAdminServiceServer) GetUserProfile(context.Context, *GetUserProfileRequest) (*GetUserProfileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUserProfile not implemented")
@@ -590,6 +610,24 @@ func _PolicyAdminService_ListAuditEvents_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PolicyAdminService_VerifyAuditLog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyAuditLogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyAdminServiceServer).VerifyAuditLog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyAdminService_VerifyAuditLog_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyAdminServiceServer).VerifyAuditLog(ctx, req.(*VerifyAuditLogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PolicyAdminService_GetUserProfile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetUserProfileRequest)
 	if err := dec(in); err != nil {
@@ -794,6 +832,10 @@ var PolicyAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAuditEvents",
 			Handler:    _PolicyAdminService_ListAuditEvents_Handler,
+		},
+		{
+			MethodName: "VerifyAuditLog",
+			Handler:    _PolicyAdminService_VerifyAuditLog_Handler,
 		},
 		{
 			MethodName: "GetUserProfile",

@@ -3,7 +3,8 @@
 //
 //	tenants   GetTenantPolicy, PutTenantPolicy, ListTenants,
 //	          ListPendingChanges, ApproveChange, RejectChange,
-//	          ComplianceReport, SetSSOStatus, ListAuditEvents
+//	          ComplianceReport, SetSSOStatus, ListAuditEvents,
+//	          VerifyAuditLog
 //	iplists   AddIPRule, RemoveIPRule, ListIPRules, ImportIPList
 //	users     GetUserProfile, ResetUserMFA, UnsuspendUser,
 //	          ExportUserData, EraseUserData
@@ -102,6 +103,11 @@ func (s *Server) SetSSOStatus(ctx context.Context, req *pdpv1.SetSSOStatusReques
 // ListAuditEvents implements pdpv1.PolicyAdminServiceServer.
 func (s *Server) ListAuditEvents(ctx context.Context, req *pdpv1.ListAuditEventsRequest) (*pdpv1.ListAuditEventsResponse, error) {
 	return s.tenants.ListAuditEvents(ctx, req)
+}
+
+// VerifyAuditLog implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) VerifyAuditLog(ctx context.Context, req *pdpv1.VerifyAuditLogRequest) (*pdpv1.VerifyAuditLogResponse, error) {
+	return s.tenants.VerifyAuditLog(ctx, req)
 }
 
 // AddIPRule implements pdpv1.PolicyAdminServiceServer.

@@ -6,6 +6,10 @@ import (
 	"os"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/audit/checkpoint"
 	"github.com/pdp-dev/pdp/server/internal/config"
@@ -82,6 +86,36 @@ func checkLatestCheckpoint(o options, log audit.Log, path string, signer *checkp
 		o.logger.Error("the audit chain does not hold the latest checkpoint: it was rewritten or cut since; run pdp audit verify --checkpoints",
 			"file", path, "problem", f.Problem, "seq", f.Checkpoint.Seq, "signed", f.Checkpoint.Time.Format(time.RFC3339),
 			"expected", f.Expected, "found", f.Actual)
+	}
+}
+
+// latestCheckpoint is tenants.Options.LatestCheckpoint: the last
+// checkpoint of --audit-checkpoints that this server's key verifies,
+// checked against the chain; nil when checkpoints are off.
+func (s *state) latestCheckpoint() func(context.Context) (*pdpv1.AuditCheckpoint, error) {
+	if s.checkpoints == nil {
+		return nil
+	}
+	path, log := s.checkpointFile, s.store.Audit
+	return func(ctx context.Context) (*pdpv1.AuditCheckpoint, error) {
+		ks, err := checkpoint.NewKeys(s.checkpoints.Signer().Public())
+		if err != nil {
+			return nil, err
+		}
+		l, ok, err := checkpoint.Latest(path, ks)
+		if err != nil || !ok {
+			return nil, err
+		}
+		cp := l.Checkpoint
+		out := &pdpv1.AuditCheckpoint{Seq: cp.Seq, Hash: cp.Hash, EventId: cp.ID, Time: timestamppb.New(cp.Time), KeyId: cp.KeyID, Held: true}
+		r, err := checkpoint.Check(ctx, log, []checkpoint.Line{l})
+		if err != nil {
+			return nil, err
+		}
+		if !r.OK() {
+			out.Held, out.Problem = false, r.Findings[0].String()
+		}
+		return out, nil
 	}
 }
 

@@ -33,6 +33,8 @@ type state struct {
 	// checkpoints signs the audit chain's head into --audit-checkpoints;
 	// nil when off.
 	checkpoints *checkpoint.Checkpointer
+	// checkpointFile is --audit-checkpoints.
+	checkpointFile string
 	// ssf receives the Shared Signals events of --ssf-config; nil when off.
 	ssf *sharedSignals
 }
@@ -48,7 +50,7 @@ func openState(cfg config.Config, o options) (_ *state, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &state{store: st, ips: ipset.NewSet(nil), logger: o.logger}
+	s := &state{store: st, ips: ipset.NewSet(nil), logger: o.logger, checkpointFile: cfg.AuditCheckpoints}
 	defer func() {
 		if err != nil {
 			s.close()

@@ -47,7 +47,7 @@ type consoleServer struct {
 	alice, bob, acmeAdmin pdptest.Key
 }
 
-func startConsoleServer(t *testing.T) *consoleServer {
+func startConsoleServer(t *testing.T, extra ...pdptest.Option) *consoleServer {
 	t.Helper()
 	s := &consoleServer{
 		alice:     pdptest.NewKey(t, "alice", authn.RoleAdmin),
@@ -66,7 +66,7 @@ func startConsoleServer(t *testing.T) *consoleServer {
 		}
 		opts = append(opts, pdptest.WithTenant(filepath.Base(f), string(b)))
 	}
-	s.Server = pdptest.Start(t, opts...)
+	s.Server = pdptest.Start(t, append(opts, extra...)...)
 	return s
 }
 

@@ -76,6 +76,13 @@ type Options struct {
 	// Current returns the policy set now served, with the tenant files;
 	// required.
 	Current func() reload.Set
+	// Chain is the audit log VerifyAuditLog walks: the store's own, which
+	// keeps the head (audit.Header); Audit when nil.
+	Chain audit.Log
+	// LatestCheckpoint returns the latest signed checkpoint of the chain,
+	// checked against it, or nil when checkpoints are off or none was
+	// written; nil reports none.
+	LatestCheckpoint func(ctx context.Context) (*pdpv1.AuditCheckpoint, error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Logger receives what clients are not told; discarded when nil.
@@ -96,6 +103,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Chain == nil {
+		opts.Chain = opts.Audit
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -134,6 +134,9 @@ func (c *Checkpointer) Changed() {
 	}
 }
 
+// Signer is the signer of the checkpoints, whose public key verifies them.
+func (c *Checkpointer) Signer() *Signer { return c.opts.Signer }
+
 // Wrap returns log with every successful Append (and Commit, when log is
 // an audit.Committer, which the result then is too) marking a checkpoint
 // due.
