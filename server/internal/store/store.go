@@ -25,9 +25,9 @@
 package store
 
 import (
-	"slices"
 	"context"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
