@@ -150,9 +150,9 @@ library_deny contains {
 # directory loaded as Rego data). A grant only lifts the role check: every
 # other control still denies and challenges. Roles are tried first, so the
 # grants are evaluated only for an action no role grants.
-core_access_granted := true if {
+core_access_granted if {
 	core_role_granted
-} else := true if {
+} else if {
 	some _ in data.pdp.custom.grant
 }
 
