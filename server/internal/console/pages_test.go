@@ -210,18 +210,7 @@ func TestAComplianceReportIsShownPrintableAndDownloaded(t *testing.T) {
 	p.run("the findings", chromedp.WaitVisible(`//table/caption[normalize-space()="Findings of SOX"]`))
 	p.screenshot("compliance")
 	p.click("Download")
-	want := filepath.Join(p.download, "compliance-acme-production-SOX.json")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, err := os.ReadFile(want)
-		if err == nil && strings.Contains(string(b), `"findings"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the report was not downloaded to %s: %v", want, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitForFile(t, filepath.Join(p.download, "compliance-acme-production-SOX.json"), `"findings"`)
 	// The print stylesheet leaves the navigation and the buttons out.
 	if _, err := chromedp.Run(p.ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"})
@@ -330,4 +319,94 @@ func TestTheHarnessCatchesAContentSecurityPolicyViolation(t *testing.T) {
 	p.mu.Lock()
 	p.problems = nil // seen: this test expected them
 	p.mu.Unlock()
+}
+
+func TestAUserIsLookedUpResetExportedAndErasedAfterConfirmation(t *testing.T) {
+	srv := startConsoleServer(t)
+	p := openConsole(t, srv)
+	p.signIn(srv.alice.Key)
+	p.open("#/users/globex")
+	p.fill("User id", "u7")
+	p.fill("Reason", "ticket 12")
+	p.click("Reset MFA")
+	p.see("MFA reset: the user enrols a second factor again.")
+	if got := p.text(`//dt[normalize-space()="MFA reset"]/following-sibling::dd[1]`); got == "never" || got == "" {
+		t.Fatalf("the profile does not show the MFA reset: %q", got)
+	}
+	p.screenshot("users")
+	p.click("Export")
+	p.see("Exported")
+	waitForFile(t, filepath.Join(p.download, "user-globex-u7.json"), `"profile"`)
+	p.click("Erase")
+	p.run("the confirmation", chromedp.WaitVisible(`//*[@role="alertdialog"]`))
+	p.click("Cancel")
+	p.run("no erasure without confirmation", chromedp.WaitNotPresent(`//*[@role="alertdialog"]`))
+	p.click("Erase")
+	p.click("Erase u7")
+	p.see("Erased:")
+	events, err := srv.adminClient(t, srv.alice.Key).ListAuditEvents(t.Context(), &pdpv1.ListAuditEventsRequest{Tenant: "globex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range events.GetEvents() {
+		actions = append(actions, e.GetAction())
+	}
+	if strings.Count(strings.Join(actions, " "), "erase") != 1 {
+		t.Fatalf("audited actions = %v, want exactly one erasure", actions)
+	}
+}
+
+// waitForFile waits for a downloaded file holding want.
+func waitForFile(t *testing.T, path, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil && strings.Contains(string(b), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not downloaded with %q: %v", path, want, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestTheLiveViewChartsDecisionsFromTheServersMetrics(t *testing.T) {
+	srv := startConsoleServer(t)
+	p := openConsole(t, srv)
+	p.signIn(srv.alice.Key)
+	p.open("#/live")
+	decide := pdpv1.NewDecisionServiceClient(srv.DialAs(t, srv.alice.Key))
+	for range 5 {
+		if _, err := decide.Check(t.Context(), &pdpv1.CheckRequest{Tenant: "globex", Action: &pdpv1.Action{Name: "login"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.run("the charts", chromedp.WaitVisible(`//*[name()="svg" and @aria-label="Decisions per second by outcome"]`),
+		chromedp.WaitVisible(`//*[name()="svg" and @aria-label="p99 check latency in milliseconds"]`))
+	p.screenshot("live")
+}
+
+func TestALoggedDecisionIsExplainedByItsID(t *testing.T) {
+	srv := startConsoleServer(t, pdptest.WithConfig(func(c *config.Config) {
+		c.DecisionLog = filepath.Join(t.TempDir(), "decisions.log")
+		c.DecisionLogInputs = true
+	}))
+	resp, err := pdpv1.NewDecisionServiceClient(srv.DialAs(t, srv.alice.Key)).Check(t.Context(), &pdpv1.CheckRequest{
+		Tenant: "globex", Subject: &pdpv1.Subject{Id: "u1", Roles: []string{"member"}}, Action: &pdpv1.Action{Name: "admin.users.delete"},
+	})
+	if err != nil || resp.GetDecision() != pdpv1.Decision_DECISION_DENY {
+		t.Fatalf("Check = %v %v, want a deny", resp.GetDecision(), err)
+	}
+	p := openConsole(t, srv)
+	p.signIn(srv.alice.Key)
+	p.open("#/explain/" + resp.GetDecisionId()) // the link a decision id makes
+	p.fill("Reason for reading the decision", "why was u1 denied")
+	p.click("Explain decision")
+	p.see("Decision: deny")
+	if got := p.text(`//table[caption[normalize-space()="Reasons"]]`); !strings.Contains(got, "authz.role_forbidden") {
+		t.Fatalf("the reasons do not name authz.role_forbidden: %q", got)
+	}
 }

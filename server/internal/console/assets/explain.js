@@ -1,6 +1,6 @@
 // Decision explorer: "why was this denied?". The request is a real Check
 // with explain set, so it is decided, logged and counted like any other.
-import { decisions } from './api.js';
+import { admin, decisions } from './api.js';
 import { el, labelled, status, showError, table, formatDuration, formatTime } from './ui.js';
 
 const EXAMPLE = {
@@ -32,42 +32,65 @@ export function riskChart(factors) {
   return chart;
 }
 
-export default async function explain(section) {
+// render shows a CheckResponse: the decision, every reason, the step-ups,
+// the risk factors as a bar chart, the session controls and every rule.
+function render(out, result, r) {
+  const decision = (r.decision || '').replace('DECISION_', '').toLowerCase();
+  result.textContent = `Decision: ${decision}${r.enforced === false ? ' (not enforced; would decide ' + (r.wouldDecide || '').replace('DECISION_', '').toLowerCase() + ')' : ''}`;
+  result.classList.toggle('failed', decision !== 'allow');
+  const risk = r.risk || {};
+  out.replaceChildren(
+    el('dl', {}, el('dt', {}, 'Decision'), el('dd', { id: 'decision' }, decision),
+      el('dt', {}, 'Decision id'), el('dd', {}, r.decisionId ? el('a', { href: '#/explain/' + encodeURIComponent(r.decisionId) }, r.decisionId) : ''),
+      el('dt', {}, 'Policy revision'), el('dd', {}, r.policyRevision || ''),
+      el('dt', {}, 'Risk'), el('dd', {}, `${(risk.score || 0).toFixed(2)} ${(risk.level || '').replace('RISK_LEVEL_', '').toLowerCase()}`)),
+    el('h3', {}, 'Reasons'),
+    (r.reasons || []).length ? table(['Code', 'Message', 'Rule'], r.reasons.map((x) => [x.code, x.message, x.rule || '']), 'Reasons') : el('p', {}, 'No reasons.'),
+    el('h3', {}, 'Step-ups'),
+    (r.stepUps || []).length ? table(['Kind', 'Max age', 'Providers', 'Deadline', 'Reason'],
+      r.stepUps.map((s) => [(s.kind || '').replace('STEP_UP_', '').toLowerCase(), formatDuration(s.maxAge), (s.allowedProviders || []).join(', '), formatTime(s.deadline), s.reasonCode || '']), 'Step-ups') : el('p', {}, 'No step-ups.'),
+    el('h3', {}, 'Risk factors'),
+    (risk.factors || []).length ? riskChart(risk.factors) : el('p', {}, 'No risk factors.'),
+    el('h3', {}, 'Session'),
+    r.session ? el('p', {}, `Idle timeout ${formatDuration(r.session.idleTimeout)}; expires ${formatTime(r.session.expiresAt)}; warn at ${formatTime(r.session.warnAt)}.`) : el('p', {}, 'No session controls.'),
+    el('h3', {}, 'Explanation'),
+    (r.explanation || []).length ? table(['Rule', 'Code', 'Effect', 'Fired', 'Detail'],
+      r.explanation.map((x) => [x.rule, x.code || '', (x.effect || '').replace('EFFECT_', '').toLowerCase(), x.matched ? 'yes' : 'no', x.message || '']), 'Every rule evaluated') : el('p', {}, 'No explanation.'));
+}
+
+export default async function explain(section, ctx, [decisionId]) {
   section.append(el('h2', { id: 'page-title' }, 'Decision explorer'),
-    el('p', {}, 'Fill in or paste a Check request (the API\'s JSON) and see the decision with every reason and rule. This makes a real decision: it is logged and counted like any other. It needs an admin key.'));
-  const req = el('textarea', { rows: 14, spellcheck: 'false', class: 'code' });
-  req.value = JSON.stringify(EXAMPLE, null, 2);
+    el('p', {}, 'Why was this denied? Explain a logged decision by its id, or fill in or paste a request.'));
   const result = status();
   const out = el('div');
-  const form = el('form', { 'aria-label': 'Request' }, labelled('Request', req, 'A pdp.v1.CheckRequest in JSON.'), el('button', { type: 'submit' }, 'Explain'), result);
-  section.append(form, out);
+
+  // A logged decision, evaluated again from its recorded input (GetDecision).
+  const id = el('input', { type: 'text', value: decisionId || '' });
+  const why = el('input', { type: 'text' });
+  const logged = el('form', { 'aria-label': 'Logged decision' }, el('h3', {}, 'A logged decision'),
+    el('p', {}, 'Needs a server with --decision-log and --decision-log-inputs; reading a decision is audited.'),
+    labelled('Decision id', id), labelled('Reason for reading the decision', why), el('button', { type: 'submit' }, 'Explain decision'));
+  logged.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await admin('GetDecision', { decisionId: id.value.trim(), reason: why.value });
+      render(out, result, r.explained || {});
+      if (!r.recordedRevision) out.prepend(el('p', { class: 'failed' }, 'The revision that decided is no longer held: the policy serving now evaluated it again.'));
+      if ((r.approximate || []).length) out.prepend(el('p', {}, `Approximate in the masked fields: ${r.approximate.join(', ')}.`));
+    } catch (e) { out.replaceChildren(); showError(result, e); }
+  });
+
+  // A new request: a real Check with explain set.
+  const req = el('textarea', { rows: 14, spellcheck: 'false', class: 'code' });
+  req.value = JSON.stringify(EXAMPLE, null, 2);
+  const form = el('form', { 'aria-label': 'Request' }, el('h3', {}, 'A request'),
+    el('p', {}, 'This makes a real decision: it is logged and counted like any other, and needs an admin key.'),
+    labelled('Request', req, 'A pdp.v1.CheckRequest in JSON.'), el('button', { type: 'submit' }, 'Explain'));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    out.replaceChildren();
     let body;
     try { body = JSON.parse(req.value); } catch (e) { showError(result, { code: 'INVALID_ARGUMENT', message: 'the request is not JSON: ' + e.message }); return; }
-    let r;
-    try { r = await decisions('Check', { ...body, explain: true }); } catch (e) { showError(result, e); return; }
-    const decision = (r.decision || '').replace('DECISION_', '').toLowerCase();
-    result.textContent = `Decision: ${decision}${r.enforced === false ? ' (not enforced; would decide ' + (r.wouldDecide || '').replace('DECISION_', '').toLowerCase() + ')' : ''}`;
-    result.classList.toggle('failed', decision !== 'allow');
-    const risk = r.risk || {};
-    out.append(
-      el('dl', {}, el('dt', {}, 'Decision'), el('dd', { id: 'decision' }, decision),
-        el('dt', {}, 'Decision id'), el('dd', {}, r.decisionId || ''),
-        el('dt', {}, 'Policy revision'), el('dd', {}, r.policyRevision || ''),
-        el('dt', {}, 'Risk'), el('dd', {}, `${(risk.score || 0).toFixed(2)} ${(risk.level || '').replace('RISK_LEVEL_', '').toLowerCase()}`)),
-      el('h3', {}, 'Reasons'),
-      (r.reasons || []).length ? table(['Code', 'Message', 'Rule'], r.reasons.map((x) => [x.code, x.message, x.rule || '']), 'Reasons') : el('p', {}, 'No reasons.'),
-      el('h3', {}, 'Step-ups'),
-      (r.stepUps || []).length ? table(['Kind', 'Max age', 'Providers', 'Deadline', 'Reason'],
-        r.stepUps.map((s) => [(s.kind || '').replace('STEP_UP_', '').toLowerCase(), formatDuration(s.maxAge), (s.allowedProviders || []).join(', '), formatTime(s.deadline), s.reasonCode || '']), 'Step-ups') : el('p', {}, 'No step-ups.'),
-      el('h3', {}, 'Risk factors'),
-      (risk.factors || []).length ? riskChart(risk.factors) : el('p', {}, 'No risk factors.'),
-      el('h3', {}, 'Session'),
-      r.session ? el('p', {}, `Idle timeout ${formatDuration(r.session.idleTimeout)}; expires ${formatTime(r.session.expiresAt)}; warn at ${formatTime(r.session.warnAt)}.`) : el('p', {}, 'No session controls.'),
-      el('h3', {}, 'Explanation'),
-      (r.explanation || []).length ? table(['Rule', 'Code', 'Effect', 'Fired', 'Detail'],
-        r.explanation.map((x) => [x.rule, x.code || '', (x.effect || '').replace('EFFECT_', '').toLowerCase(), x.matched ? 'yes' : 'no', x.message || '']), 'Every rule evaluated') : el('p', {}, 'No explanation.'));
+    try { render(out, result, await decisions('Check', { ...body, explain: true })); } catch (e) { out.replaceChildren(); showError(result, e); }
   });
+  section.append(logged, form, result, out);
 }
