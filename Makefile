@@ -71,13 +71,13 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); test -z "$$out" || { echo "gofmt needed on:"; echo "$$out"; exit 1; }
 	$(GO) tool buf lint
 	$(GO) tool buf format --diff --exit-code
-	@out=$$($(GO) tool opa fmt --list rego server/demo/policies); test -z "$$out" || { echo "opa fmt needed on:"; echo "$$out"; exit 1; }
+	@out=$$($(GO) tool opa fmt --list rego server/demo/policies examples); test -z "$$out" || { echo "opa fmt needed on:"; echo "$$out"; exit 1; }
 
 ## fmt: format Go, proto and Rego sources
 fmt:
 	gofmt -w $$(git ls-files '*.go' | grep -v '^gen/')
 	$(GO) tool buf format -w
-	$(GO) tool opa fmt -w rego server/demo/policies
+	$(GO) tool opa fmt -w rego server/demo/policies examples
 
 ## fuzz: run each fuzz target for FUZZTIME
 fuzz:
