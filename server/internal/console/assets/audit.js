@@ -28,7 +28,7 @@ export default async function audit(section, ctx, [tenant]) {
   const until = el('input', { type: 'datetime-local' });
   const form = el('form', { class: 'filters', 'aria-label': 'Filters' }, picked.element,
     labelled('Actor', actor), labelled('Action', action, 'Such as tenant_policy.put; a prefix matches.'), labelled('Target', target),
-    labelled('From', since), labelled('Until', until), el('button', { type: 'submit' }, 'Filter'));
+    labelled('From', since, 'UTC.'), labelled('Until', until, 'UTC.'), el('button', { type: 'submit' }, 'Filter'));
   const chain = el('p', { role: 'status', class: 'status', id: 'chain-status' });
   const checkpoint = el('p', { role: 'status', class: 'status', id: 'checkpoint-status' });
   const result = el('div');

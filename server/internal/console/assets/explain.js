@@ -8,7 +8,7 @@ const EXAMPLE = {
   subject: { id: 'u1', email: 'dana@acme.com', roles: ['viewer'], mfaEnrolled: true },
   authentication: { provider: 'google', mfaVerifiedAt: new Date(Date.now() - 600000).toISOString() },
   network: { ip: '203.0.113.10', country: 'US' },
-  action: { name: 'admin.users.delete' },
+  action: { name: 'api.write' },
 };
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -52,7 +52,11 @@ function render(out, result, r) {
     el('h3', {}, 'Risk factors'),
     (risk.factors || []).length ? riskChart(risk.factors) : el('p', {}, 'No risk factors.'),
     el('h3', {}, 'Session'),
-    r.session ? el('p', {}, `Idle timeout ${formatDuration(r.session.idleTimeout)}; expires ${formatTime(r.session.expiresAt)}; warn at ${formatTime(r.session.warnAt)}.`) : el('p', {}, 'No session controls.'),
+    r.session ? el('p', {}, [
+      r.session.idleTimeout && `Idle timeout ${formatDuration(r.session.idleTimeout)}.`,
+      r.session.expiresAt && `Expires ${formatTime(r.session.expiresAt)}.`,
+      r.session.warnAt && `Warn at ${formatTime(r.session.warnAt)}.`,
+    ].filter(Boolean).join(' ')) : el('p', {}, 'No session controls.'),
     el('h3', {}, 'Explanation'),
     (r.explanation || []).length ? table(['Rule', 'Code', 'Effect', 'Fired', 'Detail'],
       r.explanation.map((x) => [x.rule, x.code || '', (x.effect || '').replace('EFFECT_', '').toLowerCase(), x.matched ? 'yes' : 'no', x.message || '']), 'Every rule evaluated') : el('p', {}, 'No explanation.'));
