@@ -15,8 +15,8 @@ import (
 )
 
 // Limits of the domain's own checks. The wire bounds (lengths, list
-// sizes, coordinate ranges, required fields) are buf.validate rules of
-// proto/pdp/v1, checked on the wire form by package contract.
+// sizes, coordinate ranges, required fields) are Request.Bounds, which
+// the proto's buf.validate rules declare for the API's doors.
 const (
 	// MaxAttributesDepth is the deepest nesting of attributes; the top-level
 	// object is depth 1.

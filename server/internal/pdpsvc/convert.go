@@ -13,30 +13,31 @@ import (
 // Limits applied by validation. They bound the work one request can cause;
 // the gRPC and HTTP servers bound the total message size separately. The
 // bounds of single fields are buf.validate rules of proto/pdp/v1, checked
-// by package contract; the constants say what those rules are. The
-// domain's own checks (decision.Request.Validate) have their limits in
-// package decision.
+// by package contract; the constants say what those rules are, and are
+// the domain's own (decision.Request.Bounds), which checks them for the
+// doors without a wire contract.
 const (
 	// MaxBatchChecks is the largest number of checks in one BatchCheck.
 	MaxBatchChecks = 100
 	// MaxStringBytes is the longest free-form string field, in bytes.
-	MaxStringBytes = 1024
+	MaxStringBytes = decision.MaxStringBytes
 	// MaxListEntries is the most entries in subject.roles, subject.groups
 	// and authentication.methods.
-	MaxListEntries = 256
+	MaxListEntries = decision.MaxListEntries
 	// MaxAttributesBytes is the largest encoded size of attributes.
 	MaxAttributesBytes = 64 << 10
 	// MaxEmailBytes is the longest email address (RFC 5321 path limit).
-	MaxEmailBytes = 254
+	MaxEmailBytes = decision.MaxEmailBytes
 	// MaxNameBytes is the longest tenant or environment name
 	// (decision.ValidName).
 	MaxNameBytes = decision.MaxNameBytes
 	// MaxActionBytes is the longest action name.
-	MaxActionBytes = 256
+	MaxActionBytes = decision.MaxActionBytes
 )
 
-// timestamp converts an optional timestamp; nil is the zero time.
-func timestamp(p *decision.Problems, field string, ts *timestamppb.Timestamp) time.Time {
+// Time converts an optional wire timestamp, recording a problem of field
+// when it is not a time; nil is the zero time.
+func Time(p *decision.Problems, field string, ts *timestamppb.Timestamp) time.Time {
 	if ts == nil {
 		return time.Time{}
 	}
@@ -52,9 +53,10 @@ func timestamp(p *decision.Problems, field string, ts *timestamppb.Timestamp) ti
 	return t
 }
 
-// attributes converts the free-form attributes to the JSON-like values
-// Rego reads; their size is measured on the wire form.
-func attributes(p *decision.Problems, field string, st *structpb.Struct) map[string]any {
+// Attributes converts free-form attributes to the JSON-like values Rego
+// reads, recording a problem of field when their encoded size is over
+// MaxAttributesBytes; nil is none.
+func Attributes(p *decision.Problems, field string, st *structpb.Struct) map[string]any {
 	if st == nil {
 		return nil
 	}

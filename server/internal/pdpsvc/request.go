@@ -15,13 +15,37 @@ import (
 // it. Every problem is reported at once in a fault.InvalidArgument error
 // whose field violations use proto field paths: those of the rules the
 // proto declares (package contract) and those of the domain
-// (decision.Request.Validate), one per field, in field order. now is the time of a request that carries none. Caller and
-// Signals are left for the caller to fill.
+// (decision.Request.Validate), one per field, in field order. now is the
+// time of a request that carries none. Caller and Signals are left for
+// the caller to fill.
 func ToRequest(in *pdpv1.CheckRequest, now time.Time) (*decision.Request, error) {
 	rules, err := contract.Check(in)
 	if err != nil {
 		return nil, err
 	}
+	r, p := convert(in, now)
+	if fields := contract.Merge(checkRequest, rules, r.Validate(p)); len(fields) > 0 {
+		return nil, fault.Invalid(fields...)
+	}
+	return r, nil
+}
+
+// checkRequest orders the violations of a check.
+var checkRequest = (&pdpv1.CheckRequest{}).ProtoReflect().Descriptor()
+
+// Validate validates a request a door built without a CheckRequest (the
+// gateway doors) as ToRequest validates one: the wire bounds
+// (decision.Request.Bounds, the proto's rules) and the domain's checks
+// with the door's problems, reported alike.
+func Validate(r *decision.Request, p decision.Problems) error {
+	if fields := contract.Merge(checkRequest, r.Bounds(), r.Validate(p)); len(fields) > 0 {
+		return fault.Invalid(fields...)
+	}
+	return nil
+}
+
+// convert converts a CheckRequest, recording what has no domain form.
+func convert(in *pdpv1.CheckRequest, now time.Time) (*decision.Request, decision.Problems) {
 	var p decision.Problems
 	act := in.GetAction()
 	r := &decision.Request{
@@ -34,14 +58,11 @@ func ToRequest(in *pdpv1.CheckRequest, now time.Time) (*decision.Request, error)
 		Action:         decision.Action{Name: act.GetName(), Resource: act.GetResource()},
 		Session:        session(&p, in.GetSession()),
 		Time:           eventTime(&p, "time", in, now),
-		Attributes:     attributes(&p, "attributes", in.GetAttributes()),
+		Attributes:     Attributes(&p, "attributes", in.GetAttributes()),
 		Explain:        in.GetExplain(),
 		Resource:       resource(&p, in.GetResource()),
 	}
-	if fields := contract.Merge(in.ProtoReflect().Descriptor(), rules, r.Validate(p)); len(fields) > 0 {
-		return nil, fault.Invalid(fields...)
-	}
-	return r, nil
+	return r, p
 }
 
 // ToEvent validates a ReportRequest and converts it to a decision.Event.
@@ -85,7 +106,7 @@ func eventTime(p *decision.Problems, field string, in timed, now time.Time) time
 	if ts == nil {
 		return now.UTC()
 	}
-	return timestamp(p, field, ts)
+	return Time(p, field, ts)
 }
 
 // eventKind maps a reported event; the contract refuses an unset or
@@ -115,7 +136,7 @@ func subject(p *decision.Problems, s *pdpv1.Subject) decision.Subject {
 		Roles:       s.GetRoles(),
 		Groups:      s.GetGroups(),
 		MFAEnrolled: s.GetMfaEnrolled(),
-		CreatedAt:   timestamp(p, "subject.created_at", s.GetCreatedAt()),
+		CreatedAt:   Time(p, "subject.created_at", s.GetCreatedAt()),
 		Tenant:      s.GetTenant(),
 	}
 }
@@ -124,8 +145,8 @@ func authentication(p *decision.Problems, a *pdpv1.Authentication) decision.Auth
 	return decision.Authentication{
 		Provider:        a.GetProvider(),
 		Methods:         a.GetMethods(),
-		AuthenticatedAt: timestamp(p, "authentication.authenticated_at", a.GetAuthenticatedAt()),
-		MFAVerifiedAt:   timestamp(p, "authentication.mfa_verified_at", a.GetMfaVerifiedAt()),
+		AuthenticatedAt: Time(p, "authentication.authenticated_at", a.GetAuthenticatedAt()),
+		MFAVerifiedAt:   Time(p, "authentication.mfa_verified_at", a.GetMfaVerifiedAt()),
 		ACR:             a.GetAcr(),
 	}
 }
@@ -162,8 +183,8 @@ func device(d *pdpv1.Device) decision.Device {
 func session(p *decision.Problems, s *pdpv1.Session) decision.Session {
 	return decision.Session{
 		ID:             s.GetId(),
-		StartedAt:      timestamp(p, "session.started_at", s.GetStartedAt()),
-		LastActivityAt: timestamp(p, "session.last_activity_at", s.GetLastActivityAt()),
+		StartedAt:      Time(p, "session.started_at", s.GetStartedAt()),
+		LastActivityAt: Time(p, "session.last_activity_at", s.GetLastActivityAt()),
 	}
 }
 
@@ -173,5 +194,5 @@ func resource(p *decision.Problems, r *pdpv1.Resource) decision.Resource {
 	if r == nil {
 		return decision.Resource{}
 	}
-	return decision.Resource{Type: r.GetType(), ID: r.GetId(), Properties: attributes(p, "resource.properties", r.GetProperties())}
+	return decision.Resource{Type: r.GetType(), ID: r.GetId(), Properties: Attributes(p, "resource.properties", r.GetProperties())}
 }
