@@ -47,16 +47,16 @@ func (g *Gateway) identityFromClaims(b *builder, claims map[string]any, from str
 		set(l)
 		b.source(field, src(name))
 	}
-	str("sub", "subject.id", func(s string) { r.Subject.Id = s })
+	str("sub", "subject.id", func(s string) { r.Subject.ID = s })
 	str("email", "subject.email", func(s string) { r.Subject.Email = s })
 	str("tenant", "subject.tenant", func(s string) { r.Subject.Tenant = s })
 	str("idp", "authentication.provider", func(s string) { r.Authentication.Provider = s })
-	str("acr", "authentication.acr", func(s string) { r.Authentication.Acr = s })
+	str("acr", "authentication.acr", func(s string) { r.Authentication.ACR = s })
 	list("roles", "subject.roles", func(l []string) { r.Subject.Roles = l })
 	list("amr", "authentication.methods", func(l []string) { r.Authentication.Methods = l })
 	if v, ok := lookupClaim(claims, g.claims["mfa_enrolled"]); ok {
 		if e, isBool := v.(bool); isBool {
-			r.Subject.MfaEnrolled = e
+			r.Subject.MFAEnrolled = e
 			b.source("subject.mfa_enrolled", src("mfa_enrolled"))
 		} else {
 			b.bad("subject.mfa_enrolled", src("mfa_enrolled"), "claim must be a boolean")
@@ -69,15 +69,15 @@ func (g *Gateway) identityFromClaims(b *builder, claims map[string]any, from str
 			b.bad("authentication.authenticated_at", src("auth_time"), "claim must be a NumericDate (seconds since 1970)")
 		} else {
 			authTime = t
-			r.Authentication.AuthenticatedAt = t
+			b.authenticatedAt = t
 			b.source("authentication.authenticated_at", src("auth_time"))
 		}
 	}
 	if hasMFA(r.Authentication.Methods) && b.sources["authentication.methods"] == src("amr") {
-		r.Subject.MfaEnrolled = true
+		r.Subject.MFAEnrolled = true
 		b.source("subject.mfa_enrolled", src("amr"))
 		if authTime != nil {
-			r.Authentication.MfaVerifiedAt = authTime
+			b.mfaVerifiedAt = authTime
 			b.source("authentication.mfa_verified_at", src("auth_time"))
 		}
 	}

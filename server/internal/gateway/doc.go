@@ -1,16 +1,19 @@
 // Package gateway holds what the two gateway doors share: Envoy ext_authz
 // (package extauthz) and HTTP forward-auth (package forwardauth). It maps
-// what a gateway knows about one HTTP request (method, URI, client IP,
-// identity headers, verified JWT claims, Envoy context extensions) into a
-// pdp.v1 CheckRequest, validates it, has the one decision service (package
-// decide) decide it, and turns the decision into an HTTP-shaped Answer
-// that each door renders in its own way.
+// what a gateway knows about one HTTP request (an Input: method, URI,
+// client IP, identity headers, verified JWT claims, Envoy context
+// extensions) straight into a decision.Request, validates it, has the one
+// decision service (package decide) decide it, and turns the
+// decision.Decision into an HTTP-shaped Answer that each door renders in
+// its own way.
 //
-// Every door validates identically: the CheckRequest built here goes
-// through the DecisionService's own validation (pdpsvc.ToRequest: the
-// proto's contract, then the domain's), and only the mapping itself (a
-// header that is not a time, a claim of the wrong type) adds violations. Each violation keeps its proto field path
-// and names its source ("header x-pdp-user-email", "claim roles").
+// Every door validates identically: the request built here goes through
+// pdpsvc.Validate, which reports as a direct Check does (the wire bounds
+// the proto declares, decision.Request.Bounds, then the domain's
+// validation), and only the mapping itself (a header that is not a time, a
+// claim of the wrong type) adds violations. Each violation keeps its proto
+// field path and names its source ("header x-pdp-user-email", "claim
+// roles").
 //
 // Answers:
 //

@@ -129,16 +129,16 @@ func (g *Gateway) Decide(ctx context.Context, c Checker, in Input) (Answer, erro
 		in.Claims, in.ClaimsSource = claims, "bearer token"
 	}
 	req, b := g.build(in)
-	// The mapped request is validated as a direct Check is: the proto's
-	// contract, then the domain (pdpsvc.ToRequest).
-	dreq, err := pdpsvc.ToRequest(req, g.now())
+	// The request is validated as a direct Check is: the wire bounds,
+	// then the domain (pdpsvc.Validate).
+	err := pdpsvc.Validate(req, b.problems)
 	if len(b.violations) > 0 {
 		// Report the rest too.
 		return b.invalid(fieldsOf(err)), nil
 	}
 	if err == nil {
 		var d *decision.Decision
-		if d, err = c.Check(ctx, dreq); err == nil {
+		if d, err = c.Check(ctx, req); err == nil {
 			return g.answer(d), nil
 		}
 	}

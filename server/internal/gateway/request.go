@@ -11,8 +11,9 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
+	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 )
 
 // Input is what a door knows about one HTTP request.
@@ -56,12 +57,16 @@ type Input struct {
 	Time *timestamppb.Timestamp
 }
 
-// builder collects a CheckRequest, where each field came from, and the
-// mapping's own violations.
+// builder collects a Request, where each field came from, the mapping's
+// own violations and the problems validation reports in place.
 type builder struct {
-	req        *pdpv1.CheckRequest
+	req        *decision.Request
+	problems   decision.Problems
 	sources    map[string]string
 	violations []fault.FieldViolation
+	// The wire times are converted once the last source has set them: a
+	// claim replaces what a header set.
+	authenticatedAt, mfaVerifiedAt, lastActivityAt *timestamppb.Timestamp
 }
 
 func (b *builder) source(field, src string) { b.sources[field] = src }
@@ -71,38 +76,30 @@ func (b *builder) bad(field, src, description string) {
 	b.source(field, src)
 }
 
-// build maps in to a CheckRequest; validation of the result is left to
-// pdpsvc.ToRequest.
-func (g *Gateway) build(in Input) (*pdpv1.CheckRequest, *builder) {
-	b := &builder{
-		req: &pdpv1.CheckRequest{
-			Subject:        &pdpv1.Subject{},
-			Authentication: &pdpv1.Authentication{},
-			Network:        &pdpv1.Network{},
-			Device:         &pdpv1.Device{},
-			Action:         &pdpv1.Action{},
-			Session:        &pdpv1.Session{},
-			Time:           in.Time,
-		},
-		sources: map[string]string{},
-	}
+// build maps in to a Request; validation of the result is left to
+// pdpsvc.Validate.
+func (g *Gateway) build(in Input) (*decision.Request, *builder) {
+	b := &builder{req: &decision.Request{}, sources: map[string]string{}}
 	header := in.Header
 	if header == nil {
 		header = func(string) string { return "" }
 	}
 	r := b.req
 	if in.Time != nil {
+		r.Time = pdpsvc.Time(&b.problems, "time", in.Time)
 		b.source("time", "request time")
+	} else {
+		r.Time = g.now().UTC()
 	}
 	r.Tenant = g.routed(b, in, header, "tenant", "tenant")
 	r.Environment = g.routed(b, in, header, "environment", "environment")
 	r.Action.Name = g.routed(b, in, header, "action", "action.name")
 	// The typed resource (input.resource), when the route names one.
 	if typ, id := g.routed(b, in, header, "resource-type", "resource.type"), g.routed(b, in, header, "resource-id", "resource.id"); typ != "" || id != "" {
-		r.Resource = &pdpv1.Resource{Type: typ, Id: id}
+		r.Resource = decision.Resource{Type: typ, ID: id}
 	}
 	if in.ClientIP != "" {
-		r.Network.Ip = in.ClientIP
+		r.Network.IP = decision.ParseIP(&b.problems, "network.ip", in.ClientIP)
 		b.source("network.ip", in.ClientIPSource)
 	}
 	g.target(b, in)
@@ -112,6 +109,9 @@ func (g *Gateway) build(in Input) (*pdpv1.CheckRequest, *builder) {
 	if in.Claims != nil {
 		g.identityFromClaims(b, in.Claims, in.ClaimsSource)
 	}
+	r.Authentication.AuthenticatedAt = pdpsvc.Time(&b.problems, "authentication.authenticated_at", b.authenticatedAt)
+	r.Authentication.MFAVerifiedAt = pdpsvc.Time(&b.problems, "authentication.mfa_verified_at", b.mfaVerifiedAt)
+	r.Session.LastActivityAt = pdpsvc.Time(&b.problems, "session.last_activity_at", b.lastActivityAt)
 	return r, b
 }
 
@@ -173,7 +173,7 @@ func (g *Gateway) target(b *builder, in Input) {
 		b.bad("attributes.http", in.URISource, "not valid UTF-8")
 		return
 	}
-	r.Attributes = st
+	r.Attributes = pdpsvc.Attributes(&b.problems, "attributes", st)
 	b.source("attributes.http", in.URISource)
 }
 
@@ -217,18 +217,18 @@ func (g *Gateway) identityFromHeaders(b *builder, header func(string) string) {
 			b.source(field, "header "+h)
 		}
 	}
-	text("user-id", "subject.id", func(v string) { r.Subject.Id = v })
+	text("user-id", "subject.id", func(v string) { r.Subject.ID = v })
 	text("user-email", "subject.email", func(v string) { r.Subject.Email = v })
 	text("roles", "subject.roles", func(v string) { r.Subject.Roles = splitList(v, ",") })
 	text("auth-provider", "authentication.provider", func(v string) { r.Authentication.Provider = v })
-	text("device-id", "device.id", func(v string) { r.Device.Id = v })
-	text("session-id", "session.id", func(v string) { r.Session.Id = v })
+	text("device-id", "device.id", func(v string) { r.Device.ID = v })
+	text("session-id", "session.id", func(v string) { r.Session.ID = v })
 	if h := g.headers["mfa-enrolled"]; header(h) != "" {
 		v, err := strconv.ParseBool(strings.TrimSpace(header(h)))
 		if err != nil {
 			b.bad("subject.mfa_enrolled", "header "+h, "must be true or false")
 		} else {
-			r.Subject.MfaEnrolled = v
+			r.Subject.MFAEnrolled = v
 			b.source("subject.mfa_enrolled", "header "+h)
 		}
 	}
@@ -236,9 +236,9 @@ func (g *Gateway) identityFromHeaders(b *builder, header func(string) string) {
 		name, field string
 		set         func(*timestamppb.Timestamp)
 	}{
-		{"mfa-verified-at", "authentication.mfa_verified_at", func(t *timestamppb.Timestamp) { r.Authentication.MfaVerifiedAt = t }},
-		{"authenticated-at", "authentication.authenticated_at", func(t *timestamppb.Timestamp) { r.Authentication.AuthenticatedAt = t }},
-		{"session-last-activity", "session.last_activity_at", func(t *timestamppb.Timestamp) { r.Session.LastActivityAt = t }},
+		{"mfa-verified-at", "authentication.mfa_verified_at", func(t *timestamppb.Timestamp) { b.mfaVerifiedAt = t }},
+		{"authenticated-at", "authentication.authenticated_at", func(t *timestamppb.Timestamp) { b.authenticatedAt = t }},
+		{"session-last-activity", "session.last_activity_at", func(t *timestamppb.Timestamp) { b.lastActivityAt = t }},
 	}
 	for _, x := range times {
 		h := g.headers[x.name]
