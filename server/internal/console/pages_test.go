@@ -410,3 +410,28 @@ func TestALoggedDecisionIsExplainedByItsID(t *testing.T) {
 		t.Fatalf("the reasons do not name authz.role_forbidden: %q", got)
 	}
 }
+
+func TestAFeedFileIsPreviewedThenImported(t *testing.T) {
+	srv := startConsoleServer(t)
+	feed := filepath.Join(t.TempDir(), "firehol_level1.netset")
+	if err := os.WriteFile(feed, []byte("# a feed\n192.0.2.0/28\n198.51.100.7\nnot-an-address\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := openConsole(t, srv)
+	p.signIn(srv.alice.Key)
+	p.open("#/settings/umbrella/production")
+	p.choose("List", "IP_LIST_DENY")
+	p.run("choose the feed", chromedp.WaitVisible(labelled("Feed file")), chromedp.SetUploadFiles(labelled("Feed file"), []string{feed}))
+	p.see("3 entries to import into the deny list (2 comment or blank lines).")
+	p.click("Import")
+	p.see("Imported: 2 added, 0 already present, 1 invalid.")
+	rules, err := srv.adminClient(t, srv.alice.Key).ListIPRules(t.Context(), &pdpv1.ListIPRulesRequest{Tenant: "umbrella"})
+	if err != nil || len(rules.GetRules()) != 2 || rules.GetRules()[0].GetSource() != "import:firehol_level1" {
+		t.Fatalf("rules after the import = %v %v, want 2 from import:firehol_level1", rules.GetRules(), err)
+	}
+	row := `//tr[td[contains(., "198.51.100.7")]]`
+	p.fill("Reason for the IP rule change", "false positive")
+	p.run("remove an imported rule", chromedp.WaitVisible(row+`//button[normalize-space()="Remove"]`),
+		chromedp.Click(row+`//button[normalize-space()="Remove"]`), chromedp.WaitNotPresent(row))
+	p.see("Removed 198.51.100.7")
+}

@@ -70,7 +70,13 @@ async function route() {
   const section = el('section', { 'aria-labelledby': 'page-title' });
   main.replaceChildren(section);
   try {
-    await page(section, ctx, args);
+    const rendered = page(section, ctx, args);
+    // Move focus to the new page's title (each page puts it first, before
+    // it waits for anything), as a page load would, so that keyboard and
+    // screen-reader users start there.
+    const title = document.getElementById('page-title');
+    if (title) { title.tabIndex = -1; title.focus(); }
+    await rendered;
   } catch (e) {
     section.append(el('p', { role: 'alert', class: 'failed' }, `${e.code || 'Error'}: ${e.message}`));
   }

@@ -36,7 +36,7 @@ export default async function ipRules(tenant) {
   let feedLines = [];
   file.addEventListener('change', async () => {
     const text = file.files[0] ? await file.files[0].text() : '';
-    feedLines = text.split('\n').map((l) => l.trim());
+    feedLines = text.replace(/\r?\n$/, '').split(/\r?\n/).map((l) => l.trim());
     const entries = feedLines.filter((l) => l && !l.startsWith('#'));
     if (!source.value && file.files[0]) source.value = file.files[0].name.replace(/\.[^.]*$/, '');
     preview.textContent = `${entries.length} entries to import into the ${listName(which.value)} list (${feedLines.length - entries.length} comment or blank lines).`;
