@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,8 +50,9 @@ type config struct {
 	noopServe   string
 	maxProfiles int
 	maxCIDRs    int
-	cpuProfile  string // where pdp's CPU profile of its max run goes; empty: a temporary file
-	genGOGC     int    // the load generator's GOGC; 0 leaves Go's default
+	cpuProfile  string  // where pdp's CPU profile of its max run goes; empty: a temporary file
+	genGOGC     int     // the load generator's GOGC; 0 leaves Go's default
+	shadow      float64 // pdp's --shadow-sample with its own set as the candidate; 0: no shadow
 }
 
 func main() {
@@ -70,6 +72,7 @@ func main() {
 	flag.BoolVar(&c.noPin, "no-pin", false, "do not pin server and generator to separate cores")
 	flag.IntVar(&c.maxCIDRs, "max-cidrs", 1_000_000, "largest deny list of the scaling runs")
 	flag.IntVar(&c.maxProfiles, "max-profiles", 100_000, "most user profiles of the scaling runs")
+	flag.Float64Var(&c.shadow, "shadow-sample", 0, "run pdp with shadow evaluation of this share of decisions, its own set as the candidate (0: none)")
 	flag.StringVar(&c.noopServe, "noop-serve", "", "internal: serve the no-op Check server on this address")
 	flag.Parse()
 	if c.noopServe != "" {
@@ -249,6 +252,9 @@ func (b *bench) startSystem(sys, dir, tenants string) (*server, error) {
 			"--http-addr", b.c.httpAddr,
 		}
 		args = append(args, "--pprof-addr", pprofAddr)
+		if b.c.shadow > 0 {
+			args = append(args, "--shadow-tenants", tenants, "--shadow-sample", strconv.FormatFloat(b.c.shadow, 'g', -1, 64))
+		}
 		return startServer(sys, b.pin, args, nil, grpcOK, 3*time.Minute)
 	case "opa":
 		args, err := b.opaArgs(dir)

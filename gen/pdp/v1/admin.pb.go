@@ -300,9 +300,12 @@ type PendingChange struct {
 	// Why, as the author gave it.
 	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
 	// When it was proposed.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// What its shadow evaluation observed, when it is in shadow
+	// (PutShadowPolicy with its id); set by ListPendingChanges.
+	ObservedImpact *ShadowImpact `protobuf:"bytes,7,opt,name=observed_impact,json=observedImpact,proto3" json:"observed_impact,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *PendingChange) Reset() {
@@ -373,6 +376,13 @@ func (x *PendingChange) GetReason() string {
 func (x *PendingChange) GetCreatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *PendingChange) GetObservedImpact() *ShadowImpact {
+	if x != nil {
+		return x.ObservedImpact
 	}
 	return nil
 }
@@ -555,9 +565,12 @@ func (x *ApproveChangeRequest) GetReason() string {
 type ApproveChangeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The stored policy with its new etag.
-	Policy        *TenantPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Policy *TenantPolicy `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// What the change's shadow evaluation observed before it was approved,
+	// when it was in shadow; the shadow ends with the approval.
+	ObservedImpact *ShadowImpact `protobuf:"bytes,2,opt,name=observed_impact,json=observedImpact,proto3" json:"observed_impact,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ApproveChangeResponse) Reset() {
@@ -593,6 +606,13 @@ func (*ApproveChangeResponse) Descriptor() ([]byte, []int) {
 func (x *ApproveChangeResponse) GetPolicy() *TenantPolicy {
 	if x != nil {
 		return x.Policy
+	}
+	return nil
+}
+
+func (x *ApproveChangeResponse) GetObservedImpact() *ShadowImpact {
+	if x != nil {
+		return x.ObservedImpact
 	}
 	return nil
 }
@@ -3602,6 +3622,507 @@ func (x *RecordedDecision) GetPolicyRevision() string {
 	return ""
 }
 
+// PutShadowPolicyRequest puts a tenant's candidate policy in shadow.
+type PutShadowPolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What to evaluate in shadow.
+	//
+	// Types that are valid to be assigned to Candidate:
+	//
+	//	*PutShadowPolicyRequest_Policy
+	//	*PutShadowPolicyRequest_PendingChangeId
+	Candidate isPutShadowPolicyRequest_Candidate `protobuf_oneof:"candidate"`
+	// Why, recorded in the audit log.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutShadowPolicyRequest) Reset() {
+	*x = PutShadowPolicyRequest{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutShadowPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutShadowPolicyRequest) ProtoMessage() {}
+
+func (x *PutShadowPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutShadowPolicyRequest.ProtoReflect.Descriptor instead.
+func (*PutShadowPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *PutShadowPolicyRequest) GetCandidate() isPutShadowPolicyRequest_Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+func (x *PutShadowPolicyRequest) GetPolicy() *TenantPolicy {
+	if x != nil {
+		if x, ok := x.Candidate.(*PutShadowPolicyRequest_Policy); ok {
+			return x.Policy
+		}
+	}
+	return nil
+}
+
+func (x *PutShadowPolicyRequest) GetPendingChangeId() string {
+	if x != nil {
+		if x, ok := x.Candidate.(*PutShadowPolicyRequest_PendingChangeId); ok {
+			return x.PendingChangeId
+		}
+	}
+	return ""
+}
+
+func (x *PutShadowPolicyRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type isPutShadowPolicyRequest_Candidate interface {
+	isPutShadowPolicyRequest_Candidate()
+}
+
+type PutShadowPolicyRequest_Policy struct {
+	// A candidate policy of its tenant (policy.tenant); checked as
+	// PutTenantPolicy checks one, its etag ignored.
+	Policy *TenantPolicy `protobuf:"bytes,1,opt,name=policy,proto3,oneof"`
+}
+
+type PutShadowPolicyRequest_PendingChangeId struct {
+	// The id of a pending change, whose proposed policy is evaluated.
+	PendingChangeId string `protobuf:"bytes,2,opt,name=pending_change_id,json=pendingChangeId,proto3,oneof"`
+}
+
+func (*PutShadowPolicyRequest_Policy) isPutShadowPolicyRequest_Candidate() {}
+
+func (*PutShadowPolicyRequest_PendingChangeId) isPutShadowPolicyRequest_Candidate() {}
+
+// PutShadowPolicyResponse is the shadow now running.
+type PutShadowPolicyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its impact so far (none yet).
+	Impact        *ShadowImpact `protobuf:"bytes,1,opt,name=impact,proto3" json:"impact,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutShadowPolicyResponse) Reset() {
+	*x = PutShadowPolicyResponse{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutShadowPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutShadowPolicyResponse) ProtoMessage() {}
+
+func (x *PutShadowPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutShadowPolicyResponse.ProtoReflect.Descriptor instead.
+func (*PutShadowPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *PutShadowPolicyResponse) GetImpact() *ShadowImpact {
+	if x != nil {
+		return x.Impact
+	}
+	return nil
+}
+
+// DeleteShadowPolicyRequest names a tenant.
+type DeleteShadowPolicyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tenant.
+	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Why, recorded in the audit log.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteShadowPolicyRequest) Reset() {
+	*x = DeleteShadowPolicyRequest{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteShadowPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteShadowPolicyRequest) ProtoMessage() {}
+
+func (x *DeleteShadowPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteShadowPolicyRequest.ProtoReflect.Descriptor instead.
+func (*DeleteShadowPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *DeleteShadowPolicyRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *DeleteShadowPolicyRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// DeleteShadowPolicyResponse is what the shadow observed.
+type DeleteShadowPolicyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its impact until it stopped.
+	Impact        *ShadowImpact `protobuf:"bytes,1,opt,name=impact,proto3" json:"impact,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteShadowPolicyResponse) Reset() {
+	*x = DeleteShadowPolicyResponse{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteShadowPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteShadowPolicyResponse) ProtoMessage() {}
+
+func (x *DeleteShadowPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteShadowPolicyResponse.ProtoReflect.Descriptor instead.
+func (*DeleteShadowPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *DeleteShadowPolicyResponse) GetImpact() *ShadowImpact {
+	if x != nil {
+		return x.Impact
+	}
+	return nil
+}
+
+// GetShadowImpactRequest names a tenant.
+type GetShadowImpactRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tenant.
+	Tenant        string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetShadowImpactRequest) Reset() {
+	*x = GetShadowImpactRequest{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetShadowImpactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetShadowImpactRequest) ProtoMessage() {}
+
+func (x *GetShadowImpactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetShadowImpactRequest.ProtoReflect.Descriptor instead.
+func (*GetShadowImpactRequest) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *GetShadowImpactRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+// GetShadowImpactResponse is what the shadow observed.
+type GetShadowImpactResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its impact so far.
+	Impact        *ShadowImpact `protobuf:"bytes,1,opt,name=impact,proto3" json:"impact,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetShadowImpactResponse) Reset() {
+	*x = GetShadowImpactResponse{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetShadowImpactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetShadowImpactResponse) ProtoMessage() {}
+
+func (x *GetShadowImpactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetShadowImpactResponse.ProtoReflect.Descriptor instead.
+func (*GetShadowImpactResponse) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *GetShadowImpactResponse) GetImpact() *ShadowImpact {
+	if x != nil {
+		return x.Impact
+	}
+	return nil
+}
+
+// ShadowImpact is what a tenant's shadow evaluation observed.
+type ShadowImpact struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Tenant.
+	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// The pending change in shadow; empty for a policy put directly.
+	PendingChangeId string `protobuf:"bytes,2,opt,name=pending_change_id,json=pendingChangeId,proto3" json:"pending_change_id,omitempty"`
+	// The candidate set's revision.
+	Revision string `protobuf:"bytes,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	// When the shadow started.
+	Since *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	// Live decisions evaluated in shadow (a sampled share of the tenant's).
+	Evaluated int64 `protobuf:"varint,5,opt,name=evaluated,proto3" json:"evaluated,omitempty"`
+	// Of those, the ones whose outcome, reasons or step-ups differ.
+	Changed int64 `protobuf:"varint,6,opt,name=changed,proto3" json:"changed,omitempty"`
+	// The changed decisions by outcome, such as allow -> deny.
+	Transitions   []*ShadowTransition `protobuf:"bytes,7,rep,name=transitions,proto3" json:"transitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShadowImpact) Reset() {
+	*x = ShadowImpact{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShadowImpact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShadowImpact) ProtoMessage() {}
+
+func (x *ShadowImpact) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShadowImpact.ProtoReflect.Descriptor instead.
+func (*ShadowImpact) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ShadowImpact) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *ShadowImpact) GetPendingChangeId() string {
+	if x != nil {
+		return x.PendingChangeId
+	}
+	return ""
+}
+
+func (x *ShadowImpact) GetRevision() string {
+	if x != nil {
+		return x.Revision
+	}
+	return ""
+}
+
+func (x *ShadowImpact) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *ShadowImpact) GetEvaluated() int64 {
+	if x != nil {
+		return x.Evaluated
+	}
+	return 0
+}
+
+func (x *ShadowImpact) GetChanged() int64 {
+	if x != nil {
+		return x.Changed
+	}
+	return 0
+}
+
+func (x *ShadowImpact) GetTransitions() []*ShadowTransition {
+	if x != nil {
+		return x.Transitions
+	}
+	return nil
+}
+
+// ShadowTransition counts the shadow decisions that went from one outcome
+// to another.
+type ShadowTransition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The live outcome, such as "allow" or "allow (would deny)".
+	From string `protobuf:"bytes,1,opt,name=from,proto3" json:"from,omitempty"`
+	// The candidate's outcome.
+	To string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	// How many.
+	Count         int64 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShadowTransition) Reset() {
+	*x = ShadowTransition{}
+	mi := &file_pdp_v1_admin_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShadowTransition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShadowTransition) ProtoMessage() {}
+
+func (x *ShadowTransition) ProtoReflect() protoreflect.Message {
+	mi := &file_pdp_v1_admin_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShadowTransition.ProtoReflect.Descriptor instead.
+func (*ShadowTransition) Descriptor() ([]byte, []int) {
+	return file_pdp_v1_admin_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *ShadowTransition) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ShadowTransition) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *ShadowTransition) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 var File_pdp_v1_admin_proto protoreflect.FileDescriptor
 
 const file_pdp_v1_admin_proto_rawDesc = "" +
@@ -3616,7 +4137,7 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\"\x85\x01\n" +
 	"\x17PutTenantPolicyResponse\x12,\n" +
 	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\x12<\n" +
-	"\x0epending_change\x18\x02 \x01(\v2\x15.pdp.v1.PendingChangeR\rpendingChange\"\xd0\x01\n" +
+	"\x0epending_change\x18\x02 \x01(\v2\x15.pdp.v1.PendingChangeR\rpendingChange\"\x94\x02\n" +
 	"\rPendingChange\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12,\n" +
@@ -3624,7 +4145,8 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\x06author\x18\x04 \x01(\tR\x06author\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x129\n" +
 	"\n" +
-	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"o\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12B\n" +
+	"\x0fobserved_impact\x18\a \x01(\v2\x14.pdp.v1.ShadowImpactB\x03\xe0A\x03R\x0eobservedImpact\"o\n" +
 	"\x19ListPendingChangesRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -3635,9 +4157,10 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"H\n" +
 	"\x14ApproveChangeRequest\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1b\n" +
-	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\"E\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\"\x84\x01\n" +
 	"\x15ApproveChangeResponse\x12,\n" +
-	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\"G\n" +
+	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyR\x06policy\x12=\n" +
+	"\x0fobserved_impact\x18\x02 \x01(\v2\x14.pdp.v1.ShadowImpactR\x0eobservedImpact\"G\n" +
 	"\x13RejectChangeRequest\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\tB\x03\xe0A\x02R\x02id\x12\x1b\n" +
 	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\"E\n" +
@@ -3863,12 +4386,40 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\areasons\x18\t \x03(\tR\areasons\x12\x19\n" +
 	"\bstep_ups\x18\n" +
 	" \x03(\tR\astepUps\x12'\n" +
-	"\x0fpolicy_revision\x18\v \x01(\tR\x0epolicyRevision*^\n" +
+	"\x0fpolicy_revision\x18\v \x01(\tR\x0epolicyRevision\"\xa0\x01\n" +
+	"\x16PutShadowPolicyRequest\x12.\n" +
+	"\x06policy\x18\x01 \x01(\v2\x14.pdp.v1.TenantPolicyH\x00R\x06policy\x12,\n" +
+	"\x11pending_change_id\x18\x02 \x01(\tH\x00R\x0fpendingChangeId\x12\x1b\n" +
+	"\x06reason\x18\x03 \x01(\tB\x03\xe0A\x02R\x06reasonB\v\n" +
+	"\tcandidate\"G\n" +
+	"\x17PutShadowPolicyResponse\x12,\n" +
+	"\x06impact\x18\x01 \x01(\v2\x14.pdp.v1.ShadowImpactR\x06impact\"U\n" +
+	"\x19DeleteShadowPolicyRequest\x12\x1b\n" +
+	"\x06tenant\x18\x01 \x01(\tB\x03\xe0A\x02R\x06tenant\x12\x1b\n" +
+	"\x06reason\x18\x02 \x01(\tB\x03\xe0A\x02R\x06reason\"J\n" +
+	"\x1aDeleteShadowPolicyResponse\x12,\n" +
+	"\x06impact\x18\x01 \x01(\v2\x14.pdp.v1.ShadowImpactR\x06impact\"5\n" +
+	"\x16GetShadowImpactRequest\x12\x1b\n" +
+	"\x06tenant\x18\x01 \x01(\tB\x03\xe0A\x02R\x06tenant\"G\n" +
+	"\x17GetShadowImpactResponse\x12,\n" +
+	"\x06impact\x18\x01 \x01(\v2\x14.pdp.v1.ShadowImpactR\x06impact\"\x94\x02\n" +
+	"\fShadowImpact\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12*\n" +
+	"\x11pending_change_id\x18\x02 \x01(\tR\x0fpendingChangeId\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\tR\brevision\x120\n" +
+	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x1c\n" +
+	"\tevaluated\x18\x05 \x01(\x03R\tevaluated\x12\x18\n" +
+	"\achanged\x18\x06 \x01(\x03R\achanged\x12:\n" +
+	"\vtransitions\x18\a \x03(\v2\x18.pdp.v1.ShadowTransitionR\vtransitions\"L\n" +
+	"\x10ShadowTransition\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x12\x14\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count*^\n" +
 	"\x06IPList\x12\x17\n" +
 	"\x13IP_LIST_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rIP_LIST_ALLOW\x10\x01\x12\x10\n" +
 	"\fIP_LIST_DENY\x10\x02\x12\x16\n" +
-	"\x12IP_LIST_SUSPICIOUS\x10\x032\xb4\f\n" +
+	"\x12IP_LIST_SUSPICIOUS\x10\x032\xb9\x0e\n" +
 	"\x12PolicyAdminService\x12R\n" +
 	"\x0fGetTenantPolicy\x12\x1e.pdp.v1.GetTenantPolicyRequest\x1a\x1f.pdp.v1.GetTenantPolicyResponse\x12R\n" +
 	"\x0fPutTenantPolicy\x12\x1e.pdp.v1.PutTenantPolicyRequest\x1a\x1f.pdp.v1.PutTenantPolicyResponse\x12F\n" +
@@ -3889,7 +4440,10 @@ const file_pdp_v1_admin_proto_rawDesc = "" +
 	"\x12ListPendingChanges\x12!.pdp.v1.ListPendingChangesRequest\x1a\".pdp.v1.ListPendingChangesResponse\x12L\n" +
 	"\rApproveChange\x12\x1c.pdp.v1.ApproveChangeRequest\x1a\x1d.pdp.v1.ApproveChangeResponse\x12I\n" +
 	"\fRejectChange\x12\x1b.pdp.v1.RejectChangeRequest\x1a\x1c.pdp.v1.RejectChangeResponse\x12F\n" +
-	"\vGetDecision\x12\x1a.pdp.v1.GetDecisionRequest\x1a\x1b.pdp.v1.GetDecisionResponseB)Z'github.com/pdp-dev/pdp/gen/pdp/v1;pdpv1b\x06proto3"
+	"\vGetDecision\x12\x1a.pdp.v1.GetDecisionRequest\x1a\x1b.pdp.v1.GetDecisionResponse\x12R\n" +
+	"\x0fPutShadowPolicy\x12\x1e.pdp.v1.PutShadowPolicyRequest\x1a\x1f.pdp.v1.PutShadowPolicyResponse\x12[\n" +
+	"\x12DeleteShadowPolicy\x12!.pdp.v1.DeleteShadowPolicyRequest\x1a\".pdp.v1.DeleteShadowPolicyResponse\x12R\n" +
+	"\x0fGetShadowImpact\x12\x1e.pdp.v1.GetShadowImpactRequest\x1a\x1f.pdp.v1.GetShadowImpactResponseB)Z'github.com/pdp-dev/pdp/gen/pdp/v1;pdpv1b\x06proto3"
 
 var (
 	file_pdp_v1_admin_proto_rawDescOnce sync.Once
@@ -3904,7 +4458,7 @@ func file_pdp_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_pdp_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_pdp_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_pdp_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
 var file_pdp_v1_admin_proto_goTypes = []any{
 	(IPList)(0),                        // 0: pdp.v1.IPList
 	(*GetTenantPolicyRequest)(nil),     // 1: pdp.v1.GetTenantPolicyRequest
@@ -3959,111 +4513,133 @@ var file_pdp_v1_admin_proto_goTypes = []any{
 	(*GetDecisionRequest)(nil),         // 50: pdp.v1.GetDecisionRequest
 	(*GetDecisionResponse)(nil),        // 51: pdp.v1.GetDecisionResponse
 	(*RecordedDecision)(nil),           // 52: pdp.v1.RecordedDecision
-	nil,                                // 53: pdp.v1.UserProfile.ActionsSeenEntry
-	(*TenantPolicy)(nil),               // 54: pdp.v1.TenantPolicy
-	(*timestamppb.Timestamp)(nil),      // 55: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),            // 56: google.protobuf.Struct
-	(*CheckResponse)(nil),              // 57: pdp.v1.CheckResponse
-	(Decision)(0),                      // 58: pdp.v1.Decision
+	(*PutShadowPolicyRequest)(nil),     // 53: pdp.v1.PutShadowPolicyRequest
+	(*PutShadowPolicyResponse)(nil),    // 54: pdp.v1.PutShadowPolicyResponse
+	(*DeleteShadowPolicyRequest)(nil),  // 55: pdp.v1.DeleteShadowPolicyRequest
+	(*DeleteShadowPolicyResponse)(nil), // 56: pdp.v1.DeleteShadowPolicyResponse
+	(*GetShadowImpactRequest)(nil),     // 57: pdp.v1.GetShadowImpactRequest
+	(*GetShadowImpactResponse)(nil),    // 58: pdp.v1.GetShadowImpactResponse
+	(*ShadowImpact)(nil),               // 59: pdp.v1.ShadowImpact
+	(*ShadowTransition)(nil),           // 60: pdp.v1.ShadowTransition
+	nil,                                // 61: pdp.v1.UserProfile.ActionsSeenEntry
+	(*TenantPolicy)(nil),               // 62: pdp.v1.TenantPolicy
+	(*timestamppb.Timestamp)(nil),      // 63: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),            // 64: google.protobuf.Struct
+	(*CheckResponse)(nil),              // 65: pdp.v1.CheckResponse
+	(Decision)(0),                      // 66: pdp.v1.Decision
 }
 var file_pdp_v1_admin_proto_depIdxs = []int32{
-	54, // 0: pdp.v1.GetTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
-	54, // 1: pdp.v1.PutTenantPolicyRequest.policy:type_name -> pdp.v1.TenantPolicy
-	54, // 2: pdp.v1.PutTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
+	62, // 0: pdp.v1.GetTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
+	62, // 1: pdp.v1.PutTenantPolicyRequest.policy:type_name -> pdp.v1.TenantPolicy
+	62, // 2: pdp.v1.PutTenantPolicyResponse.policy:type_name -> pdp.v1.TenantPolicy
 	5,  // 3: pdp.v1.PutTenantPolicyResponse.pending_change:type_name -> pdp.v1.PendingChange
-	54, // 4: pdp.v1.PendingChange.policy:type_name -> pdp.v1.TenantPolicy
-	55, // 5: pdp.v1.PendingChange.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 6: pdp.v1.ListPendingChangesResponse.changes:type_name -> pdp.v1.PendingChange
-	54, // 7: pdp.v1.ApproveChangeResponse.policy:type_name -> pdp.v1.TenantPolicy
-	5,  // 8: pdp.v1.RejectChangeResponse.change:type_name -> pdp.v1.PendingChange
-	14, // 9: pdp.v1.ListTenantsResponse.tenants:type_name -> pdp.v1.TenantSummary
-	0,  // 10: pdp.v1.IPRule.list:type_name -> pdp.v1.IPList
-	55, // 11: pdp.v1.IPRule.expires_at:type_name -> google.protobuf.Timestamp
-	55, // 12: pdp.v1.IPRule.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 13: pdp.v1.AddIPRuleRequest.list:type_name -> pdp.v1.IPList
-	55, // 14: pdp.v1.AddIPRuleRequest.expires_at:type_name -> google.protobuf.Timestamp
-	15, // 15: pdp.v1.AddIPRuleResponse.rule:type_name -> pdp.v1.IPRule
-	15, // 16: pdp.v1.RemoveIPRuleResponse.rule:type_name -> pdp.v1.IPRule
-	0,  // 17: pdp.v1.ListIPRulesRequest.list:type_name -> pdp.v1.IPList
-	15, // 18: pdp.v1.ListIPRulesResponse.rules:type_name -> pdp.v1.IPRule
-	0,  // 19: pdp.v1.ImportIPListRequest.list:type_name -> pdp.v1.IPList
-	24, // 20: pdp.v1.ImportIPListResponse.invalid_lines:type_name -> pdp.v1.InvalidLine
-	55, // 21: pdp.v1.SetSSOStatusResponse.changed_at:type_name -> google.protobuf.Timestamp
-	29, // 22: pdp.v1.ComplianceReportResponse.findings:type_name -> pdp.v1.ComplianceFinding
-	55, // 23: pdp.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
-	32, // 24: pdp.v1.ListAuditEventsResponse.events:type_name -> pdp.v1.AuditEvent
-	55, // 25: pdp.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	56, // 26: pdp.v1.AuditEvent.before:type_name -> google.protobuf.Struct
-	56, // 27: pdp.v1.AuditEvent.after:type_name -> google.protobuf.Struct
-	35, // 28: pdp.v1.VerifyAuditLogResponse.latest_checkpoint:type_name -> pdp.v1.AuditCheckpoint
-	55, // 29: pdp.v1.AuditCheckpoint.time:type_name -> google.protobuf.Timestamp
-	46, // 30: pdp.v1.GetUserProfileResponse.profile:type_name -> pdp.v1.UserProfile
-	46, // 31: pdp.v1.ResetUserMFAResponse.profile:type_name -> pdp.v1.UserProfile
-	46, // 32: pdp.v1.UnsuspendUserResponse.profile:type_name -> pdp.v1.UserProfile
-	46, // 33: pdp.v1.ExportUserDataResponse.profile:type_name -> pdp.v1.UserProfile
-	32, // 34: pdp.v1.ExportUserDataResponse.audit_events:type_name -> pdp.v1.AuditEvent
-	47, // 35: pdp.v1.UserProfile.devices:type_name -> pdp.v1.KnownDevice
-	48, // 36: pdp.v1.UserProfile.countries:type_name -> pdp.v1.KnownCountry
-	49, // 37: pdp.v1.UserProfile.last_login:type_name -> pdp.v1.LoginRecord
-	53, // 38: pdp.v1.UserProfile.actions_seen:type_name -> pdp.v1.UserProfile.ActionsSeenEntry
-	55, // 39: pdp.v1.UserProfile.suspended_at:type_name -> google.protobuf.Timestamp
-	55, // 40: pdp.v1.UserProfile.mfa_reset_at:type_name -> google.protobuf.Timestamp
-	55, // 41: pdp.v1.KnownDevice.first_seen:type_name -> google.protobuf.Timestamp
-	55, // 42: pdp.v1.KnownDevice.last_seen:type_name -> google.protobuf.Timestamp
-	55, // 43: pdp.v1.KnownCountry.last_seen:type_name -> google.protobuf.Timestamp
-	55, // 44: pdp.v1.LoginRecord.time:type_name -> google.protobuf.Timestamp
-	52, // 45: pdp.v1.GetDecisionResponse.recorded:type_name -> pdp.v1.RecordedDecision
-	57, // 46: pdp.v1.GetDecisionResponse.explained:type_name -> pdp.v1.CheckResponse
-	56, // 47: pdp.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
-	55, // 48: pdp.v1.RecordedDecision.time:type_name -> google.protobuf.Timestamp
-	58, // 49: pdp.v1.RecordedDecision.decision:type_name -> pdp.v1.Decision
-	58, // 50: pdp.v1.RecordedDecision.would_decide:type_name -> pdp.v1.Decision
-	55, // 51: pdp.v1.UserProfile.ActionsSeenEntry.value:type_name -> google.protobuf.Timestamp
-	1,  // 52: pdp.v1.PolicyAdminService.GetTenantPolicy:input_type -> pdp.v1.GetTenantPolicyRequest
-	3,  // 53: pdp.v1.PolicyAdminService.PutTenantPolicy:input_type -> pdp.v1.PutTenantPolicyRequest
-	12, // 54: pdp.v1.PolicyAdminService.ListTenants:input_type -> pdp.v1.ListTenantsRequest
-	16, // 55: pdp.v1.PolicyAdminService.AddIPRule:input_type -> pdp.v1.AddIPRuleRequest
-	18, // 56: pdp.v1.PolicyAdminService.RemoveIPRule:input_type -> pdp.v1.RemoveIPRuleRequest
-	20, // 57: pdp.v1.PolicyAdminService.ListIPRules:input_type -> pdp.v1.ListIPRulesRequest
-	22, // 58: pdp.v1.PolicyAdminService.ImportIPList:input_type -> pdp.v1.ImportIPListRequest
-	25, // 59: pdp.v1.PolicyAdminService.SetSSOStatus:input_type -> pdp.v1.SetSSOStatusRequest
-	27, // 60: pdp.v1.PolicyAdminService.ComplianceReport:input_type -> pdp.v1.ComplianceReportRequest
-	30, // 61: pdp.v1.PolicyAdminService.ListAuditEvents:input_type -> pdp.v1.ListAuditEventsRequest
-	33, // 62: pdp.v1.PolicyAdminService.VerifyAuditLog:input_type -> pdp.v1.VerifyAuditLogRequest
-	36, // 63: pdp.v1.PolicyAdminService.GetUserProfile:input_type -> pdp.v1.GetUserProfileRequest
-	38, // 64: pdp.v1.PolicyAdminService.ResetUserMFA:input_type -> pdp.v1.ResetUserMFARequest
-	40, // 65: pdp.v1.PolicyAdminService.UnsuspendUser:input_type -> pdp.v1.UnsuspendUserRequest
-	42, // 66: pdp.v1.PolicyAdminService.ExportUserData:input_type -> pdp.v1.ExportUserDataRequest
-	44, // 67: pdp.v1.PolicyAdminService.EraseUserData:input_type -> pdp.v1.EraseUserDataRequest
-	6,  // 68: pdp.v1.PolicyAdminService.ListPendingChanges:input_type -> pdp.v1.ListPendingChangesRequest
-	8,  // 69: pdp.v1.PolicyAdminService.ApproveChange:input_type -> pdp.v1.ApproveChangeRequest
-	10, // 70: pdp.v1.PolicyAdminService.RejectChange:input_type -> pdp.v1.RejectChangeRequest
-	50, // 71: pdp.v1.PolicyAdminService.GetDecision:input_type -> pdp.v1.GetDecisionRequest
-	2,  // 72: pdp.v1.PolicyAdminService.GetTenantPolicy:output_type -> pdp.v1.GetTenantPolicyResponse
-	4,  // 73: pdp.v1.PolicyAdminService.PutTenantPolicy:output_type -> pdp.v1.PutTenantPolicyResponse
-	13, // 74: pdp.v1.PolicyAdminService.ListTenants:output_type -> pdp.v1.ListTenantsResponse
-	17, // 75: pdp.v1.PolicyAdminService.AddIPRule:output_type -> pdp.v1.AddIPRuleResponse
-	19, // 76: pdp.v1.PolicyAdminService.RemoveIPRule:output_type -> pdp.v1.RemoveIPRuleResponse
-	21, // 77: pdp.v1.PolicyAdminService.ListIPRules:output_type -> pdp.v1.ListIPRulesResponse
-	23, // 78: pdp.v1.PolicyAdminService.ImportIPList:output_type -> pdp.v1.ImportIPListResponse
-	26, // 79: pdp.v1.PolicyAdminService.SetSSOStatus:output_type -> pdp.v1.SetSSOStatusResponse
-	28, // 80: pdp.v1.PolicyAdminService.ComplianceReport:output_type -> pdp.v1.ComplianceReportResponse
-	31, // 81: pdp.v1.PolicyAdminService.ListAuditEvents:output_type -> pdp.v1.ListAuditEventsResponse
-	34, // 82: pdp.v1.PolicyAdminService.VerifyAuditLog:output_type -> pdp.v1.VerifyAuditLogResponse
-	37, // 83: pdp.v1.PolicyAdminService.GetUserProfile:output_type -> pdp.v1.GetUserProfileResponse
-	39, // 84: pdp.v1.PolicyAdminService.ResetUserMFA:output_type -> pdp.v1.ResetUserMFAResponse
-	41, // 85: pdp.v1.PolicyAdminService.UnsuspendUser:output_type -> pdp.v1.UnsuspendUserResponse
-	43, // 86: pdp.v1.PolicyAdminService.ExportUserData:output_type -> pdp.v1.ExportUserDataResponse
-	45, // 87: pdp.v1.PolicyAdminService.EraseUserData:output_type -> pdp.v1.EraseUserDataResponse
-	7,  // 88: pdp.v1.PolicyAdminService.ListPendingChanges:output_type -> pdp.v1.ListPendingChangesResponse
-	9,  // 89: pdp.v1.PolicyAdminService.ApproveChange:output_type -> pdp.v1.ApproveChangeResponse
-	11, // 90: pdp.v1.PolicyAdminService.RejectChange:output_type -> pdp.v1.RejectChangeResponse
-	51, // 91: pdp.v1.PolicyAdminService.GetDecision:output_type -> pdp.v1.GetDecisionResponse
-	72, // [72:92] is the sub-list for method output_type
-	52, // [52:72] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	62, // 4: pdp.v1.PendingChange.policy:type_name -> pdp.v1.TenantPolicy
+	63, // 5: pdp.v1.PendingChange.created_at:type_name -> google.protobuf.Timestamp
+	59, // 6: pdp.v1.PendingChange.observed_impact:type_name -> pdp.v1.ShadowImpact
+	5,  // 7: pdp.v1.ListPendingChangesResponse.changes:type_name -> pdp.v1.PendingChange
+	62, // 8: pdp.v1.ApproveChangeResponse.policy:type_name -> pdp.v1.TenantPolicy
+	59, // 9: pdp.v1.ApproveChangeResponse.observed_impact:type_name -> pdp.v1.ShadowImpact
+	5,  // 10: pdp.v1.RejectChangeResponse.change:type_name -> pdp.v1.PendingChange
+	14, // 11: pdp.v1.ListTenantsResponse.tenants:type_name -> pdp.v1.TenantSummary
+	0,  // 12: pdp.v1.IPRule.list:type_name -> pdp.v1.IPList
+	63, // 13: pdp.v1.IPRule.expires_at:type_name -> google.protobuf.Timestamp
+	63, // 14: pdp.v1.IPRule.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 15: pdp.v1.AddIPRuleRequest.list:type_name -> pdp.v1.IPList
+	63, // 16: pdp.v1.AddIPRuleRequest.expires_at:type_name -> google.protobuf.Timestamp
+	15, // 17: pdp.v1.AddIPRuleResponse.rule:type_name -> pdp.v1.IPRule
+	15, // 18: pdp.v1.RemoveIPRuleResponse.rule:type_name -> pdp.v1.IPRule
+	0,  // 19: pdp.v1.ListIPRulesRequest.list:type_name -> pdp.v1.IPList
+	15, // 20: pdp.v1.ListIPRulesResponse.rules:type_name -> pdp.v1.IPRule
+	0,  // 21: pdp.v1.ImportIPListRequest.list:type_name -> pdp.v1.IPList
+	24, // 22: pdp.v1.ImportIPListResponse.invalid_lines:type_name -> pdp.v1.InvalidLine
+	63, // 23: pdp.v1.SetSSOStatusResponse.changed_at:type_name -> google.protobuf.Timestamp
+	29, // 24: pdp.v1.ComplianceReportResponse.findings:type_name -> pdp.v1.ComplianceFinding
+	63, // 25: pdp.v1.ListAuditEventsRequest.since:type_name -> google.protobuf.Timestamp
+	32, // 26: pdp.v1.ListAuditEventsResponse.events:type_name -> pdp.v1.AuditEvent
+	63, // 27: pdp.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	64, // 28: pdp.v1.AuditEvent.before:type_name -> google.protobuf.Struct
+	64, // 29: pdp.v1.AuditEvent.after:type_name -> google.protobuf.Struct
+	35, // 30: pdp.v1.VerifyAuditLogResponse.latest_checkpoint:type_name -> pdp.v1.AuditCheckpoint
+	63, // 31: pdp.v1.AuditCheckpoint.time:type_name -> google.protobuf.Timestamp
+	46, // 32: pdp.v1.GetUserProfileResponse.profile:type_name -> pdp.v1.UserProfile
+	46, // 33: pdp.v1.ResetUserMFAResponse.profile:type_name -> pdp.v1.UserProfile
+	46, // 34: pdp.v1.UnsuspendUserResponse.profile:type_name -> pdp.v1.UserProfile
+	46, // 35: pdp.v1.ExportUserDataResponse.profile:type_name -> pdp.v1.UserProfile
+	32, // 36: pdp.v1.ExportUserDataResponse.audit_events:type_name -> pdp.v1.AuditEvent
+	47, // 37: pdp.v1.UserProfile.devices:type_name -> pdp.v1.KnownDevice
+	48, // 38: pdp.v1.UserProfile.countries:type_name -> pdp.v1.KnownCountry
+	49, // 39: pdp.v1.UserProfile.last_login:type_name -> pdp.v1.LoginRecord
+	61, // 40: pdp.v1.UserProfile.actions_seen:type_name -> pdp.v1.UserProfile.ActionsSeenEntry
+	63, // 41: pdp.v1.UserProfile.suspended_at:type_name -> google.protobuf.Timestamp
+	63, // 42: pdp.v1.UserProfile.mfa_reset_at:type_name -> google.protobuf.Timestamp
+	63, // 43: pdp.v1.KnownDevice.first_seen:type_name -> google.protobuf.Timestamp
+	63, // 44: pdp.v1.KnownDevice.last_seen:type_name -> google.protobuf.Timestamp
+	63, // 45: pdp.v1.KnownCountry.last_seen:type_name -> google.protobuf.Timestamp
+	63, // 46: pdp.v1.LoginRecord.time:type_name -> google.protobuf.Timestamp
+	52, // 47: pdp.v1.GetDecisionResponse.recorded:type_name -> pdp.v1.RecordedDecision
+	65, // 48: pdp.v1.GetDecisionResponse.explained:type_name -> pdp.v1.CheckResponse
+	64, // 49: pdp.v1.GetDecisionResponse.input:type_name -> google.protobuf.Struct
+	63, // 50: pdp.v1.RecordedDecision.time:type_name -> google.protobuf.Timestamp
+	66, // 51: pdp.v1.RecordedDecision.decision:type_name -> pdp.v1.Decision
+	66, // 52: pdp.v1.RecordedDecision.would_decide:type_name -> pdp.v1.Decision
+	62, // 53: pdp.v1.PutShadowPolicyRequest.policy:type_name -> pdp.v1.TenantPolicy
+	59, // 54: pdp.v1.PutShadowPolicyResponse.impact:type_name -> pdp.v1.ShadowImpact
+	59, // 55: pdp.v1.DeleteShadowPolicyResponse.impact:type_name -> pdp.v1.ShadowImpact
+	59, // 56: pdp.v1.GetShadowImpactResponse.impact:type_name -> pdp.v1.ShadowImpact
+	63, // 57: pdp.v1.ShadowImpact.since:type_name -> google.protobuf.Timestamp
+	60, // 58: pdp.v1.ShadowImpact.transitions:type_name -> pdp.v1.ShadowTransition
+	63, // 59: pdp.v1.UserProfile.ActionsSeenEntry.value:type_name -> google.protobuf.Timestamp
+	1,  // 60: pdp.v1.PolicyAdminService.GetTenantPolicy:input_type -> pdp.v1.GetTenantPolicyRequest
+	3,  // 61: pdp.v1.PolicyAdminService.PutTenantPolicy:input_type -> pdp.v1.PutTenantPolicyRequest
+	12, // 62: pdp.v1.PolicyAdminService.ListTenants:input_type -> pdp.v1.ListTenantsRequest
+	16, // 63: pdp.v1.PolicyAdminService.AddIPRule:input_type -> pdp.v1.AddIPRuleRequest
+	18, // 64: pdp.v1.PolicyAdminService.RemoveIPRule:input_type -> pdp.v1.RemoveIPRuleRequest
+	20, // 65: pdp.v1.PolicyAdminService.ListIPRules:input_type -> pdp.v1.ListIPRulesRequest
+	22, // 66: pdp.v1.PolicyAdminService.ImportIPList:input_type -> pdp.v1.ImportIPListRequest
+	25, // 67: pdp.v1.PolicyAdminService.SetSSOStatus:input_type -> pdp.v1.SetSSOStatusRequest
+	27, // 68: pdp.v1.PolicyAdminService.ComplianceReport:input_type -> pdp.v1.ComplianceReportRequest
+	30, // 69: pdp.v1.PolicyAdminService.ListAuditEvents:input_type -> pdp.v1.ListAuditEventsRequest
+	33, // 70: pdp.v1.PolicyAdminService.VerifyAuditLog:input_type -> pdp.v1.VerifyAuditLogRequest
+	36, // 71: pdp.v1.PolicyAdminService.GetUserProfile:input_type -> pdp.v1.GetUserProfileRequest
+	38, // 72: pdp.v1.PolicyAdminService.ResetUserMFA:input_type -> pdp.v1.ResetUserMFARequest
+	40, // 73: pdp.v1.PolicyAdminService.UnsuspendUser:input_type -> pdp.v1.UnsuspendUserRequest
+	42, // 74: pdp.v1.PolicyAdminService.ExportUserData:input_type -> pdp.v1.ExportUserDataRequest
+	44, // 75: pdp.v1.PolicyAdminService.EraseUserData:input_type -> pdp.v1.EraseUserDataRequest
+	6,  // 76: pdp.v1.PolicyAdminService.ListPendingChanges:input_type -> pdp.v1.ListPendingChangesRequest
+	8,  // 77: pdp.v1.PolicyAdminService.ApproveChange:input_type -> pdp.v1.ApproveChangeRequest
+	10, // 78: pdp.v1.PolicyAdminService.RejectChange:input_type -> pdp.v1.RejectChangeRequest
+	50, // 79: pdp.v1.PolicyAdminService.GetDecision:input_type -> pdp.v1.GetDecisionRequest
+	53, // 80: pdp.v1.PolicyAdminService.PutShadowPolicy:input_type -> pdp.v1.PutShadowPolicyRequest
+	55, // 81: pdp.v1.PolicyAdminService.DeleteShadowPolicy:input_type -> pdp.v1.DeleteShadowPolicyRequest
+	57, // 82: pdp.v1.PolicyAdminService.GetShadowImpact:input_type -> pdp.v1.GetShadowImpactRequest
+	2,  // 83: pdp.v1.PolicyAdminService.GetTenantPolicy:output_type -> pdp.v1.GetTenantPolicyResponse
+	4,  // 84: pdp.v1.PolicyAdminService.PutTenantPolicy:output_type -> pdp.v1.PutTenantPolicyResponse
+	13, // 85: pdp.v1.PolicyAdminService.ListTenants:output_type -> pdp.v1.ListTenantsResponse
+	17, // 86: pdp.v1.PolicyAdminService.AddIPRule:output_type -> pdp.v1.AddIPRuleResponse
+	19, // 87: pdp.v1.PolicyAdminService.RemoveIPRule:output_type -> pdp.v1.RemoveIPRuleResponse
+	21, // 88: pdp.v1.PolicyAdminService.ListIPRules:output_type -> pdp.v1.ListIPRulesResponse
+	23, // 89: pdp.v1.PolicyAdminService.ImportIPList:output_type -> pdp.v1.ImportIPListResponse
+	26, // 90: pdp.v1.PolicyAdminService.SetSSOStatus:output_type -> pdp.v1.SetSSOStatusResponse
+	28, // 91: pdp.v1.PolicyAdminService.ComplianceReport:output_type -> pdp.v1.ComplianceReportResponse
+	31, // 92: pdp.v1.PolicyAdminService.ListAuditEvents:output_type -> pdp.v1.ListAuditEventsResponse
+	34, // 93: pdp.v1.PolicyAdminService.VerifyAuditLog:output_type -> pdp.v1.VerifyAuditLogResponse
+	37, // 94: pdp.v1.PolicyAdminService.GetUserProfile:output_type -> pdp.v1.GetUserProfileResponse
+	39, // 95: pdp.v1.PolicyAdminService.ResetUserMFA:output_type -> pdp.v1.ResetUserMFAResponse
+	41, // 96: pdp.v1.PolicyAdminService.UnsuspendUser:output_type -> pdp.v1.UnsuspendUserResponse
+	43, // 97: pdp.v1.PolicyAdminService.ExportUserData:output_type -> pdp.v1.ExportUserDataResponse
+	45, // 98: pdp.v1.PolicyAdminService.EraseUserData:output_type -> pdp.v1.EraseUserDataResponse
+	7,  // 99: pdp.v1.PolicyAdminService.ListPendingChanges:output_type -> pdp.v1.ListPendingChangesResponse
+	9,  // 100: pdp.v1.PolicyAdminService.ApproveChange:output_type -> pdp.v1.ApproveChangeResponse
+	11, // 101: pdp.v1.PolicyAdminService.RejectChange:output_type -> pdp.v1.RejectChangeResponse
+	51, // 102: pdp.v1.PolicyAdminService.GetDecision:output_type -> pdp.v1.GetDecisionResponse
+	54, // 103: pdp.v1.PolicyAdminService.PutShadowPolicy:output_type -> pdp.v1.PutShadowPolicyResponse
+	56, // 104: pdp.v1.PolicyAdminService.DeleteShadowPolicy:output_type -> pdp.v1.DeleteShadowPolicyResponse
+	58, // 105: pdp.v1.PolicyAdminService.GetShadowImpact:output_type -> pdp.v1.GetShadowImpactResponse
+	83, // [83:106] is the sub-list for method output_type
+	60, // [60:83] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_pdp_v1_admin_proto_init() }
@@ -4074,13 +4650,17 @@ func file_pdp_v1_admin_proto_init() {
 	file_pdp_v1_decision_proto_init()
 	file_pdp_v1_policy_proto_init()
 	file_pdp_v1_admin_proto_msgTypes[48].OneofWrappers = []any{}
+	file_pdp_v1_admin_proto_msgTypes[52].OneofWrappers = []any{
+		(*PutShadowPolicyRequest_Policy)(nil),
+		(*PutShadowPolicyRequest_PendingChangeId)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_pdp_v1_admin_proto_rawDesc), len(file_pdp_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   53,
+			NumMessages:   61,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

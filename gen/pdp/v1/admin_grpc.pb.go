@@ -39,6 +39,9 @@ const (
 	PolicyAdminService_ApproveChange_FullMethodName      = "/pdp.v1.PolicyAdminService/ApproveChange"
 	PolicyAdminService_RejectChange_FullMethodName       = "/pdp.v1.PolicyAdminService/RejectChange"
 	PolicyAdminService_GetDecision_FullMethodName        = "/pdp.v1.PolicyAdminService/GetDecision"
+	PolicyAdminService_PutShadowPolicy_FullMethodName    = "/pdp.v1.PolicyAdminService/PutShadowPolicy"
+	PolicyAdminService_DeleteShadowPolicy_FullMethodName = "/pdp.v1.PolicyAdminService/DeleteShadowPolicy"
+	PolicyAdminService_GetShadowImpact_FullMethodName    = "/pdp.v1.PolicyAdminService/GetShadowImpact"
 )
 
 // PolicyAdminServiceClient is the client API for PolicyAdminService service.
@@ -89,6 +92,13 @@ type PolicyAdminServiceClient interface {
 	// GetDecision returns a decision of the decision log, explained again
 	// from its recorded input (docs/policy-change.md).
 	GetDecision(ctx context.Context, in *GetDecisionRequest, opts ...grpc.CallOption) (*GetDecisionResponse, error)
+	// PutShadowPolicy evaluates a candidate policy of a tenant, or a pending
+	// change, in shadow beside the live one.
+	PutShadowPolicy(ctx context.Context, in *PutShadowPolicyRequest, opts ...grpc.CallOption) (*PutShadowPolicyResponse, error)
+	// DeleteShadowPolicy stops a tenant's shadow evaluation.
+	DeleteShadowPolicy(ctx context.Context, in *DeleteShadowPolicyRequest, opts ...grpc.CallOption) (*DeleteShadowPolicyResponse, error)
+	// GetShadowImpact returns what a tenant's shadow evaluation observed.
+	GetShadowImpact(ctx context.Context, in *GetShadowImpactRequest, opts ...grpc.CallOption) (*GetShadowImpactResponse, error)
 }
 
 type policyAdminServiceClient struct {
@@ -302,6 +312,36 @@ func (c *policyAdminServiceClient) GetDecision(ctx context.Context, in *GetDecis
 	return out, nil
 }
 
+func (c *policyAdminServiceClient) PutShadowPolicy(ctx context.Context, in *PutShadowPolicyRequest, opts ...grpc.CallOption) (*PutShadowPolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutShadowPolicyResponse)
+	err := c.cc.Invoke(ctx, PolicyAdminService_PutShadowPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *policyAdminServiceClient) DeleteShadowPolicy(ctx context.Context, in *DeleteShadowPolicyRequest, opts ...grpc.CallOption) (*DeleteShadowPolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteShadowPolicyResponse)
+	err := c.cc.Invoke(ctx, PolicyAdminService_DeleteShadowPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *policyAdminServiceClient) GetShadowImpact(ctx context.Context, in *GetShadowImpactRequest, opts ...grpc.CallOption) (*GetShadowImpactResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetShadowImpactResponse)
+	err := c.cc.Invoke(ctx, PolicyAdminService_GetShadowImpact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PolicyAdminServiceServer is the server API for PolicyAdminService service.
 // All implementations must embed UnimplementedPolicyAdminServiceServer
 // for forward compatibility.
@@ -350,6 +390,13 @@ type PolicyAdminServiceServer interface {
 	// GetDecision returns a decision of the decision log, explained again
 	// from its recorded input (docs/policy-change.md).
 	GetDecision(context.Context, *GetDecisionRequest) (*GetDecisionResponse, error)
+	// PutShadowPolicy evaluates a candidate policy of a tenant, or a pending
+	// change, in shadow beside the live one.
+	PutShadowPolicy(context.Context, *PutShadowPolicyRequest) (*PutShadowPolicyResponse, error)
+	// DeleteShadowPolicy stops a tenant's shadow evaluation.
+	DeleteShadowPolicy(context.Context, *DeleteShadowPolicyRequest) (*DeleteShadowPolicyResponse, error)
+	// GetShadowImpact returns what a tenant's shadow evaluation observed.
+	GetShadowImpact(context.Context, *GetShadowImpactRequest) (*GetShadowImpactResponse, error)
 	mustEmbedUnimplementedPolicyAdminServiceServer()
 }
 
@@ -419,6 +466,15 @@ func (UnimplementedPolicyAdminServiceServer) RejectChange(context.Context, *Reje
 }
 func (UnimplementedPolicyAdminServiceServer) GetDecision(context.Context, *GetDecisionRequest) (*GetDecisionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetDecision not implemented")
+}
+func (UnimplementedPolicyAdminServiceServer) PutShadowPolicy(context.Context, *PutShadowPolicyRequest) (*PutShadowPolicyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PutShadowPolicy not implemented")
+}
+func (UnimplementedPolicyAdminServiceServer) DeleteShadowPolicy(context.Context, *DeleteShadowPolicyRequest) (*DeleteShadowPolicyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteShadowPolicy not implemented")
+}
+func (UnimplementedPolicyAdminServiceServer) GetShadowImpact(context.Context, *GetShadowImpactRequest) (*GetShadowImpactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetShadowImpact not implemented")
 }
 func (UnimplementedPolicyAdminServiceServer) mustEmbedUnimplementedPolicyAdminServiceServer() {}
 func (UnimplementedPolicyAdminServiceServer) testEmbeddedByValue()                            {}
@@ -790,6 +846,60 @@ func _PolicyAdminService_GetDecision_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PolicyAdminService_PutShadowPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutShadowPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyAdminServiceServer).PutShadowPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyAdminService_PutShadowPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyAdminServiceServer).PutShadowPolicy(ctx, req.(*PutShadowPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PolicyAdminService_DeleteShadowPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteShadowPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyAdminServiceServer).DeleteShadowPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyAdminService_DeleteShadowPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyAdminServiceServer).DeleteShadowPolicy(ctx, req.(*DeleteShadowPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PolicyAdminService_GetShadowImpact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetShadowImpactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PolicyAdminServiceServer).GetShadowImpact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PolicyAdminService_GetShadowImpact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PolicyAdminServiceServer).GetShadowImpact(ctx, req.(*GetShadowImpactRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PolicyAdminService_ServiceDesc is the grpc.ServiceDesc for PolicyAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -872,6 +982,18 @@ var PolicyAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetDecision",
 			Handler:    _PolicyAdminService_GetDecision_Handler,
+		},
+		{
+			MethodName: "PutShadowPolicy",
+			Handler:    _PolicyAdminService_PutShadowPolicy_Handler,
+		},
+		{
+			MethodName: "DeleteShadowPolicy",
+			Handler:    _PolicyAdminService_DeleteShadowPolicy_Handler,
+		},
+		{
+			MethodName: "GetShadowImpact",
+			Handler:    _PolicyAdminService_GetShadowImpact_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -2,6 +2,7 @@
 // of the services that implement its parts:
 //
 //	tenants   GetTenantPolicy, PutTenantPolicy, ListTenants,
+//	          PutShadowPolicy, DeleteShadowPolicy, GetShadowImpact,
 //	          ListPendingChanges, ApproveChange, RejectChange,
 //	          ComplianceReport, SetSSOStatus, ListAuditEvents,
 //	          VerifyAuditLog
@@ -161,4 +162,19 @@ func (s *Server) GetDecision(ctx context.Context, req *pdpv1.GetDecisionRequest)
 		return nil, fault.New(fault.FailedPrecondition, "this server finds no decisions by id")
 	}
 	return s.decisions.GetDecision(ctx, req)
+}
+
+// PutShadowPolicy implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) PutShadowPolicy(ctx context.Context, req *pdpv1.PutShadowPolicyRequest) (*pdpv1.PutShadowPolicyResponse, error) {
+	return s.tenants.PutShadowPolicy(ctx, req)
+}
+
+// DeleteShadowPolicy implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) DeleteShadowPolicy(ctx context.Context, req *pdpv1.DeleteShadowPolicyRequest) (*pdpv1.DeleteShadowPolicyResponse, error) {
+	return s.tenants.DeleteShadowPolicy(ctx, req)
+}
+
+// GetShadowImpact implements pdpv1.PolicyAdminServiceServer.
+func (s *Server) GetShadowImpact(ctx context.Context, req *pdpv1.GetShadowImpactRequest) (*pdpv1.GetShadowImpactResponse, error) {
+	return s.tenants.GetShadowImpact(ctx, req)
 }

@@ -21,7 +21,7 @@ func (p *parts) registerAdmin(cfg config.Config, o options) error {
 	}
 	pol, err := tenants.New(tenants.Options{
 		Store: p.state.store.Policies, Audit: p.state.audit, State: p.state.store.State, Compliance: compliance.NewReporter(p.engine),
-		Reload: reloadSet, Current: p.loader.Current,
+		Reload: reloadSet, Current: p.loader.Current, Shadow: p.shadow,
 		Chain: p.state.store.Audit, LatestCheckpoint: p.state.latestCheckpoint(),
 		Now: o.now, Logger: o.logger,
 	})

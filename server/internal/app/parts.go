@@ -25,6 +25,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/httpapi"
 	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 	"github.com/pdp-dev/pdp/server/internal/reload"
+	"github.com/pdp-dev/pdp/server/internal/replay"
 	"github.com/pdp-dev/pdp/server/internal/telemetry"
 	"github.com/pdp-dev/pdp/server/internal/transport"
 	"github.com/pdp-dev/pdp/server/internal/version"
@@ -44,6 +45,7 @@ type parts struct {
 	sec         *security
 	stopFollow  func() // ends the reloads of other replicas' policies; nil without them
 	console     *consoleParts
+	shadow      *replay.Shadow
 }
 
 func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err error) {
@@ -85,6 +87,11 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		OnLoad: func(set reload.Set) {
 			p.state.onLoad(set)
 			p.health.Recheck()
+			if p.shadow != nil {
+				// The tenants' candidates follow the live set, built off
+				// the reload.
+				go p.shadow.Reloaded(context.Background())
+			}
 		},
 	})
 	// The watch is registered before the first load, so that no change
@@ -100,6 +107,9 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	if err != nil {
 		return nil, err
 	}
+	if err := p.buildShadow(ctx, cfg, o); err != nil {
+		return nil, err
+	}
 
 	// The one decision service every door below calls.
 	decideOpts := decide.Options{
@@ -109,6 +119,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		Enricher:    p.state.enricher,
 		Evaluator:   p.engine,
 		DecisionLog: p.sec.decisionLog(),
+		Shadow:      p.shadow,
 		Applier:     p.state.recorder,
 		Responder:   p.state.incident,
 		Metrics:     p.metrics,
@@ -247,6 +258,9 @@ func (p *parts) close() {
 		_ = p.watching.Close() // a no-op after Run
 	}
 	p.console.close()
+	if p.shadow != nil {
+		p.shadow.Close() // before the decision log it writes to
+	}
 	p.sec.close(ctx)
 	if p.stopFollow != nil {
 		p.stopFollow()

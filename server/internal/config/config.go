@@ -93,6 +93,8 @@ type Config struct {
 	Audit
 	// AuthZEN configures the AuthZEN API (authzen.go).
 	AuthZEN
+	// Shadow configures shadow evaluation (shadow.go).
+	Shadow
 }
 
 // Default returns the configuration `pdp serve` starts from.
@@ -110,6 +112,7 @@ func Default() Config {
 		Gateway:         DefaultGateway(),
 		Security:        DefaultSecurity(),
 		Runtime:         Runtime{GCHeadroomMB: DefaultGCHeadroomMB},
+		Shadow:          Shadow{ShadowSample: DefaultShadowSample},
 		HTTPTimeouts:    DefaultHTTPTimeouts(),
 		Audit:           Audit{AuditCheckpointInterval: DefaultAuditCheckpointInterval},
 	}
@@ -182,6 +185,7 @@ func (c *Config) flagAreas(policyDirs *stringList) []flagArea {
 		{"http", c.registerHTTP},
 		{"audit", c.registerAudit},
 		{"authzen", c.registerAuthZEN},
+		{"shadow", c.registerShadow},
 	}
 }
 
@@ -285,6 +289,7 @@ func (c Config) Validate() error {
 	c.checkHTTP(bad)
 	c.checkAuthZEN(bad)
 	c.checkAudit(bad)
+	c.checkShadow(bad)
 	return errors.Join(errs...)
 }
 

@@ -4,7 +4,8 @@
 // validated decision.Event to Service.Report; both read top to bottom:
 //
 //	Check:  deadline -> caller (scope, identity) -> signal enrichment ->
-//	        evaluation -> incident observation -> decision log -> metrics
+//	        evaluation -> incident observation -> decision log ->
+//	        shadow evaluation (queued, off the request path) -> metrics
 //	Report: caller (scope) -> apply to the stored state -> incident
 //	        observation -> metrics
 //
@@ -72,6 +73,14 @@ type Responder interface {
 	ObserveReport(rec *signals.Recorded)
 }
 
+// Shadow evaluates candidate policy sets beside the live one;
+// *replay.Shadow implements it.
+type Shadow interface {
+	// Observe hands a decided request to shadow evaluation. It must not
+	// wait, nor change req or d: the answer is the live decision.
+	Observe(req *decision.Request, d *decision.Decision)
+}
+
 // Metrics counts decisions and reports; *telemetry.Metrics implements it.
 // The methods must be cheap and safe for concurrent use.
 type Metrics interface {
@@ -105,6 +114,8 @@ type Options struct {
 	Applier Applier
 	// Responder carries out incident response; nil carries out none.
 	Responder Responder
+	// Shadow evaluates candidate policy sets; nil evaluates none.
+	Shadow Shadow
 	// Metrics counts; nil counts nothing.
 	Metrics Metrics
 }
@@ -119,6 +130,7 @@ type Service struct {
 	log       DecisionLog
 	applier   Applier
 	responder Responder
+	shadow    Shadow
 	metrics   Metrics
 }
 
@@ -143,6 +155,7 @@ func New(opts Options) (*Service, error) {
 		log:       opts.DecisionLog,
 		applier:   opts.Applier,
 		responder: opts.Responder,
+		shadow:    opts.Shadow,
 		metrics:   opts.Metrics,
 	}
 	if s.timeout <= 0 {
@@ -213,6 +226,12 @@ func (s *Service) Check(ctx context.Context, req *decision.Request) (*decision.D
 	// written is not returned (Unavailable).
 	if err := s.log.LogDecision(ctx, req, d, time.Since(start)); err != nil {
 		return nil, err
+	}
+
+	// Shadow evaluation: a sampled decision is queued for the candidate
+	// sets and evaluated on the shadow's goroutines; d is the answer.
+	if s.shadow != nil {
+		s.shadow.Observe(req, d)
 	}
 
 	// Metrics.

@@ -224,3 +224,39 @@ func TestOptionalStepsMayBeLeftOut(t *testing.T) {
 		t.Errorf("steps (-want +got):\n%s", diff)
 	}
 }
+
+type shadow struct{ *steps }
+
+func (s shadow) Observe(_ *decision.Request, d *decision.Decision) { s.add("shadow " + d.ID) }
+
+func TestCheckHandsTheLoggedDecisionToTheShadowBeforeCounting(t *testing.T) {
+	t.Parallel()
+	s := &steps{decision: suspend()}
+	svc, err := decide.New(decide.Options{
+		Timeout: time.Minute, Scope: s.scope, Caller: s.caller,
+		Enricher: enricher{s}, Evaluator: evaluator{s}, DecisionLog: dlog{s},
+		Applier: applier{s}, Responder: responder{s}, Metrics: metrics{s}, Shadow: shadow{s},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Check(t.Context(), request()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"scope acme", "caller", "enrich gw", "evaluate", "observe decision d-1", "log d-1", "shadow d-1", "count deny"}
+	if diff := cmp.Diff(want, s.log); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+
+	// A decision the log withholds is no answer: the shadow does not see it.
+	s = &steps{decision: suspend(), logErr: errors.New("disk full")}
+	svc, _ = decide.New(decide.Options{Evaluator: evaluator{s}, DecisionLog: dlog{s}, Applier: applier{s}, Shadow: shadow{s}, Enricher: enricher{s}, Caller: s.caller})
+	if _, err := svc.Check(t.Context(), request()); err == nil {
+		t.Fatal("the log's error was swallowed")
+	}
+	for _, step := range s.log {
+		if strings.HasPrefix(step, "shadow") {
+			t.Errorf("steps %v: a withheld decision reached the shadow", s.log)
+		}
+	}
+}

@@ -34,8 +34,9 @@ import (
 
 // Entry is one line of the decision log.
 type Entry struct {
-	// DecisionID equals the decision_id of the response.
-	DecisionID string `json:"decision_id"`
+	// DecisionID equals the decision_id of the response; a line of
+	// shadow evaluation has none (ShadowOf).
+	DecisionID string `json:"decision_id,omitempty"`
 	// Time is when the decision was made, in UTC.
 	Time time.Time `json:"time"`
 	// Tenant is the request's tenant.
@@ -87,10 +88,31 @@ type Entry struct {
 	// Masked are the paths of Input that a mask rewrote: a replay of the
 	// line is approximate in each of them.
 	Masked []string `json:"masked,omitempty"`
+	// ShadowOf, on a line of shadow evaluation, is the id of the live
+	// decision whose request a candidate policy set decided otherwise; the
+	// line's decision fields are the live decision's, Shadow the
+	// candidate's. Such a line is not a decision.
+	ShadowOf string `json:"shadow_of,omitempty"`
+	// Shadow is the candidate's decision on a line of shadow evaluation.
+	Shadow *Shadow `json:"shadow,omitempty"`
 
 	// done, when set, hears whether the line was written (Record in
 	// ModeBlock).
 	done chan error
+}
+
+// Shadow is what a candidate policy set decided in shadow.
+type Shadow struct {
+	// Candidate names the candidate: "--shadow-policy-dir", or the
+	// tenant's candidate policy ("tenant policy", "pending change ID").
+	Candidate string `json:"candidate"`
+	// Decision, WouldDecide, Reasons and StepUps are its decision.
+	Decision    string   `json:"decision"`
+	WouldDecide string   `json:"would_decide,omitempty"`
+	Reasons     []string `json:"reasons"`
+	StepUps     []string `json:"step_ups"`
+	// PolicyRevision is the candidate set's revision.
+	PolicyRevision string `json:"policy_revision"`
 }
 
 // InputFormat is the version of the recorded input's format. It changes

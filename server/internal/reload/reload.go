@@ -84,6 +84,9 @@ type Set struct {
 	// Sources says where each tenant's policy came from: SourceFile or
 	// SourceAPI.
 	Sources map[string]string
+	// Modules are the authors' modules of the set, path to source; they
+	// must not be modified.
+	Modules map[string]string
 }
 
 // Loader loads and reloads the policy set.
@@ -189,7 +192,7 @@ func (l *Loader) load(ctx context.Context) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	return Set{Revision: rev, Tenants: tenants, Policies: policies, Sources: sources}, nil
+	return Set{Revision: rev, Tenants: tenants, Policies: policies, Sources: sources, Modules: modules}, nil
 }
 
 // ReadModules reads every *.rego file (except *_test.rego) under dirs,

@@ -2,6 +2,7 @@ package replay_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -24,7 +25,7 @@ import (
 
 // demoSet copies the demo policies and tenant files into a fresh
 // directory, so that a test may change them.
-func demoSet(t *testing.T) (policyDir, tenantsDir string) {
+func demoSet(t testing.TB) (policyDir, tenantsDir string) {
 	t.Helper()
 	root := t.TempDir()
 	policyDir, tenantsDir = filepath.Join(root, "policies"), filepath.Join(root, "tenants")
@@ -62,6 +63,12 @@ type server struct {
 
 func newServer(t *testing.T, policyDir, tenantsDir string, log *decisionlog.Logger) *server {
 	t.Helper()
+	return newShadowedServer(t, policyDir, tenantsDir, log, nil)
+}
+
+// newShadowedServer is newServer with a shadow evaluation.
+func newShadowedServer(t *testing.T, policyDir, tenantsDir string, log *decisionlog.Logger, shadow *replay.Shadow) *server {
+	t.Helper()
 	eng := engine.New(engine.Options{})
 	var set reload.Set
 	if _, err := reload.New(eng, reload.Options{PolicyDirs: []string{policyDir}, TenantsDir: tenantsDir,
@@ -81,6 +88,9 @@ func newServer(t *testing.T, policyDir, tenantsDir string, log *decisionlog.Logg
 	}
 	if log != nil {
 		opts.DecisionLog = log
+	}
+	if shadow != nil {
+		opts.Shadow = shadow
 	}
 	svc, err := decide.New(opts)
 	if err != nil {
@@ -225,4 +235,20 @@ func diffIDs(rep *replay.Report) []string {
 		ids = append(ids, d.DecisionID)
 	}
 	return ids
+}
+
+// eachLine decodes every line of a decision log file.
+func eachLine(t *testing.T, path string, fn func(map[string]any)) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		fn(m)
+	}
 }

@@ -45,6 +45,11 @@ func (s *Service) ListPendingChanges(ctx context.Context, req *pdpv1.ListPending
 	var visible []*pdpv1.PendingChange
 	for _, c := range all {
 		if (req.GetTenant() == "" || c.GetTenant() == req.GetTenant()) && guard.Tenant(ctx, c.GetTenant()) == nil {
+			// A change in shadow shows what its shadow observed.
+			if impact := s.pendingImpact(c); impact != nil {
+				c = proto.Clone(c).(*pdpv1.PendingChange)
+				c.ObservedImpact = impact
+			}
 			visible = append(visible, c)
 		}
 	}
@@ -133,10 +138,13 @@ func (s *Service) ApproveChange(ctx context.Context, req *pdpv1.ApproveChangeReq
 	if err != nil {
 		return nil, err
 	}
+	// Approved, the change serves: its shadow ends, and what it observed
+	// is part of the answer.
+	impact := s.endPendingShadow(c)
 	if err := s.reloadSet(ctx); err != nil {
 		return nil, err
 	}
-	return &pdpv1.ApproveChangeResponse{Policy: stored}, nil
+	return &pdpv1.ApproveChangeResponse{Policy: stored, ObservedImpact: impact}, nil
 }
 
 // RejectChange discards a pending change; any admin of the tenant may,
@@ -154,5 +162,6 @@ func (s *Service) RejectChange(ctx context.Context, req *pdpv1.RejectChangeReque
 	}); err != nil {
 		return nil, err
 	}
+	s.endPendingShadow(c)
 	return &pdpv1.RejectChangeResponse{Change: c}, nil
 }

@@ -83,6 +83,9 @@ type Options struct {
 	// checked against it, or nil when checkpoints are off or none was
 	// written; nil reports none.
 	LatestCheckpoint func(ctx context.Context) (*pdpv1.AuditCheckpoint, error)
+	// Shadow evaluates tenants' candidate policies; nil answers the
+	// shadow RPCs FAILED_PRECONDITION.
+	Shadow Shadow
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Logger receives what clients are not told; discarded when nil.
