@@ -16,7 +16,10 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/pdpsvc"
 )
 
-// Input is what a door knows about one HTTP request.
+// Input is what a door knows about one HTTP request: the parameters of
+// the one mapping to a decision.Request that both doors share. It holds
+// the door's own values as they came (Header reads the door's headers),
+// so each door still maps its request once.
 type Input struct {
 	// Method is the original request's method; required.
 	Method string
