@@ -215,3 +215,26 @@ func TestThePagesAreServedWithAStrictPolicy(t *testing.T) {
 		t.Fatalf("the rest of the HTTP port is still guarded: GET /v1/check = %d", resp.StatusCode)
 	}
 }
+
+func TestTheDoorServesOverTLSAndMutualTLS(t *testing.T) {
+	pki := pdptest.NewPKI(t)
+	admin := pdptest.NewKey(t, "alice", authn.RoleAdmin)
+	srv := pdptest.Start(t, pdptest.WithTenant("acme.yaml", acmeTenant), pdptest.WithAPIKeys(t, admin),
+		pdptest.WithMutualTLS(pki, pki.Client(t, "browser", "")), pdptest.WithClientKey(admin.Key))
+	req, err := http.NewRequest(http.MethodPost, srv.HTTPURL+"/console/api/"+getAcme, strings.NewReader(`{"tenant":"acme"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(console.ConsoleHeader, "1")
+	req.Header.Set(console.APIKeyHeader, admin.Key)
+	resp, err := srv.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"etag"`) {
+		t.Fatalf("over mutual TLS the door answered %d %s", resp.StatusCode, body)
+	}
+}
