@@ -435,3 +435,13 @@ func TestAFeedFileIsPreviewedThenImported(t *testing.T) {
 		chromedp.Click(row+`//button[normalize-space()="Remove"]`), chromedp.WaitNotPresent(row))
 	p.see("Removed 198.51.100.7")
 }
+
+func TestOnAServerWithoutKeysTheConsoleSignsInWithAnEmptyKey(t *testing.T) {
+	srv := &consoleServer{Server: pdptest.Start(t, pdptest.WithTenant("umbrella.yaml", umbrellaTenant))}
+	p := openConsole(t, srv)
+	p.signIn("")
+	p.open("#/settings/umbrella/production")
+	p.run("the settings", chromedp.WaitVisible(labelled("Inactivity timeout")))
+	p.open("#/audit")
+	p.see("Chain verified: all 0 events intact.")
+}
