@@ -115,11 +115,11 @@ func (r *Request) Validate(problems Problems) []fault.FieldViolation {
 	r.Attributes = v.attributes("attributes", r.Attributes)
 	r.Subject.Properties = v.attributes("subject.properties", r.Subject.Properties)
 	r.Action.Properties = v.attributes("action.properties", r.Action.Properties)
-	v.notAfter(r.Time, map[string]time.Time{
-		"authentication.authenticated_at": r.Authentication.AuthenticatedAt,
-		"authentication.mfa_verified_at":  r.Authentication.MFAVerifiedAt,
-		"session.started_at":              r.Session.StartedAt,
-		"session.last_activity_at":        r.Session.LastActivityAt,
+	v.notAfter(r.Time, [...]timedField{
+		{"authentication.authenticated_at", r.Authentication.AuthenticatedAt},
+		{"authentication.mfa_verified_at", r.Authentication.MFAVerifiedAt},
+		{"session.last_activity_at", r.Session.LastActivityAt},
+		{"session.started_at", r.Session.StartedAt},
 	})
 	return v.List()
 }
@@ -242,6 +242,8 @@ func (v *validator) environment(field, s string) string {
 func (v *validator) text(field, s string) string {
 	switch {
 	case v.reported(field):
+	case plainText(s):
+		return s
 	case !utf8.ValidString(s):
 		v.Add(field, "not valid UTF-8")
 	case strings.IndexFunc(s, isControl) >= 0:
@@ -254,6 +256,11 @@ func (v *validator) text(field, s string) string {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 }
 
+// plainText reports whether text accepts s as it is.
+func plainText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexFunc(s, isControl) < 0
+}
+
 // list validates the entries of a repeated string field: each a non-empty
 // text of at most MaxEntryBytes. The result is a copy, nil when empty. The
 // number of entries is a rule of the contract; the entries are checked
@@ -265,6 +272,12 @@ func (v *validator) list(field string, in []string) []string {
 	}
 	out := make([]string, 0, len(in))
 	for i, s := range in {
+		// The common entry has nothing to report: its name ("roles[2]")
+		// is built only when there may be.
+		if len(v.problems) == 0 && s != "" && len(s) <= MaxEntryBytes && plainText(s) {
+			out = append(out, s)
+			continue
+		}
 		f := field + "[" + strconv.Itoa(i) + "]"
 		switch {
 		case s == "":
@@ -403,15 +416,21 @@ func (v *validator) session(s *Session) {
 // aYear is the gap past which notAfter names times instead of a duration.
 const aYear = 366 * 24 * time.Hour
 
+// timedField is a time of the request and its field's name.
+type timedField struct {
+	field string
+	t     time.Time
+}
+
 // notAfter refuses timestamps more than MaxClockSkew after the request
-// time, in field order.
-func (v *validator) notAfter(at time.Time, fields map[string]time.Time) {
+// time, in the order given (the fields' names sorted).
+func (v *validator) notAfter(at time.Time, fields [4]timedField) {
 	if at.IsZero() {
 		return
 	}
 	limit := at.Add(MaxClockSkew)
-	for _, field := range slices.Sorted(maps.Keys(fields)) {
-		t := fields[field]
+	for _, f := range fields {
+		field, t := f.field, f.t
 		switch {
 		case t.IsZero() || !t.After(limit):
 		case t.Sub(at) > aYear:
