@@ -47,7 +47,9 @@ func (p *parts) registerAdmin(cfg config.Config, o options) error {
 	}
 	srv.SetDecisions(dec)
 	srv.Register(p.grpcServer)
-	srv.Register(p.console.server)
+	if p.console != nil {
+		srv.Register(p.console.server)
+	}
 	if w := p.state.store.PolicyChanges; w != nil {
 		p.stopFollow = p.loader.Follow(w)
 	}

@@ -53,8 +53,11 @@ func newConsoleParts(cfg config.Config, o options, tp trace.TracerProvider, p *p
 }
 
 // handler starts the console's gRPC server and returns the console mounted
-// in front of next.
+// in front of next; without the console (--console=false) it is next.
 func (c *consoleParts) handler(cfg config.Config, o options, next http.Handler) (http.Handler, error) {
+	if c == nil {
+		return next, nil
+	}
 	go func() { _ = c.server.Serve(c.lis) }()
 	conn, err := grpc.NewClient("passthrough:///console",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return c.lis.DialContext(ctx) }),

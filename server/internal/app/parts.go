@@ -157,8 +157,10 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		Credentials:      p.sec.grpcCredentials(),
 	})
 	pdpv1.RegisterDecisionServiceServer(p.grpcServer, svc)
-	p.console = newConsoleParts(cfg, o, tp, p)
-	pdpv1.RegisterDecisionServiceServer(p.console.server, svc)
+	if cfg.Console {
+		p.console = newConsoleParts(cfg, o, tp, p)
+		pdpv1.RegisterDecisionServiceServer(p.console.server, svc)
+	}
 	if err := p.registerAdmin(cfg, o); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,10 @@ type Security struct {
 	// default true, since the metrics carry no tenant or user data and
 	// scrapers rarely hold keys).
 	MetricsPublic bool
+	// Console serves the security-policy console at /console/ on the HTTP
+	// port; its calls need the keys the admin API needs (--console,
+	// PDP_CONSOLE; default true).
+	Console bool
 	// TLSCert is the PEM certificate chain both ports serve; reloaded when
 	// it changes (--tls-cert, PDP_TLS_CERT).
 	TLSCert string
@@ -87,6 +91,7 @@ type Security struct {
 func DefaultSecurity() Security {
 	return Security{
 		MetricsPublic:         true,
+		Console:               true,
 		DecisionLogMode:       DefaultDecisionLogMode,
 		DecisionLogBuffer:     DefaultDecisionLogBuffer,
 		DecisionLogMaxSizeMB:  DefaultDecisionLogMaxSizeMB,
@@ -102,6 +107,7 @@ func (s *Security) registerSecurity(fs *flag.FlagSet) {
 	fs.StringVar(&s.APIKeysFile, "api-keys", s.APIKeysFile, "YAML file of API keys {name, key_sha256, role, tenants}, watched; every call but health then needs one")
 	fs.BoolVar(&s.InsecureNoAuth, "insecure-no-auth", s.InsecureNoAuth, "allow listening beyond loopback without API keys (anyone reaching a port may call everything)")
 	fs.BoolVar(&s.MetricsPublic, "metrics-public", s.MetricsPublic, "serve /metrics without an API key when keys are on")
+	fs.BoolVar(&s.Console, "console", s.Console, "serve the security-policy console at /console/ on the HTTP port (docs/console.md)")
 	fs.StringVar(&s.TLSCert, "tls-cert", s.TLSCert, "PEM certificate chain served on both ports (reloaded when it changes)")
 	fs.StringVar(&s.TLSKey, "tls-key", s.TLSKey, "PEM private key of --tls-cert")
 	fs.StringVar(&s.ClientCA, "client-ca", s.ClientCA, "PEM CA bundle; clients must present a certificate it signs (mutual TLS; reloaded when it changes)")

@@ -9,6 +9,7 @@ import (
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/authn"
+	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/console"
 	"github.com/pdp-dev/pdp/server/pdptest"
 )
@@ -236,5 +237,22 @@ func TestTheDoorServesOverTLSAndMutualTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"etag"`) {
 		t.Fatalf("over mutual TLS the door answered %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestWithoutTheConsoleItsPathsAreTheHTTPPortsLikeAnyOther(t *testing.T) {
+	admin := pdptest.NewKey(t, "alice", authn.RoleAdmin)
+	srv := pdptest.Start(t, pdptest.WithTenant("acme.yaml", acmeTenant), pdptest.WithAPIKeys(t, admin),
+		pdptest.WithConfig(func(c *config.Config) { c.Console = false }))
+	resp, err := http.Get(srv.HTTPURL + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET /console/ with --console=false = %d, want the HTTP guard's 401", resp.StatusCode)
+	}
+	if code, out := call(t, srv, admin.Key, getAcme, `{"tenant":"acme"}`); code != http.StatusNotFound {
+		t.Fatalf("the door with --console=false = %d %v, want 404", code, out)
 	}
 }
