@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
+
+	"github.com/pdp-dev/pdp/server/benchkit"
 )
 
 func TestWorkloadShape(t *testing.T) {
@@ -112,5 +114,36 @@ func TestCPUShareTable(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// BenchmarkInProcess is one decision of the in-process run: pdp's engine
+// called directly on the workload's requests in rotation (1,200 requests,
+// seed 7, as `make bench` builds them), each prepared as inProcess prepares
+// it. Its instruction counts under callgrind are in bench/README.md: N=1400
+// less N=200 is exactly one pass over the request set.
+func BenchmarkInProcess(b *testing.B) {
+	w, err := makeWorkload(1200, 7)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	e, err := benchkit.NewEngine(ctx, "../../../server/demo/tenants", benchEpoch)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reqs := make([]*benchkit.Request, len(w.reqs))
+	for i, rq := range w.reqs {
+		if reqs[i], err = e.Prepare(rq); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := e.Decide(ctx, reqs[i%len(reqs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
