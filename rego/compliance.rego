@@ -128,8 +128,9 @@ timeout_result(control, severity, p, framework, cap) := result(
 allowed_providers(p) := object.get(p, ["auth_providers", "allowed"], [])
 
 sso_only(p) if {
-	count(allowed_providers(p)) > 0
-	not "password" in allowed_providers(p)
+	providers := allowed_providers(p)
+	count(providers) > 0
+	not "password" in providers
 }
 
 default sso_only(_) := false

@@ -34,6 +34,10 @@
 #  - Checks and the explanation are computed only when input.explain is
 #    true; messages are built in rule heads, so only for rules that fire.
 #
+# A quiet flag's body must hold when an optional field is absent, so no
+# negated comparison or call reads a field that may be missing: OPA binds
+# it before the "not" and the body fails (rego/README.md, Conventions).
+#
 # Three Go tests of server/internal/engine hold this together:
 # TestLibraryQuietFlags (every library_* rule is guarded by a flag that
 # core_quiet lists), TestLibraryQuietIsSound (on generated requests and
@@ -337,11 +341,11 @@ core_report_only_codes := {c | some c in object.get(policy, "report_only_rules",
 
 core_enforced_denies := core_denies if {
 	count(core_report_only_codes) == 0
-} else := {d | some d in core_denies; not core_report_only_codes[d.code]}
+} else := {d | some d in core_denies; code := d.code; not core_report_only_codes[code]}
 
 core_enforced_challenges := core_challenges if {
 	count(core_report_only_codes) == 0
-} else := {c | some c in core_challenges; not core_report_only_codes[c.code]}
+} else := {c | some c in core_challenges; code := c.code; not core_report_only_codes[code]}
 
 # What the enforced rules decide.
 core_enforced_outcome := "deny" if {

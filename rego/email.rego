@@ -33,7 +33,7 @@ email_local := concat("@", array.slice(email_parts, 0, count(email_parts) - 1))
 
 email_valid if {
 	email_local != ""
-	not regex.match(`\s`, email_address)
+	regex.match(`^\S*$`, email_address)
 	regex.match(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`, email_domain)
 }
 
@@ -69,14 +69,14 @@ email_quiet if {
 	n := count(parts)
 	n > 1
 	parts[0] != ""
-	not regex.match(`\s`, input.subject.email)
+	regex.match(`^\S*$`, input.subject.email)
 	domain := trim_suffix(lower(parts[n - 1]), ".")
 	regex.match(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`, domain)
 	some entry in domains
 	domain == trim_suffix(lower(entry.domain), ".")
 }
 
-email_quiet if not count(policy.email_domains) > 0
+email_quiet if count(object.get(policy, "email_domains", [])) == 0
 
 email_quiet if {
 	email_valid

@@ -50,6 +50,8 @@ test_email_table if {
 		["ada@-acme.com", email_acme, {"authn.email_invalid"}],
 		["ada@acme-.com", email_acme, {"authn.email_invalid"}],
 		["ada @acme.com", email_acme, {"authn.email_invalid"}],
+		["ada\t@acme.com", email_acme, {"authn.email_invalid"}],
+		["a\nda@acme.com", email_acme, {"authn.email_invalid"}],
 		["ada@acme.com\n", email_acme, {"authn.email_invalid"}],
 		["ada@ac_me.com", email_acme, {"authn.email_invalid"}],
 	]
@@ -95,4 +97,9 @@ test_email_check_names_the_matching_entry if {
 		"rule": "email.domain", "code": "authn.email_domain_not_allowed", "effect": "deny",
 		"message": "email domain eu.partner.io is allowed by partner.io",
 	}}
+}
+
+# A policy without email_domains restricts nothing, so the module is quiet.
+test_email_quiet_without_the_domain_list if {
+	pdp.email_quiet with input as fx_input with data.tenants as fx_tenants_without(["email_domains"])
 }

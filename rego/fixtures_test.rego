@@ -100,6 +100,13 @@ fx_tenants(patch) := {"acme": {
 	"environments": {"production": object.union(fx_policy, patch)},
 }}
 
+# fx_tenants_without is fx_tenants({}) with the policy fields at paths
+# (json.remove paths) left out: a policy written by hand, not by the server.
+fx_tenants_without(paths) := {"acme": {
+	"plan": "enterprise",
+	"environments": {"production": json.remove(fx_policy, paths)},
+}}
+
 fx_req(patch) := object.union(fx_input, patch)
 
 fx_subject(patch) := object.union(fx_input.subject, patch)

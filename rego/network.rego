@@ -197,7 +197,7 @@ network_quiet if {
 	p := policy
 	count(p.ip_allowlist) == 0
 	count(p.countries.allowed) == 0
-	not network_country in p.countries.blocked
+	not network_country_blocked
 }
 
 network_quiet if {
@@ -206,7 +206,7 @@ network_quiet if {
 	network_countries_quiet
 }
 
-network_allowlist_quiet if not count(policy.ip_allowlist) > 0
+network_allowlist_quiet if count(object.get(policy, "ip_allowlist", [])) == 0
 
 network_allowlist_quiet if {
 	input.signals.ip.allowed == true
@@ -215,13 +215,13 @@ network_allowlist_quiet if {
 
 # Neither list names a country: nothing to look up.
 network_countries_quiet if {
-	not count(policy.countries.blocked) > 0
-	not count(policy.countries.allowed) > 0
+	count(object.get(policy, ["countries", "blocked"], [])) == 0
+	count(object.get(policy, ["countries", "allowed"], [])) == 0
 }
 
 network_countries_quiet if {
 	not network_country_blocked
-	not count(policy.countries.allowed) > 0
+	count(object.get(policy, ["countries", "allowed"], [])) == 0
 }
 
 network_countries_quiet if {

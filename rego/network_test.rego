@@ -1,5 +1,7 @@
 package pdp_test
 
+import data.pdp
+
 # network.rego: IP lists from server signals and from the policy fallback
 # (IPv4 and IPv6), and country restrictions.
 
@@ -218,4 +220,29 @@ test_network_unknown_country_fails_an_allowed_list if {
 test_network_blocked_and_allowed if {
 	pol := {"countries": {"allowed": ["FR", "KP"], "blocked": ["KP"]}}
 	network_deny_codes(network_country("KP"), pol) == {"network.country_blocked"}
+}
+
+# ---------------------------------------------------------------------------
+# Quiet flags
+
+# network_quiet's first body (no allow lists, the country not blocked) holds
+# when the country is unknown: with the other bodies forced off, it alone
+# answers, and it still refuses a blocked country.
+test_network_quiet_first_body_holds_without_a_country if {
+	req := object.union(network_signal({}), {"network": {"country": ""}})
+	pdp.network_quiet with input as fx_req(req)
+		with data.tenants as fx_tenants({"countries": {"blocked": ["KP"]}})
+		with data.pdp.network_allowlist_quiet as false
+	not pdp.network_quiet with input as fx_req(object.union(req, {"network": {"country": "KP"}}))
+		with data.tenants as fx_tenants({"countries": {"blocked": ["KP"]}})
+		with data.pdp.network_allowlist_quiet as false
+}
+
+# A policy without the IP allow list or the country lists restricts
+# nothing, so those parts are quiet.
+test_network_quiet_without_the_lists if {
+	pdp.network_allowlist_quiet with input as fx_input with data.tenants as fx_tenants_without(["ip_allowlist"])
+	pdp.network_countries_quiet with input as fx_input with data.tenants as fx_tenants_without(["countries"])
+	pdp.network_countries_quiet with input as fx_input
+		with data.tenants as fx_tenants_without([["countries", "allowed"]])
 }

@@ -34,11 +34,13 @@ default providers_quiet := false
 
 providers_quiet if input.authentication.provider in policy.auth_providers.allowed
 
-providers_quiet if not count(policy.auth_providers.allowed) > 0
+providers_quiet if count(object.get(policy, ["auth_providers", "allowed"], [])) == 0
 
 providers_rejected if {
-	count(policy.auth_providers.allowed) > 0
-	not providers_provider in policy.auth_providers.allowed
+	allowed := policy.auth_providers.allowed
+	count(allowed) > 0
+	provider := providers_provider
+	not provider in allowed
 }
 
 # SSO marked down by an admin, and the tenant enabled the fallback.

@@ -1,5 +1,7 @@
 package pdp_test
 
+import data.pdp
+
 # providers.rego: allowed providers and break-glass emergency access.
 
 providers_sso := {"auth_providers": {"allowed": ["saml:acme", "google"]}}
@@ -120,4 +122,10 @@ test_providers_allowed_provider_during_outage_is_plain if {
 	r := fx_run({"signals": {"sso_available": false}}, providers_emergency)
 	r.challenge == set()
 	r.notices == set()
+}
+
+# A policy without auth_providers.allowed restricts nothing, so the module
+# is quiet.
+test_providers_quiet_without_the_allowed_list if {
+	pdp.providers_quiet with input as fx_input with data.tenants as fx_tenants_without([["auth_providers", "allowed"]])
 }

@@ -87,9 +87,10 @@ library_risk_factors contains risk_factor("untrusted_device", risk_untrusted_dev
 
 library_risk_factors contains risk_factor("unusual_location", sprintf("country %s not seen for this user in 90 days", [network_country])) if {
 	risk_factors_quiet == false
-	risk_profile.login_count > 0
-	network_country
-	not network_country in object.get(risk_profile, "countries", [])
+	profile := risk_profile
+	profile.login_count > 0
+	country := network_country
+	not country in object.get(profile, "countries", [])
 }
 
 # ---------------------------------------------------------------------------
@@ -261,7 +262,7 @@ risk_factors_quiet if {
 	profile.hour_usual == true
 	network_country in profile.countries
 	profile.action_seen == true
-	not profile.travel.speed_kmh > 900
+	object.get(profile, ["travel", "speed_kmh"], 0) <= 900
 	profile.failed_logins < 3
 	profile.ip_failed_users < 3
 	input.signals.ip.suspicious == false
@@ -274,9 +275,9 @@ risk_factors_quiet if {
 	risk_time_quiet
 	risk_behavior_quiet
 	not risk_travel_impossible
-	not risk_profile.failed_logins >= 3
+	object.get(input, ["signals", "profile", "failed_logins"], 0) < 3
 	not input.signals.ip.suspicious == true
-	not risk_profile.ip_failed_users >= 3
+	object.get(input, ["signals", "profile", "ip_failed_users"], 0) < 3
 	not input.signals.ssf
 }
 
@@ -292,7 +293,7 @@ risk_device_quiet if {
 	risk_profile.device_known == true
 }
 
-risk_location_quiet if not risk_profile.login_count > 0
+risk_location_quiet if object.get(input, ["signals", "profile", "login_count"], 0) <= 0
 
 risk_location_quiet if not network_country
 

@@ -357,3 +357,31 @@ test_risk_silent_for_unknown_tenant if {
 	r.risk_factors == set()
 	fx_rule(r.checks, "risk.") == set()
 }
+
+# ---------------------------------------------------------------------------
+# Quiet flags
+
+risk_known_user := object.union(
+	risk_with_profile({}),
+	{"signals": {"ip": {"denied": false, "denied_by": "", "allowed": false, "suspicious": false, "suspicious_by": ""}}},
+)
+
+# risk_factors_quiet's first body (the known user on a managed device)
+# holds when the profile has no travel, as for most users: with the exact
+# body forced off it alone answers, and it still refuses impossible travel.
+test_risk_factors_quiet_first_body_holds_without_travel if {
+	pdp.risk_factors_quiet with input as fx_req(risk_known_user)
+		with data.tenants as fx_tenants({})
+		with data.pdp.risk_travel_impossible as true
+	not pdp.risk_factors_quiet with input as fx_req(object.union(risk_known_user, risk_travel(5000, 5000)))
+		with data.tenants as fx_tenants({})
+		with data.pdp.risk_travel_impossible as true
+}
+
+# Without a profile (an unknown user) no factor that reads it can apply:
+# the location part and the exact body hold.
+test_risk_factors_quiet_without_a_profile if {
+	req := {"signals": {"ip": risk_known_user.signals.ip}}
+	pdp.risk_location_quiet with input as fx_req(req) with data.tenants as fx_tenants({})
+	pdp.risk_factors_quiet with input as fx_req(req) with data.tenants as fx_tenants({})
+}

@@ -105,7 +105,7 @@ session_control := {
 	expires_at := input.session.last_activity_at_ns + session_timeout_ns
 
 	# not inactive: idle = time - last activity is not above the timeout
-	not input.time_ns > expires_at
+	input.time_ns <= expires_at
 } else := {"idle_timeout_ns": session_timeout_ns} if {
 	session_timeout_ns
 }
