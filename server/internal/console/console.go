@@ -22,7 +22,7 @@ const Prefix = "/console/"
 // ContentSecurityPolicy is sent with every console response: scripts,
 // styles, images and calls from this origin only, nothing inline, no
 // plugins, no framing, forms post nowhere else.
-const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 //go:embed assets
