@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -17,9 +19,12 @@ type reader struct {
 	err error
 }
 
+// fail keeps the first error. The error holds a copy of path, so that
+// path does not escape: the paths callers build ("risk.factors[0].name")
+// then stay on their stacks for the common document that never fails.
 func (r *reader) fail(path, format string, args ...any) {
 	if r.err == nil {
-		r.err = fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...))
+		r.err = errors.New(strings.Clone(path) + ": " + fmt.Sprintf(format, args...))
 	}
 }
 
@@ -36,6 +41,18 @@ func (r *reader) object(v ast.Value, path string, keys []string) ast.Object {
 	if !ok {
 		r.typeError(path, "object", v)
 		return nil
+	}
+	// Every key of o is allowed when o has as many keys as it holds of
+	// keys; only otherwise is the unexpected one looked for, in a closure
+	// that costs an allocation per object.
+	found := 0
+	for _, k := range keys {
+		if o.Get(keyTerms[k]) != nil {
+			found++
+		}
+	}
+	if found == o.Len() {
+		return o
 	}
 	o.Foreach(func(k, _ *ast.Term) {
 		if s, ok := k.Value.(ast.String); !ok || !slices.Contains(keys, string(s)) {
