@@ -3,7 +3,9 @@ package engine
 import (
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -164,11 +166,7 @@ func buildInputAt(req *decision.Request, t time.Time) (ast.Value, error) {
 		ast.Item(kSession, a.session(&req.Session)),
 		ast.Item(kAttributes, a.term(attrs)),
 		ast.Item(kExplain, ast.InternedTerm(req.Explain)),
-		ast.Item(kCaller, a.object(
-			ast.Item(kName, a.str(caller.Name)),
-			ast.Item(kRole, a.str(caller.Role)),
-			ast.Item(kSPIFFEID, a.str(caller.SPIFFEID)),
-		)),
+		ast.Item(kCaller, a.caller(caller)),
 		ast.Item(kSignals, a.signals(&req.Signals)),
 	)
 	// The resource is there only when the request names one, so that
@@ -204,6 +202,12 @@ func properties(field string, m map[string]any) (ast.Object, error) {
 // they are.
 type termArena struct {
 	buf []ast.Term
+	// lists holds the elements of the input's string arrays.
+	lists []*ast.Term
+	// digits holds the decimal text of the input's numbers: bytes once
+	// written are never written again, so each number's string points
+	// into it instead of being an allocation of its own.
+	digits []byte
 }
 
 // inputTerms is the number of terms an input needs besides its string
@@ -211,9 +215,23 @@ type termArena struct {
 const inputTerms = 64
 
 func newTermArena(req *decision.Request) *termArena {
-	n := inputTerms + len(req.Subject.Roles) + len(req.Subject.Groups) +
+	lists := len(req.Subject.Roles) + len(req.Subject.Groups) +
 		len(req.Authentication.Methods) + len(req.Signals.Profile.Countries)
-	return &termArena{buf: make([]ast.Term, 0, n)}
+	return &termArena{buf: make([]ast.Term, 0, inputTerms+lists), lists: make([]*ast.Term, 0, lists)}
+}
+
+// numberBytes is the room a number's text may need: 20 for an int64,
+// 24 for a float64 in the shortest 'g' form.
+const numberBytes = 24
+
+// number returns a number term of the text write appends.
+func (a *termArena) number(write func([]byte) []byte) *ast.Term {
+	if cap(a.digits)-len(a.digits) < numberBytes {
+		a.digits = make([]byte, 0, 8*numberBytes)
+	}
+	start := len(a.digits)
+	a.digits = write(a.digits)
+	return a.term(ast.Number(unsafe.String(&a.digits[start], len(a.digits)-start)))
 }
 
 // term returns a new term holding v. A full block is replaced by a new
@@ -244,11 +262,16 @@ func (a *termArena) strArray(ss []string) *ast.Term {
 	if len(ss) == 0 {
 		return emptyArrayTerm
 	}
-	elems := make([]*ast.Term, len(ss))
-	for i, s := range ss {
-		elems[i] = a.str(s)
+	if cap(a.lists)-len(a.lists) < len(ss) {
+		a.lists = make([]*ast.Term, 0, len(ss))
 	}
-	return a.term(ast.NewArray(elems...))
+	start := len(a.lists)
+	for _, s := range ss {
+		a.lists = append(a.lists, a.str(s))
+	}
+	// The capacity ends with the array, so that appending to it can
+	// never write into the next one.
+	return a.term(ast.NewArray(a.lists[start:len(a.lists):len(a.lists)]...))
 }
 
 // nanos returns t as integer nanoseconds since the Unix epoch, clamped to
@@ -263,7 +286,7 @@ func (a *termArena) nanos(t time.Time) *ast.Term {
 	case t.Before(minNanosTime):
 		ns = math.MinInt64
 	}
-	return a.term(ast.Number(strconv.FormatInt(ns, 10)))
+	return a.number(func(b []byte) []byte { return strconv.AppendInt(b, ns, 10) })
 }
 
 // The instants at the ends of int64 nanoseconds since the epoch.
@@ -274,7 +297,7 @@ var (
 
 // float returns a number term, formatted as ast.FloatNumberTerm does.
 func (a *termArena) float(f float64) *ast.Term {
-	return a.term(ast.Number(strconv.FormatFloat(f, 'g', -1, 64)))
+	return a.number(func(b []byte) []byte { return strconv.AppendFloat(b, f, 'g', -1, 64) })
 }
 
 // integer returns a number term, shared for small values.
@@ -282,7 +305,7 @@ func (a *termArena) integer(i int64) *ast.Term {
 	if ast.HasInternedValue(i) {
 		return ast.InternedTerm(i)
 	}
-	return a.term(ast.Number(strconv.FormatInt(i, 10)))
+	return a.number(func(b []byte) []byte { return strconv.AppendInt(b, i, 10) })
 }
 
 // fields collects the items of an object with optional keys; up to 16
@@ -367,13 +390,7 @@ func (a *termArena) session(s *decision.Session) *ast.Term {
 func (a *termArena) signals(s *decision.Signals) *ast.Term {
 	var f fields
 	if s.IP.Checked {
-		f.add(kIP, a.object(
-			ast.Item(kDenied, ast.InternedTerm(s.IP.Denied)),
-			ast.Item(kDeniedBy, a.str(s.IP.DeniedBy)),
-			ast.Item(kAllowed, ast.InternedTerm(s.IP.Allowed)),
-			ast.Item(kSuspicious, ast.InternedTerm(s.IP.Suspicious)),
-			ast.Item(kSuspiciousBy, a.str(s.IP.SuspiciousBy)),
-		))
+		f.add(kIP, a.ipSignals(&s.IP))
 	}
 	if s.Geo.Found {
 		var g fields
@@ -396,6 +413,68 @@ func (a *termArena) signals(s *decision.Signals) *ast.Term {
 	}
 	return a.fieldsObject(&f)
 }
+
+// ipSignals is signals.ip. Without list names it is one of eight
+// objects built once.
+func (a *termArena) ipSignals(ip *decision.IPSignals) *ast.Term {
+	if ip.DeniedBy == "" && ip.SuspiciousBy == "" {
+		return unnamedIPSignals[b2i(ip.Denied)][b2i(ip.Allowed)][b2i(ip.Suspicious)]
+	}
+	return a.object(ipSignalsItems(ip.Denied, ip.Allowed, ip.Suspicious, a.str(ip.DeniedBy), a.str(ip.SuspiciousBy))...)
+}
+
+func ipSignalsItems(denied, allowed, suspicious bool, deniedBy, suspiciousBy *ast.Term) [][2]*ast.Term {
+	return [][2]*ast.Term{
+		ast.Item(kDenied, ast.InternedTerm(denied)),
+		ast.Item(kDeniedBy, deniedBy),
+		ast.Item(kAllowed, ast.InternedTerm(allowed)),
+		ast.Item(kSuspicious, ast.InternedTerm(suspicious)),
+		ast.Item(kSuspiciousBy, suspiciousBy),
+	}
+}
+
+// unnamedIPSignals[denied][allowed][suspicious] is signals.ip when no
+// list is named.
+var unnamedIPSignals = func() (t [2][2][2]*ast.Term) {
+	for d := range 2 {
+		for al := range 2 {
+			for su := range 2 {
+				t[d][al][su] = ast.ObjectTerm(ipSignalsItems(d == 1, al == 1, su == 1, emptyStringTerm, emptyStringTerm)...)
+			}
+		}
+	}
+	return t
+}()
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// caller is input.caller. Most decisions come from few callers, often
+// one after another: the last one's object is kept and shared.
+func (a *termArena) caller(c *decision.Caller) *ast.Term {
+	if last := lastCaller.Load(); last != nil && last.caller == *c {
+		return last.term
+	}
+	t := ast.ObjectTerm(
+		ast.Item(kName, ast.StringTerm(c.Name)),
+		ast.Item(kRole, ast.StringTerm(c.Role)),
+		ast.Item(kSPIFFEID, ast.StringTerm(c.SPIFFEID)),
+	)
+	lastCaller.Store(&callerTerm{caller: *c, term: t})
+	return t
+}
+
+// callerTerm is the input.caller object of one caller.
+type callerTerm struct {
+	caller decision.Caller
+	term   *ast.Term
+}
+
+var lastCaller atomic.Pointer[callerTerm]
 
 // ssfEvents is signals.ssf.events: one object per event, its optional
 // strings left out when empty.

@@ -302,3 +302,23 @@ func TestInputCarriesSharedSignalsEventsOnlyWhenThereAreSome(t *testing.T) {
 		t.Fatalf("signals\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestBuildInputStaysWithinItsAllocationBudget guards what input building
+// costs per decision (bench/README.md, issue 11): the count is exact for a
+// fixed request, so a change that adds allocations to every decision fails
+// here rather than only in a benchmark nobody reads.
+func TestBuildInputStaysWithinItsAllocationBudget(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	req := fullRequest()
+	const budget = 150
+	allocs := testing.AllocsPerRun(50, func() {
+		if _, err := buildInput(req, clock); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > budget {
+		t.Errorf("building the input of a full request allocates %v times, want at most %d", allocs, budget)
+	}
+}
