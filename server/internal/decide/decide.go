@@ -87,6 +87,9 @@ type Metrics interface {
 	// RecordDecision counts one decided check of kind "allow", "deny" or
 	// "challenge" and how long the service took for it.
 	RecordDecision(kind string, d time.Duration)
+	// RecordReasons counts the reasons of one decided check by code, under
+	// its kind as RecordDecision names it.
+	RecordReasons(kind string, reasons []decision.Reason)
 	// RecordReport counts one recorded event, named as
 	// decision.EventKind.String names it.
 	RecordReport(event string)
@@ -236,6 +239,7 @@ func (s *Service) Check(ctx context.Context, req *decision.Request) (*decision.D
 
 	// Metrics.
 	s.metrics.RecordDecision(d.Kind.String(), time.Since(start))
+	s.metrics.RecordReasons(d.Kind.String(), d.Reasons)
 	return d, nil
 }
 
@@ -280,5 +284,6 @@ func (noResponder) ObserveReport(*signals.Recorded)                       {}
 
 type noMetrics struct{}
 
-func (noMetrics) RecordDecision(string, time.Duration) {}
-func (noMetrics) RecordReport(string)                  {}
+func (noMetrics) RecordDecision(string, time.Duration)    {}
+func (noMetrics) RecordReasons(string, []decision.Reason) {}
+func (noMetrics) RecordReport(string)                     {}

@@ -84,6 +84,7 @@ func (r responder) ObserveReport(rec *signals.Recorded) { r.add("observe report 
 type metrics struct{ *steps }
 
 func (m metrics) RecordDecision(kind string, _ time.Duration) { m.add("count " + kind) }
+func (m metrics) RecordReasons(string, []decision.Reason)     {}
 func (m metrics) RecordReport(event string)                   { m.add("count " + event) }
 
 func newService(t *testing.T, s *steps, timeout time.Duration) *decide.Service {

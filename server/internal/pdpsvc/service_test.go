@@ -88,6 +88,8 @@ func (o *fakeObserver) RecordDecision(kind string, d time.Duration) {
 	o.decisions = append(o.decisions, kind)
 }
 
+func (o *fakeObserver) RecordReasons(string, []decision.Reason) {}
+
 func (o *fakeObserver) RecordBatchItems(n int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
