@@ -94,7 +94,7 @@ func (e *Engine) Directory(ctx context.Context, tenant, environment string) (*Di
 		ast.Item(ast.StringTerm("tenant"), ast.StringTerm(tenant)),
 		ast.Item(ast.StringTerm("environment"), ast.StringTerm(environment)),
 	)
-	rs, err := q.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input), p.builtins)
 	if err != nil {
 		return nil, evalFault(ctx, err, "directory")
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/cache"
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/fault"
@@ -75,6 +76,9 @@ type Engine struct {
 	strict  bool
 	now     func() time.Time
 	workers *workers
+	// builtins keeps compiled glob and regex patterns across evaluations
+	// and reloads; see builtincache.go.
+	builtins cache.InterQueryValueCache
 
 	// loadMu serialises Load so that two reloads cannot interleave.
 	loadMu  sync.Mutex
@@ -97,16 +101,19 @@ type prepared struct {
 	set *Set
 	// directory answers Directory; see directory.go.
 	directory *directorySet
+	// builtins is the engine's built-in value cache.
+	builtins rego.EvalOption
 }
 
 // New returns an Engine that is not ready until the first successful Load.
 func New(opts Options) *Engine {
 	e := &Engine{
-		logger:  opts.Logger,
-		library: opts.Library,
-		strict:  !opts.LenientBuiltinErrors,
-		now:     opts.Now,
-		workers: newWorkers(opts.EvalWorkers),
+		logger:   opts.Logger,
+		library:  opts.Library,
+		strict:   !opts.LenientBuiltinErrors,
+		now:      opts.Now,
+		workers:  newWorkers(opts.EvalWorkers),
+		builtins: newBuiltinCache(),
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
@@ -241,7 +248,7 @@ func (p *prepared) eval(ctx context.Context, input ast.Value) (rego.ResultSet, e
 	cancel := topdown.NewCancel()
 	stop := context.AfterFunc(ctx, cancel.Cancel)
 	defer stop()
-	return p.query.Eval(ctx, rego.EvalParsedInput(input), noMetrics, rego.EvalExternalCancel(cancel))
+	return p.query.Eval(ctx, rego.EvalParsedInput(input), noMetrics, rego.EvalExternalCancel(cancel), p.builtins)
 }
 
 // contextFault maps the end of the caller's context to a domain error.

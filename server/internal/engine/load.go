@@ -114,7 +114,8 @@ func (e *Engine) prepare(ctx context.Context, b Bundle) (*prepared, error) {
 		return nil, err
 	}
 	p := &prepared{query: query, revision: revision, set: &Set{Compiler: compiler, Store: store},
-		directory: &directorySet{compiler: compiler, store: store}}
+		directory: &directorySet{compiler: compiler, store: store},
+		builtins:  rego.EvalInterQueryBuiltinValueCache(e.builtins)}
 	if len(b.Modules) > 0 {
 		if err := e.probe(ctx, p, b.Tenants); err != nil {
 			return nil, err
