@@ -378,14 +378,25 @@ func TestTheLiveViewChartsDecisionsFromTheServersMetrics(t *testing.T) {
 	p := openConsole(t, srv)
 	p.signIn(srv.alice.Key)
 	p.open("#/live")
+	p.see("Sampled at") // the first sample, the baseline of the rates, precedes the checks
 	decide := pdpv1.NewDecisionServiceClient(srv.DialAs(t, srv.alice.Key))
 	for range 5 {
 		if _, err := decide.Check(t.Context(), &pdpv1.CheckRequest{Tenant: "globex", Action: &pdpv1.Action{Name: "login"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	for range 3 {
+		resp, err := decide.Check(t.Context(), &pdpv1.CheckRequest{
+			Tenant: "globex", Subject: &pdpv1.Subject{Id: "u1", Roles: []string{"member"}}, Action: &pdpv1.Action{Name: "admin.users.delete"},
+		})
+		if err != nil || resp.GetDecision() != pdpv1.Decision_DECISION_DENY {
+			t.Fatalf("Check = %v %v, want a deny", resp.GetDecision(), err)
+		}
+	}
 	p.run("the charts", chromedp.WaitVisible(`//*[name()="svg" and @aria-label="Decisions per second by outcome"]`),
-		chromedp.WaitVisible(`//*[name()="svg" and @aria-label="p99 check latency in milliseconds"]`))
+		chromedp.WaitVisible(`//*[name()="svg" and @aria-label="p99 check latency in milliseconds"]`),
+		// The reason's bar is labelled with its code and decision.
+		chromedp.WaitVisible(`//*[name()="svg" and @aria-label="Top reasons"]//*[name()="text" and normalize-space()="authz.role_forbidden (deny)"]`))
 	p.screenshot("live")
 }
 
