@@ -616,8 +616,14 @@ type EmergencyAccess struct {
 	Providers []string `protobuf:"bytes,2,rep,name=providers,proto3" json:"providers,omitempty"`
 	// User ids (or emails) of the break-glass accounts.
 	BreakGlassUsers []string `protobuf:"bytes,3,rep,name=break_glass_users,json=breakGlassUsers,proto3" json:"break_glass_users,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// How long emergency access lasts after SSO was marked down
+	// (SetSSOStatus): once it has passed, break-glass users get the
+	// provider challenge again even if nobody marked SSO up. Marking SSO
+	// down again starts a new window. Unset: until SSO is marked up.
+	// Between 15m and 168h (7 days).
+	MaxDuration   *durationpb.Duration `protobuf:"bytes,4,opt,name=max_duration,json=maxDuration,proto3" json:"max_duration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EmergencyAccess) Reset() {
@@ -667,6 +673,13 @@ func (x *EmergencyAccess) GetProviders() []string {
 func (x *EmergencyAccess) GetBreakGlassUsers() []string {
 	if x != nil {
 		return x.BreakGlassUsers
+	}
+	return nil
+}
+
+func (x *EmergencyAccess) GetMaxDuration() *durationpb.Duration {
+	if x != nil {
+		return x.MaxDuration
 	}
 	return nil
 }
@@ -1158,11 +1171,12 @@ const file_pdp_v1_policy_proto_rawDesc = "" +
 	"\amax_age\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x06maxAge\"`\n" +
 	"\rAuthProviders\x12\x18\n" +
 	"\aallowed\x18\x01 \x03(\tR\aallowed\x125\n" +
-	"\temergency\x18\x02 \x01(\v2\x17.pdp.v1.EmergencyAccessR\temergency\"u\n" +
+	"\temergency\x18\x02 \x01(\v2\x17.pdp.v1.EmergencyAccessR\temergency\"\xb3\x01\n" +
 	"\x0fEmergencyAccess\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1c\n" +
 	"\tproviders\x18\x02 \x03(\tR\tproviders\x12*\n" +
-	"\x11break_glass_users\x18\x03 \x03(\tR\x0fbreakGlassUsers\"T\n" +
+	"\x11break_glass_users\x18\x03 \x03(\tR\x0fbreakGlassUsers\x12<\n" +
+	"\fmax_duration\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\vmaxDuration\"T\n" +
 	"\vEmailDomain\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12-\n" +
 	"\x12include_subdomains\x18\x02 \x01(\bR\x11includeSubdomains\"?\n" +
@@ -1254,19 +1268,20 @@ var file_pdp_v1_policy_proto_depIdxs = []int32{
 	17, // 16: pdp.v1.MFAPolicy.grace_period:type_name -> google.protobuf.Duration
 	17, // 17: pdp.v1.MFAPolicy.max_age:type_name -> google.protobuf.Duration
 	5,  // 18: pdp.v1.AuthProviders.emergency:type_name -> pdp.v1.EmergencyAccess
-	16, // 19: pdp.v1.RiskPolicy.weights:type_name -> pdp.v1.RiskPolicy.WeightsEntry
-	10, // 20: pdp.v1.RiskPolicy.business_hours:type_name -> pdp.v1.BusinessHours
-	17, // 21: pdp.v1.RiskPolicy.step_up_max_age:type_name -> google.protobuf.Duration
-	17, // 22: pdp.v1.IncidentPolicy.failed_logins_window:type_name -> google.protobuf.Duration
-	17, // 23: pdp.v1.IncidentPolicy.auto_block_ttl:type_name -> google.protobuf.Duration
-	1,  // 24: pdp.v1.TenantPolicy.EnvironmentsEntry.value:type_name -> pdp.v1.SecurityPolicy
-	17, // 25: pdp.v1.SecurityPolicy.RoleInactivityTimeoutsEntry.value:type_name -> google.protobuf.Duration
-	8,  // 26: pdp.v1.SecurityPolicy.RolesEntry.value:type_name -> pdp.v1.Role
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	17, // 19: pdp.v1.EmergencyAccess.max_duration:type_name -> google.protobuf.Duration
+	16, // 20: pdp.v1.RiskPolicy.weights:type_name -> pdp.v1.RiskPolicy.WeightsEntry
+	10, // 21: pdp.v1.RiskPolicy.business_hours:type_name -> pdp.v1.BusinessHours
+	17, // 22: pdp.v1.RiskPolicy.step_up_max_age:type_name -> google.protobuf.Duration
+	17, // 23: pdp.v1.IncidentPolicy.failed_logins_window:type_name -> google.protobuf.Duration
+	17, // 24: pdp.v1.IncidentPolicy.auto_block_ttl:type_name -> google.protobuf.Duration
+	1,  // 25: pdp.v1.TenantPolicy.EnvironmentsEntry.value:type_name -> pdp.v1.SecurityPolicy
+	17, // 26: pdp.v1.SecurityPolicy.RoleInactivityTimeoutsEntry.value:type_name -> google.protobuf.Duration
+	8,  // 27: pdp.v1.SecurityPolicy.RolesEntry.value:type_name -> pdp.v1.Role
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_pdp_v1_policy_proto_init() }

@@ -17,6 +17,9 @@ type Signals struct {
 	SSOAvailable bool
 	// SSOKnown tells whether SSOAvailable is set.
 	SSOKnown bool
+	// SSODownSince is when an admin last marked SSO down (zero while it is
+	// up or unknown): emergency access may end a set time after it.
+	SSODownSince time.Time
 	// SSF holds the Shared Signals events that apply to the request.
 	SSF SSFSignals
 }

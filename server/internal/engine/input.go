@@ -59,6 +59,7 @@ var (
 	kGeo             = ast.StringTerm("geo")
 	kProfile         = ast.StringTerm("profile")
 	kSSOAvailable    = ast.StringTerm("sso_available")
+	kSSODownSinceNs  = ast.StringTerm("sso_down_since_ns")
 	kDenied          = ast.StringTerm("denied")
 	kDeniedBy        = ast.StringTerm("denied_by")
 	kAllowed         = ast.StringTerm("allowed")
@@ -407,6 +408,9 @@ func (a *termArena) signals(s *decision.Signals) *ast.Term {
 	}
 	if s.SSOKnown {
 		f.add(kSSOAvailable, ast.InternedTerm(s.SSOAvailable))
+	}
+	if s.SSOKnown && !s.SSOAvailable && !s.SSODownSince.IsZero() {
+		f.add(kSSODownSinceNs, a.nanos(s.SSODownSince))
 	}
 	if len(s.SSF.Events) > 0 {
 		f.add(kSSF, a.object(ast.Item(kEvents, a.ssfEvents(s.SSF.Events))))

@@ -185,6 +185,37 @@ func TestBuildInputIP(t *testing.T) {
 	}
 }
 
+// TestBuildInputSSODownSince: the time SSO went down reaches Rego only
+// while it is down.
+func TestBuildInputSSODownSince(t *testing.T) {
+	t.Parallel()
+	since := t0.Add(-30 * time.Minute)
+	for _, tt := range []struct {
+		name    string
+		signals decision.Signals
+		want    string // signals, in Rego syntax
+	}{
+		{"down", decision.Signals{SSOKnown: true, SSODownSince: since},
+			`{"sso_available": false, "sso_down_since_ns": 1767267000000000000}`},
+		{"down without a time", decision.Signals{SSOKnown: true}, `{"sso_available": false}`},
+		{"up", decision.Signals{SSOKnown: true, SSOAvailable: true, SSODownSince: since}, `{"sso_available": true}`},
+		{"unknown", decision.Signals{SSODownSince: since}, `{}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req := &decision.Request{Tenant: "acme", Action: decision.Action{Name: "login"}, Signals: tt.signals}
+			in, err := buildInput(req, clock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := in.(ast.Object).Get(ast.StringTerm("signals")).Value
+			if diff := cmp.Diff(jsonOf(t, ast.MustParseTerm(tt.want).Value), jsonOf(t, got)); diff != "" {
+				t.Errorf("signals mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestBuildInputBadAttributes(t *testing.T) {
 	t.Parallel()
 	req := &decision.Request{Tenant: "acme", Action: decision.Action{Name: "login"},

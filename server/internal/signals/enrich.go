@@ -69,7 +69,8 @@ func NewEnricher(o Options) *Enricher {
 //     meaning a login in the request's UTC hour of day or the hour before
 //     or after it, and travel measured from the last successful login to
 //     the request's coordinates, else GeoIP's;
-//   - sso_available, when an admin set the tenant's SSO status;
+//   - sso_available, when an admin set the tenant's SSO status, and
+//     sso_down_since while it is down: when it was last marked down;
 //   - ssf, the Shared Signals events that act on the request's user,
 //     session or device; a device a transmitter reported not compliant is
 //     marked non-compliant (req.Device.Compliant false), unless the tenant
@@ -119,6 +120,9 @@ func (e *Enricher) Enrich(ctx context.Context, req *decision.Request) error {
 		return err
 	}
 	sig.SSOKnown, sig.SSOAvailable = v.HasSSO, v.SSO.Available
+	if v.HasSSO && !v.SSO.Available {
+		sig.SSODownSince = v.SSO.UpdatedAt
+	}
 	if sig.IP.Checked && !sig.IP.Suspicious && v.IPFailedUsers >= set.SuspiciousIPUsers {
 		sig.IP.Suspicious = true
 		sig.IP.SuspiciousBy = "failed logins of " + strconv.Itoa(v.IPFailedUsers) +

@@ -86,6 +86,9 @@ func TestGeoAndSSO(t *testing.T) {
 	if !sig.SSOKnown || sig.SSOAvailable {
 		t.Errorf("SSOKnown %v, SSOAvailable %v; want true, false", sig.SSOKnown, sig.SSOAvailable)
 	}
+	if !sig.SSODownSince.Equal(t0) {
+		t.Errorf("SSODownSince %v, want %v (when it was marked down)", sig.SSODownSince, t0)
+	}
 	other := request("", t0)
 	other.Tenant = "globex"
 	if sig := f.enrich(t, other); sig.SSOKnown {

@@ -112,13 +112,19 @@ func effectiveMFA(m *pdpv1.MFAPolicy) map[string]any {
 
 func effectiveProviders(a *pdpv1.AuthProviders) map[string]any {
 	em := a.GetEmergency()
+	emergency := map[string]any{
+		"enabled":           em.GetEnabled(),
+		"providers":         strings2any(em.GetProviders(), nil),
+		"break_glass_users": strings2any(em.GetBreakGlassUsers(), nil),
+	}
+	// Present only when set, so that a tenant without it keeps the
+	// document it had (and emergency access without an end).
+	if d := em.GetMaxDuration(); d != nil {
+		emergency["max_duration_ns"] = nanos(d)
+	}
 	return map[string]any{
-		"allowed": strings2any(a.GetAllowed(), nil),
-		"emergency": map[string]any{
-			"enabled":           em.GetEnabled(),
-			"providers":         strings2any(em.GetProviders(), nil),
-			"break_glass_users": strings2any(em.GetBreakGlassUsers(), nil),
-		},
+		"allowed":   strings2any(a.GetAllowed(), nil),
+		"emergency": emergency,
 	}
 }
 

@@ -3,6 +3,7 @@ package tenantdata
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -243,5 +244,47 @@ func checkPlain(t *testing.T, path string, v any) {
 		}
 	default:
 		t.Errorf("%s is a %T", path, v)
+	}
+}
+
+// TestEffectiveEmergencyWindow: a YAML max_duration reaches the document
+// as max_duration_ns, and an emergency without one has no such key (no
+// end, as before the setting existed).
+func TestEffectiveEmergencyWindow(t *testing.T) {
+	t.Parallel()
+	p := mustParse(t, "e.yaml", `tenant: e
+plan: enterprise
+environments:
+  production:
+    auth_providers:
+      allowed: [google]
+      emergency: {enabled: true, providers: [password], break_glass_users: [bg], max_duration: 4h}
+  staging:
+    auth_providers:
+      allowed: [google]
+      emergency: {enabled: true, providers: [password], break_glass_users: [bg]}
+`)
+	if err := Validate(p); err != nil {
+		t.Fatal(err)
+	}
+	doc := Effective(p)["environments"].(map[string]any)
+	emergency := func(env string) map[string]any {
+		return doc[env].(map[string]any)["auth_providers"].(map[string]any)["emergency"].(map[string]any)
+	}
+	if got := emergency("production")["max_duration_ns"]; got != 4*ns1h {
+		t.Errorf("production max_duration_ns = %v, want %d", got, 4*ns1h)
+	}
+	if got, ok := emergency("staging")["max_duration_ns"]; ok {
+		t.Errorf("staging has max_duration_ns %v without setting it", got)
+	}
+}
+
+// TestValidateEmergencyWindowMessage names the bounds in the message.
+func TestValidateEmergencyWindowMessage(t *testing.T) {
+	t.Parallel()
+	p := mustParse(t, "e.yaml", "plan: enterprise\nenvironments:\n  production:\n    auth_providers:\n      emergency: {max_duration: 10m}\n")
+	want := "environments.production.auth_providers.emergency.max_duration: must be between 15m and 168h, not 10m"
+	if err := Validate(p); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v does not contain %q", err, want)
 	}
 }

@@ -24,6 +24,10 @@ const (
 	MaxFailedLoginWindow = 7 * 24 * time.Hour
 	MaxAutoBlockTTL      = 365 * 24 * time.Hour
 	MaxCacheTTL          = time.Hour
+	// Emergency access: long enough to sign in and act, short enough that
+	// a forgotten outage does not leave break-glass access open for long.
+	MinEmergencyDuration = 15 * time.Minute
+	MaxEmergencyDuration = 7 * 24 * time.Hour
 )
 
 // Validate checks every value of p and reports every problem at once, as a
@@ -245,6 +249,9 @@ func (c *checker) providers(path string, a *pdpv1.AuthProviders) {
 	}
 	if em.GetEnabled() && len(users) == 0 {
 		c.v.Add(path+".emergency.break_glass_users", "at least one user is required when emergency access is enabled")
+	}
+	if d, ok := c.duration(path+".emergency.max_duration", em.GetMaxDuration()); ok {
+		c.within(path+".emergency.max_duration", d, MinEmergencyDuration, MaxEmergencyDuration)
 	}
 }
 

@@ -126,6 +126,21 @@ func TestValidate(t *testing.T) {
 				BreakGlassUsers: []string{"ok@acme.com", "", "two words", "ok@acme.com"}}}
 		}, []string{P + "auth_providers.emergency.providers[0]", P + "auth_providers.emergency.break_glass_users[1]",
 			P + "auth_providers.emergency.break_glass_users[2]", P + "auth_providers.emergency.break_glass_users[3]"}},
+		{"emergency window at the lower bound", func(_ *pdpv1.TenantPolicy, sp *env) {
+			sp.AuthProviders = &pdpv1.AuthProviders{Emergency: &pdpv1.EmergencyAccess{MaxDuration: dur(MinEmergencyDuration)}}
+		}, nil},
+		{"emergency window at the upper bound", func(_ *pdpv1.TenantPolicy, sp *env) {
+			sp.AuthProviders = &pdpv1.AuthProviders{Emergency: &pdpv1.EmergencyAccess{MaxDuration: dur(MaxEmergencyDuration)}}
+		}, nil},
+		{"emergency window too short", func(_ *pdpv1.TenantPolicy, sp *env) {
+			sp.AuthProviders = &pdpv1.AuthProviders{Emergency: &pdpv1.EmergencyAccess{MaxDuration: dur(MinEmergencyDuration - time.Second)}}
+		}, []string{P + "auth_providers.emergency.max_duration"}},
+		{"emergency window too long", func(_ *pdpv1.TenantPolicy, sp *env) {
+			sp.AuthProviders = &pdpv1.AuthProviders{Emergency: &pdpv1.EmergencyAccess{MaxDuration: dur(MaxEmergencyDuration + time.Second)}}
+		}, []string{P + "auth_providers.emergency.max_duration"}},
+		{"emergency window invalid", func(_ *pdpv1.TenantPolicy, sp *env) {
+			sp.AuthProviders = &pdpv1.AuthProviders{Emergency: &pdpv1.EmergencyAccess{MaxDuration: &durationpb.Duration{Seconds: 1, Nanos: -1}}}
+		}, []string{P + "auth_providers.emergency.max_duration"}},
 
 		// email domains
 		{"domains valid", func(_ *pdpv1.TenantPolicy, sp *env) {
