@@ -4,9 +4,9 @@
 # Reads policy.auth_providers:
 #   allowed    providers a subject may sign in with ("google", "saml:acme",
 #              exact names); empty: any provider (control silent)
-#   emergency  { enabled, providers, break_glass_users }
+#   emergency  { enabled, providers, break_glass_users, max_duration_ns }
 # and input.authentication.provider, input.subject.{id,email},
-# input.signals.sso_available.
+# input.signals.{sso_available,sso_down_since_ns}, input.time_ns.
 #
 # A provider outside the allowed list challenges the subject to sign in
 # with an allowed one. Emergency access accepts it instead when all hold:
@@ -15,8 +15,13 @@
 #     none: the fallback must be named explicitly);
 #   - input.signals.sso_available is false: an admin marked SSO down
 #     (SetSSOStatus). An absent signal is not an outage;
-#   - the subject's id or email is in emergency.break_glass_users.
-# Everybody else still gets the challenge during an outage.
+#   - the subject's id or email is in emergency.break_glass_users;
+#   - when emergency.max_duration_ns is set, time_ns is less than that
+#     long after input.signals.sso_down_since_ns (when SSO was last marked
+#     down). A bounded window whose start is unknown counts as ended: a
+#     forgotten outage must not keep break-glass access open.
+# Everybody else still gets the challenge during an outage; so does a
+# break-glass account once the window has ended, the message saying so.
 #
 # Emits:
 #   challenge authn.provider_not_allowed  (rule providers.allowed), step-up
@@ -61,11 +66,24 @@ providers_break_glass if {
 	input.subject.email in policy.auth_providers.emergency.break_glass_users
 }
 
+# The emergency window has ended: SSO was marked down max_duration_ns or
+# more ago.
+providers_window_ended if {
+	input.time_ns - input.signals.sso_down_since_ns >= policy.auth_providers.emergency.max_duration_ns
+}
+
+# A bounded window without a start cannot be shown to be open.
+providers_window_ended if {
+	policy.auth_providers.emergency.max_duration_ns
+	not input.signals.sso_down_since_ns
+}
+
 providers_emergency if {
 	providers_rejected
 	providers_outage
 	providers_emergency_provider
 	providers_break_glass
+	not providers_window_ended
 }
 
 providers_user := input.subject.id if {
@@ -98,6 +116,19 @@ providers_outage_note := sprintf(" (SSO is down, but emergency access does not c
 } else := " (SSO is down, but emergency access is for break-glass accounts only)" if {
 	providers_outage
 	not providers_break_glass
+} else := sprintf(" (SSO is down, but emergency access ended at %s, %s after SSO was marked down)", [
+	text_time(since + window),
+	text_duration(window),
+]) if {
+	providers_outage
+	providers_window_ended
+	since := input.signals.sso_down_since_ns
+	window := policy.auth_providers.emergency.max_duration_ns
+} else := sprintf(" (SSO is down, but emergency access ended: it lasts %s and when SSO was marked down is unknown)", [
+	text_duration(policy.auth_providers.emergency.max_duration_ns),
+]) if {
+	providers_outage
+	providers_window_ended
 } else := ""
 
 library_notices contains {

@@ -129,3 +129,48 @@ test_providers_allowed_provider_during_outage_is_plain if {
 test_providers_quiet_without_the_allowed_list if {
 	pdp.providers_quiet with input as fx_input with data.tenants as fx_tenants_without([["auth_providers", "allowed"]])
 }
+
+# Emergency access with a window: max_duration_ns after SSO was marked down.
+
+providers_window := object.union(providers_emergency, {"auth_providers": {"emergency": {"max_duration_ns": 4 * 3600000000000}}})
+
+providers_down_since(ago) := object.union(providers_password, {"signals": {
+	"sso_available": false,
+	"sso_down_since_ns": fx_t - ago,
+}})
+
+test_providers_break_glass_within_the_window_gets_in if {
+	r := fx_run(providers_down_since((4 * 3600000000000) - 1), providers_window)
+	r.challenge == set()
+	fx_codes(r.notices) == {"authn.emergency_access"}
+	r.decision.decision == "allow"
+}
+
+test_providers_break_glass_after_the_window_is_challenged if {
+	r := fx_run(providers_down_since(4 * 3600000000000), providers_window)
+	r.notices == set()
+	r.obligations == set()
+	some c in r.challenge
+	c.message == "provider \"password\" is not allowed; sign in with google, saml:acme (SSO is down, but emergency access ended at 2026-01-01T00:00:00Z, 4h after SSO was marked down)"
+}
+
+test_providers_window_without_its_start_is_ended if {
+	r := fx_run(providers_outage, providers_window)
+	r.notices == set()
+	some c in r.challenge
+	c.message == "provider \"password\" is not allowed; sign in with google, saml:acme (SSO is down, but emergency access ended: it lasts 4h and when SSO was marked down is unknown)"
+}
+
+test_providers_no_window_never_ends if {
+	r := fx_run(providers_down_since((365 * 24) * 3600000000000), providers_emergency)
+	fx_codes(r.notices) == {"authn.emergency_access"}
+}
+
+test_providers_window_note_yields_to_the_others if {
+	# a normal user is told emergency access is for break-glass accounts,
+	# whether or not the window has ended
+	req := object.union(providers_down_since(5 * 3600000000000), {"subject": fx_subject({"id": "u-2"})})
+	r := fx_run(req, providers_window)
+	some c in r.challenge
+	endswith(c.message, "(SSO is down, but emergency access is for break-glass accounts only)")
+}
