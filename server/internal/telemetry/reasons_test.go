@@ -3,6 +3,7 @@ package telemetry
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
@@ -80,6 +81,26 @@ func TestReasonCodesBeyondTheCapAreCountedAsOther(t *testing.T) {
 	}
 	if strings.Contains(text, fmt.Sprintf(`code="custom.code_%d"`, MaxReasonCodes)) {
 		t.Errorf("a code beyond the cap has its own series")
+	}
+}
+
+func TestReasonsCountedConcurrentlyAreAllCounted(t *testing.T) {
+	t.Parallel()
+	m := newTestMetrics(t)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := range 100 {
+				m.RecordReasons("deny", reasons(fmt.Sprintf("custom.code_%d", i%10)))
+			}
+		})
+	}
+	wg.Wait()
+	text := scrape(t, m.Handler())
+	for i := range 10 {
+		if line := fmt.Sprintf(`pdp_decision_reasons_total{code="custom.code_%d",decision="deny"} 80`, i); !strings.Contains(text, line+"\n") {
+			t.Errorf("exposition lacks %q", line)
+		}
 	}
 }
 
