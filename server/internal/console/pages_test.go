@@ -456,3 +456,29 @@ func TestOnAServerWithoutKeysTheConsoleSignsInWithAnEmptyKey(t *testing.T) {
 	p.open("#/audit")
 	p.see("Chain verified: all 0 events intact.")
 }
+
+func TestEmergencyAccessExpiryIsValidatedAndSaved(t *testing.T) {
+	srv := startConsoleServer(t)
+	p := openConsole(t, srv)
+	p.signIn(srv.alice.Key)
+	p.open("#/settings/umbrella/production")
+	p.fill("Emergency access expires after", "10m")
+	p.fill("Reason", "too short")
+	p.click("Save")
+	p.run("the error next to the field", chromedp.WaitVisible(errorOf("Emergency access expires after")))
+	if msg := p.text(errorOf("Emergency access expires after")); !strings.Contains(msg, "between 15m and 168h") {
+		t.Fatalf("the error next to Emergency access expires after = %q", msg)
+	}
+
+	p.fill("Emergency access expires after", "4h")
+	p.fill("Reason", "INC-9 bound break-glass access")
+	p.click("Save")
+	p.see("Saved.")
+	pol, err := srv.adminClient(t, srv.alice.Key).GetTenantPolicy(t.Context(), &pdpv1.GetTenantPolicyRequest{Tenant: "umbrella"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pol.GetPolicy().GetEnvironments()["production"].GetAuthProviders().GetEmergency().GetMaxDuration().AsDuration(); got != 4*time.Hour {
+		t.Fatalf("stored max_duration = %v, want 4h", got)
+	}
+}

@@ -26,6 +26,7 @@ const SECTIONS = [
     ['Emergency access', 'auth_providers.emergency.enabled', 'bool'],
     ['Emergency providers', 'auth_providers.emergency.providers', 'list'],
     ['Break-glass users', 'auth_providers.emergency.break_glass_users', 'list', 'One user id or email per line; emergency access lasts while SSO is marked down.'],
+    ['Emergency access expires after', 'auth_providers.emergency.max_duration', 'duration', 'How long after SSO is marked down emergency access ends, between 15m and 168h; empty: when SSO is marked up.'],
   ]],
   ['Email domains', [
     ['Allowed email domains', 'email_domains', 'domains', 'One domain per line; write *.acme.com to include its subdomains.'],
