@@ -205,9 +205,9 @@ type termArena struct {
 	buf []ast.Term
 	// lists holds the elements of the input's string arrays.
 	lists []*ast.Term
-	// digits holds the decimal text of the input's numbers: bytes once
-	// written are never written again, so each number's string points
-	// into it instead of being an allocation of its own.
+	// digits holds the text of the input's numbers and address: bytes
+	// once written are never written again, so each of those strings
+	// points into it instead of being an allocation of its own.
 	digits []byte
 }
 
@@ -221,18 +221,28 @@ func newTermArena(req *decision.Request) *termArena {
 	return &termArena{buf: make([]ast.Term, 0, inputTerms+lists), lists: make([]*ast.Term, 0, lists)}
 }
 
-// numberBytes is the room a number's text may need: 20 for an int64,
-// 24 for a float64 in the shortest 'g' form.
-const numberBytes = 24
+// textRoom is the room a text of the block may need: 20 bytes for an
+// int64, 24 for a float64 in the shortest 'g' form, 39 for an IPv6
+// address. A longer one still comes out right: append moves the block.
+const textRoom = 40
 
-// number returns a number term of the text write appends.
-func (a *termArena) number(write func([]byte) []byte) *ast.Term {
-	if cap(a.digits)-len(a.digits) < numberBytes {
-		a.digits = make([]byte, 0, 8*numberBytes)
+// text returns what write appends, as a string viewing the input's text
+// block.
+func (a *termArena) text(write func([]byte) []byte) string {
+	if cap(a.digits)-len(a.digits) < textRoom {
+		a.digits = make([]byte, 0, 8*textRoom)
 	}
 	start := len(a.digits)
 	a.digits = write(a.digits)
-	return a.term(ast.Number(unsafe.String(&a.digits[start], len(a.digits)-start)))
+	if len(a.digits) == start {
+		return ""
+	}
+	return unsafe.String(&a.digits[start], len(a.digits)-start)
+}
+
+// number returns a number term of the text write appends.
+func (a *termArena) number(write func([]byte) []byte) *ast.Term {
+	return a.term(ast.Number(a.text(write)))
 }
 
 // term returns a new term holding v. A full block is replaced by a new
@@ -365,7 +375,8 @@ func (a *termArena) authentication(au *decision.Authentication) *ast.Term {
 func (a *termArena) network(n *decision.Network) *ast.Term {
 	ip := emptyStringTerm
 	if n.IP.IsValid() {
-		ip = a.term(ast.String(n.IP.Unmap().WithZone("").String()))
+		addr := n.IP.Unmap().WithZone("")
+		ip = a.term(ast.String(a.text(addr.AppendTo)))
 	}
 	var f fields
 	f.add(kIP, ip)

@@ -343,7 +343,7 @@ func TestBuildInputStaysWithinItsAllocationBudget(t *testing.T) {
 		t.Skip("the race detector allocates on its own")
 	}
 	req := fullRequest()
-	const budget = 150
+	const budget = 148
 	allocs := testing.AllocsPerRun(50, func() {
 		if _, err := buildInput(req, clock); err != nil {
 			t.Fatal(err)
