@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/code"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -188,46 +186,12 @@ func newMessage(desc protoreflect.MessageDescriptor) proto.Message {
 	return mt.New().Interface()
 }
 
-// errorBody is the HTTP API's JSON error (docs/api.md): the code's name,
-// the message and the field and precondition violations.
-type errorBody struct {
-	Code                   string                  `json:"code"`
-	Message                string                  `json:"message"`
-	FieldViolations        []fieldViolation        `json:"field_violations,omitempty"`
-	PreconditionViolations []preconditionViolation `json:"precondition_violations,omitempty"`
-}
-
-type fieldViolation struct {
-	Field       string `json:"field"`
-	Description string `json:"description"`
-}
-
-type preconditionViolation struct {
-	Type        string `json:"type"`
-	Subject     string `json:"subject"`
-	Description string `json:"description"`
-}
-
 func writeStatus(w http.ResponseWriter, st *status.Status) {
-	b := errorBody{Code: code.Code(st.Code()).String(), Message: st.Message()}
-	for _, det := range st.Details() {
-		switch det := det.(type) {
-		case *errdetails.BadRequest:
-			for _, v := range det.GetFieldViolations() {
-				b.FieldViolations = append(b.FieldViolations, fieldViolation{Field: v.GetField(), Description: v.GetDescription()})
-			}
-		case *errdetails.PreconditionFailure:
-			for _, v := range det.GetViolations() {
-				b.PreconditionViolations = append(b.PreconditionViolations,
-					preconditionViolation{Type: v.GetType(), Subject: v.GetSubject(), Description: v.GetDescription()})
-			}
-		}
-	}
-	writeJSON(w, rpcstatus.HTTPStatusCode(st.Code()), b)
+	writeJSON(w, rpcstatus.HTTPStatusCode(st.Code()), rpcstatus.Body(st))
 }
 
 func writeError(w http.ResponseWriter, httpStatus int, c, msg string) {
-	writeJSON(w, httpStatus, errorBody{Code: c, Message: msg})
+	writeJSON(w, httpStatus, rpcstatus.ErrorBody{Code: c, Message: msg})
 }
 
 func writeJSON(w http.ResponseWriter, httpStatus int, v any) {

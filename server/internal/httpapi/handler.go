@@ -112,7 +112,7 @@ func NewHandler(opts Options) http.Handler {
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeErrorBody(w, http.StatusNotFound, errorBody{Code: "NOT_FOUND", Message: "no such path: " + r.URL.Path})
+		writeErrorBody(w, http.StatusNotFound, rpcstatus.ErrorBody{Code: "NOT_FOUND", Message: "no such path: " + r.URL.Path})
 	})
 
 	var handler http.Handler = h.recoverPanics(mux)
@@ -194,7 +194,7 @@ func (h *httpHandler) decode(w http.ResponseWriter, r *http.Request, msg proto.M
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			writeErrorBody(w, http.StatusRequestEntityTooLarge, errorBody{
+			writeErrorBody(w, http.StatusRequestEntityTooLarge, rpcstatus.ErrorBody{
 				Code:    "RESOURCE_EXHAUSTED",
 				Message: fmt.Sprintf("request body larger than %d bytes", h.maxBody),
 			})
@@ -203,10 +203,10 @@ func (h *httpHandler) decode(w http.ResponseWriter, r *http.Request, msg proto.M
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			// The body deadline of NewServer passed: the client was
 			// too slow or never sent what it declared.
-			writeErrorBody(w, http.StatusRequestTimeout, errorBody{Code: "DEADLINE_EXCEEDED", Message: "request body not received in time"})
+			writeErrorBody(w, http.StatusRequestTimeout, rpcstatus.ErrorBody{Code: "DEADLINE_EXCEEDED", Message: "request body not received in time"})
 			return false
 		}
-		writeErrorBody(w, http.StatusBadRequest, errorBody{Code: "INVALID_ARGUMENT", Message: "could not read request body"})
+		writeErrorBody(w, http.StatusBadRequest, rpcstatus.ErrorBody{Code: "INVALID_ARGUMENT", Message: "could not read request body"})
 		return false
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
@@ -214,13 +214,13 @@ func (h *httpHandler) decode(w http.ResponseWriter, r *http.Request, msg proto.M
 	}
 	if err := unmarshalJSON.Unmarshal(body, msg); err != nil {
 		if ct := r.Header.Get("Content-Type"); ct != "" && !isJSON(ct) {
-			writeErrorBody(w, http.StatusUnsupportedMediaType, errorBody{
+			writeErrorBody(w, http.StatusUnsupportedMediaType, rpcstatus.ErrorBody{
 				Code:    "INVALID_ARGUMENT",
 				Message: "request body must be JSON (Content-Type: application/json)",
 			})
 			return false
 		}
-		writeErrorBody(w, http.StatusBadRequest, errorBody{
+		writeErrorBody(w, http.StatusBadRequest, rpcstatus.ErrorBody{
 			Code:    "INVALID_ARGUMENT",
 			Message: "malformed JSON body: " + strings.TrimPrefix(err.Error(), "proto: "),
 		})
@@ -271,7 +271,7 @@ func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) boo
 		}
 	}
 	w.Header().Set("Allow", strings.Join(methods, ", "))
-	writeErrorBody(w, http.StatusMethodNotAllowed, errorBody{
+	writeErrorBody(w, http.StatusMethodNotAllowed, rpcstatus.ErrorBody{
 		Code:    "UNIMPLEMENTED",
 		Message: fmt.Sprintf("method %s not allowed; use %s", r.Method, strings.Join(methods, " or ")),
 	})

@@ -80,7 +80,7 @@ func boundBodies(next http.Handler, timeout time.Duration) http.Handler {
 		rc := http.NewResponseController(w)
 		if err := rc.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 			// Without a deadline the body could hold the connection forever.
-			writeErrorBody(w, http.StatusInternalServerError, errorBody{Code: "INTERNAL", Message: rpcstatus.InternalMessage})
+			writeErrorBody(w, http.StatusInternalServerError, rpcstatus.ErrorBody{Code: "INTERNAL", Message: rpcstatus.InternalMessage})
 			return
 		}
 		b := &boundedBody{ReadCloser: r.Body, rc: rc}
