@@ -16,12 +16,13 @@ import (
 const (
 	// MaxEvaluations is the most items of one evaluations request.
 	MaxEvaluations = 100
-	// MaxStringBytes is the longest identifier or text value.
-	MaxStringBytes = 1024
+	// MaxStringBytes is the longest identifier or text value: the
+	// domain's bound, which every door applies.
+	MaxStringBytes = decision.MaxStringBytes
 	// MaxNameBytes is the longest action name.
-	MaxNameBytes = 256
+	MaxNameBytes = decision.MaxActionBytes
 	// MaxListEntries is the most entries of roles, groups and methods.
-	MaxListEntries = 256
+	MaxListEntries = decision.MaxListEntries
 	// MaxDepth is the deepest nesting of properties and context values;
 	// the object itself is depth 1.
 	MaxDepth = 16
