@@ -66,7 +66,7 @@ return {1}
 
 // AuditLog returns the deployment's audit log, shared by every replica on
 // the same Redis and key prefix, and starts its outbox sweeper (see
-// Commit). After Close every call fails with store.ErrClosed.
+// Commit) unless Options.SweepInterval is negative. After Close every call fails with store.ErrClosed.
 func (s *Store) AuditLog() audit.Log {
 	s.auditOnce.Do(func() {
 		s.audit = &auditLog{s: s}

@@ -182,8 +182,12 @@ func (l *auditLog) sweep(ctx context.Context) error {
 }
 
 // startSweeper sweeps at once and then every SweepInterval until the store
-// closes. A sweep that fails is tried again at the next tick.
+// closes; a negative SweepInterval starts none. A sweep that fails is
+// tried again at the next tick.
 func (l *auditLog) startSweeper() {
+	if l.s.opts.SweepInterval < 0 {
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if !l.s.track(ctx, cancel) {
 		cancel()

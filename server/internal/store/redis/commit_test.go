@@ -301,3 +301,27 @@ func TestAuditCommitWhoseRecordTheScriptCannotPushWritesNoChange(t *testing.T) {
 	}
 	audittest.MustVerify(t, l, 0)
 }
+
+func TestAReaderWithoutASweeperLinksNothing(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	crashed := openStore(t, srv, Options{})
+	ctx := context.Background()
+	l := &auditLog{s: crashed} // a replica that stops before it links
+	if _, _, err := l.commitChange(ctx, audittest.Entry("acme", 1), suspend(crashed)); err != nil {
+		t.Fatal(err)
+	}
+	// Opened as `pdp audit verify` opens it.
+	reader, err := Open(ctx, srv.URL(0)+"?prefix="+crashed.cfg.Prefix, Options{SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = reader.Close() })
+	audittest.MustVerify(t, reader.AuditLog(), 0)
+	// A sweeper would link the record at once; give one the chance.
+	time.Sleep(100 * time.Millisecond)
+	if n := outboxLen(t, crashed); n != 1 {
+		t.Fatalf("outbox holds %d records after a reader opened the log; want the 1 it had", n)
+	}
+	audittest.MustVerify(t, reader.AuditLog(), 0)
+}

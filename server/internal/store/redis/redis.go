@@ -129,7 +129,8 @@ type Options struct {
 	Now func() time.Time
 	// SweepInterval is how often the audit log links records a replica
 	// committed with their changes but stopped before linking;
-	// DefaultSweepInterval when zero.
+	// DefaultSweepInterval when zero. Negative starts no sweeper: a
+	// reader such as `pdp audit verify` changes nothing.
 	SweepInterval time.Duration
 }
 
@@ -247,7 +248,7 @@ func (o Options) normalized() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.SweepInterval <= 0 {
+	if o.SweepInterval == 0 {
 		o.SweepInterval = DefaultSweepInterval
 	}
 	return o
