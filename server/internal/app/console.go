@@ -67,7 +67,8 @@ func (c *consoleParts) handler(cfg config.Config, o options, next http.Handler) 
 		return nil, err
 	}
 	c.conn = conn
-	h, err := console.New(console.Options{Conn: conn, MaxBodyBytes: int64(cfg.MaxRequestBytes), Timeout: max(consoleTimeout, cfg.CheckTimeout), Logger: o.logger})
+	h, err := console.New(console.Options{Conn: conn, MaxBodyBytes: int64(cfg.MaxRequestBytes), Timeout: max(consoleTimeout, cfg.CheckTimeout), Logger: o.logger,
+		LoopbackHostsOnly: cfg.APIKeysFile == ""})
 	if err != nil {
 		return nil, err
 	}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -48,11 +50,13 @@ type door struct {
 	logger   *slog.Logger
 	services map[string]protoreflect.ServiceDescriptor
 	csrf     *http.CrossOriginProtection
+	loopback bool // Options.LoopbackHostsOnly
 }
 
 func newDoor(opts Options) (*door, error) {
 	d := &door{conn: opts.Conn, maxBody: opts.MaxBodyBytes, timeout: opts.Timeout, logger: opts.Logger,
-		services: map[string]protoreflect.ServiceDescriptor{}, csrf: http.NewCrossOriginProtection()}
+		services: map[string]protoreflect.ServiceDescriptor{}, csrf: http.NewCrossOriginProtection(),
+		loopback: opts.LoopbackHostsOnly}
 	for _, name := range Services {
 		desc, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
 		if err != nil {
@@ -76,6 +80,11 @@ func (d *door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := d.csrf.Check(r); err != nil {
 		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "cross-origin request refused")
+		return
+	}
+	if d.loopback && !loopbackHost(r.Host) {
+		writeError(w, http.StatusForbidden, "PERMISSION_DENIED",
+			"without API keys the console API answers only requests to a loopback host (127.0.0.1, ::1, localhost)")
 		return
 	}
 	if r.Header.Get(ConsoleHeader) == "" {
@@ -207,4 +216,18 @@ func writeBody(w http.ResponseWriter, httpStatus int, b []byte) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(httpStatus)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// loopbackHost reports whether a request's Host names a loopback address
+// or localhost.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

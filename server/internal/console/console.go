@@ -39,6 +39,12 @@ type Options struct {
 	Timeout time.Duration
 	// Logger hears about responses that could not be encoded; nil discards.
 	Logger *slog.Logger
+	// LoopbackHostsOnly makes the JSON door answer only requests
+	// addressed to a loopback host (127.0.0.0/8, ::1, localhost). Set it
+	// when the server runs without API keys: the port is then on loopback,
+	// and a page whose name an attacker resolves to 127.0.0.1 (DNS
+	// rebinding) is same-origin to the browser but names its own host.
+	LoopbackHostsOnly bool
 }
 
 // Handler serves the console's pages and its JSON door.

@@ -3,6 +3,7 @@ package console_test
 import (
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -254,5 +255,34 @@ func TestWithoutTheConsoleItsPathsAreTheHTTPPortsLikeAnyOther(t *testing.T) {
 	}
 	if code, out := call(t, srv, admin.Key, getAcme, `{"tenant":"acme"}`); code != http.StatusNotFound {
 		t.Fatalf("the door with --console=false = %d %v, want 404", code, out)
+	}
+}
+
+func TestWithoutKeysTheDoorAnswersOnlyALoopbackHost(t *testing.T) {
+	srv := pdptest.Start(t, pdptest.WithTenant("acme.yaml", acmeTenant))
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(srv.HTTPURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		host   string
+		status int
+	}{
+		// A name an attacker resolves to 127.0.0.1 after the page loaded
+		// (DNS rebinding) is same-origin to the browser.
+		{"rebound.example:" + port, http.StatusForbidden},
+		{"rebound.example", http.StatusForbidden},
+		{"10.0.0.1:" + port, http.StatusForbidden},
+		{"127.0.0.1:" + port, http.StatusOK},
+		{"localhost:" + port, http.StatusOK},
+		{"LOCALHOST", http.StatusOK},
+		{"[::1]:" + port, http.StatusOK},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			code, out := call(t, srv, "", getAcme, `{"tenant":"acme"}`, func(r *http.Request) { r.Host = tc.host })
+			if code != tc.status {
+				t.Fatalf("= %d %v, want %d", code, out, tc.status)
+			}
+		})
 	}
 }
