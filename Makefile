@@ -100,7 +100,8 @@ bench:
 	cd bench && $(GO) run ./cmd/pdpbench
 
 ## bench-check: vet and test the bench module (its own go.mod), so that a
-## change under server/ cannot break `make bench` unnoticed.
+## change under server/ cannot break `make bench` unnoticed; its tests check
+## that the last line holds every field, in order, each a number.
 bench-check:
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 

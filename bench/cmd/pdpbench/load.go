@@ -53,12 +53,16 @@ func (r *result) rps() float64 {
 }
 
 // pct is the q-quantile latency (nearest rank).
-func (r *result) pct(q float64) time.Duration {
-	if len(r.latencies) == 0 {
+func (r *result) pct(q float64) time.Duration { return nearestRank(r.latencies, q) }
+
+// nearestRank is the q-quantile of sorted latencies by nearest rank; 0 for
+// none.
+func nearestRank(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(q*float64(len(r.latencies))+0.5) - 1
-	return r.latencies[min(max(i, 0), len(r.latencies)-1)]
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 // genLoad is the load generator's CPU use over the run, in percent of

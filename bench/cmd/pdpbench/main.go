@@ -107,6 +107,7 @@ type bench struct {
 	scaling []*result
 	mixes   map[string]string
 	inproc  *inProcResult
+	tenants *tenantScaleResult
 	floor   *result // the no-op server at pdp's 50% rate
 	// cpuShares split pdp's CPU profile of its closed-loop run.
 	cpuShares []cpuShare
@@ -160,6 +161,10 @@ func run(c config) error {
 		return fmt.Errorf("in-process evaluation: %w", err)
 	}
 	fmt.Printf("in-process engine.Decide over the request set, %s\n", b.inproc.summary())
+	if b.tenants, err = b.tenantScale(); err != nil {
+		return fmt.Errorf("tenant scale: %w", err)
+	}
+	fmt.Printf("tenant scale, %s\n", b.tenants.summary())
 	if !c.noScaling {
 		if err := b.scale(); err != nil {
 			return fmt.Errorf("scaling: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +146,103 @@ func BenchmarkInProcess(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// measured is a bench whose every phase ran, with round figures.
+func measured() *bench {
+	run := func(sys string, requests int, cpu time.Duration, p99 time.Duration) *result {
+		return &result{system: sys, run: "max", requests: requests, elapsed: time.Second, cpu: cpu,
+			latencies: []time.Duration{p99 / 2, p99}}
+	}
+	sys := func(name string, requests int, cpu time.Duration) *systemResult {
+		return &systemResult{name: name, max: run(name, requests, cpu, time.Millisecond),
+			runs: []*result{run(name, requests/4, cpu/4, 900*time.Microsecond), run(name, requests/2, cpu/2, 2500*time.Microsecond)}}
+	}
+	return &bench{
+		systems: []*systemResult{sys("noop", 8000, 400*time.Millisecond), sys("pdp", 2000, 1400*time.Millisecond), sys("opa", 500, 900*time.Millisecond)},
+		inproc:  &inProcResult{n: 6000, p50: 38 * time.Microsecond, p90: 120 * time.Microsecond, p99: 290 * time.Microsecond},
+		tenants: &tenantScaleResult{tenants: 1000, load: 1619260 * time.Microsecond, reload: 42300 * time.Microsecond},
+		mixes:   map[string]string{},
+	}
+}
+
+func TestBenchLineCarriesEveryFigureInOrder(t *testing.T) {
+	got := measured().benchLine()
+	want := "bench: pdp/noop=0.25 pdp/opa=4.00 p99_us=2500 pdp_cpu_us=700 noop_cpu_us=50 " +
+		"inproc_p50_us=38 inproc_p99_us=290 load_1000_ms=1619.3 reload_one_ms=42.3"
+	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+}
+
+// lineFields are the last line's fields, in order.
+var lineFields = []string{"pdp/noop", "pdp/opa", "p99_us", "pdp_cpu_us", "noop_cpu_us",
+	"inproc_p50_us", "inproc_p99_us", "load_1000_ms", "reload_one_ms"}
+
+// checkLine fails t unless line is "bench:" and every field of lineFields,
+// in order, each a number.
+func checkLine(t *testing.T, line string) {
+	t.Helper()
+	parts := strings.Fields(line)
+	if len(parts) != len(lineFields)+1 || parts[0] != "bench:" {
+		t.Fatalf("line %q: want bench: and %d fields", line, len(lineFields))
+	}
+	for i, kv := range parts[1:] {
+		k, v, _ := strings.Cut(kv, "=")
+		if k != lineFields[i] {
+			t.Errorf("field %d is %q, want %q", i+1, k, lineFields[i])
+		}
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			t.Errorf("%s=%q is not a number", k, v)
+		}
+	}
+}
+
+func TestBenchLineHasEveryFieldAsANumberEvenWhenAPhaseDidNotRun(t *testing.T) {
+	checkLine(t, measured().benchLine())
+	b := measured()
+	b.inproc, b.tenants, b.systems = nil, nil, nil
+	checkLine(t, b.benchLine())
+	if got := b.benchLine(); !strings.Contains(got, "load_1000_ms=0.0 reload_one_ms=0.0") {
+		t.Errorf("without a tenant scale run: %q", got)
+	}
+}
+
+func TestMarkdownStartsWithTheLineAndReportsTheTenantScale(t *testing.T) {
+	b := measured()
+	b.w = &workload{}
+	md := b.markdown()
+	if first := strings.SplitN(md, "\n", 4)[2]; first != "`"+b.benchLine()+"`" {
+		t.Errorf("the report's line is %q, want the bench line", first)
+	}
+	for _, want := range []string{
+		"| 1000 × 3 | 1619.3 | 42.3 |",
+		"| pdp server CPU per decision ≤ 4 × no-op's | 700 µs, 14.0 × the no-op's 50 µs | no |",
+		"| in-process evaluation ≤ 300 µs p99 | 290 µs | yes |",
+		"| 1000 tenants × 3 environments load ≤ 10 s | 1619.3 ms | yes |",
+		"| one tenant's reload ≤ 100 ms | 42.3 ms | yes |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+func TestNearestRank(t *testing.T) {
+	lat := make([]time.Duration, 200)
+	for i := range lat {
+		lat[i] = time.Duration(i+1) * time.Microsecond
+	}
+	for _, tt := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.50, 100 * time.Microsecond}, {0.99, 198 * time.Microsecond}, {1, 200 * time.Microsecond}, {0, time.Microsecond}} {
+		if got := nearestRank(lat, tt.q); got != tt.want {
+			t.Errorf("q %.2f: %s, want %s", tt.q, got, tt.want)
+		}
+	}
+	if got := nearestRank(nil, 0.5); got != 0 {
+		t.Errorf("no latencies: %s, want 0", got)
 	}
 }
