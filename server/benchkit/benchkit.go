@@ -3,8 +3,9 @@
 // so that it needs nothing under server/internal: the tenants' data
 // document, the engine with the IP lists derived from the tenants, a
 // request mapped and enriched as `pdp serve` would, the input document OPA
-// is given, the GC tuning of `pdp serve`, and a bolt file holding an
-// imported deny list.
+// is given, the GC tuning of `pdp serve`, a bolt file holding an
+// imported deny list, and many tenants loaded and reloaded as `pdp serve`
+// loads them (Scale).
 //
 // It is test support, like package pdptest: it keeps no promise of
 // stability to code outside this repository.
