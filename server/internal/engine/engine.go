@@ -5,9 +5,12 @@
 // data.tenants, and prepares the one query the server runs,
 // data.pdp.decision. The prepared state is swapped whole behind an
 // atomic.Pointer, only when everything succeeded: a broken reload keeps the
-// last good set serving. Decide reads that pointer once, builds the input as
-// an ast.Value straight from the request and validates the decision document
-// strictly; anything unexpected is an error, never an allow.
+// last good set serving. LoadTenants builds the next set from the serving
+// one when only some tenants' data changed, compiling nothing again and
+// sharing the other tenants' data. Decide reads that pointer once, builds
+// the input as an ast.Value straight from the request and validates the
+// decision document strictly; anything unexpected is an error, never an
+// allow.
 //
 // The contract between this package and Rego is rego/README.md. The package
 // knows nothing of gRPC or the generated protobuf types.
@@ -103,6 +106,12 @@ type prepared struct {
 	directory *directorySet
 	// builtins is the engine's built-in value cache.
 	builtins rego.EvalOption
+	// modules and tenants are what the set was built from; LoadTenants
+	// builds the next set from them.
+	modules *modules
+	tenants *tenantData
+	// probed are the tenant environments the set was probed with.
+	probed []tenantEnv
 }
 
 // New returns an Engine that is not ready until the first successful Load.

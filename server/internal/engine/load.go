@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -90,17 +89,53 @@ func (e *Engine) prepare(ctx context.Context, b Bundle) (*prepared, error) {
 		return nil, err
 	}
 
-	tenants, err := ast.InterfaceToValue(tenantsOrEmpty(b.Tenants))
+	mods := &modules{compiler: compiler, authored: len(b.Modules) > 0, digest: modulesDigest(sources)}
+	data, err := newTenantData(b.Tenants)
 	if err != nil {
-		return nil, fmt.Errorf("tenant data: %w", err)
+		return nil, err
 	}
-	// The store owns an AST copy of the data and returns it without
-	// conversion on read; nothing is ever written to it afterwards.
-	store := inmem.NewFromASTObject(ast.NewObject(ast.Item(ast.InternedTerm("tenants"), ast.NewTerm(tenants))))
+	return e.assemble(ctx, mods, data, tenantChange{})
+}
+
+// modules is the compiled half of a policy set: the library and the
+// authors' modules. LoadTenants keeps it from one set to the next.
+type modules struct {
+	compiler *ast.Compiler
+	// authored is whether the bundle had modules of its authors: only
+	// then are new sets probed.
+	authored bool
+	// digest has hashed every module for the revision; each set's tenant
+	// data continues a clone of it (see revision).
+	digest hash.Cloner
+}
+
+// tenantChange names the tenants whose data a new set changes from the
+// set it replaces, so that work done per tenant (the probes; anything
+// else built for one tenant's data) is redone only for them. The zero
+// value, which Load uses, means every tenant is new.
+type tenantChange struct {
+	// previous is the set replaced; nil after Load.
+	previous *prepared
+	// tenants are the tenants LoadTenants added, replaced or removed.
+	tenants map[string]bool
+}
+
+// changed reports whether the data of tenant may differ from previous's.
+func (c tenantChange) changed(tenant string) bool { return c.previous == nil || c.tenants[tenant] }
+
+// assemble completes a policy set from compiled modules and the tenants'
+// data, without touching the serving one: it stores the data, prepares
+// data.pdp.decision against it, computes the revision and probes the set
+// where change says the outcome may differ. Load and LoadTenants both end
+// here.
+func (e *Engine) assemble(ctx context.Context, mods *modules, data *tenantData, change tenantChange) (*prepared, error) {
+	// The store serves the AST data without conversion on read; nothing
+	// is ever written to it afterwards.
+	store := inmem.NewFromASTObject(ast.NewObject(ast.Item(ast.InternedTerm("tenants"), ast.NewTerm(data.object))))
 
 	query, err := rego.New(
 		rego.ParsedQuery(decisionQuery),
-		rego.Compiler(compiler),
+		rego.Compiler(mods.compiler),
 		rego.Store(store),
 		rego.StrictBuiltinErrors(e.strict),
 		rego.GenerateJSON(astResult),
@@ -109,15 +144,17 @@ func (e *Engine) prepare(ctx context.Context, b Bundle) (*prepared, error) {
 		return nil, fmt.Errorf("prepare data.pdp.decision: %w", err)
 	}
 
-	revision, err := revisionOf(sources, b.Tenants)
+	revision, err := mods.revision(data)
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{query: query, revision: revision, set: &Set{Compiler: compiler, Store: store},
-		directory: &directorySet{compiler: compiler, store: store},
-		builtins:  rego.EvalInterQueryBuiltinValueCache(e.builtins)}
-	if len(b.Modules) > 0 {
-		if err := e.probe(ctx, p, b.Tenants); err != nil {
+	p := &prepared{query: query, revision: revision, set: &Set{Compiler: mods.compiler, Store: store},
+		directory: &directorySet{compiler: mods.compiler, store: store},
+		builtins:  rego.EvalInterQueryBuiltinValueCache(e.builtins),
+		modules:   mods, tenants: data}
+	if mods.authored {
+		p.probed = probeWindow(data.values)
+		if err := e.probe(ctx, p, change); err != nil {
 			return nil, err
 		}
 	}
@@ -176,30 +213,48 @@ func compile(sources map[string]string) (*ast.Compiler, error) {
 	return compiler, nil
 }
 
-func tenantsOrEmpty(t map[string]any) map[string]any {
-	if t == nil {
-		return map[string]any{}
-	}
-	return t
-}
-
 // revisionLen is the number of hex digits of a revision.
 const revisionLen = 16
 
-// revisionOf hashes every module (library included, in path order) and the
-// tenant data, so that identical inputs give identical revisions.
-func revisionOf(sources map[string]string, tenants map[string]any) (string, error) {
-	h := sha256.New()
+// modulesDigest hashes every module (library included, in path order),
+// the first part of a revision.
+func modulesDigest(sources map[string]string) hash.Cloner {
+	h := sha256.New().(hash.Cloner)
 	for _, name := range slices.Sorted(maps.Keys(sources)) {
 		writeField(h, []byte(name))
 		writeField(h, []byte(sources[name]))
 	}
-	// encoding/json writes map keys sorted, so the encoding is canonical.
-	data, err := json.Marshal(tenantsOrEmpty(tenants))
+	return h
+}
+
+// revision identifies the set of these modules and data: the modules'
+// digest continued with the tenant data as one field, the JSON encoding
+// of the whole data.tenants object as encoding/json writes it (keys
+// sorted), so that identical inputs give identical revisions. It is
+// assembled from each tenant's own encoding, so that a set changing one
+// tenant encodes only that one.
+func (m *modules) revision(d *tenantData) (string, error) {
+	c, err := m.digest.Clone()
 	if err != nil {
-		return "", fmt.Errorf("tenant data: %w", err)
+		return "", fmt.Errorf("revision: %w", err)
 	}
-	writeField(h, data)
+	h := c
+	names := slices.Sorted(maps.Keys(d.json))
+	size := 2 + max(len(names)-1, 0) // the braces and the commas
+	for _, name := range names {
+		size += len(d.json[name])
+	}
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(size))
+	h.Write(n[:])
+	h.Write([]byte{'{'})
+	for i, name := range names {
+		if i > 0 {
+			h.Write([]byte{','})
+		}
+		h.Write(d.json[name])
+	}
+	h.Write([]byte{'}'})
 	return hex.EncodeToString(h.Sum(nil))[:revisionLen], nil
 }
 
