@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
@@ -66,6 +68,64 @@ func recoveryOption(logger *slog.Logger) recovery.Option {
 		return fault.Wrap(&panicked{value: p}, fault.Internal, rpcstatus.InternalMessage)
 	})
 }
+
+// UnaryCallLog returns go-grpc-middleware's logging interceptor, run only
+// for the calls whose line is written. The middleware builds a line's
+// fields when the call starts, before the call's code says its level; with
+// debug lines off (pdp serve's default) a call that succeeds is never
+// logged, so the call runs without the middleware, and only one whose
+// finished line is written is handed to it once finished, with its real
+// start and duration (finishedCall).
+func UnaryCallLog(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	logger = orDiscard(logger)
+	mw := logging.UnaryServerInterceptor(callLogger(logger), loggingOptions()...)
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if logger.Enabled(ctx, slog.LevelDebug) {
+			return mw(ctx, req, info, handler)
+		}
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		if !logger.Enabled(ctx, slog.Level(callLevel(status.Code(err)))) {
+			return resp, err
+		}
+		return mw(finishedCall(ctx, start), req, info, func(context.Context, any) (any, error) { return resp, err })
+	}
+}
+
+// StreamCallLog is UnaryCallLog for streaming calls.
+func StreamCallLog(logger *slog.Logger) grpc.StreamServerInterceptor {
+	logger = orDiscard(logger)
+	mw := logging.StreamServerInterceptor(callLogger(logger), loggingOptions()...)
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx := ss.Context()
+		if logger.Enabled(ctx, slog.LevelDebug) {
+			return mw(srv, ss, info, handler)
+		}
+		start := time.Now()
+		err := handler(srv, ss)
+		if !logger.Enabled(ctx, slog.Level(callLevel(status.Code(err)))) {
+			return err
+		}
+		return mw(srv, finishedStream{ServerStream: ss, ctx: finishedCall(ctx, start)}, info, func(any, grpc.ServerStream) error { return err })
+	}
+}
+
+// finishedCall carries a finished call's start and duration to the
+// middleware handed the call afterwards: fields in the context come before
+// the ones it measures itself, and of two fields with one key it logs the
+// first.
+func finishedCall(ctx context.Context, start time.Time) context.Context {
+	f := logging.Fields{"grpc.start_time", start.Format(time.RFC3339)}
+	return logging.InjectFields(ctx, append(f, logging.DefaultDurationToFields(time.Since(start))...))
+}
+
+// finishedStream is a finished stream with finishedCall's context.
+type finishedStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s finishedStream) Context() context.Context { return s.ctx }
 
 // callLogger adapts slog to the go-grpc-middleware logging interface.
 func callLogger(l *slog.Logger) logging.Logger {

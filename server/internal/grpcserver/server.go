@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/metric"
@@ -130,14 +129,14 @@ func New(opts Options) *Server {
 	}
 
 	unary := []grpc.UnaryServerInterceptor{
-		logging.UnaryServerInterceptor(callLogger(logger), loggingOptions()...),
+		UnaryCallLog(logger),
 		UnaryErrorMapper(logger),
 	}
 	unary = append(unary, opts.UnaryGuards...)
 	unary = append(unary, recovery.UnaryServerInterceptor(recoveryOption(logger)))
 
 	stream := []grpc.StreamServerInterceptor{
-		logging.StreamServerInterceptor(callLogger(logger), loggingOptions()...),
+		StreamCallLog(logger),
 		StreamErrorMapper(logger),
 	}
 	stream = append(stream, opts.StreamGuards...)
