@@ -116,7 +116,10 @@ func (s *Scale) Load(ctx context.Context, policyDirs []string) (time.Duration, e
 	}
 	watchCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
-	go func() { _ = s.watching.Run(watchCtx) }()
+	// The goroutine gets its own copy: Close clears s.watching, maybe
+	// before the goroutine starts.
+	ws := s.watching
+	go func() { _ = ws.Run(watchCtx) }()
 	return took, nil
 }
 

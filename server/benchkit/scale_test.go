@@ -102,3 +102,30 @@ func TestScaleReportsAChangedSetTheLoaderRejects(t *testing.T) {
 		t.Error("ReloadOne succeeded with a broken tenant file beside")
 	}
 }
+
+// Closing right after a load, as a benchmark's cleanup does, or loading
+// again, stops the watch before its goroutine may have started.
+func TestScaleClosesRightAfterALoad(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := benchkit.NewScale(filepath.Join(demoTenants, "acme.yaml"), t.TempDir(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := s.Load(ctx, []string{demoPolicies}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Load(ctx, []string{demoPolicies}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.ReloadOne(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
