@@ -227,34 +227,20 @@ func modulesDigest(sources map[string]string) hash.Cloner {
 	return h
 }
 
-// revision identifies the set of these modules and data: the modules'
-// digest continued with the tenant data as one field, the JSON encoding
-// of the whole data.tenants object as encoding/json writes it (keys
-// sorted), so that identical inputs give identical revisions. It is
-// assembled from each tenant's own encoding, so that a set changing one
-// tenant encodes only that one.
+// revision identifies the set of these modules and data, so that
+// identical inputs give identical revisions: the modules' digest
+// continued with each tenant's name and the digest of its data, in name
+// order. A set that changes one tenant encodes and hashes only that one.
 func (m *modules) revision(d *tenantData) (string, error) {
-	c, err := m.digest.Clone()
+	h, err := m.digest.Clone()
 	if err != nil {
 		return "", fmt.Errorf("revision: %w", err)
 	}
-	h := c
-	names := slices.Sorted(maps.Keys(d.json))
-	size := 2 + max(len(names)-1, 0) // the braces and the commas
-	for _, name := range names {
-		size += len(d.json[name])
+	for _, name := range slices.Sorted(maps.Keys(d.sums)) {
+		sum := d.sums[name]
+		writeField(h, []byte(name))
+		writeField(h, sum[:])
 	}
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(size))
-	h.Write(n[:])
-	h.Write([]byte{'{'})
-	for i, name := range names {
-		if i > 0 {
-			h.Write([]byte{','})
-		}
-		h.Write(d.json[name])
-	}
-	h.Write([]byte{'}'})
 	return hex.EncodeToString(h.Sum(nil))[:revisionLen], nil
 }
 

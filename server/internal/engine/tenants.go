@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,15 +14,15 @@ import (
 
 // tenantData is data.tenants of one set in the three forms the engine
 // uses: the Go values (the probes read them), the AST object the store
-// serves, and each tenant's JSON for the revision. A set made by
+// serves, and each tenant's digest for the revision. A set made by
 // LoadTenants shares with the set it replaces the entries of every
 // tenant it did not change; none is modified once the set is built.
 type tenantData struct {
 	values map[string]any
 	object ast.Object
-	// json holds each tenant's entry of the data.tenants object as
-	// encoding/json writes it: "name":{...}.
-	json map[string][]byte
+	// sums are the SHA-256 of each tenant's data as encoding/json writes
+	// it (object keys sorted).
+	sums map[string][sha256.Size]byte
 }
 
 // newTenantData converts tenants, every one of them.
@@ -29,7 +30,7 @@ func newTenantData(tenants map[string]any) (*tenantData, error) {
 	d := &tenantData{
 		values: make(map[string]any, len(tenants)),
 		object: ast.NewObjectWithCapacity(len(tenants)),
-		json:   make(map[string][]byte, len(tenants)),
+		sums:   make(map[string][sha256.Size]byte, len(tenants)),
 	}
 	for name, v := range tenants {
 		if err := d.put(name, v); err != nil {
@@ -45,13 +46,13 @@ func (d *tenantData) put(name string, v any) error {
 	if err != nil {
 		return fmt.Errorf("tenant data: %w", err)
 	}
-	entry, err := json.Marshal(map[string]any{name: v})
+	encoded, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("tenant data: %w", err)
 	}
 	d.values[name] = v
 	d.object.Insert(ast.StringTerm(name), ast.NewTerm(value))
-	d.json[name] = entry[1 : len(entry)-1] // without the braces
+	d.sums[name] = sha256.Sum256(encoded)
 	return nil
 }
 
@@ -61,7 +62,7 @@ func (d *tenantData) with(changed map[string]any) (*tenantData, error) {
 	next := &tenantData{
 		values: maps.Clone(d.values),
 		object: ast.NewObjectWithCapacity(d.object.Len() + len(changed)),
-		json:   maps.Clone(d.json),
+		sums:   maps.Clone(d.sums),
 	}
 	// ast.Object has no delete: copy the entries that stay, term by term.
 	d.object.Foreach(func(k, v *ast.Term) {
@@ -75,7 +76,7 @@ func (d *tenantData) with(changed map[string]any) (*tenantData, error) {
 	for name, v := range changed {
 		if v == nil {
 			delete(next.values, name)
-			delete(next.json, name)
+			delete(next.sums, name)
 			continue
 		}
 		if err := next.put(name, v); err != nil {
