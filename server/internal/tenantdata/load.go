@@ -1,6 +1,7 @@
 package tenantdata
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -39,19 +40,47 @@ func IsPolicyFile(name string) bool {
 // cleanly; a caller that needs all or nothing (a reload that keeps the last
 // good set) discards it.
 func LoadDir(dir string) (map[string]*pdpv1.TenantPolicy, error) {
-	entries, err := os.ReadDir(dir)
+	return NewDirReader(dir).Read()
+}
+
+// A DirReader reads one directory of tenant policy files again and again,
+// each time as LoadDir does, but parses only the files whose content
+// changed since its last read: it remembers each file that loaded by its
+// path and the SHA-256 of its content, so that an edit keeping the size
+// and the modification time is seen as well. A policy read again from an
+// unchanged file is the same *pdpv1.TenantPolicy as the last time, so
+// callers can tell what changed by comparing pointers; none may be
+// modified. A DirReader is not safe for concurrent use.
+type DirReader struct {
+	dir   string
+	known map[string]readFile // by path
+}
+
+// readFile is a file that loaded cleanly.
+type readFile struct {
+	sum    [sha256.Size]byte
+	policy *pdpv1.TenantPolicy
+}
+
+// NewDirReader returns a reader of dir that has read nothing yet.
+func NewDirReader(dir string) *DirReader { return &DirReader{dir: dir} }
+
+// Read reads the directory as LoadDir does.
+func (r *DirReader) Read() (map[string]*pdpv1.TenantPolicy, error) {
+	entries, err := os.ReadDir(r.dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading tenant policies: %w", err)
 	}
 	out := map[string]*pdpv1.TenantPolicy{}
 	from := map[string]string{} // tenant -> file that defined it
+	known := make(map[string]readFile, len(r.known))
 	var errs []error
 	for _, e := range entries { // ReadDir sorts by name
 		if !IsPolicyFile(e.Name()) {
 			continue
 		}
-		path := filepath.Join(dir, e.Name())
-		p, err := LoadFile(path)
+		path := filepath.Join(r.dir, e.Name())
+		data, err := readLimited(path)
 		if err != nil {
 			if errors.Is(err, errNotRegular) {
 				continue
@@ -59,6 +88,15 @@ func LoadDir(dir string) (map[string]*pdpv1.TenantPolicy, error) {
 			errs = append(errs, err)
 			continue
 		}
+		f := readFile{sum: sha256.Sum256(data)}
+		if was, ok := r.known[path]; ok && was.sum == f.sum {
+			f.policy = was.policy
+		} else if f.policy, err = loadData(path, data); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		known[path] = f
+		p := f.policy
 		if first, dup := from[p.Tenant]; dup {
 			errs = append(errs, fault.New(fault.InvalidArgument, "%s: tenant %q is also defined by %s", path, p.Tenant, first))
 			delete(out, p.Tenant) // neither file is authoritative
@@ -67,6 +105,7 @@ func LoadDir(dir string) (map[string]*pdpv1.TenantPolicy, error) {
 		from[p.Tenant] = path
 		out[p.Tenant] = p
 	}
+	r.known = known
 	return out, errors.Join(errs...)
 }
 
@@ -80,6 +119,11 @@ func LoadFile(path string) (*pdpv1.TenantPolicy, error) {
 	if err != nil {
 		return nil, err
 	}
+	return loadData(path, data)
+}
+
+// loadData is LoadFile of the content data read from path.
+func loadData(path string, data []byte) (*pdpv1.TenantPolicy, error) {
 	p, err := Parse(path, data)
 	if err != nil {
 		return nil, err
@@ -122,9 +166,21 @@ func readLimited(path string) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: %w", path, errNotRegular)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
+	// Sized by the file, so that a read takes one call, not one per
+	// doubling of a small buffer; one byte more sees the end of the file,
+	// or a file that grew since.
+	data := make([]byte, min(st.Size(), MaxFileSize)+1)
+	n, err := io.ReadFull(f, data)
+	switch {
+	case err == nil: // it grew: read on, up to one byte past the limit
+		rest, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1-int64(n)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return append(data, rest...), nil
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return data[:n], nil
+	default:
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return data, nil
 }

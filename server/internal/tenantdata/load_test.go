@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
@@ -145,6 +146,24 @@ func TestLoadFileTooLarge(t *testing.T) {
 	}
 }
 
+// A file longer than its size said when it was opened (one that grew, or
+// one of /proc, which says 0) is read whole.
+func TestReadLimitedReadsPastTheStatedSize(t *testing.T) {
+	t.Parallel()
+	const path = "/proc/self/status"
+	st, err := os.Stat(path)
+	if err != nil || st.Size() != 0 {
+		t.Skipf("%s: %v, size %d; want a file that states size 0", path, err, st.Size())
+	}
+	data, err := readLimited(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(data), "Name:") || !strings.Contains(string(data), "\nvoluntary_ctxt_switches:") {
+		t.Errorf("read %q, want the whole file", data)
+	}
+}
+
 func TestIsPolicyFile(t *testing.T) {
 	t.Parallel()
 	for name, want := range map[string]bool{
@@ -155,5 +174,72 @@ func TestIsPolicyFile(t *testing.T) {
 		if got := IsPolicyFile(name); got != want {
 			t.Errorf("IsPolicyFile(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+func TestDirReaderParsesOnlyWhatChanged(t *testing.T) {
+	t.Parallel()
+	dir := writeFiles(t, map[string]string{
+		"alpha.yaml": "plan: free\nenvironments: {production: {}}\n",
+		"beta.yaml":  "plan: free\nenvironments: {production: {}}\n",
+	})
+	r := NewDirReader(dir)
+	read := func() map[string]*pdpv1.TenantPolicy {
+		t.Helper()
+		got, err := r.Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	first := read()
+	alpha := filepath.Join(dir, "alpha.yaml")
+	st, err := os.Stat(alpha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two edits of the same size, the file's time set back each time: only
+	// the content tells them apart.
+	for i, plan := range []string{"paid", "free"} {
+		if err := os.WriteFile(alpha, []byte("plan: "+plan+"\nenvironments: {production: {}}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(alpha, st.ModTime(), st.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		got := read()
+		if got["alpha"].GetPlan() != plan {
+			t.Errorf("edit %d: plan %q, want %q", i+1, got["alpha"].GetPlan(), plan)
+		}
+		if got["alpha"] == first["alpha"] {
+			t.Errorf("edit %d: alpha is the policy read before the edit", i+1)
+		}
+		if got["beta"] != first["beta"] {
+			t.Errorf("edit %d: beta, unchanged, was parsed again", i+1)
+		}
+	}
+
+	// A file broken, then fixed; a file removed; a second file for a tenant.
+	if err := os.WriteFile(alpha, []byte("plan: [free\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Read(); err == nil || got["alpha"] != nil || got["beta"] != first["beta"] {
+		t.Errorf("alpha broken: %v, %v; want an error naming it and beta alone", got, err)
+	}
+	if err := os.WriteFile(alpha, []byte("plan: free\nenvironments: {production: {}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "beta.json"), []byte(`{"plan": "free", "environments": {"production": {}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.Read(); err == nil || !strings.Contains(err.Error(), `tenant "beta" is also defined by`) || got["beta"] != nil {
+		t.Errorf("beta twice: %v, %v; want an error and no beta", got, err)
+	}
+	if err := os.Remove(filepath.Join(dir, "beta.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	got := read()
+	if len(got) != 2 || got["alpha"].GetPlan() != "free" || got["beta"] == first["beta"] {
+		t.Errorf("after the fixes: %v", got)
 	}
 }
