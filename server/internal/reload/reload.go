@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"google.golang.org/protobuf/proto"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/compliance"
@@ -29,9 +30,15 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
-// Engine is what the loader feeds.
+// Engine is what the loader feeds (engine.Engine).
 type Engine interface {
+	// Load loads a whole set.
 	Load(ctx context.Context, b engine.Bundle) (revision string, err error)
+	// LoadTenants changes some tenants' data of the set serving: a
+	// tenant's new data.tenants entry, or nil to remove it.
+	LoadTenants(ctx context.Context, changed map[string]any) (revision string, err error)
+	// Revision is the revision serving.
+	Revision() string
 }
 
 // Metrics counts reloads.
@@ -90,12 +97,26 @@ type Set struct {
 }
 
 // Loader loads and reloads the policy set.
+//
+// A load reads every file again, but when the modules are those of the set
+// serving, only the tenants whose policy changed are parsed (a tenant
+// file's content differs), reviewed for compliance and converted, and the
+// engine changes only their data (engine.Engine.LoadTenants): the
+// resulting set is the one a whole load would give, at the cost of the
+// change.
 type Loader struct {
 	opts    Options
 	engine  Engine
 	mu      sync.Mutex // serialises loads
 	loaded  bool       // a set loaded once: a failure leaves it serving
 	current atomic.Pointer[Set]
+
+	// Guarded by mu:
+	// dir reads the tenant files, parsing only those that changed.
+	dir *tenantdata.DirReader
+	// reviewed are the tenant files' policies of the set serving, all of
+	// which passed the compliance review.
+	reviewed map[string]*pdpv1.TenantPolicy
 }
 
 // New returns a loader feeding e.
@@ -104,6 +125,9 @@ func New(e Engine, opts Options) *Loader {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Loader{opts: opts, engine: e}
+	if opts.TenantsDir != "" {
+		l.dir = tenantdata.NewDirReader(opts.TenantsDir)
+	}
 	l.current.Store(&Set{})
 	return l
 }
@@ -167,11 +191,14 @@ func (l *Loader) load(ctx context.Context) (Set, error) {
 	}
 	policies := map[string]*pdpv1.TenantPolicy{}
 	sources := map[string]string{}
-	if l.opts.TenantsDir != "" {
-		files, err := tenantdata.LoadDir(l.opts.TenantsDir)
+	var files map[string]*pdpv1.TenantPolicy
+	if l.dir != nil {
+		files, err = l.dir.Read()
 		// The files that loaded cleanly must also keep the compliance
 		// profiles they declare; every problem of every file is reported.
-		if err := errors.Join(err, CheckCompliance(ctx, l.opts.TenantsDir, files)); err != nil {
+		// A policy of the set serving passed already.
+		reviewed := func(tenant string, p *pdpv1.TenantPolicy) bool { return l.reviewed[tenant] == p }
+		if err := errors.Join(err, checkCompliance(ctx, l.opts.TenantsDir, files, reviewed)); err != nil {
 			return Set{}, err
 		}
 		for name, p := range files {
@@ -187,12 +214,48 @@ func (l *Loader) load(ctx context.Context) (Set, error) {
 			policies[name], sources[name] = p, SourceAPI
 		}
 	}
-	tenants := tenantdata.Data(policies)
-	rev, err := l.engine.Load(ctx, engine.Bundle{Modules: modules, Tenants: tenants})
+	var (
+		tenants map[string]any
+		rev     string
+	)
+	if prev := l.current.Load(); l.loaded && maps.Equal(modules, prev.Modules) && l.engine.Revision() == prev.Revision {
+		var changed map[string]any
+		tenants, changed = changedTenants(prev, policies)
+		rev, err = l.engine.LoadTenants(ctx, changed)
+	} else {
+		tenants = tenantdata.Data(policies)
+		rev, err = l.engine.Load(ctx, engine.Bundle{Modules: modules, Tenants: tenants})
+	}
 	if err != nil {
 		return Set{}, err
 	}
+	l.reviewed = files
 	return Set{Revision: rev, Tenants: tenants, Policies: policies, Sources: sources, Modules: modules}, nil
+}
+
+// changedTenants returns the data.tenants document of policies, sharing
+// the entries of prev's tenants whose policy is unchanged, and the
+// entries that differ from prev's: a tenant's new entry, or nil for a
+// tenant removed.
+func changedTenants(prev *Set, policies map[string]*pdpv1.TenantPolicy) (tenants, changed map[string]any) {
+	tenants = make(map[string]any, len(policies))
+	changed = map[string]any{}
+	for name, p := range policies {
+		// A file read again unchanged is the same policy; one stored
+		// through the API is read anew each time.
+		if old, ok := prev.Policies[name]; ok && (old == p || proto.Equal(old, p)) {
+			tenants[name] = prev.Tenants[name]
+			continue
+		}
+		tenants[name] = tenantdata.Effective(p)
+		changed[name] = tenants[name]
+	}
+	for name := range prev.Policies {
+		if _, ok := policies[name]; !ok {
+			changed[name] = nil
+		}
+	}
+	return tenants, changed
 }
 
 // ReadModules reads every *.rego file (except *_test.rego) under dirs,
@@ -237,13 +300,21 @@ func ReadModules(dirs []string) (map[string]string, error) {
 //	declares: environments.production.compliance: breaks SOX control
 //	sox.inactivity (medium severity): ...
 func CheckCompliance(ctx context.Context, dir string, policies map[string]*pdpv1.TenantPolicy) error {
-	if len(policies) == 0 {
-		return nil
-	}
-	files := tenantFiles(dir)
+	return checkCompliance(ctx, dir, policies, func(string, *pdpv1.TenantPolicy) bool { return false })
+}
+
+// checkCompliance is CheckCompliance of the policies not reviewed before.
+func checkCompliance(ctx context.Context, dir string, policies map[string]*pdpv1.TenantPolicy, reviewed func(string, *pdpv1.TenantPolicy) bool) error {
 	var errs []error
+	var files map[string]string // read on the first refusal
 	for _, tenant := range slices.Sorted(maps.Keys(policies)) {
+		if reviewed(tenant, policies[tenant]) {
+			continue
+		}
 		if err := compliance.Review(ctx, policies[tenant]); err != nil {
+			if files == nil {
+				files = tenantFiles(dir)
+			}
 			file, ok := files[tenant]
 			if !ok {
 				file = fmt.Sprintf("%s (tenant %s)", dir, tenant)
