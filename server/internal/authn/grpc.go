@@ -46,17 +46,20 @@ type callerStream struct {
 
 func (s *callerStream) Context() context.Context { return s.ctx }
 
+// apiKeyMetadata is APIKeyHeader as gRPC metadata keys are written.
+var apiKeyMetadata = strings.ToLower(APIKeyHeader)
+
 // grpcCredential reads the key from the x-pdp-api-key or authorization
 // metadata and the verified client certificate from the peer.
 func grpcCredential(ctx context.Context) credential {
 	var cred credential
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(strings.ToLower(APIKeyHeader)); len(v) > 0 {
-			cred.key = strings.TrimSpace(v[0])
-			cred.present = cred.key != ""
-		} else if v := md.Get("authorization"); len(v) > 0 {
-			cred.key, cred.present = bearer.Token(v[0])
-		}
+	// Only the two entries are read: a copy of the whole metadata would
+	// be made on every call.
+	if v := metadata.ValueFromIncomingContext(ctx, apiKeyMetadata); len(v) > 0 {
+		cred.key = strings.TrimSpace(v[0])
+		cred.present = cred.key != ""
+	} else if v := metadata.ValueFromIncomingContext(ctx, "authorization"); len(v) > 0 {
+		cred.key, cred.present = bearer.Token(v[0])
 	}
 	cred.cert = grpcPeerCert(ctx)
 	return cred
