@@ -34,6 +34,26 @@
 #  - Checks and the explanation are computed only when input.explain is
 #    true; messages are built in rule heads, so only for rules that fire.
 #
+# Specialisation. The server partially evaluates deny, challenge, notices,
+# obligations, risk_factors and core_session per tenant environment, the
+# request unknown, and evaluates what remains (server/internal/engine,
+# TestLibraryResidualsReferenceNoLibraryRule). Every rule those sets reach
+# must fold into residual rules of its own, so on their way:
+#  - no "else" on a rule that reads the request: partial evaluation leaves
+#    ordered rules unevaluated. Write the cases as bodies that exclude each
+#    other, or as a default and one body;
+#  - no comprehension that reads a rule: partial evaluation keeps a
+#    comprehension over the request as it is. Bind the rule's value to a
+#    variable first;
+#  - iterate the tenant's settings, not the request's arrays, when the
+#    request's element indexes a setting (policy.roles[role]);
+#  - a helper value read in several places gets a default, so that it
+#    stays one support rule, computed once, instead of being inlined into
+#    every reader.
+# The decision document itself (core_full_document and the rules below it)
+# is built in Go from those sets on the specialised path, and stays the
+# reference here.
+#
 # A quiet flag's body must hold when an optional field is absent, so no
 # negated comparison or call reads a field that may be missing: OPA binds
 # it before the "not" and the body fails (rego/README.md, Conventions).
@@ -131,10 +151,12 @@ core_isolation_ok := sprintf("subject belongs to tenant %q", [input.tenant]) if 
 # some role of the subject lists a matching glob in policy.roles.
 
 # Some role of the subject grants the action; evaluation stops at the first
-# matching pattern.
+# matching pattern. The tenant's roles are iterated, not the subject's, so
+# that partial evaluation unrolls them into one test per role.
 core_role_granted if {
-	some role in input.subject.roles
-	some pattern in policy.roles[role].actions
+	some role, grant in policy.roles
+	role in input.subject.roles
+	some pattern in grant.actions
 	glob.match(pattern, null, input.action.name)
 }
 
@@ -154,11 +176,9 @@ library_deny contains {
 # directory loaded as Rego data). A grant only lifts the role check: every
 # other control still denies and challenges. Roles are tried first, so the
 # grants are evaluated only for an action no role grants.
-core_access_granted if {
-	core_role_granted
-} else if {
-	some _ in data.pdp.custom.grant
-}
+core_access_granted if core_role_granted
+
+core_access_granted if some _ in data.pdp.custom.grant
 
 # core_codes are the codes of a set of reasons, sorted.
 core_codes(xs) := sort([object.get(x, "code", "") | some x in xs])
@@ -187,7 +207,11 @@ checks contains {
 # Messages must always be defined: an undefined message would drop the deny.
 core_role_forbidden_message := sprintf("the subject has no role; action %q is not granted", [core_action_name]) if {
 	count(object.get(input, ["subject", "roles"], [])) == 0
-} else := sprintf("no role of the subject (%s) grants action %q", [concat(", ", input.subject.roles), core_action_name])
+}
+
+core_role_forbidden_message := sprintf("no role of the subject (%s) grants action %q", [concat(", ", input.subject.roles), core_action_name]) if {
+	count(object.get(input, ["subject", "roles"], [])) > 0
+}
 
 core_action_name := object.get(input, ["action", "name"], "")
 

@@ -27,9 +27,16 @@ email_address := object.get(input, ["subject", "email"], "")
 
 email_parts := split(email_address, "@")
 
+# "" when the address has no "@" (it is then not valid either). The
+# defaults make partial evaluation keep email_domain and email_valid as
+# support rules, each computed once, not inlined into every rule.
+default email_domain := ""
+
 email_domain := trim_suffix(lower(email_parts[count(email_parts) - 1]), ".") if count(email_parts) > 1
 
 email_local := concat("@", array.slice(email_parts, 0, count(email_parts) - 1))
+
+default email_valid := false
 
 email_valid if {
 	email_local != ""
@@ -95,7 +102,11 @@ library_deny contains {
 
 email_invalid_text := "the subject has no email, so its domain cannot be checked" if {
 	email_address == ""
-} else := sprintf("subject email %q is not a valid address", [email_address])
+}
+
+email_invalid_text := sprintf("subject email %q is not a valid address", [email_address]) if {
+	email_address != ""
+}
 
 library_deny contains {
 	"code": "authn.email_domain_not_allowed",

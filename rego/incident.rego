@@ -47,7 +47,11 @@ library_deny contains {
 incident_suspended_text := sprintf("user %q is suspended: %s", [input.subject.id, reason]) if {
 	reason := object.get(input.signals.profile, "suspended_reason", "")
 	reason != ""
-} else := sprintf("user %q is suspended", [input.subject.id])
+}
+
+incident_suspended_text := sprintf("user %q is suspended", [input.subject.id]) if {
+	object.get(input, ["signals", "profile", "suspended_reason"], "") == ""
+}
 
 checks contains {
 	"rule": "incident.user_suspended",

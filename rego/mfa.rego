@@ -30,7 +30,9 @@ package pdp
 # Why MFA applies to this subject; undefined when it does not.
 mfa_scope := "for all users" if {
 	policy.mfa.mode == "all"
-} else := sprintf("for privileged role %s", [text_list(mfa_privileged_roles)]) if {
+}
+
+mfa_scope := sprintf("for privileged role %s", [text_list(mfa_privileged_roles)]) if {
 	policy.mfa.mode == "privileged"
 	count(mfa_privileged_roles) > 0
 }
@@ -53,9 +55,11 @@ mfa_enrolled if {
 	not mfa_reset_pending
 }
 
+default mfa_not_enrolled_text := "subject is not enrolled in MFA"
+
 mfa_not_enrolled_text := sprintf("MFA was reset at %s and has not been enrolled again", [text_time(input.signals.profile.mfa_reset_at_ns)]) if {
 	mfa_reset_pending
-} else := "subject is not enrolled in MFA"
+}
 
 # Quiet: MFA does not apply to the subject, or the subject is enrolled and
 # either no max age is set or the last verification is within it. (A
@@ -90,13 +94,16 @@ mfa_age_ns := input.time_ns - input.authentication.mfa_verified_at_ns
 
 mfa_stale_text := sprintf("no MFA verification in this authentication (max age %s)", [text_duration(policy.mfa.max_age_ns)]) if {
 	not input.authentication.mfa_verified_at_ns
-} else := sprintf("MFA last verified %s ago, more than the max age of %s", [text_duration(mfa_age_ns), text_duration(policy.mfa.max_age_ns)]) if {
+}
+
+# mfa_age_ns is defined only with a verification: exclusive with the above.
+mfa_stale_text := sprintf("MFA last verified %s ago, more than the max age of %s", [text_duration(mfa_age_ns), text_duration(policy.mfa.max_age_ns)]) if {
 	mfa_age_ns > policy.mfa.max_age_ns
 }
 
 library_challenge contains {
 	"code": "authn.mfa_required",
-	"message": sprintf("MFA required %s: %s", [mfa_scope, mfa_stale_text]),
+	"message": sprintf("MFA required %s: %s", [scope, stale]),
 	"rule": "mfa.required",
 	"step_ups": [{
 		"kind": "mfa",
@@ -105,10 +112,10 @@ library_challenge contains {
 	}],
 } if {
 	mfa_quiet == false
-	mfa_scope
+	scope := mfa_scope
 	mfa_enrolled
 	policy.mfa.max_age_ns > 0
-	mfa_stale_text
+	stale := mfa_stale_text
 }
 
 checks contains {
@@ -151,13 +158,14 @@ mfa_grace_running if {
 library_notices contains {
 	"code": "authn.mfa_enrollment_pending",
 	"message": sprintf("MFA required %s: %s; enroll before %s (%s left)", [
-		mfa_scope, mfa_not_enrolled_text,
+		scope, mfa_not_enrolled_text,
 		text_time(mfa_deadline_ns), text_duration(mfa_deadline_ns - input.time_ns),
 	]),
 	"rule": "mfa.enrollment",
 } if {
 	mfa_quiet == false
 	mfa_grace_running
+	scope := mfa_scope
 }
 
 library_obligations contains {
@@ -170,12 +178,12 @@ library_obligations contains {
 
 library_challenge contains {
 	"code": "authn.mfa_enrollment_required",
-	"message": sprintf("MFA required %s: %s and %s", [mfa_scope, mfa_not_enrolled_text, mfa_deadline_text]),
+	"message": sprintf("MFA required %s: %s and %s", [scope, mfa_not_enrolled_text, mfa_deadline_text]),
 	"rule": "mfa.enrollment",
 	"step_ups": [mfa_enroll_step_up],
 } if {
 	mfa_quiet == false
-	mfa_scope
+	scope := mfa_scope
 	not mfa_enrolled
 	not mfa_grace_running
 }

@@ -38,9 +38,15 @@ network_denied_by := by if {
 	input.signals.ip.denied == true
 	by := object.get(input.signals.ip, "denied_by", "")
 	by != ""
-} else := "a deny list" if {
+}
+
+network_denied_by := "a deny list" if {
 	input.signals.ip.denied == true
-} else := sprintf("ip_denylist entry %s", [text_list(network_denylist_hits)]) if {
+	object.get(input.signals.ip, "denied_by", "") == ""
+}
+
+# The hits need the signals absent: exclusive with the two above.
+network_denied_by := sprintf("ip_denylist entry %s", [text_list(network_denylist_hits)]) if {
 	count(network_denylist_hits) > 0
 }
 
@@ -121,13 +127,18 @@ checks contains {
 
 network_country := upper(input.network.country) if {
 	input.network.country != ""
-} else := upper(input.signals.geo.country) if {
+}
+
+network_country := upper(input.signals.geo.country) if {
+	object.get(input, ["network", "country"], "") == ""
 	input.signals.geo.country != ""
 }
 
+default network_country_source := "GeoIP"
+
 network_country_source := "request" if {
 	input.network.country != ""
-} else := "GeoIP"
+}
 
 library_deny contains {
 	"code": "network.country_blocked",

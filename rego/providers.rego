@@ -88,7 +88,11 @@ providers_emergency if {
 
 providers_user := input.subject.id if {
 	input.subject.id != ""
-} else := object.get(input, ["subject", "email"], "")
+}
+
+providers_user := object.get(input, ["subject", "email"], "") if {
+	object.get(input, ["subject", "id"], "") == ""
+}
 
 library_challenge contains {
 	"code": "authn.provider_not_allowed",
@@ -110,26 +114,41 @@ library_challenge contains {
 }
 
 # Why an outage did not open emergency access, for the challenge message.
+# The cases are mutually exclusive, for partial evaluation (no "else").
+default providers_outage_note := ""
+
 providers_outage_note := sprintf(" (SSO is down, but emergency access does not cover provider %q)", [providers_provider]) if {
 	providers_outage
 	not providers_emergency_provider
-} else := " (SSO is down, but emergency access is for break-glass accounts only)" if {
+}
+
+providers_outage_note := " (SSO is down, but emergency access is for break-glass accounts only)" if {
 	providers_outage
+	providers_emergency_provider
 	not providers_break_glass
-} else := sprintf(" (SSO is down, but emergency access ended at %s, %s after SSO was marked down)", [
+}
+
+providers_outage_note := sprintf(" (SSO is down, but emergency access ended at %s, %s after SSO was marked down)", [
 	text_time(since + window),
 	text_duration(window),
 ]) if {
 	providers_outage
+	providers_emergency_provider
+	providers_break_glass
 	providers_window_ended
 	since := input.signals.sso_down_since_ns
 	window := policy.auth_providers.emergency.max_duration_ns
-} else := sprintf(" (SSO is down, but emergency access ended: it lasts %s and when SSO was marked down is unknown)", [
+}
+
+providers_outage_note := sprintf(" (SSO is down, but emergency access ended: it lasts %s and when SSO was marked down is unknown)", [
 	text_duration(policy.auth_providers.emergency.max_duration_ns),
 ]) if {
 	providers_outage
+	providers_emergency_provider
+	providers_break_glass
 	providers_window_ended
-} else := ""
+	not input.signals.sso_down_since_ns
+}
 
 library_notices contains {
 	"code": "authn.emergency_access",

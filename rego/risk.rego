@@ -68,18 +68,34 @@ risk_device_trusted if {
 	input.device.compliant == true
 }
 
+# "" when no evidence says so (a known device without a compliance event).
+# The cases are mutually exclusive, for partial evaluation (no "else").
+default risk_untrusted_device_detail := ""
+
 risk_untrusted_device_detail := "the request names no device" if {
 	input.device.id == ""
-} else := sprintf("device %q has not been seen in a successful login or MFA of this user in 90 days", [input.device.id]) if {
-	object.get(risk_profile, "device_known", false) == false
-} else := sprintf("device %q was reported not compliant by Shared Signals stream %s", [input.device.id, e.stream]) if {
+}
+
+risk_untrusted_device_detail := sprintf("device %q has not been seen in a successful login or MFA of this user in 90 days", [input.device.id]) if {
+	input.device.id != ""
+	risk_device_unknown
+}
+
+risk_untrusted_device_detail := sprintf("device %q was reported not compliant by Shared Signals stream %s", [input.device.id, e.stream]) if {
+	input.device.id != ""
+	not risk_device_unknown
 	some e in input.signals.ssf.events
 	e.event == "device-compliance-change"
 }
 
-library_risk_factors contains risk_factor("untrusted_device", risk_untrusted_device_detail) if {
+# Without a profile, undefined: the device is then not known to be unknown.
+risk_device_unknown if object.get(risk_profile, "device_known", false) == false
+
+library_risk_factors contains risk_factor("untrusted_device", detail) if {
 	risk_factors_quiet == false
 	not risk_device_trusted
+	detail := risk_untrusted_device_detail
+	detail != ""
 }
 
 # ---------------------------------------------------------------------------
@@ -101,7 +117,9 @@ risk_time_from_history if risk_profile.login_count >= 10
 risk_unusual_time_detail := sprintf("no login of this user within an hour of %s UTC in 90 days", [risk_hhmm(time.clock([input.time_ns, "UTC"]))]) if {
 	risk_time_from_history
 	risk_profile.hour_usual == false
-} else := sprintf("%s %s %s is outside business hours (%s %s-%s)", [
+}
+
+risk_unusual_time_detail := sprintf("%s %s %s is outside business hours (%s %s-%s)", [
 	risk_local_day, risk_hhmm(risk_local_clock), risk_bh_timezone,
 	risk_bh_days_text,
 	risk_hhmm([(risk_bh.start_minute - (risk_bh.start_minute % 60)) / 60, risk_bh.start_minute % 60]),
@@ -205,9 +223,15 @@ risk_ip_reputation_detail := sprintf("IP %s is listed as suspicious (%s)", [netw
 	input.signals.ip.suspicious == true
 	by := object.get(input.signals.ip, "suspicious_by", "")
 	by != ""
-} else := sprintf("IP %s is listed as suspicious", [network_ip]) if {
+}
+
+risk_ip_reputation_detail := sprintf("IP %s is listed as suspicious", [network_ip]) if {
 	input.signals.ip.suspicious == true
-} else := sprintf("failed logins of %d distinct users came from IP %s", [risk_profile.ip_failed_users, network_ip]) if {
+	object.get(input.signals.ip, "suspicious_by", "") == ""
+}
+
+risk_ip_reputation_detail := sprintf("failed logins of %d distinct users came from IP %s", [risk_profile.ip_failed_users, network_ip]) if {
+	not input.signals.ip.suspicious == true
 	risk_profile.ip_failed_users >= 3
 }
 
@@ -223,16 +247,22 @@ risk_external_mode := object.get(policy, ["shared_signals", "external_risk"], "e
 
 risk_external_ttl := object.get(policy, ["shared_signals", "external_risk_ttl_ns"], 86400000000000)
 
-risk_external_weight(level) := 0 if {
+risk_external_weight(_) := 0 if {
 	risk_external_mode == "report_only"
-} else := object.get(policy, ["shared_signals", "external_risk_weights", level], risk_default_external_weights[level])
+}
+
+risk_external_weight(level) := object.get(policy, ["shared_signals", "external_risk_weights", level], risk_default_external_weights[level]) if {
+	risk_external_mode != "report_only"
+}
+
+default risk_external_text := ""
 
 risk_external_text := sprintf(" (report only: would weigh %v)", [w]) if {
 	risk_external_mode == "report_only"
 	some e in input.signals.ssf.events
 	e.event == "risk-level-change"
 	w := object.get(policy, ["shared_signals", "external_risk_weights", e.level], risk_default_external_weights[e.level])
-} else := ""
+}
 
 library_risk_factors contains {
 	"name": "external_risk",
@@ -327,19 +357,40 @@ risk_travel_impossible if {
 # ---------------------------------------------------------------------------
 # Score and outcome
 
-# Every factor, of package pdp and pdp.custom (the core's union).
-risk_all_factors := core_risk_factors
+# Every factor, of package pdp and pdp.custom (the core's union, written
+# for partial evaluation: the sets are read whole, not iterated, so that
+# they stay support rules, and no comprehension reads a rule).
+risk_all_factors := data.pdp.risk_factors | risk_custom_factors
 
-risk_score := 0 if {
-	count(core_risk_factors) == 0
-} else := max([0, min([1, round(sum([f.weight | some f in core_risk_factors]) * 10000) / 10000])])
+# The authors' factors of package pdp.custom; empty without them.
+default risk_custom_factors := set()
 
-risk_factors_text := text_list([sprintf("%s %v", [f.name, f.weight]) | some f in risk_all_factors])
+risk_custom_factors := data.pdp.custom.risk_factors
 
-risk_step_ups := array.concat(
-	[{"kind": "mfa", "reason_code": "risk.step_up", "max_age_ns": risk_step_up_max_age} | not risk_recent_mfa],
-	[{"kind": "verify_device", "reason_code": "risk.step_up"} | risk_verify_device],
-)
+# The score as the core computes it. Always defined: the default makes
+# partial evaluation compute it once, in a support rule.
+default risk_score := 0
+
+risk_score := max([0, min([1, round(sum([f.weight | some f in factors]) * 10000) / 10000])]) if {
+	factors := risk_all_factors
+	count(factors) > 0
+}
+
+default risk_factors_text := "(none)"
+
+risk_factors_text := text_list([sprintf("%s %v", [f.name, f.weight]) | some f in factors]) if {
+	factors := risk_all_factors
+}
+
+risk_step_ups := array.concat(risk_mfa_step_ups, risk_device_step_ups)
+
+default risk_mfa_step_ups := []
+
+risk_mfa_step_ups := [{"kind": "mfa", "reason_code": "risk.step_up", "max_age_ns": risk_step_up_max_age}] if not risk_recent_mfa
+
+default risk_device_step_ups := []
+
+risk_device_step_ups := [{"kind": "verify_device", "reason_code": "risk.step_up"}] if risk_verify_device
 
 # How recent a second factor must be to satisfy the MFA step-up of a risk
 # or brute-force challenge (policy.risk.step_up_max_age_ns, default 15m).
@@ -356,7 +407,8 @@ risk_mfa_age_text := text_duration(input.time_ns - input.authentication.mfa_veri
 
 risk_verify_device if {
 	policy.risk.require_device_verification == true
-	some f in risk_all_factors
+	factors := risk_all_factors
+	some f in factors
 	f.name == "untrusted_device"
 }
 

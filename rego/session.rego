@@ -65,13 +65,18 @@ session_timeouts contains ns if {
 # min of an empty set is undefined, as is the timeout without limits.
 session_timeout_ns := min(session_timeouts)
 
-session_timeout_source := text_list([l.source | some l in session_limits; l.ns == session_timeout_ns])
+# The set and the timeout are bound outside the comprehension, which
+# partial evaluation keeps as it is.
+session_timeout_source := text_list([l.source | some l in limits; l.ns == timeout]) if {
+	limits := session_limits
+	timeout := session_timeout_ns
+}
 
 session_last_activity_ns := input.session.last_activity_at_ns
 
 session_idle_ns := input.time_ns - session_last_activity_ns
 
-session_expires_at_ns := session_last_activity_ns + session_timeout_ns
+session_expires_at_ns := input.session.last_activity_at_ns + session_timeout_ns
 
 session_inactive if session_idle_ns > session_timeout_ns
 
@@ -97,17 +102,26 @@ session_expiring if {
 	input.time_ns >= session_warn_at_ns
 }
 
+# Three exclusive cases, for partial evaluation (no "else"): an active
+# session, no last activity, an inactive session.
 session_control := {
 	"expires_at_ns": expires_at,
 	"warn_at_ns": expires_at - session_warning_ns,
 	"idle_timeout_ns": session_timeout_ns,
 } if {
-	expires_at := input.session.last_activity_at_ns + session_timeout_ns
+	expires_at := session_expires_at_ns
 
 	# not inactive: idle = time - last activity is not above the timeout
 	input.time_ns <= expires_at
-} else := {"idle_timeout_ns": session_timeout_ns} if {
+}
+
+session_control := {"idle_timeout_ns": session_timeout_ns} if {
+	not input.session.last_activity_at_ns
 	session_timeout_ns
+}
+
+session_control := {"idle_timeout_ns": session_timeout_ns} if {
+	input.time_ns > session_expires_at_ns
 }
 
 library_challenge contains {

@@ -57,9 +57,11 @@ ssf_text(e) := sprintf("%s from stream %s at %s (jti %s)%s", [
 	e.event, e.stream, text_time(e.event_time_ns), e.jti, ssf_reason_text(e),
 ])
 
+default ssf_reason_text(_) := ""
+
 ssf_reason_text(e) := sprintf(": %s", [e.reason]) if {
 	e.reason != ""
-} else := ""
+}
 
 # ---------------------------------------------------------------------------
 # Sessions revoked
@@ -149,7 +151,11 @@ ssf_claims_step_up := object.get(policy, ["shared_signals", "claims_change_step_
 # reauthenticate.
 ssf_claims_proven := ssf_mfa_verified if {
 	ssf_claims_step_up == "mfa"
-} else := ssf_authenticated
+}
+
+ssf_claims_proven := ssf_authenticated if {
+	ssf_claims_step_up != "mfa"
+}
 
 library_challenge contains {
 	"code": "ssf.claims_change",

@@ -12,10 +12,16 @@ package pdp
 
 text_duration(ns) := concat("", [text_sign(ns), text_magnitude(abs(ns))])
 
+# Called with a number, text_duration is always defined; the default makes
+# partial evaluation keep it as one support function instead of inlining
+# its cases into every message (core.rego, "Specialisation").
+default text_duration(_) := ""
+
+default text_sign(_) := ""
+
 text_sign(ns) := "-" if ns < 0
 
-else := ""
-
+# The cases are mutually exclusive, for partial evaluation (no "else").
 text_magnitude(ns) := concat("", [sprintf("%d%s", [v, unit]) |
 	secs := (ns - (ns % 1000000000)) / 1000000000
 	some [v, unit] in [
@@ -26,14 +32,22 @@ text_magnitude(ns) := concat("", [sprintf("%d%s", [v, unit]) |
 	v > 0
 ]) if {
 	ns >= 1000000000
-} else := sprintf("%dms", [(ns - (ns % 1000000)) / 1000000]) if {
+}
+
+text_magnitude(ns) := sprintf("%dms", [(ns - (ns % 1000000)) / 1000000]) if {
 	ns >= 1000000
-} else := "0s" if {
-	ns == 0
-} else := sprintf("%dns", [ns])
+	ns < 1000000000
+}
+
+text_magnitude(0) := "0s"
+
+text_magnitude(ns) := sprintf("%dns", [ns]) if {
+	ns != 0
+	ns < 1000000
+}
 
 text_time(ns) := time.format([ns, "UTC", "2006-01-02T15:04:05.999999999Z07:00"])
 
-text_list(xs) := concat(", ", sort(xs)) if {
-	count(xs) > 0
-} else := "(none)"
+default text_list(_) := "(none)"
+
+text_list(xs) := concat(", ", sort(xs)) if count(xs) > 0

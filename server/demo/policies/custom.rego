@@ -57,11 +57,19 @@ checks contains {
 # ---------------------------------------------------------------------------
 # anonymizing_network
 
+# The two cases exclude each other rather than being chained with "else":
+# partial evaluation, which specialises the policy per tenant environment,
+# does not evaluate ordered rules.
 anonymizer_detail := sprintf("login from AS%d, a network of anonymizing exits", [input.network.asn]) if {
-	input.network.asn in anonymizing_asns
-} else := "login from an address the gateway marked as an anonymizer exit" if {
+	anonymizing_asn
+}
+
+anonymizer_detail := "login from an address the gateway marked as an anonymizer exit" if {
+	not anonymizing_asn
 	input.attributes.network_anonymizer == true
 }
+
+anonymizing_asn if input.network.asn in anonymizing_asns
 
 risk_factors contains {
 	"name": "anonymizing_network",

@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
+)
+
+// Tests of the library's shape for partial evaluation: with a tenant
+// environment known and the request unknown, every rule on the way from
+// the sets the decision reads must fold into residual queries and support
+// rules of their own, never leave a reference to a library rule behind
+// (rego/core.rego, "Specialisation").
+
+var dumpResiduals = flag.Bool("residuals", false, "TestLibraryResidualsReferenceNoLibraryRule: print every residual")
+
+// residualSets are the sets the specialised evaluation reads, under the
+// names it binds them to.
+var residualSets = [][2]string{
+	{"deny", "deny"},
+	{"challenge", "challenge"},
+	{"notices", "notices"},
+	{"obligations", "obligations"},
+	{"risk_factors", "risk_factors"},
+	{"session", "core_session"},
+}
+
+// residualUnknowns are the request's parts: everything in the input but
+// the tenant environment and the explain flag.
+var residualUnknowns = []string{
+	"input.subject", "input.authentication", "input.network", "input.device", "input.action",
+	"input.resource", "input.session", "input.attributes", "input.caller", "input.signals", "input.time_ns",
+}
+
+// residualQuery is the query partially evaluated for a policy set: the
+// library's sets, and those of package pdp.custom that its modules define.
+func residualQuery(compiler *ast.Compiler) string {
+	var parts []string
+	for _, s := range residualSets {
+		parts = append(parts, fmt.Sprintf("%s = data.pdp.%s", s[0], s[1]))
+		custom := ast.MustParseRef("data.pdp.custom." + s[1])
+		if len(compiler.GetRulesExact(custom)) > 0 {
+			parts = append(parts, fmt.Sprintf("custom_%s = %s", s[0], custom))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// residualSize is the size of one tenant environment's residual.
+type residualSize struct {
+	queries, queryExprs, support, supportExprs int
+}
+
+func (s residualSize) String() string {
+	return fmt.Sprintf("%d queries (%d expressions), %d support rules (%d expressions)",
+		s.queries, s.queryExprs, s.support, s.supportExprs)
+}
+
+// partialOf partially evaluates the specialised query for one tenant
+// environment of e's policy set.
+func partialOf(t *testing.T, e *Engine, tenant, env string) *rego.PartialQueries {
+	t.Helper()
+	p := e.current.Load()
+	in, err := ast.InterfaceToValue(map[string]any{"tenant": tenant, "environment": env, "explain": false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unknowns []*ast.Term
+	for _, u := range residualUnknowns {
+		unknowns = append(unknowns, ast.MustParseTerm(u))
+	}
+	pq, err := rego.New(
+		rego.Query(residualQuery(p.set.Compiler)),
+		rego.Compiler(p.set.Compiler),
+		rego.Store(p.set.Store),
+		rego.ParsedInput(in),
+		rego.ParsedUnknowns(unknowns),
+	).Partial(context.Background())
+	if err != nil {
+		t.Fatalf("%s/%s: %v", tenant, env, err)
+	}
+	return pq
+}
+
+// residualPolicySets are the policy sets whose tenant environments are
+// specialised: the engine tests' tenants, the demo's (pdp serve --tenants
+// server/demo/tenants) with and without its author modules, and generated
+// ones.
+func residualPolicySets(t *testing.T) map[string]residualSet {
+	t.Helper()
+	policies, err := tenantdata.LoadDir("../../demo/tenants")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo := tenantdata.Data(policies)
+	modules, err := LibraryModules(os.DirFS("../../demo/policies"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Generated policies exercise every control (bias 0), with the
+	// golden test's author modules in package pdp and pdp.custom.
+	g := &gen{state: 0x5eed}
+	generated := map[string]any{}
+	for i := range 8 {
+		generated[fmt.Sprintf("t%d", i)] = map[string]any{
+			"plan":         "enterprise",
+			"environments": map[string]any{"production": g.policy(), "staging": g.policy()},
+		}
+	}
+	bundles := map[string]Bundle{
+		"testdata":               {Tenants: demoTenants(t)},
+		"demo":                   {Tenants: demo},
+		"demo with its policies": {Tenants: demo, Modules: modules},
+		"generated":              {Tenants: generated},
+		"generated with author modules": {Tenants: generated,
+			Modules: map[string]string{"custom/custom.rego": libCustom, "custom/extra.rego": libExtra}},
+	}
+	sets := map[string]residualSet{}
+	for name, b := range bundles {
+		sets[name] = residualSet{engine: loaded(t, Options{}, b), tenants: b.Tenants}
+	}
+	return sets
+}
+
+// residualSet is a loaded policy set and its tenants.
+type residualSet struct {
+	engine  *Engine
+	tenants map[string]any
+}
+
+// forEachTenantEnvironment calls fn for every tenant environment of e.
+func forEachTenantEnvironment(t *testing.T, tenants map[string]any, fn func(tenant, env string)) {
+	t.Helper()
+	for _, tenant := range slices.Sorted(maps.Keys(tenants)) {
+		envs := tenants[tenant].(map[string]any)["environments"].(map[string]any)
+		for _, env := range slices.Sorted(maps.Keys(envs)) {
+			fn(tenant, env)
+		}
+	}
+}
+
+// TestLibraryResidualsReferenceNoLibraryRule partially evaluates the sets
+// of the decision for every tenant environment of the test and demo
+// tenants, the request unknown, and fails on a residual that refers to a
+// rule of package pdp or to the tenant data: the library must fold into
+// support rules of its own, or the specialised evaluation would run the
+// unspecialised library.
+func TestLibraryResidualsReferenceNoLibraryRule(t *testing.T) {
+	t.Parallel()
+	sets := residualPolicySets(t)
+	for _, name := range slices.Sorted(maps.Keys(sets)) {
+		set := sets[name]
+		forEachTenantEnvironment(t, set.tenants, func(tenant, env string) {
+			pq := partialOf(t, set.engine, tenant, env)
+			size := residualSize{queries: len(pq.Queries)}
+			for _, q := range pq.Queries {
+				size.queryExprs += len(q)
+				for _, ref := range libraryRefs(q) {
+					t.Errorf("%s: %s/%s: a residual query refers to %v:\n%v", name, tenant, env, ref, q)
+				}
+			}
+			for _, m := range pq.Support {
+				for _, r := range m.Rules {
+					size.support++
+					size.supportExprs += len(r.Body)
+					for _, ref := range libraryRefs(r) {
+						t.Errorf("%s: %s/%s: support rule %v refers to %v", name, tenant, env, r.Head.Ref(), ref)
+					}
+				}
+			}
+			t.Logf("%s: %s/%s: %v", name, tenant, env, size)
+			if *dumpResiduals {
+				for i, q := range pq.Queries {
+					t.Logf("query %d: %v", i, q)
+				}
+				for _, m := range pq.Support {
+					t.Logf("%v", m)
+				}
+			}
+		})
+	}
+}
+
+// libraryRefs are the references of x to data.pdp and data.tenants.
+func libraryRefs(x any) []ast.Ref {
+	var refs []ast.Ref
+	ast.WalkRefs(x, func(r ast.Ref) bool {
+		if r.HasPrefix(pdpPath) || r.HasPrefix(tenantsPath) {
+			refs = append(refs, r)
+		}
+		return false
+	})
+	return refs
+}
+
+var tenantsPath = ast.MustParseRef("data.tenants")
