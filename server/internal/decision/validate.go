@@ -456,12 +456,50 @@ func (v *validator) attributes(field string, m map[string]any) map[string]any {
 	if v.reported(field) || m == nil {
 		return nil
 	}
+	// The walk that names the path of each problem runs only when there
+	// is one: the paths and the sorted keys cost allocations.
+	if attrsFine(m, 1) {
+		return m
+	}
 	w := attrWalker{v: &v.Violations}
 	w.object(field, m, 1)
 	if w.found > 0 {
 		return nil
 	}
 	return m
+}
+
+// attrsFine reports whether attrWalker would find no problem in the
+// object m at depth.
+func attrsFine(m map[string]any, depth int) bool {
+	if depth > MaxAttributesDepth {
+		return false
+	}
+	for _, x := range m {
+		if !attrFine(x, depth) {
+			return false
+		}
+	}
+	return true
+}
+
+func attrFine(val any, depth int) bool {
+	switch x := val.(type) {
+	case float64:
+		return !math.IsNaN(x) && !math.IsInf(x, 0)
+	case map[string]any:
+		return attrsFine(x, depth+1)
+	case []any:
+		if depth+1 > MaxAttributesDepth {
+			return false
+		}
+		for _, e := range x {
+			if !attrFine(e, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // attrWalker checks nesting depth and numbers of an attributes tree.

@@ -114,3 +114,29 @@ func TestValidateChecksTheTypedResourceAndProperties(t *testing.T) {
 		t.Errorf("properties nested too deep: %v", got)
 	}
 }
+
+// Attributes without a problem cost their validation no allocations: the
+// paths that name problems are built only when there is one.
+func TestValidatingFineAttributesAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	base := decision.Request{Tenant: "shop", Action: decision.Action{Name: "read"}, Time: time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)}
+	attrs := map[string]any{
+		"http": map[string]any{"method": "GET", "path": "/v1/items"},
+		"plan": "pro", "seats": 12.0, "tags": []any{"a", map[string]any{"b": true}},
+	}
+	validate := func(attrs map[string]any) func() {
+		return func() {
+			r := base
+			r.Attributes, r.Subject.Properties, r.Action.Properties = attrs, attrs, attrs
+			if v := r.Validate(nil); len(v) != 0 {
+				t.Fatalf("violations %v", v)
+			}
+		}
+	}
+	without, with := testing.AllocsPerRun(100, validate(nil)), testing.AllocsPerRun(100, validate(attrs))
+	if with != without {
+		t.Errorf("Validate allocates %v times with attributes, %v without", with, without)
+	}
+}
