@@ -98,8 +98,9 @@ type Set struct {
 
 // Loader loads and reloads the policy set.
 //
-// A load reads every file again, but when the modules are those of the set
-// serving, only the tenants whose policy changed are parsed (a tenant
+// A load reads every file again (one the watch runs, only the tenant files
+// it saw change; see Watching.Run), but when the modules are those of the
+// set serving, only the tenants whose policy changed are parsed (a tenant
 // file's content differs), reviewed for compliance and converted, and the
 // engine changes only their data (engine.Engine.LoadTenants): the
 // resulting set is the one a whole load would give, at the cost of the
@@ -157,11 +158,15 @@ func StoredIn(st Lister) func(context.Context) (map[string]*pdpv1.TenantPolicy, 
 }
 
 // Load reads every file and loads the set into the engine once.
-func (l *Loader) Load(ctx context.Context) (string, error) {
+func (l *Loader) Load(ctx context.Context) (string, error) { return l.reload(ctx, nil) }
+
+// reload is Load; when seen is set, only the tenant files it names may
+// have changed since the last load.
+func (l *Loader) reload(ctx context.Context, seen *fileChanges) (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	start := time.Now()
-	set, err := l.load(ctx)
+	set, err := l.load(ctx, seen)
 	if l.opts.Metrics != nil {
 		l.opts.Metrics.RecordReload(err == nil)
 	}
@@ -184,7 +189,7 @@ func (l *Loader) Load(ctx context.Context) (string, error) {
 	return set.Revision, nil
 }
 
-func (l *Loader) load(ctx context.Context) (Set, error) {
+func (l *Loader) load(ctx context.Context, seen *fileChanges) (Set, error) {
 	modules, err := ReadModules(l.opts.PolicyDirs)
 	if err != nil {
 		return Set{}, err
@@ -193,7 +198,11 @@ func (l *Loader) load(ctx context.Context) (Set, error) {
 	sources := map[string]string{}
 	var files map[string]*pdpv1.TenantPolicy
 	if l.dir != nil {
-		files, err = l.dir.Read()
+		if seen != nil && !seen.all {
+			files, err = l.dir.ReadChanged(seen.files)
+		} else {
+			files, err = l.dir.Read()
+		}
 		// The files that loaded cleanly must also keep the compliance
 		// profiles they declare; every problem of every file is reported.
 		// A policy of the set serving passed already.
@@ -386,14 +395,26 @@ func (l *Loader) StartWatch() (*Watching, error) {
 func (ws *Watching) Close() error { return ws.w.Close() }
 
 // Run reloads the set on every debounced change until ctx ends or the
-// watch is closed.
+// watch is closed. Such a load reads again only the tenant files the
+// watch saw change (and any that is not a regular file), unless a change
+// may have gone unseen (the watch's queue overflowed); it still reads
+// every module.
 func (ws *Watching) Run(ctx context.Context) error {
 	l, w := ws.l, ws.w
 	defer w.Close()
 	var (
 		timer   *time.Timer
 		pending <-chan time.Time
+		seen    = l.newFileChanges()
 	)
+	debounce := func() {
+		if timer == nil {
+			timer = time.NewTimer(l.opts.Debounce)
+		} else {
+			timer.Reset(l.opts.Debounce)
+		}
+		pending = timer.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -413,22 +434,69 @@ func (ws *Watching) Run(ctx context.Context) error {
 			if ev.Op == fsnotify.Chmod {
 				continue
 			}
-			if timer == nil {
-				timer = time.NewTimer(l.opts.Debounce)
-			} else {
-				timer.Reset(l.opts.Debounce)
-			}
-			pending = timer.C
+			l.noteChange(seen, ev.Name)
+			debounce()
 		case err, ok := <-w.Errors:
 			if !ok {
 				return nil
 			}
 			l.opts.Logger.Warn("file watcher error", "error", err.Error())
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				// Events were lost: read everything, soon.
+				seen.all = true
+				debounce()
+			}
 		case <-pending:
 			pending = nil
-			_, _ = l.Load(ctx)
+			_, _ = l.reload(ctx, seen)
+			seen = l.newFileChanges()
 		}
 	}
+}
+
+// fileChanges are the tenant files a watch saw change since the last load
+// it ran.
+type fileChanges struct {
+	// all is set when a change may have gone unseen: every file is read.
+	all bool
+	// files are tenant files of Options.TenantsDir, by path as
+	// filepath.Join names them.
+	files map[string]bool
+}
+
+func (l *Loader) newFileChanges() *fileChanges { return &fileChanges{files: map[string]bool{}} }
+
+// noteChange records the change of the file at name that the watch
+// reported. A name in no directory the loader reads is taken as a sign
+// that paths do not compare: every file is read then.
+func (l *Loader) noteChange(c *fileChanges, name string) {
+	name = filepath.Clean(name)
+	if l.opts.TenantsDir != "" {
+		dir := filepath.Clean(l.opts.TenantsDir)
+		if filepath.Dir(name) == dir {
+			// Another name is no tenant file; a tenant file that links
+			// elsewhere is read on every load.
+			if base := filepath.Base(name); tenantdata.IsPolicyFile(base) {
+				c.files[filepath.Join(l.opts.TenantsDir, base)] = true
+			}
+			return
+		}
+		if within(dir, name) {
+			return
+		}
+	}
+	for _, dir := range l.opts.PolicyDirs {
+		if within(filepath.Clean(dir), name) {
+			return // modules are read on every load
+		}
+	}
+	c.all = true
+}
+
+// within reports whether path is below dir.
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && filepath.IsLocal(rel)
 }
 
 func addTree(w *fsnotify.Watcher, root string) error {

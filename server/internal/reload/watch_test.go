@@ -79,3 +79,53 @@ func TestWatchingCloseEndsRun(t *testing.T) {
 		t.Fatal("Run did not return after Close")
 	}
 }
+
+// Through the watch, as through Load: two edits of the same size in the
+// same second, the file's time set back, are each served.
+func TestWatchServesEveryEditOfAFile(t *testing.T) {
+	t.Parallel()
+	dir := copyDemo(t)
+	acme := filepath.Join(dir, "acme.yaml")
+	loaded := make(chan reload.Set, 8)
+	l := reload.New(engine.New(engine.Options{}), reload.Options{PolicyDirs: []string{demoPolicies}, TenantsDir: dir,
+		Debounce: 10 * time.Millisecond, OnLoad: func(s reload.Set) { loaded <- s }})
+	ws, err := l.StartWatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-loaded
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ws.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	st, err := os.Stat(acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	previous := "4h"
+	for _, timeout := range []string{"3h", "2h"} {
+		edit(t, acme, "inactivity_timeout: "+previous, "inactivity_timeout: "+timeout)
+		if err := os.Chtimes(acme, st.ModTime(), st.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		previous = timeout
+		want, err := loadWhole(t, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(10 * time.Second)
+		for got := (reload.Set{}); got.Revision != want.Revision; {
+			select {
+			case got = <-loaded:
+			case <-deadline:
+				t.Fatalf("inactivity_timeout %s: the watch did not serve revision %s", timeout, want.Revision)
+			}
+		}
+	}
+}

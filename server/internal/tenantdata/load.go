@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,13 +67,36 @@ type readFile struct {
 func NewDirReader(dir string) *DirReader { return &DirReader{dir: dir} }
 
 // Read reads the directory as LoadDir does.
-func (r *DirReader) Read() (map[string]*pdpv1.TenantPolicy, error) {
+func (r *DirReader) Read() (map[string]*pdpv1.TenantPolicy, error) { return r.read(nil) }
+
+// ReadChanged is Read when only the files of changed (paths of files of
+// the directory, as filepath.Join names them) may have changed since the
+// last read, as a watch of the directory reports: the directory is listed
+// again, and a file it read cleanly last time is not read again unless
+// changed names it or it is no longer a regular file (a symbolic link's
+// target may change without a change in the directory).
+func (r *DirReader) ReadChanged(changed map[string]bool) (map[string]*pdpv1.TenantPolicy, error) {
+	return r.read(func(e fs.DirEntry, path string) bool { return e.Type().IsRegular() && !changed[path] })
+}
+
+// read reads the directory; unchanged, when set, tells the files that
+// need no reading if they loaded cleanly last time.
+func (r *DirReader) read(unchanged func(e fs.DirEntry, path string) bool) (map[string]*pdpv1.TenantPolicy, error) {
 	entries, err := os.ReadDir(r.dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading tenant policies: %w", err)
 	}
 	out := map[string]*pdpv1.TenantPolicy{}
 	from := map[string]string{} // tenant -> file that defined it
+	add := func(p *pdpv1.TenantPolicy, path string) error {
+		if first, dup := from[p.Tenant]; dup {
+			delete(out, p.Tenant) // neither file is authoritative
+			return fault.New(fault.InvalidArgument, "%s: tenant %q is also defined by %s", path, p.Tenant, first)
+		}
+		from[p.Tenant] = path
+		out[p.Tenant] = p
+		return nil
+	}
 	known := make(map[string]readFile, len(r.known))
 	var errs []error
 	for _, e := range entries { // ReadDir sorts by name
@@ -80,6 +104,13 @@ func (r *DirReader) Read() (map[string]*pdpv1.TenantPolicy, error) {
 			continue
 		}
 		path := filepath.Join(r.dir, e.Name())
+		if was, ok := r.known[path]; ok && unchanged != nil && unchanged(e, path) {
+			known[path] = was
+			if err := add(was.policy, path); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		data, err := readLimited(path)
 		if err != nil {
 			if errors.Is(err, errNotRegular) {
@@ -96,14 +127,9 @@ func (r *DirReader) Read() (map[string]*pdpv1.TenantPolicy, error) {
 			continue
 		}
 		known[path] = f
-		p := f.policy
-		if first, dup := from[p.Tenant]; dup {
-			errs = append(errs, fault.New(fault.InvalidArgument, "%s: tenant %q is also defined by %s", path, p.Tenant, first))
-			delete(out, p.Tenant) // neither file is authoritative
-			continue
+		if err := add(f.policy, path); err != nil {
+			errs = append(errs, err)
 		}
-		from[p.Tenant] = path
-		out[p.Tenant] = p
 	}
 	r.known = known
 	return out, errors.Join(errs...)

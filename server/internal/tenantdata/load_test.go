@@ -243,3 +243,49 @@ func TestDirReaderParsesOnlyWhatChanged(t *testing.T) {
 		t.Errorf("after the fixes: %v", got)
 	}
 }
+
+func TestDirReaderReadChangedReadsTheNamedFilesAndLinks(t *testing.T) {
+	t.Parallel()
+	const free, paid = "plan: free\nenvironments: {production: {}}\n", "plan: paid\nenvironments: {production: {}}\n"
+	dir := writeFiles(t, map[string]string{"alpha.yaml": free, "beta.yaml": free})
+	targets := writeFiles(t, map[string]string{"gamma.yaml": free})
+	if err := os.Symlink(filepath.Join(targets, "gamma.yaml"), filepath.Join(dir, "gamma.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	r := NewDirReader(dir)
+	first, err := r.Read()
+	if err != nil || len(first) != 3 {
+		t.Fatalf("Read = %v, %v", first, err)
+	}
+	for _, path := range []string{filepath.Join(dir, "alpha.yaml"), filepath.Join(dir, "beta.yaml"), filepath.Join(targets, "gamma.yaml")} {
+		if err := os.WriteFile(path, []byte(paid), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(name string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(free), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("delta.yaml") // a file never read is read
+
+	got, err := r.ReadChanged(map[string]bool{filepath.Join(dir, "alpha.yaml"): true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans := map[string]string{}
+	for name, p := range got {
+		plans[name] = p.GetPlan()
+	}
+	want := map[string]string{"alpha": "paid", "beta": "free", "gamma": "paid", "delta": "free"}
+	if diff := cmp.Diff(want, plans); diff != "" {
+		t.Errorf("plans read (-want +got):\n%s", diff)
+	}
+	if got["beta"] != first["beta"] {
+		t.Error("beta, not named, was read again")
+	}
+	// Read reads everything.
+	if got, err := r.Read(); err != nil || got["beta"].GetPlan() != "paid" {
+		t.Errorf("Read: beta %v, %v; want the paid plan", got["beta"], err)
+	}
+}
