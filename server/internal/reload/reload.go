@@ -118,6 +118,9 @@ type Loader struct {
 	// reviewed are the tenant files' policies of the set serving, all of
 	// which passed the compliance review.
 	reviewed map[string]*pdpv1.TenantPolicy
+	// unread are the changes the watch reported that no read of the
+	// tenant files has covered yet (a load can fail before it reads them).
+	unread fileChanges
 }
 
 // New returns a loader feeding e.
@@ -190,6 +193,9 @@ func (l *Loader) reload(ctx context.Context, seen *fileChanges) (string, error) 
 }
 
 func (l *Loader) load(ctx context.Context, seen *fileChanges) (Set, error) {
+	if seen != nil {
+		l.unread.add(seen)
+	}
 	modules, err := ReadModules(l.opts.PolicyDirs)
 	if err != nil {
 		return Set{}, err
@@ -198,11 +204,12 @@ func (l *Loader) load(ctx context.Context, seen *fileChanges) (Set, error) {
 	sources := map[string]string{}
 	var files map[string]*pdpv1.TenantPolicy
 	if l.dir != nil {
-		if seen != nil && !seen.all {
-			files, err = l.dir.ReadChanged(seen.files)
+		if seen != nil && !l.unread.all {
+			files, err = l.dir.ReadChanged(l.unread.files)
 		} else {
 			files, err = l.dir.Read()
 		}
+		l.unread = fileChanges{}
 		// The files that loaded cleanly must also keep the compliance
 		// profiles they declare; every problem of every file is reported.
 		// A policy of the set serving passed already.
@@ -465,6 +472,15 @@ type fileChanges struct {
 }
 
 func (l *Loader) newFileChanges() *fileChanges { return &fileChanges{files: map[string]bool{}} }
+
+// add adds the changes of o.
+func (c *fileChanges) add(o *fileChanges) {
+	c.all = c.all || o.all
+	if c.files == nil {
+		c.files = map[string]bool{}
+	}
+	maps.Copy(c.files, o.files)
+}
 
 // noteChange records the change of the file at name that the watch
 // reported. A name in no directory the loader reads is taken as a sign

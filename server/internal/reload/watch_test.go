@@ -129,3 +129,68 @@ func TestWatchServesEveryEditOfAFile(t *testing.T) {
 		}
 	}
 }
+
+// A tenant file changed while the modules cannot be read is served once
+// they can: the failed load read no tenant file.
+func TestWatchServesAChangeMadeWhileALoadFails(t *testing.T) {
+	t.Parallel()
+	dir := copyDemo(t)
+	policies := filepath.Join(t.TempDir(), "policies")
+	write(t, filepath.Join(policies, "notes.rego"), "package pdp.custom\n\nnotes := 1\n")
+	loaded := make(chan reload.Set, 8)
+	failed := make(chan struct{}, 8)
+	l := reload.New(engine.New(engine.Options{}), reload.Options{PolicyDirs: []string{policies}, TenantsDir: dir,
+		Debounce: 10 * time.Millisecond, Metrics: metricsFunc(func(ok bool) {
+			if !ok {
+				failed <- struct{}{}
+			}
+		}), OnLoad: func(s reload.Set) { loaded <- s }})
+	ws, err := l.StartWatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-loaded
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ws.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	if err := os.RemoveAll(policies); err != nil {
+		t.Fatal(err)
+	}
+	edit(t, filepath.Join(dir, "acme.yaml"), "inactivity_timeout: 4h", "inactivity_timeout: 3h")
+	select {
+	case <-failed:
+	case s := <-loaded:
+		t.Fatalf("revision %s loaded without the modules", s.Revision)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no load failed")
+	}
+	// The new directory is not watched: a change of another tenant makes
+	// the next load.
+	write(t, filepath.Join(policies, "notes.rego"), "package pdp.custom\n\nnotes := 1\n")
+	edit(t, filepath.Join(dir, "globex.yaml"), "tenant: globex", "tenant: globex # edited")
+	want, err := reload.New(engine.New(engine.Options{}), reload.Options{PolicyDirs: []string{policies}, TenantsDir: dir}).Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(10 * time.Second)
+	for got := (reload.Set{}); got.Revision != want; {
+		select {
+		case got = <-loaded:
+		case <-failed:
+		case <-deadline:
+			t.Fatalf("the watch did not serve revision %s, with acme's change", want)
+		}
+	}
+}
+
+type metricsFunc func(ok bool)
+
+func (f metricsFunc) RecordReload(ok bool) { f(ok) }
