@@ -202,8 +202,8 @@ func (b *builder) invalid(more []fault.FieldViolation) Answer {
 // "attributes.http.path".
 func (b *builder) sourceOf(field string) string {
 	for f := field; f != ""; {
-		if s, ok := b.sources[f]; ok {
-			return s
+		if s, ok := b.sourceFor(f); ok {
+			return s.String()
 		}
 		i := strings.LastIndexAny(f, ".[")
 		if i < 0 {

@@ -20,7 +20,7 @@ var MFAMethods = []string{"mfa", "mca", "otp", "totp", "hwk", "swk", "sms", "tel
 // header set.
 func (g *Gateway) identityFromClaims(b *builder, claims map[string]any, from string) {
 	r := b.req
-	src := func(name string) string { return "claim " + g.claims[name] + " (" + from + ")" }
+	src := func(name string) source { return source{kind: fromClaim, a: g.claims[name], b: from} }
 	str := func(name, field string, set func(string)) {
 		v, ok := lookupClaim(claims, g.claims[name])
 		if !ok {
@@ -73,7 +73,7 @@ func (g *Gateway) identityFromClaims(b *builder, claims map[string]any, from str
 			b.source("authentication.authenticated_at", src("auth_time"))
 		}
 	}
-	if hasMFA(r.Authentication.Methods) && b.sources["authentication.methods"] == src("amr") {
+	if methods, _ := b.sourceFor("authentication.methods"); hasMFA(r.Authentication.Methods) && methods == src("amr") {
 		r.Subject.MFAEnrolled = true
 		b.source("subject.mfa_enrolled", src("amr"))
 		if authTime != nil {

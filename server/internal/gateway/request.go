@@ -65,16 +65,80 @@ type Input struct {
 type builder struct {
 	req        *decision.Request
 	problems   decision.Problems
-	sources    map[string]string
+	sources    []sourced // the last one of a field wins
 	violations []fault.FieldViolation
 	// The wire times are converted once the last source has set them: a
 	// claim replaces what a header set.
 	authenticatedAt, mfaVerifiedAt, lastActivityAt *timestamppb.Timestamp
+	// sourcesBuf holds the sources of a common request.
+	sourcesBuf [20]sourced
 }
 
-func (b *builder) source(field, src string) { b.sources[field] = src }
+// source names where a field's value came from, such as "header
+// x-user-id", for the violations of a 400 answer. It is kept in parts,
+// joined only when a violation names it: most requests have none.
+type source struct {
+	kind    sourceKind
+	a, b, c string
+}
 
-func (b *builder) bad(field, src, description string) {
+type sourceKind uint8
+
+const (
+	fromInput           sourceKind = iota // a: a source the door named
+	fromHeader                            // header a
+	fromRouting                           // a.b: Routing's key b
+	fromRoutingOrHeader                   // a.b or header c: neither set
+	fromClaim                             // claim a (b): claim a of the claims from b
+)
+
+func plainSource(s string) source  { return source{kind: fromInput, a: s} }
+func headerSource(h string) source { return source{kind: fromHeader, a: h} }
+func routingSource(in Input, key string) source {
+	return source{kind: fromRouting, a: in.RoutingSource, b: key}
+}
+
+func (s source) String() string {
+	switch s.kind {
+	case fromHeader:
+		return "header " + s.a
+	case fromRouting:
+		return s.a + "." + s.b
+	case fromRoutingOrHeader:
+		return s.a + "." + s.b + " or header " + s.c
+	case fromClaim:
+		return "claim " + s.a + " (" + s.b + ")"
+	}
+	return s.a
+}
+
+// sourced is the source of one field.
+type sourced struct {
+	field string
+	src   source
+}
+
+func (b *builder) source(field string, src source) {
+	for i := range b.sources {
+		if b.sources[i].field == field {
+			b.sources[i].src = src
+			return
+		}
+	}
+	b.sources = append(b.sources, sourced{field, src})
+}
+
+// sourceFor is the source of exactly field; ok is false when none is set.
+func (b *builder) sourceFor(field string) (src source, ok bool) {
+	for _, s := range b.sources {
+		if s.field == field {
+			return s.src, true
+		}
+	}
+	return source{}, false
+}
+
+func (b *builder) bad(field string, src source, description string) {
 	b.violations = append(b.violations, fault.FieldViolation{Field: field, Description: description})
 	b.source(field, src)
 }
@@ -82,7 +146,8 @@ func (b *builder) bad(field, src, description string) {
 // build maps in to a Request; validation of the result is left to
 // pdpsvc.Validate.
 func (g *Gateway) build(in Input) (*decision.Request, *builder) {
-	b := &builder{req: &decision.Request{}, sources: map[string]string{}}
+	b := &builder{req: &decision.Request{}}
+	b.sources = b.sourcesBuf[:0]
 	header := in.Header
 	if header == nil {
 		header = func(string) string { return "" }
@@ -90,7 +155,7 @@ func (g *Gateway) build(in Input) (*decision.Request, *builder) {
 	r := b.req
 	if in.Time != nil {
 		r.Time = pdpsvc.Time(&b.problems, "time", in.Time)
-		b.source("time", "request time")
+		b.source("time", plainSource("request time"))
 	} else {
 		r.Time = g.now().UTC()
 	}
@@ -103,7 +168,7 @@ func (g *Gateway) build(in Input) (*decision.Request, *builder) {
 	}
 	if in.ClientIP != "" {
 		r.Network.IP = decision.ParseIP(&b.problems, "network.ip", in.ClientIP)
-		b.source("network.ip", in.ClientIPSource)
+		b.source("network.ip", plainSource(in.ClientIPSource))
 	}
 	g.target(b, in)
 	if g.identityHeaders {
@@ -121,17 +186,17 @@ func (g *Gateway) build(in Input) (*decision.Request, *builder) {
 // routed reads a routing value: Routing first, then the header.
 func (g *Gateway) routed(b *builder, in Input, header func(string) string, name, field string) string {
 	if v := in.Routing[name]; v != "" {
-		b.source(field, in.RoutingSource+"."+name)
+		b.source(field, routingSource(in, name))
 		return v
 	}
 	h := g.headers[name]
 	if v := header(h); v != "" {
-		b.source(field, "header "+h)
+		b.source(field, headerSource(h))
 		return v
 	}
-	src := "header " + h
+	src := headerSource(h)
 	if in.RoutingSource != "" {
-		src = in.RoutingSource + "." + name + " or " + src
+		src = source{kind: fromRoutingOrHeader, a: in.RoutingSource, b: name, c: h}
 	}
 	b.source(field, src)
 	return ""
@@ -143,24 +208,24 @@ func (g *Gateway) target(b *builder, in Input) {
 	r := b.req
 	method := strings.TrimSpace(in.Method)
 	if method == "" {
-		b.bad("action.name", in.MethodSource, "required: the original request method")
+		b.bad("action.name", plainSource(in.MethodSource), "required: the original request method")
 	} else if r.Action.Name == "" {
 		r.Action.Name = "http." + strings.ToLower(method)
-		b.source("action.name", in.MethodSource)
+		b.source("action.name", plainSource(in.MethodSource))
 	}
 	p, query, err := splitURI(in.URI)
 	switch {
 	case in.URI == "":
-		b.bad("action.resource", in.URISource, "required: the original request URI")
+		b.bad("action.resource", plainSource(in.URISource), "required: the original request URI")
 	case err != nil:
-		b.bad("action.resource", in.URISource, err.Error())
+		b.bad("action.resource", plainSource(in.URISource), err.Error())
 	}
 	if res := in.Routing["resource"]; res != "" {
 		r.Action.Resource = res
-		b.source("action.resource", in.RoutingSource+".resource")
+		b.source("action.resource", routingSource(in, "resource"))
 	} else if err == nil && p != "" {
 		r.Action.Resource = p
-		b.source("action.resource", in.URISource)
+		b.source("action.resource", plainSource(in.URISource))
 	}
 	httpAttrs := map[string]any{}
 	for k, v := range map[string]string{"method": method, "host": in.Host, "scheme": in.Scheme, "path": p, "query": query} {
@@ -173,11 +238,11 @@ func (g *Gateway) target(b *builder, in Input) {
 	}
 	st, err := structpb.NewStruct(map[string]any{"http": httpAttrs})
 	if err != nil {
-		b.bad("attributes.http", in.URISource, "not valid UTF-8")
+		b.bad("attributes.http", plainSource(in.URISource), "not valid UTF-8")
 		return
 	}
 	r.Attributes = pdpsvc.Attributes(&b.problems, "attributes", st)
-	b.source("attributes.http", in.URISource)
+	b.source("attributes.http", plainSource(in.URISource))
 }
 
 // splitURI returns the decoded path of a request target, with dot
@@ -217,7 +282,7 @@ func (g *Gateway) identityFromHeaders(b *builder, header func(string) string) {
 		h := g.headers[name]
 		if v := header(h); v != "" {
 			set(v)
-			b.source(field, "header "+h)
+			b.source(field, headerSource(h))
 		}
 	}
 	text("user-id", "subject.id", func(v string) { r.Subject.ID = v })
@@ -229,10 +294,10 @@ func (g *Gateway) identityFromHeaders(b *builder, header func(string) string) {
 	if h := g.headers["mfa-enrolled"]; header(h) != "" {
 		v, err := strconv.ParseBool(strings.TrimSpace(header(h)))
 		if err != nil {
-			b.bad("subject.mfa_enrolled", "header "+h, "must be true or false")
+			b.bad("subject.mfa_enrolled", headerSource(h), "must be true or false")
 		} else {
 			r.Subject.MFAEnrolled = v
-			b.source("subject.mfa_enrolled", "header "+h)
+			b.source("subject.mfa_enrolled", headerSource(h))
 		}
 	}
 	times := []struct {
@@ -251,11 +316,11 @@ func (g *Gateway) identityFromHeaders(b *builder, header func(string) string) {
 		}
 		t, ok := parseTime(v)
 		if !ok {
-			b.bad(x.field, "header "+h, "must be an RFC 3339 time or Unix seconds")
+			b.bad(x.field, headerSource(h), "must be an RFC 3339 time or Unix seconds")
 			continue
 		}
 		x.set(t)
-		b.source(x.field, "header "+h)
+		b.source(x.field, headerSource(h))
 	}
 }
 

@@ -188,6 +188,15 @@ func TestMalformedInputIsA400NamingTheSource(t *testing.T) {
 			{"authentication.authenticated_at", "claim auth_time (jwt_authn metadata)", "claim must be a NumericDate (seconds since 1970)"},
 			{"tenant", "context_extensions.tenant or header x-pdp-tenant", "required"},
 		},
+	}, {
+		name: "routing, no method",
+		in: gateway.Input{MethodSource: "method", URI: "/x", URISource: "uri",
+			Routing: map[string]string{"tenant": "Shop!", "environment": "prod uction"}, RoutingSource: "context_extensions"},
+		want: []violation{
+			{"action.name", "method", "required: the original request method"},
+			{"tenant", "context_extensions.tenant", "must start with a lowercase letter or digit and contain only lowercase letters, digits, '-' and '_'"},
+			{"environment", "context_extensions.environment", "must start with a lowercase letter or digit and contain only lowercase letters, digits, '-' and '_'"},
+		},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
