@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -227,23 +228,40 @@ func (g *Gateway) target(b *builder, in Input) {
 		r.Action.Resource = p
 		b.source("action.resource", plainSource(in.URISource))
 	}
-	httpAttrs := map[string]any{}
-	for k, v := range map[string]string{"method": method, "host": in.Host, "scheme": in.Scheme, "path": p, "query": query} {
-		if v != "" {
-			httpAttrs[k] = v
+	// input.attributes.http, built directly: a direct Check's wire form
+	// is needed only to measure one near its bound.
+	httpAttrs := make(map[string]any, 5)
+	size := 0
+	for _, kv := range [...][2]string{{"method", method}, {"host", in.Host}, {"scheme", in.Scheme}, {"path", p}, {"query", query}} {
+		if kv[1] == "" {
+			continue
 		}
+		if !utf8.ValidString(kv[1]) {
+			b.bad("attributes.http", plainSource(in.URISource), "not valid UTF-8")
+			return
+		}
+		httpAttrs[kv[0]] = kv[1]
+		size += len(kv[1]) + encodedEntryOverhead
 	}
 	if len(httpAttrs) == 0 {
 		return
 	}
-	st, err := structpb.NewStruct(map[string]any{"http": httpAttrs})
-	if err != nil {
-		b.bad("attributes.http", plainSource(in.URISource), "not valid UTF-8")
-		return
+	attrs := map[string]any{"http": httpAttrs}
+	if size+encodedEntryOverhead > pdpsvc.MaxAttributesBytes {
+		// Near the bound, the size of the wire form a direct Check would
+		// have decides, as it does for that Check's attributes. Its one
+		// error, a string that is not UTF-8, was excluded above.
+		st, _ := structpb.NewStruct(attrs)
+		attrs = pdpsvc.Attributes(&b.problems, "attributes", st)
 	}
-	r.Attributes = pdpsvc.Attributes(&b.problems, "attributes", st)
+	r.Attributes = attrs
 	b.source("attributes.http", plainSource(in.URISource))
 }
+
+// encodedEntryOverhead bounds what one string entry of a
+// google.protobuf.Struct adds to its encoded size besides the string: the
+// tags and lengths of the entry, its value and the key (a short one).
+const encodedEntryOverhead = 32
 
 // splitURI returns the decoded path of a request target, with dot
 // segments resolved and a trailing slash kept, and its raw query.
