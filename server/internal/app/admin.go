@@ -16,7 +16,7 @@ import (
 // policy set whenever another replica stores a tenant policy.
 func (p *parts) registerAdmin(cfg config.Config, o options) error {
 	reloadSet := func(ctx context.Context) error {
-		_, err := p.loader.Load(ctx)
+		_, err := p.loader.LoadStored(ctx)
 		return err
 	}
 	pol, err := tenants.New(tenants.Options{

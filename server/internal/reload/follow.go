@@ -18,7 +18,7 @@ type Watcher interface {
 func (l *Loader) Follow(w Watcher) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	loop := follow.Start(ctx, func(ctx context.Context, _ follow.Changes) {
-		if _, err := l.Load(ctx); err != nil && ctx.Err() == nil {
+		if _, err := l.LoadStored(ctx); err != nil && ctx.Err() == nil {
 			l.opts.Logger.Error("tenant policies stored by another replica are not served", "error", err.Error())
 		}
 	})

@@ -111,6 +111,8 @@ type Loader struct {
 	mu      sync.Mutex // serialises loads
 	loaded  bool       // a set loaded once: a failure leaves it serving
 	current atomic.Pointer[Set]
+	// watching counts the watches running (Watching.Run).
+	watching atomic.Int32
 
 	// Guarded by mu:
 	// dir reads the tenant files, parsing only those that changed.
@@ -162,6 +164,18 @@ func StoredIn(st Lister) func(context.Context) (map[string]*pdpv1.TenantPolicy, 
 
 // Load reads every file and loads the set into the engine once.
 func (l *Loader) Load(ctx context.Context) (string, error) { return l.reload(ctx, nil) }
+
+// LoadStored loads the set again after the policies stored through the
+// API changed (PutTenantPolicy, another replica's; see Options.Stored).
+// It is Load, but while a watch runs (Watching.Run) it reads again only
+// the tenant files the watch reported changed: the watch loads the
+// changes of the others itself.
+func (l *Loader) LoadStored(ctx context.Context) (string, error) {
+	if l.watching.Load() > 0 {
+		return l.reload(ctx, &fileChanges{})
+	}
+	return l.Load(ctx)
+}
 
 // reload is Load; when seen is set, only the tenant files it names may
 // have changed since the last load.
@@ -409,6 +423,8 @@ func (ws *Watching) Close() error { return ws.w.Close() }
 func (ws *Watching) Run(ctx context.Context) error {
 	l, w := ws.l, ws.w
 	defer w.Close()
+	l.watching.Add(1)
+	defer l.watching.Add(-1)
 	var (
 		timer   *time.Timer
 		pending <-chan time.Time

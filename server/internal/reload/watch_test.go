@@ -2,12 +2,15 @@ package reload_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/engine"
 	"github.com/pdp-dev/pdp/server/internal/reload"
 )
@@ -194,3 +197,70 @@ func TestWatchServesAChangeMadeWhileALoadFails(t *testing.T) {
 type metricsFunc func(ok bool)
 
 func (f metricsFunc) RecordReload(ok bool) { f(ok) }
+
+// LoadStored serves a change of the stored policies; while a watch runs,
+// it leaves the tenant files to the watch, which reads the ones it saw
+// change after its debounce.
+func TestLoadStoredLeavesTheFilesToARunningWatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := copyDemo(t)
+	var (
+		mu     sync.Mutex
+		stored = map[string]*pdpv1.TenantPolicy{}
+	)
+	list := func(context.Context) (map[string]*pdpv1.TenantPolicy, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(stored), nil
+	}
+	store := func(tenant, plan string) {
+		mu.Lock()
+		defer mu.Unlock()
+		stored[tenant] = &pdpv1.TenantPolicy{Tenant: tenant, Plan: plan, Environments: map[string]*pdpv1.SecurityPolicy{"production": {}}}
+	}
+	l := reload.New(engine.New(engine.Options{}), reload.Options{PolicyDirs: []string{demoPolicies}, TenantsDir: dir,
+		Debounce: time.Hour, Stored: list})
+	// hooli's plan, and acme's inactivity timeout in production, in hours.
+	plans := func() (hooli, acme any) {
+		set := l.Current()
+		prod := set.Tenants["acme"].(map[string]any)["environments"].(map[string]any)["production"].(map[string]any)
+		return set.Tenants["hooli"].(map[string]any)["plan"], time.Duration(prod["inactivity_timeout_ns"].(int64)).Hours()
+	}
+	if _, err := l.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// No watch: every file is read.
+	store("hooli", "free")
+	edit(t, filepath.Join(dir, "acme.yaml"), "inactivity_timeout: 4h", "inactivity_timeout: 3h")
+	if _, err := l.LoadStored(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if hooli, acme := plans(); hooli != "free" || acme != 3.0 {
+		t.Errorf("without a watch: hooli's plan %v, acme's timeout %vh; want free, 3h", hooli, acme)
+	}
+
+	ws, err := l.StartWatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- ws.Run(runCtx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	for !l.Watched() {
+		time.Sleep(time.Millisecond)
+	}
+	store("hooli", "paid")
+	edit(t, filepath.Join(dir, "acme.yaml"), "inactivity_timeout: 3h", "inactivity_timeout: 2h")
+	if _, err := l.LoadStored(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if hooli, acme := plans(); hooli != "paid" || acme != 3.0 {
+		t.Errorf("with a watch: hooli's plan %v, acme's timeout %vh; want paid, and acme's file left to the watch (3h)", hooli, acme)
+	}
+}

@@ -70,7 +70,7 @@ type Options struct {
 	State SSOState
 	// Compliance answers ComplianceReport; required.
 	Compliance Compliance
-	// Reload loads the policy set again (reload.Loader.Load) so that a
+	// Reload loads the policy set again (reload.Loader.LoadStored) so that a
 	// stored policy is served; required.
 	Reload func(ctx context.Context) error
 	// Current returns the policy set now served, with the tenant files;
