@@ -111,7 +111,7 @@ func (s *Server) Input(req *authv3.CheckRequest) gateway.Input {
 	}
 	jwt := attrs.GetMetadataContext().GetFilterMetadata()[JWTAuthnFilter]
 	if p := jwt.GetFields()[s.gw.PayloadMetadataKey()].GetStructValue(); p != nil {
-		in.Claims, in.ClaimsSource = p.AsMap(), "jwt_authn metadata"
+		in.ClaimsPayload, in.ClaimsSource = p, "jwt_authn metadata"
 	} else if tok, ok := bearer.Token(headers["authorization"]); ok {
 		in.BearerToken = tok
 	}

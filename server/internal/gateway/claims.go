@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -16,13 +17,13 @@ import (
 // authentication.mfa_verified_at.
 var MFAMethods = []string{"mfa", "mca", "otp", "totp", "hwk", "swk", "sms", "tel", "fpt", "face", "iris", "retina", "vbm", "sc", "webauthn"}
 
-// identityFromClaims maps the claims; each claim present replaces what a
-// header set.
-func (g *Gateway) identityFromClaims(b *builder, claims map[string]any, from string) {
+// identityFromClaims maps the claims that lookup finds by path (see
+// lookupClaim); each claim present replaces what a header set.
+func (g *Gateway) identityFromClaims(b *builder, lookup func(path string) (any, bool), from string) {
 	r := b.req
 	src := func(name string) source { return source{kind: fromClaim, a: g.claims[name], b: from} }
 	str := func(name, field string, set func(string)) {
-		v, ok := lookupClaim(claims, g.claims[name])
+		v, ok := lookup(g.claims[name])
 		if !ok {
 			return
 		}
@@ -35,7 +36,7 @@ func (g *Gateway) identityFromClaims(b *builder, claims map[string]any, from str
 		b.source(field, src(name))
 	}
 	list := func(name, field string, set func([]string)) {
-		v, ok := lookupClaim(claims, g.claims[name])
+		v, ok := lookup(g.claims[name])
 		if !ok {
 			return
 		}
@@ -54,7 +55,7 @@ func (g *Gateway) identityFromClaims(b *builder, claims map[string]any, from str
 	str("acr", "authentication.acr", func(s string) { r.Authentication.ACR = s })
 	list("roles", "subject.roles", func(l []string) { r.Subject.Roles = l })
 	list("amr", "authentication.methods", func(l []string) { r.Authentication.Methods = l })
-	if v, ok := lookupClaim(claims, g.claims["mfa_enrolled"]); ok {
+	if v, ok := lookup(g.claims["mfa_enrolled"]); ok {
 		if e, isBool := v.(bool); isBool {
 			r.Subject.MFAEnrolled = e
 			b.source("subject.mfa_enrolled", src("mfa_enrolled"))
@@ -63,7 +64,7 @@ func (g *Gateway) identityFromClaims(b *builder, claims map[string]any, from str
 		}
 	}
 	var authTime *timestamppb.Timestamp
-	if v, ok := lookupClaim(claims, g.claims["auth_time"]); ok {
+	if v, ok := lookup(g.claims["auth_time"]); ok {
 		t, good := numericDate(v)
 		if !good {
 			b.bad("authentication.authenticated_at", src("auth_time"), "claim must be a NumericDate (seconds since 1970)")
@@ -108,6 +109,24 @@ func lookupClaim(claims map[string]any, claimPath string) (any, bool) {
 		return nil, false
 	}
 	return lookupClaim(obj, rest)
+}
+
+// lookupPayloadClaim is lookupClaim over claims as a Struct: only the
+// claim found is converted to a Go value, as Struct.AsMap converts it.
+func lookupPayloadClaim(claims *structpb.Struct, claimPath string) (any, bool) {
+	if v, ok := claims.GetFields()[claimPath]; ok {
+		x := v.AsInterface()
+		return x, x != nil
+	}
+	head, rest, nested := strings.Cut(claimPath, ".")
+	if !nested {
+		return nil, false
+	}
+	obj := claims.GetFields()[head].GetStructValue()
+	if obj == nil {
+		return nil, false
+	}
+	return lookupPayloadClaim(obj, rest)
 }
 
 // stringList accepts an array of strings, or a string of items separated

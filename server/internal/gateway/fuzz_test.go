@@ -16,6 +16,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/decision"
@@ -131,7 +132,8 @@ func mustPayload(t testing.TB, token string) []byte {
 // gateway's mapping and the DecisionService's validation. It must never
 // fail the call: the answer is a 200, or a 400 whose every violation
 // names a field, a source and a description; and the mapped identity is
-// the claims' own.
+// the claims' own. The same claims as a Struct (ClaimsPayload, as Envoy's
+// jwt_authn filter passes them) map exactly as the Struct's AsMap does.
 func FuzzClaimsMapping(f *testing.F) {
 	for _, s := range []string{
 		`{"sub":"u-1","email":"ana@shop.example","tenant":"shop","idp":"oidc:corp","roles":["customer"],"amr":["pwd","otp"],"auth_time":1773133800}`,
@@ -172,6 +174,30 @@ func FuzzClaimsMapping(f *testing.F) {
 				checkViolations(t, raw, a.Body)
 			default:
 				t.Fatalf("status %d for claims %s", a.Status, raw)
+			}
+		}
+		st, err := structpb.NewStruct(claims)
+		if err != nil {
+			return
+		}
+		for _, gw := range []*gateway.Gateway{plain, g} {
+			in := gateway.Input{
+				Method: "GET", MethodSource: "method", URI: "/items/1", URISource: "uri",
+				Header: headers("x-pdp-tenant", "shop", "x-pdp-environment", "production"), ClaimsSource: "jwt",
+			}
+			asMap, asPayload := in, in
+			asMap.Claims, asPayload.ClaimsPayload = st.AsMap(), st
+			var got [2]*decision.Request
+			var answers [2]gateway.Answer
+			for i, in := range []gateway.Input{asMap, asPayload} {
+				rec.got = nil
+				if answers[i], err = gw.Decide(context.Background(), rec, in); err != nil {
+					t.Fatalf("Decide(%s) failed: %v", raw, err)
+				}
+				got[i] = rec.got
+			}
+			if !reflect.DeepEqual(answers[0], answers[1]) || !reflect.DeepEqual(got[0], got[1]) {
+				t.Fatalf("claims %s: as a map %+v %+v, as a Struct %+v %+v", raw, answers[0], got[0], answers[1], got[1])
 			}
 		}
 	})

@@ -117,7 +117,7 @@ func (g *Gateway) Verifier() *Verifier { return g.verifier }
 // error means the request could not be decided (the caller maps it with
 // rpcstatus.ToStatus).
 func (g *Gateway) Decide(ctx context.Context, c Checker, in Input) (Answer, error) {
-	if in.Claims == nil && in.BearerToken != "" && g.verifier != nil {
+	if in.Claims == nil && in.ClaimsPayload == nil && in.BearerToken != "" && g.verifier != nil {
 		claims, err := g.verifier.Verify(ctx, in.BearerToken)
 		if err != nil {
 			var te *TokenError

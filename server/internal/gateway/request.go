@@ -51,11 +51,15 @@ type Input struct {
 	RoutingSource string
 	// Claims are verified JWT claims; nil when there are none.
 	Claims map[string]any
-	// ClaimsSource names where Claims came from, such as "jwt_authn
-	// metadata".
+	// ClaimsPayload are verified JWT claims as a Struct, such as Envoy's
+	// jwt_authn filter passes them, read claim by claim; used when Claims
+	// is nil.
+	ClaimsPayload *structpb.Struct
+	// ClaimsSource names where Claims or ClaimsPayload came from, such as
+	// "jwt_authn metadata".
 	ClaimsSource string
 	// BearerToken is the token of an Authorization: Bearer header, verified
-	// against the JWKS when Claims is nil and a JWKS is configured.
+	// against the JWKS when there are no claims and a JWKS is configured.
 	BearerToken string
 	// Time is when the request happened; nil means the server clock.
 	Time *timestamppb.Timestamp
@@ -175,8 +179,11 @@ func (g *Gateway) build(in Input) (*decision.Request, *builder) {
 	if g.identityHeaders {
 		g.identityFromHeaders(b, header)
 	}
-	if in.Claims != nil {
-		g.identityFromClaims(b, in.Claims, in.ClaimsSource)
+	switch {
+	case in.Claims != nil:
+		g.identityFromClaims(b, func(path string) (any, bool) { return lookupClaim(in.Claims, path) }, in.ClaimsSource)
+	case in.ClaimsPayload != nil:
+		g.identityFromClaims(b, func(path string) (any, bool) { return lookupPayloadClaim(in.ClaimsPayload, path) }, in.ClaimsSource)
 	}
 	r.Authentication.AuthenticatedAt = pdpsvc.Time(&b.problems, "authentication.authenticated_at", b.authenticatedAt)
 	r.Authentication.MFAVerifiedAt = pdpsvc.Time(&b.problems, "authentication.mfa_verified_at", b.mfaVerifiedAt)
