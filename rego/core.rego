@@ -153,6 +153,8 @@ core_isolation_ok := sprintf("subject belongs to tenant %q", [input.tenant]) if 
 # Some role of the subject grants the action; evaluation stops at the first
 # matching pattern. The tenant's roles are iterated, not the subject's, so
 # that partial evaluation unrolls them into one test per role.
+default core_role_granted := false
+
 core_role_granted if {
 	some role, grant in policy.roles
 	role in input.subject.roles
@@ -176,6 +178,8 @@ library_deny contains {
 # directory loaded as Rego data). A grant only lifts the role check: every
 # other control still denies and challenges. Roles are tried first, so the
 # grants are evaluated only for an action no role grants.
+default core_access_granted := false
+
 core_access_granted if core_role_granted
 
 core_access_granted if some _ in data.pdp.custom.grant

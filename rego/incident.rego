@@ -69,6 +69,8 @@ checks contains {
 
 incident_admin_roles := {"admin", "owner"}
 
+default incident_admin_action := false
+
 incident_admin_action if action_matches("admin.*", input.action.name)
 
 incident_admin_role contains role if {
@@ -81,6 +83,8 @@ incident_granted_by contains role if {
 	some pattern in policy.roles[role].actions
 	action_matches(pattern, input.action.name)
 }
+
+default incident_escalation := false
 
 incident_escalation if {
 	policy
@@ -148,6 +152,8 @@ incident_brute_force_text := sprintf("%d failed logins of user %q%s reach the th
 	input.signals.profile.failed_logins, input.subject.id, risk_window_text, incident_failed_threshold,
 ])
 
+default incident_brute_force := false
+
 incident_brute_force if input.signals.profile.failed_logins >= incident_failed_threshold
 
 library_deny contains {
@@ -211,6 +217,8 @@ library_obligations contains {
 	threshold := policy.incident.suspicious_ip_threshold
 	ttl := object.get(policy.incident, "auto_block_ttl_ns", 0)
 }
+
+default incident_block_ip := false
 
 incident_block_ip if {
 	threshold := policy.incident.suspicious_ip_threshold

@@ -43,12 +43,16 @@ mfa_privileged_roles contains role if {
 }
 
 # An admin reset the subject's MFA after the last verification.
+default mfa_reset_pending := false
+
 mfa_reset_pending if {
 	reset := input.signals.profile.mfa_reset_at_ns
 	not mfa_verified_since(reset)
 }
 
 mfa_verified_since(t) if input.authentication.mfa_verified_at_ns >= t
+
+default mfa_enrolled := false
 
 mfa_enrolled if {
 	input.subject.mfa_enrolled == true
@@ -81,6 +85,8 @@ mfa_quiet if {
 	mfa_enrolled
 	not mfa_stale
 }
+
+default mfa_stale := false
 
 mfa_stale if {
 	policy.mfa.max_age_ns > 0
@@ -148,6 +154,8 @@ checks contains {
 # Not enrolled: grace period, then enrollment.
 
 mfa_deadline_ns := policy.mfa.enforced_from_ns + object.get(policy.mfa, "grace_period_ns", 0)
+
+default mfa_grace_running := false
 
 mfa_grace_running if {
 	mfa_scope

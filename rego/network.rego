@@ -33,7 +33,11 @@ network_ip := object.get(input, ["network", "ip"], "")
 # ---------------------------------------------------------------------------
 # Deny list
 
-# The evidence of a deny-list match; undefined when the IP is not denied.
+# The evidence of a deny-list match; "" when the IP is not denied. (The
+# cases exclude each other, for partial evaluation; the default keeps it
+# one support rule.)
+default network_denied_by := ""
+
 network_denied_by := by if {
 	input.signals.ip.denied == true
 	by := object.get(input.signals.ip, "denied_by", "")
@@ -60,12 +64,13 @@ network_denylist_hits contains cidr if {
 
 library_deny contains {
 	"code": "network.ip_denied",
-	"message": sprintf("IP %s is denied by %s", [network_ip, network_denied_by]),
+	"message": sprintf("IP %s is denied by %s", [network_ip, by]),
 	"rule": "network.ip_denied",
 } if {
 	network_quiet == false
 	policy
-	network_denied_by
+	by := network_denied_by
+	by != ""
 }
 
 checks contains {
@@ -76,11 +81,13 @@ checks contains {
 } if {
 	policy
 	network_ip != ""
-	not network_denied_by
+	network_denied_by == ""
 }
 
 # ---------------------------------------------------------------------------
 # Allow list
+
+default network_allowlisted := false
 
 network_allowlisted if input.signals.ip.allowed == true
 
@@ -125,6 +132,9 @@ checks contains {
 # ---------------------------------------------------------------------------
 # Countries
 
+# The request's country, uppercase; "" when unknown (no list holds "").
+default network_country := ""
+
 network_country := upper(input.network.country) if {
 	input.network.country != ""
 }
@@ -151,6 +161,8 @@ library_deny contains {
 
 network_country_blocked if network_country in policy.countries.blocked
 
+default network_country_allowed := false
+
 network_country_allowed if network_country in policy.countries.allowed
 
 checks contains {
@@ -164,17 +176,18 @@ checks contains {
 }
 
 network_not_blocked_text := sprintf("country %s is not blocked", [network_country]) if {
-	network_country
+	network_country != ""
 } else := "country unknown; the blocked list cannot apply"
 
 library_deny contains {
 	"code": "network.country_not_allowed",
-	"message": sprintf("country %s (%s) is not allowed; allowed: %s", [network_country, network_country_source, text_list(policy.countries.allowed)]),
+	"message": sprintf("country %s (%s) is not allowed; allowed: %s", [country, network_country_source, text_list(policy.countries.allowed)]),
 	"rule": "network.country_allowed",
 } if {
 	network_quiet == false
 	count(policy.countries.allowed) > 0
-	network_country
+	country := network_country
+	country != ""
 	not network_country_allowed
 }
 
@@ -185,7 +198,7 @@ library_deny contains {
 } if {
 	network_quiet == false
 	count(policy.countries.allowed) > 0
-	not network_country
+	network_country == ""
 }
 
 checks contains {
@@ -217,6 +230,8 @@ network_quiet if {
 	network_countries_quiet
 }
 
+default network_allowlist_quiet := false
+
 network_allowlist_quiet if count(object.get(policy, "ip_allowlist", [])) == 0
 
 network_allowlist_quiet if {
@@ -225,6 +240,8 @@ network_allowlist_quiet if {
 }
 
 # Neither list names a country: nothing to look up.
+default network_countries_quiet := false
+
 network_countries_quiet if {
 	count(object.get(policy, ["countries", "blocked"], [])) == 0
 	count(object.get(policy, ["countries", "allowed"], [])) == 0

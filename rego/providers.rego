@@ -41,6 +41,8 @@ providers_quiet if input.authentication.provider in policy.auth_providers.allowe
 
 providers_quiet if count(object.get(policy, ["auth_providers", "allowed"], [])) == 0
 
+default providers_rejected := false
+
 providers_rejected if {
 	allowed := policy.auth_providers.allowed
 	count(allowed) > 0
@@ -49,12 +51,18 @@ providers_rejected if {
 }
 
 # SSO marked down by an admin, and the tenant enabled the fallback.
+default providers_outage := false
+
 providers_outage if {
 	policy.auth_providers.emergency.enabled == true
 	input.signals.sso_available == false
 }
 
+default providers_emergency_provider := false
+
 providers_emergency_provider if providers_provider in policy.auth_providers.emergency.providers
+
+default providers_break_glass := false
 
 providers_break_glass if {
 	input.subject.id != ""
@@ -68,6 +76,8 @@ providers_break_glass if {
 
 # The emergency window has ended: SSO was marked down max_duration_ns or
 # more ago.
+default providers_window_ended := false
+
 providers_window_ended if {
 	input.time_ns - input.signals.sso_down_since_ns >= policy.auth_providers.emergency.max_duration_ns
 }
@@ -77,6 +87,8 @@ providers_window_ended if {
 	policy.auth_providers.emergency.max_duration_ns
 	not input.signals.sso_down_since_ns
 }
+
+default providers_emergency := false
 
 providers_emergency if {
 	providers_rejected

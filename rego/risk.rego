@@ -63,6 +63,8 @@ risk_profile := input.signals.profile
 # ---------------------------------------------------------------------------
 # untrusted_device
 
+default risk_device_trusted := false
+
 risk_device_trusted if {
 	input.device.managed == true
 	input.device.compliant == true
@@ -89,6 +91,8 @@ risk_untrusted_device_detail := sprintf("device %q was reported not compliant by
 }
 
 # Without a profile, undefined: the device is then not known to be unknown.
+default risk_device_unknown := false
+
 risk_device_unknown if object.get(risk_profile, "device_known", false) == false
 
 library_risk_factors contains risk_factor("untrusted_device", detail) if {
@@ -101,16 +105,19 @@ library_risk_factors contains risk_factor("untrusted_device", detail) if {
 # ---------------------------------------------------------------------------
 # unusual_location
 
-library_risk_factors contains risk_factor("unusual_location", sprintf("country %s not seen for this user in 90 days", [network_country])) if {
+library_risk_factors contains risk_factor("unusual_location", sprintf("country %s not seen for this user in 90 days", [country])) if {
 	risk_factors_quiet == false
 	profile := risk_profile
 	profile.login_count > 0
 	country := network_country
+	country != ""
 	not country in object.get(profile, "countries", [])
 }
 
 # ---------------------------------------------------------------------------
 # unusual_time
+
+default risk_time_from_history := false
 
 risk_time_from_history if risk_profile.login_count >= 10
 
@@ -151,14 +158,20 @@ risk_bh_days_text := concat(",", risk_bh_days) if {
 	count(risk_bh_days) > 0
 } else := "every day"
 
+default risk_in_business_hours := false
+
 risk_in_business_hours if {
 	risk_business_day
 	risk_business_minute
 }
 
+default risk_business_day := false
+
 risk_business_day if count(risk_bh_days) == 0
 
 risk_business_day if risk_local_day in risk_bh_days
+
+default risk_business_minute := false
 
 risk_business_minute if {
 	risk_bh.start_minute <= risk_bh.end_minute
@@ -311,6 +324,8 @@ risk_factors_quiet if {
 	not input.signals.ssf
 }
 
+default risk_device_quiet := false
+
 risk_device_quiet if risk_device_trusted
 
 risk_device_quiet if {
@@ -323,11 +338,15 @@ risk_device_quiet if {
 	risk_profile.device_known == true
 }
 
+default risk_location_quiet := false
+
 risk_location_quiet if object.get(input, ["signals", "profile", "login_count"], 0) <= 0
 
-risk_location_quiet if not network_country
+risk_location_quiet if network_country == ""
 
 risk_location_quiet if network_country in risk_profile.countries
+
+default risk_time_quiet := false
 
 risk_time_quiet if {
 	risk_time_from_history
@@ -344,9 +363,13 @@ risk_time_quiet if {
 	risk_in_business_hours
 }
 
+default risk_behavior_quiet := false
+
 risk_behavior_quiet if not risk_profile.action_seen == false
 
 risk_behavior_quiet if count(risk_sensitive_matches) == 0
+
+default risk_travel_impossible := false
 
 risk_travel_impossible if {
 	travel := risk_profile.travel
@@ -399,11 +422,15 @@ risk_device_step_ups := [{"kind": "verify_device", "reason_code": "risk.step_up"
 # reported login).
 risk_step_up_max_age := object.get(policy.risk, "step_up_max_age_ns", 900000000000)
 
+default risk_recent_mfa := false
+
 risk_recent_mfa if {
 	input.time_ns - input.authentication.mfa_verified_at_ns <= risk_step_up_max_age
 }
 
 risk_mfa_age_text := text_duration(input.time_ns - input.authentication.mfa_verified_at_ns)
+
+default risk_verify_device := false
 
 risk_verify_device if {
 	policy.risk.require_device_verification == true

@@ -78,6 +78,8 @@ session_idle_ns := input.time_ns - session_last_activity_ns
 
 session_expires_at_ns := input.session.last_activity_at_ns + session_timeout_ns
 
+default session_inactive := false
+
 session_inactive if session_idle_ns > session_timeout_ns
 
 session_warning_ns := object.get(policy, "session_warning_ns", 0)
@@ -95,6 +97,8 @@ session_quiet if {
 	not session_inactive
 	not session_expiring
 }
+
+default session_expiring := false
 
 session_expiring if {
 	not session_inactive

@@ -97,14 +97,15 @@ checks contains {
 ssf_account_codes := {"account-disabled": "account.disabled", "account-purged": "account.purged"}
 
 library_deny contains {
-	"code": ssf_account_codes[e.event],
+	"code": code,
 	"message": sprintf("the account is %s: %s", [trim_prefix(e.event, "account-"), ssf_text(e)]),
 	"rule": "ssf.account",
 } if {
 	ssf_quiet == false
 	ssf_mode("account") != "off"
 	some e in ssf_events
-	ssf_account_codes[e.event]
+	some event, code in ssf_account_codes
+	e.event == event
 }
 
 # ---------------------------------------------------------------------------
