@@ -143,12 +143,18 @@ func headerMap(h *authv3.AttributeContext_HttpRequest) map[string]string {
 // Response renders an Answer as Envoy's CheckResponse.
 func Response(a gateway.Answer) *authv3.CheckResponse {
 	out := &authv3.CheckResponse{DynamicMetadata: metadata(a)}
-	headers := make([]*corev3.HeaderValueOption, 0, len(a.Headers))
-	for _, h := range a.Headers {
-		headers = append(headers, &corev3.HeaderValueOption{
-			Header:       &corev3.HeaderValue{Key: strings.ToLower(h[0]), Value: h[1]},
-			AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
-		})
+	// The messages of the headers are made in two blocks, not two each.
+	headers := make([]*corev3.HeaderValueOption, len(a.Headers))
+	options := make([]corev3.HeaderValueOption, len(a.Headers))
+	values := make([]corev3.HeaderValue, len(a.Headers))
+	for i, h := range a.Headers {
+		name, ok := lowercaseNames[h[0]]
+		if !ok {
+			name = strings.ToLower(h[0])
+		}
+		values[i].Key, values[i].Value = name, h[1]
+		options[i].Header, options[i].AppendAction = &values[i], corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
+		headers[i] = &options[i]
 	}
 	if a.Kind == gateway.KindAllow {
 		out.Status = &rpcstatus.Status{Code: int32(code.Code_OK)}
@@ -170,6 +176,16 @@ func Response(a gateway.Answer) *authv3.CheckResponse {
 	}}
 	return out
 }
+
+// lowercaseNames are the headers gateway answers carry, as Envoy wants
+// them written.
+var lowercaseNames = func() map[string]string {
+	m := map[string]string{}
+	for _, h := range []string{gateway.HeaderDecisionID, gateway.HeaderRiskScore, gateway.HeaderWWWAuthenticate, "Content-Type", "Cache-Control"} {
+		m[h] = strings.ToLower(h)
+	}
+	return m
+}()
 
 // metadata is the dynamic metadata of every answer.
 func metadata(a gateway.Answer) *structpb.Struct {
