@@ -88,6 +88,9 @@ type Handler struct {
 	trusted []netip.Prefix
 	logger  *slog.Logger
 	timeout time.Duration
+	// canonical holds the canonical form of the header names read and
+	// written on every call, which net/http would otherwise make anew.
+	canonical map[string]string
 }
 
 // New returns the forward-auth handler.
@@ -98,6 +101,14 @@ func New(opts Options) *Handler {
 	}
 	if h.timeout <= 0 {
 		h.timeout = DefaultTimeout
+	}
+	h.canonical = map[string]string{}
+	names := []string{gateway.HeaderDecisionID, gateway.HeaderRiskScore, gateway.HeaderWWWAuthenticate, "Content-Type", "Cache-Control"}
+	if h.gw != nil {
+		names = append(names, h.gw.HeaderNames()...)
+	}
+	for _, n := range names {
+		h.canonical[n] = http.CanonicalHeaderKey(n)
 	}
 	h.traced = http.HandlerFunc(h.serve)
 	if opts.TracerProvider != nil {
@@ -149,9 +160,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, kv := range a.Headers {
-		w.Header().Set(kv[0], kv[1])
+		w.Header()[h.canonicalKey(kv[0])] = []string{kv[1]}
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header()[h.canonicalKey("Cache-Control")] = []string{"no-store"}
 	w.WriteHeader(a.Status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(a.Body)
@@ -175,10 +186,18 @@ func (h *Handler) Input(r *http.Request) gateway.Input {
 		Host:     r.Header.Get("X-Forwarded-Host"),
 		Scheme:   r.Header.Get("X-Forwarded-Proto"),
 		ClientIP: ip, ClientIPSource: ipSrc,
-		Header: func(name string) string { return strings.Join(r.Header.Values(name), ", ") },
+		Header: func(name string) string { return strings.Join(r.Header[h.canonicalKey(name)], ", ") },
 	}
 	in.BearerToken, _ = bearer.Token(r.Header.Get("Authorization"))
 	return in
+}
+
+// canonicalKey is http.CanonicalHeaderKey(name).
+func (h *Handler) canonicalKey(name string) string {
+	if k, ok := h.canonical[name]; ok {
+		return k
+	}
+	return http.CanonicalHeaderKey(name)
 }
 
 // first returns the first header of names that is set, and its source.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,6 +107,10 @@ func New(ctx context.Context, cfg config.Gateway, opts Options) (*Gateway, error
 	}
 	return g, nil
 }
+
+// HeaderNames are the lowercase names Input.Header may be asked for: the
+// routing and identity headers of the configuration.
+func (g *Gateway) HeaderNames() []string { return slices.Collect(maps.Values(g.headers)) }
 
 // PayloadMetadataKey is the jwt_authn payload_in_metadata name.
 func (g *Gateway) PayloadMetadataKey() string { return g.payloadKey }
