@@ -18,6 +18,8 @@ type responders struct {
 	geoDB        *geo.DB
 	incident     *incident.Responder
 	drainTimeout time.Duration
+	// settings is what the last set loaded gave incident response.
+	incidentSettings *incident.PolicyIndex
 }
 
 // openResponders opens the GeoIP database (--geoip-db) and starts incident
@@ -81,11 +83,18 @@ func (s *state) geo() signals.Geo {
 	return s.geoDB
 }
 
-// onLoadResponders takes the incident thresholds of a newly loaded set.
+// onLoadResponders takes the incident thresholds of a newly loaded set,
+// reading its changed tenants only when it was loaded per tenant.
 func (s *state) onLoadResponders(set reload.Set) {
-	if s.incident != nil {
-		s.incident.SetSettings(incident.PolicySettings(set.Tenants))
+	if s.incident == nil {
+		return
 	}
+	if set.Changed != nil && s.responders.incidentSettings != nil {
+		s.responders.incidentSettings = s.responders.incidentSettings.With(set.Tenants, set.Changed)
+	} else {
+		s.responders.incidentSettings = incident.NewPolicyIndex(set.Tenants)
+	}
+	s.incident.SetSettings(s.responders.incidentSettings.Settings)
 }
 
 // closeResponders drains the incident queue and the webhook (bounded by

@@ -20,6 +20,9 @@ type state struct {
 	store    *backend.Backend
 	ips      *ipset.Set
 	settings atomic.Pointer[signals.SettingsFunc]
+	// derived holds what onLoad read from the last set, so that a set
+	// loaded per tenant is read for its changed tenants only.
+	derived  derived
 	enricher *signals.Enricher
 	recorder *signals.Recorder
 	responders
@@ -76,14 +79,37 @@ func openState(cfg config.Config, o options) (_ *state, err error) {
 	return s, nil
 }
 
-// onLoad derives the IP lists and signal settings of a newly loaded set.
-// The tenant documents were validated before the engine accepted them, so
-// an error here is a bug; it is logged and the previous lists stay.
+// derived is what onLoad read from the last set loaded. onLoad runs for one
+// set at a time (reload.Options.OnLoad).
+type derived struct {
+	// ipsAll is whether the IP lists hold every tenant's of the last set:
+	// only then can a set loaded per tenant replace its changed tenants'.
+	ipsAll  bool
+	signals *signals.PolicyIndex
+}
+
+// onLoad derives the IP lists and signal settings of a newly loaded set,
+// for its changed tenants only when it was loaded per tenant
+// (reload.Set.Changed). The tenant documents were validated before the
+// engine accepted them, so an error here is a bug; it is logged and the
+// previous lists stay.
 func (s *state) onLoad(set reload.Set) {
-	if err := s.ips.SetTenantPolicies(set.Tenants); err != nil {
+	var err error
+	if set.Changed != nil && s.derived.ipsAll {
+		err = s.ips.SetTenantPoliciesOf(set.Tenants, set.Changed)
+	} else {
+		err = s.ips.SetTenantPolicies(set.Tenants)
+	}
+	s.derived.ipsAll = err == nil
+	if err != nil {
 		s.logger.Error("tenant IP lists rejected; the previous lists stay", "error", err.Error())
 	}
-	f := signals.PolicySettings(set.Tenants)
+	if set.Changed != nil && s.derived.signals != nil {
+		s.derived.signals = s.derived.signals.With(set.Tenants, set.Changed)
+	} else {
+		s.derived.signals = signals.NewPolicyIndex(set.Tenants)
+	}
+	f := signals.SettingsFunc(s.derived.signals.Settings)
 	s.settings.Store(&f)
 	s.onLoadResponders(set)
 }

@@ -425,3 +425,36 @@ func TestPolicySettings(t *testing.T) {
 		t.Errorf("unknown tenant %+v", got)
 	}
 }
+
+func TestPolicyIndexWithReadsOnlyTheChangedTenants(t *testing.T) {
+	threshold := func(n int64) map[string]any {
+		return map[string]any{"incident": map[string]any{"failed_logins_threshold": n}}
+	}
+	before := map[string]any{
+		"acme":    map[string]any{"environments": map[string]any{"production": threshold(1), "staging": threshold(2)}},
+		"globex":  map[string]any{"environments": map[string]any{"production": threshold(3)}},
+		"initech": map[string]any{"environments": map[string]any{"production": threshold(4)}},
+	}
+	after := map[string]any{
+		"acme":   map[string]any{"environments": map[string]any{"production": threshold(6)}},
+		"globex": map[string]any{"environments": map[string]any{"production": threshold(7)}},
+		"hooli":  map[string]any{"environments": map[string]any{"dev": map[string]any{"report_only": true}}},
+	}
+	old := NewPolicyIndex(before)
+	// globex is not named: it keeps what the index read before.
+	got := old.With(after, map[string]bool{"acme": true, "initech": true, "hooli": true})
+	want := NewPolicyIndex(after)
+	for _, tenant := range []string{"acme", "initech", "hooli", "other"} {
+		for _, env := range []string{"production", "staging", "dev"} {
+			if w, g := want.Settings(tenant, env), got.Settings(tenant, env); w != g {
+				t.Errorf("%s/%s: With %+v, a new index %+v", tenant, env, g, w)
+			}
+		}
+	}
+	if n := got.Settings("globex", "production").FailedLoginsThreshold; n != 3 {
+		t.Errorf("globex, not named, has threshold %d, want the 3 read before", n)
+	}
+	if n := old.Settings("acme", "staging").FailedLoginsThreshold; n != 2 {
+		t.Errorf("With changed the index it started from: acme/staging threshold %d", n)
+	}
+}

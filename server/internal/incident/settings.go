@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"maps"
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
@@ -69,9 +70,47 @@ type envKey struct{ tenant, env string }
 // failed_logins_window_ns, suspicious_ip_threshold, auto_block_ttl_ns and
 // report_only.
 // A value the document lacks keeps its default; tenants and environments
-// it lacks get DefaultSettings. Build it again when the document changes.
+// it lacks get DefaultSettings. Build it again when the document changes
+// (or PolicyIndex.With).
 func PolicySettings(tenants map[string]any) SettingsFunc {
-	m := make(map[envKey]Settings)
+	return NewPolicyIndex(tenants).Settings
+}
+
+// PolicyIndex holds the settings PolicySettings reads from a data.tenants
+// document, so that a document differing in a few tenants is read again
+// for those tenants only (With).
+type PolicyIndex struct {
+	m    map[envKey]Settings
+	envs map[string][]string // tenant → its environments in m
+}
+
+// NewPolicyIndex reads every tenant of the document.
+func NewPolicyIndex(tenants map[string]any) *PolicyIndex {
+	x := &PolicyIndex{m: make(map[envKey]Settings), envs: make(map[string][]string)}
+	x.read(tenants)
+	return x
+}
+
+// With returns the index of the document tenants, which differs from x's
+// only in the tenants named in changed (added, changed or removed); x
+// does not change.
+func (x *PolicyIndex) With(tenants map[string]any, changed map[string]bool) *PolicyIndex {
+	next := &PolicyIndex{m: maps.Clone(x.m), envs: maps.Clone(x.envs)}
+	of := make(map[string]any, len(changed))
+	for tenant := range changed {
+		for _, env := range next.envs[tenant] {
+			delete(next.m, envKey{tenant, env})
+		}
+		delete(next.envs, tenant)
+		if t, ok := tenants[tenant]; ok {
+			of[tenant] = t
+		}
+	}
+	next.read(of)
+	return next
+}
+
+func (x *PolicyIndex) read(tenants map[string]any) {
 	tenantdata.Environments(tenants, func(tenant, env string, policy map[string]any) {
 		s := DefaultSettings(tenant, env)
 		s.ReportOnly, _ = policy["report_only"].(bool)
@@ -87,12 +126,16 @@ func PolicySettings(tenants map[string]any) SettingsFunc {
 		if n, ok := tenantdata.Int(policy, "incident", "auto_block_ttl_ns"); ok && n > 0 {
 			s.AutoBlockTTL = time.Duration(n)
 		}
-		m[envKey{tenant, env}] = s.normalized()
+		x.m[envKey{tenant, env}] = s.normalized()
+		x.envs[tenant] = append(x.envs[tenant], env)
 	})
-	return func(tenant, env string) Settings {
-		if s, ok := m[envKey{tenant, env}]; ok {
-			return s
-		}
-		return DefaultSettings(tenant, env)
+}
+
+// Settings is a SettingsFunc: the settings of a tenant environment,
+// DefaultSettings for one the document lacks.
+func (x *PolicyIndex) Settings(tenant, env string) Settings {
+	if s, ok := x.m[envKey{tenant, env}]; ok {
+		return s
 	}
+	return DefaultSettings(tenant, env)
 }

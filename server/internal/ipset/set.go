@@ -68,11 +68,38 @@ func (s *Set) SetTenantPolicies(tenants map[string]any) error {
 	})
 }
 
+// SetTenantPoliciesOf is SetTenantPolicies of the document tenants when
+// only the tenants named in changed differ from the document set last
+// (added, changed or removed): only their environments' entries are
+// replaced, at the cost of those tenants.
+func (s *Set) SetTenantPoliciesOf(tenants map[string]any, changed map[string]bool) error {
+	of := make(map[string]any, len(changed))
+	for name := range changed {
+		if t, ok := tenants[name]; ok {
+			of[name] = t
+		}
+	}
+	entries, err := TenantPolicyEntries(of)
+	if err != nil {
+		return err
+	}
+	return s.Update(func(b *Builder) error {
+		replaceTenantPolicies(b, func(tenant string) bool { return changed[tenant] }, entries)
+		return nil
+	})
+}
+
 // ReplaceTenantPolicies removes what SourceTenantPolicy listed in every
 // environment scope of b and adds entries instead.
 func ReplaceTenantPolicies(b *Builder, entries []Entry) {
+	replaceTenantPolicies(b, func(string) bool { return true }, entries)
+}
+
+// replaceTenantPolicies is ReplaceTenantPolicies of the environment scopes
+// of the tenants of which is true.
+func replaceTenantPolicies(b *Builder, of func(tenant string) bool, entries []Entry) {
 	for _, scope := range b.scopes() {
-		if scope.Environment != "" {
+		if scope.Environment != "" && of(scope.Tenant) {
 			b.RemoveSource(scope, SourceTenantPolicy)
 		}
 	}

@@ -2,6 +2,7 @@ package ipset
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -147,5 +148,71 @@ func TestSetTenantPolicies(t *testing.T) {
 	}
 	if ImportSource("firehol") != "import:firehol" {
 		t.Errorf("ImportSource = %q", ImportSource("firehol"))
+	}
+}
+
+func TestSetTenantPoliciesOfChangesOnlyTheTenantsNamed(t *testing.T) {
+	t.Parallel()
+	set := NewSet(nil)
+	if err := set.SetTenantPolicies(tenantsDoc()); err != nil {
+		t.Fatal(err)
+	}
+	rule := Entry{Scope: prod, List: Deny, Prefix: pfx("192.0.2.0/24"), Source: AdminRuleSource("r-1")}
+	if err := set.Update(func(b *Builder) error { return b.Add(rule) }); err != nil {
+		t.Fatal(err)
+	}
+
+	// acme drops staging and changes production; globex gets a list;
+	// initech comes.
+	doc := tenantsDoc()
+	doc["acme"] = map[string]any{"environments": map[string]any{
+		"production": map[string]any{"ip_allowlist": []any{"198.51.100.0/24"}},
+	}}
+	doc["globex"] = map[string]any{"environments": map[string]any{
+		"production": map[string]any{"ip_denylist": []any{"203.0.113.9"}},
+	}}
+	doc["initech"] = map[string]any{"environments": map[string]any{
+		"development": map[string]any{"ip_allowlist": []any{"10.1.0.0/16"}},
+	}}
+	changed := map[string]bool{"acme": true, "globex": true, "initech": true}
+	if err := set.SetTenantPoliciesOf(doc, changed); err != nil {
+		t.Fatal(err)
+	}
+	whole := NewSet(nil)
+	if err := whole.SetTenantPolicies(doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := whole.Update(func(b *Builder) error { return b.Add(rule) }); err != nil {
+		t.Fatal(err)
+	}
+	want := entries(whole.Load())
+	if d := cmp.Diff(want, entries(set.Load()), cmpNet); d != "" {
+		t.Errorf("entries (-whole +of the changed tenants):\n%s", d)
+	}
+
+	// A tenant removed loses its lists; a tenant not named keeps its own,
+	// even one the document no longer agrees with.
+	delete(doc, "initech")
+	doc["globex"] = map[string]any{}
+	if err := set.SetTenantPoliciesOf(doc, map[string]bool{"initech": true}); err != nil {
+		t.Fatal(err)
+	}
+	got := entries(set.Load())
+	if slices.ContainsFunc(got, func(e Entry) bool { return e.Scope.Tenant == "initech" }) {
+		t.Errorf("initech, removed, still has entries: %v", got)
+	}
+	if !slices.ContainsFunc(got, func(e Entry) bool { return e.Scope.Tenant == "globex" }) {
+		t.Errorf("globex, not named, lost its entries: %v", got)
+	}
+
+	bad := map[string]any{"acme": map[string]any{"environments": map[string]any{
+		"production": map[string]any{"ip_allowlist": []any{"nonsense"}},
+	}}}
+	before := entries(set.Load())
+	if err := set.SetTenantPoliciesOf(bad, map[string]bool{"acme": true}); err == nil {
+		t.Fatal("a bad CIDR was accepted")
+	}
+	if d := cmp.Diff(before, entries(set.Load()), cmpNet); d != "" {
+		t.Errorf("a refused policy changed the set (-want +got):\n%s", d)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
@@ -89,7 +90,7 @@ func sameAsWhole(t *testing.T, what string, l *reload.Loader, dir string, stored
 	if got.Revision != want.Revision {
 		t.Errorf("%s: revision %s, a whole load %s", what, got.Revision, want.Revision)
 	}
-	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+	if diff := cmp.Diff(want, got, protocmp.Transform(), cmpopts.IgnoreFields(reload.Set{}, "Changed")); diff != "" {
 		t.Errorf("%s: the set differs from a whole load's (-whole +reloaded):\n%s", what, diff)
 	}
 }
@@ -141,6 +142,9 @@ func TestReloadOfTenantFilesLoadsOnlyTheirData(t *testing.T) {
 		if loads, last := r.fed(); loads != 1 || !slices.Equal(last, step.tenants) {
 			t.Errorf("%s: %d whole loads, last update of %v; want 1 and %v", step.name, loads, last, step.tenants)
 		}
+		if changed := slices.Sorted(maps.Keys(l.Current().Changed)); !slices.Equal(changed, step.tenants) {
+			t.Errorf("%s: the set says %v changed, want %v", step.name, changed, step.tenants)
+		}
 		sameAsWhole(t, step.name, l, dir, nil)
 	}
 
@@ -155,8 +159,8 @@ func TestReloadOfTenantFilesLoadsOnlyTheirData(t *testing.T) {
 	if _, err := l2.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if loads, _ := r.fed(); loads != 3 {
-		t.Errorf("%d whole loads, want 3: a module edit must load the set whole", loads)
+	if loads, _ := r.fed(); loads != 3 || l2.Current().Changed != nil {
+		t.Errorf("%d whole loads, changed %v; want 3 and nil: a module edit must load the set whole", loads, l2.Current().Changed)
 	}
 }
 
@@ -280,6 +284,9 @@ func TestReloadOfAStoredPolicyLoadsOnlyItsData(t *testing.T) {
 		}
 		if loads, last := r.fed(); loads != 1 || !slices.Equal(last, step.tenants) {
 			t.Errorf("%s: %d whole loads, last update of %v; want 1 and %v", step.name, loads, last, step.tenants)
+		}
+		if changed := slices.Sorted(maps.Keys(l.Current().Changed)); !slices.Equal(changed, step.tenants) {
+			t.Errorf("%s: the set says %v changed, want %v", step.name, changed, step.tenants)
 		}
 		sameAsWhole(t, step.name, l, dir, list)
 	}

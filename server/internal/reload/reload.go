@@ -94,6 +94,12 @@ type Set struct {
 	// Modules are the authors' modules of the set, path to source; they
 	// must not be modified.
 	Modules map[string]string
+	// Changed names the tenants whose entry of Tenants differs from the
+	// set loaded before (added, changed or removed), when the set was
+	// loaded per tenant; it is nil when the set was loaded whole, and
+	// every tenant may have changed. What OnLoad derives from Tenants can
+	// be derived again for these tenants only.
+	Changed map[string]bool
 }
 
 // Loader loads and reloads the policy set.
@@ -247,11 +253,16 @@ func (l *Loader) load(ctx context.Context, seen *fileChanges) (Set, error) {
 	var (
 		tenants map[string]any
 		rev     string
+		names   map[string]bool
 	)
 	if prev := l.current.Load(); l.loaded && maps.Equal(modules, prev.Modules) && l.engine.Revision() == prev.Revision {
 		var changed map[string]any
 		tenants, changed = changedTenants(prev, policies)
 		rev, err = l.engine.LoadTenants(ctx, changed)
+		names = make(map[string]bool, len(changed))
+		for name := range changed {
+			names[name] = true
+		}
 	} else {
 		tenants = tenantdata.Data(policies)
 		rev, err = l.engine.Load(ctx, engine.Bundle{Modules: modules, Tenants: tenants})
@@ -260,7 +271,7 @@ func (l *Loader) load(ctx context.Context, seen *fileChanges) (Set, error) {
 		return Set{}, err
 	}
 	l.reviewed = files
-	return Set{Revision: rev, Tenants: tenants, Policies: policies, Sources: sources, Modules: modules}, nil
+	return Set{Revision: rev, Tenants: tenants, Policies: policies, Sources: sources, Modules: modules, Changed: names}, nil
 }
 
 // changedTenants returns the data.tenants document of policies, sharing

@@ -156,3 +156,37 @@ func TestPolicySettings(t *testing.T) {
 		t.Errorf("Normalized does not clamp: %+v", big)
 	}
 }
+
+func TestPolicyIndexWithReadsOnlyTheChangedTenants(t *testing.T) {
+	t.Parallel()
+	window := func(d time.Duration) map[string]any {
+		return map[string]any{"incident": map[string]any{"failed_logins_window_ns": int64(d)}}
+	}
+	before := map[string]any{
+		"acme":    map[string]any{"environments": map[string]any{"production": window(10 * time.Minute), "staging": window(time.Hour)}},
+		"globex":  map[string]any{"environments": map[string]any{"production": window(20 * time.Minute)}},
+		"initech": map[string]any{"environments": map[string]any{"production": window(30 * time.Minute)}},
+	}
+	after := map[string]any{
+		"acme":   map[string]any{"environments": map[string]any{"production": window(40 * time.Minute)}},
+		"globex": map[string]any{"environments": map[string]any{"production": window(50 * time.Minute)}},
+		"hooli":  map[string]any{"environments": map[string]any{"dev": window(time.Minute)}},
+	}
+	old := NewPolicyIndex(before)
+	// globex is not named: it keeps what the index read before.
+	got := old.With(after, map[string]bool{"acme": true, "initech": true, "hooli": true})
+	want := NewPolicyIndex(after)
+	for _, tenant := range []string{"acme", "initech", "hooli", "other"} {
+		for _, env := range []string{"production", "staging", "dev"} {
+			if d := cmp.Diff(want.Settings(tenant, env), got.Settings(tenant, env)); d != "" {
+				t.Errorf("%s/%s (-new index +With):\n%s", tenant, env, d)
+			}
+		}
+	}
+	if w := got.Settings("globex", "production").FailureWindow; w != 20*time.Minute {
+		t.Errorf("globex, not named, has window %v, want the 20m read before", w)
+	}
+	if w := old.Settings("acme", "staging").FailureWindow; w != time.Hour {
+		t.Errorf("With changed the index it started from: acme/staging window %v", w)
+	}
+}

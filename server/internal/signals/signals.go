@@ -17,6 +17,7 @@ package signals
 
 import (
 	"context"
+	"maps"
 	"net/netip"
 	"time"
 
@@ -114,9 +115,46 @@ type envKey struct{ tenant, env string }
 // FailureWindow from incident.failed_logins_window_ns, DeviceComplianceKept
 // from shared_signals.device_compliance. Tenants and
 // environments the document lacks get the defaults. Build it again when
-// the document changes.
+// the document changes (or PolicyIndex.With).
 func PolicySettings(tenants map[string]any) SettingsFunc {
-	m := make(map[envKey]Settings)
+	return NewPolicyIndex(tenants).Settings
+}
+
+// PolicyIndex holds the settings PolicySettings reads from a data.tenants
+// document, so that a document differing in a few tenants is read again
+// for those tenants only (With).
+type PolicyIndex struct {
+	m    map[envKey]Settings
+	envs map[string][]string // tenant → its environments in m
+}
+
+// NewPolicyIndex reads every tenant of the document.
+func NewPolicyIndex(tenants map[string]any) *PolicyIndex {
+	x := &PolicyIndex{m: make(map[envKey]Settings), envs: make(map[string][]string)}
+	x.read(tenants)
+	return x
+}
+
+// With returns the index of the document tenants, which differs from x's
+// only in the tenants named in changed (added, changed or removed); x
+// does not change.
+func (x *PolicyIndex) With(tenants map[string]any, changed map[string]bool) *PolicyIndex {
+	next := &PolicyIndex{m: maps.Clone(x.m), envs: maps.Clone(x.envs)}
+	of := make(map[string]any, len(changed))
+	for tenant := range changed {
+		for _, env := range next.envs[tenant] {
+			delete(next.m, envKey{tenant, env})
+		}
+		delete(next.envs, tenant)
+		if t, ok := tenants[tenant]; ok {
+			of[tenant] = t
+		}
+	}
+	next.read(of)
+	return next
+}
+
+func (x *PolicyIndex) read(tenants map[string]any) {
 	tenantdata.Environments(tenants, func(tenant, env string, policy map[string]any) {
 		var s Settings
 		if ns, ok := tenantdata.Int(policy, "incident", "failed_logins_window_ns"); ok && ns > 0 {
@@ -125,12 +163,16 @@ func PolicySettings(tenants map[string]any) SettingsFunc {
 		if ss, ok := policy["shared_signals"].(map[string]any); ok {
 			s.DeviceComplianceKept = ss["device_compliance"] != tenantdata.EffectEnforce
 		}
-		m[envKey{tenant, env}] = s.Normalized()
+		x.m[envKey{tenant, env}] = s.Normalized()
+		x.envs[tenant] = append(x.envs[tenant], env)
 	})
-	return func(tenant, env string) Settings {
-		if s, ok := m[envKey{tenant, env}]; ok {
-			return s
-		}
-		return DefaultSettings(tenant, env)
+}
+
+// Settings is a SettingsFunc: the settings of a tenant environment, the
+// defaults for one the document lacks.
+func (x *PolicyIndex) Settings(tenant, env string) Settings {
+	if s, ok := x.m[envKey{tenant, env}]; ok {
+		return s
 	}
+	return DefaultSettings(tenant, env)
 }
