@@ -33,6 +33,10 @@
 #    always reads them).
 #  - Checks and the explanation are computed only when input.explain is
 #    true; messages are built in rule heads, so only for rules that fire.
+#  - On the common path an absent field is tested with
+#    object.get(input, path, null) == null: a "not" costs more, and so
+#    does a body evaluated in vain (topdown evaluates every body of a
+#    complete rule whose head is not constant).
 #
 # Specialisation. The server partially evaluates deny, challenge, notices,
 # obligations, risk_factors and core_session per tenant environment, the
@@ -45,8 +49,6 @@
 #  - no comprehension that reads a rule: partial evaluation keeps a
 #    comprehension over the request as it is. Bind the rule's value to a
 #    variable first;
-#  - iterate the tenant's settings, not the request's arrays, when the
-#    request's element indexes a setting (policy.roles[role]);
 #  - a helper value read in several places gets a default, so that it
 #    stays one support rule, computed once, instead of being inlined into
 #    every reader.
@@ -151,14 +153,13 @@ core_isolation_ok := sprintf("subject belongs to tenant %q", [input.tenant]) if 
 # some role of the subject lists a matching glob in policy.roles.
 
 # Some role of the subject grants the action; evaluation stops at the first
-# matching pattern. The tenant's roles are iterated, not the subject's, so
-# that partial evaluation unrolls them into one test per role.
+# matching pattern. (Partial evaluation unrolls the tenant's roles into one
+# test per role and pattern.)
 default core_role_granted := false
 
 core_role_granted if {
-	some role, grant in policy.roles
-	role in input.subject.roles
-	some pattern in grant.actions
+	some role in input.subject.roles
+	some pattern in policy.roles[role].actions
 	glob.match(pattern, null, input.action.name)
 }
 
@@ -253,7 +254,7 @@ default core_quiet := false
 
 core_quiet if {
 	policy
-	input.subject.tenant in {"", input.tenant}
+	input.subject.tenant in ["", input.tenant]
 	core_access_granted
 	data.pdp.email_quiet
 	data.pdp.mfa_quiet

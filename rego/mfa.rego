@@ -74,7 +74,7 @@ default mfa_quiet := false
 
 mfa_quiet if {
 	input.subject.mfa_enrolled == true
-	not input.signals.profile.mfa_reset_at_ns
+	object.get(input, ["signals", "profile", "mfa_reset_at_ns"], null) == null
 	input.authentication.mfa_verified_at_ns
 	input.time_ns - input.authentication.mfa_verified_at_ns <= policy.mfa.max_age_ns
 }

@@ -221,7 +221,8 @@ network_quiet if {
 	p := policy
 	count(p.ip_allowlist) == 0
 	count(p.countries.allowed) == 0
-	not network_country_blocked
+	blocked := p.countries.blocked
+	not network_country in blocked
 }
 
 network_quiet if {

@@ -309,7 +309,7 @@ risk_factors_quiet if {
 	profile.failed_logins < 3
 	profile.ip_failed_users < 3
 	input.signals.ip.suspicious == false
-	not input.signals.ssf
+	object.get(input, ["signals", "ssf"], null) == null
 }
 
 risk_factors_quiet if {

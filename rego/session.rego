@@ -120,7 +120,7 @@ session_control := {
 }
 
 session_control := {"idle_timeout_ns": session_timeout_ns} if {
-	not input.session.last_activity_at_ns
+	object.get(input, ["session", "last_activity_at_ns"], null) == null
 	session_timeout_ns
 }
 

@@ -39,7 +39,7 @@ ssf_events := input.signals.ssf.events
 # Quiet: no event acts on the request, or there is no policy.
 default ssf_quiet := false
 
-ssf_quiet if not input.signals.ssf
+ssf_quiet if object.get(input, ["signals", "ssf"], null) == null
 
 ssf_quiet if not policy
 
