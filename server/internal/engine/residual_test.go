@@ -94,19 +94,12 @@ func partialOf(t *testing.T, e *Engine, tenant, env string) *rego.PartialQueries
 
 // residualPolicySets are the policy sets whose tenant environments are
 // specialised: the engine tests' tenants, the demo's (pdp serve --tenants
-// server/demo/tenants) with and without its author modules, and generated
-// ones.
+// server/demo/tenants) with and without its author modules, the AuthZEN
+// example's, and generated ones.
 func residualPolicySets(t *testing.T) map[string]residualSet {
 	t.Helper()
-	policies, err := tenantdata.LoadDir("../../demo/tenants")
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo := tenantdata.Data(policies)
-	modules, err := LibraryModules(os.DirFS("../../demo/policies"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	demo, modules := residualExample(t, "../../demo")
+	authzen, authzenModules := residualExample(t, "../../../examples/authzen-documents")
 	// Generated policies exercise every control (bias 0), with the
 	// golden test's author modules in package pdp and pdp.custom.
 	g := &gen{state: 0x5eed}
@@ -121,6 +114,7 @@ func residualPolicySets(t *testing.T) map[string]residualSet {
 		"testdata":               {Tenants: demoTenants(t)},
 		"demo":                   {Tenants: demo},
 		"demo with its policies": {Tenants: demo, Modules: modules},
+		"authzen example":        {Tenants: authzen, Modules: authzenModules},
 		"generated":              {Tenants: generated},
 		"generated with author modules": {Tenants: generated,
 			Modules: map[string]string{"custom/custom.rego": libCustom, "custom/extra.rego": libExtra}},
@@ -130,6 +124,21 @@ func residualPolicySets(t *testing.T) map[string]residualSet {
 		sets[name] = residualSet{engine: loaded(t, Options{}, b), tenants: b.Tenants}
 	}
 	return sets
+}
+
+// residualExample reads the tenants and modules of an example directory
+// (its tenants/ and policies/).
+func residualExample(t *testing.T, dir string) (map[string]any, map[string]string) {
+	t.Helper()
+	policies, err := tenantdata.LoadDir(dir + "/tenants")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules, err := LibraryModules(os.DirFS(dir + "/policies"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tenantdata.Data(policies), modules
 }
 
 // residualSet is a loaded policy set and its tenants.
