@@ -70,7 +70,15 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	}
 	p.stopTracing = stopTracing
 
-	p.engine = engine.New(engine.Options{Logger: o.logger, Now: o.now, EvalWorkers: cfg.EvalWorkers})
+	atLoad := cfg.SpecialiseAtLoad
+	if atLoad == 0 {
+		atLoad = -1 // the engine's zero is its default
+	}
+	p.engine = engine.New(engine.Options{Logger: o.logger, Now: o.now, EvalWorkers: cfg.EvalWorkers,
+		Reference: cfg.Reference, SpecialiseAtLoad: atLoad, SpecialisedLimit: cfg.SpecialisedLimit})
+	if err := p.metrics.ObserveEngine(p.engine.Paths, p.engine.SpecialisationCounts); err != nil {
+		return nil, err
+	}
 	p.health = grpcserver.NewHealth()
 	o.meters = p.metrics.MeterProvider()
 	p.state, err = openState(cfg, o)

@@ -111,10 +111,11 @@ func Default() Config {
 		LogFormat:       DefaultLogFormat,
 		Gateway:         DefaultGateway(),
 		Security:        DefaultSecurity(),
-		Runtime:         Runtime{GCHeadroomMB: DefaultGCHeadroomMB},
-		Shadow:          Shadow{ShadowSample: DefaultShadowSample},
-		HTTPTimeouts:    DefaultHTTPTimeouts(),
-		Audit:           Audit{AuditCheckpointInterval: DefaultAuditCheckpointInterval},
+		Runtime: Runtime{GCHeadroomMB: DefaultGCHeadroomMB,
+			SpecialiseAtLoad: DefaultSpecialiseAtLoad, SpecialisedLimit: DefaultSpecialisedLimit},
+		Shadow:       Shadow{ShadowSample: DefaultShadowSample},
+		HTTPTimeouts: DefaultHTTPTimeouts(),
+		Audit:        Audit{AuditCheckpointInterval: DefaultAuditCheckpointInterval},
 	}
 }
 

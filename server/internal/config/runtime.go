@@ -17,16 +17,42 @@ type Runtime struct {
 	// wait for a free one. 0 means GOMAXPROCS, one per core (--eval-workers,
 	// PDP_EVAL_WORKERS).
 	EvalWorkers int
+	// Reference decides every request with the whole library instead of
+	// each tenant environment's specialised residual (--reference,
+	// PDP_REFERENCE); see docs/performance.md.
+	Reference bool
+	// SpecialiseAtLoad is how many tenant environments a load specialises
+	// before the new policy set serves; the others are specialised after
+	// their first request (--specialise-at-load, PDP_SPECIALISE_AT_LOAD).
+	SpecialiseAtLoad int
+	// SpecialisedLimit bounds the tenant environments with a residual
+	// (--specialised-limit, PDP_SPECIALISED_LIMIT).
+	SpecialisedLimit int
 }
+
+// Defaults of Runtime.SpecialiseAtLoad and Runtime.SpecialisedLimit.
+const (
+	DefaultSpecialiseAtLoad = 32
+	DefaultSpecialisedLimit = 4096
+)
 
 func (c *Config) registerRuntime(fs *flag.FlagSet) {
 	fs.IntVar(&c.GCHeadroomMB, "gc-headroom-mb", c.GCHeadroomMB, "least heap growth between garbage collections, MiB (0, GOGC or GOMEMLIMIT leave the collector alone)")
+	fs.BoolVar(&c.Reference, "reference", c.Reference, "decide every request with the whole library, not the tenant environment's specialised residual (same decisions, slower)")
+	fs.IntVar(&c.SpecialiseAtLoad, "specialise-at-load", c.SpecialiseAtLoad, "tenant environments a load specialises before the new policy set serves; the others are specialised after their first request")
+	fs.IntVar(&c.SpecialisedLimit, "specialised-limit", c.SpecialisedLimit, "most tenant environments with a specialised residual; the whole library decides the others")
 	fs.IntVar(&c.EvalWorkers, "eval-workers", c.EvalWorkers, "policy evaluations in flight; more requests wait for a free one (0: one per core; raise it when modules wait on http.send)")
 }
 
 func (c Config) checkRuntime(bad func(string, ...any)) {
 	if c.GCHeadroomMB < 0 || c.GCHeadroomMB > 1<<20 {
 		bad("--gc-headroom-mb %d: must be between 0 and 1048576", c.GCHeadroomMB)
+	}
+	if c.SpecialiseAtLoad < 0 || c.SpecialiseAtLoad > 1<<20 {
+		bad("--specialise-at-load %d: must be between 0 and 1048576", c.SpecialiseAtLoad)
+	}
+	if c.SpecialisedLimit < 1 || c.SpecialisedLimit > 1<<20 {
+		bad("--specialised-limit %d: must be between 1 and 1048576", c.SpecialisedLimit)
 	}
 	if c.EvalWorkers < 0 || c.EvalWorkers > 4096 {
 		bad("--eval-workers %d: must be between 0 and 4096", c.EvalWorkers)

@@ -54,6 +54,20 @@ type Options struct {
 	// Now is the clock used when a request carries no time; nil means
 	// time.Now.
 	Now func() time.Time
+	// Reference decides every request with the reference query,
+	// data.pdp.decision, instead of the tenant environment's specialised
+	// residual (specialise.go). The decisions are the same; it is for
+	// comparing the two and for ruling specialisation out.
+	Reference bool
+	// SpecialiseAtLoad is how many tenant environments a load specialises
+	// before the new set serves, those the serving set had specialised
+	// first; the others are specialised in the background after their
+	// first request, which the reference decides. Zero means 32; a
+	// negative value, none.
+	SpecialiseAtLoad int
+	// SpecialisedLimit bounds the tenant environments a set holds
+	// residuals for; the reference decides the others. Zero means 4096.
+	SpecialisedLimit int
 	// EvalWorkers bounds the evaluations in flight; more Decide calls wait
 	// for a free one. Zero means GOMAXPROCS, one per core. See workers.go.
 	EvalWorkers int
@@ -79,6 +93,18 @@ type Engine struct {
 	strict  bool
 	now     func() time.Time
 	workers *workers
+	// reference turns specialisation off (Options.Reference).
+	reference bool
+	// withModules: see specialiser.withModules.
+	withModules bool
+	// paths counts decisions by path; see Paths.
+	paths paths
+	// atLoad and limit are Options.SpecialiseAtLoad and
+	// SpecialisedLimit, defaults applied.
+	atLoad, limit int
+	// background specialises tenant environments after their first
+	// request.
+	background serial
 	// builtins keeps compiled glob and regex patterns across evaluations
 	// and reloads; see builtincache.go.
 	builtins cache.InterQueryValueCache
@@ -112,17 +138,22 @@ type prepared struct {
 	tenants *tenantData
 	// probed are the tenant environments the set was probed with.
 	probed []tenantEnv
+	// special holds the tenant environments' residuals (specialise.go).
+	special *specialisations
 }
 
 // New returns an Engine that is not ready until the first successful Load.
 func New(opts Options) *Engine {
 	e := &Engine{
-		logger:   opts.Logger,
-		library:  opts.Library,
-		strict:   !opts.LenientBuiltinErrors,
-		now:      opts.Now,
-		workers:  newWorkers(opts.EvalWorkers),
-		builtins: newBuiltinCache(),
+		logger:    opts.Logger,
+		library:   opts.Library,
+		strict:    !opts.LenientBuiltinErrors,
+		now:       opts.Now,
+		workers:   newWorkers(opts.EvalWorkers),
+		reference: opts.Reference,
+		atLoad:    opts.SpecialiseAtLoad,
+		limit:     opts.SpecialisedLimit,
+		builtins:  newBuiltinCache(),
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
@@ -132,6 +163,15 @@ func New(opts Options) *Engine {
 	}
 	if e.now == nil {
 		e.now = time.Now
+	}
+	switch {
+	case e.atLoad == 0:
+		e.atLoad = defaultSpecialiseAtLoad
+	case e.atLoad < 0:
+		e.atLoad = 0
+	}
+	if e.limit <= 0 {
+		e.limit = defaultSpecialisedLimit
 	}
 	return e
 }
@@ -153,10 +193,15 @@ func (e *Engine) Load(ctx context.Context, b Bundle) (string, error) {
 	}
 	e.current.Store(p)
 	e.remember(p)
+	counts := e.SpecialisationCounts()
 	e.logger.LogAttrs(ctx, slog.LevelInfo, "policy loaded",
 		slog.String("revision", p.revision),
 		slog.Int("modules", len(b.Modules)),
-		slog.Int("tenants", len(b.Tenants)))
+		slog.Int("tenants", len(b.Tenants)),
+		slog.Int("specialised", counts[Specialised]),
+		slog.Int("unspecialisable", counts[FallbackUnspecialisable]),
+		slog.Int("pending", counts[FallbackPending]))
+	e.logRefusals(ctx, p)
 	return p.revision, nil
 }
 
@@ -222,7 +267,33 @@ func (e *Engine) Decide(ctx context.Context, req *decision.Request) (*decision.D
 	if err != nil {
 		return nil, err
 	}
+	sp, path := e.route(p, req)
+	e.paths.count(path)
+	if sp != nil {
+		return e.decideSpecialised(ctx, p, sp, input)
+	}
 	return e.decide(ctx, p, input)
+}
+
+// decideSpecialised evaluates one input with a tenant environment's
+// residual and names the decision.
+func (e *Engine) decideSpecialised(ctx context.Context, p *prepared, sp *specialised, input ast.Value) (*decision.Decision, error) {
+	rs, err := e.workers.eval(ctx, sp, input)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, contextFault(ctxErr)
+		}
+		return nil, fault.Wrap(err, fault.Internal, "policy evaluation failed")
+	}
+	doc, err := sp.assemble(rs)
+	if err != nil {
+		return nil, fault.Wrap(err, fault.Internal, "policy evaluation failed")
+	}
+	d, err := parseDecision(doc)
+	if err != nil {
+		return nil, fault.Wrap(err, fault.Internal, "policy returned a malformed decision")
+	}
+	return e.name(d, p)
 }
 
 // decide evaluates one input with p and names the decision.
@@ -238,6 +309,11 @@ func (e *Engine) decide(ctx context.Context, p *prepared, input ast.Value) (*dec
 	if err != nil {
 		return nil, fault.Wrap(err, fault.Internal, "policy returned a malformed decision")
 	}
+	return e.name(d, p)
+}
+
+// name gives a decision its id and its policy set's revision.
+func (e *Engine) name(d *decision.Decision, p *prepared) (*decision.Decision, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, fault.Wrap(err, fault.Internal, "cannot allocate a decision id")

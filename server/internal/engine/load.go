@@ -89,7 +89,8 @@ func (e *Engine) prepare(ctx context.Context, b Bundle) (*prepared, error) {
 		return nil, err
 	}
 
-	mods := &modules{compiler: compiler, authored: len(b.Modules) > 0, digest: modulesDigest(sources)}
+	mods := &modules{compiler: compiler, authored: len(b.Modules) > 0, digest: modulesDigest(sources),
+		tenantLocal: tenantLocal(compiler, b.Modules)}
 	data, err := newTenantData(b.Tenants)
 	if err != nil {
 		return nil, err
@@ -107,6 +108,38 @@ type modules struct {
 	// digest has hashed every module for the revision; each set's tenant
 	// data continues a clone of it (see revision).
 	digest hash.Cloner
+	// tenantLocal is whether no author module reads data beyond its own
+	// package's rules (data.tenants, say): a tenant environment's residual
+	// then depends on no other tenant's data, and LoadTenants keeps the
+	// residuals of the tenants it did not change.
+	tenantLocal bool
+}
+
+// tenantLocal reports whether none of the authors' modules reads
+// data.tenants, or data under a name computed at evaluation. (The library
+// reads only the requesting tenant's data.)
+func tenantLocal(c *ast.Compiler, authored map[string]string) bool {
+	local := true
+	for name := range authored {
+		m := c.Modules[name]
+		if m == nil {
+			continue
+		}
+		ast.WalkRefs(m, func(r ast.Ref) bool {
+			if !r.HasPrefix(ast.DefaultRootRef) {
+				return false
+			}
+			if len(r) < 2 {
+				local = false
+				return false
+			}
+			if key, ok := r[1].Value.(ast.String); !ok || key == "tenants" {
+				local = false
+			}
+			return false
+		})
+	}
+	return local
 }
 
 // tenantChange names the tenants whose data a new set changes from the
@@ -157,6 +190,9 @@ func (e *Engine) assemble(ctx context.Context, mods *modules, data *tenantData, 
 		if err := e.probe(ctx, p, change); err != nil {
 			return nil, err
 		}
+	}
+	if err := e.newSpecialisations(ctx, p, envKeys(data.values), change); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

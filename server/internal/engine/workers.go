@@ -36,14 +36,20 @@ type workers struct {
 	idle  time.Duration // how long a worker waits for work before exiting
 	// started counts the workers ever started.
 	started atomic.Int64
-	// evalFn evaluates one job; (*prepared).eval but in tests.
-	evalFn func(*prepared, context.Context, ast.Value) (rego.ResultSet, error)
+	// evalFn evaluates one job; its evaluator's eval but in tests.
+	evalFn func(evaluator, context.Context, ast.Value) (rego.ResultSet, error)
+}
+
+// evaluator is a prepared query: a policy set's reference query
+// (*prepared) or one tenant environment's specialised one (*specialised).
+type evaluator interface {
+	eval(ctx context.Context, input ast.Value) (rego.ResultSet, error)
 }
 
 // evalJob is one evaluation handed to a worker.
 type evalJob struct {
 	ctx   context.Context
-	p     *prepared
+	p     evaluator
 	input ast.Value
 	rs    rego.ResultSet
 	err   error
@@ -68,7 +74,7 @@ func newWorkers(size int) *workers {
 		slots:  make(chan struct{}, size),
 		jobs:   make(chan *evalJob),
 		idle:   idleWorker,
-		evalFn: (*prepared).eval,
+		evalFn: evaluator.eval,
 	}
 	w.pool.New = func() any { return &evalJob{done: make(chan struct{}, 1)} }
 	return w
@@ -76,7 +82,7 @@ func newWorkers(size int) *workers {
 
 // eval evaluates p for input on a worker. It waits for a free slot first
 // and returns ctx's error if ctx ends before one frees.
-func (w *workers) eval(ctx context.Context, p *prepared, input ast.Value) (rego.ResultSet, error) {
+func (w *workers) eval(ctx context.Context, p evaluator, input ast.Value) (rego.ResultSet, error) {
 	select {
 	case w.slots <- struct{}{}:
 	case <-ctx.Done():

@@ -129,7 +129,7 @@ func TestWorkerPanicIsThatEvaluationsError(t *testing.T) {
 	p := echoPrepared(t)
 	w := newWorkers(1)
 	real := w.evalFn
-	w.evalFn = func(p *prepared, ctx context.Context, in ast.Value) (rego.ResultSet, error) {
+	w.evalFn = func(p evaluator, ctx context.Context, in ast.Value) (rego.ResultSet, error) {
 		if in.Compare(nInput(13)) == 0 {
 			panic("unlucky")
 		}

@@ -1,0 +1,333 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// assemble builds the decision document from a residual's result, as
+// rego/core.rego's core_full_document builds it from the same sets: each
+// step below names the rule it stands for. Sets, sorting and comparisons
+// are OPA's own (ast.Set, Sorted, ast.Compare), so ties and mixed types
+// order as they do in Rego.
+func (sp *specialised) assemble(rs rego.ResultSet) (ast.Value, error) {
+	if len(rs) == 0 {
+		return nil, errors.New("the residual is undefined")
+	}
+	if len(rs) > 1 {
+		return nil, errors.New("the residual has more than one result")
+	}
+	b := rs[0].Bindings
+	var sets [len(contributionSets)]ast.Set
+	for i, name := range contributionSets {
+		s, err := bindingSet(b, name)
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := b["custom_"+name]; ok {
+			cs, ok := c.(ast.Set)
+			if !ok {
+				return nil, fmt.Errorf("data.pdp.custom.%s is not a set", name)
+			}
+			s = s.Union(cs)
+		}
+		sets[i] = s
+	}
+	denies, challenges, notices, obligations, factors := sets[0], sets[1], sets[2], sets[3], sets[4]
+
+	// core_outcome and core_enforced_outcome.
+	outcome := outcomeOf(denies, challenges)
+	enforcedDenies, enforcedChallenges := denies, challenges
+	if len(sp.reportOnlyCodes) > 0 {
+		enforcedDenies, enforcedChallenges = sp.enforced(denies), sp.enforced(challenges)
+	}
+	decided := outcomeOf(enforcedDenies, enforcedChallenges)
+	if sp.reportOnly { // core_decided
+		decided = allowTerm
+	}
+
+	// core_enforced: false in report-only mode or when a report-only rule
+	// fired (core_observed).
+	enforced := !sp.reportOnly && !sp.observed(denies) && !sp.observed(challenges)
+
+	reasons, err := sp.reasonList(denies, challenges, notices)
+	if err != nil {
+		return nil, err
+	}
+
+	// core_step_up_source and core_step_ups.
+	source := enforcedChallenges
+	if sp.reportOnly {
+		source = challenges
+	}
+	stepUps := ast.NewSet()
+	source.Foreach(func(c *ast.Term) {
+		if list := field(c, "step_ups"); list != nil {
+			iterate(list, func(s *ast.Term) { stepUps.Add(s) })
+		}
+	})
+
+	// core_obligation_list.
+	kept := obligations
+	if sp.reportOnly || len(sp.reportOnlyCodes) > 0 {
+		kept = ast.NewSet()
+		obligations.Foreach(func(o *ast.Term) {
+			if !sp.held(o) {
+				kept.Add(o)
+			}
+		})
+	}
+
+	risk, err := sp.risk(b, factors)
+	if err != nil {
+		return nil, err
+	}
+
+	ttl := zeroTerm
+	if decided == allowTerm { // core_cache_ttl_ns
+		ttl = sp.cacheTTL
+	}
+	session, ok := b["session"].(ast.Value)
+	if !ok {
+		return nil, errors.New("the residual has no session control")
+	}
+	return ast.NewObject(
+		ast.Item(keyTerms["decision"], decided),
+		ast.Item(keyTerms["reasons"], reasons),
+		ast.Item(keyTerms["step_ups"], ast.NewTerm(sortedArray(stepUps))),
+		ast.Item(keyTerms["obligations"], ast.NewTerm(sortedArray(kept))),
+		ast.Item(keyTerms["risk"], risk),
+		ast.Item(keyTerms["session"], ast.NewTerm(session)),
+		ast.Item(keyTerms["cache_ttl_ns"], ttl),
+		ast.Item(keyTerms["enforced"], ast.BooleanTerm(enforced)),
+		ast.Item(keyTerms["would_decide"], outcome),
+	), nil
+}
+
+var (
+	allowTerm     = ast.StringTerm("allow")
+	denyTerm      = ast.StringTerm("deny")
+	challengeTerm = ast.StringTerm("challenge")
+	zeroTerm      = ast.IntNumberTerm(0)
+	pointThree    = ast.FloatNumberTerm(0.3)
+	codeKey       = ast.StringTerm("code")
+	nameKey       = ast.StringTerm("name")
+	// core_enforcing_obligations
+	enforcingKinds = ast.NewSet(ast.StringTerm("suspend_user"), ast.StringTerm("block_ip"))
+	emptyString    = ast.StringTerm("")
+)
+
+// bindingSet reads one of the residual's sets.
+func bindingSet(b rego.Vars, name string) (ast.Set, error) {
+	s, ok := b[name].(ast.Set)
+	if !ok {
+		return nil, fmt.Errorf("data.pdp.%s is %T, not a set", name, b[name])
+	}
+	return s, nil
+}
+
+// outcomeOf is core_outcome: any deny wins over any challenge over allow.
+func outcomeOf(denies, challenges ast.Set) *ast.Term {
+	switch {
+	case denies.Len() > 0:
+		return denyTerm
+	case challenges.Len() > 0:
+		return challengeTerm
+	}
+	return allowTerm
+}
+
+// enforced is core_enforced_denies and core_enforced_challenges: the
+// elements whose code is not report-only (an element without a code is
+// left out, as `code := d.code` leaves it).
+func (sp *specialised) enforced(xs ast.Set) ast.Set {
+	out := ast.NewSet()
+	xs.Foreach(func(x *ast.Term) {
+		code := field(x, "code")
+		if code == nil || sp.reportOnlyCode(code) {
+			return
+		}
+		out.Add(x)
+	})
+	return out
+}
+
+func (sp *specialised) reportOnlyCode(code *ast.Term) bool {
+	s, ok := code.Value.(ast.String)
+	return ok && sp.reportOnlyCodes[string(s)]
+}
+
+// observed is core_observed for one of the two sets.
+func (sp *specialised) observed(xs ast.Set) bool {
+	if len(sp.reportOnlyCodes) == 0 {
+		return false
+	}
+	found := false
+	xs.Foreach(func(x *ast.Term) {
+		if code := field(x, "code"); code != nil && sp.reportOnlyCode(code) {
+			found = true
+		}
+	})
+	return found
+}
+
+// held is core_held: an enforcing obligation held back, every one in
+// report-only mode and those a report-only rule asked for.
+func (sp *specialised) held(o *ast.Term) bool {
+	kind := field(o, "kind")
+	if kind == nil || !enforcingKinds.Contains(kind) {
+		return false
+	}
+	if sp.reportOnly {
+		return true
+	}
+	params := field(o, "params")
+	if params == nil {
+		return false
+	}
+	reason := field(params, "reason")
+	return reason != nil && sp.reportOnlyCode(reason)
+}
+
+// reasonList is core_reason_list: the reasons of the denies, then of the
+// challenges, then of the notices.
+func (sp *specialised) reasonList(denies, challenges, notices ast.Set) (*ast.Term, error) {
+	out := []*ast.Term{}
+	for _, xs := range [...]ast.Set{denies, challenges, notices} {
+		rs, err := reasonsOf(xs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return ast.ArrayTerm(out...), nil
+}
+
+// reasonsOf is core_reasons: each element cut to code, message and rule,
+// sorted by code (core_sort_by).
+func reasonsOf(xs ast.Set) ([]*ast.Term, error) {
+	if xs.Len() == 0 {
+		return nil, nil
+	}
+	cut := ast.NewSet()
+	var err error
+	xs.Foreach(func(x *ast.Term) {
+		o, ok := x.Value.(ast.Object)
+		if !ok {
+			err = fmt.Errorf("object.filter: operand 1 must be object but got %s", ast.ValueName(x.Value))
+			return
+		}
+		f, ferr := o.Filter(reasonFilter)
+		if ferr != nil {
+			err = ferr
+			return
+		}
+		cut.Add(ast.NewTerm(f))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sortBy(cut, codeKey), nil
+}
+
+// reasonFilter is object.filter's argument ["code", "message", "rule"].
+var reasonFilter = func() ast.Object {
+	o := ast.NewObject()
+	for _, k := range []string{"code", "message", "rule"} {
+		o.Insert(ast.StringTerm(k), ast.NullTerm())
+	}
+	return o
+}()
+
+// sortBy is core_sort_by: the elements ordered by the value under key
+// ("" when absent), ties broken by the whole element.
+func sortBy(xs ast.Set, key *ast.Term) []*ast.Term {
+	pairs := ast.NewSet()
+	xs.Foreach(func(x *ast.Term) {
+		k := emptyString
+		if o, ok := x.Value.(ast.Object); ok {
+			if v := o.Get(key); v != nil {
+				k = v
+			}
+		}
+		pairs.Add(ast.ArrayTerm(k, x))
+	})
+	sorted := pairs.Sorted()
+	out := make([]*ast.Term, 0, sorted.Len())
+	sorted.Foreach(func(p *ast.Term) { out = append(out, p.Value.(*ast.Array).Elem(1)) })
+	return out
+}
+
+func sortedArray(s ast.Set) *ast.Array { return s.Sorted() }
+
+// risk is core_risk: the score core_score computes (the residual's score),
+// its level (core_risk_level), and the factors sorted by name.
+func (sp *specialised) risk(b rego.Vars, factors ast.Set) (*ast.Term, error) {
+	if factors.Len() == 0 {
+		return ast.ObjectTerm(
+			ast.Item(ast.StringTerm("score"), zeroTerm),
+			ast.Item(ast.StringTerm("level"), sp.zeroLevel()),
+			ast.Item(ast.StringTerm("factors"), ast.ArrayTerm()),
+		), nil
+	}
+	score, ok := b["score"].(ast.Value)
+	if !ok {
+		return nil, errors.New("the residual has no risk score")
+	}
+	st := ast.NewTerm(score)
+	return ast.ObjectTerm(
+		ast.Item(ast.StringTerm("score"), st),
+		ast.Item(ast.StringTerm("level"), sp.level(st)),
+		ast.Item(ast.StringTerm("factors"), ast.ArrayTerm(sortBy(factors, nameKey)...)),
+	), nil
+}
+
+// level is core_risk_level: low < 0.3 <= medium <= step-up threshold <
+// high < deny threshold <= critical, compared as Rego compares.
+func (sp *specialised) level(score *ast.Term) *ast.Term {
+	switch {
+	case ast.Compare(score, sp.denyAt) >= 0:
+		return ast.StringTerm("critical")
+	case ast.Compare(score, sp.stepUp) > 0:
+		return ast.StringTerm("high")
+	case ast.Compare(score, pointThree) >= 0:
+		return ast.StringTerm("medium")
+	}
+	return ast.StringTerm("low")
+}
+
+// zeroLevel is core_zero_risk_level.
+func (sp *specialised) zeroLevel() *ast.Term {
+	switch {
+	case ast.Compare(zeroTerm, sp.denyAt) >= 0:
+		return ast.StringTerm("critical")
+	case ast.Compare(zeroTerm, sp.stepUp) > 0:
+		return ast.StringTerm("high")
+	}
+	return ast.StringTerm("low")
+}
+
+// field is x[key] when x is an object that has it, else nil.
+func field(x *ast.Term, key string) *ast.Term {
+	o, ok := x.Value.(ast.Object)
+	if !ok {
+		return nil
+	}
+	return o.Get(ast.StringTerm(key))
+}
+
+// iterate calls fn with every value of a collection, as `some v in x`
+// does; other values have none.
+func iterate(x *ast.Term, fn func(*ast.Term)) {
+	switch v := x.Value.(type) {
+	case *ast.Array:
+		v.Foreach(fn)
+	case ast.Set:
+		v.Foreach(fn)
+	case ast.Object:
+		v.Foreach(func(_, val *ast.Term) { fn(val) })
+	}
+}

@@ -1,0 +1,390 @@
+package engine
+
+// Specialised evaluation: the decision at the cost of the policy a tenant
+// environment actually has.
+//
+// At load, each tenant environment's contribution sets (deny, challenge,
+// notices, obligations, risk factors, and the session control) are
+// partially evaluated with the tenant, the environment and explain: false
+// known and the rest of the input unknown. OPA folds the tenant's settings
+// into the rules and drops every rule they rule out; what is left, the
+// residual, is compiled on its own and prepared. A request of that tenant
+// environment evaluates the residual and the engine builds the decision
+// document from the sets in Go (assemble.go), exactly as the library's
+// data.pdp.decision would have.
+//
+// data.pdp.decision stays the reference: it decides every request the
+// residual cannot (an explanation, an unknown tenant or environment, a
+// tenant environment that could not be specialised), and the differential
+// tests hold the two equal.
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// Why a request was decided by the reference query instead of a
+// specialised one; the values of the reason label of
+// pdp_engine_evaluations_total.
+const (
+	// Specialised is the path of a request decided by its tenant
+	// environment's residual.
+	Specialised = "specialised"
+	// FallbackExplain: the request asked for the explanation, which lists
+	// the checks that did not fire; only the reference computes them.
+	FallbackExplain = "explain"
+	// FallbackUnknown: no tenant environment of that name, so the
+	// reference's gate decides.
+	FallbackUnknown = "unknown_tenant_environment"
+	// FallbackPending: the tenant environment is known but its residual is
+	// not ready yet (a load specialises in the background).
+	FallbackPending = "pending"
+	// FallbackUnspecialisable: the tenant environment's rules cannot be
+	// specialised; Specialisation says why.
+	FallbackUnspecialisable = "unspecialisable"
+	// FallbackDisabled: specialisation is turned off (Options.Reference).
+	FallbackDisabled = "disabled"
+)
+
+// fallbacks are the fallback reasons, in the order Paths lists them.
+var fallbacks = [...]string{FallbackExplain, FallbackUnknown, FallbackPending, FallbackUnspecialisable, FallbackDisabled}
+
+// envKey names one tenant environment.
+type envKey struct{ tenant, env string }
+
+// contributionSets are the sets a residual computes, in the order of
+// rego/README.md's "How modules contribute".
+var contributionSets = [...]string{"deny", "challenge", "notices", "obligations", "risk_factors"}
+
+// specialised is one tenant environment's prepared residual and the
+// settings the decision's assembly reads.
+type specialised struct {
+	query rego.PreparedEvalQuery
+	// builtins is the engine's built-in value cache.
+	builtins rego.EvalOption
+	settings
+	// rules and exprs measure the residual: support rules and the
+	// expressions of the query and of every support rule body.
+	rules, exprs int
+}
+
+// settings are the tenant environment's constants the assembly reads,
+// computed by the library's own rules at specialisation.
+type settings struct {
+	reportOnly bool
+	// reportOnlyCodes are policy.report_only_rules.
+	reportOnlyCodes map[string]bool
+	cacheTTL        *ast.Term
+	stepUp, denyAt  *ast.Term
+}
+
+// specialiser holds what every tenant environment of one policy set
+// shares: the query to partially evaluate and the input refs unknown.
+type specialiser struct {
+	compiler *ast.Compiler
+	store    storage.Store
+	strict   bool
+	builtins rego.EvalOption
+	query    ast.Body
+	settings rego.PreparedEvalQuery
+	unknowns []*ast.Term
+	// refused is non-empty when no tenant environment of the set can be
+	// specialised, and says why.
+	refused string
+	// withModules compiles every residual with the set's modules, so that
+	// one reading a rule partial evaluation left alone still evaluates
+	// (tests only: it costs a whole compilation per tenant environment).
+	withModules bool
+	lastQuery   ast.Body
+}
+
+// knownInput are the input fields a residual is specialised on.
+var knownInput = map[string]bool{"tenant": true, "environment": true, "explain": true}
+
+// contractInput are the unknown input fields of rego/README.md; a module
+// may read others (it then reads them as undefined), which are added.
+var contractInput = []string{"time_ns", "subject", "authentication", "network", "device", "action",
+	"resource", "session", "attributes", "caller", "signals"}
+
+// settingsQuery reads the assembly's constants with the library's rules.
+const settingsQuery = `report_only := count([1 | data.pdp.core_report_only]) > 0
+codes := data.pdp.core_report_only_codes
+ttl := object.get(data.pdp.policy, "cache_ttl_ns", 0)
+step_up := data.pdp.core_step_up_threshold
+deny_at := data.pdp.core_deny_threshold`
+
+// newSpecialiser prepares the specialisation of a compiled policy set.
+func newSpecialiser(ctx context.Context, compiler *ast.Compiler, store storage.Store, strict bool, builtins rego.EvalOption) (*specialiser, error) {
+	s := &specialiser{compiler: compiler, store: store, strict: strict, builtins: builtins}
+	unknowns, refused := inputUnknowns(compiler)
+	if refused != "" {
+		s.refused = refused
+		return s, nil
+	}
+	s.unknowns = unknowns
+	q, err := ast.ParseBody(specialisationQuery(compiler))
+	if err != nil {
+		return nil, fmt.Errorf("specialisation query: %w", err)
+	}
+	s.query = q
+	s.settings, err = rego.New(
+		rego.Query(settingsQuery),
+		rego.Compiler(compiler),
+		rego.Store(store),
+		rego.StrictBuiltinErrors(strict),
+		rego.GenerateJSON(astResult),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("specialisation settings: %w", err)
+	}
+	return s, nil
+}
+
+// specialisationQuery is the query partially evaluated per tenant environment:
+// every contribution set, the authors' sets of package pdp.custom beside
+// the library's (as core.rego's core_denies and the like combine them),
+// the risk score as core_score computes it, and the session control.
+func specialisationQuery(c *ast.Compiler) string {
+	var b strings.Builder
+	for _, name := range contributionSets {
+		fmt.Fprintf(&b, "%s = data.pdp.%s\n", name, name)
+		if len(c.GetRules(ast.MustParseRef("data.pdp.custom."+name))) > 0 {
+			fmt.Fprintf(&b, "custom_%s = {x | some x in data.pdp.custom.%s}\n", name, name)
+		}
+	}
+	factors := "risk_factors"
+	if len(c.GetRules(ast.MustParseRef("data.pdp.custom.risk_factors"))) > 0 {
+		factors = "risk_factors | custom_risk_factors"
+	}
+	fmt.Fprintf(&b, "score = max([0, min([1, round(sum([f.weight | some f in %s]) * 10000) / 10000])])\n", factors)
+	b.WriteString("session = data.pdp.core_session\n")
+	return b.String()
+}
+
+// inputUnknowns lists the input refs a residual leaves unknown: every
+// field of the contract and every other field a module reads, but the
+// tenant, the environment and explain. A module that reads input with a
+// key computed at evaluation could read one of those, so its set is not
+// specialised.
+func inputUnknowns(c *ast.Compiler) ([]*ast.Term, string) {
+	fields := map[string]bool{}
+	for _, f := range contractInput {
+		fields[f] = true
+	}
+	refused := ""
+	for _, name := range slices.Sorted(maps.Keys(c.Modules)) {
+		ast.WalkRefs(c.Modules[name], func(r ast.Ref) bool {
+			if !r.HasPrefix(ast.InputRootRef) || len(r) < 2 {
+				return false
+			}
+			key, ok := r[1].Value.(ast.String)
+			if !ok {
+				if refused == "" {
+					refused = fmt.Sprintf("%s reads input with a computed key (%v)", r[0].Location, r)
+				}
+				return false
+			}
+			if !knownInput[string(key)] {
+				fields[string(key)] = true
+			}
+			return false
+		})
+	}
+	if refused != "" {
+		return nil, refused
+	}
+	out := make([]*ast.Term, 0, len(fields))
+	for _, f := range slices.Sorted(maps.Keys(fields)) {
+		out = append(out, ast.NewTerm(ast.InputRootRef.Append(ast.StringTerm(f))))
+	}
+	return out, ""
+}
+
+// specialise partially evaluates the query for one tenant environment.
+// An error means the residual cannot stand for the reference here; the
+// tenant environment is then decided by the reference.
+func (s *specialiser) specialise(ctx context.Context, k envKey) (*specialised, error) {
+	if s.refused != "" {
+		return nil, fmt.Errorf("%s", s.refused)
+	}
+	known := ast.NewObject(
+		ast.Item(ast.StringTerm("tenant"), ast.StringTerm(k.tenant)),
+		ast.Item(ast.StringTerm("environment"), ast.StringTerm(k.env)),
+		ast.Item(ast.StringTerm("explain"), ast.BooleanTerm(false)),
+	)
+	st, err := s.readSettings(ctx, known)
+	if err != nil {
+		return nil, err
+	}
+	pq, err := rego.New(
+		rego.ParsedQuery(s.query),
+		rego.Compiler(s.compiler),
+		rego.Store(s.store),
+		rego.ParsedInput(known),
+		rego.ParsedUnknowns(s.unknowns),
+		rego.ShallowInlining(true),
+		rego.StrictBuiltinErrors(s.strict),
+	).Partial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("partial evaluation: %w", err)
+	}
+	if len(pq.Queries) != 1 {
+		return nil, fmt.Errorf("the residual has %d queries, not one", len(pq.Queries))
+	}
+	sp := &specialised{builtins: s.builtins, settings: st}
+	opts := []func(*rego.Rego){
+		rego.ParsedQuery(pq.Queries[0]),
+		rego.Store(inmem.New()),
+		rego.StrictBuiltinErrors(s.strict),
+		rego.GenerateJSON(astResult),
+	}
+	sp.exprs = len(pq.Queries[0])
+	for _, m := range pq.Support {
+		for _, r := range m.Rules {
+			if err := headBound(r); err != nil {
+				return nil, err
+			}
+		}
+		if err := selfContained(m); err != nil && !s.withModules {
+			return nil, err
+		}
+		for _, r := range m.Rules {
+			sp.rules++
+			sp.exprs += len(r.Body)
+		}
+		opts = append(opts, rego.ParsedModule(m))
+	}
+	if err := selfContainedBody(pq.Queries[0]); err != nil && !s.withModules {
+		return nil, err
+	}
+	if s.withModules {
+		for _, m := range s.compiler.Modules {
+			opts = append(opts, rego.ParsedModule(m))
+		}
+		opts = append(opts, rego.Store(s.store))
+	}
+	sp.query, err = rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare the residual: %w", err)
+	}
+	return sp, nil
+}
+
+// readSettings evaluates the assembly's constants for one tenant
+// environment.
+func (s *specialiser) readSettings(ctx context.Context, known ast.Value) (settings, error) {
+	rs, err := s.settings.Eval(ctx, rego.EvalParsedInput(known), noMetrics)
+	if err != nil {
+		return settings{}, fmt.Errorf("settings: %w", err)
+	}
+	if len(rs) != 1 {
+		return settings{}, fmt.Errorf("settings: %d results", len(rs))
+	}
+	b := rs[0].Bindings
+	st := settings{reportOnlyCodes: map[string]bool{}}
+	ro, _ := b["report_only"].(ast.Boolean)
+	st.reportOnly = bool(ro)
+	codes, ok := b["codes"].(ast.Set)
+	if !ok {
+		return settings{}, fmt.Errorf("settings: report-only codes are %T", b["codes"])
+	}
+	var bad error
+	codes.Foreach(func(t *ast.Term) {
+		c, ok := t.Value.(ast.String)
+		if !ok {
+			bad = fmt.Errorf("settings: report-only code %v is not a string", t)
+			return
+		}
+		st.reportOnlyCodes[string(c)] = true
+	})
+	if bad != nil {
+		return settings{}, bad
+	}
+	for name, dst := range map[string]**ast.Term{"ttl": &st.cacheTTL, "step_up": &st.stepUp, "deny_at": &st.denyAt} {
+		v, ok := b[name].(ast.Value)
+		if !ok {
+			return settings{}, fmt.Errorf("settings: %s is %T", name, b[name])
+		}
+		*dst = ast.NewTerm(v)
+	}
+	return st, nil
+}
+
+// selfContained checks that a support module reads nothing but its own
+// support rules: a reference to a rule of the policy set means partial
+// evaluation left that rule as it was (an ordered rule, say), and the
+// residual, compiled alone, would read it as undefined.
+func selfContained(m *ast.Module) error {
+	var err error
+	ast.WalkRules(m, func(r *ast.Rule) bool {
+		if err == nil {
+			err = selfContainedBody(r.Body)
+		}
+
+		if err == nil && r.Head.Value != nil {
+			err = noDataRef(r.Head.Value)
+		}
+		if err == nil && r.Head.Key != nil {
+			err = noDataRef(r.Head.Key)
+		}
+		return false
+	})
+	return err
+}
+
+func selfContainedBody(b ast.Body) error { return noDataRef(b) }
+
+// headBound checks that every variable of a support rule's head occurs in
+// its body or among its arguments. Partial evaluation can rename a variable of the body but not
+// of the head when it inlines a rule into another's head (OPA issue
+// 5226); such a rule would add values holding an unbound variable.
+func headBound(r *ast.Rule) error {
+	body := r.Body.Vars(ast.VarVisitorParams{})
+	for _, a := range r.Head.Args {
+		ast.WalkVars(a, func(v ast.Var) bool { body.Add(v); return false })
+	}
+	var err error
+	for _, t := range []*ast.Term{r.Head.Key, r.Head.Value} {
+		if t == nil || err != nil {
+			continue
+		}
+		ast.WalkVars(t, func(v ast.Var) bool {
+			if err == nil && !v.IsWildcard() && !body.Contains(v) {
+				err = fmt.Errorf("partial evaluation left %v of %v's head unbound", v, r.Head.Ref())
+			}
+			return false
+		})
+	}
+	return err
+}
+
+// partialRoot is where partial evaluation writes support rules.
+var partialRoot = ast.MustParseRef("data.partial")
+
+func noDataRef(x any) error {
+	var err error
+	ast.WalkRefs(x, func(r ast.Ref) bool {
+		if err == nil && r.HasPrefix(ast.DefaultRootRef) && !r.HasPrefix(partialRoot) {
+			err = fmt.Errorf("the residual reads %v, which partial evaluation left unspecialised", r)
+		}
+		return false
+	})
+	return err
+}
+
+// eval evaluates the residual for one input.
+func (sp *specialised) eval(ctx context.Context, input ast.Value) (rego.ResultSet, error) {
+	cancel := topdown.NewCancel()
+	stop := context.AfterFunc(ctx, cancel.Cancel)
+	defer stop()
+	return sp.query.Eval(ctx, rego.EvalParsedInput(input), noMetrics, rego.EvalExternalCancel(cancel), sp.builtins)
+}
