@@ -95,8 +95,6 @@ type Engine struct {
 	workers *workers
 	// reference turns specialisation off (Options.Reference).
 	reference bool
-	// withModules: see specialiser.withModules.
-	withModules bool
 	// paths counts decisions by path; see Paths.
 	paths paths
 	// atLoad and limit are Options.SpecialiseAtLoad and

@@ -20,6 +20,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -68,7 +69,12 @@ var contributionSets = [...]string{"deny", "challenge", "notices", "obligations"
 // specialised is one tenant environment's prepared residual and the
 // settings the decision's assembly reads.
 type specialised struct {
-	query rego.PreparedEvalQuery
+	// full computes every set; quiet, when there is one, succeeds only
+	// for the plain allow (see quietQuery).
+	full  rego.PreparedEvalQuery
+	quiet *rego.PreparedEvalQuery
+	// inlining is how the full residual was made; see residual.
+	inlining string
 	// builtins is the engine's built-in value cache.
 	builtins rego.EvalOption
 	settings
@@ -95,16 +101,14 @@ type specialiser struct {
 	strict   bool
 	builtins rego.EvalOption
 	query    ast.Body
+	// quiet is quietQuery, nil when authors' modules may add to the sets.
+	quiet    ast.Body
 	settings rego.PreparedEvalQuery
 	unknowns []*ast.Term
 	// refused is non-empty when no tenant environment of the set can be
 	// specialised, and says why.
-	refused string
-	// withModules compiles every residual with the set's modules, so that
-	// one reading a rule partial evaluation left alone still evaluates
-	// (tests only: it costs a whole compilation per tenant environment).
-	withModules bool
-	lastQuery   ast.Body
+	refused   string
+	lastQuery ast.Body
 }
 
 // knownInput are the input fields a residual is specialised on.
@@ -131,11 +135,19 @@ func newSpecialiser(ctx context.Context, compiler *ast.Compiler, store storage.S
 		return s, nil
 	}
 	s.unknowns = unknowns
-	q, err := ast.ParseBody(specialisationQuery(compiler))
+	text, refused := specialisationQuery(compiler)
+	if refused != "" {
+		s.refused = refused
+		return s, nil
+	}
+	q, err := ast.ParseBody(text)
 	if err != nil {
 		return nil, fmt.Errorf("specialisation query: %w", err)
 	}
 	s.query = q
+	if _, ok := compiler.Modules[libraryOnlyModule]; ok {
+		s.quiet = ast.MustParseBody(quietQuery)
+	}
 	s.settings, err = rego.New(
 		rego.Query(settingsQuery),
 		rego.Compiler(compiler),
@@ -152,14 +164,24 @@ func newSpecialiser(ctx context.Context, compiler *ast.Compiler, store storage.S
 // specialisationQuery is the query partially evaluated per tenant environment:
 // every contribution set, the authors' sets of package pdp.custom beside
 // the library's (as core.rego's core_denies and the like combine them),
-// the risk score as core_score computes it, and the session control.
-func specialisationQuery(c *ast.Compiler) string {
+// the risk score as core_score computes it, and the session control. An
+// author's set that is not a partial set (a complete rule, which may be
+// undefined) is combined by the reference alone.
+func specialisationQuery(c *ast.Compiler) (string, string) {
 	var b strings.Builder
 	for _, name := range contributionSets {
 		fmt.Fprintf(&b, "%s = data.pdp.%s\n", name, name)
-		if len(c.GetRules(ast.MustParseRef("data.pdp.custom."+name))) > 0 {
-			fmt.Fprintf(&b, "custom_%s = {x | some x in data.pdp.custom.%s}\n", name, name)
+		ref := ast.MustParseRef("data.pdp.custom." + name)
+		rules := c.GetRules(ref)
+		if len(rules) == 0 {
+			continue
 		}
+		for _, r := range rules {
+			if r.Head.RuleKind() != ast.MultiValue || !r.Ref().Equal(ref) {
+				return "", fmt.Sprintf("%s: %v is not a partial set (\"contains\")", r.Location, ref)
+			}
+		}
+		fmt.Fprintf(&b, "custom_%s = %v\n", name, ref)
 	}
 	factors := "risk_factors"
 	if len(c.GetRules(ast.MustParseRef("data.pdp.custom.risk_factors"))) > 0 {
@@ -167,8 +189,18 @@ func specialisationQuery(c *ast.Compiler) string {
 	}
 	fmt.Fprintf(&b, "score = max([0, min([1, round(sum([f.weight | some f in %s]) * 10000) / 10000])])\n", factors)
 	b.WriteString("session = data.pdp.core_session\n")
-	return b.String()
+	return b.String(), ""
 }
+
+// quietQuery is the plain allow of a set without authors' modules in
+// package pdp or below, as data.pdp.decision's first branch decides it:
+// with core_quiet, no library rule adds to deny, challenge, notices or
+// obligations, and no other module can; only the risk factors, which have
+// their own flag, are left to read.
+const quietQuery = `data.pdp.core_quiet = true
+risk_factors = data.pdp.risk_factors
+score = max([0, min([1, round(sum([f.weight | some f in risk_factors]) * 10000) / 10000])])
+session = data.pdp.core_session`
 
 // inputUnknowns lists the input refs a residual leaves unknown: every
 // field of the contract and every other field a module reads, but the
@@ -225,58 +257,95 @@ func (s *specialiser) specialise(ctx context.Context, k envKey) (*specialised, e
 	if err != nil {
 		return nil, err
 	}
+	sp := &specialised{builtins: s.builtins, settings: st}
+	r, err := s.residual(ctx, s.query, known)
+	if err != nil {
+		return nil, err
+	}
+	sp.full, sp.rules, sp.exprs, sp.inlining = r.query, r.rules, r.exprs, r.inlining
+	if s.quiet != nil {
+		// The plain allow's residual is an optimisation: without it the
+		// full residual decides the same.
+		if q, err := s.residual(ctx, s.quiet, known); err == nil {
+			sp.quiet = &q.query
+		}
+	}
+	return sp, nil
+}
+
+// residual is one prepared residual and its size.
+type residual struct {
+	query        rego.PreparedEvalQuery
+	rules, exprs int
+	// inlining is "full" or "shallow"; see partial.
+	inlining string
+}
+
+// residual partially evaluates query for one tenant environment and
+// prepares what is left. OPA inlines every rule it can into its readers,
+// which makes the smallest residuals, but it can then leave a variable of
+// a support rule's head unbound (OPA issue 5226); that residual is
+// refused and the query evaluated again with shallow inlining, which
+// keeps every rule reading the request a support rule of its own.
+func (s *specialiser) residual(ctx context.Context, query ast.Body, known ast.Value) (residual, error) {
+	r, err := s.partial(ctx, query, known, false)
+	if errors.Is(err, errHeadUnbound) {
+		r, err = s.partial(ctx, query, known, true)
+	}
+	return r, err
+}
+
+var errHeadUnbound = errors.New("partial evaluation left a variable of a rule's head unbound")
+
+func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Value, shallow bool) (residual, error) {
 	pq, err := rego.New(
-		rego.ParsedQuery(s.query),
+		rego.ParsedQuery(query),
 		rego.Compiler(s.compiler),
 		rego.Store(s.store),
 		rego.ParsedInput(known),
 		rego.ParsedUnknowns(s.unknowns),
-		rego.ShallowInlining(true),
+		rego.ShallowInlining(shallow),
 		rego.StrictBuiltinErrors(s.strict),
 	).Partial(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("partial evaluation: %w", err)
+		return residual{}, fmt.Errorf("partial evaluation: %w", err)
 	}
 	if len(pq.Queries) != 1 {
-		return nil, fmt.Errorf("the residual has %d queries, not one", len(pq.Queries))
+		return residual{}, fmt.Errorf("the residual has %d queries, not one", len(pq.Queries))
 	}
-	sp := &specialised{builtins: s.builtins, settings: st}
+	r := residual{inlining: "full", exprs: len(pq.Queries[0])}
+	if shallow {
+		r.inlining = "shallow"
+	}
 	opts := []func(*rego.Rego){
 		rego.ParsedQuery(pq.Queries[0]),
 		rego.Store(inmem.New()),
 		rego.StrictBuiltinErrors(s.strict),
 		rego.GenerateJSON(astResult),
 	}
-	sp.exprs = len(pq.Queries[0])
 	for _, m := range pq.Support {
-		for _, r := range m.Rules {
-			if err := headBound(r); err != nil {
-				return nil, err
+		for _, rule := range m.Rules {
+			if err := headBound(rule); err != nil {
+				return residual{}, err
 			}
 		}
-		if err := selfContained(m); err != nil && !s.withModules {
-			return nil, err
+		if err := selfContained(m); err != nil {
+			return residual{}, err
 		}
-		for _, r := range m.Rules {
-			sp.rules++
-			sp.exprs += len(r.Body)
+		for _, rule := range m.Rules {
+			r.rules++
+			r.exprs += len(rule.Body)
 		}
 		opts = append(opts, rego.ParsedModule(m))
 	}
-	if err := selfContainedBody(pq.Queries[0]); err != nil && !s.withModules {
-		return nil, err
+	if err := selfContainedBody(pq.Queries[0]); err != nil {
+		return residual{}, err
 	}
-	if s.withModules {
-		for _, m := range s.compiler.Modules {
-			opts = append(opts, rego.ParsedModule(m))
-		}
-		opts = append(opts, rego.Store(s.store))
-	}
-	sp.query, err = rego.New(opts...).PrepareForEval(ctx)
+	r.query, err = rego.New(opts...).PrepareForEval(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("prepare the residual: %w", err)
+		return residual{}, fmt.Errorf("prepare the residual: %w", err)
 	}
-	return sp, nil
+	return r, nil
 }
 
 // readSettings evaluates the assembly's constants for one tenant
@@ -359,7 +428,7 @@ func headBound(r *ast.Rule) error {
 		}
 		ast.WalkVars(t, func(v ast.Var) bool {
 			if err == nil && !v.IsWildcard() && !body.Contains(v) {
-				err = fmt.Errorf("partial evaluation left %v of %v's head unbound", v, r.Head.Ref())
+				err = fmt.Errorf("%w: %v of %v", errHeadUnbound, v, r.Head.Ref())
 			}
 			return false
 		})
@@ -381,10 +450,18 @@ func noDataRef(x any) error {
 	return err
 }
 
-// eval evaluates the residual for one input.
+// eval evaluates the residual for one input: the plain allow's when it
+// holds, else the full one.
 func (sp *specialised) eval(ctx context.Context, input ast.Value) (rego.ResultSet, error) {
 	cancel := topdown.NewCancel()
 	stop := context.AfterFunc(ctx, cancel.Cancel)
 	defer stop()
-	return sp.query.Eval(ctx, rego.EvalParsedInput(input), noMetrics, rego.EvalExternalCancel(cancel), sp.builtins)
+	opts := []rego.EvalOption{rego.EvalParsedInput(input), noMetrics, rego.EvalExternalCancel(cancel), sp.builtins}
+	if sp.quiet != nil {
+		rs, err := sp.quiet.Eval(ctx, opts...)
+		if err != nil || len(rs) > 0 {
+			return rs, err
+		}
+	}
+	return sp.full.Eval(ctx, opts...)
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"reflect"
 	"strings"
@@ -12,12 +11,6 @@ import (
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
 )
-
-// hybrid compiles residuals with the whole policy set, so that one that
-// reads a rule partial evaluation left alone still evaluates: the
-// differential tests then compare every tenant environment's residual,
-// whether or not it is self-contained.
-var hybrid = flag.Bool("hybrid", true, "compile residuals with the whole policy set (specialiser.withModules)")
 
 // decideBoth decides one input document with the reference query and with
 // its tenant environment's residual; the explanation is off for both (only
@@ -88,13 +81,6 @@ func TestSpecialisedDecisionsEqualTheReference(t *testing.T) {
 	forEachLibraryCase(t, builtinLibrary(), libraryRounds, func(r *libraryRound, c libraryCase) {
 		if !seen[r.p] {
 			seen[r.p] = true
-			if *hybrid && r.p.special.spec != nil && !r.p.special.spec.withModules {
-				e := New(Options{})
-				e.withModules = true
-				if err := e.newSpecialisations(context.Background(), r.p, []envKey{{"acme", "production"}, {"acme", "staging"}}, tenantChange{}); err != nil {
-					t.Fatal(err)
-				}
-			}
 			for k, sl := range r.p.special.slots {
 				if why := sl.refused.Load(); why != nil {
 					t.Errorf("round %d: %s/%s is not specialised: %s", c.round, k.tenant, k.env, *why)
@@ -119,11 +105,7 @@ func TestSpecialisedDecisionsEqualTheReference(t *testing.T) {
 // outcome decided by the reference query and by the residual.
 func BenchmarkSpecialised(b *testing.B) {
 	ref := loaded(b, Options{Reference: true}, Bundle{Tenants: demoTenants(b)})
-	spec := New(Options{})
-	spec.withModules = *hybrid
-	if _, err := spec.Load(context.Background(), Bundle{Tenants: demoTenants(b)}); err != nil {
-		b.Fatal(err)
-	}
+	spec := loaded(b, Options{}, Bundle{Tenants: demoTenants(b)})
 	for _, o := range outcomeRequests() {
 		if o.req.Explain {
 			continue
@@ -133,21 +115,9 @@ func BenchmarkSpecialised(b *testing.B) {
 	}
 }
 
-// specialisedEngine is a loaded engine whose residuals are compiled as
-// -hybrid says.
-func specialisedEngine(t testing.TB, opts Options, b Bundle) *Engine {
-	t.Helper()
-	e := New(opts)
-	e.withModules = *hybrid
-	if _, err := e.Load(context.Background(), b); err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
 func TestRequestsAreRoutedToTheirTenantEnvironmentsResidual(t *testing.T) {
 	t.Parallel()
-	e := specialisedEngine(t, Options{}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{}, Bundle{Tenants: demoTenants(t)})
 	ctx := context.Background()
 	explain := demoRequest()
 	explain.Explain = true
@@ -171,7 +141,7 @@ func TestRequestsAreRoutedToTheirTenantEnvironmentsResidual(t *testing.T) {
 
 func TestTheReferenceOptionDecidesEverythingWithTheWholeLibrary(t *testing.T) {
 	t.Parallel()
-	e := specialisedEngine(t, Options{Reference: true}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{Reference: true}, Bundle{Tenants: demoTenants(t)})
 	if _, err := e.Decide(context.Background(), demoRequest()); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +157,7 @@ func TestTheReferenceOptionDecidesEverythingWithTheWholeLibrary(t *testing.T) {
 
 func TestATenantEnvironmentIsSpecialisedAfterItsFirstRequest(t *testing.T) {
 	t.Parallel()
-	e := specialisedEngine(t, Options{SpecialiseAtLoad: -1}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{SpecialiseAtLoad: -1}, Bundle{Tenants: demoTenants(t)})
 	ctx := context.Background()
 	first, err := e.Decide(ctx, demoRequest())
 	if err != nil {
@@ -212,7 +182,7 @@ func TestATenantEnvironmentIsSpecialisedAfterItsFirstRequest(t *testing.T) {
 
 func TestTheLimitLeavesTheRestToTheReference(t *testing.T) {
 	t.Parallel()
-	e := specialisedEngine(t, Options{SpecialisedLimit: 1}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{SpecialisedLimit: 1}, Bundle{Tenants: demoTenants(t)})
 	var specialised, limited int
 	for _, s := range e.Specialisations() {
 		switch {
@@ -242,7 +212,7 @@ deny contains {"code": "slow", "message": "slow", "rule": "slow"} if {
 }
 `})
 	tenants := map[string]any{"acme": demoTenants(t)["acme"]}
-	e := specialisedEngine(t, Options{Library: lib, SpecialiseAtLoad: 1}, Bundle{Tenants: tenants})
+	e := loaded(t, Options{Library: lib, SpecialiseAtLoad: 1}, Bundle{Tenants: tenants})
 	s := e.Specialisations()[0]
 	if s.State != FallbackUnspecialisable || !strings.Contains(s.Reason, "took longer") {
 		t.Errorf("%+v: want unspecialisable, too slow", s)

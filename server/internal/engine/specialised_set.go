@@ -60,7 +60,6 @@ func (e *Engine) newSpecialisations(ctx context.Context, p *prepared, keys []env
 	if err != nil {
 		return err
 	}
-	spec.withModules = e.withModules
 	ss.spec = spec
 	if prev := change.previous; prev != nil && prev.special != nil && prev.special.spec != nil && p.modules.tenantLocal {
 		for _, k := range keys {
