@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/config"
 	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
 )
 
@@ -54,8 +56,38 @@ func TestCaseCorpus(t *testing.T) {
 			for _, c := range f.cases {
 				t.Run(c.name, func(t *testing.T) { runCase(t, s, c) })
 			}
+			// The same cases against a server deciding with each tenant
+			// environment's specialised residual (pdp serve --specialise):
+			// the answers must be the same.
+			sp := Start(t, append(opts, WithConfig(func(c *config.Config) {
+				c.Specialise = true
+				c.SpecialiseAtLoad = 1 << 20
+			}))...)
+			for _, c := range f.cases {
+				t.Run("specialised/"+c.name, func(t *testing.T) { runCase(t, sp, c) })
+			}
+			decided := slices.ContainsFunc(f.cases, func(c *corpusCase) bool { return c.expect.Decision != "" })
+			specialised := regexp.MustCompile(`(?m)^pdp_engine_decisions_total\{path="specialised"\} ([0-9]+)$`).FindStringSubmatch(scrapeMetrics(t, sp))
+			if decided && (specialised == nil || specialised[1] == "0") {
+				t.Errorf("the specialised server decided no case with a residual (%v)", specialised)
+			}
 		})
 	}
+}
+
+// scrapeMetrics returns the server's /metrics exposition.
+func scrapeMetrics(t *testing.T, s *Server) string {
+	t.Helper()
+	resp, err := s.HTTP.Get(s.HTTPURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }
 
 // result is what one door answered: a response, or an error reduced to

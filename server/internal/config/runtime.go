@@ -17,10 +17,10 @@ type Runtime struct {
 	// wait for a free one. 0 means GOMAXPROCS, one per core (--eval-workers,
 	// PDP_EVAL_WORKERS).
 	EvalWorkers int
-	// Reference decides every request with the whole library instead of
-	// each tenant environment's specialised residual (--reference,
-	// PDP_REFERENCE); see docs/performance.md.
-	Reference bool
+	// Specialise decides each request with its tenant environment's
+	// specialised residual instead of the whole library (--specialise,
+	// PDP_SPECIALISE); see docs/performance.md.
+	Specialise bool
 	// SpecialiseAtLoad is how many tenant environments a load specialises
 	// before the new policy set serves; the others are specialised after
 	// their first request (--specialise-at-load, PDP_SPECIALISE_AT_LOAD).
@@ -38,7 +38,7 @@ const (
 
 func (c *Config) registerRuntime(fs *flag.FlagSet) {
 	fs.IntVar(&c.GCHeadroomMB, "gc-headroom-mb", c.GCHeadroomMB, "least heap growth between garbage collections, MiB (0, GOGC or GOMEMLIMIT leave the collector alone)")
-	fs.BoolVar(&c.Reference, "reference", c.Reference, "decide every request with the whole library, not the tenant environment's specialised residual (same decisions, slower)")
+	fs.BoolVar(&c.Specialise, "specialise", c.Specialise, "decide each request with its tenant environment's residual, partially evaluated at load, instead of the whole library (same decisions; see docs/performance.md)")
 	fs.IntVar(&c.SpecialiseAtLoad, "specialise-at-load", c.SpecialiseAtLoad, "tenant environments a load specialises before the new policy set serves; the others are specialised after their first request")
 	fs.IntVar(&c.SpecialisedLimit, "specialised-limit", c.SpecialisedLimit, "most tenant environments with a specialised residual; the whole library decides the others")
 	fs.IntVar(&c.EvalWorkers, "eval-workers", c.EvalWorkers, "policy evaluations in flight; more requests wait for a free one (0: one per core; raise it when modules wait on http.send)")

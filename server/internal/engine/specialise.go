@@ -101,6 +101,9 @@ type specialiser struct {
 	strict   bool
 	builtins rego.EvalOption
 	query    ast.Body
+	// notInlined are the rules read in the heads of the rules adding to
+	// the sets; see headRules.
+	notInlined []string
 	// quiet is quietQuery, nil when authors' modules may add to the sets.
 	quiet    ast.Body
 	settings rego.PreparedEvalQuery
@@ -145,6 +148,7 @@ func newSpecialiser(ctx context.Context, compiler *ast.Compiler, store storage.S
 		return nil, fmt.Errorf("specialisation query: %w", err)
 	}
 	s.query = q
+	s.notInlined = headRules(compiler)
 	if _, ok := compiler.Modules[libraryOnlyModule]; ok {
 		s.quiet = ast.MustParseBody(quietQuery)
 	}
@@ -201,6 +205,56 @@ const quietQuery = `data.pdp.core_quiet = true
 risk_factors = data.pdp.risk_factors
 score = max([0, min([1, round(sum([f.weight | some f in risk_factors]) * 10000) / 10000])])
 session = data.pdp.core_session`
+
+// headRules lists the library's sets and the rules and functions read in
+// the head of a rule adding to a contribution set. Inlined into a reader
+// that puts its value in a head, such a rule is where partial evaluation
+// leaves a variable unbound (OPA issue 5226); kept as a support rule, its
+// value is bound in the body.
+func headRules(c *ast.Compiler) []string {
+	seen := map[string]bool{}
+	for _, name := range contributionSets {
+		// The library's own sets, read by the sets of package pdp.
+		seen["data.pdp.library_"+name] = true
+	}
+	for _, m := range c.Modules {
+		for _, r := range m.Rules {
+			if !contributes(r.Ref()) {
+				continue
+			}
+			for _, t := range []*ast.Term{r.Head.Key, r.Head.Value} {
+				if t == nil {
+					continue
+				}
+				ast.WalkRefs(t, func(ref ast.Ref) bool {
+					if ref.HasPrefix(ast.DefaultRootRef) && len(c.GetRules(ref.GroundPrefix())) > 0 {
+						seen[ref.GroundPrefix().String()] = true
+					}
+					return false
+				})
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// contributes reports whether ref is a set the decision reads or the
+// library adds to: data.pdp.X, data.pdp.library_X, data.pdp.custom.X.
+func contributes(ref ast.Ref) bool {
+	if len(ref) != 3 && len(ref) != 4 || !ref.HasPrefix(pdpPath) {
+		return false
+	}
+	name, ok := ref[len(ref)-1].Value.(ast.String)
+	if !ok {
+		return false
+	}
+	if len(ref) == 4 {
+		pkg, _ := ref[2].Value.(ast.String)
+		return pkg == "custom" && slices.Contains(contributionSets[:], string(name))
+	}
+	n := strings.TrimPrefix(string(name), "library_")
+	return slices.Contains(contributionSets[:], n)
+}
 
 // inputUnknowns lists the input refs a residual leaves unknown: every
 // field of the contract and every other field a module reads, but the
@@ -305,6 +359,7 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 		rego.ParsedInput(known),
 		rego.ParsedUnknowns(s.unknowns),
 		rego.ShallowInlining(shallow),
+		rego.DisableInlining(s.notInlined),
 		rego.StrictBuiltinErrors(s.strict),
 	).Partial(ctx)
 	if err != nil {
@@ -452,6 +507,8 @@ func noDataRef(x any) error {
 
 // eval evaluates the residual for one input: the plain allow's when it
 // holds, else the full one.
+func evalOpts(in ast.Value) []rego.EvalOption { return []rego.EvalOption{rego.EvalParsedInput(in)} }
+
 func (sp *specialised) eval(ctx context.Context, input ast.Value) (rego.ResultSet, error) {
 	cancel := topdown.NewCancel()
 	stop := context.AfterFunc(ctx, cancel.Cancel)

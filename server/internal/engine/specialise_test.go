@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -81,6 +82,18 @@ func TestSpecialisedDecisionsEqualTheReference(t *testing.T) {
 	forEachLibraryCase(t, builtinLibrary(), libraryRounds, func(r *libraryRound, c libraryCase) {
 		if !seen[r.p] {
 			seen[r.p] = true
+			// The rounds are prepared by the library tests' engine,
+			// without specialisation.
+			keys := []envKey{{"acme", "production"}, {"acme", "staging"}}
+			e := New(Options{Specialise: true, SpecialiseAtLoad: -1})
+			if err := e.newSpecialisations(context.Background(), r.p, keys, tenantChange{}); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				if err := e.fill(context.Background(), r.p.special, k); err != nil {
+					t.Fatal(err)
+				}
+			}
 			for k, sl := range r.p.special.slots {
 				if why := sl.refused.Load(); why != nil {
 					t.Errorf("round %d: %s/%s is not specialised: %s", c.round, k.tenant, k.env, *why)
@@ -104,8 +117,9 @@ func TestSpecialisedDecisionsEqualTheReference(t *testing.T) {
 // BenchmarkSpecialised measures the demo tenant's requests of each
 // outcome decided by the reference query and by the residual.
 func BenchmarkSpecialised(b *testing.B) {
-	ref := loaded(b, Options{Reference: true}, Bundle{Tenants: demoTenants(b)})
-	spec := loaded(b, Options{}, Bundle{Tenants: demoTenants(b)})
+	ref := loaded(b, Options{}, Bundle{Tenants: demoTenants(b)})
+	spec := loaded(b, Options{Specialise: true}, Bundle{Tenants: demoTenants(b)})
+	fillAll(b, spec)
 	for _, o := range outcomeRequests() {
 		if o.req.Explain {
 			continue
@@ -117,7 +131,7 @@ func BenchmarkSpecialised(b *testing.B) {
 
 func TestRequestsAreRoutedToTheirTenantEnvironmentsResidual(t *testing.T) {
 	t.Parallel()
-	e := loaded(t, Options{}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{Specialise: true}, Bundle{Tenants: demoTenants(t)})
 	ctx := context.Background()
 	explain := demoRequest()
 	explain.Explain = true
@@ -139,9 +153,9 @@ func TestRequestsAreRoutedToTheirTenantEnvironmentsResidual(t *testing.T) {
 	}
 }
 
-func TestTheReferenceOptionDecidesEverythingWithTheWholeLibrary(t *testing.T) {
+func TestWithoutSpecialiseTheWholeLibraryDecidesEverything(t *testing.T) {
 	t.Parallel()
-	e := loaded(t, Options{Reference: true}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{}, Bundle{Tenants: demoTenants(t)})
 	if _, err := e.Decide(context.Background(), demoRequest()); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +171,7 @@ func TestTheReferenceOptionDecidesEverythingWithTheWholeLibrary(t *testing.T) {
 
 func TestATenantEnvironmentIsSpecialisedAfterItsFirstRequest(t *testing.T) {
 	t.Parallel()
-	e := loaded(t, Options{SpecialiseAtLoad: -1}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{Specialise: true, SpecialiseAtLoad: -1}, Bundle{Tenants: demoTenants(t)})
 	ctx := context.Background()
 	first, err := e.Decide(ctx, demoRequest())
 	if err != nil {
@@ -182,7 +196,7 @@ func TestATenantEnvironmentIsSpecialisedAfterItsFirstRequest(t *testing.T) {
 
 func TestTheLimitLeavesTheRestToTheReference(t *testing.T) {
 	t.Parallel()
-	e := loaded(t, Options{SpecialisedLimit: 1}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{Specialise: true, SpecialisedLimit: 1}, Bundle{Tenants: demoTenants(t)})
 	var specialised, limited int
 	for _, s := range e.Specialisations() {
 		switch {
@@ -212,9 +226,95 @@ deny contains {"code": "slow", "message": "slow", "rule": "slow"} if {
 }
 `})
 	tenants := map[string]any{"acme": demoTenants(t)["acme"]}
-	e := loaded(t, Options{Library: lib, SpecialiseAtLoad: 1}, Bundle{Tenants: tenants})
+	e := loaded(t, Options{Library: lib, Specialise: true, SpecialiseAtLoad: 1}, Bundle{Tenants: tenants})
 	s := e.Specialisations()[0]
 	if s.State != FallbackUnspecialisable || !strings.Contains(s.Reason, "took longer") {
 		t.Errorf("%+v: want unspecialisable, too slow", s)
 	}
+}
+
+// fillAll specialises every tenant environment of e's serving set that is
+// still pending, whatever the load's budget left.
+func fillAll(tb testing.TB, e *Engine) {
+	tb.Helper()
+	p := e.current.Load()
+	if p.special.spec == nil {
+		tb.Fatal("specialisation is off")
+	}
+	for k := range p.special.slots {
+		if err := e.fill(context.Background(), p.special, k); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// fuzzSets are generated policy sets, specialised, shared by the fuzz
+// target's inputs: a load per input would leave no time to fuzz.
+var fuzzSets = sync.OnceValues(func() ([]*prepared, error) {
+	g := &gen{state: 0xf022}
+	var sets []*prepared
+	for i := range 8 {
+		g.bias = []float64{0, 0.7}[i%2]
+		b := Bundle{Tenants: map[string]any{"acme": map[string]any{
+			"plan":         "enterprise",
+			"environments": map[string]any{"production": g.policy(), "staging": g.policy()},
+		}}}
+		if i%4 >= 2 {
+			b.Modules = map[string]string{"custom/custom.rego": libCustom, "custom/extra.rego": libExtra}
+		}
+		e := New(Options{Specialise: true, SpecialiseAtLoad: -1})
+		if _, err := e.Load(context.Background(), b); err != nil {
+			return nil, err
+		}
+		p := e.current.Load()
+		for _, k := range []envKey{{"acme", "production"}, {"acme", "staging"}} {
+			if err := e.fill(context.Background(), p.special, k); err != nil {
+				return nil, err
+			}
+		}
+		sets = append(sets, p)
+	}
+	return sets, nil
+})
+
+// FuzzSpecialisedEqualsReference decides generated requests, moved
+// around the controls' boundaries (times, ages, counts, the address, the
+// action's name), with a tenant environment's residual and with the
+// reference: the decisions must be equal field by field.
+func FuzzSpecialisedEqualsReference(f *testing.F) {
+	f.Add(uint64(1), uint8(0), int64(0), int64(0), "api.read", "203.0.113.7")
+	f.Add(uint64(7), uint8(3), int64(genHour), int64(5), "admin.users.delete", "198.51.100.9")
+	f.Add(uint64(42), uint8(5), int64(-genMinute), int64(10), "export.csv", "2001:db8::1")
+	f.Add(uint64(99), uint8(6), int64(1), int64(3), "files.delete", "10.1.2.3")
+	f.Fuzz(func(t *testing.T, seed uint64, set uint8, shift, count int64, action, ip string) {
+		sets, err := fuzzSets()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := sets[int(set)%len(sets)]
+		g := &gen{state: seed}
+		in := g.input()
+		if now, ok := in["time_ns"].(int64); ok {
+			in["time_ns"] = now + shift
+		}
+		if a, ok := in["action"].(map[string]any); ok {
+			a["name"] = action
+		}
+		if n, ok := in["network"].(map[string]any); ok {
+			n["ip"] = ip
+		}
+		signals, _ := in["signals"].(map[string]any)
+		if prof, ok := signals["profile"].(map[string]any); ok {
+			prof["failed_logins"] = count
+			prof["ip_failed_logins"] = count * 2
+			prof["login_count"] = count
+		}
+		ref, spec, refErr, specErr, sp := decideBoth(t, p, in)
+		if sp == nil {
+			return
+		}
+		if diff := sameDecision(ref, spec, refErr, specErr); diff != "" {
+			t.Errorf("%s\ninput %v", diff, in)
+		}
+	})
 }
