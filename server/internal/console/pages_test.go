@@ -99,7 +99,7 @@ func TestAValidationErrorIsShownNextToItsField(t *testing.T) {
 	p := openConsole(t, srv)
 	p.signIn(srv.alice.Key)
 	p.open("#/settings/umbrella/production")
-	p.fill("Inactivity timeout", "30m")
+	p.fill("Inactivity timeout", "2h")
 	p.fill("Reason", "too short")
 	p.click("Save")
 	p.run("the error next to the field", chromedp.WaitVisible(errorOf("Inactivity timeout")))
@@ -481,4 +481,59 @@ func TestEmergencyAccessExpiryIsValidatedAndSaved(t *testing.T) {
 	if got := pol.GetPolicy().GetEnvironments()["production"].GetAuthProviders().GetEmergency().GetMaxDuration().AsDuration(); got != 4*time.Hour {
 		t.Fatalf("stored max_duration = %v, want 4h", got)
 	}
+}
+
+func TestAPendingChangeIsEvaluatedInShadowAndItsImpactShown(t *testing.T) {
+	srv := startConsoleServer(t)
+	p := openConsole(t, srv)
+	p.signIn(srv.alice.Key)
+	p.open("#/settings/acme/production")
+	p.fill("Inactivity timeout", "2h")
+	p.fill("Reason", "CHG-11")
+	p.click("Save")
+	p.see("Pending approval")
+
+	p.open("#/pending")
+	if got := p.text(`[aria-label^="Shadow impact of change"]`); !strings.Contains(got, "Not evaluated in shadow") {
+		t.Fatalf("before its shadow the change shows %q", got)
+	}
+	p.fill("Reason for approving or rejecting "+pendingID(t, srv), "shadow CHG-11")
+	p.click("Evaluate in shadow")
+	p.see("Shadow evaluation started")
+
+	// Live decisions of acme production, a sample of which the shadow
+	// decides again: a session idle for three hours ends with a two-hour timeout.
+	client := pdpv1.NewDecisionServiceClient(srv.DialAs(t, srv.alice.Key))
+	admin := srv.adminClient(t, srv.alice.Key)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for range 50 {
+			_, err := client.Check(t.Context(), &pdpv1.CheckRequest{
+				Tenant: "acme", Subject: &pdpv1.Subject{Id: "u-42", Email: "ada@acme.com", Roles: []string{"developer"}, MfaEnrolled: true},
+				Authentication: &pdpv1.Authentication{Provider: "google", MfaVerifiedAt: timestamppb.New(time.Now())},
+				Session:        &pdpv1.Session{Id: "s-1", LastActivityAt: timestamppb.New(time.Now().Add(-3 * time.Hour))},
+				Network:        &pdpv1.Network{Ip: "203.0.113.7", Country: "PT"}, Action: &pdpv1.Action{Name: "api.read"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		impact, err := admin.GetShadowImpact(t.Context(), &pdpv1.GetShadowImpactRequest{Tenant: "acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if impact.GetImpact().GetChanged() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shadow observed no changed decision: %v", impact.GetImpact())
+		}
+	}
+
+	p.open("#/tenants")
+	p.open("#/pending")
+	if got := p.text(`[aria-label^="Shadow impact of change"]`); !strings.Contains(got, "sampled live decisions would change") || !strings.Contains(got, " → ") {
+		t.Fatalf("the change's impact shows %q, want the changed decisions by outcome", got)
+	}
+	p.screenshot("pending-shadow")
 }

@@ -1,6 +1,9 @@
 // Pending changes: proposals on tenants that declare SOX, each with the
 // difference from the policy in force, approved or rejected by a second
-// admin (the server refuses the author's own approval).
+// admin (the server refuses the author's own approval). A change can be
+// evaluated in shadow first: live decisions of its tenant are decided
+// again with it, off the request path, and the page shows what would
+// change.
 import { admin, allPages } from './api.js';
 import { el, labelled, button, status, showError, showOK, formatTime } from './ui.js';
 
@@ -53,11 +56,41 @@ export default async function pending(section, ctx) {
       } catch (e) { showError(result, e); }
     };
     approve.addEventListener('click', act('ApproveChange', `Approved: the change is in force for ${c.tenant}.`));
+    const shadow = impactOf(c);
+    if (!c.observedImpact) {
+      const start = button('Evaluate in shadow');
+      start.addEventListener('click', async () => {
+        try {
+          await admin('PutShadowPolicy', { pendingChangeId: c.id, reason: reason.value });
+          showOK(result, 'Shadow evaluation started: live decisions are decided again with this change. Open this page again to see its impact.');
+          start.disabled = true;
+        } catch (e) { showError(result, e); }
+      });
+      shadow.append(' ', start);
+    }
     reject.addEventListener('click', act('RejectChange', 'Rejected: the change was discarded.'));
     section.append(el('article', { 'aria-label': `Change ${c.id}` },
       el('h3', {}, `${c.tenant}: change ${c.id}`),
       el('p', {}, `Proposed by ${c.author} at ${formatTime(c.createdAt)}: “${c.reason}”. `,
         `Any admin of ${c.tenant} other than ${c.author} may approve it.`),
-      pre, labelled(`Reason for approving or rejecting ${c.id}`, reason), approve, ' ', reject, result));
+      pre, shadow, labelled(`Reason for approving or rejecting ${c.id}`, reason), approve, ' ', reject, result));
   }
+}
+
+// impactOf says what the change's shadow evaluation observed: how many of
+// the sampled live decisions would change, by outcome.
+function impactOf(c) {
+  const box = el('div', { 'aria-label': `Shadow impact of change ${c.id}` });
+  const i = c.observedImpact;
+  if (!i) {
+    box.append(el('p', {}, 'Not evaluated in shadow.'));
+    return box;
+  }
+  const evaluated = Number(i.evaluated || 0), changed = Number(i.changed || 0);
+  box.append(el('p', {}, `In shadow since ${formatTime(i.since)}: ${changed} of ${evaluated} sampled live decisions would change.`));
+  const moves = i.transitions || [];
+  if (moves.length > 0) {
+    box.append(el('ul', {}, ...moves.map((m) => el('li', {}, `${m.from} → ${m.to}: ${Number(m.count || 0)}`))));
+  }
+  return box;
 }
