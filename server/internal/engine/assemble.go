@@ -23,11 +23,6 @@ func (sp *specialised) assemble(rs rego.ResultSet) (ast.Value, error) {
 	b := rs[0].Bindings
 	var sets [len(contributionSets)]ast.Set
 	for i, name := range contributionSets {
-		if _, ok := b[name]; !ok && name != "risk_factors" {
-			// The plain allow's residual: nothing was added.
-			sets[i] = emptySet
-			continue
-		}
 		s, err := bindingSet(b, name)
 		if err != nil {
 			return nil, err
@@ -113,7 +108,6 @@ func (sp *specialised) assemble(rs rego.ResultSet) (ast.Value, error) {
 }
 
 var (
-	emptySet      = ast.NewSet()
 	allowTerm     = ast.StringTerm("allow")
 	denyTerm      = ast.StringTerm("deny")
 	challengeTerm = ast.StringTerm("challenge")

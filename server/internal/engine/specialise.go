@@ -69,10 +69,8 @@ var contributionSets = [...]string{"deny", "challenge", "notices", "obligations"
 // specialised is one tenant environment's prepared residual and the
 // settings the decision's assembly reads.
 type specialised struct {
-	// full computes every set; quiet, when there is one, succeeds only
-	// for the plain allow (see quietQuery).
-	full  rego.PreparedEvalQuery
-	quiet *rego.PreparedEvalQuery
+	// full computes every set.
+	full rego.PreparedEvalQuery
 	// inlining is how the full residual was made; see residual.
 	inlining string
 	// builtins is the engine's built-in value cache.
@@ -104,10 +102,8 @@ type specialiser struct {
 	// notInlined are the rules read in the heads of the rules adding to
 	// the sets; see headRules.
 	notInlined []string
-	// quiet is quietQuery, nil when authors' modules may add to the sets.
-	quiet    ast.Body
-	settings rego.PreparedEvalQuery
-	unknowns []*ast.Term
+	settings   rego.PreparedEvalQuery
+	unknowns   []*ast.Term
 	// refused is non-empty when no tenant environment of the set can be
 	// specialised, and says why.
 	refused   string
@@ -149,9 +145,6 @@ func newSpecialiser(ctx context.Context, compiler *ast.Compiler, store storage.S
 	}
 	s.query = q
 	s.notInlined = headRules(compiler)
-	if _, ok := compiler.Modules[libraryOnlyModule]; ok {
-		s.quiet = ast.MustParseBody(quietQuery)
-	}
 	s.settings, err = rego.New(
 		rego.Query(settingsQuery),
 		rego.Compiler(compiler),
@@ -196,26 +189,22 @@ func specialisationQuery(c *ast.Compiler) (string, string) {
 	return b.String(), ""
 }
 
-// quietQuery is the plain allow of a set without authors' modules in
-// package pdp or below, as data.pdp.decision's first branch decides it:
-// with core_quiet, no library rule adds to deny, challenge, notices or
-// obligations, and no other module can; only the risk factors, which have
-// their own flag, are left to read.
-const quietQuery = `data.pdp.core_quiet = true
-risk_factors = data.pdp.risk_factors
-score = max([0, min([1, round(sum([f.weight | some f in risk_factors]) * 10000) / 10000])])
-session = data.pdp.core_session`
-
-// headRules lists the library's sets and the rules and functions read in
-// the head of a rule adding to a contribution set. Inlined into a reader
-// that puts its value in a head, such a rule is where partial evaluation
-// leaves a variable unbound (OPA issue 5226); kept as a support rule, its
-// value is bound in the body.
+// headRules lists the rules partial evaluation keeps as support rules:
+// the library's sets, its sharedValues, and the rules and functions read
+// in the head of a rule adding to a contribution set. Inlined into a
+// reader that puts its value in a head, such a rule is where partial
+// evaluation leaves a variable unbound (OPA issue 5226); kept as a
+// support rule, its value is bound in the body.
 func headRules(c *ast.Compiler) []string {
 	seen := map[string]bool{}
 	for _, name := range contributionSets {
 		// The library's own sets, read by the sets of package pdp.
 		seen["data.pdp.library_"+name] = true
+	}
+	for _, ref := range sharedValues {
+		if len(c.GetRules(ast.MustParseRef(ref))) > 0 {
+			seen[ref] = true
+		}
 	}
 	for _, m := range c.Modules {
 		for _, r := range m.Rules {
@@ -236,6 +225,17 @@ func headRules(c *ast.Compiler) []string {
 		}
 	}
 	return slices.Sorted(maps.Keys(seen))
+}
+
+// sharedValues are the library's values computed from the request that
+// many rules read. Inlined, each reader computes its own copy (number
+// arithmetic on nanosecond times allocates); kept as support rules, they
+// are computed once per evaluation, as the reference computes them.
+var sharedValues = []string{
+	"data.pdp.session_timeout_ns",
+	"data.pdp.session_expires_at_ns",
+	"data.pdp.session_idle_ns",
+	"data.pdp.session_warn_at_ns",
 }
 
 // contributes reports whether ref is a set the decision reads or the
@@ -317,13 +317,6 @@ func (s *specialiser) specialise(ctx context.Context, k envKey) (*specialised, e
 		return nil, err
 	}
 	sp.full, sp.rules, sp.exprs, sp.inlining = r.query, r.rules, r.exprs, r.inlining
-	if s.quiet != nil {
-		// The plain allow's residual is an optimisation: without it the
-		// full residual decides the same.
-		if q, err := s.residual(ctx, s.quiet, known); err == nil {
-			sp.quiet = &q.query
-		}
-	}
 	return sp, nil
 }
 
@@ -378,6 +371,7 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 		rego.StrictBuiltinErrors(s.strict),
 		rego.GenerateJSON(astResult),
 	}
+	sourceOrder(s.compiler, pq.Support)
 	for _, m := range pq.Support {
 		for _, rule := range m.Rules {
 			if err := headBound(rule); err != nil {
@@ -505,20 +499,12 @@ func noDataRef(x any) error {
 	return err
 }
 
-// eval evaluates the residual for one input: the plain allow's when it
-// holds, else the full one.
-func evalOpts(in ast.Value) []rego.EvalOption { return []rego.EvalOption{rego.EvalParsedInput(in)} }
-
+// eval evaluates the residual for one input. One residual decides
+// every request: it computes core_quiet once, and the plain allow reads
+// its sets empty without a second evaluation.
 func (sp *specialised) eval(ctx context.Context, input ast.Value) (rego.ResultSet, error) {
 	cancel := topdown.NewCancel()
 	stop := context.AfterFunc(ctx, cancel.Cancel)
 	defer stop()
-	opts := []rego.EvalOption{rego.EvalParsedInput(input), noMetrics, rego.EvalExternalCancel(cancel), sp.builtins}
-	if sp.quiet != nil {
-		rs, err := sp.quiet.Eval(ctx, opts...)
-		if err != nil || len(rs) > 0 {
-			return rs, err
-		}
-	}
-	return sp.full.Eval(ctx, opts...)
+	return sp.full.Eval(ctx, rego.EvalParsedInput(input), noMetrics, rego.EvalExternalCancel(cancel), sp.builtins)
 }
