@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -81,7 +82,7 @@ func (sp *specialised) assemble(rs rego.ResultSet) (ast.Value, error) {
 		})
 	}
 
-	risk, err := sp.risk(b, factors)
+	risk, err := sp.risk(factors)
 	if err != nil {
 		return nil, err
 	}
@@ -263,9 +264,9 @@ func sortBy(xs ast.Set, key *ast.Term) []*ast.Term {
 
 func sortedArray(s ast.Set) *ast.Array { return s.Sorted() }
 
-// risk is core_risk: the score core_score computes (the residual's score),
-// its level (core_risk_level), and the factors sorted by name.
-func (sp *specialised) risk(b rego.Vars, factors ast.Set) (*ast.Term, error) {
+// risk is core_risk: the score core_score computes (scoreQuery), its
+// level (core_risk_level), and the factors sorted by name.
+func (sp *specialised) risk(factors ast.Set) (*ast.Term, error) {
 	if factors.Len() == 0 {
 		return ast.ObjectTerm(
 			ast.Item(ast.StringTerm("score"), zeroTerm),
@@ -273,9 +274,16 @@ func (sp *specialised) risk(b rego.Vars, factors ast.Set) (*ast.Term, error) {
 			ast.Item(ast.StringTerm("factors"), ast.ArrayTerm()),
 		), nil
 	}
-	score, ok := b["score"].(ast.Value)
+	rs, err := sp.score.Eval(context.Background(), rego.EvalParsedInput(factors), noMetrics)
+	if err != nil {
+		return nil, fmt.Errorf("risk score: %w", err)
+	}
+	if len(rs) != 1 {
+		return nil, errors.New("the risk score is undefined")
+	}
+	score, ok := rs[0].Bindings["score"].(ast.Value)
 	if !ok {
-		return nil, errors.New("the residual has no risk score")
+		return nil, errors.New("the risk score is not a value")
 	}
 	st := ast.NewTerm(score)
 	return ast.ObjectTerm(

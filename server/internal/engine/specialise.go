@@ -75,6 +75,8 @@ type specialised struct {
 	inlining string
 	// builtins is the engine's built-in value cache.
 	builtins rego.EvalOption
+	// score is the specialiser's scoreQuery.
+	score *rego.PreparedEvalQuery
 	settings
 	// rules and exprs measure the residual: support rules and the
 	// expressions of the query and of every support rule body.
@@ -103,6 +105,7 @@ type specialiser struct {
 	// the sets; see headRules.
 	notInlined []string
 	settings   rego.PreparedEvalQuery
+	score      *rego.PreparedEvalQuery
 	unknowns   []*ast.Term
 	// refused is non-empty when no tenant environment of the set can be
 	// specialised, and says why.
@@ -117,6 +120,10 @@ var knownInput = map[string]bool{"tenant": true, "environment": true, "explain":
 // may read others (it then reads them as undefined), which are added.
 var contractInput = []string{"time_ns", "subject", "authentication", "network", "device", "action",
 	"resource", "session", "attributes", "caller", "signals"}
+
+// scoreQuery is core_score over the risk factors, the library's and the
+// authors', given as the input.
+const scoreQuery = `score := max([0, min([1, round(sum([f.weight | some f in input]) * 10000) / 10000])])`
 
 // settingsQuery reads the assembly's constants with the library's rules.
 const settingsQuery = `report_only := count([1 | data.pdp.core_report_only]) > 0
@@ -155,13 +162,23 @@ func newSpecialiser(ctx context.Context, compiler *ast.Compiler, store storage.S
 	if err != nil {
 		return nil, fmt.Errorf("specialisation settings: %w", err)
 	}
+	score, err := rego.New(
+		rego.Query(scoreQuery),
+		rego.StrictBuiltinErrors(strict),
+		rego.GenerateJSON(astResult),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("risk score: %w", err)
+	}
+	s.score = &score
 	return s, nil
 }
 
 // specialisationQuery is the query partially evaluated per tenant environment:
 // every contribution set, the authors' sets of package pdp.custom beside
 // the library's (as core.rego's core_denies and the like combine them),
-// the risk score as core_score computes it, and the session control. An
+// and the session control. The risk score is scoreQuery's, evaluated
+// only when a factor was added. An
 // author's set that is not a partial set (a complete rule, which may be
 // undefined) is combined by the reference alone.
 func specialisationQuery(c *ast.Compiler) (string, string) {
@@ -180,11 +197,6 @@ func specialisationQuery(c *ast.Compiler) (string, string) {
 		}
 		fmt.Fprintf(&b, "custom_%s = %v\n", name, ref)
 	}
-	factors := "risk_factors"
-	if len(c.GetRules(ast.MustParseRef("data.pdp.custom.risk_factors"))) > 0 {
-		factors = "risk_factors | custom_risk_factors"
-	}
-	fmt.Fprintf(&b, "score = max([0, min([1, round(sum([f.weight | some f in %s]) * 10000) / 10000])])\n", factors)
 	b.WriteString("session = data.pdp.core_session\n")
 	return b.String(), ""
 }
@@ -311,7 +323,7 @@ func (s *specialiser) specialise(ctx context.Context, k envKey) (*specialised, e
 	if err != nil {
 		return nil, err
 	}
-	sp := &specialised{builtins: s.builtins, settings: st}
+	sp := &specialised{builtins: s.builtins, score: s.score, settings: st}
 	r, err := s.residual(ctx, s.query, known)
 	if err != nil {
 		return nil, err
