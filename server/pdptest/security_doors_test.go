@@ -182,3 +182,33 @@ func httpStatusCode(t *testing.T, resp *http.Response) codes.Code {
 	t.Errorf("HTTP %d %s: no gRPC code in the body", resp.StatusCode, body)
 	return codes.Unknown
 }
+
+// A server without keys listens on loopback only; a page whose name an
+// attacker resolves to 127.0.0.1 (DNS rebinding) would be same-origin to
+// the browser, so only requests addressed to a loopback host are answered
+// (forward-auth, whose proxy passes the public Host, and health excepted).
+func TestWithoutKeysARequestToAnotherHostIsRefused(t *testing.T) {
+	t.Parallel()
+	s := pdptest.Start(t)
+	post := func(path, host, body string) int {
+		req, err := http.NewRequest(http.MethodPost, s.HTTPURL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Host = host
+		resp, err := s.HTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	report := `{"tenant":"acme","event":"EVENT_LOGIN_FAILED","subject":{"id":"u-42"},"network":{"ip":"203.0.113.7"}}`
+	if got := post("/v1/report", "rebound.example:8181", report); got != http.StatusForbidden {
+		t.Errorf("a Report addressed to rebound.example: %d, want 403", got)
+	}
+	if got := post("/v1/report", "localhost", report); got != http.StatusOK {
+		t.Errorf("a Report addressed to localhost: %d, want 200", got)
+	}
+}

@@ -68,7 +68,7 @@ func (c *consoleParts) handler(cfg config.Config, o options, next http.Handler) 
 	}
 	c.conn = conn
 	h, err := console.New(console.Options{Conn: conn, MaxBodyBytes: int64(cfg.MaxRequestBytes), Timeout: max(consoleTimeout, cfg.CheckTimeout), Logger: o.logger,
-		LoopbackHostsOnly: cfg.APIKeysFile == ""})
+		LoopbackHostsOnly: cfg.APIKeysFile == "" && !cfg.InsecureNoAuth})
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,8 @@ func buildSecurity(ctx context.Context, cfg config.Config, o options, metrics *t
 	default:
 		o.logger.Info("authentication is off (no --api-keys); the server listens on loopback only")
 	}
-	s.auth = authn.New(authn.Options{Keys: keys, MetricsPublic: cfg.MetricsPublic, Logger: o.logger})
+	s.auth = authn.New(authn.Options{Keys: keys, MetricsPublic: cfg.MetricsPublic, Logger: o.logger,
+		LoopbackHostsOnly: cfg.APIKeysFile == "" && !cfg.InsecureNoAuth})
 
 	if cfg.TLSEnabled() {
 		var err error

@@ -31,6 +31,12 @@ type Options struct {
 	// refused gRPC calls are logged by the server's call log. nil
 	// discards.
 	Logger *slog.Logger
+	// LoopbackHostsOnly refuses HTTP calls whose Host is not a loopback
+	// address or localhost, but health, readiness and forward-auth (see
+	// rebindable). Set it for a server without keys that listens on
+	// loopback only: a page whose name an attacker resolves to 127.0.0.1
+	// (DNS rebinding) is same-origin to the browser but names its host.
+	LoopbackHostsOnly bool
 }
 
 // Authenticator authenticates and authorizes calls to both ports.
@@ -38,11 +44,12 @@ type Authenticator struct {
 	keys          *Keys
 	metricsPublic bool
 	logger        *slog.Logger
+	loopbackOnly  bool
 }
 
 // New returns an Authenticator.
 func New(opts Options) *Authenticator {
-	a := &Authenticator{keys: opts.Keys, metricsPublic: opts.MetricsPublic, logger: opts.Logger}
+	a := &Authenticator{keys: opts.Keys, metricsPublic: opts.MetricsPublic, logger: opts.Logger, loopbackOnly: opts.LoopbackHostsOnly}
 	if a.logger == nil {
 		a.logger = slog.New(slog.DiscardHandler)
 	}

@@ -2,7 +2,9 @@ package authn
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/pdp-dev/pdp/server/internal/bearer"
@@ -18,6 +20,11 @@ import (
 // {"code","message"} like the rest of the HTTP API.
 func (a *Authenticator) HTTPMiddleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.loopbackOnly && rebindable(r.URL.Path) && !LoopbackHost(r.Host) {
+			a.refuse(w, r, fault.New(fault.PermissionDenied, "without API keys pdp answers only requests addressed to a loopback host "+
+				"(127.0.0.1, ::1, localhost): a page whose name resolves to 127.0.0.1 must not call it (DNS rebinding)"))
+			return
+		}
 		cred, header := httpCredential(r)
 		c, err := a.check(cred, HTTPRule(r.URL.Path, a.metricsPublic), r.Method+" "+r.URL.Path)
 		if err != nil {
@@ -100,4 +107,34 @@ func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, err error
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(map[string]string{"code": code, "message": msg})
+}
+
+// rebindable reports whether a path must be addressed to a loopback host
+// under Options.LoopbackHostsOnly. Without keys the port is on loopback, and
+// a browser treats a page of the attacker's name, resolved to 127.0.0.1,
+// as same-origin with it: that page could send Checks and Reports
+// (Reports change what the server remembers of users) unless the Host
+// header, which still names the attacker's host, is checked. Health and
+// readiness change nothing, and forward-auth is called by a proxy that
+// passes the public Host of the request it authorizes.
+func rebindable(path string) bool {
+	switch {
+	case path == "/healthz", path == "/readyz", path == "/v1/forward-auth", strings.HasPrefix(path, "/v1/forward-auth/"):
+		return false
+	}
+	return true
+}
+
+// LoopbackHost reports whether a request's Host names a loopback address
+// or localhost.
+func LoopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -129,3 +129,43 @@ func TestHTTPMiddlewareWithoutKeys(t *testing.T) {
 		t.Fatalf("open server: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// Without keys the port is on loopback; a page of another name resolved to
+// 127.0.0.1 (DNS rebinding) still names its own host, and is refused.
+func TestWithoutKeysOnlyALoopbackHostIsAnswered(t *testing.T) {
+	t.Parallel()
+	a := authn.New(authn.Options{LoopbackHostsOnly: true})
+	srv := httptest.NewServer(a.HTTPMiddleware(echoHandler()))
+	t.Cleanup(srv.Close)
+	for _, c := range []struct {
+		path, host string
+		want       int
+	}{
+		{"/v1/check", "", http.StatusOK},
+		{"/v1/check", "localhost:8181", http.StatusOK},
+		{"/v1/report", "[::1]:8181", http.StatusOK},
+		{"/v1/check", "evil.example:8181", http.StatusForbidden},
+		{"/v1/report", "evil.example", http.StatusForbidden},
+		{"/access/v1/evaluation", "evil.example", http.StatusForbidden},
+		{"/ssf/streams/idp/events", "127.0.0.1.evil.example", http.StatusBadRequest}, // RFC 8935's refusal
+		{"/metrics", "evil.example", http.StatusForbidden},
+		{"/healthz", "evil.example", http.StatusOK},
+		{"/v1/forward-auth", "app.example.com", http.StatusOK},
+	} {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+c.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.host != "" {
+			req.Host = c.host
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s with Host %q: %d, want %d", c.path, c.host, resp.StatusCode, c.want)
+		}
+	}
+}

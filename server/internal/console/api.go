@@ -6,9 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/authn"
 	"github.com/pdp-dev/pdp/server/internal/rpcstatus"
 )
 
@@ -82,7 +81,7 @@ func (d *door) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "PERMISSION_DENIED", "cross-origin request refused")
 		return
 	}
-	if d.loopback && !loopbackHost(r.Host) {
+	if d.loopback && !authn.LoopbackHost(r.Host) {
 		writeError(w, http.StatusForbidden, "PERMISSION_DENIED",
 			"without API keys the console API answers only requests to a loopback host (127.0.0.1, ::1, localhost)")
 		return
@@ -216,18 +215,4 @@ func writeBody(w http.ResponseWriter, httpStatus int, b []byte) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(httpStatus)
 	_, _ = w.Write(append(b, '\n'))
-}
-
-// loopbackHost reports whether a request's Host names a loopback address
-// or localhost.
-func loopbackHost(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -99,7 +99,7 @@ func TestAValidationErrorIsShownNextToItsField(t *testing.T) {
 	p := openConsole(t, srv)
 	p.signIn(srv.alice.Key)
 	p.open("#/settings/umbrella/production")
-	p.fill("Inactivity timeout", "2h")
+	p.fill("Inactivity timeout", "30m")
 	p.fill("Reason", "too short")
 	p.click("Save")
 	p.run("the error next to the field", chromedp.WaitVisible(errorOf("Inactivity timeout")))
