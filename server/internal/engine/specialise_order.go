@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -14,7 +15,7 @@ import (
 // holds, so in sorted order the slow exact body of a quiet flag runs on
 // every request and the cheap one after it. sourceOrder puts each
 // rule's definitions back in the order of the library's source and drops
-// those partial evaluation proved can never hold.
+// those partial evaluation proved can never hold, and duplicates.
 
 // sourceOrder reorders the rules of the support modules of a residual
 // made from compiler's policy set.
@@ -35,6 +36,17 @@ func sourceOrder(c *ast.Compiler, support []*ast.Module) {
 		}
 		m.Rules = slices.DeleteFunc(m.Rules, func(r *ast.Rule) bool { return dead[r] })
 		slices.SortFunc(m.Rules, func(a, b *ast.Rule) int { return keys[a].compare(keys[b]) })
+		// Two definitions of the same head and body add nothing but a
+		// second evaluation.
+		seen := map[[2]string]bool{}
+		m.Rules = slices.DeleteFunc(m.Rules, func(r *ast.Rule) bool {
+			k := [2]string{fmt.Sprint(r.Default, r.Head), keys[r].body}
+			if seen[k] {
+				return true
+			}
+			seen[k] = true
+			return false
+		})
 	}
 	slices.SortFunc(support, func(a, b *ast.Module) int { return a.Package.Path.Compare(b.Package.Path) })
 }

@@ -10,7 +10,8 @@ import (
 )
 
 // orderedModule defines a flag whose cheap body comes first, as the
-// library's quiet flags do, and a body the tenant's data rules out.
+// library's quiet flags do, a body the tenant's data rules out, and the
+// first body again.
 const orderedModule = `package pdp
 
 mode := "all"
@@ -34,6 +35,8 @@ quiet if {
 	input.a == 1
 	input.b == 2
 }
+
+quiet if input.z == 1
 `
 
 // supportOf partially evaluates data.pdp.quiet with the input unknown
@@ -75,7 +78,7 @@ func TestSupportRulesKeepTheLibrarysOrderOfDefinitions(t *testing.T) {
 	}
 	for i := range want {
 		if got[i] != want[i] {
-			t.Fatalf("definitions %q, want %q (the cheap one first, the one that never holds dropped)", got, want)
+			t.Fatalf("definitions %q, want %q (the cheap one first, the one that never holds and the duplicate dropped)", got, want)
 		}
 	}
 }
