@@ -52,13 +52,14 @@ func TestCaseCorpus(t *testing.T) {
 			for name, src := range f.policies {
 				opts = append(opts, WithPolicy(name, src))
 			}
-			s := Start(t, opts...)
+			// The cases against a server deciding with the whole library
+			// (pdp serve --specialise=false), then against one deciding
+			// with each tenant environment's specialised residual, every
+			// one specialised at load: the answers must be the same.
+			s := Start(t, append(opts, WithConfig(func(c *config.Config) { c.Specialise = false }))...)
 			for _, c := range f.cases {
 				t.Run(c.name, func(t *testing.T) { runCase(t, s, c) })
 			}
-			// The same cases against a server deciding with each tenant
-			// environment's specialised residual (pdp serve --specialise):
-			// the answers must be the same.
 			sp := Start(t, append(opts, WithConfig(func(c *config.Config) {
 				c.Specialise = true
 				c.SpecialiseAtLoad = 1 << 20

@@ -19,7 +19,7 @@ type Runtime struct {
 	EvalWorkers int
 	// Specialise decides each request with its tenant environment's
 	// specialised residual instead of the whole library (--specialise,
-	// PDP_SPECIALISE); see docs/performance.md.
+	// PDP_SPECIALISE; on by default); see docs/performance.md.
 	Specialise bool
 	// SpecialiseAtLoad is how many tenant environments a load specialises
 	// before the new policy set serves; the others are specialised after
@@ -38,7 +38,7 @@ const (
 
 func (c *Config) registerRuntime(fs *flag.FlagSet) {
 	fs.IntVar(&c.GCHeadroomMB, "gc-headroom-mb", c.GCHeadroomMB, "least heap growth between garbage collections, MiB (0, GOGC or GOMEMLIMIT leave the collector alone)")
-	fs.BoolVar(&c.Specialise, "specialise", c.Specialise, "decide each request with its tenant environment's residual, partially evaluated at load, instead of the whole library (same decisions; see docs/performance.md)")
+	fs.BoolVar(&c.Specialise, "specialise", c.Specialise, "decide each request with its tenant environment's residual, partially evaluated at load, instead of the whole library (same decisions; --specialise=false decides everything with the whole library)")
 	fs.IntVar(&c.SpecialiseAtLoad, "specialise-at-load", c.SpecialiseAtLoad, "tenant environments a load specialises before the new policy set serves; the others are specialised after their first request")
 	fs.IntVar(&c.SpecialisedLimit, "specialised-limit", c.SpecialisedLimit, "most tenant environments with a specialised residual; the whole library decides the others")
 	fs.IntVar(&c.EvalWorkers, "eval-workers", c.EvalWorkers, "policy evaluations in flight; more requests wait for a free one (0: one per core; raise it when modules wait on http.send)")

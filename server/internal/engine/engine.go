@@ -54,13 +54,12 @@ type Options struct {
 	// Now is the clock used when a request carries no time; nil means
 	// time.Now.
 	Now func() time.Time
-	// Specialise decides each request of a known tenant environment
-	// with that environment's specialised residual (specialise.go)
-	// instead of the whole library's data.pdp.decision. The decisions are
-	// the same (the differential tests hold them equal); today the
-	// residuals are not faster on topdown (bench/README.md, "Issue 11,
-	// part 2"), so it is off unless asked for.
-	Specialise bool
+	// Reference decides every request with the whole library's
+	// data.pdp.decision instead of its tenant environment's specialised
+	// residual (specialise.go). The decisions are the same (the
+	// differential tests hold them equal); the residuals cost less
+	// (bench/README.md, "Issue 11, part 2").
+	Reference bool
 	// SpecialiseAtLoad is how many tenant environments a load specialises
 	// before the new set serves, those the serving set had specialised
 	// first; the others are specialised in the background after their
@@ -95,7 +94,7 @@ type Engine struct {
 	strict  bool
 	now     func() time.Time
 	workers *workers
-	// reference is !Options.Specialise.
+	// reference is Options.Reference.
 	reference bool
 	// paths counts decisions by path; see Paths.
 	paths paths
@@ -150,7 +149,7 @@ func New(opts Options) *Engine {
 		strict:    !opts.LenientBuiltinErrors,
 		now:       opts.Now,
 		workers:   newWorkers(opts.EvalWorkers),
-		reference: !opts.Specialise,
+		reference: opts.Reference,
 		atLoad:    opts.SpecialiseAtLoad,
 		limit:     opts.SpecialisedLimit,
 		builtins:  newBuiltinCache(),

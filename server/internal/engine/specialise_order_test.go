@@ -88,7 +88,7 @@ func TestSupportRulesKeepTheLibrarysOrderOfDefinitions(t *testing.T) {
 // and enter fewer rules than data.pdp.decision does for the same
 // request, or specialisation costs more than it saves.
 func TestTheDemoAllowsResidualEvaluatesLessThanTheReference(t *testing.T) {
-	e := loaded(t, Options{Specialise: true}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{}, Bundle{Tenants: demoTenants(t)})
 	fillAll(t, e)
 	p := e.current.Load()
 	sp := p.special.slots[envKey{"acme", "production"}].sp.Load()

@@ -85,7 +85,7 @@ func TestSpecialisedDecisionsEqualTheReference(t *testing.T) {
 			// The rounds are prepared by the library tests' engine,
 			// without specialisation.
 			keys := []envKey{{"acme", "production"}, {"acme", "staging"}}
-			e := New(Options{Specialise: true, SpecialiseAtLoad: -1})
+			e := New(Options{SpecialiseAtLoad: -1})
 			if err := e.newSpecialisations(context.Background(), r.p, keys, tenantChange{}); err != nil {
 				t.Fatal(err)
 			}
@@ -117,8 +117,8 @@ func TestSpecialisedDecisionsEqualTheReference(t *testing.T) {
 // BenchmarkSpecialised measures the demo tenant's requests of each
 // outcome decided by the reference query and by the residual.
 func BenchmarkSpecialised(b *testing.B) {
-	ref := loaded(b, Options{}, Bundle{Tenants: demoTenants(b)})
-	spec := loaded(b, Options{Specialise: true}, Bundle{Tenants: demoTenants(b)})
+	ref := loaded(b, Options{Reference: true}, Bundle{Tenants: demoTenants(b)})
+	spec := loaded(b, Options{}, Bundle{Tenants: demoTenants(b)})
 	fillAll(b, spec)
 	for _, o := range outcomeRequests() {
 		if o.req.Explain {
@@ -131,7 +131,7 @@ func BenchmarkSpecialised(b *testing.B) {
 
 func TestRequestsAreRoutedToTheirTenantEnvironmentsResidual(t *testing.T) {
 	t.Parallel()
-	e := loaded(t, Options{Specialise: true}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{}, Bundle{Tenants: demoTenants(t)})
 	ctx := context.Background()
 	explain := demoRequest()
 	explain.Explain = true
@@ -153,9 +153,9 @@ func TestRequestsAreRoutedToTheirTenantEnvironmentsResidual(t *testing.T) {
 	}
 }
 
-func TestWithoutSpecialiseTheWholeLibraryDecidesEverything(t *testing.T) {
+func TestTheReferenceOptionDecidesEverythingWithTheWholeLibrary(t *testing.T) {
 	t.Parallel()
-	e := loaded(t, Options{}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{Reference: true}, Bundle{Tenants: demoTenants(t)})
 	if _, err := e.Decide(context.Background(), demoRequest()); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestWithoutSpecialiseTheWholeLibraryDecidesEverything(t *testing.T) {
 
 func TestATenantEnvironmentIsSpecialisedAfterItsFirstRequest(t *testing.T) {
 	t.Parallel()
-	e := loaded(t, Options{Specialise: true, SpecialiseAtLoad: -1}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{SpecialiseAtLoad: -1}, Bundle{Tenants: demoTenants(t)})
 	ctx := context.Background()
 	first, err := e.Decide(ctx, demoRequest())
 	if err != nil {
@@ -196,7 +196,7 @@ func TestATenantEnvironmentIsSpecialisedAfterItsFirstRequest(t *testing.T) {
 
 func TestTheLimitLeavesTheRestToTheReference(t *testing.T) {
 	t.Parallel()
-	e := loaded(t, Options{Specialise: true, SpecialisedLimit: 1}, Bundle{Tenants: demoTenants(t)})
+	e := loaded(t, Options{SpecialisedLimit: 1}, Bundle{Tenants: demoTenants(t)})
 	var specialised, limited int
 	for _, s := range e.Specialisations() {
 		switch {
@@ -226,7 +226,7 @@ deny contains {"code": "slow", "message": "slow", "rule": "slow"} if {
 }
 `})
 	tenants := map[string]any{"acme": demoTenants(t)["acme"]}
-	e := loaded(t, Options{Library: lib, Specialise: true, SpecialiseAtLoad: 1}, Bundle{Tenants: tenants})
+	e := loaded(t, Options{Library: lib, SpecialiseAtLoad: 1}, Bundle{Tenants: tenants})
 	s := e.Specialisations()[0]
 	if s.State != FallbackUnspecialisable || !strings.Contains(s.Reason, "took longer") {
 		t.Errorf("%+v: want unspecialisable, too slow", s)
@@ -262,7 +262,7 @@ var fuzzSets = sync.OnceValues(func() ([]*prepared, error) {
 		if i%4 >= 2 {
 			b.Modules = map[string]string{"custom/custom.rego": libCustom, "custom/extra.rego": libExtra}
 		}
-		e := New(Options{Specialise: true, SpecialiseAtLoad: -1})
+		e := New(Options{SpecialiseAtLoad: -1})
 		if _, err := e.Load(context.Background(), b); err != nil {
 			return nil, err
 		}
@@ -317,4 +317,37 @@ func FuzzSpecialisedEqualsReference(f *testing.F) {
 			t.Errorf("%s\ninput %v", diff, in)
 		}
 	})
+}
+
+func TestOneTenantsChangeIsSpecialisedAgainInTheBackgroundAndTheOthersKept(t *testing.T) {
+	t.Parallel()
+	e := loaded(t, Options{}, Bundle{Tenants: threeTenants(t)})
+	fillAll(t, e)
+	before := e.current.Load()
+	acme := envKey{"acme", "production"}
+	var other envKey
+	for k := range before.special.slots {
+		if k.tenant != "acme" {
+			other = k
+			break
+		}
+	}
+	if other.tenant == "" {
+		t.Fatal("no tenant but acme")
+	}
+	changed := copyTenant(t)
+	if _, err := e.LoadTenants(context.Background(), map[string]any{"acme": changed}); err != nil {
+		t.Fatal(err)
+	}
+	after := e.current.Load()
+	if after.special.slots[other].sp.Load() != before.special.slots[other].sp.Load() {
+		t.Errorf("%v: the unchanged tenant's residual was not kept", other)
+	}
+	e.background.wait()
+	if after.special.slots[acme].sp.Load() == nil {
+		t.Fatalf("%v: not specialised again after the change", acme)
+	}
+	if after.special.slots[acme].sp.Load() == before.special.slots[acme].sp.Load() {
+		t.Errorf("%v: the changed tenant kept its old residual", acme)
+	}
 }

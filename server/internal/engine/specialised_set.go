@@ -24,6 +24,24 @@ type specialisations struct {
 	slots map[envKey]*slot
 	// count is the slots filled, against the engine's limit.
 	count atomic.Int64
+	// warm are the slots to fill in the background once the set serves.
+	warm []envKey
+}
+
+// warmUp hands p's warm slots to the background, once p serves.
+func (e *Engine) warmUp(p *prepared) {
+	if p.special == nil {
+		return
+	}
+	for _, k := range p.special.warm {
+		if sl := p.special.slots[k]; sl.queued.CompareAndSwap(false, true) {
+			e.background.add(func() {
+				if e.current.Load() == p {
+					_ = e.fill(context.Background(), p.special, k)
+				}
+			})
+		}
+	}
 }
 
 // slot is one tenant environment's residual, or why it has none.
@@ -89,6 +107,19 @@ func (e *Engine) newSpecialisations(ctx context.Context, p *prepared, keys []env
 		if !slices.Contains(order, k) {
 			order = append(order, k)
 		}
+	}
+	if change.previous != nil {
+		// One tenant's change: the set serves at once, and the changed
+		// tenant environments that were in use are specialised again in
+		// the background (warm).
+		for _, k := range order {
+			if change.changed(k.tenant) && ss.slots[k].sp.Load() == nil && ss.slots[k].refused.Load() == nil {
+				if sl := change.previous.special.slots[k]; sl != nil && sl.sp.Load() != nil {
+					ss.warm = append(ss.warm, k)
+				}
+			}
+		}
+		return nil
 	}
 	start := time.Now()
 	for _, k := range order[:min(len(order), e.atLoad)] {

@@ -120,6 +120,7 @@ func (e *Engine) LoadTenants(ctx context.Context, changed map[string]any) (strin
 	}
 	e.current.Store(p)
 	e.remember(p)
+	e.warmUp(p)
 	e.logger.LogAttrs(ctx, slog.LevelInfo, "tenant data updated",
 		slog.String("revision", p.revision),
 		slog.Int("tenants_changed", len(changed)),
