@@ -63,6 +63,7 @@ func TestCaseCorpus(t *testing.T) {
 			sp := Start(t, append(opts, WithConfig(func(c *config.Config) {
 				c.Specialise = true
 				c.SpecialiseAtLoad = 1 << 20
+				c.SpecialiseBudget = time.Hour
 			}))...)
 			for _, c := range f.cases {
 				t.Run("specialised/"+c.name, func(t *testing.T) { runCase(t, sp, c) })

@@ -75,7 +75,8 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		atLoad = -1 // the engine's zero is its default
 	}
 	p.engine = engine.New(engine.Options{Logger: o.logger, Now: o.now, EvalWorkers: cfg.EvalWorkers,
-		Reference: !cfg.Specialise, SpecialiseAtLoad: atLoad, SpecialisedLimit: cfg.SpecialisedLimit})
+		Reference: !cfg.Specialise, SpecialiseAtLoad: atLoad, SpecialisedLimit: cfg.SpecialisedLimit,
+		SpecialiseBudget: cfg.SpecialiseBudget})
 	if err := p.metrics.ObserveEngine(p.engine.Paths, p.engine.SpecialisationCounts); err != nil {
 		return nil, err
 	}

@@ -112,7 +112,7 @@ func Default() Config {
 		Gateway:         DefaultGateway(),
 		Security:        DefaultSecurity(),
 		Runtime: Runtime{GCHeadroomMB: DefaultGCHeadroomMB,
-			Specialise: true, SpecialiseAtLoad: DefaultSpecialiseAtLoad, SpecialisedLimit: DefaultSpecialisedLimit},
+			Specialise: true, SpecialiseAtLoad: DefaultSpecialiseAtLoad, SpecialiseBudget: DefaultSpecialiseBudget, SpecialisedLimit: DefaultSpecialisedLimit},
 		Shadow:       Shadow{ShadowSample: DefaultShadowSample},
 		HTTPTimeouts: DefaultHTTPTimeouts(),
 		Audit:        Audit{AuditCheckpointInterval: DefaultAuditCheckpointInterval},

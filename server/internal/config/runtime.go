@@ -1,6 +1,9 @@
 package config
 
-import "flag"
+import (
+	"flag"
+	"time"
+)
 
 // DefaultGCHeadroomMB is the default of Runtime.GCHeadroomMB.
 const DefaultGCHeadroomMB = 64
@@ -25,6 +28,10 @@ type Runtime struct {
 	// before the new policy set serves; the others are specialised after
 	// their first request (--specialise-at-load, PDP_SPECIALISE_AT_LOAD).
 	SpecialiseAtLoad int
+	// SpecialiseBudget is the most time a load spends specialising before
+	// the new policy set serves (--specialise-budget,
+	// PDP_SPECIALISE_BUDGET).
+	SpecialiseBudget time.Duration
 	// SpecialisedLimit bounds the tenant environments with a residual
 	// (--specialised-limit, PDP_SPECIALISED_LIMIT).
 	SpecialisedLimit int
@@ -34,12 +41,14 @@ type Runtime struct {
 const (
 	DefaultSpecialiseAtLoad = 32
 	DefaultSpecialisedLimit = 4096
+	DefaultSpecialiseBudget = time.Second
 )
 
 func (c *Config) registerRuntime(fs *flag.FlagSet) {
 	fs.IntVar(&c.GCHeadroomMB, "gc-headroom-mb", c.GCHeadroomMB, "least heap growth between garbage collections, MiB (0, GOGC or GOMEMLIMIT leave the collector alone)")
 	fs.BoolVar(&c.Specialise, "specialise", c.Specialise, "decide each request with its tenant environment's residual, partially evaluated at load, instead of the whole library (same decisions; --specialise=false decides everything with the whole library)")
 	fs.IntVar(&c.SpecialiseAtLoad, "specialise-at-load", c.SpecialiseAtLoad, "tenant environments a load specialises before the new policy set serves; the others are specialised after their first request")
+	fs.DurationVar(&c.SpecialiseBudget, "specialise-budget", c.SpecialiseBudget, "most time a load spends specialising tenant environments before the new policy set serves")
 	fs.IntVar(&c.SpecialisedLimit, "specialised-limit", c.SpecialisedLimit, "most tenant environments with a specialised residual; the whole library decides the others")
 	fs.IntVar(&c.EvalWorkers, "eval-workers", c.EvalWorkers, "policy evaluations in flight; more requests wait for a free one (0: one per core; raise it when modules wait on http.send)")
 }
@@ -50,6 +59,9 @@ func (c Config) checkRuntime(bad func(string, ...any)) {
 	}
 	if c.SpecialiseAtLoad < 0 || c.SpecialiseAtLoad > 1<<20 {
 		bad("--specialise-at-load %d: must be between 0 and 1048576", c.SpecialiseAtLoad)
+	}
+	if c.SpecialiseBudget < 0 || c.SpecialiseBudget > time.Hour {
+		bad("--specialise-budget %v: must be between 0 and 1h", c.SpecialiseBudget)
 	}
 	if c.SpecialisedLimit < 1 || c.SpecialisedLimit > 1<<20 {
 		bad("--specialised-limit %d: must be between 1 and 1048576", c.SpecialisedLimit)

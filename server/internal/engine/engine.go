@@ -66,6 +66,14 @@ type Options struct {
 	// first request, which the reference decides. Zero means 32; a
 	// negative value, none.
 	SpecialiseAtLoad int
+	// SpecialiseBudget is the most time a load spends specialising before
+	// the new set serves; zero means one second.
+	SpecialiseBudget time.Duration
+	// SpecialiseTimeout bounds the partial evaluation of one tenant
+	// environment (a module looping over the tenant's data loops there);
+	// the reference decides a tenant environment that takes longer. Zero
+	// means ten seconds.
+	SpecialiseTimeout time.Duration
 	// SpecialisedLimit bounds the tenant environments a set holds
 	// residuals for; the reference decides the others. Zero means 4096.
 	SpecialisedLimit int
@@ -101,6 +109,9 @@ type Engine struct {
 	// atLoad and limit are Options.SpecialiseAtLoad and
 	// SpecialisedLimit, defaults applied.
 	atLoad, limit int
+	// budget and timeout are Options.SpecialiseBudget and
+	// SpecialiseTimeout, defaults applied.
+	budget, timeout time.Duration
 	// background specialises tenant environments after their first
 	// request.
 	background serial
@@ -152,6 +163,8 @@ func New(opts Options) *Engine {
 		reference: opts.Reference,
 		atLoad:    opts.SpecialiseAtLoad,
 		limit:     opts.SpecialisedLimit,
+		budget:    opts.SpecialiseBudget,
+		timeout:   opts.SpecialiseTimeout,
 		builtins:  newBuiltinCache(),
 	}
 	if e.logger == nil {
@@ -171,6 +184,12 @@ func New(opts Options) *Engine {
 	}
 	if e.limit <= 0 {
 		e.limit = defaultSpecialisedLimit
+	}
+	if e.budget <= 0 {
+		e.budget = defaultSpecialiseBudget
+	}
+	if e.timeout <= 0 {
+		e.timeout = defaultSpecialiseTimeout
 	}
 	return e
 }

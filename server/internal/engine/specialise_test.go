@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -132,6 +133,7 @@ func BenchmarkSpecialised(b *testing.B) {
 func TestRequestsAreRoutedToTheirTenantEnvironmentsResidual(t *testing.T) {
 	t.Parallel()
 	e := loaded(t, Options{}, Bundle{Tenants: demoTenants(t)})
+	fillAll(t, e)
 	ctx := context.Background()
 	explain := demoRequest()
 	explain.Explain = true
@@ -197,6 +199,7 @@ func TestATenantEnvironmentIsSpecialisedAfterItsFirstRequest(t *testing.T) {
 func TestTheLimitLeavesTheRestToTheReference(t *testing.T) {
 	t.Parallel()
 	e := loaded(t, Options{SpecialisedLimit: 1}, Bundle{Tenants: demoTenants(t)})
+	fillAll(t, e)
 	var specialised, limited int
 	for _, s := range e.Specialisations() {
 		switch {
@@ -213,7 +216,7 @@ func TestTheLimitLeavesTheRestToTheReference(t *testing.T) {
 }
 
 // A module that loops over known values loops at partial evaluation: the
-// tenant environment is left to the reference after specialiseTimeout,
+// tenant environment is left to the reference after SpecialiseTimeout,
 // and the load still succeeds.
 func TestASpecialisationThatTakesTooLongIsLeftToTheReference(t *testing.T) {
 	t.Parallel()
@@ -226,7 +229,7 @@ deny contains {"code": "slow", "message": "slow", "rule": "slow"} if {
 }
 `})
 	tenants := map[string]any{"acme": demoTenants(t)["acme"]}
-	e := loaded(t, Options{Library: lib, SpecialiseAtLoad: 1}, Bundle{Tenants: tenants})
+	e := loaded(t, Options{Library: lib, SpecialiseAtLoad: 1, SpecialiseTimeout: 300 * time.Millisecond}, Bundle{Tenants: tenants})
 	s := e.Specialisations()[0]
 	if s.State != FallbackUnspecialisable || !strings.Contains(s.Reason, "took longer") {
 		t.Errorf("%+v: want unspecialisable, too slow", s)

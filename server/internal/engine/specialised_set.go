@@ -123,7 +123,7 @@ func (e *Engine) newSpecialisations(ctx context.Context, p *prepared, keys []env
 	}
 	start := time.Now()
 	for _, k := range order[:min(len(order), e.atLoad)] {
-		if time.Since(start) > loadBudget {
+		if time.Since(start) > e.budget {
 			break // the rest after their first request
 		}
 		if err := e.fill(ctx, ss, k); err != nil {
@@ -135,11 +135,11 @@ func (e *Engine) newSpecialisations(ctx context.Context, p *prepared, keys []env
 
 // Partial evaluation computes everything the tenant's data decides, so a
 // module looping over known values loops at specialisation: each tenant
-// environment gets specialiseTimeout, and a load spends at most
-// loadBudget specialising before the set serves.
+// environment gets Options.SpecialiseTimeout, and a load spends at most
+// Options.SpecialiseBudget specialising before the set serves.
 const (
-	specialiseTimeout = 2 * time.Second
-	loadBudget        = time.Second
+	defaultSpecialiseTimeout = 10 * time.Second
+	defaultSpecialiseBudget  = time.Second
 )
 
 // fill specialises one slot; only the context's end is an error.
@@ -153,7 +153,7 @@ func (e *Engine) fill(ctx context.Context, ss *specialisations, k envKey) error 
 		sl.refused.Store(&why)
 		return nil
 	}
-	sctx, cancel := context.WithTimeout(ctx, specialiseTimeout)
+	sctx, cancel := context.WithTimeout(ctx, e.timeout)
 	sp, err := ss.spec.specialise(sctx, k)
 	timedOut := sctx.Err() != nil
 	cancel()
@@ -161,7 +161,7 @@ func (e *Engine) fill(ctx context.Context, ss *specialisations, k envKey) error 
 		return ctxErr
 	}
 	if timedOut {
-		err = fmt.Errorf("partial evaluation took longer than %v", specialiseTimeout)
+		err = fmt.Errorf("partial evaluation took longer than %v", e.timeout)
 	}
 	if err != nil {
 		why := err.Error()
