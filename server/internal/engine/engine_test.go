@@ -203,17 +203,20 @@ deny contains {"code": "network.ip_denied", "message": "denied", "rule": "net"} 
 	}
 }
 
-func TestDecideDeadline(t *testing.T) {
-	t.Parallel()
-	// Ten billion iterations that never match: only cancellation ends it.
-	lib := coreLibrary(t, map[string]string{"rego/slow.rego": `package pdp
+// slowModule denies after ten billion iterations that never match: only
+// cancellation ends its evaluation.
+const slowModule = `package pdp
 
 deny contains {"code": "slow", "message": "slow", "rule": "slow"} if {
 	some i in numbers.range(1, 100000)
 	some j in numbers.range(1, 100000)
 	i * j == -1
 }
-`})
+`
+
+func TestDecideDeadline(t *testing.T) {
+	t.Parallel()
+	lib := coreLibrary(t, map[string]string{"rego/slow.rego": slowModule})
 	e := loaded(t, Options{Library: lib}, Bundle{Tenants: demoTenants(t)})
 
 	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))

@@ -220,14 +220,7 @@ func TestTheLimitLeavesTheRestToTheReference(t *testing.T) {
 // and the load still succeeds.
 func TestASpecialisationThatTakesTooLongIsLeftToTheReference(t *testing.T) {
 	t.Parallel()
-	lib := coreLibrary(t, map[string]string{"rego/slow.rego": `package pdp
-
-deny contains {"code": "slow", "message": "slow", "rule": "slow"} if {
-	some i in numbers.range(1, 100000)
-	some j in numbers.range(1, 100000)
-	i * j == -1
-}
-`})
+	lib := coreLibrary(t, map[string]string{"rego/slow.rego": slowModule})
 	tenants := map[string]any{"acme": demoTenants(t)["acme"]}
 	e := loaded(t, Options{Library: lib, SpecialiseAtLoad: 1, SpecialiseTimeout: 300 * time.Millisecond}, Bundle{Tenants: tenants})
 	s := e.Specialisations()[0]

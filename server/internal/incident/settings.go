@@ -1,7 +1,6 @@
 package incident
 
 import (
-	"maps"
 	"time"
 
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
@@ -62,8 +61,6 @@ func clampTTL(ttl time.Duration) time.Duration {
 	return min(ttl, MaxBlockTTL)
 }
 
-type envKey struct{ tenant, env string }
-
 // PolicySettings reads the data.tenants document (tenant → {"environments":
 // {env: effective policy}}) once and returns the incident settings of each
 // environment, from incident.failed_logins_threshold,
@@ -79,62 +76,43 @@ func PolicySettings(tenants map[string]any) SettingsFunc {
 // PolicyIndex holds the settings PolicySettings reads from a data.tenants
 // document, so that a document differing in a few tenants is read again
 // for those tenants only (With).
-type PolicyIndex struct {
-	m    map[envKey]Settings
-	envs map[string][]string // tenant → its environments in m
-}
+type PolicyIndex struct{ x *tenantdata.Index[Settings] }
 
 // NewPolicyIndex reads every tenant of the document.
 func NewPolicyIndex(tenants map[string]any) *PolicyIndex {
-	x := &PolicyIndex{m: make(map[envKey]Settings), envs: make(map[string][]string)}
-	x.read(tenants)
-	return x
+	return &PolicyIndex{tenantdata.NewIndex(tenants, readSettings)}
 }
 
 // With returns the index of the document tenants, which differs from x's
 // only in the tenants named in changed (added, changed or removed); x
 // does not change.
 func (x *PolicyIndex) With(tenants map[string]any, changed map[string]bool) *PolicyIndex {
-	next := &PolicyIndex{m: maps.Clone(x.m), envs: maps.Clone(x.envs)}
-	of := make(map[string]any, len(changed))
-	for tenant := range changed {
-		for _, env := range next.envs[tenant] {
-			delete(next.m, envKey{tenant, env})
-		}
-		delete(next.envs, tenant)
-		if t, ok := tenants[tenant]; ok {
-			of[tenant] = t
-		}
-	}
-	next.read(of)
-	return next
+	return &PolicyIndex{x.x.With(tenants, changed)}
 }
 
-func (x *PolicyIndex) read(tenants map[string]any) {
-	tenantdata.Environments(tenants, func(tenant, env string, policy map[string]any) {
-		s := DefaultSettings(tenant, env)
-		s.ReportOnly, _ = policy["report_only"].(bool)
-		if n, ok := tenantdata.Int(policy, "incident", "failed_logins_threshold"); ok && n >= 0 {
-			s.FailedLoginsThreshold = int(n)
-		}
-		if n, ok := tenantdata.Int(policy, "incident", "failed_logins_window_ns"); ok && n > 0 {
-			s.FailedLoginsWindow = time.Duration(n)
-		}
-		if n, ok := tenantdata.Int(policy, "incident", "suspicious_ip_threshold"); ok && n >= 0 {
-			s.SuspiciousIPThreshold = int(n)
-		}
-		if n, ok := tenantdata.Int(policy, "incident", "auto_block_ttl_ns"); ok && n > 0 {
-			s.AutoBlockTTL = time.Duration(n)
-		}
-		x.m[envKey{tenant, env}] = s.normalized()
-		x.envs[tenant] = append(x.envs[tenant], env)
-	})
+// readSettings reads one tenant environment's settings.
+func readSettings(tenant, env string, policy map[string]any) Settings {
+	s := DefaultSettings(tenant, env)
+	s.ReportOnly, _ = policy["report_only"].(bool)
+	if n, ok := tenantdata.Int(policy, "incident", "failed_logins_threshold"); ok && n >= 0 {
+		s.FailedLoginsThreshold = int(n)
+	}
+	if n, ok := tenantdata.Int(policy, "incident", "failed_logins_window_ns"); ok && n > 0 {
+		s.FailedLoginsWindow = time.Duration(n)
+	}
+	if n, ok := tenantdata.Int(policy, "incident", "suspicious_ip_threshold"); ok && n >= 0 {
+		s.SuspiciousIPThreshold = int(n)
+	}
+	if n, ok := tenantdata.Int(policy, "incident", "auto_block_ttl_ns"); ok && n > 0 {
+		s.AutoBlockTTL = time.Duration(n)
+	}
+	return s.normalized()
 }
 
 // Settings is a SettingsFunc: the settings of a tenant environment,
 // DefaultSettings for one the document lacks.
 func (x *PolicyIndex) Settings(tenant, env string) Settings {
-	if s, ok := x.m[envKey{tenant, env}]; ok {
+	if s, ok := x.x.Get(tenant, env); ok {
 		return s
 	}
 	return DefaultSettings(tenant, env)

@@ -17,7 +17,6 @@ package signals
 
 import (
 	"context"
-	"maps"
 	"net/netip"
 	"time"
 
@@ -108,8 +107,6 @@ type SettingsFunc func(tenant, env string) Settings
 // DefaultSettings returns the defaults of every tenant.
 func DefaultSettings(string, string) Settings { return Settings{}.Normalized() }
 
-type envKey struct{ tenant, env string }
-
 // PolicySettings reads the data.tenants document (tenant → {"environments":
 // {env: effective policy}}) once and returns its settings per environment:
 // FailureWindow from incident.failed_logins_window_ns, DeviceComplianceKept
@@ -123,55 +120,36 @@ func PolicySettings(tenants map[string]any) SettingsFunc {
 // PolicyIndex holds the settings PolicySettings reads from a data.tenants
 // document, so that a document differing in a few tenants is read again
 // for those tenants only (With).
-type PolicyIndex struct {
-	m    map[envKey]Settings
-	envs map[string][]string // tenant → its environments in m
-}
+type PolicyIndex struct{ x *tenantdata.Index[Settings] }
 
 // NewPolicyIndex reads every tenant of the document.
 func NewPolicyIndex(tenants map[string]any) *PolicyIndex {
-	x := &PolicyIndex{m: make(map[envKey]Settings), envs: make(map[string][]string)}
-	x.read(tenants)
-	return x
+	return &PolicyIndex{tenantdata.NewIndex(tenants, readSettings)}
 }
 
 // With returns the index of the document tenants, which differs from x's
 // only in the tenants named in changed (added, changed or removed); x
 // does not change.
 func (x *PolicyIndex) With(tenants map[string]any, changed map[string]bool) *PolicyIndex {
-	next := &PolicyIndex{m: maps.Clone(x.m), envs: maps.Clone(x.envs)}
-	of := make(map[string]any, len(changed))
-	for tenant := range changed {
-		for _, env := range next.envs[tenant] {
-			delete(next.m, envKey{tenant, env})
-		}
-		delete(next.envs, tenant)
-		if t, ok := tenants[tenant]; ok {
-			of[tenant] = t
-		}
-	}
-	next.read(of)
-	return next
+	return &PolicyIndex{x.x.With(tenants, changed)}
 }
 
-func (x *PolicyIndex) read(tenants map[string]any) {
-	tenantdata.Environments(tenants, func(tenant, env string, policy map[string]any) {
-		var s Settings
-		if ns, ok := tenantdata.Int(policy, "incident", "failed_logins_window_ns"); ok && ns > 0 {
-			s.FailureWindow = time.Duration(ns)
-		}
-		if ss, ok := policy["shared_signals"].(map[string]any); ok {
-			s.DeviceComplianceKept = ss["device_compliance"] != tenantdata.EffectEnforce
-		}
-		x.m[envKey{tenant, env}] = s.Normalized()
-		x.envs[tenant] = append(x.envs[tenant], env)
-	})
+// readSettings reads one tenant environment's settings.
+func readSettings(_, _ string, policy map[string]any) Settings {
+	var s Settings
+	if ns, ok := tenantdata.Int(policy, "incident", "failed_logins_window_ns"); ok && ns > 0 {
+		s.FailureWindow = time.Duration(ns)
+	}
+	if ss, ok := policy["shared_signals"].(map[string]any); ok {
+		s.DeviceComplianceKept = ss["device_compliance"] != tenantdata.EffectEnforce
+	}
+	return s.Normalized()
 }
 
 // Settings is a SettingsFunc: the settings of a tenant environment, the
 // defaults for one the document lacks.
 func (x *PolicyIndex) Settings(tenant, env string) Settings {
-	if s, ok := x.m[envKey{tenant, env}]; ok {
+	if s, ok := x.x.Get(tenant, env); ok {
 		return s
 	}
 	return DefaultSettings(tenant, env)
