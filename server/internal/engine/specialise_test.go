@@ -347,3 +347,17 @@ func TestOneTenantsChangeIsSpecialisedAgainInTheBackgroundAndTheOthersKept(t *te
 		t.Errorf("%v: the changed tenant kept its old residual", acme)
 	}
 }
+
+// A load's budget bounds what it spends specialising, but a partial
+// evaluation it cuts short is not a verdict: the tenant environment stays
+// pending, for the background to try with the whole timeout.
+func TestASpecialisationCutShortByTheLoadsBudgetStaysPending(t *testing.T) {
+	t.Parallel()
+	lib := coreLibrary(t, map[string]string{"rego/slow.rego": slowModule})
+	tenants := map[string]any{"acme": demoTenants(t)["acme"]}
+	e := loaded(t, Options{Library: lib, SpecialiseAtLoad: 1, SpecialiseBudget: 100 * time.Millisecond, SpecialiseTimeout: time.Minute},
+		Bundle{Tenants: tenants})
+	if s := e.Specialisations()[0]; s.State != FallbackPending {
+		t.Errorf("%+v: want pending", s)
+	}
+}

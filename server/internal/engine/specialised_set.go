@@ -123,10 +123,11 @@ func (e *Engine) newSpecialisations(ctx context.Context, p *prepared, keys []env
 	}
 	start := time.Now()
 	for _, k := range order[:min(len(order), e.atLoad)] {
-		if time.Since(start) > e.budget {
+		left := e.budget - time.Since(start)
+		if left <= 0 {
 			break // the rest after their first request
 		}
-		if err := e.fill(ctx, ss, k); err != nil {
+		if err := e.fillWithin(ctx, ss, k, left); err != nil {
 			return err
 		}
 	}
@@ -144,6 +145,15 @@ const (
 
 // fill specialises one slot; only the context's end is an error.
 func (e *Engine) fill(ctx context.Context, ss *specialisations, k envKey) error {
+	return e.fillWithin(ctx, ss, k, e.timeout)
+}
+
+// fillWithin is fill within limit: a partial evaluation that outlasts a
+// limit shorter than Options.SpecialiseTimeout (a load's budget) leaves
+// the slot pending, for the background to try again with the whole
+// timeout after the set serves.
+func (e *Engine) fillWithin(ctx context.Context, ss *specialisations, k envKey, limit time.Duration) error {
+	limit = min(limit, e.timeout)
 	sl := ss.slots[k]
 	if sl.sp.Load() != nil || sl.refused.Load() != nil {
 		return nil
@@ -153,12 +163,15 @@ func (e *Engine) fill(ctx context.Context, ss *specialisations, k envKey) error 
 		sl.refused.Store(&why)
 		return nil
 	}
-	sctx, cancel := context.WithTimeout(ctx, e.timeout)
+	sctx, cancel := context.WithTimeout(ctx, limit)
 	sp, err := ss.spec.specialise(sctx, k)
 	timedOut := sctx.Err() != nil
 	cancel()
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr
+	}
+	if timedOut && limit < e.timeout {
+		return nil
 	}
 	if timedOut {
 		err = fmt.Errorf("partial evaluation took longer than %v", e.timeout)
