@@ -7,7 +7,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -24,38 +23,6 @@ import (
 
 var dumpResiduals = flag.Bool("residuals", false, "TestLibraryResidualsReferenceNoLibraryRule: print every residual")
 
-// residualSets are the sets the specialised evaluation reads, under the
-// names it binds them to.
-var residualSets = [][2]string{
-	{"deny", "deny"},
-	{"challenge", "challenge"},
-	{"notices", "notices"},
-	{"obligations", "obligations"},
-	{"risk_factors", "risk_factors"},
-	{"session", "core_session"},
-}
-
-// residualUnknowns are the request's parts: everything in the input but
-// the tenant environment and the explain flag.
-var residualUnknowns = []string{
-	"input.subject", "input.authentication", "input.network", "input.device", "input.action",
-	"input.resource", "input.session", "input.attributes", "input.caller", "input.signals", "input.time_ns",
-}
-
-// residualQuery is the query partially evaluated for a policy set: the
-// library's sets, and those of package pdp.custom that its modules define.
-func residualQuery(compiler *ast.Compiler) string {
-	var parts []string
-	for _, s := range residualSets {
-		parts = append(parts, fmt.Sprintf("%s = data.pdp.%s", s[0], s[1]))
-		custom := ast.MustParseRef("data.pdp.custom." + s[1])
-		if len(compiler.GetRulesExact(custom)) > 0 {
-			parts = append(parts, fmt.Sprintf("custom_%s = %s", s[0], custom))
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
 // residualSize is the size of one tenant environment's residual.
 type residualSize struct {
 	queries, queryExprs, support, supportExprs int
@@ -67,25 +34,19 @@ func (s residualSize) String() string {
 }
 
 // partialOf partially evaluates the specialised query for one tenant
-// environment of e's policy set.
+// environment of e's policy set, as the engine's specialiser does (full
+// inlining).
 func partialOf(t *testing.T, e *Engine, tenant, env string) *rego.PartialQueries {
 	t.Helper()
-	p := e.current.Load()
+	s := e.current.Load().special.spec
+	if s == nil {
+		t.Fatal("specialisation is off")
+	}
 	in, err := ast.InterfaceToValue(map[string]any{"tenant": tenant, "environment": env, "explain": false})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var unknowns []*ast.Term
-	for _, u := range residualUnknowns {
-		unknowns = append(unknowns, ast.MustParseTerm(u))
-	}
-	pq, err := rego.New(
-		rego.Query(residualQuery(p.set.Compiler)),
-		rego.Compiler(p.set.Compiler),
-		rego.Store(p.set.Store),
-		rego.ParsedInput(in),
-		rego.ParsedUnknowns(unknowns),
-	).Partial(context.Background())
+	pq, err := s.partialQueries(context.Background(), s.query, in, false)
 	if err != nil {
 		t.Fatalf("%s/%s: %v", tenant, env, err)
 	}

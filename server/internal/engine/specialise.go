@@ -356,8 +356,10 @@ func (s *specialiser) residual(ctx context.Context, query ast.Body, known ast.Va
 
 var errHeadUnbound = errors.New("partial evaluation left a variable of a rule's head unbound")
 
-func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Value, shallow bool) (residual, error) {
-	pq, err := rego.New(
+// partialQueries is OPA's partial evaluation of query for the known
+// input, as every residual is made.
+func (s *specialiser) partialQueries(ctx context.Context, query ast.Body, known ast.Value, shallow bool) (*rego.PartialQueries, error) {
+	return rego.New(
 		rego.ParsedQuery(query),
 		rego.Compiler(s.compiler),
 		rego.Store(s.store),
@@ -367,6 +369,10 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 		rego.DisableInlining(s.notInlined),
 		rego.StrictBuiltinErrors(s.strict),
 	).Partial(ctx)
+}
+
+func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Value, shallow bool) (residual, error) {
+	pq, err := s.partialQueries(ctx, query, known, shallow)
 	if err != nil {
 		return residual{}, fmt.Errorf("partial evaluation: %w", err)
 	}
@@ -399,7 +405,7 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 		}
 		opts = append(opts, rego.ParsedModule(m))
 	}
-	if err := selfContainedBody(pq.Queries[0]); err != nil {
+	if err := noDataRef(pq.Queries[0]); err != nil {
 		return residual{}, err
 	}
 	r.query, err = rego.New(opts...).PrepareForEval(ctx)
@@ -457,9 +463,8 @@ func selfContained(m *ast.Module) error {
 	var err error
 	ast.WalkRules(m, func(r *ast.Rule) bool {
 		if err == nil {
-			err = selfContainedBody(r.Body)
+			err = noDataRef(r.Body)
 		}
-
 		if err == nil && r.Head.Value != nil {
 			err = noDataRef(r.Head.Value)
 		}
@@ -470,8 +475,6 @@ func selfContained(m *ast.Module) error {
 	})
 	return err
 }
-
-func selfContainedBody(b ast.Body) error { return noDataRef(b) }
 
 // headBound checks that every variable of a support rule's head occurs in
 // its body or among its arguments. Partial evaluation can rename a variable of the body but not
