@@ -13,7 +13,8 @@ import (
 // and --shadow-tenants when they are set (each defaulting to the live
 // one). A candidate of files that does not load stops the start.
 func (p *parts) buildShadow(ctx context.Context, cfg config.Config, o options) error {
-	opts := replay.ShadowOptions{Sample: cfg.ShadowSample, Meter: p.metrics.MeterProvider(), Logger: o.logger, Now: o.now}
+	opts := replay.ShadowOptions{Sample: cfg.ShadowSample, Meter: p.metrics.MeterProvider(), Logger: o.logger, Now: o.now,
+		Signals: p.state.enricher}
 	if p.sec.dlog != nil {
 		opts.Log = p.sec.dlog
 	}

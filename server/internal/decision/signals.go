@@ -30,6 +30,11 @@ type Signals struct {
 type SSFSignals struct {
 	// Events are the applied events that still act, oldest first.
 	Events []SSFEvent
+	// DeviceMarked is true when the server marked the request's device
+	// non-compliant for one of them although the enforcement point said it
+	// was compliant; not part of the input. Enriching the request again
+	// (for a candidate's settings) starts from the reported compliance.
+	DeviceMarked bool
 }
 
 // SSFEvent is one applied Shared Signals event.

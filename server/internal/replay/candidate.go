@@ -27,6 +27,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/ipset"
 	"github.com/pdp-dev/pdp/server/internal/reload"
+	"github.com/pdp-dev/pdp/server/internal/signals"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
@@ -38,6 +39,9 @@ type Candidate struct {
 	// lists are the IP allow and deny lists of the candidate's tenant
 	// policies.
 	lists *ipset.Snapshot
+	// settings are the signal settings of the candidate's tenant
+	// policies (failed-login window, device compliance).
+	settings *signals.PolicyIndex
 }
 
 // Load builds the candidate of policy directories (the authors' modules;
@@ -69,7 +73,13 @@ func newCandidate(e *engine.Engine, revision string, tenants map[string]any) (*C
 	if err != nil {
 		return nil, fmt.Errorf("the IP lists of the tenant policies: %w", err)
 	}
-	return &Candidate{engine: e, revision: revision, lists: lists}, nil
+	return &Candidate{engine: e, revision: revision, lists: lists, settings: signals.NewPolicyIndex(tenants)}, nil
+}
+
+// Settings are the signal settings of a tenant environment in the
+// candidate set.
+func (c *Candidate) Settings(tenant, env string) signals.Settings {
+	return c.settings.Settings(tenant, env)
 }
 
 // Revision identifies the candidate set.
@@ -80,6 +90,10 @@ const (
 	// ApproxIPLists: the request's IP is masked, so the candidate's IP
 	// lists could not be looked up.
 	ApproxIPLists = "signals.ip"
+	// ApproxDeviceCompliant: the candidate keeps the compliance of a
+	// device a Shared Signals event reported not compliant, and the input
+	// says it is not compliant, which the server may have set.
+	ApproxDeviceCompliant = "device.compliant"
 )
 
 // Decide decides a recorded input document again. masked are the paths
@@ -98,11 +112,54 @@ const (
 // recorded).
 func (c *Candidate) Decide(ctx context.Context, input map[string]any, masked []string) (*decision.Decision, []string, error) {
 	in, approx := prepare(input, masked, c.lists)
+	in, approx = c.deviceCompliance(in, approx)
 	d, err := c.engine.Evaluate(ctx, in, c.revision)
 	if err != nil {
 		return nil, approx, err
 	}
 	return d, approx, nil
+}
+
+// deviceCompliance applies the candidate's shared_signals.device_compliance
+// to an input whose signals.ssf holds a device reported not compliant: a
+// candidate that enforces it marks the device non-compliant, as the server
+// would have; one that keeps it cannot know what the enforcement point
+// reported when the input says non-compliant, so the decision is
+// approximate in device.compliant.
+func (c *Candidate) deviceCompliance(in map[string]any, approx []string) (map[string]any, []string) {
+	if !inputDeviceReportedNotCompliant(in) {
+		return in, approx
+	}
+	tenant, _ := in["tenant"].(string)
+	env, _ := in["environment"].(string)
+	device, _ := in["device"].(map[string]any)
+	compliant, _ := device["compliant"].(bool)
+	switch {
+	case !c.Settings(tenant, env).DeviceComplianceKept && compliant:
+		device = maps.Clone(device)
+		device["compliant"] = false
+		in["device"] = device
+	case c.Settings(tenant, env).DeviceComplianceKept && !compliant:
+		approx = append(approx, ApproxDeviceCompliant)
+		slices.Sort(approx)
+		approx = slices.Compact(approx)
+	}
+	return in, approx
+}
+
+// inputDeviceReportedNotCompliant reports whether an input's signals.ssf
+// holds a device compliance change to not-compliant (the reader keeps the
+// newest compliance state only, and only while it is not-compliant).
+func inputDeviceReportedNotCompliant(in map[string]any) bool {
+	sig, _ := in["signals"].(map[string]any)
+	ssf, _ := sig["ssf"].(map[string]any)
+	events, _ := ssf["events"].([]any)
+	for _, e := range events {
+		if m, ok := e.(map[string]any); ok && m["event"] == "device-compliance-change" && m["status"] == "not-compliant" {
+			return true
+		}
+	}
+	return false
 }
 
 // prepare is the input to decide a recorded one again with (see

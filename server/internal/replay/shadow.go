@@ -17,6 +17,7 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/decisionlog"
 	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/signals"
 )
 
 // Defaults of ShadowOptions.
@@ -63,6 +64,21 @@ type ShadowOptions struct {
 	Logger *slog.Logger
 	// Now is the clock of the impacts; time.Now when nil.
 	Now func() time.Time
+	// Signals is the live signal enrichment. A candidate whose signal
+	// settings (failed-login window, device compliance) differ from the
+	// live ones for a request's tenant environment gets the request
+	// enriched again with its own; nil takes the live signals as they
+	// are.
+	Signals ShadowSignals
+}
+
+// ShadowSignals enriches a live request again with a candidate's signal
+// settings; *signals.Enricher implements it.
+type ShadowSignals interface {
+	// Settings are the live settings of a tenant environment.
+	Settings(tenant, env string) signals.Settings
+	// EnrichWith enriches req with set.
+	EnrichWith(ctx context.Context, req *decision.Request, set signals.Settings) error
 }
 
 // Transition is a change of outcome.
@@ -360,11 +376,17 @@ const shadowTimeout = 10 * time.Second
 func (s *Shadow) evaluate(j job) {
 	ctx, cancel := context.WithTimeout(context.Background(), shadowTimeout)
 	defer cancel()
-	input, err := engine.InputJSON(&j.req, nil)
+	c := j.set.candidate.Load()
+	req, err := s.candidateSignals(ctx, &j.req, c)
+	if err != nil {
+		s.opts.Logger.Warn("shadow evaluation could not read the candidate's signals", "tenant", j.req.Tenant, "decision_id", j.d.ID,
+			"candidate", j.set.name, "error", err.Error())
+		return
+	}
+	input, err := engine.InputJSON(req, nil)
 	if err != nil {
 		return // the live engine refused it too: there is no decision
 	}
-	c := j.set.candidate.Load()
 	got, _, err := c.Decide(ctx, input, nil)
 	if err != nil {
 		s.opts.Logger.Warn("shadow evaluation failed", "tenant", j.req.Tenant, "decision_id", j.d.ID,
@@ -388,6 +410,28 @@ func (s *Shadow) evaluate(j job) {
 		}
 		s.opts.Log.Log(e)
 	}
+}
+
+// candidateSignals is the live request with the signals the candidate's
+// settings give: the live request itself when they are the live ones, a
+// copy enriched again with them otherwise (a failed-login window of its
+// own is counted in the store; a longer one than the live window sees
+// only the failures the store kept).
+func (s *Shadow) candidateSignals(ctx context.Context, live *decision.Request, c *Candidate) (*decision.Request, error) {
+	if s.opts.Signals == nil {
+		return live, nil
+	}
+	set := c.Settings(live.Tenant, live.Environment)
+	if set == s.opts.Signals.Settings(live.Tenant, live.Environment) {
+		return live, nil
+	}
+	req := *live
+	// The copy's signals share their slices with the live request's.
+	req.Signals = decision.Signals{SSF: decision.SSFSignals{DeviceMarked: live.Signals.SSF.DeviceMarked}}
+	if err := s.opts.Signals.EnrichWith(ctx, &req, set); err != nil {
+		return nil, err
+	}
+	return &req, nil
 }
 
 // codes are a decision's reason codes.

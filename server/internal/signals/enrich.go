@@ -79,8 +79,25 @@ func NewEnricher(o Options) *Enricher {
 // A store failure is returned as the store's fault and leaves the signals
 // computed so far.
 func (e *Enricher) Enrich(ctx context.Context, req *decision.Request) error {
-	set := e.settings(req.Tenant, req.Environment).Normalized()
+	return e.EnrichWith(ctx, req, e.settings(req.Tenant, req.Environment))
+}
+
+// Settings are the normalized settings Enrich applies to a tenant
+// environment.
+func (e *Enricher) Settings(tenant, env string) Settings {
+	return e.settings(tenant, env).Normalized()
+}
+
+// EnrichWith is Enrich with set instead of the tenant environment's
+// settings: shadow evaluation enriches a live request again with a
+// candidate's. An enriched request may be enriched again: a device Enrich
+// marked non-compliant gets its reported compliance back first.
+func (e *Enricher) EnrichWith(ctx context.Context, req *decision.Request, set Settings) error {
+	set = set.Normalized()
 	sig := &req.Signals
+	if sig.SSF.DeviceMarked {
+		req.Device.Compliant = true
+	}
 	countries := sig.Profile.Countries[:0]
 	*sig = decision.Signals{}
 	sig.Profile.Countries = countries
@@ -106,6 +123,7 @@ func (e *Enricher) Enrich(ctx context.Context, req *decision.Request) error {
 			return err
 		}
 		if !set.DeviceComplianceKept && deviceReportedNotCompliant(&sig.SSF) {
+			sig.SSF.DeviceMarked = req.Device.Compliant
 			req.Device.Compliant = false
 		}
 	}

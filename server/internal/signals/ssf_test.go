@@ -62,3 +62,29 @@ func TestEnrichReturnsSharedSignalsFaults(t *testing.T) {
 		t.Fatalf("Enrich: %v, want the reader's error", err)
 	}
 }
+
+func TestEnrichingAgainWithOtherSettingsStartsFromTheReportedCompliance(t *testing.T) {
+	notCompliant := decision.SSFEvent{Event: "device-compliance-change", Stream: "okta", JTI: "j1", Status: "not-compliant", At: t0}
+	e := NewEnricher(Options{SSF: fixedSSF{events: []decision.SSFEvent{notCompliant}}})
+	for _, reported := range []bool{true, false} {
+		req := &decision.Request{Tenant: "acme", Environment: "production", Time: t0, Device: decision.Device{ID: "d1", Managed: true, Compliant: reported}}
+		steps := []struct {
+			name string
+			set  Settings
+			want bool
+		}{
+			{"enforced", Settings{}, false},
+			{"kept by a candidate", Settings{DeviceComplianceKept: true}, reported},
+			{"enforced again", Settings{}, false},
+			{"kept again", Settings{DeviceComplianceKept: true}, reported},
+		}
+		for _, s := range steps {
+			if err := e.EnrichWith(context.Background(), req, s.set); err != nil {
+				t.Fatal(err)
+			}
+			if req.Device.Compliant != s.want {
+				t.Errorf("reported compliant %v, %s: device compliant %v, want %v", reported, s.name, req.Device.Compliant, s.want)
+			}
+		}
+	}
+}
