@@ -28,7 +28,7 @@ func (p *parts) registerAdmin(cfg config.Config, o options) error {
 	if err != nil {
 		return err
 	}
-	usr, err := users.New(users.Options{Store: p.state.store.State, Audit: p.state.audit, Now: o.now, Logger: o.logger})
+	usr, err := users.New(users.Options{Store: p.state.store.State, Audit: p.state.audit, SSF: p.state.store.SSF, Now: o.now, Logger: o.logger})
 	if err != nil {
 		return err
 	}

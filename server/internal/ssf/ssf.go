@@ -55,6 +55,12 @@ type Store interface {
 	// Read appends to dst the effects of the tenant's buckets named by
 	// keys (see Keys) that have not expired at now.
 	Read(ctx context.Context, tenant string, keys []string, now time.Time, dst []Effect) ([]Effect, error)
+	// DeleteUser drops every effect of the tenant whose subject names the
+	// user id (Subject.User), whatever its bucket, and returns how many it
+	// dropped: an erased user's effects go with the user, and a user
+	// created again with the id inherits none. Effects naming the user by
+	// email alone are not linked to the id; they stay until they expire.
+	DeleteUser(ctx context.Context, tenant, userID string) (int, error)
 }
 
 // ErrReplay is Apply's error for a jti applied before.
@@ -250,6 +256,18 @@ func Merge(list []Effect, e Effect, now time.Time) []Effect {
 		out = out[n:]
 	}
 	return out
+}
+
+// WithoutUser returns the bucket list without the effects whose subject
+// names the user id, and how many it dropped; list is not modified.
+func WithoutUser(list []Effect, userID string) ([]Effect, int) {
+	out := make([]Effect, 0, len(list))
+	for _, x := range list {
+		if x.Subject.User != userID {
+			out = append(out, x)
+		}
+	}
+	return out, len(list) - len(out)
 }
 
 // Live appends to dst the entries of list that have not expired at now.

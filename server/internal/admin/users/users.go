@@ -38,10 +38,19 @@ type Options struct {
 	Store store.Store
 	// Audit records every call; required.
 	Audit audit.Log
+	// SSF keeps the effects of Shared Signals events; EraseUserData drops
+	// those naming the user. Nil when the server keeps none.
+	SSF SSFEraser
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Logger receives what clients are not told; discarded when nil.
 	Logger *slog.Logger
+}
+
+// SSFEraser drops the Shared Signals effects naming a user; every
+// ssf.Store implements it.
+type SSFEraser interface {
+	DeleteUser(ctx context.Context, tenant, userID string) (int, error)
 }
 
 // Service implements the user RPCs. Its methods have the signatures of
@@ -199,9 +208,11 @@ func (s *Service) ExportUserData(ctx context.Context, req *pdpv1.ExportUserDataR
 	return out, nil
 }
 
-// EraseUserData removes the user's profile and the user's entries in
-// every IP failure record. The audit event names the user id only; the
-// audit log itself is append-only and keeps earlier events.
+// EraseUserData removes the user's profile, the user's entries in every
+// IP failure record and the Shared Signals effects naming the user id, in
+// the audited change: records_removed counts the profile (or the failure
+// entries) as one and each effect. The audit event names the user id
+// only; the audit log itself is append-only and keeps earlier events.
 func (s *Service) EraseUserData(ctx context.Context, req *pdpv1.EraseUserDataRequest) (*pdpv1.EraseUserDataResponse, error) {
 	rec, err := s.admit(ctx, ActionErase, req.GetTenant(), req.GetUserId(), req.GetReason())
 	if err != nil {
@@ -215,6 +226,13 @@ func (s *Service) EraseUserData(ctx context.Context, req *pdpv1.EraseUserDataReq
 		}
 		if removed {
 			n = 1
+		}
+		if s.opts.SSF != nil {
+			effects, err := s.opts.SSF.DeleteUser(ctx, req.GetTenant(), req.GetUserId())
+			if err != nil {
+				return err
+			}
+			n += uint64(effects)
 		}
 		e.After = map[string]any{"records_removed": n}
 		return nil

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,6 +43,7 @@ func Run(t *testing.T, open Open) {
 		{"TenantsAreIsolated", testTenants},
 		{"InvalidEffectIsRefused", testInvalid},
 		{"ConcurrentReplaysOneWins", testConcurrent},
+		{"DeletedUsersEffectsGoWithThem", testDeleteUser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,6 +171,65 @@ func testTenants(t *testing.T, s ssf.Store) {
 	}
 	if got := read(t, s, "globex", ssf.Request{User: "u9"}, t0); len(got) != 1 || got[0].JTI != "j2" {
 		t.Fatalf("globex reads %+v, want its tenant-wide effect", got)
+	}
+}
+
+func testDeleteUser(t *testing.T, s ssf.Store) {
+	subjects := map[string]ssf.Subject{
+		"alone":        {User: "u1"},
+		"with session": {User: "u1", Session: "s1"},
+		"with email":   {User: "u1", Email: "u1@acme.com"},
+		"with device":  {User: "u1", Device: "d1"},
+		"another user": {User: "u2"},
+		"email only":   {Email: "u1@acme.com"},
+		"tenant":       {},
+	}
+	for name, sub := range subjects {
+		e := effect(name)
+		e.Subject = sub
+		apply(t, s, e, t0.Add(time.Hour))
+	}
+	other := effect("globex's")
+	other.Tenant = "globex"
+	apply(t, s, other, t0.Add(time.Hour))
+
+	n, err := s.DeleteUser(context.Background(), "acme", "u1")
+	if err != nil || n != 4 {
+		t.Fatalf("DeleteUser(acme, u1) = %d, %v; want the 4 effects naming u1", n, err)
+	}
+	jtis := func(tenant string, r ssf.Request) []string {
+		var out []string
+		for _, e := range read(t, s, tenant, r, t0) {
+			out = append(out, e.JTI)
+		}
+		slices.Sort(out)
+		return out
+	}
+	// Created again with the same id, the user inherits nothing of theirs.
+	if got := jtis("acme", ssf.Request{User: "u1", Session: "s1", Device: "d1"}); !slices.Equal(got, []string{"tenant"}) {
+		t.Errorf("u1 created again reads %v, want the tenant-wide effect only", got)
+	}
+	if got := jtis("acme", ssf.Request{User: "u1", Email: "u1@acme.com"}); !slices.Equal(got, []string{"email only", "tenant"}) {
+		t.Errorf("by email u1 reads %v, want the effect naming the email alone and the tenant's", got)
+	}
+	if got := jtis("acme", ssf.Request{User: "u2"}); !slices.Equal(got, []string{"another user", "tenant"}) {
+		t.Errorf("u2 reads %v, want its own and the tenant's", got)
+	}
+	if got := jtis("globex", ssf.Request{User: "u1"}); !slices.Equal(got, []string{"globex's"}) {
+		t.Errorf("globex's u1 reads %v, want its own", got)
+	}
+	if n, err := s.DeleteUser(context.Background(), "acme", "u1"); err != nil || n != 0 {
+		t.Errorf("DeleteUser again = %d, %v; want 0", n, err)
+	}
+	// A new effect of the id is kept, and goes with the next erasure.
+	e := effect("new")
+	e.Subject = ssf.Subject{User: "u1", Session: "s2"}
+	apply(t, s, e, t0.Add(time.Hour))
+	if got := jtis("acme", ssf.Request{User: "u1", Session: "s2"}); !slices.Equal(got, []string{"new", "tenant"}) {
+		t.Errorf("after a new effect u1 reads %v", got)
+	}
+	if n, err := s.DeleteUser(context.Background(), "acme", "u1"); err != nil || n != 1 {
+		t.Errorf("DeleteUser of the new effect = %d, %v; want 1", n, err)
 	}
 }
 

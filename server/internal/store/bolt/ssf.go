@@ -123,3 +123,48 @@ func (x *SSF) Read(ctx context.Context, tenant string, keys []string, now time.T
 	})
 	return dst, err
 }
+
+// DeleteUser implements ssf.Store: the tenant's buckets are one key
+// range, rewritten in one write transaction (the audited change's, when
+// there is one).
+func (x *SSF) DeleteUser(ctx context.Context, tenant, userID string) (int, error) {
+	n := 0
+	err := x.p.update(ctx, "erase a user's shared-signals effects", bucketSSFEffects, func(b *bbolt.Bucket) error {
+		n = 0
+		prefix := ssfKeyOf(tenant, "")
+		type rewrite struct{ key, data []byte }
+		var writes []rewrite
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			list, err := ssf.Decode(v)
+			if err != nil {
+				return err
+			}
+			rest, dropped := ssf.WithoutUser(list, userID)
+			if dropped == 0 {
+				continue
+			}
+			n += dropped
+			w := rewrite{key: bytes.Clone(k)}
+			if len(rest) > 0 {
+				if w.data, err = ssf.Encode(rest); err != nil {
+					return err
+				}
+			}
+			writes = append(writes, w)
+		}
+		for _, w := range writes {
+			var err error
+			if w.data == nil {
+				err = b.Delete(w.key)
+			} else {
+				err = b.Put(w.key, w.data)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
+}

@@ -71,3 +71,28 @@ func (m *SSF) Read(ctx context.Context, tenant string, keys []string, now time.T
 	}
 	return dst, nil
 }
+
+// DeleteUser implements ssf.Store.
+func (m *SSF) DeleteUser(ctx context.Context, tenant, userID string) (int, error) {
+	if err := store.ContextError(ctx); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for k, list := range m.buckets {
+		if k.tenant != tenant {
+			continue
+		}
+		rest, dropped := ssf.WithoutUser(list, userID)
+		switch {
+		case dropped == 0:
+		case len(rest) == 0:
+			delete(m.buckets, k)
+		default:
+			m.buckets[k] = rest
+		}
+		n += dropped
+	}
+	return n, nil
+}

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -16,9 +17,13 @@ import (
 //
 //	pdp:{acme}:ssf:BUCKET          hash: d = the bucket's effects (ssf.Encode)
 //	pdp:{acme}:ssfjti:STREAM:JTI   hash: u = kept until, Unix milliseconds
+//	pdp:{acme}:ssfuser:USER        hash: b:BUCKET = 1 for each bucket that
+//	                               got an effect naming the user id,
+//	                               max = the latest Until, Unix milliseconds
 //
-// Both expire with what they hold: a jti at the end of its replay window,
-// a bucket with its last effect. Windows follow the events' times, so the
+// Each expires with what it holds: a jti at the end of its replay window,
+// a bucket with its last effect, a user's index with the last effect
+// naming the user (DeleteUser reads it). Windows follow the events' times, so the
 // time to live is the time left after the application's (PEXPIRE), not a
 // wall-clock instant. A decision reads its buckets in one round trip.
 type SSF struct {
@@ -36,6 +41,10 @@ func (x *SSF) bucketKey(tenant, bucket string) string {
 
 func (x *SSF) jtiKey(tenant, stream, jti string) string {
 	return x.s.tenantPart(tenant) + "ssfjti:" + stream + ":" + jti
+}
+
+func (x *SSF) userKey(tenant, userID string) string {
+	return x.s.tenantPart(tenant) + "ssfuser:" + userID
 }
 
 // Apply implements ssf.Store.
@@ -80,8 +89,86 @@ func (x *SSF) Apply(ctx context.Context, e ssf.Effect, replayUntil time.Time) er
 		t.do("PEXPIRE", jk, ttl(replayUntil.Sub(now)))
 		t.hset(bk, "d", cur, string(data))
 		t.do("PEXPIRE", bk, ttl(last.Sub(now)))
+		if e.Subject.User != "" {
+			// The user's index lives as long as its longest-lived effect:
+			// max is guarded, so concurrent applications cannot shorten it.
+			uk := x.userKey(e.Tenant, e.Subject.User)
+			prev, _, err := x.s.hget(ctx, uk, "max")
+			if err != nil {
+				return x.s.fail(ctx, err, op)
+			}
+			until := e.Until.UnixMilli()
+			if ms, perr := strconv.ParseInt(prev, 10, 64); perr == nil {
+				until = max(until, ms)
+			}
+			t.hset(uk, "max", prev, strconv.FormatInt(until, 10))
+			t.do("HSET", uk, "b:"+e.Subject.Bucket(), "1")
+			t.do("PEXPIRE", uk, ttl(time.UnixMilli(until).Sub(now)))
+		}
 		return nil
 	}, nil)
+}
+
+// DeleteUser implements ssf.Store: the user's index names the buckets
+// that can hold effects naming the user; each is rewritten guarded by
+// what was read, in one script (the audited change's, when there is one).
+// Rewritten buckets keep their time to live.
+func (x *SSF) DeleteUser(ctx context.Context, tenant, userID string) (int, error) {
+	if err := x.s.check(ctx); err != nil {
+		return 0, err
+	}
+	const op = "erase a user's shared-signals effects"
+	uk := x.userKey(tenant, userID)
+	n := 0
+	err := x.s.write(ctx, op, func(t *txn) error {
+		n = 0
+		index, err := x.s.client.Do(ctx, x.s.client.B().Hkeys().Key(uk).Build()).AsStrSlice()
+		if err != nil && !rueidis.IsRedisNil(err) {
+			return x.s.fail(ctx, err, op)
+		}
+		buckets := []string{"u:" + userID}
+		for _, f := range index {
+			if b, ok := strings.CutPrefix(f, "b:"); ok && b != buckets[0] {
+				buckets = append(buckets, b)
+			}
+		}
+		for _, b := range buckets {
+			bk := x.bucketKey(tenant, b)
+			cur, ok, err := x.s.hget(ctx, bk, "d")
+			if err != nil {
+				return x.s.fail(ctx, err, op)
+			}
+			if !ok {
+				continue
+			}
+			list, err := ssf.Decode([]byte(cur))
+			if err != nil {
+				return err
+			}
+			rest, dropped := ssf.WithoutUser(list, userID)
+			if dropped == 0 {
+				continue
+			}
+			n += dropped
+			if len(rest) == 0 {
+				t.hdel(bk, "d", cur)
+				continue
+			}
+			data, err := ssf.Encode(rest)
+			if err != nil {
+				return err
+			}
+			t.hset(bk, "d", cur, string(data))
+		}
+		if len(index) > 0 {
+			t.do("HDEL", uk, index...)
+		}
+		return nil
+	}, nil)
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // ttl is a key's time to live in milliseconds, at least one.
