@@ -449,7 +449,10 @@ func (h *Handler) metadata(w http.ResponseWriter, r *http.Request, tenant string
 	writeJSON(w, http.StatusOK, md)
 }
 
-// Metadata is the PDP metadata document.
+// Metadata is the PDP metadata document. It has no capabilities: that
+// parameter lists URNs of the AuthZEN PDP Capabilities registry, which
+// registers none this server implements, and a parameter without values
+// is omitted.
 type Metadata struct {
 	PolicyDecisionPoint       string   `json:"policy_decision_point"`
 	AccessEvaluationEndpoint  string   `json:"access_evaluation_endpoint"`

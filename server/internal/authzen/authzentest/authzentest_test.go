@@ -31,6 +31,8 @@ func TestTheSchemasRefuseWhatTheSpecificationRefuses(t *testing.T) {
 			`{"policy_decision_point": "https://pdp.example.com?x=1", "access_evaluation_endpoint": "https://pdp.example.com/access/v1/evaluation"}`},
 		{authzentest.Metadata, `{"policy_decision_point": "https://pdp.example.com", "access_evaluation_endpoint": "https://pdp.example.com/e", "capabilities": ["urn:ietf:params:authzen:x"]}`,
 			`{"policy_decision_point": "https://pdp.example.com", "access_evaluation_endpoint": "https://pdp.example.com/e", "capabilities": []}`},
+		{authzentest.Metadata, `{"policy_decision_point": "https://pdp.example.com", "access_evaluation_endpoint": "https://pdp.example.com/e", "capabilities": ["urn:ietf:params:authzen:x"]}`,
+			`{"policy_decision_point": "https://pdp.example.com", "access_evaluation_endpoint": "https://pdp.example.com/e", "capabilities": ["urn:example:pdp:obligations"]}`},
 		{authzentest.Obligations, `{"decision": false, "context": {"obligations": [{"type": "step-up", "id": "obl-1", "acr_value": "urn:com:example:loa:3", "amr_values": ["mfa", "hwk"]}]}}`,
 			`{"decision": false, "context": {"obligations": [{"type": "step-up", "id": "obl-1", "amr_values": ["mfa"]}]}}`},
 		{authzentest.Obligations, `{"decision": true, "context": {"obligations": [{"type": "session_termination", "id": "obl-3", "subject": "jdoe@example.com"}]}}`,
