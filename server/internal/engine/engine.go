@@ -281,16 +281,17 @@ func (e *Engine) Decide(ctx context.Context, req *decision.Request) (*decision.D
 	if req.Time.IsZero() {
 		req.Time = e.now()
 	}
-	input, err := buildInputAt(req, req.Time)
+	parts, err := convertParts(req)
 	if err != nil {
 		return nil, err
 	}
 	sp, path := e.route(p, req)
 	e.paths.count(path)
 	if sp != nil {
-		return e.decideSpecialised(ctx, p, sp, input)
+		// The residual is given only the input it reads.
+		return e.decideSpecialised(ctx, p, sp, parts.input(req, req.Time, sp.plan))
 	}
-	return e.decide(ctx, p, input)
+	return e.decide(ctx, p, parts.input(req, req.Time, nil))
 }
 
 // decideSpecialised evaluates one input with a tenant environment's

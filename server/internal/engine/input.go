@@ -116,73 +116,99 @@ func buildInput(req *decision.Request, now func() time.Time) (ast.Value, error) 
 
 // buildInputAt is buildInput at time t, the request's time or the clock's.
 func buildInputAt(req *decision.Request, t time.Time) (ast.Value, error) {
-	attrs := emptyObjectValue
+	parts, err := convertParts(req)
+	if err != nil {
+		return nil, err
+	}
+	return parts.input(req, t, nil), nil
+}
+
+// convertedParts are the parts of a request given as Go values
+// (attributes and properties), converted: the part of input building
+// that can fail.
+type convertedParts struct {
+	attrs, subjectProps, actionProps, resourceProps ast.Object
+}
+
+// convertParts converts a request's attributes and properties. They are
+// converted whatever a plan reads, so that a request is refused for them
+// on every path alike.
+func convertParts(req *decision.Request) (convertedParts, error) {
+	c := convertedParts{attrs: emptyObjectValue}
 	if len(req.Attributes) > 0 {
 		v, err := ast.InterfaceToValue(req.Attributes)
 		if err != nil {
-			return nil, fault.Invalid(fault.FieldViolation{Field: "attributes", Description: err.Error()})
+			return c, fault.Invalid(fault.FieldViolation{Field: "attributes", Description: err.Error()})
 		}
-		attrs = v.(ast.Object)
+		c.attrs = v.(ast.Object)
 	}
+	var err error
+	if c.subjectProps, err = properties("subject.properties", req.Subject.Properties); err != nil {
+		return c, err
+	}
+	if c.actionProps, err = properties("action.properties", req.Action.Properties); err != nil {
+		return c, err
+	}
+	if c.resourceProps, err = properties("resource.properties", req.Resource.Properties); err != nil {
+		return c, err
+	}
+	return c, nil
+}
 
-	subjectProps, err := properties("subject.properties", req.Subject.Properties)
-	if err != nil {
-		return nil, err
-	}
-	actionProps, err := properties("action.properties", req.Action.Properties)
-	if err != nil {
-		return nil, err
-	}
-	resourceProps, err := properties("resource.properties", req.Resource.Properties)
-	if err != nil {
-		return nil, err
-	}
-
+// input builds the input document of req at t, only the fields pl keeps
+// (all of them when pl is nil).
+func (c *convertedParts) input(req *decision.Request, t time.Time, pl inputPlan) ast.Value {
 	a := newTermArena(req)
-	env := defaultEnvirTerm
-	if req.Environment != "" {
-		env = a.str(req.Environment)
+	var f fields
+	if pl.has("tenant") {
+		f.add(kTenant, a.str(req.Tenant))
 	}
-	dev, act, caller := &req.Device, &req.Action, &req.Caller
-	var action fields
-	action.add(kName, a.str(act.Name))
-	action.add(kResource, a.str(act.Resource))
-	if actionProps != nil {
-		action.add(kProperties, a.term(actionProps))
+	if pl.has("environment") {
+		env := defaultEnvirTerm
+		if req.Environment != "" {
+			env = a.str(req.Environment)
+		}
+		f.add(kEnvironment, env)
 	}
-	obj := ast.NewObject(
-		ast.Item(kTenant, a.str(req.Tenant)),
-		ast.Item(kEnvironment, env),
-		ast.Item(kTimeNs, a.nanos(t)),
-		ast.Item(kSubject, a.subject(&req.Subject, subjectProps)),
-		ast.Item(kAuthentication, a.authentication(&req.Authentication)),
-		ast.Item(kNetwork, a.network(&req.Network)),
-		ast.Item(kDevice, a.object(
-			ast.Item(kID, a.str(dev.ID)),
-			ast.Item(kPlatform, a.str(dev.Platform)),
-			ast.Item(kManaged, ast.InternedTerm(dev.Managed)),
-			ast.Item(kCompliant, ast.InternedTerm(dev.Compliant)),
-		)),
-		ast.Item(kAction, a.fieldsObject(&action)),
-		ast.Item(kSession, a.session(&req.Session)),
-		ast.Item(kAttributes, a.term(attrs)),
-		ast.Item(kExplain, ast.InternedTerm(req.Explain)),
-		ast.Item(kCaller, a.caller(caller)),
-		ast.Item(kSignals, a.signals(&req.Signals)),
-	)
+	if pl.has("time_ns") {
+		f.add(kTimeNs, a.nanos(t))
+	}
+	if pl.has("subject") {
+		f.add(kSubject, a.subject(&req.Subject, c.subjectProps, pl.sub("subject")))
+	}
+	if pl.has("authentication") {
+		f.add(kAuthentication, a.authentication(&req.Authentication, pl.sub("authentication")))
+	}
+	if pl.has("network") {
+		f.add(kNetwork, a.network(&req.Network, pl.sub("network")))
+	}
+	if pl.has("device") {
+		f.add(kDevice, a.device(&req.Device, pl.sub("device")))
+	}
+	if pl.has("action") {
+		f.add(kAction, a.action(&req.Action, c.actionProps, pl.sub("action")))
+	}
+	if pl.has("session") {
+		f.add(kSession, a.session(&req.Session, pl.sub("session")))
+	}
+	if pl.has("attributes") {
+		f.add(kAttributes, a.term(c.attrs))
+	}
+	if pl.has("explain") {
+		f.add(kExplain, ast.InternedTerm(req.Explain))
+	}
+	if pl.has("caller") {
+		f.add(kCaller, a.caller(&req.Caller))
+	}
+	if pl.has("signals") {
+		f.add(kSignals, a.signals(&req.Signals, pl.sub("signals")))
+	}
 	// The resource is there only when the request names one, so that
 	// policies test for it with `input.resource` being defined.
-	if r := &req.Resource; r.Type != "" || r.ID != "" || resourceProps != nil {
-		var f fields
-		f.add(kType, a.str(r.Type))
-		f.add(kID, a.str(r.ID))
-		if resourceProps == nil {
-			resourceProps = emptyObjectValue
-		}
-		f.add(kProperties, a.term(resourceProps))
-		obj.Insert(kResource, a.fieldsObject(&f))
+	if r := &req.Resource; pl.has("resource") && (r.Type != "" || r.ID != "" || c.resourceProps != nil) {
+		f.add(kResource, a.resource(r, c.resourceProps, pl.sub("resource")))
 	}
-	return obj, nil
+	return ast.NewObject(f.items[:f.n]...)
 }
 
 // properties converts the properties of a subject, an action or a
@@ -320,10 +346,28 @@ func (a *termArena) integer(i int64) *ast.Term {
 }
 
 // fields collects the items of an object with optional keys; up to 16
-// fit without an allocation.
+// fit without an allocation. With a plan (pl, not nil) only the keys it
+// keeps are added: the helpers below compute a value only when it is.
 type fields struct {
 	items [16][2]*ast.Term
 	n     int
+	pl    inputPlan
+}
+
+// planned starts the fields of an object read as pl says.
+func planned(pl inputPlan) fields { return fields{pl: pl} }
+
+// want reports whether key k is kept.
+func (f *fields) want(k *ast.Term) bool {
+	return f.pl == nil || f.pl.has(string(k.Value.(ast.String)))
+}
+
+// sub is the plan of key k's value.
+func (f *fields) sub(k *ast.Term) inputPlan {
+	if f.pl == nil {
+		return nil
+	}
+	return f.pl.sub(string(k.Value.(ast.String)))
 }
 
 func (f *fields) add(k, v *ast.Term) {
@@ -331,9 +375,44 @@ func (f *fields) add(k, v *ast.Term) {
 	f.n++
 }
 
+// str adds k: s.
+func (f *fields) str(a *termArena, k *ast.Term, s string) {
+	if f.want(k) {
+		f.add(k, a.str(s))
+	}
+}
+
+// strs adds k: ss, an array of strings.
+func (f *fields) strs(a *termArena, k *ast.Term, ss []string) {
+	if f.want(k) {
+		f.add(k, a.strArray(ss))
+	}
+}
+
+// boolean adds k: b.
+func (f *fields) boolean(k *ast.Term, b bool) {
+	if f.want(k) {
+		f.add(k, ast.InternedTerm(b))
+	}
+}
+
+// integer adds k: i.
+func (f *fields) integer(a *termArena, k *ast.Term, i int64) {
+	if f.want(k) {
+		f.add(k, a.integer(i))
+	}
+}
+
+// float adds k: x.
+func (f *fields) float(a *termArena, k *ast.Term, x float64) {
+	if f.want(k) {
+		f.add(k, a.float(x))
+	}
+}
+
 // time adds key: t in nanoseconds, unless t is zero.
 func (f *fields) time(a *termArena, k *ast.Term, t time.Time) {
-	if !t.IsZero() {
+	if !t.IsZero() && f.want(k) {
 		f.add(k, a.nanos(t))
 	}
 }
@@ -344,93 +423,129 @@ func (a *termArena) fieldsObject(f *fields) *ast.Term {
 
 // subject builds input.subject; type and properties are there only when
 // the request has them.
-func (a *termArena) subject(s *decision.Subject, props ast.Object) *ast.Term {
-	var f fields
-	f.add(kID, a.str(s.ID))
-	f.add(kEmail, a.str(s.Email))
-	f.add(kRoles, a.strArray(s.Roles))
-	f.add(kGroups, a.strArray(s.Groups))
-	f.add(kMFAEnrolled, ast.InternedTerm(s.MFAEnrolled))
-	f.add(kTenant, a.str(s.Tenant))
+func (a *termArena) subject(s *decision.Subject, props ast.Object, pl inputPlan) *ast.Term {
+	f := planned(pl)
+	f.str(a, kID, s.ID)
+	f.str(a, kEmail, s.Email)
+	f.strs(a, kRoles, s.Roles)
+	f.strs(a, kGroups, s.Groups)
+	f.boolean(kMFAEnrolled, s.MFAEnrolled)
+	f.str(a, kTenant, s.Tenant)
 	f.time(a, kCreatedAtNs, s.CreatedAt)
 	if s.Type != "" {
-		f.add(kType, a.str(s.Type))
+		f.str(a, kType, s.Type)
 	}
-	if props != nil {
+	if props != nil && f.want(kProperties) {
 		f.add(kProperties, a.term(props))
 	}
 	return a.fieldsObject(&f)
 }
 
-func (a *termArena) authentication(au *decision.Authentication) *ast.Term {
-	var f fields
-	f.add(kProvider, a.str(au.Provider))
-	f.add(kMethods, a.strArray(au.Methods))
-	f.add(kACR, a.str(au.ACR))
+func (a *termArena) authentication(au *decision.Authentication, pl inputPlan) *ast.Term {
+	f := planned(pl)
+	f.str(a, kProvider, au.Provider)
+	f.strs(a, kMethods, au.Methods)
+	f.str(a, kACR, au.ACR)
 	f.time(a, kAuthenticatedAt, au.AuthenticatedAt)
 	f.time(a, kMFAVerifiedAt, au.MFAVerifiedAt)
 	return a.fieldsObject(&f)
 }
 
-func (a *termArena) network(n *decision.Network) *ast.Term {
-	ip := emptyStringTerm
-	if n.IP.IsValid() {
-		addr := n.IP.Unmap().WithZone("")
-		ip = a.term(ast.String(a.text(addr.AppendTo)))
+func (a *termArena) network(n *decision.Network, pl inputPlan) *ast.Term {
+	f := planned(pl)
+	if f.want(kIP) {
+		ip := emptyStringTerm
+		if n.IP.IsValid() {
+			addr := n.IP.Unmap().WithZone("")
+			ip = a.term(ast.String(a.text(addr.AppendTo)))
+		}
+		f.add(kIP, ip)
 	}
-	var f fields
-	f.add(kIP, ip)
-	f.add(kCountry, a.str(n.Country))
-	f.add(kRegion, a.str(n.Region))
-	f.add(kCity, a.str(n.City))
-	f.add(kASN, a.integer(int64(n.ASN)))
+	f.str(a, kCountry, n.Country)
+	f.str(a, kRegion, n.Region)
+	f.str(a, kCity, n.City)
+	f.integer(a, kASN, int64(n.ASN))
 	if n.HasLocation {
-		f.add(kLatitude, a.float(n.Latitude))
-		f.add(kLongitude, a.float(n.Longitude))
+		f.float(a, kLatitude, n.Latitude)
+		f.float(a, kLongitude, n.Longitude)
 	}
 	return a.fieldsObject(&f)
 }
 
-func (a *termArena) session(s *decision.Session) *ast.Term {
-	var f fields
-	f.add(kID, a.str(s.ID))
+func (a *termArena) device(d *decision.Device, pl inputPlan) *ast.Term {
+	f := planned(pl)
+	f.str(a, kID, d.ID)
+	f.str(a, kPlatform, d.Platform)
+	f.boolean(kManaged, d.Managed)
+	f.boolean(kCompliant, d.Compliant)
+	return a.fieldsObject(&f)
+}
+
+func (a *termArena) action(act *decision.Action, props ast.Object, pl inputPlan) *ast.Term {
+	f := planned(pl)
+	f.str(a, kName, act.Name)
+	f.str(a, kResource, act.Resource)
+	if props != nil && f.want(kProperties) {
+		f.add(kProperties, a.term(props))
+	}
+	return a.fieldsObject(&f)
+}
+
+func (a *termArena) session(s *decision.Session, pl inputPlan) *ast.Term {
+	f := planned(pl)
+	f.str(a, kID, s.ID)
 	f.time(a, kStartedAt, s.StartedAt)
 	f.time(a, kLastActivityAt, s.LastActivityAt)
 	return a.fieldsObject(&f)
 }
 
-func (a *termArena) signals(s *decision.Signals) *ast.Term {
-	var f fields
-	if s.IP.Checked {
+// resource is input.resource, of a request that names one.
+func (a *termArena) resource(r *decision.Resource, props ast.Object, pl inputPlan) *ast.Term {
+	f := planned(pl)
+	f.str(a, kType, r.Type)
+	f.str(a, kID, r.ID)
+	if f.want(kProperties) {
+		if props == nil {
+			props = emptyObjectValue
+		}
+		f.add(kProperties, a.term(props))
+	}
+	return a.fieldsObject(&f)
+}
+
+func (a *termArena) signals(s *decision.Signals, pl inputPlan) *ast.Term {
+	f := planned(pl)
+	if s.IP.Checked && f.want(kIP) {
 		f.add(kIP, a.ipSignals(&s.IP))
 	}
-	if s.Geo.Found {
-		var g fields
-		g.add(kCountry, a.str(s.Geo.Country))
-		g.add(kCity, a.str(s.Geo.City))
+	if s.Geo.Found && f.want(kGeo) {
+		g := planned(f.sub(kGeo))
+		g.str(a, kCountry, s.Geo.Country)
+		g.str(a, kCity, s.Geo.City)
 		if s.Geo.HasLocation {
-			g.add(kLatitude, a.float(s.Geo.Latitude))
-			g.add(kLongitude, a.float(s.Geo.Longitude))
+			g.float(a, kLatitude, s.Geo.Latitude)
+			g.float(a, kLongitude, s.Geo.Longitude)
 		}
 		f.add(kGeo, a.fieldsObject(&g))
 	}
-	if s.Profile.Known {
-		f.add(kProfile, a.profile(&s.Profile))
+	if s.Profile.Known && f.want(kProfile) {
+		f.add(kProfile, a.profile(&s.Profile, f.sub(kProfile)))
 	}
 	if s.SSOKnown {
-		f.add(kSSOAvailable, ast.InternedTerm(s.SSOAvailable))
+		f.boolean(kSSOAvailable, s.SSOAvailable)
 	}
 	if s.SSOKnown && !s.SSOAvailable && !s.SSODownSince.IsZero() {
-		f.add(kSSODownSinceNs, a.nanos(s.SSODownSince))
+		f.time(a, kSSODownSinceNs, s.SSODownSince)
 	}
-	if len(s.SSF.Events) > 0 {
+	if len(s.SSF.Events) > 0 && f.want(kSSF) {
 		f.add(kSSF, a.object(ast.Item(kEvents, a.ssfEvents(s.SSF.Events))))
 	}
 	return a.fieldsObject(&f)
 }
 
 // ipSignals is signals.ip. Without list names it is one of eight
-// objects built once.
+// objects built once. It is built whole whatever a plan reads of it:
+// fields a residual never reads cannot change what it computes.
 func (a *termArena) ipSignals(ip *decision.IPSignals) *ast.Term {
 	if ip.DeniedBy == "" && ip.SuspiciousBy == "" {
 		return unnamedIPSignals[b2i(ip.Denied)][b2i(ip.Allowed)][b2i(ip.Suspicious)]
@@ -469,7 +584,8 @@ func b2i(b bool) int {
 }
 
 // caller is input.caller. Most decisions come from few callers, often
-// one after another: the last one's object is kept and shared.
+// one after another: the last one's object is kept and shared, whole
+// whatever a plan reads of it.
 func (a *termArena) caller(c *decision.Caller) *ast.Term {
 	if last := lastCaller.Load(); last != nil && last.caller == *c {
 		return last.term
@@ -515,24 +631,24 @@ func (a *termArena) ssfEvents(events []decision.SSFEvent) *ast.Term {
 	return a.term(ast.NewArray(elems...))
 }
 
-func (a *termArena) profile(p *decision.ProfileSignals) *ast.Term {
-	var f fields
-	f.add(kSuspended, ast.InternedTerm(p.Suspended))
-	f.add(kSuspendedReason, a.str(p.SuspendedReason))
+func (a *termArena) profile(p *decision.ProfileSignals, pl inputPlan) *ast.Term {
+	f := planned(pl)
+	f.boolean(kSuspended, p.Suspended)
+	f.str(a, kSuspendedReason, p.SuspendedReason)
 	f.time(a, kMFAResetAt, p.MFAResetAt)
-	f.add(kDeviceKnown, ast.InternedTerm(p.DeviceKnown))
-	f.add(kLoginCount, a.integer(int64(p.LoginCount)))
-	f.add(kCountries, a.strArray(p.Countries))
-	f.add(kHourUsual, ast.InternedTerm(p.HourUsual))
-	f.add(kActionSeen, ast.InternedTerm(p.ActionSeen))
-	f.add(kFailedLogins, a.integer(int64(p.FailedLogins)))
-	f.add(kIPFailedUsers, a.integer(int64(p.IPFailedUsers)))
-	f.add(kIPFailedLogins, a.integer(int64(p.IPFailedLogins)))
-	if p.Travel.Known {
-		var tr fields
-		tr.add(kDistanceKm, a.float(p.Travel.DistanceKm))
-		tr.add(kSpeedKmh, a.float(p.Travel.SpeedKmh))
-		tr.add(kFromCountry, a.str(p.Travel.FromCountry))
+	f.boolean(kDeviceKnown, p.DeviceKnown)
+	f.integer(a, kLoginCount, int64(p.LoginCount))
+	f.strs(a, kCountries, p.Countries)
+	f.boolean(kHourUsual, p.HourUsual)
+	f.boolean(kActionSeen, p.ActionSeen)
+	f.integer(a, kFailedLogins, int64(p.FailedLogins))
+	f.integer(a, kIPFailedUsers, int64(p.IPFailedUsers))
+	f.integer(a, kIPFailedLogins, int64(p.IPFailedLogins))
+	if p.Travel.Known && f.want(kTravel) {
+		tr := planned(f.sub(kTravel))
+		tr.float(a, kDistanceKm, p.Travel.DistanceKm)
+		tr.float(a, kSpeedKmh, p.Travel.SpeedKmh)
+		tr.str(a, kFromCountry, p.Travel.FromCountry)
 		tr.time(a, kSinceNs, p.Travel.Since)
 		f.add(kTravel, a.fieldsObject(&tr))
 	}

@@ -81,6 +81,8 @@ type specialised struct {
 	// rules and exprs measure the residual: support rules and the
 	// expressions of the query and of every support rule body.
 	rules, exprs int
+	// plan is the part of the input the residual reads (inputplan.go).
+	plan inputPlan
 }
 
 // settings are the tenant environment's constants the assembly reads,
@@ -328,7 +330,7 @@ func (s *specialiser) specialise(ctx context.Context, k envKey) (*specialised, e
 	if err != nil {
 		return nil, err
 	}
-	sp.full, sp.rules, sp.exprs, sp.inlining = r.query, r.rules, r.exprs, r.inlining
+	sp.full, sp.rules, sp.exprs, sp.inlining, sp.plan = r.query, r.rules, r.exprs, r.inlining, r.plan
 	return sp, nil
 }
 
@@ -338,6 +340,7 @@ type residual struct {
 	rules, exprs int
 	// inlining is "full" or "shallow"; see partial.
 	inlining string
+	plan     inputPlan
 }
 
 // residual partially evaluates query for one tenant environment and
@@ -379,7 +382,7 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 	if len(pq.Queries) != 1 {
 		return residual{}, fmt.Errorf("the residual has %d queries, not one", len(pq.Queries))
 	}
-	r := residual{inlining: "full", exprs: len(pq.Queries[0])}
+	r := residual{inlining: "full", exprs: len(pq.Queries[0]), plan: planInput(pq.Queries[0], pq.Support)}
 	if shallow {
 		r.inlining = "shallow"
 	}

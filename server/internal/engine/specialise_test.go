@@ -42,7 +42,8 @@ func decideBoth(t testing.TB, p *prepared, input map[string]any) (ref, spec *dec
 	if sp == nil {
 		return ref, nil, refErr, nil, nil
 	}
-	rs, specErr = sp.eval(ctx, v)
+	// The residual is given only the input it reads, as Decide gives it.
+	rs, specErr = sp.eval(ctx, pruneInput(v, sp.plan))
 	if specErr == nil {
 		var doc ast.Value
 		doc, specErr = sp.assemble(rs)
