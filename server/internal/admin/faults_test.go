@@ -125,7 +125,10 @@ func newWorldOf(t *testing.T, w *world) *world {
 	now := func() time.Time { return t0 }
 	pol, err := tenants.New(tenants.Options{
 		Store: w.policies, Audit: w.log, State: w.state, Compliance: compliance.NewReporter(eng), Now: now,
-		Reload:  func(ctx context.Context) error { _, err := loader.Load(ctx); return err },
+		Reload: func(ctx context.Context, tenant string) error {
+			_, err := loader.LoadStoredTenants(ctx, tenant)
+			return err
+		},
 		Current: func() reload.Set { return *served.Load() },
 	})
 	if err != nil {

@@ -15,8 +15,8 @@ import (
 // on the gRPC server, and with a shared backend starts reloading the
 // policy set whenever another replica stores a tenant policy.
 func (p *parts) registerAdmin(cfg config.Config, o options) error {
-	reloadSet := func(ctx context.Context) error {
-		_, err := p.loader.LoadStored(ctx)
+	reloadSet := func(ctx context.Context, tenant string) error {
+		_, err := p.loader.LoadStoredTenants(ctx, tenant)
 		return err
 	}
 	pol, err := tenants.New(tenants.Options{

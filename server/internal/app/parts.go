@@ -87,12 +87,13 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 		return nil, err
 	}
 	p.loader = reload.New(p.engine, reload.Options{
-		PolicyDirs: cfg.PolicyDirs,
-		TenantsDir: cfg.TenantsDir,
-		Debounce:   cfg.ReloadDebounce,
-		Logger:     o.logger,
-		Metrics:    p.metrics,
-		Stored:     reload.StoredIn(p.state.store.Policies),
+		PolicyDirs:   cfg.PolicyDirs,
+		TenantsDir:   cfg.TenantsDir,
+		Debounce:     cfg.ReloadDebounce,
+		Logger:       o.logger,
+		Metrics:      p.metrics,
+		Stored:       reload.StoredIn(p.state.store.Policies),
+		StoredTenant: reload.StoredTenantIn(p.state.store.Policies),
 		OnLoad: func(set reload.Set) {
 			p.state.onLoad(set)
 			p.health.Recheck()

@@ -27,6 +27,7 @@ import (
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/fault"
 	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
@@ -69,6 +70,11 @@ type Options struct {
 	// the set, so that a store outage never silently reverts tenants to
 	// their files.
 	Stored func(ctx context.Context) (map[string]*pdpv1.TenantPolicy, error)
+	// StoredTenant, when set beside Stored, returns one tenant's policy
+	// set through the API, found false when none is: a load after some
+	// tenants' stored policies changed (LoadStoredTenants) reads those
+	// alone, and keeps the others of the set serving.
+	StoredTenant func(ctx context.Context, tenant string) (p *pdpv1.TenantPolicy, found bool, err error)
 }
 
 // Sources of a tenant's policy in Set.Sources.
@@ -129,6 +135,10 @@ type Loader struct {
 	// unread are the changes the watch reported that no read of the
 	// tenant files has covered yet (a load can fail before it reads them).
 	unread fileChanges
+	// stored are the policies stored through the API of the set serving;
+	// nil when they must all be read again (before a load, after a failed
+	// one: a change it was to serve may be any tenant's).
+	stored map[string]*pdpv1.TenantPolicy
 }
 
 // New returns a loader feeding e.
@@ -168,8 +178,28 @@ func StoredIn(st Lister) func(context.Context) (map[string]*pdpv1.TenantPolicy, 
 	}
 }
 
+// StoredTenantIn is Options.StoredTenant over st: NotFound is no policy.
+func StoredTenantIn(st Getter) func(context.Context, string) (*pdpv1.TenantPolicy, bool, error) {
+	return func(ctx context.Context, tenant string) (*pdpv1.TenantPolicy, bool, error) {
+		p, err := st.Get(ctx, tenant)
+		switch {
+		case errors.Is(err, fault.ErrNotFound):
+			return nil, false, nil
+		case err != nil:
+			return nil, false, err
+		}
+		return p, true, nil
+	}
+}
+
+// Getter reads one tenant's policy set through the admin API
+// (tenantstore.Store).
+type Getter interface {
+	Get(ctx context.Context, tenant string) (*pdpv1.TenantPolicy, error)
+}
+
 // Load reads every file and loads the set into the engine once.
-func (l *Loader) Load(ctx context.Context) (string, error) { return l.reload(ctx, nil) }
+func (l *Loader) Load(ctx context.Context) (string, error) { return l.reload(ctx, nil, nil) }
 
 // LoadStored loads the set again after the policies stored through the
 // API changed (PutTenantPolicy, another replica's; see Options.Stored).
@@ -177,19 +207,38 @@ func (l *Loader) Load(ctx context.Context) (string, error) { return l.reload(ctx
 // the tenant files the watch reported changed: the watch loads the
 // changes of the others itself.
 func (l *Loader) LoadStored(ctx context.Context) (string, error) {
-	if l.watching.Load() > 0 {
-		return l.reload(ctx, &fileChanges{})
+	return l.loadStored(ctx, nil)
+}
+
+// LoadStoredTenants is LoadStored after the stored policies of tenants
+// alone changed (PutTenantPolicy, another replica's change of named
+// tenants): with Options.StoredTenant, only theirs are read from the
+// store. The first load, and the first after a failed one, read every
+// stored policy.
+func (l *Loader) LoadStoredTenants(ctx context.Context, tenants ...string) (string, error) {
+	only := make(map[string]bool, len(tenants))
+	for _, t := range tenants {
+		only[t] = true
 	}
-	return l.Load(ctx)
+	return l.loadStored(ctx, only)
+}
+
+func (l *Loader) loadStored(ctx context.Context, only map[string]bool) (string, error) {
+	var seen *fileChanges
+	if l.watching.Load() > 0 {
+		seen = &fileChanges{}
+	}
+	return l.reload(ctx, seen, only)
 }
 
 // reload is Load; when seen is set, only the tenant files it names may
-// have changed since the last load.
-func (l *Loader) reload(ctx context.Context, seen *fileChanges) (string, error) {
+// have changed since the last load, and when only is set, only the stored
+// policies of the tenants it names.
+func (l *Loader) reload(ctx context.Context, seen *fileChanges, only map[string]bool) (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	start := time.Now()
-	set, err := l.load(ctx, seen)
+	set, err := l.load(ctx, seen, only)
 	if l.opts.Metrics != nil {
 		l.opts.Metrics.RecordReload(err == nil)
 	}
@@ -212,10 +261,12 @@ func (l *Loader) reload(ctx context.Context, seen *fileChanges) (string, error) 
 	return set.Revision, nil
 }
 
-func (l *Loader) load(ctx context.Context, seen *fileChanges) (Set, error) {
+func (l *Loader) load(ctx context.Context, seen *fileChanges, only map[string]bool) (Set, error) {
 	if seen != nil {
 		l.unread.add(seen)
 	}
+	known := l.stored
+	l.stored = nil // until this load succeeds
 	modules, err := ReadModules(l.opts.PolicyDirs)
 	if err != nil {
 		return Set{}, err
@@ -241,9 +292,9 @@ func (l *Loader) load(ctx context.Context, seen *fileChanges) (Set, error) {
 			policies[name], sources[name] = p, SourceFile
 		}
 	}
+	var stored map[string]*pdpv1.TenantPolicy
 	if l.opts.Stored != nil {
-		stored, err := l.opts.Stored(ctx)
-		if err != nil {
+		if stored, err = l.readStored(ctx, known, only); err != nil {
 			return Set{}, fmt.Errorf("reading the tenant policies stored through the API: %w", err)
 		}
 		for name, p := range stored {
@@ -271,7 +322,30 @@ func (l *Loader) load(ctx context.Context, seen *fileChanges) (Set, error) {
 		return Set{}, err
 	}
 	l.reviewed = files
+	l.stored = stored
 	return Set{Revision: rev, Tenants: tenants, Policies: policies, Sources: sources, Modules: modules, Changed: names}, nil
+}
+
+// readStored returns the policies stored through the API: known with the
+// tenants of only read again when both are set and Options.StoredTenant
+// is, else every one from Options.Stored. known is not modified.
+func (l *Loader) readStored(ctx context.Context, known map[string]*pdpv1.TenantPolicy, only map[string]bool) (map[string]*pdpv1.TenantPolicy, error) {
+	if known == nil || only == nil || l.opts.StoredTenant == nil {
+		return l.opts.Stored(ctx)
+	}
+	stored := maps.Clone(known)
+	for tenant := range only {
+		p, found, err := l.opts.StoredTenant(ctx, tenant)
+		switch {
+		case err != nil:
+			return nil, err
+		case found:
+			stored[tenant] = p
+		default:
+			delete(stored, tenant)
+		}
+	}
+	return stored, nil
 }
 
 // changedTenants returns the data.tenants document of policies, sharing
@@ -482,7 +556,9 @@ func (ws *Watching) Run(ctx context.Context) error {
 			}
 		case <-pending:
 			pending = nil
-			_, _ = l.reload(ctx, seen)
+			// Files changed, not the stored policies: those reload
+			// through LoadStored and LoadStoredTenants.
+			_, _ = l.reload(ctx, seen, map[string]bool{})
 			seen = l.newFileChanges()
 		}
 	}

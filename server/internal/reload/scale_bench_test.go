@@ -6,7 +6,14 @@ import (
 	"runtime"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
+	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/benchkit"
+	"github.com/pdp-dev/pdp/server/internal/engine"
+	"github.com/pdp-dev/pdp/server/internal/reload"
+	"github.com/pdp-dev/pdp/server/internal/store/bolt"
+	"github.com/pdp-dev/pdp/server/internal/tenantdata"
 )
 
 // scaleDemoPolicies are the authors' modules every scale set loads.
@@ -70,4 +77,60 @@ func BenchmarkReloadOneOfTenants1000(b *testing.B) {
 	b.StopTimer()
 	reportHeap(b)
 	runtime.KeepAlive(s)
+}
+
+// BenchmarkStoredChangeOfTenants1000 stores a change of one tenant's
+// policy of 1,000 stored through the API in the bbolt store and loads the
+// set again, as PutTenantPolicy does: reading every stored policy
+// (LoadStored, sub-benchmark list) or the changed tenant's alone
+// (LoadStoredTenants, tenant).
+func BenchmarkStoredChangeOfTenants1000(b *testing.B) {
+	policies, err := tenantdata.LoadDir(newScale(b).Dir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := bolt.Open(filepath.Join(b.TempDir(), "pdp.db"), bolt.Options{SweepInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	ps := st.Policies()
+	ctx := context.Background()
+	for _, p := range policies {
+		if _, err := ps.Put(ctx, p, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		load func(l *reload.Loader) error
+	}{
+		{"list", func(l *reload.Loader) error { _, err := l.LoadStored(ctx); return err }},
+		{"tenant", func(l *reload.Loader) error { _, err := l.LoadStoredTenants(ctx, "t0000"); return err }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			l := reload.New(engine.New(engine.Options{}), reload.Options{PolicyDirs: scaleDemoPolicies,
+				Stored: reload.StoredIn(ps), StoredTenant: reload.StoredTenantIn(ps)})
+			if _, err := l.Load(ctx); err != nil {
+				b.Fatal(err)
+			}
+			plans := [2]string{"enterprise", "business"}
+			i := 0
+			b.ResetTimer()
+			for b.Loop() {
+				cur, err := ps.Get(ctx, "t0000")
+				if err != nil {
+					b.Fatal(err)
+				}
+				next := proto.Clone(cur).(*pdpv1.TenantPolicy)
+				next.Plan, i = plans[i%2], i+1
+				if _, err := ps.Put(ctx, next, cur.GetEtag()); err != nil {
+					b.Fatal(err)
+				}
+				if err := tc.load(l); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

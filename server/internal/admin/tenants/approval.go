@@ -141,7 +141,7 @@ func (s *Service) ApproveChange(ctx context.Context, req *pdpv1.ApproveChangeReq
 	// Approved, the change serves: its shadow ends, and what it observed
 	// is part of the answer.
 	impact := s.endPendingShadow(c)
-	if err := s.reloadSet(ctx); err != nil {
+	if err := s.reloadSet(ctx, c.GetTenant()); err != nil {
 		return nil, err
 	}
 	return &pdpv1.ApproveChangeResponse{Policy: stored, ObservedImpact: impact}, nil

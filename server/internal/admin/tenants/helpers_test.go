@@ -100,16 +100,20 @@ func startAudited(t *testing.T, ps tenantstore.Store, log audit.Log) *rig {
 		r.log = r.state.AuditLog()
 	}
 	loader := reload.New(r.engine, reload.Options{
-		TenantsDir: dir,
-		OnLoad:     func(s reload.Set) { r.set.Store(&s) },
-		Stored:     storedOf(ps),
+		TenantsDir:   dir,
+		OnLoad:       func(s reload.Set) { r.set.Store(&s) },
+		Stored:       storedOf(ps),
+		StoredTenant: reload.StoredTenantIn(ps),
 	})
 	if _, err := loader.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	svc, err := tenants.New(tenants.Options{
 		Store: ps, Audit: r.log, State: r.state, Compliance: compliance.NewReporter(r.engine),
-		Reload:  func(ctx context.Context) error { _, err := loader.Load(ctx); return err },
+		Reload: func(ctx context.Context, tenant string) error {
+			_, err := loader.LoadStoredTenants(ctx, tenant)
+			return err
+		},
 		Current: func() reload.Set { return *r.set.Load() },
 	})
 	if err != nil {

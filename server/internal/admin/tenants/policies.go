@@ -70,9 +70,10 @@ type Options struct {
 	State SSOState
 	// Compliance answers ComplianceReport; required.
 	Compliance Compliance
-	// Reload loads the policy set again (reload.Loader.LoadStored) so that a
-	// stored policy is served; required.
-	Reload func(ctx context.Context) error
+	// Reload loads the policy set again after the tenant's stored policy
+	// changed (reload.Loader.LoadStoredTenants) so that it is served;
+	// required.
+	Reload func(ctx context.Context, tenant string) error
 	// Current returns the policy set now served, with the tenant files;
 	// required.
 	Current func() reload.Set
@@ -151,9 +152,10 @@ func declaresSOX(p *pdpv1.TenantPolicy) bool {
 	return false
 }
 
-// reloadSet loads the policy set again after a change was stored.
-func (s *Service) reloadSet(ctx context.Context) error {
-	if err := s.opts.Reload(ctx); err != nil {
+// reloadSet loads the policy set again after the tenant's stored policy
+// changed.
+func (s *Service) reloadSet(ctx context.Context, tenant string) error {
+	if err := s.opts.Reload(ctx, tenant); err != nil {
 		s.opts.Logger.Error("a stored tenant policy is not served: the policy set failed to reload", "error", err.Error())
 		return fault.Wrap(err, fault.Unavailable, "the policy was stored but the policy set failed to reload; the previous set keeps serving")
 	}

@@ -172,7 +172,7 @@ func (s *Service) apply(ctx context.Context, before, next *pdpv1.TenantPolicy, s
 	}
 	// The policy and its record are committed: it is served, and a failed
 	// reload is the call's error.
-	if err := s.reloadSet(ctx); err != nil {
+	if err := s.reloadSet(ctx, next.GetTenant()); err != nil {
 		return nil, err
 	}
 	return stored, nil
