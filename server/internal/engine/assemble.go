@@ -7,14 +7,19 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/pdp-dev/pdp/server/internal/decision"
 )
 
-// assemble builds the decision document from a residual's result, as
-// rego/core.rego's core_full_document builds it from the same sets: each
-// step below names the rule it stands for. Sets, sorting and comparisons
-// are OPA's own (ast.Set, Sorted, ast.Compare), so ties and mixed types
-// order as they do in Rego.
-func (sp *specialised) assemble(rs rego.ResultSet) (ast.Value, error) {
+// assemble builds the decision from a residual's result, as
+// rego/core.rego's core_full_document builds the decision document from
+// the same sets: each step below names the rule it stands for. Sets,
+// sorting and comparisons are OPA's own (ast.Set, Sorted, ast.Compare),
+// so ties and mixed types order as they do in Rego. The decision is read
+// from the parts by the strict reader's own checks, in parseDecision's
+// order, without building the document: an error of that reading is a
+// malformedError.
+func (sp *specialised) assemble(rs rego.ResultSet) (*decision.Decision, error) {
 	if len(rs) == 0 {
 		return nil, errors.New("the residual is undefined")
 	}
@@ -64,12 +69,16 @@ func (sp *specialised) assemble(rs rego.ResultSet) (ast.Value, error) {
 	if sp.reportOnly {
 		source = challenges
 	}
-	stepUps := ast.NewSet()
-	source.Foreach(func(c *ast.Term) {
-		if list := field(c, "step_ups"); list != nil {
-			iterate(list, func(s *ast.Term) { stepUps.Add(s) })
-		}
-	})
+	var stepUps []*ast.Term
+	if source.Len() > 0 {
+		set := ast.NewSet()
+		source.Foreach(func(c *ast.Term) {
+			if list := field(c, "step_ups"); list != nil {
+				iterate(list, func(s *ast.Term) { set.Add(s) })
+			}
+		})
+		stepUps = sortedTerms(set)
+	}
 
 	// core_obligation_list.
 	kept := obligations
@@ -95,18 +104,35 @@ func (sp *specialised) assemble(rs rego.ResultSet) (ast.Value, error) {
 	if !ok {
 		return nil, errors.New("the residual has no session control")
 	}
-	return ast.NewObject(
-		ast.Item(keyTerms["decision"], decided),
-		ast.Item(keyTerms["reasons"], reasons),
-		ast.Item(keyTerms["step_ups"], ast.NewTerm(sortedArray(stepUps))),
-		ast.Item(keyTerms["obligations"], ast.NewTerm(sortedArray(kept))),
-		ast.Item(keyTerms["risk"], risk),
-		ast.Item(keyTerms["session"], ast.NewTerm(session)),
-		ast.Item(keyTerms["cache_ttl_ns"], ttl),
-		ast.Item(keyTerms["enforced"], ast.BooleanTerm(enforced)),
-		ast.Item(keyTerms["would_decide"], outcome),
-	), nil
+
+	// What parseDecision reads of the document, in its order.
+	r := reader{}
+	d := &decision.Decision{
+		Kind:        r.kind(decided.Value, "decision"),
+		Reasons:     readTerms(&r, reasons, "reasons", r.reason),
+		StepUps:     readTerms(&r, stepUps, "step_ups", r.stepUp),
+		Obligations: readTerms(&r, sortedTerms(kept), "obligations", r.obligation),
+		Risk:        r.riskOf(risk.score, risk.level, risk.factors, "risk"),
+		Enforced:    enforced,
+		Session:     r.session(session, "session"),
+		CacheTTL:    r.duration(ttl.Value, "cache_ttl_ns"),
+		WouldDecide: r.kind(outcome.Value, "would_decide"),
+	}
+	if r.err == nil {
+		r.err = consistent(d)
+	}
+	if r.err != nil {
+		return nil, malformedError{r.err}
+	}
+	return d, nil
 }
+
+// malformedError is a decision assembled from a residual's result that
+// the strict reader refuses, as parseDecision refuses a document.
+type malformedError struct{ err error }
+
+func (m malformedError) Error() string { return m.err.Error() }
+func (m malformedError) Unwrap() error { return m.err }
 
 var (
 	allowTerm     = ast.StringTerm("allow")
@@ -118,7 +144,12 @@ var (
 	nameKey       = ast.StringTerm("name")
 	// core_enforcing_obligations
 	enforcingKinds = ast.NewSet(ast.StringTerm("suspend_user"), ast.StringTerm("block_ip"))
-	emptyString    = ast.StringTerm("")
+	// core_risk_level's words.
+	levelCriticalTerm = ast.StringTerm("critical")
+	levelHighTerm     = ast.StringTerm("high")
+	levelMediumTerm   = ast.StringTerm("medium")
+	levelLowTerm      = ast.StringTerm("low")
+	emptyString       = ast.StringTerm("")
 )
 
 // bindingSet reads one of the residual's sets.
@@ -194,9 +225,9 @@ func (sp *specialised) held(o *ast.Term) bool {
 }
 
 // reasonList is core_reason_list: the reasons of the denies, then of the
-// challenges, then of the notices.
-func (sp *specialised) reasonList(denies, challenges, notices ast.Set) (*ast.Term, error) {
-	out := []*ast.Term{}
+// challenges, then of the notices; nil when there are none.
+func (sp *specialised) reasonList(denies, challenges, notices ast.Set) ([]*ast.Term, error) {
+	var out []*ast.Term
 	for _, xs := range [...]ast.Set{denies, challenges, notices} {
 		rs, err := reasonsOf(xs)
 		if err != nil {
@@ -204,7 +235,7 @@ func (sp *specialised) reasonList(denies, challenges, notices ast.Set) (*ast.Ter
 		}
 		out = append(out, rs...)
 	}
-	return ast.ArrayTerm(out...), nil
+	return out, nil
 }
 
 // reasonsOf is core_reasons: each element cut to code, message and rule,
@@ -262,35 +293,39 @@ func sortBy(xs ast.Set, key *ast.Term) []*ast.Term {
 	return out
 }
 
-func sortedArray(s ast.Set) *ast.Array { return s.Sorted() }
+// sortedTerms are the elements of s in Rego's order; nil when none.
+func sortedTerms(s ast.Set) []*ast.Term {
+	if s.Len() == 0 {
+		return nil
+	}
+	return s.Slice() // sorted, read only
+}
+
+// riskParts are core_risk's fields.
+type riskParts struct {
+	score, level *ast.Term
+	factors      []*ast.Term
+}
 
 // risk is core_risk: the score core_score computes (scoreQuery), its
 // level (core_risk_level), and the factors sorted by name.
-func (sp *specialised) risk(factors ast.Set) (*ast.Term, error) {
+func (sp *specialised) risk(factors ast.Set) (riskParts, error) {
 	if factors.Len() == 0 {
-		return ast.ObjectTerm(
-			ast.Item(ast.StringTerm("score"), zeroTerm),
-			ast.Item(ast.StringTerm("level"), sp.zeroLevel()),
-			ast.Item(ast.StringTerm("factors"), ast.ArrayTerm()),
-		), nil
+		return riskParts{score: zeroTerm, level: sp.zeroLevel()}, nil
 	}
 	rs, err := sp.score.Eval(context.Background(), rego.EvalParsedInput(factors), noMetrics)
 	if err != nil {
-		return nil, fmt.Errorf("risk score: %w", err)
+		return riskParts{}, fmt.Errorf("risk score: %w", err)
 	}
 	if len(rs) != 1 {
-		return nil, errors.New("the risk score is undefined")
+		return riskParts{}, errors.New("the risk score is undefined")
 	}
 	score, ok := rs[0].Bindings["score"].(ast.Value)
 	if !ok {
-		return nil, errors.New("the risk score is not a value")
+		return riskParts{}, errors.New("the risk score is not a value")
 	}
 	st := ast.NewTerm(score)
-	return ast.ObjectTerm(
-		ast.Item(ast.StringTerm("score"), st),
-		ast.Item(ast.StringTerm("level"), sp.level(st)),
-		ast.Item(ast.StringTerm("factors"), ast.ArrayTerm(sortBy(factors, nameKey)...)),
-	), nil
+	return riskParts{score: st, level: sp.level(st), factors: sortBy(factors, nameKey)}, nil
 }
 
 // level is core_risk_level: low < 0.3 <= medium <= step-up threshold <
@@ -298,24 +333,24 @@ func (sp *specialised) risk(factors ast.Set) (*ast.Term, error) {
 func (sp *specialised) level(score *ast.Term) *ast.Term {
 	switch {
 	case ast.Compare(score, sp.denyAt) >= 0:
-		return ast.StringTerm("critical")
+		return levelCriticalTerm
 	case ast.Compare(score, sp.stepUp) > 0:
-		return ast.StringTerm("high")
+		return levelHighTerm
 	case ast.Compare(score, pointThree) >= 0:
-		return ast.StringTerm("medium")
+		return levelMediumTerm
 	}
-	return ast.StringTerm("low")
+	return levelLowTerm
 }
 
 // zeroLevel is core_zero_risk_level.
 func (sp *specialised) zeroLevel() *ast.Term {
 	switch {
 	case ast.Compare(zeroTerm, sp.denyAt) >= 0:
-		return ast.StringTerm("critical")
+		return levelCriticalTerm
 	case ast.Compare(zeroTerm, sp.stepUp) > 0:
-		return ast.StringTerm("high")
+		return levelHighTerm
 	}
-	return ast.StringTerm("low")
+	return levelLowTerm
 }
 
 // field is x[key] when x is an object that has it, else nil.

@@ -304,13 +304,13 @@ func (e *Engine) decideSpecialised(ctx context.Context, p *prepared, sp *special
 		}
 		return nil, fault.Wrap(err, fault.Internal, "policy evaluation failed")
 	}
-	doc, err := sp.assemble(rs)
-	if err != nil {
+	d, err := sp.assemble(rs)
+	var malformed malformedError
+	switch {
+	case errors.As(err, &malformed):
+		return nil, fault.Wrap(malformed.err, fault.Internal, "policy returned a malformed decision")
+	case err != nil:
 		return nil, fault.Wrap(err, fault.Internal, "policy evaluation failed")
-	}
-	d, err := parseDecision(doc)
-	if err != nil {
-		return nil, fault.Wrap(err, fault.Internal, "policy returned a malformed decision")
 	}
 	return e.name(d, p)
 }

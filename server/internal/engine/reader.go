@@ -171,12 +171,26 @@ func readArray[T any](r *reader, v ast.Value, path string, elem func(ast.Value, 
 		r.typeError(path, "array", v)
 		return nil
 	}
-	if a.Len() == 0 {
+	return readEach(r, a.Len(), a.Elem, path, elem)
+}
+
+// readTerms converts every term of a list as readArray converts an
+// array's; nil when empty.
+func readTerms[T any](r *reader, ts []*ast.Term, path string, elem func(ast.Value, string) T) []T {
+	if r.err != nil {
 		return nil
 	}
-	out := make([]T, a.Len())
-	for i := range a.Len() {
-		out[i] = elem(a.Elem(i).Value, path+"["+strconv.Itoa(i)+"]")
+	return readEach(r, len(ts), func(i int) *ast.Term { return ts[i] }, path, elem)
+}
+
+// readEach converts the n terms at(0)…at(n-1); nil when n is 0.
+func readEach[T any](r *reader, n int, at func(int) *ast.Term, path string, elem func(ast.Value, string) T) []T {
+	if n == 0 {
+		return nil
+	}
+	out := make([]T, n)
+	for i := range n {
+		out[i] = elem(at(i).Value, path+"["+strconv.Itoa(i)+"]")
 	}
 	if r.err != nil {
 		return nil

@@ -189,10 +189,25 @@ func (r *reader) risk(v ast.Value, path string) decision.Risk {
 		Level:   oneOf(r, r.str(r.required(o, "level", path), path+".level"), path+".level", riskLevels),
 		Factors: readArray(r, r.required(o, "factors", path), path+".factors", r.factor),
 	}
-	if r.err == nil && (risk.Score < 0 || risk.Score > 1) {
-		r.fail(path+".score", "%v outside 0..1", risk.Score)
-	}
+	r.scoreInRange(risk.Score, path)
 	return risk
+}
+
+// riskOf reads the risk from its fields, as risk reads its object.
+func (r *reader) riskOf(score, level *ast.Term, factors []*ast.Term, path string) decision.Risk {
+	risk := decision.Risk{
+		Score:   r.float(score.Value, path+".score"),
+		Level:   oneOf(r, r.str(level.Value, path+".level"), path+".level", riskLevels),
+		Factors: readTerms(r, factors, path+".factors", r.factor),
+	}
+	r.scoreInRange(risk.Score, path)
+	return risk
+}
+
+func (r *reader) scoreInRange(score float64, path string) {
+	if r.err == nil && (score < 0 || score > 1) {
+		r.fail(path+".score", "%v outside 0..1", score)
+	}
 }
 
 func (r *reader) factor(v ast.Value, path string) decision.RiskFactor {

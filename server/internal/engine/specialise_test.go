@@ -12,6 +12,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/pdp-dev/pdp/server/internal/decision"
+	"github.com/pdp-dev/pdp/server/internal/fault"
 )
 
 // decideBoth decides one input document with the reference query and with
@@ -45,11 +46,7 @@ func decideBoth(t testing.TB, p *prepared, input map[string]any) (ref, spec *dec
 	// The residual is given only the input it reads, as Decide gives it.
 	rs, specErr = sp.eval(ctx, pruneInput(v, sp.plan))
 	if specErr == nil {
-		var doc ast.Value
-		doc, specErr = sp.assemble(rs)
-		if specErr == nil {
-			spec, specErr = parseDecision(doc)
-		}
+		spec, specErr = sp.assemble(rs)
 	}
 	return ref, spec, refErr, specErr, sp
 }
@@ -360,5 +357,49 @@ func TestASpecialisationCutShortByTheLoadsBudgetStaysPending(t *testing.T) {
 		Bundle{Tenants: tenants})
 	if s := e.Specialisations()[0]; s.State != FallbackPending {
 		t.Errorf("%+v: want pending", s)
+	}
+}
+
+// A residual's result the strict reader refuses is refused as the
+// reference's document is, with the same error: the assembly reads the
+// decision by the reader's own checks without building the document.
+func TestASpecialisedDecisionTheReaderRefusesFailsAsTheReferences(t *testing.T) {
+	t.Parallel()
+	custom := map[string]string{"policies/custom.rego": `package pdp.custom
+
+deny contains {"code": input.attributes.bad, "message": "a code that is not a string", "rule": "custom.bad_code"} if input.action.name == "bad.code"
+
+challenge contains {"code": "custom.bad_step_up", "message": "a step-up of an unknown kind", "rule": "custom.bad_step_up",
+	"step_ups": [{"kind": input.attributes.bad, "reason_code": "custom.bad_step_up"}]} if input.action.name == "bad.step_up"
+
+obligations contains {"kind": "audit", "params": {"n": input.attributes.bad}} if input.action.name == "bad.params"
+
+risk_factors contains {"name": "custom.heavy", "weight": 0.5, "detail": input.attributes.bad} if input.action.name == "bad.factor"
+`}
+	b := Bundle{Modules: custom, Tenants: demoTenants(t)}
+	ref := loaded(t, Options{Reference: true}, b)
+	spec := loaded(t, Options{}, b)
+	fillAll(t, spec)
+	for _, action := range []string{"bad.code", "bad.step_up", "bad.params", "bad.factor"} {
+		req := demoRequest()
+		req.Action.Name = action
+		req.Attributes = map[string]any{"bad": 7}
+		if action == "bad.step_up" {
+			req.Attributes["bad"] = "dance"
+		}
+		_, refErr := ref.Decide(context.Background(), req)
+		_, specErr := spec.Decide(context.Background(), req)
+		if refErr == nil || specErr == nil {
+			t.Fatalf("%s: reference error %v, specialised error %v; want both", action, refErr, specErr)
+		}
+		if fault.As(specErr).Code != fault.Internal {
+			t.Errorf("%s: specialised error %v is not internal", action, specErr)
+		}
+		if specErr.Error() != refErr.Error() {
+			t.Errorf("%s:\nspecialised error %v\n reference error %v", action, specErr, refErr)
+		}
+	}
+	if n := spec.Paths()[Specialised]; n != 4 {
+		t.Errorf("the residual decided %d requests, want 4", n)
 	}
 }
