@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
 	"github.com/pdp-dev/pdp/server/internal/cli"
@@ -112,5 +113,54 @@ func TestExplainByIDAcrossARestart(t *testing.T) {
 	_, err = pdpv1.NewPolicyAdminServiceClient(third.Conn).GetDecision(secCtx(t), &pdpv1.GetDecisionRequest{DecisionId: "no-such-id", Reason: "incident 42"})
 	if status.Code(err) != codes.NotFound {
 		t.Errorf("an unknown id: %v, want NotFound", err)
+	}
+}
+
+// TestPolicyHistoryBoundsTheRevisionsAnExplanationCanUse decides, changes
+// the tenant's policy twice through the admin API and explains the first
+// decision: with --policy-history 2 its revision is gone and the answer
+// says the current one evaluated it; with the default it is still held.
+func TestPolicyHistoryBoundsTheRevisionsAnExplanationCanUse(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		history int
+		held    bool
+	}{{2, false}, {config.DefaultPolicyHistory, true}} {
+		log := filepath.Join(t.TempDir(), "decisions.log")
+		srv := pdptest.Start(t, pdptest.WithTenant("sec.yaml", explainTenant(true)), pdptest.WithConfig(func(c *config.Config) {
+			c.DecisionLog, c.DecisionLogInputs, c.PolicyHistory = log, true, tc.history
+		}))
+		ctx := secCtx(t)
+		resp, err := srv.Decisions.Check(ctx, secCheck())
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := pdpv1.NewPolicyAdminServiceClient(srv.Conn)
+		for _, action := range []string{"api.write", "api.list"} {
+			got, err := admin.GetTenantPolicy(ctx, &pdpv1.GetTenantPolicyRequest{Tenant: "sec"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := proto.Clone(got.GetPolicy()).(*pdpv1.TenantPolicy)
+			member := next.GetEnvironments()["development"].GetRoles()["member"]
+			member.Actions = append(member.Actions, action)
+			if _, err := admin.PutTenantPolicy(ctx, &pdpv1.PutTenantPolicyRequest{Policy: next, Reason: "members may " + action}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := admin.GetDecision(ctx, &pdpv1.GetDecisionRequest{DecisionId: resp.GetDecisionId(), Reason: "incident 42"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.GetRecordedRevision() != tc.held || (got.GetExplained().GetPolicyRevision() == resp.GetPolicyRevision()) != tc.held {
+			t.Errorf("--policy-history %d, two reloads later: recorded revision %v, explained with %s (recorded %s); want held %v",
+				tc.history, got.GetRecordedRevision(), got.GetExplained().GetPolicyRevision(), resp.GetPolicyRevision(), tc.held)
+		}
+		var out, errOut bytes.Buffer
+		cli.Main(context.Background(), []string{"explain", resp.GetDecisionId(), "--reason", "incident 42", "--addr", srv.GRPCAddr},
+			cli.Env{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }})
+		if gone := strings.Contains(out.String(), "NOTE: revision "+resp.GetPolicyRevision()+" is no longer held; evaluated again with the CURRENT revision"); gone == tc.held {
+			t.Errorf("--policy-history %d: pdp explain says the revision is gone: %v\n%s%s", tc.history, gone, out.String(), errOut.String())
+		}
 	}
 }

@@ -76,7 +76,7 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	}
 	p.engine = engine.New(engine.Options{Logger: o.logger, Now: o.now, EvalWorkers: cfg.EvalWorkers,
 		Reference: !cfg.Specialise, SpecialiseAtLoad: atLoad, SpecialisedLimit: cfg.SpecialisedLimit,
-		SpecialiseBudget: cfg.SpecialiseBudget})
+		SpecialiseBudget: cfg.SpecialiseBudget, RecentSets: cfg.PolicyHistory})
 	if err := p.metrics.ObserveEngine(p.engine.Paths, p.engine.SpecialisationCounts); err != nil {
 		return nil, err
 	}

@@ -62,3 +62,19 @@ func TestRuntimeSettings(t *testing.T) {
 		t.Fatalf("negative values: %v", err)
 	}
 }
+
+func TestPolicyHistory(t *testing.T) {
+	t.Parallel()
+	c, err := parse(t, nil, nil)
+	if err != nil || c.PolicyHistory != DefaultPolicyHistory {
+		t.Fatalf("default %d, %v; want %d", c.PolicyHistory, err, DefaultPolicyHistory)
+	}
+	if c, err = parse(t, nil, map[string]string{"PDP_POLICY_HISTORY": "2"}); err != nil || c.PolicyHistory != 2 {
+		t.Fatalf("PDP_POLICY_HISTORY=2: %d, %v", c.PolicyHistory, err)
+	}
+	for _, bad := range []string{"0", "1025"} {
+		if _, err := parse(t, []string{"--policy-history", bad}, nil); err == nil || !strings.Contains(err.Error(), "--policy-history "+bad+": must be between 1 and 1024") {
+			t.Errorf("--policy-history %s: %v", bad, err)
+		}
+	}
+}

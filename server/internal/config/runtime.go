@@ -35,13 +35,20 @@ type Runtime struct {
 	// SpecialisedLimit bounds the tenant environments with a residual
 	// (--specialised-limit, PDP_SPECIALISED_LIMIT).
 	SpecialisedLimit int
+	// PolicyHistory is how many of the last served policy sets the engine
+	// keeps, the serving one included, so that a logged decision is
+	// explained with the revision that made it (--policy-history,
+	// PDP_POLICY_HISTORY).
+	PolicyHistory int
 }
 
-// Defaults of Runtime.SpecialiseAtLoad and Runtime.SpecialisedLimit.
+// Defaults of Runtime.SpecialiseAtLoad, Runtime.SpecialisedLimit,
+// Runtime.SpecialiseBudget and Runtime.PolicyHistory.
 const (
 	DefaultSpecialiseAtLoad = 32
 	DefaultSpecialisedLimit = 4096
 	DefaultSpecialiseBudget = time.Second
+	DefaultPolicyHistory    = 8
 )
 
 func (c *Config) registerRuntime(fs *flag.FlagSet) {
@@ -51,6 +58,7 @@ func (c *Config) registerRuntime(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SpecialiseBudget, "specialise-budget", c.SpecialiseBudget, "most time a load spends specialising tenant environments before the new policy set serves")
 	fs.IntVar(&c.SpecialisedLimit, "specialised-limit", c.SpecialisedLimit, "most tenant environments with a specialised residual; the whole library decides the others")
 	fs.IntVar(&c.EvalWorkers, "eval-workers", c.EvalWorkers, "policy evaluations in flight; more requests wait for a free one (0: one per core; raise it when modules wait on http.send)")
+	fs.IntVar(&c.PolicyHistory, "policy-history", c.PolicyHistory, "policy sets kept, the serving one included, so that a logged decision is explained with the revision that made it (pdp explain); an older one is explained with the current set, and says so")
 }
 
 func (c Config) checkRuntime(bad func(string, ...any)) {
@@ -68,5 +76,8 @@ func (c Config) checkRuntime(bad func(string, ...any)) {
 	}
 	if c.EvalWorkers < 0 || c.EvalWorkers > 4096 {
 		bad("--eval-workers %d: must be between 0 and 4096", c.EvalWorkers)
+	}
+	if c.PolicyHistory < 1 || c.PolicyHistory > 1024 {
+		bad("--policy-history %d: must be between 1 and 1024", c.PolicyHistory)
 	}
 }

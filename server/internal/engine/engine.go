@@ -80,6 +80,9 @@ type Options struct {
 	// EvalWorkers bounds the evaluations in flight; more Decide calls wait
 	// for a free one. Zero means GOMAXPROCS, one per core. See workers.go.
 	EvalWorkers int
+	// RecentSets is how many of the last served policy sets Evaluate can
+	// still use, the serving one included; zero means DefaultRecentSets.
+	RecentSets int
 }
 
 // Bundle is one policy set: the authors' modules and the tenants' data.
@@ -126,11 +129,14 @@ type Engine struct {
 	// recorded decision can be evaluated again with the set that made it
 	// (see Evaluate). Guarded by loadMu.
 	recent []*prepared
+	// recentSets is Options.RecentSets, the default applied.
+	recentSets int
 }
 
-// recentSets is how many of the last served policy sets Evaluate can
-// still use.
-const recentSets = 8
+// DefaultRecentSets is how many of the last served policy sets Evaluate
+// can still use by default. Sets loaded per tenant share the unchanged
+// tenants, so each costs about its changed tenants.
+const DefaultRecentSets = 8
 
 // prepared is one loaded policy set, immutable once published.
 type prepared struct {
@@ -166,6 +172,11 @@ func New(opts Options) *Engine {
 		budget:    opts.SpecialiseBudget,
 		timeout:   opts.SpecialiseTimeout,
 		builtins:  newBuiltinCache(),
+
+		recentSets: opts.RecentSets,
+	}
+	if e.recentSets <= 0 {
+		e.recentSets = DefaultRecentSets
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)

@@ -11,11 +11,11 @@ import (
 )
 
 // remember keeps p among the recent sets, dropping the oldest past
-// recentSets; a revision loaded again moves to the end. loadMu is held.
+// Options.RecentSets; a revision loaded again moves to the end. loadMu is held.
 func (e *Engine) remember(p *prepared) {
 	e.recent = slices.DeleteFunc(e.recent, func(q *prepared) bool { return q.revision == p.revision })
 	e.recent = append(e.recent, p)
-	if n := len(e.recent) - recentSets; n > 0 {
+	if n := len(e.recent) - e.recentSets; n > 0 {
 		e.recent = slices.Delete(e.recent, 0, n)
 	}
 }

@@ -117,7 +117,7 @@ func TestEngineHoldsTheLastSetsOnly(t *testing.T) {
 	t.Parallel()
 	e := New(Options{})
 	var revs []string
-	for i := range recentSets + 2 {
+	for i := range DefaultRecentSets + 2 {
 		rev, err := e.Load(context.Background(), Bundle{Tenants: tenantsWithTimeout(t, time.Duration(i+1)*time.Hour)})
 		if err != nil {
 			t.Fatal(err)
@@ -127,6 +127,24 @@ func TestEngineHoldsTheLastSetsOnly(t *testing.T) {
 	for i, rev := range revs {
 		if want := i >= 2; e.Knows(rev) != want {
 			t.Errorf("revision %d of %d: Knows = %v, want %v", i+1, len(revs), !want, want)
+		}
+	}
+}
+
+func TestEngineHoldsAsManySetsAsItIsTold(t *testing.T) {
+	t.Parallel()
+	e := New(Options{RecentSets: 2})
+	var revs []string
+	for i := range 4 {
+		rev, err := e.Load(context.Background(), Bundle{Tenants: tenantsWithTimeout(t, time.Duration(i+1)*time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs = append(revs, rev)
+	}
+	for i, rev := range revs {
+		if want := i >= 2; e.Knows(rev) != want {
+			t.Errorf("revision %d of %d with 2 held: Knows = %v, want %v", i+1, len(revs), !want, want)
 		}
 	}
 }
