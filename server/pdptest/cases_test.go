@@ -69,9 +69,16 @@ func TestCaseCorpus(t *testing.T) {
 				t.Run("specialised/"+c.name, func(t *testing.T) { runCase(t, sp, c) })
 			}
 			decided := slices.ContainsFunc(f.cases, func(c *corpusCase) bool { return c.expect.Decision != "" })
-			specialised := regexp.MustCompile(`(?m)^pdp_engine_decisions_total\{path="specialised"\} ([0-9]+)$`).FindStringSubmatch(scrapeMetrics(t, sp))
+			metrics := scrapeMetrics(t, sp)
+			specialised := regexp.MustCompile(`(?m)^pdp_engine_decisions_total\{path="specialised"\} ([0-9]+)$`).FindStringSubmatch(metrics)
 			if decided && (specialised == nil || specialised[1] == "0") {
 				t.Errorf("the specialised server decided no case with a residual (%v)", specialised)
+			}
+			// Every residual is compiled, and the compiled residual decided
+			// every case the residuals decided.
+			compiled := regexp.MustCompile(`(?m)^pdp_engine_residual_evaluations_total\{evaluator="compiled"\} ([0-9]+)$`).FindStringSubmatch(metrics)
+			if specialised != nil && (compiled == nil || compiled[1] != specialised[1]) {
+				t.Errorf("the compiled residuals decided %v of the %s specialised cases", compiled, specialised[1])
 			}
 		})
 	}

@@ -80,6 +80,9 @@ func build(ctx context.Context, cfg config.Config, o options) (_ *parts, err err
 	if err := p.metrics.ObserveEngine(p.engine.Paths, p.engine.SpecialisationCounts); err != nil {
 		return nil, err
 	}
+	if err := p.metrics.ObserveEvaluators(p.engine.Evaluators); err != nil {
+		return nil, err
+	}
 	p.health = grpcserver.NewHealth()
 	o.meters = p.metrics.MeterProvider()
 	p.state, err = openState(cfg, o)

@@ -121,6 +121,8 @@ type Engine struct {
 	// builtins keeps compiled glob and regex patterns across evaluations
 	// and reloads; see builtincache.go.
 	builtins cache.InterQueryValueCache
+	// evaluators counts residual evaluations by evaluator; see Evaluators.
+	evaluators evaluatorCounts
 
 	// loadMu serialises Load so that two reloads cannot interleave.
 	loadMu  sync.Mutex

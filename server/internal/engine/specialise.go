@@ -31,6 +31,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/cache"
 )
 
 // Why a request was decided by the reference query instead of a
@@ -71,6 +72,12 @@ var contributionSets = [...]string{"deny", "challenge", "notices", "obligations"
 type specialised struct {
 	// full computes every set.
 	full rego.PreparedEvalQuery
+	// compiled is full compiled to Go (compiled.go), nil when the
+	// residual holds what the compiler refuses; compiledWhy says what.
+	compiled    *program
+	compiledWhy string
+	// evaluators is the engine's count of residual evaluations.
+	evaluators *evaluatorCounts
 	// inlining is how the full residual was made; see residual.
 	inlining string
 	// builtins is the engine's built-in value cache.
@@ -102,7 +109,11 @@ type specialiser struct {
 	store    storage.Store
 	strict   bool
 	builtins rego.EvalOption
-	query    ast.Body
+	// valueCache is the engine's built-in value cache, for the compiled
+	// residuals' built-in calls.
+	valueCache cache.InterQueryValueCache
+	evaluators *evaluatorCounts
+	query      ast.Body
 	// notInlined are the rules read in the heads of the rules adding to
 	// the sets; see headRules.
 	notInlined []string
@@ -325,12 +336,13 @@ func (s *specialiser) specialise(ctx context.Context, k envKey) (*specialised, e
 	if err != nil {
 		return nil, err
 	}
-	sp := &specialised{builtins: s.builtins, score: s.score, settings: st}
+	sp := &specialised{builtins: s.builtins, score: s.score, settings: st, evaluators: s.evaluators}
 	r, err := s.residual(ctx, s.query, known)
 	if err != nil {
 		return nil, err
 	}
 	sp.full, sp.rules, sp.exprs, sp.inlining, sp.plan = r.query, r.rules, r.exprs, r.inlining, r.plan
+	sp.compiled, sp.compiledWhy = r.compiled, r.compiledWhy
 	return sp, nil
 }
 
@@ -341,6 +353,9 @@ type residual struct {
 	// inlining is "full" or "shallow"; see partial.
 	inlining string
 	plan     inputPlan
+	// compiled and compiledWhy are specialised's.
+	compiled    *program
+	compiledWhy string
 }
 
 // residual partially evaluates query for one tenant environment and
@@ -414,6 +429,10 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 	r.query, err = rego.New(opts...).PrepareForEval(ctx)
 	if err != nil {
 		return residual{}, fmt.Errorf("prepare the residual: %w", err)
+	}
+	r.compiled, err = compileResidual(pq.Queries[0], pq.Support, s.strict, s.valueCache)
+	if err != nil {
+		r.compiledWhy = err.Error()
 	}
 	return r, nil
 }
@@ -520,9 +539,29 @@ func noDataRef(x any) error {
 // eval evaluates the residual for one input. One residual decides
 // every request: it computes core_quiet once, and the plain allow reads
 // its sets empty without a second evaluation.
+//
+// The compiled residual evaluates it when there is one; an error of
+// the compiled evaluation but the context's end hands the request to
+// topdown on the same residual, which decides which error, if any, it
+// gets (compiled.go).
 func (sp *specialised) eval(ctx context.Context, input ast.Value) (rego.ResultSet, error) {
 	cancel := topdown.NewCancel()
 	stop := context.AfterFunc(ctx, cancel.Cancel)
 	defer stop()
+	if sp.compiled != nil {
+		rs, err := sp.compiled.eval(ctx, input, cancel)
+		if err == nil || ctx.Err() != nil {
+			sp.evaluators.count(EvaluatorCompiled)
+			return rs, err
+		}
+		sp.evaluators.count(EvaluatorCompiledError)
+	} else {
+		sp.evaluators.count(EvaluatorTopdown)
+	}
+	return sp.topdown(ctx, input, cancel)
+}
+
+// topdown evaluates the residual with topdown.
+func (sp *specialised) topdown(ctx context.Context, input ast.Value, cancel topdown.Cancel) (rego.ResultSet, error) {
 	return sp.full.Eval(ctx, rego.EvalParsedInput(input), noMetrics, rego.EvalExternalCancel(cancel), sp.builtins)
 }

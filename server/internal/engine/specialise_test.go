@@ -78,6 +78,7 @@ func TestSpecialisedDecisionsEqualTheReference(t *testing.T) {
 	t.Parallel()
 	compared := 0
 	seen := map[*prepared]bool{}
+	var engines []*Engine
 	forEachLibraryCase(t, builtinLibrary(), libraryRounds, func(r *libraryRound, c libraryCase) {
 		if !seen[r.p] {
 			seen[r.p] = true
@@ -85,6 +86,7 @@ func TestSpecialisedDecisionsEqualTheReference(t *testing.T) {
 			// without specialisation.
 			keys := []envKey{{"acme", "production"}, {"acme", "staging"}}
 			e := New(Options{SpecialiseAtLoad: -1})
+			engines = append(engines, e)
 			if err := e.newSpecialisations(context.Background(), r.p, keys, tenantChange{}); err != nil {
 				t.Fatal(err)
 			}
@@ -111,20 +113,37 @@ func TestSpecialisedDecisionsEqualTheReference(t *testing.T) {
 	if compared < libraryRounds*libraryCases/2 {
 		t.Fatalf("only %d cases compared", compared)
 	}
+	// Every residual was compiled and decided its cases (compiled.go).
+	var compiled int64
+	for _, e := range engines {
+		ev := e.Evaluators()
+		compiled += ev[EvaluatorCompiled]
+		if ev[EvaluatorTopdown] != 0 || ev[EvaluatorCompiledError] != 0 {
+			t.Errorf("evaluators %v: want every case decided by the compiled residual", ev)
+		}
+	}
+	if compiled != int64(compared) {
+		t.Errorf("%d cases decided by the compiled residual, want %d", compiled, compared)
+	}
 }
 
 // BenchmarkSpecialised measures the demo tenant's requests of each
-// outcome decided by the reference query and by the residual.
+// outcome decided by the reference query, by the residual on topdown
+// (specialised) and by the compiled residual.
 func BenchmarkSpecialised(b *testing.B) {
 	ref := loaded(b, Options{Reference: true}, Bundle{Tenants: demoTenants(b)})
 	spec := loaded(b, Options{}, Bundle{Tenants: demoTenants(b)})
 	fillAll(b, spec)
+	compiled := loaded(b, Options{}, Bundle{Tenants: demoTenants(b)})
+	fillAll(b, compiled)
+	withoutCompiled(spec)
 	for _, o := range outcomeRequests() {
 		if o.req.Explain {
 			continue
 		}
 		b.Run(o.name+"/reference", func(b *testing.B) { benchDecide(b, ref, o.req) })
 		b.Run(o.name+"/specialised", func(b *testing.B) { benchDecide(b, spec, o.req) })
+		b.Run(o.name+"/compiled", func(b *testing.B) { benchDecide(b, compiled, o.req) })
 	}
 }
 
@@ -150,6 +169,13 @@ func TestRequestsAreRoutedToTheirTenantEnvironmentsResidual(t *testing.T) {
 		if s.State != Specialised || s.Rules == 0 || s.Exprs == 0 {
 			t.Errorf("%+v: want specialised, with its size", s)
 		}
+		if s.Evaluator != EvaluatorCompiled {
+			t.Errorf("%+v: want its residual compiled", s)
+		}
+	}
+	wantEvaluators := map[string]int64{EvaluatorCompiled: 1, EvaluatorTopdown: 0, EvaluatorCompiledError: 0}
+	if got := e.Evaluators(); !reflect.DeepEqual(got, wantEvaluators) {
+		t.Errorf("Evaluators() = %v, want %v", got, wantEvaluators)
 	}
 }
 
@@ -309,6 +335,18 @@ func FuzzSpecialisedEqualsReference(f *testing.F) {
 		}
 		if diff := sameDecision(ref, spec, refErr, specErr); diff != "" {
 			t.Errorf("%s\ninput %v", diff, in)
+		}
+		// The compiled residual against topdown on the same residual.
+		if sp.compiled == nil {
+			t.Fatalf("the residual is not compiled: %s", sp.compiledWhy)
+		}
+		v, err := ast.InterfaceToValue(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, td, cErr, tErr := bothEvaluators(sp, v)
+		if diff := sameResults(c, td, cErr, tErr); diff != "" {
+			t.Errorf("compiled against topdown: %s\ninput %v", diff, in)
 		}
 	})
 }

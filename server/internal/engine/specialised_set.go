@@ -78,6 +78,7 @@ func (e *Engine) newSpecialisations(ctx context.Context, p *prepared, keys []env
 	if err != nil {
 		return err
 	}
+	spec.valueCache, spec.evaluators = e.builtins, &e.evaluators
 	ss.spec = spec
 	if prev := change.previous; prev != nil && prev.special != nil && prev.special.spec != nil && p.modules.tenantLocal {
 		for _, k := range keys {
@@ -314,6 +315,10 @@ type Specialisation struct {
 	// Rules and Exprs measure a residual: its support rules and the
 	// expressions of its query and rule bodies.
 	Rules, Exprs int
+	// Evaluator is how a specialised tenant environment's residual is
+	// evaluated: EvaluatorCompiled, or EvaluatorTopdown when the compiler
+	// refused it (EvaluatorReason says why).
+	Evaluator, EvaluatorReason string
 }
 
 // Specialisations lists the serving set's tenant environments in name
@@ -338,6 +343,10 @@ func (e *Engine) Specialisations() []Specialisation {
 			s.State = FallbackDisabled
 		case sp != nil:
 			s.State, s.Rules, s.Exprs = Specialised, sp.rules, sp.exprs
+			s.Evaluator = EvaluatorCompiled
+			if sp.compiled == nil {
+				s.Evaluator, s.EvaluatorReason = EvaluatorTopdown, sp.compiledWhy
+			}
 		case why != nil:
 			s.State, s.Reason = FallbackUnspecialisable, *why
 		}
@@ -389,10 +398,21 @@ func (e *Engine) logRefusals(ctx context.Context, p *prepared) {
 		return
 	}
 	byReason := map[string][]string{}
+	topdownBy := map[string][]string{}
 	for k, sl := range p.special.slots {
 		if why := sl.refused.Load(); why != nil {
 			byReason[*why] = append(byReason[*why], k.tenant+"/"+k.env)
 		}
+		if sp := sl.sp.Load(); sp != nil && sp.compiled == nil {
+			topdownBy[sp.compiledWhy] = append(topdownBy[sp.compiledWhy], k.tenant+"/"+k.env)
+		}
+	}
+	for _, why := range slices.Sorted(maps.Keys(topdownBy)) {
+		names := slices.Sorted(slices.Values(topdownBy[why]))
+		e.logger.LogAttrs(ctx, slog.LevelInfo, "tenant environments whose residual topdown evaluates",
+			slog.String("reason", why),
+			slog.Int("count", len(names)),
+			slog.String("first", names[0]))
 	}
 	for _, why := range slices.Sorted(maps.Keys(byReason)) {
 		names := slices.Sorted(slices.Values(byReason[why]))

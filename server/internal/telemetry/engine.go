@@ -9,8 +9,9 @@ import (
 )
 
 const (
-	enginePathsName = "pdp.engine.decisions"
-	engineEnvsName  = "pdp.engine.tenant_environments"
+	enginePathsName      = "pdp.engine.decisions"
+	engineEnvsName       = "pdp.engine.tenant_environments"
+	engineEvaluatorsName = "pdp.engine.residual_evaluations"
 )
 
 // ObserveEngine exports, at each collection, what paths reports (the
@@ -40,6 +41,28 @@ func (m *Metrics) ObserveEngine(paths func() map[string]int64, environments func
 	}, decisions, envs)
 	if err != nil {
 		return fmt.Errorf("telemetry: engine callback: %w", err)
+	}
+	return nil
+}
+
+// ObserveEvaluators exports, at each collection, what evaluators reports:
+// the specialised decisions by how their residual was evaluated (compiled,
+// topdown, compiled_error). See docs/performance.md.
+func (m *Metrics) ObserveEvaluators(evaluators func() map[string]int64) error {
+	meter := m.provider.Meter("github.com/pdp-dev/pdp/server")
+	counter, err := meter.Int64ObservableCounter(engineEvaluatorsName,
+		metric.WithDescription("Specialised decisions by how the residual was evaluated: compiled, topdown (the compiler refused the residual) or compiled_error (the compiled evaluation failed and topdown decided)."))
+	if err != nil {
+		return fmt.Errorf("telemetry: %s: %w", engineEvaluatorsName, err)
+	}
+	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for evaluator, n := range evaluators() {
+			o.ObserveInt64(counter, n, metric.WithAttributes(attribute.String("evaluator", evaluator)))
+		}
+		return nil
+	}, counter)
+	if err != nil {
+		return fmt.Errorf("telemetry: evaluators callback: %w", err)
 	}
 	return nil
 }

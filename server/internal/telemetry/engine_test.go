@@ -31,3 +31,28 @@ func TestTheEnginesPathsAndTenantEnvironmentsAreExported(t *testing.T) {
 		}
 	}
 }
+
+func TestTheResidualEvaluatorsAreExported(t *testing.T) {
+	m, err := NewMetrics(MetricsOptions{WithoutRuntimeMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled := int64(2)
+	err = m.ObserveEvaluators(func() map[string]int64 {
+		return map[string]int64{"compiled": compiled, "topdown": 1, "compiled_error": 0}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled = 9 // read at collection, not at registration
+	text := scrape(t, m.Handler())
+	for _, want := range []string{
+		`pdp_engine_residual_evaluations_total{evaluator="compiled"} 9`,
+		`pdp_engine_residual_evaluations_total{evaluator="topdown"} 1`,
+		`pdp_engine_residual_evaluations_total{evaluator="compiled_error"} 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("exposition lacks %s:\n%s", want, text)
+		}
+	}
+}
