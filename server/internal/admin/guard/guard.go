@@ -1,7 +1,8 @@
 // Package guard holds what every admin handler does first: name the
 // actor, check that the caller may administer the tenant, require a
 // reason, read page tokens, and turn audit events and policies into the
-// shapes of the API.
+// shapes of the API; and the defaults of the options every admin service
+// takes (Clock, Logger).
 package guard
 
 import (
@@ -9,8 +10,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -34,6 +37,24 @@ const (
 	// MaxPageSize is the largest page a request may ask for.
 	MaxPageSize = 1000
 )
+
+// Clock is now, or time.Now when now is nil: an admin service's Now
+// option.
+func Clock(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}
+
+// Logger is l, or a logger that discards when l is nil: an admin
+// service's Logger option.
+func Logger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l
+}
 
 // Actor names the caller in ctx for the audit log: the API key's name,
 // else the client certificate's identity, else Anonymous.

@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -117,5 +118,23 @@ func TestCommitSaysWhetherTheChangeStayed(t *testing.T) {
 				t.Fatalf("Commit = %v, want UNAVAILABLE saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestAnOptionLeftOutTakesItsDefault(t *testing.T) {
+	t.Parallel()
+	if before, now := time.Now(), Clock(nil)(); now.Before(before) {
+		t.Errorf("Clock(nil) is not the wall clock: %v before %v", now, before)
+	}
+	fixed := time.Unix(1, 0)
+	if got := Clock(func() time.Time { return fixed })(); !got.Equal(fixed) {
+		t.Errorf("Clock replaced a given clock: %v", got)
+	}
+	if l := Logger(nil); l == nil || l.Enabled(context.Background(), slog.LevelError) {
+		t.Errorf("Logger(nil) = %v, want one that discards", l)
+	}
+	given := slog.Default()
+	if l := Logger(given); l != given {
+		t.Error("Logger replaced a given logger")
 	}
 }

@@ -87,14 +87,10 @@ func New(o Options) (*Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &Service{store: o.Store, audit: o.Audit, applier: o.Applier, now: o.Now, logger: o.Logger, batch: importBatch}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if s.logger == nil {
-		s.logger = slog.New(slog.DiscardHandler)
-	}
-	return s, nil
+	return &Service{
+		store: o.Store, audit: o.Audit, applier: o.Applier,
+		now: guard.Clock(o.Now), logger: guard.Logger(o.Logger), batch: importBatch,
+	}, nil
 }
 
 // authorize lets an admin (or an anonymous caller of a server without

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	pdpv1 "github.com/pdp-dev/pdp/gen/pdp/v1"
+	"github.com/pdp-dev/pdp/server/internal/admin/guard"
 	"github.com/pdp-dev/pdp/server/internal/audit"
 	"github.com/pdp-dev/pdp/server/internal/compliance"
 	"github.com/pdp-dev/pdp/server/internal/fault"
@@ -105,14 +106,9 @@ func New(opts Options) (*Service, error) {
 		opts.Reload == nil || opts.Current == nil {
 		return nil, fault.New(fault.Internal, "admin policies: Store, Audit, State, Compliance, Reload and Current are required")
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	opts.Now, opts.Logger = guard.Clock(opts.Now), guard.Logger(opts.Logger)
 	if opts.Chain == nil {
 		opts.Chain = opts.Audit
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{opts: opts}, nil
 }

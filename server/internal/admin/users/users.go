@@ -64,12 +64,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Store == nil || opts.Audit == nil {
 		return nil, fault.New(fault.Internal, "admin users: Store and Audit are required")
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
+	opts.Now, opts.Logger = guard.Clock(opts.Now), guard.Logger(opts.Logger)
 	return &Service{opts: opts}, nil
 }
 
