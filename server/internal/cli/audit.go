@@ -68,12 +68,9 @@ func runAudit(ctx context.Context, args []string, env Env) int {
 		fmt.Fprint(env.Stderr, auditUsage)
 		fs.PrintDefaults()
 	}
-	rest, err := parseInterleaved(fs, args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		return ExitUsage
+	rest, code, done := parseArgs(fs, args[1:])
+	if done {
+		return code
 	}
 	if len(rest) > 0 {
 		fmt.Fprintf(env.Stderr, "pdp audit verify: unexpected arguments: %s\n", strings.Join(rest, " "))

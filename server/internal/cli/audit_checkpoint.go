@@ -139,12 +139,9 @@ func runAuditKeygen(args []string, env Env) int {
 			"the store's writers cannot replace it.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		return ExitUsage
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code
 	}
 	if len(pos) != 1 || pos[0] == "" {
 		fs.Usage()

@@ -84,12 +84,9 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	rest, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		return ExitUsage
+	rest, code, done := parseArgs(fs, args)
+	if done {
+		return code
 	}
 	var problems []string
 	if len(rest) > 0 {
@@ -106,11 +103,7 @@ flags:
 		problems = append(problems, fmt.Sprintf("--format must be one of %s, not %q", strings.Join(complianceFormats, ", "), format))
 	}
 	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintf(env.Stderr, "pdp compliance: %s\n", p)
-		}
-		fmt.Fprintln(env.Stderr, "usage: pdp compliance --tenants DIR --tenant T [--environment E] [--framework F] [--format table|json|markdown]")
-		return ExitUsage
+		return refuse(env.Stderr, fs, problems, "usage: pdp compliance --tenants DIR --tenant T [--environment E] [--framework F] [--format table|json|markdown]")
 	}
 
 	report, err := complianceOf(ctx, env, dir, tenant, environment, framework)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,12 +43,9 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	rest, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		return ExitUsage
+	rest, code, done := parseArgs(fs, args)
+	if done {
+		return code
 	}
 	var problems []string
 	if len(rest) != 1 {
@@ -59,11 +55,7 @@ flags:
 		problems = append(problems, "--reason is required")
 	}
 	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintf(env.Stderr, "pdp explain: %s\n", p)
-		}
-		fmt.Fprintln(env.Stderr, "usage: pdp explain DECISION_ID --reason TEXT [--addr HOST:PORT] [--json]")
-		return ExitUsage
+		return refuse(env.Stderr, fs, problems, "usage: pdp explain DECISION_ID --reason TEXT [--addr HOST:PORT] [--json]")
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -33,12 +33,9 @@ func runKeygen(_ context.Context, args []string, env Env) int {
 			"store the key now, it cannot be shown again.\n\nflags:")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		return ExitUsage
+	pos, code, done := parseArgs(fs, args)
+	if done {
+		return code
 	}
 	if len(pos) != 2 {
 		fs.Usage()

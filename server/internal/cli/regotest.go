@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"regexp"
@@ -44,12 +43,9 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	dirs, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		return ExitUsage
+	dirs, code, done := parseArgs(fs, args)
+	if done {
+		return code
 	}
 	var problems []string
 	if len(dirs) == 0 {
@@ -65,11 +61,7 @@ flags:
 		problems = append(problems, fmt.Sprintf("--run: %v", err))
 	}
 	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintf(env.Stderr, "pdp test: %s\n", p)
-		}
-		fmt.Fprintln(env.Stderr, "usage: pdp test [-v] [--coverage] [--threshold N] [--run REGEX] [--timeout D] DIR...")
-		return ExitUsage
+		return refuse(env.Stderr, fs, problems, "usage: pdp test [-v] [--coverage] [--threshold N] [--run REGEX] [--timeout D] DIR...")
 	}
 
 	res, err := regotester.Run(ctx, regotester.Options{

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -61,12 +60,9 @@ flags:
 `)
 		fs.PrintDefaults()
 	}
-	rest, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		return ExitUsage
+	rest, code, done := parseArgs(fs, args)
+	if done {
+		return code
 	}
 	var problems []string
 	if len(rest) > 0 {
@@ -76,8 +72,8 @@ flags:
 		problems = append(problems, "--log is required")
 	}
 	now := time.Now()
-	var filter replay.Filter
-	filter.Tenant = tenant
+	filter := replay.Filter{Tenant: tenant}
+	var err error
 	if filter.Since, err = timeFlag(since, now); err != nil {
 		problems = append(problems, "--since: "+err.Error())
 	}
@@ -85,11 +81,7 @@ flags:
 		problems = append(problems, "--until: "+err.Error())
 	}
 	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintf(env.Stderr, "pdp replay: %s\n", p)
-		}
-		fmt.Fprintln(env.Stderr, "usage: pdp replay --log FILE... [--policy-dir DIR]... [--tenants DIR] [--since T] [--until T] [--tenant T] [--json]")
-		return ExitUsage
+		return refuse(env.Stderr, fs, problems, "usage: pdp replay --log FILE... [--policy-dir DIR]... [--tenants DIR] [--since T] [--until T] [--tenant T] [--json]")
 	}
 
 	c, err := replay.Load(ctx, policyDirs, tenantsDir)
