@@ -75,19 +75,13 @@ func PolicySettings(tenants map[string]any) SettingsFunc {
 
 // PolicyIndex holds the settings PolicySettings reads from a data.tenants
 // document, so that a document differing in a few tenants is read again
-// for those tenants only (With).
-type PolicyIndex struct{ x *tenantdata.Index[Settings] }
+// for those tenants only (With). Its Settings is a SettingsFunc, giving
+// DefaultSettings for a tenant environment the document lacks.
+type PolicyIndex = tenantdata.SettingsIndex[Settings]
 
 // NewPolicyIndex reads every tenant of the document.
 func NewPolicyIndex(tenants map[string]any) *PolicyIndex {
-	return &PolicyIndex{tenantdata.NewIndex(tenants, readSettings)}
-}
-
-// With returns the index of the document tenants, which differs from x's
-// only in the tenants named in changed (added, changed or removed); x
-// does not change.
-func (x *PolicyIndex) With(tenants map[string]any, changed map[string]bool) *PolicyIndex {
-	return &PolicyIndex{x.x.With(tenants, changed)}
+	return tenantdata.NewSettingsIndex(tenants, readSettings, DefaultSettings)
 }
 
 // readSettings reads one tenant environment's settings.
@@ -107,13 +101,4 @@ func readSettings(tenant, env string, policy map[string]any) Settings {
 		s.AutoBlockTTL = time.Duration(n)
 	}
 	return s.normalized()
-}
-
-// Settings is a SettingsFunc: the settings of a tenant environment,
-// DefaultSettings for one the document lacks.
-func (x *PolicyIndex) Settings(tenant, env string) Settings {
-	if s, ok := x.x.Get(tenant, env); ok {
-		return s
-	}
-	return DefaultSettings(tenant, env)
 }

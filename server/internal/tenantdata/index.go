@@ -53,3 +53,32 @@ func (x *Index[S]) Get(tenant, env string) (S, bool) {
 	s, ok := x.m[envKey{tenant, env}]
 	return s, ok
 }
+
+// SettingsIndex is an Index of settings that answers every tenant
+// environment: one the document lacks gets the defaults.
+type SettingsIndex[S any] struct {
+	x   *Index[S]
+	def func(tenant, env string) S
+}
+
+// NewSettingsIndex reads every tenant environment of the document with
+// read; def gives the settings of the others.
+func NewSettingsIndex[S any](tenants map[string]any, read func(tenant, env string, policy map[string]any) S, def func(tenant, env string) S) *SettingsIndex[S] {
+	return &SettingsIndex[S]{NewIndex(tenants, read), def}
+}
+
+// With returns the index of the document tenants, which differs from x's
+// only in the tenants named in changed (added, changed or removed); x
+// does not change.
+func (x *SettingsIndex[S]) With(tenants map[string]any, changed map[string]bool) *SettingsIndex[S] {
+	return &SettingsIndex[S]{x.x.With(tenants, changed), x.def}
+}
+
+// Settings is the settings of a tenant environment, the defaults for one
+// the document lacks.
+func (x *SettingsIndex[S]) Settings(tenant, env string) S {
+	if s, ok := x.x.Get(tenant, env); ok {
+		return s
+	}
+	return x.def(tenant, env)
+}

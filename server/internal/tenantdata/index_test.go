@@ -29,3 +29,23 @@ func TestAnIndexReadsAgainOnlyTheChangedTenants(t *testing.T) {
 		t.Error("With changed the index it was called on")
 	}
 }
+
+func TestASettingsIndexAnswersTheDefaultsForWhatTheDocumentLacks(t *testing.T) {
+	doc := map[string]any{"a": map[string]any{"environments": map[string]any{"production": map[string]any{}}}}
+	read := func(tenant, env string, _ map[string]any) string { return "read " + tenant + "/" + env }
+	def := func(tenant, env string) string { return "default " + tenant + "/" + env }
+	x := NewSettingsIndex(doc, read, def)
+	if got := x.Settings("a", "production"); got != "read a/production" {
+		t.Errorf("an indexed environment: %q", got)
+	}
+	if got := x.Settings("a", "staging"); got != "default a/staging" {
+		t.Errorf("an environment the document lacks: %q", got)
+	}
+	y := x.With(map[string]any{}, map[string]bool{"a": true})
+	if got := y.Settings("a", "production"); got != "default a/production" {
+		t.Errorf("a removed tenant: %q", got)
+	}
+	if got := x.Settings("a", "production"); got != "read a/production" {
+		t.Errorf("With changed the index it was called on: %q", got)
+	}
+}
