@@ -270,6 +270,25 @@ func WithoutUser(list []Effect, userID string) ([]Effect, int) {
 	return out, len(list) - len(out)
 }
 
+// EraseUser is WithoutUser on a stored bucket (Encode's form): the
+// bucket to store instead, nil when no effect is left, and how many
+// effects it dropped (0: keep the bucket as it is).
+func EraseUser(stored []byte, userID string) ([]byte, int, error) {
+	list, err := Decode(stored)
+	if err != nil {
+		return nil, 0, err
+	}
+	rest, dropped := WithoutUser(list, userID)
+	if dropped == 0 || len(rest) == 0 {
+		return nil, dropped, nil
+	}
+	data, err := Encode(rest)
+	if err != nil {
+		return nil, 0, err
+	}
+	return data, dropped, nil
+}
+
 // Live appends to dst the entries of list that have not expired at now.
 func Live(dst, list []Effect, now time.Time) []Effect {
 	for _, x := range list {

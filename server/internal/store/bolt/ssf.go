@@ -136,22 +136,15 @@ func (x *SSF) DeleteUser(ctx context.Context, tenant, userID string) (int, error
 		var writes []rewrite
 		c := b.Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			list, err := ssf.Decode(v)
+			rest, dropped, err := ssf.EraseUser(v, userID)
 			if err != nil {
 				return err
 			}
-			rest, dropped := ssf.WithoutUser(list, userID)
 			if dropped == 0 {
 				continue
 			}
 			n += dropped
-			w := rewrite{key: bytes.Clone(k)}
-			if len(rest) > 0 {
-				if w.data, err = ssf.Encode(rest); err != nil {
-					return err
-				}
-			}
-			writes = append(writes, w)
+			writes = append(writes, rewrite{key: bytes.Clone(k), data: rest})
 		}
 		for _, w := range writes {
 			var err error

@@ -141,24 +141,19 @@ func (x *SSF) DeleteUser(ctx context.Context, tenant, userID string) (int, error
 			if !ok {
 				continue
 			}
-			list, err := ssf.Decode([]byte(cur))
+			rest, dropped, err := ssf.EraseUser([]byte(cur), userID)
 			if err != nil {
 				return err
 			}
-			rest, dropped := ssf.WithoutUser(list, userID)
 			if dropped == 0 {
 				continue
 			}
 			n += dropped
-			if len(rest) == 0 {
+			if rest == nil {
 				t.hdel(bk, "d", cur)
 				continue
 			}
-			data, err := ssf.Encode(rest)
-			if err != nil {
-				return err
-			}
-			t.hset(bk, "d", cur, string(data))
+			t.hset(bk, "d", cur, string(rest))
 		}
 		if len(index) > 0 {
 			t.do("HDEL", uk, index...)
