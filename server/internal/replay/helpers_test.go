@@ -69,6 +69,28 @@ func newServer(t *testing.T, policyDir, tenantsDir string, log *decisionlog.Logg
 // newShadowedServer is newServer with a shadow evaluation.
 func newShadowedServer(t *testing.T, policyDir, tenantsDir string, log *decisionlog.Logger, shadow *replay.Shadow) *server {
 	t.Helper()
+	opts, _ := decisionPath(t, policyDir, tenantsDir, nil)
+	if log != nil {
+		opts.DecisionLog = log
+	}
+	if shadow != nil {
+		opts.Shadow = shadow
+	}
+	svc, err := decide.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &server{svc: svc, log: log}
+}
+
+// decisionPath loads the policy set of policyDir and tenantsDir into a new
+// engine as pdp serve does, and returns the decision service's options
+// for it: the engine, and signal enrichment and recording with the tenant
+// files' IP lists and a new store. settings, when not nil, makes the
+// signal settings of the tenant files (as the app wires them); else they
+// are the defaults. The enricher is returned for a shadow evaluation.
+func decisionPath(t *testing.T, policyDir, tenantsDir string, settings func(tenants map[string]any) signals.SettingsFunc) (decide.Options, *signals.Enricher) {
+	t.Helper()
 	eng := engine.New(engine.Options{})
 	var set reload.Set
 	if _, err := reload.New(eng, reload.Options{PolicyDirs: []string{policyDir}, TenantsDir: tenantsDir,
@@ -81,22 +103,16 @@ func newShadowedServer(t *testing.T, policyDir, tenantsDir string, log *decision
 	}
 	st := memory.New(memory.Options{})
 	t.Cleanup(func() { _ = st.Close() })
-	opts := decide.Options{
+	var of signals.SettingsFunc
+	if settings != nil {
+		of = settings(set.Tenants)
+	}
+	e := signals.NewEnricher(signals.Options{IPs: ips, State: st, Settings: of})
+	return decide.Options{
 		Evaluator: eng,
-		Enricher:  signals.NewEnricher(signals.Options{IPs: ips, State: st}),
-		Applier:   signals.NewRecorder(signals.RecorderOptions{State: st}),
-	}
-	if log != nil {
-		opts.DecisionLog = log
-	}
-	if shadow != nil {
-		opts.Shadow = shadow
-	}
-	svc, err := decide.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &server{svc: svc, log: log}
+		Enricher:  e,
+		Applier:   signals.NewRecorder(signals.RecorderOptions{State: st, Settings: of}),
+	}, e
 }
 
 // decideAll decides a copy of every request.

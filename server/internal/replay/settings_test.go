@@ -12,11 +12,8 @@ import (
 	"github.com/pdp-dev/pdp/server/internal/decide"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 	"github.com/pdp-dev/pdp/server/internal/engine"
-	"github.com/pdp-dev/pdp/server/internal/ipset"
-	"github.com/pdp-dev/pdp/server/internal/reload"
 	"github.com/pdp-dev/pdp/server/internal/replay"
 	"github.com/pdp-dev/pdp/server/internal/signals"
-	"github.com/pdp-dev/pdp/server/internal/store/memory"
 )
 
 // settingsServer is the decision path of pdp serve with the signal
@@ -29,22 +26,7 @@ type settingsServer struct {
 
 func newSettingsServer(t *testing.T, policyDir, tenantsDir string, shadow func(*signals.Enricher) *replay.Shadow) *settingsServer {
 	t.Helper()
-	eng := engine.New(engine.Options{})
-	var set reload.Set
-	if _, err := reload.New(eng, reload.Options{PolicyDirs: []string{policyDir}, TenantsDir: tenantsDir,
-		OnLoad: func(s reload.Set) { set = s }}).Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ips, err := ipset.FromTenantPolicies(set.Tenants)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := memory.New(memory.Options{})
-	t.Cleanup(func() { _ = st.Close() })
-	settings := signals.PolicySettings(set.Tenants)
-	e := signals.NewEnricher(signals.Options{IPs: ips, State: st, Settings: settings})
-	opts := decide.Options{Evaluator: eng, Enricher: e,
-		Applier: signals.NewRecorder(signals.RecorderOptions{State: st, Settings: settings})}
+	opts, e := decisionPath(t, policyDir, tenantsDir, signals.PolicySettings)
 	if shadow != nil {
 		opts.Shadow = shadow(e)
 	}
