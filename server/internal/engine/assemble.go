@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -313,7 +312,7 @@ func (sp *specialised) risk(factors ast.Set) (riskParts, error) {
 	if factors.Len() == 0 {
 		return riskParts{score: zeroTerm, level: sp.zeroLevel()}, nil
 	}
-	rs, err := sp.score.Eval(context.Background(), rego.EvalParsedInput(factors), noMetrics)
+	rs, err := sp.scoreOf(factors)
 	if err != nil {
 		return riskParts{}, fmt.Errorf("risk score: %w", err)
 	}

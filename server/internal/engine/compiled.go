@@ -27,6 +27,7 @@ package engine
 // if any, the request gets (compiledResidual.eval).
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -36,6 +37,7 @@ import (
 	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/cache"
 )
@@ -328,27 +330,22 @@ func (pc *progCompiler) unify(a, b *ast.Term, sc *scope, loc *ast.Location) (ste
 		}
 		return &eqStep{a: opA, b: opB}, nil
 	case refA && len(ua) > 0:
+		if refB && len(ub) > 0 {
+			return nil, refuse(loc, "unification of two enumerated refs %v and %v", a, b)
+		}
 		re, err := pc.refEnum(a.Value.(ast.Ref), sc, loc)
 		if err != nil {
 			return nil, err
 		}
 		markBound(a, sc)
-		other, err := pc.pattern(b, sc, loc)
-		if err != nil {
-			return nil, err
-		}
-		return &enumStep{ref: re, other: other}, nil
+		return pc.enumAgainst(re, b, len(ub) == 0, sc, loc)
 	case refB && len(ub) > 0:
 		re, err := pc.refEnum(b.Value.(ast.Ref), sc, loc)
 		if err != nil {
 			return nil, err
 		}
 		markBound(b, sc)
-		other, err := pc.pattern(a, sc, loc)
-		if err != nil {
-			return nil, err
-		}
-		return &enumStep{ref: re, other: other}, nil
+		return pc.enumAgainst(re, a, len(ua) == 0, sc, loc)
 	case len(ua) == 0:
 		op, err := pc.operand(a, sc, true)
 		if err != nil {
@@ -371,6 +368,27 @@ func (pc *progCompiler) unify(a, b *ast.Term, sc *scope, loc *ast.Location) (ste
 		return &matchStep{op: op, pat: pat}, nil
 	}
 	return nil, refuse(loc, "unification of %v and %v, both with unbound variables", a, b)
+}
+
+// enumAgainst compiles the enumeration of re against the other side of
+// its expression; ground says whether that side's variables were all
+// bound before the expression (none bound by the ref's keys).
+func (pc *progCompiler) enumAgainst(re *refEnum, other *ast.Term, ground bool, sc *scope, loc *ast.Location) (step, error) {
+	if ground {
+		op, err := pc.operand(other, sc, true)
+		if err != nil {
+			return nil, err
+		}
+		if c, ok := op.(constOp); ok {
+			return &enumStep{ref: re, other: constPattern{t: c.t}}, nil
+		}
+		return &enumStep{ref: re, pre: op}, nil
+	}
+	p, err := pc.pattern(other, sc, loc)
+	if err != nil {
+		return nil, err
+	}
+	return &enumStep{ref: re, other: p}, nil
 }
 
 // pattern compiles a term that may hold unbound variables, to be matched
@@ -637,7 +655,7 @@ func (pc *progCompiler) call(terms []*ast.Term, sc *scope, loc *ast.Location) (s
 	if len(args) != arity && len(args) != arity+1 {
 		return nil, refuse(loc, "built-in %s called with %d operands", name, len(args))
 	}
-	cs := &callStep{name: name, f: f, loc: loc}
+	cs := &callStep{name: name, f: f, loc: loc, fast: fastBuiltins[name]}
 	constant := true
 	for _, a := range args[:arity] {
 		if len(unboundVars(a, sc)) > 0 {
@@ -957,4 +975,15 @@ func (e *Engine) Evaluators() map[string]int64 {
 		EvaluatorTopdown:       e.evaluators.topdown.Load(),
 		EvaluatorCompiledError: e.evaluators.compiledError.Load(),
 	}
+}
+
+// scoreOf evaluates scoreQuery over the risk factors: compiled, or by
+// topdown when it is not or when the compiled evaluation fails.
+func (sp *specialised) scoreOf(factors ast.Set) (rego.ResultSet, error) {
+	if sp.scoreProgram != nil {
+		if rs, err := sp.scoreProgram.eval(context.Background(), factors, nil); err == nil {
+			return rs, nil
+		}
+	}
+	return sp.score.Eval(context.Background(), rego.EvalParsedInput(factors), noMetrics)
 }

@@ -373,3 +373,54 @@ func countCalls(p *program, name string) int {
 }
 
 func errorsAs[T any](err error, target *T) bool { return errors.As(err, target) }
+
+func TestAnEnumeratedRefMatchesAVariableItsKeysBind(t *testing.T) {
+	rp := newResidualPair(t, true, `x = data.partial.t.fixed; y = data.partial.t.at`, `package partial.t
+fixed contains i if input.xs[i] = i
+at contains i if input.xs[i] = input.want
+`)
+	if got := rp.binding(t, `{"xs": [0, 5, 2, 3], "want": 5}`, "x"); got != "{0, 2, 3}" {
+		t.Errorf("fixed = %s", got)
+	}
+	if got := rp.binding(t, `{"xs": [0, 5, 2, 5], "want": 5}`, "y"); got != "{1, 3}" {
+		t.Errorf("at = %s", got)
+	}
+	if got := rp.binding(t, `{"xs": [0, 5]}`, "y"); got != "set()" {
+		t.Errorf("at without want = %s", got)
+	}
+}
+
+func TestIntegerArithmeticIsTopdownsToTheDigit(t *testing.T) {
+	rp := newResidualPair(t, true, `x = data.partial.t.r`, `package partial.t
+r := [input.a + input.b, input.a - input.b, input.a * input.b, round(input.a), ceil(input.b), floor(input.a), abs(input.b), input.a % input.b]
+q := input.a / input.b
+`)
+	for _, in := range []string{
+		`{"a": 1772532900000000000, "b": 43200000000000}`,
+		`{"a": 9223372036854775807, "b": 1}`,
+		`{"a": -9223372036854775808, "b": 1}`,
+		`{"a": -9223372036854775808, "b": -1}`,
+		`{"a": 4294967296, "b": 4294967296}`,
+		`{"a": 3037000500, "b": 3037000500}`,
+		`{"a": 5.0, "b": 2}`,
+		`{"a": 1.5, "b": -2.5}`,
+		`{"a": 1e3, "b": 7}`,
+		`{"a": 0, "b": -0}`,
+		`{"a": 12345678901234567890123, "b": 1}`,
+		`{"a": 0, "b": -5}`,
+		`{"a": 10, "b": -1}`,
+		`{"a": 7, "b": 2}`,
+		`{"a": -7, "b": 2}`,
+		`{"a": 3600000000000, "b": 60000000000}`,
+		`{"a": -9223372036854775808, "b": -1}`,
+	} {
+		rp.eval(t, in)
+		q := newResidualPair(t, false, `x = data.partial.t.q`, `package partial.t
+q := input.a / input.b
+`)
+		q.eval(t, in)
+	}
+	if got := rp.binding(t, `{"a": 1772532900000000000, "b": -3}`, "x"); got != "[1772532899999999997, 1772532900000000003, -5317598700000000000, 1772532900000000000, -3, 1772532900000000000, 3, 0]" {
+		t.Errorf("r = %s", got)
+	}
+}

@@ -211,16 +211,17 @@ func isFalse(v *ast.Term) bool {
 	return ok && !bool(f)
 }
 
-// eqStep compares two defined operands.
+// eqStep compares two defined operands. Both are evaluated, whichever
+// is undefined: topdown may evaluate either first.
 type eqStep struct{ a, b operand }
 
 func (s *eqStep) run(fr *frame, b *body, i int, k kont) error {
 	x, err := s.a.eval(fr)
-	if err != nil || x == nil {
+	if err != nil {
 		return err
 	}
 	y, err := s.b.eval(fr)
-	if err != nil || y == nil {
+	if err != nil || x == nil || y == nil {
 		return err
 	}
 	if !x.Equal(y) {
@@ -292,6 +293,8 @@ func (s *compareStep) run(fr *frame, b *body, i int, k kont) error {
 type callStep struct {
 	name string
 	f    topdown.BuiltinFunc
+	// fast computes the result without the built-in, or returns nil.
+	fast func(args []*ast.Term) *ast.Term
 	args []operand
 	out  pattern
 	loc  *ast.Location
@@ -308,11 +311,19 @@ func (s *callStep) run(fr *frame, b *body, i int, k kont) error {
 		fr.stack = append(fr.stack, v)
 	}
 	fr.out, fr.outs = nil, 0
-	fr.bctx.Location = s.loc
-	if fr.bctx.Time == nil {
-		fr.bctx.Time = ast.NewTerm(ast.Number(strconv.FormatInt(time.Now().UnixNano(), 10)))
+	var err error
+	if s.fast != nil {
+		if fr.out = s.fast(fr.stack[mark:]); fr.out != nil {
+			fr.outs = 1
+		}
 	}
-	err := s.f(fr.bctx, fr.stack[mark:], fr.capture)
+	if fr.out == nil {
+		fr.bctx.Location = s.loc
+		if fr.bctx.Time == nil {
+			fr.bctx.Time = ast.NewTerm(ast.Number(strconv.FormatInt(time.Now().UnixNano(), 10)))
+		}
+		err = s.f(fr.bctx, fr.stack[mark:], fr.capture)
+	}
 	clear(fr.stack[mark:])
 	fr.stack = fr.stack[:mark]
 	out, outs := fr.out, fr.outs
@@ -414,10 +425,15 @@ func (k *notKont) done(fr *frame) error {
 }
 
 // enumStep enumerates a ref with unbound keys and matches each value
-// against the other side of the expression.
+// against the other side of the expression. When the other side is an
+// operand, it is evaluated first, once: topdown evaluates a ref on the
+// other side before enumerating, so it does even when there is nothing
+// to enumerate.
 type enumStep struct {
 	ref   *refEnum
 	other pattern
+	// pre is the other side when it is an operand to evaluate.
+	pre operand
 }
 
 type refEnum struct {
@@ -433,17 +449,30 @@ type refKey struct {
 }
 
 func (s *enumStep) run(fr *frame, b *body, i int, k kont) error {
+	other := s.other
+	if s.pre != nil {
+		x, err := s.pre.eval(fr)
+		if err != nil {
+			return err
+		}
+		if x == nil {
+			// Undefined; the ref is still evaluated, as topdown may.
+			_, err := s.ref.head.eval(fr)
+			return err
+		}
+		other = constPattern{t: x}
+	}
 	v, err := s.ref.head.eval(fr)
 	if err != nil || v == nil {
 		return err
 	}
-	return s.walk(fr, b, i, k, v, 0)
+	return s.walk(fr, b, i, k, v, 0, other)
 }
 
-func (s *enumStep) walk(fr *frame, b *body, i int, k kont, cur *ast.Term, pos int) error {
+func (s *enumStep) walk(fr *frame, b *body, i int, k kont, cur *ast.Term, pos int, other pattern) error {
 	if pos == len(s.ref.keys) {
 		mark := len(fr.trail)
-		ok, err := s.other.match(fr, cur)
+		ok, err := other.match(fr, cur)
 		if ok && err == nil {
 			err = b.from(fr, i+1, k)
 		}
@@ -460,7 +489,7 @@ func (s *enumStep) walk(fr *frame, b *body, i int, k kont, cur *ast.Term, pos in
 		if next == nil {
 			return nil
 		}
-		return s.walk(fr, b, i, k, next, pos+1)
+		return s.walk(fr, b, i, k, next, pos+1, other)
 	}
 	switch x := cur.Value.(type) {
 	case *ast.Array:
@@ -475,7 +504,7 @@ func (s *enumStep) walk(fr *frame, b *body, i int, k kont, cur *ast.Term, pos in
 			mark := len(fr.trail)
 			ok, err := key.pat.match(fr, ast.InternedTerm(idx))
 			if ok && err == nil {
-				err = s.walk(fr, b, i, k, x.Elem(idx), pos+1)
+				err = s.walk(fr, b, i, k, x.Elem(idx), pos+1, other)
 			}
 			fr.undo(mark)
 			if err != nil {
@@ -491,7 +520,7 @@ func (s *enumStep) walk(fr *frame, b *body, i int, k kont, cur *ast.Term, pos in
 			mark := len(fr.trail)
 			ok, err := key.pat.match(fr, key2)
 			if ok && err == nil {
-				err = s.walk(fr, b, i, k, x.Get(key2), pos+1)
+				err = s.walk(fr, b, i, k, x.Get(key2), pos+1, other)
 			}
 			fr.undo(mark)
 			if err != nil {
@@ -506,7 +535,7 @@ func (s *enumStep) walk(fr *frame, b *body, i int, k kont, cur *ast.Term, pos in
 			mark := len(fr.trail)
 			ok, err := key.pat.match(fr, elem)
 			if ok && err == nil {
-				err = s.walk(fr, b, i, k, elem, pos+1)
+				err = s.walk(fr, b, i, k, elem, pos+1, other)
 			}
 			fr.undo(mark)
 			if err != nil {
@@ -812,9 +841,6 @@ func (rs *ruleSet) value(fr *frame) (*ast.Term, error) {
 		return nil, fmt.Errorf("compiled residual: %s is recursive", rs.name)
 	}
 	m.state = memoBusy
-	if rs.set {
-		m.set = ast.NewSet()
-	}
 	for _, r := range rs.rules {
 		if err := fr.cancelled(); err != nil {
 			return nil, err
@@ -829,7 +855,10 @@ func (rs *ruleSet) value(fr *frame) (*ast.Term, error) {
 	}
 	m = &fr.memo[rs.memo]
 	if rs.set {
-		m.val = ast.NewTerm(m.set)
+		m.val = ast.InternedEmptySet
+		if m.set != nil {
+			m.val = ast.NewTerm(m.set)
+		}
 		m.set = nil
 	} else if m.val == nil && rs.def != nil {
 		v, err := rs.def.head.eval(fr)
@@ -880,7 +909,12 @@ func (k *setKont) done(fr *frame) error {
 	if err != nil {
 		return err
 	}
-	fr.memo[k.rs.memo].set.Add(v)
+	m := &fr.memo[k.rs.memo]
+	if m.set == nil {
+		m.set = ast.NewSet(v)
+		return nil
+	}
+	m.set.Add(v)
 	return nil
 }
 

@@ -76,7 +76,8 @@ func sameResults(compiled, td rego.ResultSet, cErr, tErr error) string {
 			if !ok {
 				return fmt.Sprintf("%s: compiled has no value, topdown %v", name, b[name])
 			}
-			if ast.Compare(x, b[name].(ast.Value)) != 0 {
+			// Equal, and written the same: 0 and -0 are equal numbers.
+			if ast.Compare(x, b[name].(ast.Value)) != 0 || x.String() != b[name].(ast.Value).String() {
 				return fmt.Sprintf("%s: compiled %v, topdown %v", name, x, b[name])
 			}
 		}
@@ -136,6 +137,40 @@ func withoutCompiled(e *Engine) {
 			cp := *sp
 			cp.compiled, cp.compiledWhy = nil, "turned off"
 			sl.sp.Store(&cp)
+		}
+	}
+}
+
+// TestTheCompiledRiskScoreIsTopdowns holds the compiled risk score to
+// topdown's over factors of every kind of weight.
+func TestTheCompiledRiskScoreIsTopdowns(t *testing.T) {
+	t.Parallel()
+	e := loaded(t, Options{}, Bundle{Tenants: demoTenants(t)})
+	fillAll(t, e)
+	var sp *specialised
+	for _, sl := range e.current.Load().special.slots {
+		if sp = sl.sp.Load(); sp != nil {
+			break
+		}
+	}
+	if sp == nil || sp.scoreProgram == nil {
+		t.Fatal("no compiled risk score")
+	}
+	for _, factors := range []string{
+		`{{"name": "a", "weight": 0.3}}`,
+		`{{"name": "a", "weight": 0.35}, {"name": "b", "weight": 0.2}}`,
+		`{{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.4}, {"name": "c", "weight": 0.4}}`,
+		`{{"name": "a", "weight": 0.123456}}`,
+		`{{"name": "a", "weight": -1}}`,
+		`{{"name": "a", "weight": 1}, {"name": "b", "weight": 0}}`,
+		`{{"name": "a", "weight": "x"}}`,
+		`{{"name": "a"}}`,
+	} {
+		fs := ast.MustParseTerm(factors).Value
+		c, cErr := sp.scoreProgram.eval(context.Background(), fs, nil)
+		td, tErr := sp.score.Eval(context.Background(), rego.EvalParsedInput(fs), noMetrics)
+		if diff := sameResults(c, td, cErr, tErr); diff != "" {
+			t.Errorf("factors %s: %s", factors, diff)
 		}
 	}
 }

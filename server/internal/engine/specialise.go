@@ -78,6 +78,8 @@ type specialised struct {
 	compiledWhy string
 	// evaluators is the engine's count of residual evaluations.
 	evaluators *evaluatorCounts
+	// scoreProgram is the specialiser's.
+	scoreProgram *program
 	// inlining is how the full residual was made; see residual.
 	inlining string
 	// builtins is the engine's built-in value cache.
@@ -113,7 +115,9 @@ type specialiser struct {
 	// residuals' built-in calls.
 	valueCache cache.InterQueryValueCache
 	evaluators *evaluatorCounts
-	query      ast.Body
+	// scoreProgram is scoreQuery compiled; nil when refused.
+	scoreProgram *program
+	query        ast.Body
 	// notInlined are the rules read in the heads of the rules adding to
 	// the sets; see headRules.
 	notInlined []string
@@ -184,6 +188,8 @@ func newSpecialiser(ctx context.Context, compiler *ast.Compiler, store storage.S
 		return nil, fmt.Errorf("risk score: %w", err)
 	}
 	s.score = &score
+	// The score compiled (compiled.go), or topdown's when it is refused.
+	s.scoreProgram, _ = compileResidual(ast.MustParseBody(scoreQuery), nil, strict, nil)
 	return s, nil
 }
 
@@ -336,7 +342,7 @@ func (s *specialiser) specialise(ctx context.Context, k envKey) (*specialised, e
 	if err != nil {
 		return nil, err
 	}
-	sp := &specialised{builtins: s.builtins, score: s.score, settings: st, evaluators: s.evaluators}
+	sp := &specialised{builtins: s.builtins, score: s.score, settings: st, evaluators: s.evaluators, scoreProgram: s.scoreProgram}
 	r, err := s.residual(ctx, s.query, known)
 	if err != nil {
 		return nil, err
