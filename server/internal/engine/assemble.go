@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -108,7 +110,7 @@ func (sp *specialised) assemble(rs rego.ResultSet) (*decision.Decision, error) {
 	r := reader{}
 	d := &decision.Decision{
 		Kind:        r.kind(decided.Value, "decision"),
-		Reasons:     readTerms(&r, reasons, "reasons", r.reason),
+		Reasons:     readList(&r, reasons, "reasons", r.reasonOf),
 		StepUps:     readTerms(&r, stepUps, "step_ups", r.stepUp),
 		Obligations: readTerms(&r, sortedTerms(kept), "obligations", r.obligation),
 		Risk:        r.riskOf(risk.score, risk.level, risk.factors, "risk"),
@@ -140,7 +142,10 @@ var (
 	zeroTerm      = ast.IntNumberTerm(0)
 	pointThree    = ast.FloatNumberTerm(0.3)
 	codeKey       = ast.StringTerm("code")
+	messageKey    = ast.StringTerm("message")
+	ruleKey       = ast.StringTerm("rule")
 	nameKey       = ast.StringTerm("name")
+	weightKey     = ast.StringTerm("weight")
 	// core_enforcing_obligations
 	enforcingKinds = ast.NewSet(ast.StringTerm("suspend_user"), ast.StringTerm("block_ip"))
 	// core_risk_level's words.
@@ -225,8 +230,8 @@ func (sp *specialised) held(o *ast.Term) bool {
 
 // reasonList is core_reason_list: the reasons of the denies, then of the
 // challenges, then of the notices; nil when there are none.
-func (sp *specialised) reasonList(denies, challenges, notices ast.Set) ([]*ast.Term, error) {
-	var out []*ast.Term
+func (sp *specialised) reasonList(denies, challenges, notices ast.Set) ([]reasonParts, error) {
+	var out []reasonParts
 	for _, xs := range [...]ast.Set{denies, challenges, notices} {
 		rs, err := reasonsOf(xs)
 		if err != nil {
@@ -237,12 +242,25 @@ func (sp *specialised) reasonList(denies, challenges, notices ast.Set) ([]*ast.T
 	return out, nil
 }
 
+// reasonParts are the fields of one element cut to code, message and
+// rule; nil where it has none.
+type reasonParts struct{ code, message, rule *ast.Term }
+
 // reasonsOf is core_reasons: each element cut to code, message and rule,
 // sorted by code (core_sort_by).
-func reasonsOf(xs ast.Set) ([]*ast.Term, error) {
+func reasonsOf(xs ast.Set) ([]reasonParts, error) {
 	if xs.Len() == 0 {
 		return nil, nil
 	}
+	if out, ok := wholeReasons(xs); ok {
+		return out, nil
+	}
+	return cutReasons(xs)
+}
+
+// cutReasons is reasonsOf for any elements: each cut by object.filter,
+// the cuts a set.
+func cutReasons(xs ast.Set) ([]reasonParts, error) {
 	cut := ast.NewSet()
 	var err error
 	xs.Foreach(func(x *ast.Term) {
@@ -261,7 +279,45 @@ func reasonsOf(xs ast.Set) ([]*ast.Term, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sortBy(cut, codeKey), nil
+	sorted := sortBy(cut, codeKey)
+	out := make([]reasonParts, len(sorted))
+	for i, c := range sorted {
+		out[i] = reasonParts{field(c, "code"), field(c, "message"), field(c, "rule")}
+	}
+	return out, nil
+}
+
+// wholeReasons is reasonsOf when every element is an object with a code,
+// a message and a rule, as the library's are: the cuts then all have
+// those three keys, so they order by code, message and rule (as objects
+// of the same keys compare, core_sort_by's code first), and equal cuts
+// are one element of the set. It is done without making the cuts.
+func wholeReasons(xs ast.Set) ([]reasonParts, bool) {
+	elems := xs.Slice()
+	out := make([]reasonParts, 0, len(elems))
+	for _, x := range elems {
+		o, ok := x.Value.(ast.Object)
+		if !ok {
+			return nil, false
+		}
+		p := reasonParts{o.Get(codeKey), o.Get(messageKey), o.Get(ruleKey)}
+		if p.code == nil || p.message == nil || p.rule == nil {
+			return nil, false
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, compareReasons)
+	return slices.CompactFunc(out, func(a, b reasonParts) bool { return compareReasons(a, b) == 0 }), true
+}
+
+func compareReasons(a, b reasonParts) int {
+	if c := a.code.Value.Compare(b.code.Value); c != 0 {
+		return c
+	}
+	if c := a.message.Value.Compare(b.message.Value); c != 0 {
+		return c
+	}
+	return a.rule.Value.Compare(b.rule.Value)
 }
 
 // reasonFilter is object.filter's argument ["code", "message", "rule"].
@@ -274,22 +330,27 @@ var reasonFilter = func() ast.Object {
 }()
 
 // sortBy is core_sort_by: the elements ordered by the value under key
-// ("" when absent), ties broken by the whole element.
+// ("" when absent), ties broken by the whole element, as the pairs [key
+// value, element] it sorts compare.
 func sortBy(xs ast.Set, key *ast.Term) []*ast.Term {
-	pairs := ast.NewSet()
-	xs.Foreach(func(x *ast.Term) {
-		k := emptyString
-		if o, ok := x.Value.(ast.Object); ok {
-			if v := o.Get(key); v != nil {
-				k = v
-			}
+	out := slices.Clone(xs.Slice())
+	slices.SortFunc(out, func(a, b *ast.Term) int {
+		if c := sortKey(a, key).Compare(sortKey(b, key)); c != 0 {
+			return c
 		}
-		pairs.Add(ast.ArrayTerm(k, x))
+		return a.Value.Compare(b.Value)
 	})
-	sorted := pairs.Sorted()
-	out := make([]*ast.Term, 0, sorted.Len())
-	sorted.Foreach(func(p *ast.Term) { out = append(out, p.Value.(*ast.Array).Elem(1)) })
 	return out
+}
+
+// sortKey is x[key] when x is an object that has it, else "".
+func sortKey(x, key *ast.Term) ast.Value {
+	if o, ok := x.Value.(ast.Object); ok {
+		if v := o.Get(key); v != nil {
+			return v.Value
+		}
+	}
+	return emptyString.Value
 }
 
 // sortedTerms are the elements of s in Rego's order; nil when none.
@@ -312,19 +373,106 @@ func (sp *specialised) risk(factors ast.Set) (riskParts, error) {
 	if factors.Len() == 0 {
 		return riskParts{score: zeroTerm, level: sp.zeroLevel()}, nil
 	}
+	st, err := sp.riskScore(factors)
+	if err != nil {
+		return riskParts{}, err
+	}
+	return riskParts{score: st, level: sp.level(st), factors: sortBy(factors, nameKey)}, nil
+}
+
+// riskScore is core_score over the factors: scoreQuery's result, taken
+// from scores when the same weights were summed before.
+func (sp *specialised) riskScore(factors ast.Set) (*ast.Term, error) {
+	w, ok := weightsOf(factors)
+	if ok {
+		if st := scores.get(&w); st != nil {
+			return st, nil
+		}
+	}
 	rs, err := sp.scoreOf(factors)
 	if err != nil {
-		return riskParts{}, fmt.Errorf("risk score: %w", err)
+		return nil, fmt.Errorf("risk score: %w", err)
 	}
 	if len(rs) != 1 {
-		return riskParts{}, errors.New("the risk score is undefined")
+		return nil, errors.New("the risk score is undefined")
 	}
-	score, ok := rs[0].Bindings["score"].(ast.Value)
-	if !ok {
-		return riskParts{}, errors.New("the risk score is not a value")
+	score, ok2 := rs[0].Bindings["score"].(ast.Value)
+	if !ok2 {
+		return nil, errors.New("the risk score is not a value")
 	}
 	st := ast.NewTerm(score)
-	return riskParts{score: st, level: sp.level(st), factors: sortBy(factors, nameKey)}, nil
+	if ok {
+		scores.put(&w, st)
+	}
+	return st, nil
+}
+
+// weights are the weights of a set of factors, in the set's order.
+type weights struct {
+	n    int
+	list [maxScoredWeights]ast.Number
+	hash uint64
+}
+
+// maxScoredWeights is the most factors whose score scores keeps.
+const maxScoredWeights = 16
+
+// weightsOf reads the factors' weights; false when one is not an object
+// with a number weight, or there are too many to keep.
+func weightsOf(factors ast.Set) (weights, bool) {
+	var w weights
+	elems := factors.Slice()
+	if len(elems) > maxScoredWeights {
+		return w, false
+	}
+	w.hash = 14695981039346656037 // FNV-1a
+	for _, f := range elems {
+		o, ok := f.Value.(ast.Object)
+		if !ok {
+			return w, false
+		}
+		t := o.Get(weightKey)
+		if t == nil {
+			return w, false
+		}
+		n, ok := t.Value.(ast.Number)
+		if !ok {
+			return w, false
+		}
+		w.list[w.n] = n
+		w.n++
+		for i := range len(n) {
+			w.hash = (w.hash ^ uint64(n[i])) * 1099511628211
+		}
+		w.hash = (w.hash ^ ',') * 1099511628211
+	}
+	return w, true
+}
+
+// scoreCache keeps core_score by the weights it summed. scoreQuery sums
+// `f.weight` over the factors in the set's order and rounds; nothing
+// else of a factor counts, so the same weights in the same order always
+// give the same score, whichever tenant or factors they came from. Each
+// slot holds the last weights that hashed to it.
+type scoreCache [256]atomic.Pointer[scoreEntry]
+
+type scoreEntry struct {
+	weights []ast.Number
+	score   *ast.Term
+}
+
+var scores scoreCache
+
+func (c *scoreCache) get(w *weights) *ast.Term {
+	e := c[w.hash%uint64(len(c))].Load()
+	if e == nil || !slices.Equal(e.weights, w.list[:w.n]) {
+		return nil
+	}
+	return e.score
+}
+
+func (c *scoreCache) put(w *weights, score *ast.Term) {
+	c[w.hash%uint64(len(c))].Store(&scoreEntry{weights: slices.Clone(w.list[:w.n]), score: score})
 }
 
 // level is core_risk_level: low < 0.3 <= medium <= step-up threshold <

@@ -11,6 +11,9 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
 	pdp "github.com/pdp-dev/pdp"
 	"github.com/pdp-dev/pdp/server/internal/decision"
 )
@@ -251,4 +254,31 @@ func calls() []string {
 		c = append(c, fmt.Sprintf("f(%d)", i))
 	}
 	return c
+}
+
+// BenchmarkDecideOutsideEvaluation measures what a specialised decision
+// costs besides evaluating its residual: routing, input building, the
+// hand-off to a worker, the assembly and the id. The residual's result
+// for each outcome is evaluated once and handed back on every decision.
+func BenchmarkDecideOutsideEvaluation(b *testing.B) {
+	e := loaded(b, Options{}, Bundle{Tenants: demoTenants(b)})
+	fillAll(b, e)
+	for _, o := range outcomeRequests() {
+		if o.req.Explain {
+			continue
+		}
+		sp, _ := e.route(e.current.Load(), o.req)
+		parts, err := convertParts(o.req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rs, err := sp.eval(context.Background(), parts.input(o.req, o.req.Time, sp.plan))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(o.name, func(b *testing.B) {
+			e.workers.evalFn = func(evaluator, context.Context, ast.Value) (rego.ResultSet, error) { return rs, nil }
+			benchDecide(b, e, o.req)
+		})
+	}
 }

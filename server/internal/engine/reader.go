@@ -74,6 +74,19 @@ func (r *reader) required(o ast.Object, key, parent string) ast.Value {
 	return v
 }
 
+// requiredTerm is required for a field already looked up: t is o[key],
+// nil when missing.
+func (r *reader) requiredTerm(t *ast.Term, key, parent string) ast.Value {
+	if r.err != nil {
+		return nil
+	}
+	if t == nil {
+		r.fail(join(parent, key), "missing")
+		return nil
+	}
+	return t.Value
+}
+
 // optional returns o[key], or nil when o is nil or the key is missing.
 func (r *reader) optional(o ast.Object, key string) ast.Value {
 	if o == nil || r.err != nil {
@@ -181,6 +194,22 @@ func readTerms[T any](r *reader, ts []*ast.Term, path string, elem func(ast.Valu
 		return nil
 	}
 	return readEach(r, len(ts), func(i int) *ast.Term { return ts[i] }, path, elem)
+}
+
+// readList converts every item of a list as readArray converts an
+// array's elements; nil when empty.
+func readList[E, T any](r *reader, items []E, path string, elem func(E, string) T) []T {
+	if r.err != nil || len(items) == 0 {
+		return nil
+	}
+	out := make([]T, len(items))
+	for i := range items {
+		out[i] = elem(items[i], path+"["+strconv.Itoa(i)+"]")
+	}
+	if r.err != nil {
+		return nil
+	}
+	return out
 }
 
 // readEach converts the n terms at(0)…at(n-1); nil when n is 0.

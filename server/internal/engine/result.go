@@ -132,6 +132,16 @@ func (r *reader) reason(v ast.Value, path string) decision.Reason {
 	}
 }
 
+// reasonOf reads a reason from its fields (nil when missing), as reason
+// reads its object.
+func (r *reader) reasonOf(p reasonParts, path string) decision.Reason {
+	return decision.Reason{
+		Code:    r.str(r.requiredTerm(p.code, "code", path), path+".code"),
+		Message: r.str(r.requiredTerm(p.message, "message", path), path+".message"),
+		Rule:    r.str(r.requiredTerm(p.rule, "rule", path), path+".rule"),
+	}
+}
+
 func (r *reader) stepUp(v ast.Value, path string) decision.StepUp {
 	o := r.object(v, path, stepUpKeys)
 	s := decision.StepUp{
