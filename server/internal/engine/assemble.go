@@ -380,7 +380,7 @@ func (sp *specialised) risk(factors ast.Set) (riskParts, error) {
 	return riskParts{score: st, level: sp.level(st), factors: sortBy(factors, nameKey)}, nil
 }
 
-// riskScore is core_score over the factors: scoreQuery's result, taken
+// riskScore is core_score over the factors (scoreOf), taken
 // from scores when the same weights were summed before.
 func (sp *specialised) riskScore(factors ast.Set) (*ast.Term, error) {
 	w, ok := weightsOf(factors)
