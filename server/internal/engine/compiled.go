@@ -78,15 +78,31 @@ func refuse(loc *ast.Location, format string, args ...any) error {
 // compileResidual compiles a residual's query and support modules with
 // OPA's compiler, as preparing it for topdown does, and then to a program.
 func compileResidual(query ast.Body, support []*ast.Module, strict bool, vc cache.InterQueryValueCache) (*program, error) {
+	c, err := compileSupport(support)
+	if err != nil {
+		return nil, err
+	}
+	return compileProgram(c, query, strict, vc)
+}
+
+// compileSupport compiles a residual's support modules with OPA's
+// compiler.
+func compileSupport(support []*ast.Module) (*ast.Compiler, error) {
 	mods := make(map[string]*ast.Module, len(support))
 	for i, m := range support {
-		mods[fmt.Sprintf("support%d.rego", i)] = m
+		mods[fmt.Sprintf("support%03d.rego", i)] = m
 	}
 	c := ast.NewCompiler()
 	c.Compile(mods)
 	if c.Failed() {
 		return nil, fmt.Errorf("compile the residual: %v", c.Errors)
 	}
+	return c, nil
+}
+
+// compileProgram compiles a residual's query, against its compiled
+// support modules, to a program.
+func compileProgram(c *ast.Compiler, query ast.Body, strict bool, vc cache.InterQueryValueCache) (*program, error) {
 	qc := c.QueryCompiler().WithStrict(false)
 	q, err := qc.Compile(query)
 	if err != nil {

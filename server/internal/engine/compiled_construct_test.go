@@ -11,6 +11,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/types"
 )
 
 // Construct by construct, the compiled residual against topdown on the
@@ -422,5 +423,42 @@ q := input.a / input.b
 	}
 	if got := rp.binding(t, `{"a": 1772532900000000000, "b": -3}`, "x"); got != "[1772532899999999997, 1772532900000000003, -5317598700000000000, 1772532900000000000, -3, 1772532900000000000, 3, 0]" {
 		t.Errorf("r = %s", got)
+	}
+}
+
+// panicky is a built-in that panics on a negative operand, to hold the
+// compiled evaluation to its recovery.
+var panicky = &ast.Builtin{
+	Name: "test.compiled_panicky",
+	Decl: types.NewFunction(types.Args(types.N), types.N),
+}
+
+func init() {
+	ast.RegisterBuiltin(panicky)
+	topdown.RegisterBuiltinFunc(panicky.Name, func(_ topdown.BuiltinContext, ops []*ast.Term, iter func(*ast.Term) error) error {
+		if ast.Compare(ops[0].Value, ast.Number("0")) < 0 {
+			panic("negative")
+		}
+		return iter(ops[0])
+	})
+}
+
+func TestAPanicOfTheCompiledEvaluationIsAnErrorForTopdownToDecide(t *testing.T) {
+	q := ast.MustParseBody(`x = data.partial.t.p`)
+	m, err := ast.ParseModuleWithOpts("m.rego", "package partial.t\np := test.compiled_panicky(input.n)", ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := compileResidual(q, []*ast.Module{m}, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := prog.eval(ctx, ast.MustParseTerm(`{"n": -1}`).Value, topdown.NewCancel()); !errors.Is(err, errCompiledPanic) {
+		t.Errorf("err = %v, want the panic as an error", err)
+	}
+	rs, err := prog.eval(ctx, ast.MustParseTerm(`{"n": 2}`).Value, topdown.NewCancel())
+	if err != nil || len(rs) != 1 || fmt.Sprint(rs[0].Bindings["x"]) != "2" {
+		t.Errorf("after the panic: %v, %v; want x = 2", rs, err)
 	}
 }

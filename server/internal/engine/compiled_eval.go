@@ -84,13 +84,22 @@ func (fr *frame) captureOut(t *ast.Term) error {
 	return nil
 }
 
+// errCompiledPanic is the error of a compiled evaluation that panicked.
+var errCompiledPanic = errors.New("compiled residual: panic")
+
 // errCompiledUnbound is an internal error: a variable the compiler took
 // for bound was not. The request is then decided by topdown.
 var errCompiledUnbound = errors.New("compiled residual: a variable is unbound")
 
 // eval evaluates the program for one input. An error other than the
-// context's end means topdown must decide (compiled.go).
-func (p *program) eval(ctx context.Context, input ast.Value, cancel topdown.Cancel) (rego.ResultSet, error) {
+// context's end means topdown must decide (compiled.go); so does a panic,
+// which is an error here (the frame is dropped).
+func (p *program) eval(ctx context.Context, input ast.Value, cancel topdown.Cancel) (rs rego.ResultSet, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rs, err = nil, fmt.Errorf("%w: %v", errCompiledPanic, r)
+		}
+	}()
 	fr := p.frames.Get().(*frame)
 	fr.input = ast.NewTerm(input)
 	fr.cancel = cancel
@@ -102,8 +111,8 @@ func (p *program) eval(ctx context.Context, input ast.Value, cancel topdown.Canc
 		InterQueryBuiltinValueCache: p.valueCache,
 		Capabilities:                p.capabilities,
 	}
-	err := p.query.from(fr, 0, queryKont{})
-	rs := fr.results
+	err = p.query.from(fr, 0, queryKont{})
+	rs = fr.results
 	fr.reset(err != nil)
 	p.frames.Put(fr)
 	if err != nil {

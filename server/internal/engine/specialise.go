@@ -407,12 +407,6 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 	if shallow {
 		r.inlining = "shallow"
 	}
-	opts := []func(*rego.Rego){
-		rego.ParsedQuery(pq.Queries[0]),
-		rego.Store(inmem.New()),
-		rego.StrictBuiltinErrors(s.strict),
-		rego.GenerateJSON(astResult),
-	}
 	sourceOrder(s.compiler, pq.Support)
 	for _, m := range pq.Support {
 		for _, rule := range m.Rules {
@@ -427,16 +421,27 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 			r.rules++
 			r.exprs += len(rule.Body)
 		}
-		opts = append(opts, rego.ParsedModule(m))
 	}
 	if err := noDataRef(pq.Queries[0]); err != nil {
 		return residual{}, err
 	}
-	r.query, err = rego.New(opts...).PrepareForEval(ctx)
+	// One compilation of the support modules serves topdown's prepared
+	// query and the compiled residual.
+	c, err := compileSupport(pq.Support)
 	if err != nil {
 		return residual{}, fmt.Errorf("prepare the residual: %w", err)
 	}
-	r.compiled, err = compileResidual(pq.Queries[0], pq.Support, s.strict, s.valueCache)
+	r.query, err = rego.New(
+		rego.ParsedQuery(pq.Queries[0]),
+		rego.Compiler(c),
+		rego.Store(inmem.New()),
+		rego.StrictBuiltinErrors(s.strict),
+		rego.GenerateJSON(astResult),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return residual{}, fmt.Errorf("prepare the residual: %w", err)
+	}
+	r.compiled, err = compileProgram(c, pq.Queries[0], s.strict, s.valueCache)
 	if err != nil {
 		r.compiledWhy = err.Error()
 	}
