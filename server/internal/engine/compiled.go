@@ -797,6 +797,12 @@ func (pc *progCompiler) funcCall(ref ast.Ref, args []*ast.Term, sc *scope, loc *
 		if fs.out, err = pc.pattern(args[fn.arity], sc, loc); err != nil {
 			return nil, err
 		}
+		// topdown matches a bound output against each rule's value as it
+		// tries the rule, and falls to the default when none matched,
+		// even if a rule held with another value.
+		if _, fresh := fs.out.(varPattern); fn.def != nil && !fresh {
+			return nil, refuse(loc, "function %v has a default and is called with a bound output", ref)
+		}
 	}
 	return fs, nil
 }

@@ -275,13 +275,14 @@ p := 1 if { input.go; to_number("five") > 0 }
 
 func TestWhatTheCompilerDoesNotImplementIsRefusedWithAReason(t *testing.T) {
 	for src, want := range map[string]string{
-		`p if { input.x with input as {} }`:               "with",
-		`p if { every x in input.xs { x > 1 } }`:          "Every",
-		`p if { walk(input, [path, v]); v == 1 }`:         "relation",
-		`p if { print(input.x) }`:                         "",
-		`p if { rand.intn("x", 10) > 1 }`:                 "not deterministic",
-		`p[k] := 1 if { some k in input.ks }`:             "partial object",
-		`p := x if { x := input.x } else := 2 if input.y`: "else",
+		`p if { input.x with input as {} }`:                   "with",
+		`p if { every x in input.xs { x > 1 } }`:              "Every",
+		`p if { walk(input, [path, v]); v == 1 }`:             "relation",
+		`p if { print(input.x) }`:                             "",
+		`p if { rand.intn("x", 10) > 1 }`:                     "not deterministic",
+		`p[k] := 1 if { some k in input.ks }`:                 "partial object",
+		`p := x if { x := input.x } else := 2 if input.y`:     "else",
+		"default f(_) := 1\nf(x) := 2 if x > 0\np if f(5, 1)": "bound output",
 	} {
 		q := ast.MustParseBody(`x = data.partial.t.p`)
 		m, err := ast.ParseModuleWithOpts("m.rego", "package partial.t\n"+src, ast.ParserOptions{RegoVersion: ast.RegoV1})
