@@ -395,10 +395,12 @@ func (pc *progCompiler) enumAgainst(re *refEnum, other *ast.Term, ground bool, s
 		if err != nil {
 			return nil, err
 		}
+		// topdown looks a value up in a set; a ref it enumerates against.
+		lookup := !hasEval(other)
 		if c, ok := op.(constOp); ok {
-			return &enumStep{ref: re, other: constPattern{t: c.t}}, nil
+			return &enumStep{ref: re, other: constPattern{t: c.t}, lookup: lookup}, nil
 		}
-		return &enumStep{ref: re, pre: op}, nil
+		return &enumStep{ref: re, pre: op, lookup: lookup}, nil
 	}
 	p, err := pc.pattern(other, sc, loc)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,6 +27,9 @@ type frame struct {
 	// trail lists the slots bound, for undoing on backtracking.
 	trail []int
 	memo  []memo
+	// calls are the functions' results by arguments, as topdown's
+	// virtual cache keeps them; indexed like memo.
+	calls [][]callResult
 	flags []bool
 	accs  []acc
 	// stack holds call operands.
@@ -56,6 +60,12 @@ const (
 	memoDone
 )
 
+// callResult is one function call's arguments and result.
+type callResult struct {
+	args []*ast.Term
+	val  *ast.Term
+}
+
 // acc collects a comprehension's elements.
 type acc struct {
 	elems []*ast.Term
@@ -70,6 +80,7 @@ func newFrame(p *program) *frame {
 		p:      p,
 		slots:  make([]*ast.Term, p.slots),
 		memo:   make([]memo, p.memos),
+		calls:  make([][]callResult, p.memos),
 		flags:  make([]bool, p.flags),
 		accs:   make([]acc, p.accs),
 		bcache: builtins.Cache{},
@@ -130,6 +141,12 @@ func (fr *frame) reset(failed bool) {
 		clear(fr.flags)
 	}
 	clear(fr.memo)
+	for i, cs := range fr.calls {
+		if len(cs) > 0 {
+			clear(cs)
+			fr.calls[i] = cs[:0]
+		}
+	}
 	for i := range fr.accs {
 		fr.accs[i] = acc{elems: fr.accs[i].elems[:0]}
 	}
@@ -385,13 +402,23 @@ func (s *funcStep) run(fr *frame, b *body, i int, k kont) error {
 		}
 		fr.stack = append(fr.stack, v)
 	}
-	v, err := s.fn.call(fr, fr.stack[mark:mark+len(s.args)])
-	clear(fr.stack[mark:])
-	fr.stack = fr.stack[:mark]
+	args := fr.stack[mark : mark+len(s.args)]
+	v, cached := s.fn.cached(fr, args)
+	var err error
+	if !cached {
+		v, err = s.fn.call(fr, args)
+	}
 	if err != nil || v == nil {
+		clear(fr.stack[mark:])
+		fr.stack = fr.stack[:mark]
 		return err
 	}
 	if s.out == nil {
+		if !cached {
+			s.fn.remember(fr, args, v)
+		}
+		clear(fr.stack[mark:])
+		fr.stack = fr.stack[:mark]
 		if isFalse(v) {
 			return nil
 		}
@@ -399,11 +426,38 @@ func (s *funcStep) run(fr *frame, b *body, i int, k kont) error {
 	}
 	tm := len(fr.trail)
 	ok, err := s.out.match(fr, v)
+	if ok && err == nil && !cached {
+		// topdown keeps a rule's value only when it matched the output.
+		s.fn.remember(fr, args, v)
+	}
+	clear(fr.stack[mark:])
+	fr.stack = fr.stack[:mark]
 	if ok && err == nil {
 		err = b.from(fr, i+1, k)
 	}
 	fr.undo(tm)
 	return err
+}
+
+// cached is the result of an earlier call of fn with equal arguments in
+// this evaluation. topdown answers such a call from its virtual cache,
+// which compares arguments as values: f(1.0) after f(1) gives f(1)'s
+// result even where the two would differ (json.marshal, sprintf).
+func (fn *function) cached(fr *frame, args []*ast.Term) (*ast.Term, bool) {
+next:
+	for _, c := range fr.calls[fn.memo] {
+		for j, a := range c.args {
+			if !a.Equal(args[j]) {
+				continue next
+			}
+		}
+		return c.val, true
+	}
+	return nil, false
+}
+
+func (fn *function) remember(fr *frame, args []*ast.Term, v *ast.Term) {
+	fr.calls[fn.memo] = append(fr.calls[fn.memo], callResult{args: slices.Clone(args), val: v})
 }
 
 // notStep holds when its expression has no solution. Like topdown, it
@@ -443,6 +497,10 @@ type enumStep struct {
 	other pattern
 	// pre is the other side when it is an operand to evaluate.
 	pre operand
+	// lookup: the other side is a value (no ref in it), so a set at the
+	// ref's last key is looked up, not enumerated (topdown's fast path,
+	// which binds the key to the value as the other side writes it).
+	lookup bool
 }
 
 type refEnum struct {
@@ -537,6 +595,18 @@ func (s *enumStep) walk(fr *frame, b *body, i int, k kont, cur *ast.Term, pos in
 			}
 		}
 	case ast.Set:
+		if want, ok := other.(constPattern); ok && s.lookup && pos == len(s.ref.keys)-1 {
+			if !x.Contains(want.t) {
+				return nil
+			}
+			mark := len(fr.trail)
+			ok, err := key.pat.match(fr, want.t)
+			if ok && err == nil {
+				err = s.walk(fr, b, i, k, want.t, pos+1, other)
+			}
+			fr.undo(mark)
+			return err
+		}
 		for _, elem := range x.Slice() {
 			if err := fr.tick(); err != nil {
 				return err
