@@ -1,0 +1,676 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
+)
+
+// The compiled residual against topdown on generated residuals: small
+// modules in the residual's language (package partial.x; complete rules
+// with and without defaults and with several bodies, partial sets,
+// functions, not, comprehensions closing over outer variables,
+// unification of composites, iterating refs, number representations,
+// built-in calls and their errors) and generated inputs. Whenever the
+// compiled evaluation returns a result, topdown must return the same one
+// without an error; an error of the compiled evaluation is allowed, since
+// the engine then decides the request with topdown (specialised.eval).
+
+// progGen writes a Rego module and query from a byte string; once the
+// bytes run out every choice is the first, so any string is a program.
+type progGen struct {
+	b    []byte
+	i    int
+	vars int
+	out  strings.Builder
+	// rules are the rules written so far, which later rules may read.
+	rules []genRule
+}
+
+type genRule struct {
+	name string
+	kind int // genValue, genBool, genSet or genFunc
+}
+
+const (
+	genValue = iota
+	genBool
+	genSet
+	genFunc
+)
+
+func (g *progGen) n(k int) int {
+	if k <= 1 || g.i >= len(g.b) {
+		return 0
+	}
+	v := int(g.b[g.i])
+	g.i++
+	return v % k
+}
+
+func (g *progGen) pick(xs ...string) string { return xs[g.n(len(xs))] }
+
+func (g *progGen) fresh() string {
+	g.vars++
+	return fmt.Sprintf("v%d", g.vars)
+}
+
+// constants are the values the generator writes: number representations
+// of the same number, big numbers, strings that read as numbers, and the
+// scalars and composites at the edges of unification.
+var genConstants = []string{
+	`0`, `1`, `1.0`, `1e0`, `-1`, `0.5`, `2`, `12345678901234567890`, `12345678901234567891`,
+	`"1"`, `"a"`, `""`, `"a,b"`, `null`, `true`, `false`, `[]`, `{}`, `[1]`, `[1.0, "a"]`,
+	`{"k": 1}`, `{"k": 1.0}`, `{1: "a", "1": "b"}`, `set()`, `{1}`, `{1, "1", null}`,
+}
+
+func (g *progGen) constant() string { return genConstants[g.n(len(genConstants))] }
+
+// inputRef is a ref into the input, sometimes iterating.
+func (g *progGen) inputRef() string {
+	return g.pick(`input.a`, `input.b`, `input.n`, `input.xs`, `input.o`, `input.s`, `input.pair`,
+		`input.xs[0]`, `input.xs[-1]`, `input.xs[1.0]`, `input.o["1"]`, `input.o[1]`, `input.o.k`,
+		`input.o.k.k`, `input.pair[1]`, `input.a.b`)
+}
+
+// iterRef is a ref into the input with an iterated key bound to a fresh
+// variable (returned), or a wildcard.
+func (g *progGen) iterRef() (string, string) {
+	v := g.fresh()
+	switch g.n(6) {
+	case 0:
+		return fmt.Sprintf("input.xs[%s]", v), v
+	case 1:
+		return fmt.Sprintf("input.o[%s]", v), v
+	case 2:
+		return fmt.Sprintf("input.s[%s]", v), v
+	case 3:
+		return fmt.Sprintf("input.a[%s]", v), v
+	case 4:
+		return fmt.Sprintf("input.pair[%s]", v), v
+	}
+	return "input.xs[_]", ""
+}
+
+func (g *progGen) anyVar(scope []string) string {
+	if len(scope) == 0 {
+		return g.constant()
+	}
+	return scope[g.n(len(scope))]
+}
+
+// value is a bound variable or a ref into the input.
+func (g *progGen) value(scope []string) string {
+	if len(scope) == 0 || g.n(4) == 0 {
+		return g.inputRef()
+	}
+	return g.anyVar(scope)
+}
+
+// collection is what a ref may start from: a bound variable or the
+// input's values.
+func (g *progGen) collection(scope []string) string {
+	if len(scope) == 0 || g.n(3) == 0 {
+		return g.pick("input.xs", "input.o", "input.s", "input.a", "input.pair")
+	}
+	return g.anyVar(scope)
+}
+
+// cond writes a condition binding no variable of the body: what not
+// negates.
+func (g *progGen) cond(scope []string) string {
+	x := g.anyVar(scope)
+	switch g.n(9) {
+	case 0:
+		return fmt.Sprintf("%s %s %s", x, g.pick("==", "!=", "<", ">="), g.operand(scope))
+	case 1:
+		return g.inputRef()
+	case 2:
+		return fmt.Sprintf("%s in %s", x, g.collection(scope))
+	case 3:
+		return fmt.Sprintf("count(%s) > %s", x, g.pick("0", "1", "1.0"))
+	case 4:
+		return fmt.Sprintf("startswith(%s, \"a\")", x)
+	case 5:
+		return fmt.Sprintf("%s, %s in %s", g.operand(scope), x, g.collection(scope))
+	case 6:
+		rs := g.readable(-1)
+		if len(rs) > 0 {
+			r := rs[g.n(len(rs))]
+			switch r.kind {
+			case genSet:
+				return fmt.Sprintf("data.partial.x.%s[%s]", r.name, g.operand(scope))
+			case genFunc:
+				return fmt.Sprintf("data.partial.x.%s(%s, %s)", r.name, g.operand(scope), g.operand(scope))
+			}
+			return "data.partial.x." + r.name
+		}
+	case 7:
+		return fmt.Sprintf("%s == 1", x)
+	}
+	return fmt.Sprintf("input.o[%s] == 1", x)
+}
+
+// operand is a bound variable or a constant.
+func (g *progGen) operand(scope []string) string {
+	if len(scope) > 0 && g.n(3) != 0 {
+		return g.anyVar(scope)
+	}
+	return g.constant()
+}
+
+func (g *progGen) readable(kind int) []genRule {
+	var out []genRule
+	for _, r := range g.rules {
+		if kind < 0 || r.kind == kind {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// stmt writes one expression of a body; it returns the expression and
+// the variables it binds.
+func (g *progGen) stmt(scope []string, depth int) (string, []string) {
+	v := g.fresh()
+	switch g.n(16) {
+	case 0:
+		return fmt.Sprintf("%s := %s", v, g.inputRef()), []string{v}
+	case 1:
+		ref, k := g.iterRef()
+		bound := []string{v}
+		if k != "" {
+			bound = append(bound, k)
+		}
+		if g.n(2) == 0 {
+			return fmt.Sprintf("%s := %s", v, ref), bound
+		}
+		return fmt.Sprintf("%s = %s", ref, v), bound
+	case 2:
+		op := g.pick("==", "!=", "<", ">=", "=", ">")
+		return fmt.Sprintf("%s %s %s", g.anyVar(scope), op, g.operand(scope)), nil
+	case 3, 4:
+		return g.call(scope, v)
+	case 5:
+		return "not " + g.cond(scope), nil
+	case 6:
+		return g.comprehension(scope, v, depth)
+	case 7:
+		return g.unification(scope, v)
+	case 8, 9:
+		return g.ruleRead(scope, v)
+	case 10:
+		return fmt.Sprintf("%s := %s", v, g.constant()), []string{v}
+	case 11:
+		w := g.fresh()
+		return fmt.Sprintf("some %s, %s in %s", w, v, g.pick("input.xs", "input.o", "input.s", "input.a")), []string{v, w}
+	case 12:
+		// A ref over a value built in the body.
+		b := g.collection(scope)
+		if g.n(2) == 0 {
+			return fmt.Sprintf("%s := %s[_]", v, b), []string{v}
+		}
+		w := g.fresh()
+		return fmt.Sprintf("%s := %s[%s]", v, b, w), []string{v, w}
+	case 13:
+		return fmt.Sprintf("%s := %s[%s]", v, g.collection(scope), g.pick(`0`, `-1`, `1.0`, `"k"`, `1`, `"1"`, `null`)), []string{v}
+	case 14:
+		return g.inputRef(), nil
+	}
+	return fmt.Sprintf("%s := [%s, %s]", v, g.operand(scope), g.operand(scope)), []string{v}
+}
+
+// call writes a built-in call: with its result assigned, with an output
+// operand unified against a constant, or as a condition.
+func (g *progGen) call(scope []string, v string) (string, []string) {
+	x := g.value(scope)
+	y := g.operand(scope)
+	switch g.n(22) {
+	case 0:
+		return fmt.Sprintf("%s := count(%s)", v, x), []string{v}
+	case 1:
+		return fmt.Sprintf("count(%s, %s)", x, g.pick("0", "1", "1.0", "2")), nil
+	case 2:
+		return fmt.Sprintf("%s := %s %s %s", v, x, g.pick("+", "-", "*", "/", "%"), y), []string{v}
+	case 3:
+		return fmt.Sprintf("%s := to_number(%s)", v, x), []string{v}
+	case 4:
+		return fmt.Sprintf("startswith(%s, %s)", x, g.pick(`"a"`, `"1"`, `""`)), nil
+	case 5:
+		return fmt.Sprintf("%s := concat(\",\", %s)", v, x), []string{v}
+	case 6:
+		return fmt.Sprintf("%s := object.get(%s, %s, %s)", v, x, g.pick(`"k"`, `["k", "k"]`, `1`, `"1"`, `[]`), y), []string{v}
+	case 7:
+		return fmt.Sprintf("%s := sum(%s)", v, x), []string{v}
+	case 8:
+		return fmt.Sprintf("%s := abs(%s)", v, x), []string{v}
+	case 9:
+		return fmt.Sprintf("%s := type_name(%s)", v, x), []string{v}
+	case 10:
+		return fmt.Sprintf("is_number(%s)", x), nil
+	case 11:
+		return fmt.Sprintf("%s := json.marshal(%s)", v, x), []string{v}
+	case 12:
+		return fmt.Sprintf("%s := split(%s, \",\")", v, x), []string{v}
+	case 13:
+		return fmt.Sprintf("%s := max(%s)", v, x), []string{v}
+	case 14:
+		return fmt.Sprintf("%s := sprintf(\"%%v\", [%s])", v, x), []string{v}
+	case 15:
+		return fmt.Sprintf("%s := array.concat(%s, [1])", v, x), []string{v}
+	case 16:
+		return fmt.Sprintf("%s := object.keys(%s)", v, x), []string{v}
+	case 17:
+		return fmt.Sprintf("%s := {%s, 1} | {%s}", v, x, y), []string{v}
+	case 18:
+		return fmt.Sprintf("%s := round(%s)", v, x), []string{v}
+	case 19:
+		return fmt.Sprintf("%s := lower(%s)", v, x), []string{v}
+	case 20:
+		return fmt.Sprintf("equal(%s, %s, %s)", x, y, g.pick("true", "false")), nil
+	}
+	return fmt.Sprintf("%s := format_int(%s, 10)", v, x), []string{v}
+}
+
+// comprehension writes a comprehension, often closing over a variable
+// of the enclosing body.
+func (g *progGen) comprehension(scope []string, v string, depth int) (string, []string) {
+	y, k := g.fresh(), g.fresh()
+	outer := g.anyVar(scope)
+	cond := ""
+	switch g.n(4) {
+	case 0:
+		cond = fmt.Sprintf("; %s != %s", y, outer)
+	case 1:
+		cond = fmt.Sprintf("; %s == %s", y, outer)
+	case 2:
+		if depth < 2 {
+			inner, _ := g.stmt(append(scope, y), depth+1)
+			cond = "; " + inner
+		}
+	}
+	src := g.pick("input.xs", "input.o", "input.s", g.collection(scope), "input.a")
+	switch g.n(4) {
+	case 0:
+		return fmt.Sprintf("%s := [%s | some %s in %s%s]", v, y, y, src, cond), []string{v}
+	case 1:
+		return fmt.Sprintf("%s := {%s | %s := %s[_]%s}", v, y, y, src, cond), []string{v}
+	case 2:
+		return fmt.Sprintf("%s := {%s: %s | %s := %s[%s]%s}", v, k, y, y, src, k, cond), []string{v}
+	}
+	return fmt.Sprintf("%s := count([1 | %s := %s[_]%s])", v, y, src, cond), []string{v}
+}
+
+// unification writes the unification of composites with variables on
+// either side.
+func (g *progGen) unification(scope []string, v string) (string, []string) {
+	w := g.fresh()
+	switch g.n(7) {
+	case 0:
+		return fmt.Sprintf("[%s, %s] = input.pair", v, w), []string{v, w}
+	case 1:
+		return fmt.Sprintf("{\"k\": %s} = input.o", v), []string{v}
+	case 2:
+		return fmt.Sprintf("[%s, %s] = input.pair", v, g.operand(scope)), []string{v}
+	case 3:
+		return fmt.Sprintf("input.pair = [%s, {\"k\": %s}]", v, w), []string{v, w}
+	case 4:
+		return fmt.Sprintf("[%s, %s] = [%s, %s]", v, w, g.operand(scope), g.operand(scope)), []string{v, w}
+	case 5:
+		return fmt.Sprintf("[%s, %s] = [%s, %s]", v, v, g.operand(scope), g.operand(scope)), []string{v}
+	}
+	return fmt.Sprintf("{\"a\": %s, \"b\": %s} = input.o", v, w), []string{v, w}
+}
+
+// ruleRead reads a rule written before: its value, a set's elements,
+// a function's value.
+func (g *progGen) ruleRead(scope []string, v string) (string, []string) {
+	rs := g.readable(-1)
+	if len(rs) == 0 {
+		return fmt.Sprintf("%s := %s", v, g.inputRef()), []string{v}
+	}
+	r := rs[g.n(len(rs))]
+	ref := "data.partial.x." + r.name
+	switch r.kind {
+	case genSet:
+		switch g.n(3) {
+		case 0:
+			return fmt.Sprintf("%s[%s]", ref, v), []string{v}
+		case 1:
+			return fmt.Sprintf("%s[%s]", ref, g.operand(scope)), nil
+		}
+		return fmt.Sprintf("%s := %s", v, ref), []string{v}
+	case genFunc:
+		a, b := g.operand(scope), g.operand(scope)
+		switch g.n(3) {
+		case 0:
+			return fmt.Sprintf("%s(%s, %s)", ref, a, b), nil
+		case 1:
+			return fmt.Sprintf("%s(%s, %s, %s)", ref, a, b, g.constant()), nil
+		}
+		return fmt.Sprintf("%s := %s(%s, %s)", v, ref, a, b), []string{v}
+	}
+	if g.n(3) == 0 {
+		return fmt.Sprintf("not %s", ref), nil
+	}
+	return fmt.Sprintf("%s := %s", v, ref), []string{v}
+}
+
+// body writes a rule's body; scope holds the function's parameters.
+func (g *progGen) body(scope []string) (string, []string) {
+	var lines []string
+	for range 1 + g.n(4) {
+		s, bound := g.stmt(scope, 0)
+		lines = append(lines, "\t"+s)
+		scope = append(scope, bound...)
+	}
+	return strings.Join(lines, "\n"), scope
+}
+
+// head is a rule's value: a bound variable, a constant or a composite.
+func (g *progGen) head(scope []string) string {
+	switch g.n(4) {
+	case 0:
+		return g.constant()
+	case 1:
+		return fmt.Sprintf("[%s, %s]", g.operand(scope), g.operand(scope))
+	}
+	return g.operand(scope)
+}
+
+func (g *progGen) rule(idx int) {
+	kind := g.n(4)
+	name := fmt.Sprintf("r%d", idx)
+	if kind == genFunc {
+		name = fmt.Sprintf("f%d", idx)
+	}
+	bodies := 1 + g.n(3)
+	hasDefault := g.n(2) == 0
+	switch kind {
+	case genValue:
+		if hasDefault {
+			fmt.Fprintf(&g.out, "default %s := %s\n", name, g.constant())
+		}
+	case genBool:
+		if hasDefault {
+			fmt.Fprintf(&g.out, "default %s := false\n", name)
+		}
+	case genFunc:
+		if hasDefault {
+			fmt.Fprintf(&g.out, "default %s(_, _) := %s\n", name, g.constant())
+		}
+	}
+	for range bodies {
+		switch kind {
+		case genValue:
+			b, scope := g.body(nil)
+			fmt.Fprintf(&g.out, "%s := %s if {\n%s\n}\n", name, g.head(scope), b)
+		case genBool:
+			b, _ := g.body(nil)
+			fmt.Fprintf(&g.out, "%s if {\n%s\n}\n", name, b)
+		case genSet:
+			b, scope := g.body(nil)
+			fmt.Fprintf(&g.out, "%s contains %s if {\n%s\n}\n", name, g.head(scope), b)
+		case genFunc:
+			p, q := g.fresh(), g.fresh()
+			params := []string{p, q}
+			ps := p
+			if g.n(3) == 0 {
+				ps = g.pick("1", `"a"`, "[1, x]")
+				params = []string{q}
+				if ps == "[1, x]" {
+					params = append(params, "x")
+				}
+			}
+			b, scope := g.body(params)
+			fmt.Fprintf(&g.out, "%s(%s, %s) := %s if {\n%s\n}\n", name, ps, q, g.head(scope), b)
+		}
+	}
+	g.rules = append(g.rules, genRule{name: name, kind: kind})
+}
+
+// program writes the module and the query reading its rules.
+func (g *progGen) program() (module, query string) {
+	g.out.WriteString("package partial.x\n\n")
+	for i := range 1 + g.n(4) {
+		g.rule(i)
+	}
+	var q []string
+	for i, r := range g.rules {
+		ref := "data.partial.x." + r.name
+		switch {
+		case r.kind == genFunc:
+			if g.n(2) == 0 {
+				q = append(q, fmt.Sprintf("q%d = %s(input.a, input.n)", i, ref))
+			}
+		case i == len(g.rules)-1 || g.n(2) == 0:
+			if g.n(3) == 0 {
+				q = append(q, fmt.Sprintf("q%d = [w | w = %s]", i, ref))
+			} else {
+				q = append(q, fmt.Sprintf("q%d = %s", i, ref))
+			}
+		}
+	}
+	if len(q) == 0 {
+		q = append(q, "q = true")
+	}
+	return g.out.String(), strings.Join(q, "; ")
+}
+
+// inputGen writes an input document from a byte string: the fields the
+// generated programs read, with values at the edges.
+type inputGen struct{ progGen }
+
+var genInputValues = []string{
+	`0`, `1`, `1.0`, `1e0`, `-1`, `2.5`, `12345678901234567890`, `"1"`, `"a"`, `"a,b"`, `""`, `null`,
+	`true`, `false`, `[]`, `{}`, `set()`, `{1, "1"}`, `{"a", "b"}`, `[1, 1.0, 2]`, `["a", "b"]`,
+	`[1, {"k": 1}]`, `{"k": 1}`, `{"k": {"k": 2}}`, `{"1": "s", "k": 1.0}`, `{1: "n", "1": "s"}`,
+	`{"a": 1, "b": 2}`, `[[1], [2]]`, `[null, false]`, `[-1, 0.5]`,
+}
+
+func (g *inputGen) document() string {
+	var fields []string
+	for _, f := range []string{"a", "b", "n", "xs", "o", "s", "pair", "k"} {
+		if g.n(5) == 0 {
+			continue
+		}
+		fields = append(fields, fmt.Sprintf("%q: %s", f, genInputValues[g.n(len(genInputValues))]))
+	}
+	return "{" + strings.Join(fields, ", ") + "}"
+}
+
+// genResidual is a generated program prepared for both evaluators.
+type genResidual struct {
+	module, query string
+	prog          *program
+	td            rego.PreparedEvalQuery
+}
+
+// genOutcome is what comparing one generated program found.
+type genOutcome int
+
+const (
+	genInvalid  genOutcome = iota // topdown does not prepare it
+	genRefused                    // the compiler refuses it
+	genCompiled                   // compiled and compared
+)
+
+// prepareGenerated prepares module and query for topdown and the
+// compiler, as the specialiser does.
+func prepareGenerated(module, query string, strict bool) (*genResidual, genOutcome, error) {
+	parse := func() (ast.Body, *ast.Module, error) {
+		q, err := ast.ParseBody(query)
+		if err != nil {
+			return nil, nil, err
+		}
+		m, err := ast.ParseModuleWithOpts("gen.rego", module, ast.ParserOptions{RegoVersion: ast.RegoV1})
+		return q, m, err
+	}
+	q, m, err := parse()
+	if err != nil {
+		return nil, genInvalid, err
+	}
+	td, err := rego.New(rego.ParsedQuery(q), rego.ParsedModule(m), rego.Store(inmem.New()),
+		rego.StrictBuiltinErrors(strict), rego.GenerateJSON(astResult)).PrepareForEval(context.Background())
+	if err != nil {
+		return nil, genInvalid, err
+	}
+	q, m, _ = parse()
+	prog, err := compileResidual(q, []*ast.Module{m}, strict, nil)
+	if err != nil {
+		var r *refusal
+		if errors.As(err, &r) {
+			return nil, genRefused, err
+		}
+		return nil, genInvalid, err
+	}
+	return &genResidual{module: module, query: query, prog: prog, td: td}, genCompiled, nil
+}
+
+// compare evaluates one input with both; "" when the compiled result may
+// stand for topdown's: equal results, or a compiled error (the engine
+// then asks topdown).
+func (gr *genResidual) compare(input string) (diff string, compiledErr bool) {
+	in := ast.MustParseTerm(input).Value
+	ctx := context.Background()
+	c, cErr := gr.prog.eval(ctx, in, topdown.NewCancel())
+	td, tErr := gr.td.Eval(ctx, rego.EvalParsedInput(in), noMetrics)
+	if cErr != nil {
+		return "", true
+	}
+	if tErr != nil {
+		return fmt.Sprintf("compiled %v, topdown error %v", c, tErr), false
+	}
+	if d := sameResults(c, td, nil, nil); d != "" {
+		return fmt.Sprintf("%s\ncompiled %v\ntopdown  %v", d, c, td), false
+	}
+	// Equal values may still be written differently (1 and 1.0): the
+	// decision's JSON must be the same text.
+	for i := range td {
+		for name, v := range td[i].Bindings {
+			if x, y := fmt.Sprint(c[i].Bindings[name]), fmt.Sprint(v); x != y {
+				return fmt.Sprintf("%s: compiled %s, topdown %s (equal values written differently)", name, x, y), false
+			}
+		}
+	}
+	return "", false
+}
+
+func (gr *genResidual) report(input, diff string) string {
+	return fmt.Sprintf("%s\nquery: %s\nmodule:\n%s\ninput: %s", diff, gr.query, gr.module, input)
+}
+
+// FuzzCompiledEqualsTopdownOnGeneratedResiduals generates a residual and
+// inputs from the fuzz bytes and requires the compiled evaluation to
+// equal topdown's on each input, each input evaluated after the others
+// on the same pooled frames.
+func FuzzCompiledEqualsTopdownOnGeneratedResiduals(f *testing.F) {
+	f.Add([]byte("prog"), []byte("input"), true)
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, []byte{9, 8, 7, 6, 5, 4, 3, 2, 1}, false)
+	for i := range 8 {
+		prog, in := seedBytes(uint64(i) + 1)
+		f.Add(prog, in, i%2 == 0)
+	}
+	f.Fuzz(func(t *testing.T, progBytes, inBytes []byte, strict bool) {
+		g := &progGen{b: progBytes}
+		module, query := g.program()
+		gr, outcome, _ := prepareGenerated(module, query, strict)
+		if outcome != genCompiled {
+			return
+		}
+		ig := &inputGen{progGen{b: inBytes}}
+		for range 4 {
+			input := ig.document()
+			if diff, _ := gr.compare(input); diff != "" {
+				t.Fatal(gr.report(input, diff))
+			}
+		}
+	})
+}
+
+// seedBytes are pseudo-random bytes for seeds and the generated test.
+func seedBytes(seed uint64) (prog, in []byte) {
+	s := seed*0x9e3779b97f4a7c15 + 1
+	next := func() byte {
+		s ^= s << 13
+		s ^= s >> 7
+		s ^= s << 17
+		return byte(s >> 24)
+	}
+	prog, in = make([]byte, 160), make([]byte, 64)
+	for i := range prog {
+		prog[i] = next()
+	}
+	for i := range in {
+		in[i] = next()
+	}
+	return prog, in
+}
+
+// TestCompiledEqualsTopdownOnGeneratedResiduals runs the fuzz target's
+// property over a fixed set of generated programs, and fails when the
+// generator writes mostly programs topdown rejects or the compiler
+// refuses: the property must be tested on compiled programs.
+func TestCompiledEqualsTopdownOnGeneratedResiduals(t *testing.T) {
+	t.Parallel()
+	n := 600
+	if testing.Short() {
+		n = 150
+	}
+	counts := map[genOutcome]int{}
+	why := map[string]int{}
+	evaluated, compiledErrs := 0, 0
+	for i := range n {
+		progBytes, inBytes := seedBytes(uint64(i) + 1000)
+		g := &progGen{b: progBytes}
+		module, query := g.program()
+		gr, outcome, err := prepareGenerated(module, query, i%2 == 0)
+		counts[outcome]++
+		if outcome == genRefused {
+			why[refusalKind(err)]++
+		}
+		if outcome != genCompiled {
+			continue
+		}
+		ig := &inputGen{progGen{b: inBytes}}
+		for range 6 {
+			input := ig.document()
+			diff, cErr := gr.compare(input)
+			evaluated++
+			if cErr {
+				compiledErrs++
+			}
+			if diff != "" {
+				t.Errorf("program %d: %s", i, gr.report(input, diff))
+				break
+			}
+		}
+	}
+	t.Logf("%d programs: %d invalid, %d refused %v, %d compiled; %d inputs evaluated, %d compiled errors",
+		n, counts[genInvalid], counts[genRefused], why, counts[genCompiled], evaluated, compiledErrs)
+	if valid := counts[genRefused] + counts[genCompiled]; valid < n/3 || counts[genCompiled] < valid/2 {
+		t.Errorf("the generator writes too few compiled programs: %v", counts)
+	}
+}
+
+// refusalKind is a refusal's reason without its location and terms.
+func refusalKind(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, ": "); i >= 0 && strings.HasPrefix(s, "gen.rego") {
+		s = s[i+2:]
+	}
+	for _, w := range []string{"with", "relation", "recursive", "else", "partial object", "indexed comprehension",
+		"unbound", "not compiled", "evaluated", "not deterministic", "different shapes", "support rule"} {
+		if strings.Contains(s, w) {
+			return w
+		}
+	}
+	return s
+}
