@@ -73,6 +73,12 @@ var genConstants = []string{
 
 func (g *progGen) constant() string { return genConstants[g.n(len(genConstants))] }
 
+// hot are the few values the programs compare with most and the inputs
+// hold most.
+func (g *progGen) hot() string {
+	return g.pick(`1`, `1.0`, `"a"`, `0`, `"a.b"`, `[1, 1.0, 2]`, `{"k": 1}`, `true`)
+}
+
 // inputRef is a ref into the input, sometimes iterating.
 func (g *progGen) inputRef() string {
 	return g.pick(`input.a`, `input.b`, `input.n`, `input.xs`, `input.o`, `input.s`, `input.pair`,
@@ -158,6 +164,51 @@ func (g *progGen) cond(scope []string) string {
 	return fmt.Sprintf("input.o[%s] == 1", x)
 }
 
+// genPatterns are glob patterns and affixes, with escapes, wildcards
+// and delimiters.
+var genPatterns = []string{
+	`"a.b"`, `"a.*"`, `"*.b"`, `"*"`, `"a\\.b"`, `"a\\b"`, `"a.\\*"`, `"a:*"`, `"a?b"`, `"a.**"`,
+	`"[ab].b"`, `"{a,c}.b"`, `"a"`, `""`, `"ab"`, `"é"`, `"a..b"`,
+}
+
+// indexCond writes a condition topdown's rule index reads: equality of
+// an input ref to a constant, glob.match, affixes, membership, an
+// iterated ref compared to a constant, a local standing for an input ref.
+func (g *progGen) indexCond(scope []string) string {
+	ref := g.pick(`input.a`, `input.b`, `input.n`, `input.o.k`, `input.xs[0]`, `input.pair`)
+	if len(scope) > 0 && g.n(3) == 0 {
+		ref = g.anyVar(scope)
+	}
+	pat := genPatterns[g.n(len(genPatterns))]
+	switch g.n(14) {
+	case 12, 13:
+		return fmt.Sprintf("%s %s %s", ref, g.pick("<", "<=", ">", ">=", "!="), g.pick(`1`, `1.0`, `0`, `"a"`, `"1"`, `null`, `false`, `[1]`, `2.5`, `100`))
+	case 0:
+		return fmt.Sprintf("%s == %s", ref, g.constant())
+	case 1:
+		return fmt.Sprintf("%s = %s", g.constant(), ref)
+	case 2:
+		return fmt.Sprintf("glob.match(%s, %s, %s)", pat, g.pick(`[]`, `["."]`, `[":"]`, `[".", ":"]`, `["ab"]`, `[""]`), ref)
+	case 3:
+		return fmt.Sprintf("%s(%s, %s)", g.pick("startswith", "endswith"), ref, pat)
+	case 4:
+		return fmt.Sprintf("%s(%s, [%s, %s])", g.pick("strings.any_prefix_match", "strings.any_suffix_match"), ref, pat, genPatterns[g.n(len(genPatterns))])
+	case 5:
+		return fmt.Sprintf("%s in {%s, %s}", ref, g.constant(), g.constant())
+	case 6:
+		return fmt.Sprintf("%s in [%s, %s]", ref, g.constant(), g.constant())
+	case 7:
+		return fmt.Sprintf("%s in %s", g.constant(), g.pick("input.xs", "input.o", "input.s", "input.a"))
+	case 8:
+		return fmt.Sprintf("%s[_] == %s", g.pick("input.xs", "input.o", "input.s", "input.a"), g.constant())
+	case 9:
+		return fmt.Sprintf("%s == [%s, %s]", ref, g.constant(), g.constant())
+	case 10:
+		return fmt.Sprintf("%s == %s", ref, pat)
+	}
+	return fmt.Sprintf("%s == %s", g.pick(`input.a[0]`, `input.a["0"]`, `input.o[1]`, `input.o["1"]`, `input.a.b`), g.constant())
+}
+
 // operand is a bound variable or a constant.
 func (g *progGen) operand(scope []string) string {
 	if len(scope) > 0 && g.n(3) != 0 {
@@ -180,7 +231,15 @@ func (g *progGen) readable(kind int) []genRule {
 // the variables it binds.
 func (g *progGen) stmt(scope []string, depth int) (string, []string) {
 	v := g.fresh()
-	switch g.n(16) {
+	switch g.n(24) {
+	case 16, 17, 18:
+		return g.indexCond(scope), nil
+	case 19, 20, 21, 22, 23:
+		x := g.pick(`input.a`, `input.b`, `input.n`, `input.o.k`, `input.xs[0]`)
+		if len(scope) > 0 && g.n(2) == 0 {
+			x = g.anyVar(scope)
+		}
+		return fmt.Sprintf("%s %s %s", x, g.pick("<", "<=", ">", ">=", "==", "!="), g.hot()), nil
 	case 0:
 		return fmt.Sprintf("%s := %s", v, g.inputRef()), []string{v}
 	case 1:
@@ -473,6 +532,8 @@ var genInputValues = []string{
 	`true`, `false`, `[]`, `{}`, `set()`, `{1, "1"}`, `{"a", "b"}`, `[1, 1.0, 2]`, `["a", "b"]`,
 	`[1, {"k": 1}]`, `{"k": 1}`, `{"k": {"k": 2}}`, `{"1": "s", "k": 1.0}`, `{1: "n", "1": "s"}`,
 	`{"a": 1, "b": 2}`, `[[1], [2]]`, `[null, false]`, `[-1, 0.5]`,
+	`"a.b"`, `"a\\.b"`, `"ab"`, `"a:b"`, `"a.*"`, `"abc"`, `"café"`, `"a..b"`, `".a"`, `"c.b"`, `"a.b.c"`,
+	`["a", "b"]`, `{"0": "a"}`, `["a.b"]`, `-0`, `0.0`, `1e2`, `100`,
 }
 
 func (g *inputGen) document() string {
@@ -481,7 +542,11 @@ func (g *inputGen) document() string {
 		if g.n(5) == 0 {
 			continue
 		}
-		fields = append(fields, fmt.Sprintf("%q: %s", f, genInputValues[g.n(len(genInputValues))]))
+		v := genInputValues[g.n(len(genInputValues))]
+		if g.n(2) == 0 {
+			v = g.hot()
+		}
+		fields = append(fields, fmt.Sprintf("%q: %s", f, v))
 	}
 	return "{" + strings.Join(fields, ", ") + "}"
 }
