@@ -76,6 +76,9 @@ type specialised struct {
 	// residual holds what the compiler refuses; compiledWhy says what.
 	compiled    *program
 	compiledWhy string
+	// noIndex: topdown evaluates the residual without its rule index
+	// (specialise_glob.go).
+	noIndex bool
 	// evaluators is the engine's count of residual evaluations.
 	evaluators *evaluatorCounts
 	// scoreProgram is the specialiser's.
@@ -158,6 +161,10 @@ func newSpecialiser(ctx context.Context, compiler *ast.Compiler, store storage.S
 		return s, nil
 	}
 	s.unknowns = unknowns
+	if why := literalEscapedGlob(compiler); why != "" {
+		s.refused = why
+		return s, nil
+	}
 	text, refused := specialisationQuery(compiler)
 	if refused != "" {
 		s.refused = refused
@@ -348,7 +355,7 @@ func (s *specialiser) specialise(ctx context.Context, k envKey) (*specialised, e
 		return nil, err
 	}
 	sp.full, sp.rules, sp.exprs, sp.inlining, sp.plan = r.query, r.rules, r.exprs, r.inlining, r.plan
-	sp.compiled, sp.compiledWhy = r.compiled, r.compiledWhy
+	sp.compiled, sp.compiledWhy, sp.noIndex = r.compiled, r.compiledWhy, r.noIndex
 	return sp, nil
 }
 
@@ -362,6 +369,9 @@ type residual struct {
 	// compiled and compiledWhy are specialised's.
 	compiled    *program
 	compiledWhy string
+	// noIndex: topdown evaluates the residual without its rule index
+	// (specialise_glob.go).
+	noIndex bool
 }
 
 // residual partially evaluates query for one tenant environment and
@@ -430,6 +440,11 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 	c, err := compileSupport(pq.Support)
 	if err != nil {
 		return residual{}, fmt.Errorf("prepare the residual: %w", err)
+	}
+	// topdown evaluates a residual holding an escaped pattern without
+	// its rule index, as the reference, reading it from data, does.
+	for _, m := range pq.Support {
+		r.noIndex = r.noIndex || escapedGlob(m) != ""
 	}
 	r.query, err = rego.New(
 		rego.ParsedQuery(pq.Queries[0]),
@@ -574,5 +589,5 @@ func (sp *specialised) eval(ctx context.Context, input ast.Value) (rego.ResultSe
 
 // topdown evaluates the residual with topdown.
 func (sp *specialised) topdown(ctx context.Context, input ast.Value, cancel topdown.Cancel) (rego.ResultSet, error) {
-	return sp.full.Eval(ctx, rego.EvalParsedInput(input), noMetrics, rego.EvalExternalCancel(cancel), sp.builtins)
+	return sp.full.Eval(ctx, rego.EvalParsedInput(input), noMetrics, rego.EvalExternalCancel(cancel), sp.builtins, rego.EvalRuleIndexing(!sp.noIndex))
 }
