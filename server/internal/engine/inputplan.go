@@ -52,39 +52,55 @@ func (p inputPlan) add(path []string) {
 	child.add(path[1:])
 }
 
+// touch keeps the field at path without any of its fields, unless more
+// of it is kept already. p is not nil and path not empty.
+func (p inputPlan) touch(path []string) {
+	child, ok := p[path[0]]
+	switch {
+	case ok && child == nil:
+		return // already read whole
+	case !ok:
+		child = inputPlan{}
+		p[path[0]] = child
+	}
+	if len(path) > 1 {
+		child.touch(path[1:])
+	}
+}
+
 // planInput is the plan of a residual: the fields its query and support
 // modules read. A read names the fields of its ref up to the first key
 // that is not a string constant (input.subject.roles[i] reads the roles
 // whole), and object.get with constant keys reads the path its keys name
 // (object.get(input, ["subject", "roles"], []) reads input.subject.roles).
-// Partial evaluation writes some reads through a variable (`x = input`,
-// then object.get(x, …)): such a variable stands for the field it is
-// bound to wherever it occurs. input read whole (as a value, or replaced
+// A field tested on its own (`not input.signals.profile`) is kept, but
+// none of its fields for that: whether it is there and not false is all
+// such a test reads, and an object is never false.
+// Partial evaluation writes some reads through variables (`x = input`,
+// then object.get(x, …); `x = input.signals.profile`, `x = y`, then
+// y.action_seen): variables unified with each other stand for the field
+// one of them is bound to wherever they occur. input read whole (as a value, or replaced
 // by `with`) gives the whole input, nil.
 func planInput(query ast.Body, support []*ast.Module) inputPlan {
-	pl := &planner{plan: inputPlan{}, aliases: map[ast.Var]alias{}}
+	pl := &planner{plan: inputPlan{}, parent: map[ast.Var]ast.Var{}, bound: map[ast.Var][][]string{},
+		aliases: map[ast.Var]alias{}, bindings: map[*ast.Expr]bool{}}
+	walk := func(f func(x any) bool) {
+		vis := ast.NewGenericVisitor(f)
+		vis.Walk(query)
+		for _, m := range support {
+			vis.Walk(m)
+		}
+	}
 	// First the variables bound to a field of the input, then the reads.
-	aliases := ast.NewGenericVisitor(func(x any) bool {
+	walk(func(x any) bool {
 		if e, ok := x.(*ast.Expr); ok {
-			if v, path, ok := pl.binding(e); ok {
-				a := alias{path: path, exact: true}
-				if old, seen := pl.aliases[v]; seen && !slices.Equal(old.path, path) {
-					a = alias{path: commonPrefix(old.path, path)}
-				}
-				pl.aliases[v] = a
-			}
+			pl.collect(e)
 		}
 		return false
 	})
-	aliases.Walk(query)
-	for _, m := range support {
-		aliases.Walk(m)
-	}
+	pl.resolve()
 	pl.vis = ast.NewGenericVisitor(pl.visit)
-	pl.vis.Walk(query)
-	for _, m := range support {
-		pl.vis.Walk(m)
-	}
+	walk(pl.visit)
 	if pl.whole {
 		return nil
 	}
@@ -95,9 +111,88 @@ func planInput(query ast.Body, support []*ast.Module) inputPlan {
 type planner struct {
 	plan  inputPlan
 	whole bool
-	// aliases are the variables bound to a field of the input.
+	// parent joins the variables unified with each other (`x = y`) into
+	// classes, a union-find; bound are the paths of the input fields
+	// each variable is unified with (`x = input.a.b`).
+	parent map[ast.Var]ast.Var
+	bound  map[ast.Var][][]string
+	// aliases are the classes bound to a field of the input, by their
+	// root variable.
 	aliases map[ast.Var]alias
-	vis     *ast.GenericVisitor
+	// bindings are the unifications above: not reads in themselves.
+	bindings map[*ast.Expr]bool
+	vis      *ast.GenericVisitor
+}
+
+// collect notes e when it unifies two variables, or a variable with a
+// field of the input named by constant keys.
+func (pl *planner) collect(e *ast.Expr) {
+	if !e.IsEquality() && !e.IsAssignment() || len(e.With) > 0 {
+		return
+	}
+	a, b := e.Operand(0), e.Operand(1)
+	av, aVar := plainVar(a)
+	bv, bVar := plainVar(b)
+	switch {
+	case aVar && bVar:
+		pl.parent[pl.find(av)] = pl.find(bv)
+		pl.bindings[e] = true
+	case aVar || bVar:
+		v, other := av, b
+		if bVar {
+			v, other = bv, a
+		}
+		r, ok := other.Value.(ast.Ref)
+		if !ok || !r.HasPrefix(ast.InputRootRef) {
+			return
+		}
+		keys := stringKeys(r[1:])
+		if len(keys) != len(r)-1 {
+			return
+		}
+		pl.bound[v] = append(pl.bound[v], keys)
+		pl.bindings[e] = true
+	}
+}
+
+// plainVar is t as a variable other than input.
+func plainVar(t *ast.Term) (ast.Var, bool) {
+	v, ok := t.Value.(ast.Var)
+	return v, ok && !v.Equal(ast.InputRootDocument.Value)
+}
+
+// find is the root of v's class.
+func (pl *planner) find(v ast.Var) ast.Var {
+	for {
+		p, ok := pl.parent[v]
+		if !ok || p == v {
+			return v
+		}
+		v = p
+	}
+}
+
+// resolve makes the aliases of the classes bound to the input. A class
+// bound to different fields compares them (or reuses a name): what they
+// share is read whole, and so is anything read through the class.
+func (pl *planner) resolve() {
+	paths := map[ast.Var][][]string{}
+	for v, ps := range pl.bound {
+		root := pl.find(v)
+		paths[root] = append(paths[root], ps...)
+	}
+	for root, ps := range paths {
+		a := alias{path: ps[0], exact: true}
+		for _, p := range ps[1:] {
+			if !slices.Equal(p, a.path) {
+				a = alias{path: commonPrefix(a.path, p)}
+			}
+		}
+		if !a.exact {
+			pl.read(a.path)
+		}
+		pl.aliases[root] = a
+	}
 }
 
 // read keeps the field at path, whole; the empty path is the input.
@@ -109,23 +204,29 @@ func (pl *planner) read(path []string) {
 	pl.plan.add(path)
 }
 
-// alias is the field a variable is bound to: its path (empty for the
-// input itself), exact unless the variable is bound to different fields
-// (a name partial evaluation reused), when path is what they share and a
-// read through the variable reads all of it.
+// alias is the field a class of variables is bound to: its path (empty
+// for the input itself), exact unless the class is bound to different
+// fields, when path is what they share and a read through the class
+// reads all of it.
 type alias struct {
 	path  []string
 	exact bool
 }
 
+// aliasOf is the alias of v's class, if it has one.
+func (pl *planner) aliasOf(v ast.Var) (alias, bool) {
+	a, ok := pl.aliases[pl.find(v)]
+	return a, ok
+}
+
 // alias is the path of the field t is bound to, when t is a variable
-// bound to exactly one.
+// whose class is bound to exactly one.
 func (pl *planner) alias(t *ast.Term) ([]string, bool) {
 	v, ok := t.Value.(ast.Var)
 	if !ok {
 		return nil, false
 	}
-	a, ok := pl.aliases[v]
+	a, ok := pl.aliasOf(v)
 	return a.path, ok && a.exact
 }
 
@@ -156,26 +257,6 @@ func (pl *planner) fieldPath(t *ast.Term) ([]string, bool) {
 	return append(append([]string(nil), head...), more...), true
 }
 
-// binding recognises `x = input.a.b` (or the other way round) and
-// returns x and the path.
-func (pl *planner) binding(e *ast.Expr) (ast.Var, []string, bool) {
-	if !e.IsEquality() && !e.IsAssignment() || len(e.With) > 0 {
-		return "", nil, false
-	}
-	a, b := e.Operand(0), e.Operand(1)
-	for range 2 {
-		if v, ok := a.Value.(ast.Var); ok && !v.Equal(ast.InputRootDocument.Value) {
-			if r, ok := b.Value.(ast.Ref); ok && r.HasPrefix(ast.InputRootRef) {
-				if path, ok := pl.fieldPath(b); ok {
-					return v, path, true
-				}
-			}
-		}
-		a, b = b, a
-	}
-	return "", nil, false
-}
-
 func (pl *planner) visit(x any) bool {
 	if pl.whole {
 		return true
@@ -186,8 +267,8 @@ func (pl *planner) visit(x any) bool {
 			pl.whole = true
 		}
 	case *ast.Expr:
-		if _, _, ok := pl.binding(x); ok {
-			return true // its variable's reads are the reads
+		if pl.bindings[x] {
+			return true // its variables' reads are the reads
 		}
 		if ts, ok := x.Terms.([]*ast.Term); ok && pl.objectGet(ts) {
 			for _, w := range x.With {
@@ -195,12 +276,24 @@ func (pl *planner) visit(x any) bool {
 			}
 			return true
 		}
+		if t, ok := x.Terms.(*ast.Term); ok {
+			// `input.a.b` or `not input.a.b` on its own asks only whether
+			// the field is there and not false: an object is kept, with
+			// only the fields read elsewhere.
+			if path, ok := pl.fieldPath(t); ok && len(path) > 0 {
+				pl.plan.touch(path)
+				for _, w := range x.With {
+					pl.vis.Walk(w)
+				}
+				return true
+			}
+		}
 	case ast.Call:
 		return pl.objectGet(x)
 	case ast.Var:
 		if x.Equal(ast.InputRootDocument.Value) {
 			pl.whole = true // input on its own, not as the head of a ref
-		} else if a, ok := pl.aliases[x]; ok {
+		} else if a, ok := pl.aliasOf(x); ok {
 			pl.read(a.path)
 		}
 	case ast.Ref:
