@@ -11,7 +11,7 @@ package engine
 // out into expressions of their own) and turns every expression into a
 // step with its variables in slots of a per-evaluation frame, so an
 // evaluation allocates no bindings and no evaluator per rule. What it does
-// not implement (with, every, relations, printing, most non-deterministic
+// not implement (with, relations, printing, most non-deterministic
 // built-ins, rules of unusual shapes) refuses the residual at compile time,
 // with a reason; the tenant environment is then evaluated by topdown on the
 // same residual.
@@ -284,6 +284,8 @@ func (pc *progCompiler) expr(e *ast.Expr, sc *scope) (step, error) {
 		return &notStep{inner: b, flag: flag, k: &notKont{flag: flag}}, nil
 	}
 	switch terms := e.Terms.(type) {
+	case *ast.Every:
+		return pc.every(terms, sc, e.Location)
 	case *ast.Term:
 		return pc.termExpr(terms, sc, e.Location)
 	case []*ast.Term:
@@ -293,6 +295,43 @@ func (pc *progCompiler) expr(e *ast.Expr, sc *scope) (step, error) {
 		return pc.call(terms, sc, e.Location)
 	}
 	return nil, refuse(e.Location, "%T expressions are not compiled", e.Terms)
+}
+
+// every compiles `every k, v in domain { body }`, which the compiler
+// leaves with variables for the key, the value and the domain.
+func (pc *progCompiler) every(ev *ast.Every, sc *scope, loc *ast.Location) (step, error) {
+	if _, ok := ev.Domain.Value.(ast.Var); !ok || len(unboundVars(ev.Domain, sc)) > 0 {
+		return nil, refuse(loc, "every over %v is not compiled", ev.Domain)
+	}
+	domain, err := pc.operand(ev.Domain, sc, false)
+	if err != nil {
+		return nil, err
+	}
+	inner := pc.newScope(sc)
+	s := &everyStep{domain: domain, flag: pc.p.flags}
+	pc.p.flags++
+	s.k = &notKont{flag: s.flag}
+	for i, t := range []*ast.Term{ev.Key, ev.Value} {
+		if t == nil {
+			continue
+		}
+		if _, ok := t.Value.(ast.Var); !ok {
+			return nil, refuse(loc, "every binds %v, not a variable", t)
+		}
+		p, err := pc.pattern(t, inner, loc)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			s.key = p
+		} else {
+			s.value = p
+		}
+	}
+	if s.body, err = pc.body(ev.Body, inner); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // termExpr compiles an expression that is a term: it holds for every

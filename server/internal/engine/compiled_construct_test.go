@@ -276,7 +276,6 @@ p := 1 if { input.go; to_number("five") > 0 }
 func TestWhatTheCompilerDoesNotImplementIsRefusedWithAReason(t *testing.T) {
 	for src, want := range map[string]string{
 		`p if { input.x with input as {} }`:                   "with",
-		`p if { every x in input.xs { x > 1 } }`:              "Every",
 		`p if { walk(input, [path, v]); v == 1 }`:             "relation",
 		`p if { print(input.x) }`:                             "",
 		`p if { rand.intn("x", 10) > 1 }`:                     "not deterministic",
@@ -461,5 +460,28 @@ func TestAPanicOfTheCompiledEvaluationIsAnErrorForTopdownToDecide(t *testing.T) 
 	rs, err := prog.eval(ctx, ast.MustParseTerm(`{"n": 2}`).Value, topdown.NewCancel())
 	if err != nil || len(rs) != 1 || fmt.Sprint(rs[0].Bindings["x"]) != "2" {
 		t.Errorf("after the panic: %v, %v; want x = 2", rs, err)
+	}
+}
+
+func TestEveryHoldsWhenItsBodyHoldsForEveryElement(t *testing.T) {
+	rp := newResidualPair(t, true, `x = data.partial.t.p; y = data.partial.t.q`, `package partial.t
+default p := false
+p if { every x in input.xs { x > 1 } }
+default q := false
+q if { every k, v in input.m { v > 1; k != "z" } }
+`)
+	for in, want := range map[string][2]string{
+		`{"xs": [2, 3], "m": {"a": 2}}`:         {"true", "true"},
+		`{"xs": [2, 1], "m": {"z": 2}}`:         {"false", "false"},
+		`{"xs": [], "m": {}}`:                   {"true", "true"},
+		`{"xs": "abc", "m": 5}`:                 {"false", "false"},
+		`{"m": {"a": 3, "b": 0}}`:               {"false", "false"},
+		`{"xs": {"a": 5, "b": 7}, "m": [2, 3]}`: {"true", "true"},
+	} {
+		for i, name := range []string{"x", "y"} {
+			if got := rp.binding(t, in, name); got != want[i] && !(want[i] == "false" && got == "undefined") {
+				t.Errorf("input %s: %s = %s, want %s", in, name, got, want[i])
+			}
+		}
 	}
 }

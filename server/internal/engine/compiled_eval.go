@@ -480,6 +480,78 @@ func (s *notStep) run(fr *frame, b *body, i int, k kont) error {
 	return b.from(fr, i+1, k)
 }
 
+// everyStep holds when the body holds for every key and value of the
+// domain (topdown's evalEvery): a domain that is not a collection fails;
+// the bodies are evaluated in the domain's order until one fails.
+type everyStep struct {
+	domain     operand
+	key, value pattern
+	body       *body
+	flag       int
+	k          *notKont
+}
+
+func (s *everyStep) run(fr *frame, b *body, i int, k kont) error {
+	d, err := s.domain.eval(fr)
+	if err != nil || d == nil {
+		return err
+	}
+	all := true
+	each := func(key, val *ast.Term) error {
+		if !all {
+			return nil
+		}
+		if err := fr.tick(); err != nil {
+			return err
+		}
+		mark := len(fr.trail)
+		ok := true
+		if s.key != nil {
+			ok, err = s.key.match(fr, key)
+		}
+		if ok && err == nil && s.value != nil {
+			ok, err = s.value.match(fr, val)
+		}
+		if ok && err == nil {
+			fr.flags[s.flag] = false
+			err = s.body.from(fr, 0, s.k)
+			if err == nil && !fr.flags[s.flag] {
+				all = false
+			}
+			fr.flags[s.flag] = false
+		}
+		fr.undo(mark)
+		return err
+	}
+	switch x := d.Value.(type) {
+	case *ast.Array:
+		for idx := range x.Len() {
+			if err := each(ast.InternedTerm(idx), x.Elem(idx)); err != nil {
+				return err
+			}
+		}
+	case ast.Object:
+		ki := x.KeysIterator()
+		for key, more := ki.Next(); more; key, more = ki.Next() {
+			if err := each(key, x.Get(key)); err != nil {
+				return err
+			}
+		}
+	case ast.Set:
+		for _, elem := range x.Slice() {
+			if err := each(elem, elem); err != nil {
+				return err
+			}
+		}
+	default:
+		return nil
+	}
+	if !all {
+		return nil
+	}
+	return b.from(fr, i+1, k)
+}
+
 type notKont struct{ flag int }
 
 func (k *notKont) done(fr *frame) error {
