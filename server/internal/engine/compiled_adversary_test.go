@@ -739,3 +739,143 @@ func refusalKind(err error) string {
 	}
 	return s
 }
+
+// trickyCase is a hand-written residual and the inputs that reach its
+// edges.
+type trickyCase struct {
+	name, module, query string
+	inputs              []string
+}
+
+var trickyCases = []trickyCase{
+	{"not over a variable bound outside and one bound inside", `
+default p := false
+p if { x := input.a; not x in input.xs; not count(input.xs) > 2; not data.partial.x.has(x) }
+has(v) if input.o[v]
+`, `x = data.partial.x.p`, []string{`{"a": 1, "xs": [2]}`, `{"a": 1, "xs": [1.0]}`, `{"a": "k", "xs": [], "o": {"k": true}}`,
+		`{"a": "k", "xs": [], "o": {"k": false}}`, `{"a": 1, "xs": [1, 2, 3]}`, `{"xs": []}`}},
+	{"comprehensions closing over outer variables and over values built in the body", `
+a := [y | some y in input.xs; y != input.a]
+s := {y | some y in input.xs; y > input.a}
+o := {k: v | some k, v in input.o; v != input.a}
+b := [z | some y in built; z := y * 2] if built := [input.a, 2, input.a]
+`, `a = data.partial.x.a; s = data.partial.x.s; o = data.partial.x.o; b = [v | v = data.partial.x.b]`,
+		[]string{`{"a": 1, "xs": [1, 1.0, 2, "1"], "o": {"k": 1.0, "j": 2}}`, `{"a": "a", "xs": [], "o": {}}`, `{"a": 2.5, "xs": [3, 2.5], "o": {"1": 2.5}}`}},
+	{"unification of composites with variables on both sides", `
+p := [a, b] if { [a, {"k": b}] = input.pair }
+q := [a, c] if { {"a": a, "b": [1, c]} = input.o }
+r := a if { [a, a] = input.pair }
+s := x if { x := [input.a, 1]; [1, y] = x; y == input.a }
+`, `p = [v | v = data.partial.x.p]; q = [v | v = data.partial.x.q]; r = [v | v = data.partial.x.r]; s = [v | v = data.partial.x.s]`,
+		[]string{`{"pair": [1, {"k": 2}], "o": {"a": 1, "b": [1, 2]}, "a": 1}`, `{"pair": [1, {"k": 2, "j": 3}], "o": {"a": 1, "b": [1.0, 2]}}`,
+			`{"pair": [1, 1.0], "o": {"a": 1}, "a": 1.0}`, `{"pair": [[1], [1]], "o": {"a": 1, "b": [2, 2]}}`, `{"pair": "ab"}`}},
+	{"refs with negative, non-integer, big and string indexes", `
+v := [object.get(input, "missing", 0), x0, x1] if { x0 := [z | z := input.xs[-1]]; x1 := [z | z := input.xs[1.0]] }
+w := [[z | z := input.xs[12345678901234567890]], [z | z := input.o[1]], [z | z := input.o["1"]], [z | z := input.xs["0"]]]
+`, `v = data.partial.x.v; w = data.partial.x.w`,
+		[]string{`{"xs": [1, 2], "o": {"1": "s"}}`, `{"xs": {"-1": 3, "1.0": 4, "0": 5}, "o": {"1": "s", "k": 1}}`, `{"xs": "ab"}`}},
+	{"number representations compare equal and keep their text", `
+default one := false
+one if input.a == 1
+same contains x if { some x in input.xs; x == 1 }
+big if input.a == 12345678901234567890
+echo := [input.a, input.b]
+`, `one = data.partial.x.one; same = data.partial.x.same; big = [v | v = data.partial.x.big]; echo = data.partial.x.echo`,
+		[]string{`{"a": 1.0, "b": 1e0, "xs": [1, 1.0, 1e0]}`, `{"a": 12345678901234567890, "b": 12345678901234567891}`,
+			`{"a": 12345678901234567891, "b": 1.2345678901234567890e19}`, `{"a": "1", "b": -0}`}},
+	{"null and booleans are values, false fails an expression", `
+default t := "none"
+t := "false" if input.a == false
+t := "null" if input.a == null
+default n := false
+n if not input.a
+u contains k if { some k, v in input.o; v }
+`, `t = data.partial.x.t; n = data.partial.x.n; u = data.partial.x.u`,
+		[]string{`{"a": false, "o": {"x": false, "y": null, "z": 0}}`, `{"a": null}`, `{}`, `{"a": 0, "o": {"x": true}}`}},
+	{"a built-in's output unified against a constant", `
+default empty := false
+empty if count(input.xs, 0)
+default one := false
+one if count(input.xs, 1.0)
+default ab := false
+ab if startswith(input.a, "a", true)
+`, `e = data.partial.x.empty; o = data.partial.x.one; ab = data.partial.x.ab`,
+		[]string{`{"xs": [], "a": "ab"}`, `{"xs": [7], "a": "b"}`, `{"xs": "x", "a": 1}`, `{"xs": {}}`}},
+	{"built-in errors fail a strict evaluation and are undefined otherwise", `
+default p := "default"
+p := "number" if to_number(input.a) > 0
+default q := 0
+q := 10 / input.n
+r contains x if { some y in input.xs; x := lower(y) }
+`, `p = data.partial.x.p; q = data.partial.x.q; r = data.partial.x.r`,
+		[]string{`{"a": "x", "n": 0, "xs": ["A", 1]}`, `{"a": "2", "n": 5, "xs": ["A"]}`, `{"a": [], "n": "x"}`}},
+	{"conflicting complete rule bodies", `
+p := 1 if input.a
+p := 2 if input.b
+p := 1.0 if input.c
+f(x) := 1 if x > 0
+f(x) := 2 if x > 10
+q := f(input.n)
+`, `p = [v | v = data.partial.x.p]; q = [v | v = data.partial.x.q]`,
+		[]string{`{"a": true, "c": true, "n": 5}`, `{"a": true, "b": true, "n": 20}`, `{"b": true, "n": -1}`}},
+	{"undefined propagates through calls", `
+f(x) := y if y := x.k
+g(x) := f(x)
+default h(_) := "default"
+h(x) := "k" if f(x)
+p := [h(input.a), h(input.b)]
+s contains g(input.a)
+s contains g(input.b)
+`, `p = data.partial.x.p; s = data.partial.x.s`,
+		[]string{`{"a": {"k": 1}}`, `{"a": {"k": false}, "b": {"j": 1}}`, `{"a": 1, "b": {"k": "v"}}`}},
+	{"partial sets of composite values", `
+r contains {"k": x, "v": [x, 1]} if some x in input.xs
+r contains {"k": x, "v": [x, 1]} if some x in input.ys
+r contains [x, {x}] if x := input.a
+`, `r = data.partial.x.r`,
+		[]string{`{"xs": [1, 2], "ys": [1.0, 3], "a": "a"}`, `{"xs": [{"a": 1}], "ys": [{"a": 1.0}]}`, `{}`}},
+	{"a query enumerating a partial set and an object", `
+r contains x if some x in input.xs
+o := {k: v | some k, v in input.o}
+`, `x = data.partial.x.r[_]; y = data.partial.x.o[k]`,
+		[]string{`{"xs": [3, 1, "a", 2.5, [1], null], "o": {"b": 1, "a": 2, "1": 3}}`, `{"xs": [1], "o": {}}`}},
+	{"a function's results for equal arguments written differently", `
+f(x) := json.marshal(x)
+p := [f(input.a), f(input.b), f([input.a]), f([input.b])]
+`, `p = data.partial.x.p`,
+		[]string{`{"a": 1, "b": 1.0}`, `{"a": 1.0, "b": 1}`, `{"a": 1e0, "b": 1}`}},
+	{"a value looked up in a set", `
+r contains k if { s := {1.0, 2}; x := input.a; s[k] = x }
+`, `r = data.partial.x.r`,
+		[]string{`{"a": 1}`, `{"a": 1.0}`, `{"a": 2.0}`}},
+}
+
+// TestCompiledEqualsTopdownOnTrickySemantics evaluates hand-written
+// residuals at the edges of Rego's semantics, with strict built-in errors
+// and without: a compiled result must be topdown's, value and text, and
+// each residual must be compiled, not refused.
+func TestCompiledEqualsTopdownOnTrickySemantics(t *testing.T) {
+	t.Parallel()
+	for _, c := range trickyCases {
+		for _, strict := range []bool{true, false} {
+			gr, outcome, err := prepareGenerated("package partial.x\n"+c.module, c.query, strict)
+			if outcome != genCompiled {
+				t.Errorf("%s (strict %v): not compiled: %v", c.name, strict, err)
+				continue
+			}
+			decided := 0
+			for _, in := range c.inputs {
+				diff, cErr := gr.compare(in)
+				if diff != "" {
+					t.Errorf("%s (strict %v): %s", c.name, strict, gr.report(in, diff))
+				}
+				if !cErr {
+					decided++
+				}
+			}
+			if decided == 0 {
+				t.Errorf("%s (strict %v): the compiled evaluation failed on every input", c.name, strict)
+			}
+		}
+	}
+}
