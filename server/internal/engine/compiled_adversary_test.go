@@ -2,10 +2,14 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -555,7 +559,9 @@ func (g *inputGen) document() string {
 type genResidual struct {
 	module, query string
 	prog          *program
-	td            rego.PreparedEvalQuery
+	// td is topdown as the engine prepares it, own topdown on a
+	// compilation of its own.
+	td, own rego.PreparedEvalQuery
 }
 
 // genOutcome is what comparing one generated program found.
@@ -567,8 +573,11 @@ const (
 	genCompiled                   // compiled and compared
 )
 
-// prepareGenerated prepares module and query for topdown and the
-// compiler, as the specialiser does.
+// prepareGenerated prepares module and query as the specialiser does
+// (specialiser.partial: one compilation of the support modules for
+// topdown's prepared query and the compiled residual), and for topdown
+// once more from the parsed modules, as a reference independent of that
+// compilation.
 func prepareGenerated(module, query string, strict bool) (*genResidual, genOutcome, error) {
 	parse := func() (ast.Body, *ast.Module, error) {
 		q, err := ast.ParseBody(query)
@@ -578,17 +587,27 @@ func prepareGenerated(module, query string, strict bool) (*genResidual, genOutco
 		m, err := ast.ParseModuleWithOpts("gen.rego", module, ast.ParserOptions{RegoVersion: ast.RegoV1})
 		return q, m, err
 	}
+	ctx := context.Background()
 	q, m, err := parse()
 	if err != nil {
 		return nil, genInvalid, err
 	}
-	td, err := rego.New(rego.ParsedQuery(q), rego.ParsedModule(m), rego.Store(inmem.New()),
-		rego.StrictBuiltinErrors(strict), rego.GenerateJSON(astResult)).PrepareForEval(context.Background())
+	own, err := rego.New(rego.ParsedQuery(q), rego.ParsedModule(m), rego.Store(inmem.New()),
+		rego.StrictBuiltinErrors(strict), rego.GenerateJSON(astResult)).PrepareForEval(ctx)
 	if err != nil {
 		return nil, genInvalid, err
 	}
 	q, m, _ = parse()
-	prog, err := compileResidual(q, []*ast.Module{m}, strict, nil)
+	c, err := compileSupport([]*ast.Module{m})
+	if err != nil {
+		return nil, genInvalid, err
+	}
+	td, err := rego.New(rego.ParsedQuery(q), rego.Compiler(c), rego.Store(inmem.New()),
+		rego.StrictBuiltinErrors(strict), rego.GenerateJSON(astResult)).PrepareForEval(ctx)
+	if err != nil {
+		return nil, genInvalid, err
+	}
+	prog, err := compileProgram(c, q, strict, nil)
 	if err != nil {
 		var r *refusal
 		if errors.As(err, &r) {
@@ -596,36 +615,50 @@ func prepareGenerated(module, query string, strict bool) (*genResidual, genOutco
 		}
 		return nil, genInvalid, err
 	}
-	return &genResidual{module: module, query: query, prog: prog, td: td}, genCompiled, nil
+	return &genResidual{module: module, query: query, prog: prog, td: td, own: own}, genCompiled, nil
 }
 
-// compare evaluates one input with both; "" when the compiled result may
-// stand for topdown's: equal results, or a compiled error (the engine
-// then asks topdown).
+// compare evaluates one input compiled and by topdown, both as the
+// engine prepares them and from the parsed modules; "" when the compiled
+// result may stand for topdown's: equal results, value and text, or a
+// compiled error (the engine then asks topdown).
 func (gr *genResidual) compare(input string) (diff string, compiledErr bool) {
 	in := ast.MustParseTerm(input).Value
 	ctx := context.Background()
 	c, cErr := gr.prog.eval(ctx, in, topdown.NewCancel())
-	td, tErr := gr.td.Eval(ctx, rego.EvalParsedInput(in), noMetrics)
 	if cErr != nil {
 		return "", true
 	}
+	for _, ref := range []struct {
+		name string
+		q    rego.PreparedEvalQuery
+	}{{"topdown", gr.td}, {"topdown on its own compilation", gr.own}} {
+		td, tErr := ref.q.Eval(ctx, rego.EvalParsedInput(in), noMetrics)
+		if d := sameText(c, td, tErr); d != "" {
+			return fmt.Sprintf("against %s: %s", ref.name, d), false
+		}
+	}
+	return "", false
+}
+
+// sameText reports how a compiled result differs from topdown's.
+func sameText(c, td rego.ResultSet, tErr error) string {
 	if tErr != nil {
-		return fmt.Sprintf("compiled %v, topdown error %v", c, tErr), false
+		return fmt.Sprintf("compiled %v, topdown error %v", c, tErr)
 	}
 	if d := sameResults(c, td, nil, nil); d != "" {
-		return fmt.Sprintf("%s\ncompiled %v\ntopdown  %v", d, c, td), false
+		return fmt.Sprintf("%s\ncompiled %v\ntopdown  %v", d, c, td)
 	}
 	// Equal values may still be written differently (1 and 1.0): the
 	// decision's JSON must be the same text.
 	for i := range td {
 		for name, v := range td[i].Bindings {
 			if x, y := fmt.Sprint(c[i].Bindings[name]), fmt.Sprint(v); x != y {
-				return fmt.Sprintf("%s: compiled %s, topdown %s (equal values written differently)", name, x, y), false
+				return fmt.Sprintf("%s: compiled %s, topdown %s (equal values written differently)", name, x, y)
 			}
 		}
 	}
-	return "", false
+	return ""
 }
 
 func (gr *genResidual) report(input, diff string) string {
@@ -731,7 +764,7 @@ func refusalKind(err error) string {
 	if i := strings.Index(s, ": "); i >= 0 && strings.HasPrefix(s, "gen.rego") {
 		s = s[i+2:]
 	}
-	for _, w := range []string{"with", "relation", "recursive", "else", "partial object", "indexed comprehension",
+	for _, w := range []string{"with is not", "relation", "recursive", "else", "partial object", "indexed comprehension",
 		"unbound", "not compiled", "evaluated", "not deterministic", "different shapes", "support rule"} {
 		if strings.Contains(s, w) {
 			return w
@@ -876,6 +909,230 @@ func TestCompiledEqualsTopdownOnTrickySemantics(t *testing.T) {
 			if decided == 0 {
 				t.Errorf("%s (strict %v): the compiled evaluation failed on every input", c.name, strict)
 			}
+		}
+	}
+}
+
+// TestACancelledEvaluationEndsBothEvaluatorsWithTopdownsCancellation
+// cancels, through the context as specialised.eval does, evaluations
+// that would run for hours: in a comprehension, in a rule's body, under
+// not, in a function and in a partial set. Both evaluators must stop
+// soon with topdown's cancellation error.
+func TestACancelledEvaluationEndsBothEvaluatorsWithTopdownsCancellation(t *testing.T) {
+	t.Parallel()
+	const support = `
+r := numbers.range(1, 2000)
+f(x, y) if x + y > 0
+`
+	for name, rule := range map[string]string{
+		"comprehension": `p := count([1 | some x in r; some y in r; some z in r; x + y == z * 7919])`,
+		"rule body":     `p if { some x in r; some y in r; some z in r; x + y + z < 0 }`,
+		"not":           `p if { some x in r; some y in r; some z in r; not f(x, y + z) }`,
+		"function":      "p if { some x in r; some y in r; g(x, y) }\ng(x, y) if { some z in r; x + y + z < 0 }",
+		"partial set":   `p contains [x, y, z] if { some x in r; some y in r; some z in r; x + y + z < 0 }`,
+	} {
+		gr, outcome, err := prepareGenerated("package partial.x\n"+support+rule+"\n", `x = data.partial.x.p`, true)
+		if outcome != genCompiled {
+			t.Fatalf("%s: not compiled: %v", name, err)
+		}
+		in := ast.MustParseTerm(`{}`).Value
+		for evaluator, eval := range map[string]func(context.Context, topdown.Cancel) error{
+			"compiled": func(ctx context.Context, c topdown.Cancel) error {
+				_, err := gr.prog.eval(ctx, in, c)
+				return err
+			},
+			"topdown": func(ctx context.Context, c topdown.Cancel) error {
+				_, err := gr.td.Eval(ctx, rego.EvalParsedInput(in), noMetrics, rego.EvalExternalCancel(c))
+				return err
+			},
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			c := topdown.NewCancel()
+			stop := context.AfterFunc(ctx, c.Cancel)
+			done := make(chan error, 1)
+			go func() { done <- eval(ctx, c) }()
+			select {
+			case err := <-done:
+				var te *topdown.Error
+				if !errors.As(err, &te) || te.Code != topdown.CancelErr {
+					t.Errorf("%s, %s: err = %v, want topdown's cancellation", name, evaluator, err)
+				}
+			case <-time.After(10 * time.Second):
+				// The evaluation goes on until the test binary exits.
+				t.Errorf("%s, %s: still evaluating 10s after the cancellation", name, evaluator)
+			}
+			stop()
+			cancel()
+		}
+	}
+}
+
+// advCustom are author modules in package pdp.custom using what the
+// compiled residual refuses (every, else, a partial object, with, a
+// function with a default called with an output operand).
+var advCustom = map[string]string{
+	"every": `deny contains {"code": "custom.every", "message": "every tag is x", "rule": "custom.every"} if {
+	count(input.attributes.tags) > 0
+	every t in input.attributes.tags { startswith(t, "x") }
+}`,
+	"else": `level := "high" if input.attributes.n > 5
+else := "low"
+
+notices contains {"code": concat(".", ["custom", level]), "message": "level", "rule": "custom.level"} if input.attributes.hello == true`,
+	"partial object": `labels[k] := v if some k, v in input.attributes.labels
+
+obligations contains {"kind": "label", "params": labels} if count(labels) > 0`,
+	"default function with an output operand": `default tier(_) := "basic"
+
+tier(n) := "gold" if n > 3
+
+risk_factors contains {"name": "unusual_time", "weight": 0.2, "detail": "tier"} if tier(input.attributes.n, "basic")`,
+	"with": `inner if input.attributes.flag
+
+deny contains {"code": "custom.with", "message": "with", "rule": "custom.with"} if {
+	inner with input.attributes.flag as input.attributes.risky
+}`,
+}
+
+// TestAuthorModulesAtTheCompilersEdgesDecideAsTheReference loads the
+// demo tenants with each of advCustom: every tenant environment must be
+// compiled, evaluated by topdown with the compiler's reason, or left to
+// the reference with the specialiser's, and decide generated requests as
+// the reference does.
+func TestAuthorModulesAtTheCompilersEdgesDecideAsTheReference(t *testing.T) {
+	t.Parallel()
+	tenants := demoTenants(t)
+	attrs := []map[string]any{
+		{"tags": []any{"xa", "xb"}, "n": json.Number("1"), "hello": true},
+		{"tags": []any{"xa", "b"}, "n": json.Number("7"), "labels": map[string]any{"a": "b"}, "flag": true, "risky": true},
+		{"n": json.Number("1.5"), "hello": true, "risky": false},
+		{"n": json.Number("4"), "labels": map[string]any{}, "tags": []any{}},
+	}
+	for _, name := range slices.Sorted(maps.Keys(advCustom)) {
+		e := loaded(t, Options{}, Bundle{Tenants: tenants, Modules: map[string]string{"custom/adv.rego": "package pdp.custom\n\n" + advCustom[name] + "\n"}})
+		fillAll(t, e)
+		p := e.current.Load()
+		var how []string
+		for _, s := range e.Specialisations() {
+			switch {
+			case s.State == Specialised && s.Evaluator == EvaluatorTopdown && s.EvaluatorReason == "":
+				t.Errorf("%s: %s/%s is evaluated by topdown without a reason", name, s.Tenant, s.Environment)
+			case s.State == FallbackUnspecialisable && s.Reason == "":
+				t.Errorf("%s: %s/%s is not specialised, without a reason", name, s.Tenant, s.Environment)
+			}
+			how = append(how, fmt.Sprintf("%s/%s %s %s", s.Tenant, s.Environment, s.State, s.Evaluator))
+		}
+		t.Logf("%s: %s", name, strings.Join(how, ", "))
+		g := &gen{state: 0xad5}
+		for i := range 120 {
+			in := g.input()
+			for k, v := range attrs[i%len(attrs)] {
+				in["attributes"].(map[string]any)[k] = v
+			}
+			if i%5 == 0 {
+				in["action"].(map[string]any)["name"] = "export.csv"
+			}
+			ref, spec, refErr, specErr, sp := decideBoth(t, p, in)
+			if sp == nil {
+				continue
+			}
+			if diff := sameDecision(ref, spec, refErr, specErr); diff != "" {
+				t.Errorf("%s: request %d: %s\ninput %v", name, i, diff, in)
+			}
+		}
+	}
+}
+
+// TestTimeNowNsIsOneInstantPerEvaluationInBothEvaluators reads
+// time.now_ns in rules, a function, a comprehension and the query: in
+// one evaluation every read is the same instant, taken during it, and
+// the next evaluation on the same pooled frames reads a later one.
+func TestTimeNowNsIsOneInstantPerEvaluationInBothEvaluators(t *testing.T) {
+	t.Parallel()
+	gr, outcome, err := prepareGenerated(`package partial.x
+a := time.now_ns()
+f(x) := time.now_ns() + x
+b := [t | some x in input.xs; t := f(x) - x]
+`, `a = data.partial.x.a; b = data.partial.x.b; c = time.now_ns()`, true)
+	if outcome != genCompiled {
+		t.Fatalf("not compiled: %v", err)
+	}
+	in := ast.MustParseTerm(`{"xs": [1, 2, 3]}`).Value
+	instant := func(name string, rs rego.ResultSet) int64 {
+		t.Helper()
+		if len(rs) != 1 {
+			t.Fatalf("%s: %d results", name, len(rs))
+		}
+		b := rs[0].Bindings
+		want := b["c"].(ast.Value)
+		if ast.Compare(b["a"].(ast.Value), want) != 0 {
+			t.Errorf("%s: a = %v, c = %v", name, b["a"], want)
+		}
+		ts := b["b"].(*ast.Array)
+		for i := range ts.Len() {
+			if ast.Compare(ts.Elem(i).Value, want) != 0 {
+				t.Errorf("%s: b[%d] = %v, c = %v", name, i, ts.Elem(i), want)
+			}
+		}
+		n, _ := want.(ast.Number).Int64()
+		return n
+	}
+	var last int64
+	for range 3 {
+		before := time.Now().UnixNano()
+		c, cErr := gr.prog.eval(context.Background(), in, topdown.NewCancel())
+		td, tErr := gr.td.Eval(context.Background(), rego.EvalParsedInput(in), noMetrics)
+		after := time.Now().UnixNano()
+		if cErr != nil || tErr != nil {
+			t.Fatalf("compiled error %v, topdown error %v", cErr, tErr)
+		}
+		for name, rs := range map[string]rego.ResultSet{"compiled": c, "topdown": td} {
+			if n := instant(name, rs); n < before || n > after {
+				t.Errorf("%s: time.now_ns() = %d, not within the evaluation [%d, %d]", name, n, before, after)
+			}
+		}
+		n := instant("compiled", c)
+		if n <= last {
+			t.Errorf("compiled: time.now_ns() = %d, not after the previous evaluation's %d", n, last)
+		}
+		last = n
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestTheCompiledResidualKeepsItsPatternsInTheEnginesCache evaluates
+// glob.match and regex.match on the input with a compiled residual: the
+// patterns are kept in the value cache it was compiled with, as topdown
+// keeps them (TestEvaluationsKeepTheirPatternsInTheEnginesCache), and
+// the engine compiles its residuals with its own cache.
+func TestTheCompiledResidualKeepsItsPatternsInTheEnginesCache(t *testing.T) {
+	t.Parallel()
+	q := ast.MustParseBody(`x = data.partial.x.p`)
+	m, err := ast.ParseModuleWithOpts("m.rego", `package partial.x
+p := [glob.match("adv.*", null, input.a), regex.match("^adv", input.a)]
+`, ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc := newBuiltinCache()
+	prog, err := compileResidual(q, []*ast.Module{m}, true, vc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := prog.eval(context.Background(), ast.MustParseTerm(`{"a": "adv.x"}`).Value, topdown.NewCancel())
+	if err != nil || len(rs) != 1 || rs[0].Bindings["x"].(ast.Value).String() != "[true, true]" {
+		t.Fatalf("p = %v, %v; want [true, true]", rs, err)
+	}
+	for _, key := range []string{"adv.*-", "^adv"} {
+		if _, ok := vc.Get(ast.String(key)); !ok {
+			t.Errorf("the value cache does not hold the pattern %q", key)
+		}
+	}
+	e := loaded(t, Options{}, Bundle{Tenants: demoTenants(t)})
+	fillAll(t, e)
+	for k, sl := range e.current.Load().special.slots {
+		if sp := sl.sp.Load(); sp != nil && sp.compiled != nil && sp.compiled.valueCache != e.builtins {
+			t.Errorf("%v: the compiled residual does not use the engine's value cache", k)
 		}
 	}
 }
