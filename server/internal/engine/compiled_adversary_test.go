@@ -295,7 +295,23 @@ func (g *progGen) stmt(scope []string, depth int) (string, []string) {
 func (g *progGen) call(scope []string, v string) (string, []string) {
 	x := g.value(scope)
 	y := g.operand(scope)
-	switch g.n(22) {
+	switch g.n(30) {
+	case 22:
+		return fmt.Sprintf("%s := array.slice(%s, %s, %s)", v, x, g.pick("-1", "0", "1"), g.pick("2", "-1", "10")), []string{v}
+	case 23:
+		return fmt.Sprintf("%s := substring(%s, %s, %s)", v, x, g.pick("0", "1", "-1"), g.pick("-1", "1", "10")), []string{v}
+	case 24:
+		return fmt.Sprintf("%s := indexof(%s, %s)", v, x, g.pick(`"é"`, `"b"`, `""`)), []string{v}
+	case 25:
+		return fmt.Sprintf("%s := sprintf(%s, [%s])", v, g.pick(`"%d"`, `"%s"`, `"%.1f"`, `"%v-%v"`), x), []string{v}
+	case 26:
+		return fmt.Sprintf("%s := object.union(%s, {\"k\": %s})", v, x, y), []string{v}
+	case 27:
+		return fmt.Sprintf("%s := sort(%s)", v, x), []string{v}
+	case 28:
+		return fmt.Sprintf("%s in %s", y, x), nil
+	case 29:
+		return fmt.Sprintf("%s := concat(\",\", {%s, \"b\"})", v, x), []string{v}
 	case 0:
 		return fmt.Sprintf("%s := count(%s)", v, x), []string{v}
 	case 1:
@@ -420,8 +436,14 @@ func (g *progGen) ruleRead(scope []string, v string) (string, []string) {
 		}
 		return fmt.Sprintf("%s := %s(%s, %s)", v, ref, a, b), []string{v}
 	}
-	if g.n(3) == 0 {
+	switch g.n(6) {
+	case 0, 1:
 		return fmt.Sprintf("not %s", ref), nil
+	case 2:
+		return fmt.Sprintf("%s := %s[%s]", v, ref, g.pick("0", `"k"`, "1", "-1")), []string{v}
+	case 3:
+		w := g.fresh()
+		return fmt.Sprintf("some %s, %s in %s", w, v, ref), []string{v, w}
 	}
 	return fmt.Sprintf("%s := %s", v, ref), []string{v}
 }
@@ -486,9 +508,9 @@ func (g *progGen) rule(idx int) {
 			params := []string{p, q}
 			ps := p
 			if g.n(3) == 0 {
-				ps = g.pick("1", `"a"`, "[1, x]")
+				ps = g.pick("1", `"a"`, "[1, x]", `{"k": x}`, "[x, _]")
 				params = []string{q}
-				if ps == "[1, x]" {
+				if strings.Contains(ps, "x") {
 					params = append(params, "x")
 				}
 			}
@@ -1133,6 +1155,58 @@ p := [glob.match("adv.*", null, input.a), regex.match("^adv", input.a)]
 	for k, sl := range e.current.Load().special.slots {
 		if sp := sl.sp.Load(); sp != nil && sp.compiled != nil && sp.compiled.valueCache != e.builtins {
 			t.Errorf("%v: the compiled residual does not use the engine's value cache", k)
+		}
+	}
+}
+
+// edgeNumbers are numbers at the edges of the compiled residual's
+// integer arithmetic: signs and zeros, the int64 bounds and past them,
+// integers past a float's precision, fractions and exponents.
+var edgeNumbers = []string{
+	"0", "-0", "-0.0", "1", "-1", "2", "3", "7", "-7", "1.0", "0.5", "1e2", "1E2",
+	"3037000500", "-3037000500", "4611686018427387904", "-4611686018427387904",
+	"9007199254740993", "-9007199254740993", "18014398509481985",
+	"9223372036854775807", "-9223372036854775808", "9223372036854775808", "12345678901234567890",
+}
+
+// TestCompiledArithmeticEqualsTopdownOnEdgeNumbers applies every
+// arithmetic operator to every pair of edgeNumbers, and round, ceil,
+// floor and abs to each, strict and not: the compiled result must be
+// topdown's, to the digit.
+func TestCompiledArithmeticEqualsTopdownOnEdgeNumbers(t *testing.T) {
+	t.Parallel()
+	var rules []string
+	for i, op := range []string{"+", "-", "*", "/", "%"} {
+		rules = append(rules, fmt.Sprintf("b%d := input.a %s input.b", i, op))
+	}
+	for _, f := range []string{"round", "ceil", "floor", "abs"} {
+		rules = append(rules, fmt.Sprintf("u_%s := %s(input.a)", f, f))
+	}
+	var query []string
+	for _, r := range rules {
+		name := strings.Fields(r)[0]
+		query = append(query, fmt.Sprintf("%s = [v | v = data.partial.x.%s]", name, name))
+	}
+	for _, strict := range []bool{true, false} {
+		gr, outcome, err := prepareGenerated("package partial.x\n"+strings.Join(rules, "\n")+"\n", strings.Join(query, "; "), strict)
+		if outcome != genCompiled {
+			t.Fatalf("not compiled: %v", err)
+		}
+		decided := 0
+		for _, a := range edgeNumbers {
+			for _, b := range edgeNumbers {
+				in := fmt.Sprintf(`{"a": %s, "b": %s}`, a, b)
+				diff, cErr := gr.compare(in)
+				if diff != "" {
+					t.Errorf("strict %v, a %s, b %s: %s", strict, a, b, diff)
+				}
+				if !cErr {
+					decided++
+				}
+			}
+		}
+		if want := len(edgeNumbers) * len(edgeNumbers) / 2; decided < want {
+			t.Errorf("strict %v: the compiled evaluation decided %d pairs, want at least %d", strict, decided, want)
 		}
 	}
 }
