@@ -1,6 +1,8 @@
 package engine
 
-// Arithmetic on integers without math/big: topdown's arithmetic
+// Built-ins computed without a call: count and internal.member_2 as
+// topdown computes them, and arithmetic on integers without math/big:
+// topdown's arithmetic
 // (topdown/arithmetic.go) computes an integer result exactly, as an int or
 // a big.Int, and writes it in decimal; for operands written as plain
 // decimal integers whose result fits an int64, that is the int64 result
@@ -25,6 +27,43 @@ var fastBuiltins = map[string]func(args []*ast.Term) *ast.Term{
 	ast.Ceil.Name:     intIdentity,
 	ast.Floor.Name:    intIdentity,
 	ast.Abs.Name:      absInt,
+	ast.Count.Name:    countOf,
+	ast.Member.Name:   memberOf,
+}
+
+// countOf is topdown's count (topdown/aggregates.go) but its error, left
+// to the built-in.
+func countOf(args []*ast.Term) *ast.Term {
+	if len(args) != 1 {
+		return nil
+	}
+	switch a := args[0].Value.(type) {
+	case *ast.Array:
+		return ast.InternedTerm(a.Len())
+	case ast.Object:
+		return ast.InternedTerm(a.Len())
+	case ast.Set:
+		return ast.InternedTerm(a.Len())
+	case ast.String:
+		return ast.InternedTerm(len([]rune(a)))
+	}
+	return nil
+}
+
+// memberOf is topdown's internal.member_2 (x in xs).
+func memberOf(args []*ast.Term) *ast.Term {
+	if len(args) != 2 {
+		return nil
+	}
+	switch c := args[1].Value.(type) {
+	case ast.Set:
+		return ast.InternedTerm(c.Contains(args[0]))
+	case *ast.Array:
+		return ast.InternedTerm(c.Until(args[0].Equal))
+	case ast.Object:
+		return ast.InternedTerm(c.Until(func(_, v *ast.Term) bool { return args[0].Equal(v) }))
+	}
+	return ast.InternedTerm(false)
 }
 
 // plainInt reads a number written as an optional minus sign and decimal

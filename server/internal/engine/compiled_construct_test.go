@@ -485,3 +485,24 @@ q if { every k, v in input.m { v > 1; k != "z" } }
 		}
 	}
 }
+
+func TestCountAndMembershipAreTopdowns(t *testing.T) {
+	rp := newResidualPair(t, true, `x = data.partial.t.r`, `package partial.t
+r := [count(input.c), input.m in input.xs]
+`)
+	for _, in := range []string{
+		`{"c": [1, 2], "m": 1, "xs": [1.0, 2]}`,
+		`{"c": {"a": 1}, "m": "a", "xs": {"k": "a"}}`,
+		`{"c": {1, 2, 3}, "m": 2, "xs": {2}}`,
+		`{"c": "héllo", "m": 3, "xs": "abc"}`,
+		`{"c": "", "m": null, "xs": [null]}`,
+	} {
+		rp.eval(t, in)
+	}
+	if got := rp.binding(t, `{"c": "héllo", "m": 1, "xs": [1.0]}`, "x"); got != "[5, true]" {
+		t.Errorf("r = %s", got)
+	}
+	if _, err := rp.eval(t, `{"c": 5, "m": 1, "xs": []}`); err == nil {
+		t.Error("count of a number: want topdown's error")
+	}
+}
