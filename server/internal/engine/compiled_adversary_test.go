@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -1209,4 +1210,50 @@ func TestCompiledArithmeticEqualsTopdownOnEdgeNumbers(t *testing.T) {
 			t.Errorf("strict %v: the compiled evaluation decided %d pairs, want at least %d", strict, decided, want)
 		}
 	}
+}
+
+// TestConcurrentCompiledEvaluationsAreIndependent evaluates one compiled
+// residual from several goroutines at once, each input in a different
+// order, some failing under strict built-in errors: every result must be
+// the one the input gets alone (frames, memos, function results and
+// comprehension accumulators are per evaluation).
+func TestConcurrentCompiledEvaluationsAreIndependent(t *testing.T) {
+	t.Parallel()
+	gr, outcome, err := prepareGenerated(`package partial.x
+f(x) := json.marshal(x)
+g(x) := y if { y := [z | some z in input.xs; z != x] }
+default p := "none"
+p := f(input.a) if not input.b
+s contains g(x) if some x in input.xs
+n := count([1 | some x in input.xs; to_number(x) > 0])
+`, `p = data.partial.x.p; s = data.partial.x.s; n = [v | v = data.partial.x.n]`, true)
+	if outcome != genCompiled {
+		t.Fatalf("not compiled: %v", err)
+	}
+	var inputs []ast.Value
+	want := map[int]string{}
+	for i := range 24 {
+		in := ast.MustParseTerm(fmt.Sprintf(`{"a": %d.0, "b": %v, "xs": [%d, 2, "%d", %s]}`, i, i%3 == 0, i, i, []string{"1", `"x"`, "1.0"}[i%3])).Value
+		inputs = append(inputs, in)
+		rs, err := gr.prog.eval(context.Background(), in, topdown.NewCancel())
+		want[i] = fmt.Sprint(rs, err)
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 20 {
+				for j := range inputs {
+					i := (j*7 + w*5 + round) % len(inputs)
+					rs, err := gr.prog.eval(context.Background(), inputs[i], topdown.NewCancel())
+					if got := fmt.Sprint(rs, err); got != want[i] {
+						t.Errorf("input %d evaluated concurrently: %s, alone: %s", i, got, want[i])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
