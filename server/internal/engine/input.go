@@ -158,7 +158,13 @@ func convertParts(req *decision.Request) (convertedParts, error) {
 // input builds the input document of req at t, only the fields pl keeps
 // (all of them when pl is nil).
 func (c *convertedParts) input(req *decision.Request, t time.Time, pl inputPlan) ast.Value {
+	return c.inputWith(&inputMemo, req, t, pl)
+}
+
+// inputWith is input with the objects of memo m (none when nil).
+func (c *convertedParts) inputWith(m *objectMemo, req *decision.Request, t time.Time, pl inputPlan) ast.Value {
 	a := newTermArena(req)
+	a.memo = m
 	var f fields
 	if pl.has("tenant") {
 		f.add(kTenant, a.str(req.Tenant))
@@ -235,6 +241,8 @@ type termArena struct {
 	// once written are never written again, so each of those strings
 	// points into it instead of being an allocation of its own.
 	digits []byte
+	// memo shares objects with earlier inputs; nil builds every one.
+	memo *objectMemo
 }
 
 // inputTerms is the number of terms an input needs besides its string
@@ -316,14 +324,19 @@ func (a *termArena) strArray(ss []string) *ast.Term {
 // identity providers write 9999 for "never"), and UnixNano wraps past
 // 2262, which would put such a time before 1970.
 func (a *termArena) nanos(t time.Time) *ast.Term {
-	ns := t.UnixNano()
+	ns := clampedNanos(t)
+	return a.number(func(b []byte) []byte { return strconv.AppendInt(b, ns, 10) })
+}
+
+// clampedNanos is t in nanoseconds as nanos writes it.
+func clampedNanos(t time.Time) int64 {
 	switch {
 	case t.After(maxNanosTime):
-		ns = math.MaxInt64
+		return math.MaxInt64
 	case t.Before(minNanosTime):
-		ns = math.MinInt64
+		return math.MinInt64
 	}
-	return a.number(func(b []byte) []byte { return strconv.AppendInt(b, ns, 10) })
+	return t.UnixNano()
 }
 
 // The instants at the ends of int64 nanoseconds since the epoch.
@@ -421,9 +434,43 @@ func (a *termArena) fieldsObject(f *fields) *ast.Term {
 	return a.object(f.items[:f.n]...)
 }
 
-// subject builds input.subject; type and properties are there only when
-// the request has them.
+// subject is input.subject, from the memo when it holds one.
 func (a *termArena) subject(s *decision.Subject, props ast.Object, pl inputPlan) *ast.Term {
+	if props != nil {
+		return a.subjectObject(s, props, pl)
+	}
+	var k memoKey
+	k.start(memoSubject, pl)
+	if pl.has("id") {
+		k.str(s.ID)
+	}
+	if pl.has("email") {
+		k.str(s.Email)
+	}
+	if pl.has("roles") {
+		k.strs(s.Roles)
+	}
+	if pl.has("groups") {
+		k.strs(s.Groups)
+	}
+	if pl.has("mfa_enrolled") {
+		k.flag(s.MFAEnrolled)
+	}
+	if pl.has("tenant") {
+		k.str(s.Tenant)
+	}
+	if pl.has("created_at_ns") {
+		k.time(s.CreatedAt)
+	}
+	if pl.has("type") {
+		k.str(s.Type)
+	}
+	return a.memo.memoised(&k, pl, func() *ast.Term { return a.subjectObject(s, nil, pl) })
+}
+
+// subjectObject builds input.subject; type and properties are there
+// only when the request has them.
+func (a *termArena) subjectObject(s *decision.Subject, props ast.Object, pl inputPlan) *ast.Term {
 	f := planned(pl)
 	f.str(a, kID, s.ID)
 	f.str(a, kEmail, s.Email)
@@ -441,7 +488,30 @@ func (a *termArena) subject(s *decision.Subject, props ast.Object, pl inputPlan)
 	return a.fieldsObject(&f)
 }
 
+// authentication is input.authentication, from the memo when it holds
+// one.
 func (a *termArena) authentication(au *decision.Authentication, pl inputPlan) *ast.Term {
+	var k memoKey
+	k.start(memoAuthentication, pl)
+	if pl.has("provider") {
+		k.str(au.Provider)
+	}
+	if pl.has("methods") {
+		k.strs(au.Methods)
+	}
+	if pl.has("acr") {
+		k.str(au.ACR)
+	}
+	if pl.has("authenticated_at_ns") {
+		k.time(au.AuthenticatedAt)
+	}
+	if pl.has("mfa_verified_at_ns") {
+		k.time(au.MFAVerifiedAt)
+	}
+	return a.memo.memoised(&k, pl, func() *ast.Term { return a.authenticationObject(au, pl) })
+}
+
+func (a *termArena) authenticationObject(au *decision.Authentication, pl inputPlan) *ast.Term {
 	f := planned(pl)
 	f.str(a, kProvider, au.Provider)
 	f.strs(a, kMethods, au.Methods)
@@ -451,7 +521,35 @@ func (a *termArena) authentication(au *decision.Authentication, pl inputPlan) *a
 	return a.fieldsObject(&f)
 }
 
+// network is input.network, from the memo when it holds one.
 func (a *termArena) network(n *decision.Network, pl inputPlan) *ast.Term {
+	var k memoKey
+	k.start(memoNetwork, pl)
+	if pl.has("ip") {
+		k.flag(n.IP.IsValid())
+		k.addr(n.IP.Unmap().WithZone(""))
+	}
+	if pl.has("country") {
+		k.str(n.Country)
+	}
+	if pl.has("region") {
+		k.str(n.Region)
+	}
+	if pl.has("city") {
+		k.str(n.City)
+	}
+	if pl.has("asn") {
+		k.int(int64(n.ASN))
+	}
+	if pl.has("latitude") || pl.has("longitude") {
+		k.flag(n.HasLocation)
+		k.float(n.Latitude)
+		k.float(n.Longitude)
+	}
+	return a.memo.memoised(&k, pl, func() *ast.Term { return a.networkObject(n, pl) })
+}
+
+func (a *termArena) networkObject(n *decision.Network, pl inputPlan) *ast.Term {
 	f := planned(pl)
 	if f.want(kIP) {
 		ip := emptyStringTerm
@@ -472,7 +570,26 @@ func (a *termArena) network(n *decision.Network, pl inputPlan) *ast.Term {
 	return a.fieldsObject(&f)
 }
 
+// device is input.device, from the memo when it holds one.
 func (a *termArena) device(d *decision.Device, pl inputPlan) *ast.Term {
+	var k memoKey
+	k.start(memoDevice, pl)
+	if pl.has("id") {
+		k.str(d.ID)
+	}
+	if pl.has("platform") {
+		k.str(d.Platform)
+	}
+	if pl.has("managed") {
+		k.flag(d.Managed)
+	}
+	if pl.has("compliant") {
+		k.flag(d.Compliant)
+	}
+	return a.memo.memoised(&k, pl, func() *ast.Term { return a.deviceObject(d, pl) })
+}
+
+func (a *termArena) deviceObject(d *decision.Device, pl inputPlan) *ast.Term {
 	f := planned(pl)
 	f.str(a, kID, d.ID)
 	f.str(a, kPlatform, d.Platform)
@@ -481,7 +598,23 @@ func (a *termArena) device(d *decision.Device, pl inputPlan) *ast.Term {
 	return a.fieldsObject(&f)
 }
 
+// action is input.action, from the memo when it holds one.
 func (a *termArena) action(act *decision.Action, props ast.Object, pl inputPlan) *ast.Term {
+	if props != nil {
+		return a.actionObject(act, props, pl)
+	}
+	var k memoKey
+	k.start(memoAction, pl)
+	if pl.has("name") {
+		k.str(act.Name)
+	}
+	if pl.has("resource") {
+		k.str(act.Resource)
+	}
+	return a.memo.memoised(&k, pl, func() *ast.Term { return a.actionObject(act, nil, pl) })
+}
+
+func (a *termArena) actionObject(act *decision.Action, props ast.Object, pl inputPlan) *ast.Term {
 	f := planned(pl)
 	f.str(a, kName, act.Name)
 	f.str(a, kResource, act.Resource)
@@ -631,7 +764,54 @@ func (a *termArena) ssfEvents(events []decision.SSFEvent) *ast.Term {
 	return a.term(ast.NewArray(elems...))
 }
 
+// profile is input.signals.profile, from the memo when it holds one.
 func (a *termArena) profile(p *decision.ProfileSignals, pl inputPlan) *ast.Term {
+	var k memoKey
+	k.start(memoProfile, pl)
+	if pl.has("suspended") {
+		k.flag(p.Suspended)
+	}
+	if pl.has("suspended_reason") {
+		k.str(p.SuspendedReason)
+	}
+	if pl.has("mfa_reset_at_ns") {
+		k.time(p.MFAResetAt)
+	}
+	if pl.has("device_known") {
+		k.flag(p.DeviceKnown)
+	}
+	if pl.has("login_count") {
+		k.int(int64(p.LoginCount))
+	}
+	if pl.has("countries") {
+		k.strs(p.Countries)
+	}
+	if pl.has("hour_usual") {
+		k.flag(p.HourUsual)
+	}
+	if pl.has("action_seen") {
+		k.flag(p.ActionSeen)
+	}
+	if pl.has("failed_logins") {
+		k.int(int64(p.FailedLogins))
+	}
+	if pl.has("ip_failed_users") {
+		k.int(int64(p.IPFailedUsers))
+	}
+	if pl.has("ip_failed_logins") {
+		k.int(int64(p.IPFailedLogins))
+	}
+	if tr := &p.Travel; pl.has("travel") {
+		k.flag(tr.Known)
+		k.float(tr.DistanceKm)
+		k.float(tr.SpeedKmh)
+		k.str(tr.FromCountry)
+		k.time(tr.Since)
+	}
+	return a.memo.memoised(&k, pl, func() *ast.Term { return a.profileObject(p, pl) })
+}
+
+func (a *termArena) profileObject(p *decision.ProfileSignals, pl inputPlan) *ast.Term {
 	f := planned(pl)
 	f.boolean(kSuspended, p.Suspended)
 	f.str(a, kSuspendedReason, p.SuspendedReason)
