@@ -1,7 +1,7 @@
 package engine
 
-// The compiled residual: a tenant environment's residual evaluated by Go
-// closures instead of topdown.
+// The compiled residual: a tenant environment's residual evaluated by
+// compiled Go steps instead of topdown.
 //
 // A residual is a closed program in a small part of Rego: one query, and
 // support rules (complete rules with defaults, partial sets, functions)
@@ -24,7 +24,7 @@ package engine
 // the same result and no error; when it ends with an error (a built-in
 // error under strict built-in errors, a conflict), the request is decided
 // by topdown on the same residual, which has the last word on which error,
-// if any, the request gets (compiledResidual.eval).
+// if any, the request gets ((*specialised).eval).
 
 import (
 	"context"
@@ -53,8 +53,6 @@ type program struct {
 	capabilities              *ast.Capabilities
 	valueCache                cache.InterQueryValueCache
 	frames                    sync.Pool
-	// steps counts the compiled steps (tests and docs).
-	steps int
 }
 
 type output struct {
@@ -257,7 +255,6 @@ func (pc *progCompiler) body(b ast.Body, sc *scope) (*body, error) {
 		}
 		if s != nil {
 			out.steps = append(out.steps, s)
-			pc.p.steps++
 		}
 	}
 	return out, nil

@@ -506,3 +506,25 @@ r := [count(input.c), input.m in input.xs]
 		t.Error("count of a number: want topdown's error")
 	}
 }
+
+func TestEveryOverSetsNestedAndReadingOuterVariables(t *testing.T) {
+	rp := newResidualPair(t, true, `x = data.partial.t.p; y = data.partial.t.q; z = data.partial.t.r`, `package partial.t
+default p := false
+p if { lim := input.lim; every x in input.s { x < lim } }
+default q := false
+q if { every row in input.rows { every c in row { c != 0 } } }
+r contains n if { some n in input.ns; every v in input.s { v != n } }
+`)
+	for _, in := range []string{
+		`{"lim": 5, "s": {1, 2}, "rows": [[1], [2, 3]], "ns": [1, 7]}`,
+		`{"lim": 2, "s": {1, 2}, "rows": [[1], [0]], "ns": [2]}`,
+		`{"lim": 2, "s": [], "rows": [], "ns": []}`,
+		`{"s": {1}, "rows": {"a": [1]}, "ns": {3, 1}}`,
+		`{"lim": "a", "s": {"b"}, "rows": [[], []], "ns": [null]}`,
+	} {
+		rp.eval(t, in)
+	}
+	if got := rp.binding(t, `{"lim": 5, "s": {1, 2}, "rows": [[1], [2, 3]], "ns": [1, 7]}`, "z"); got != "{7}" {
+		t.Errorf("r = %s, want {7}", got)
+	}
+}
