@@ -236,7 +236,12 @@ func (g *progGen) readable(kind int) []genRule {
 // the variables it binds.
 func (g *progGen) stmt(scope []string, depth int) (string, []string) {
 	v := g.fresh()
-	switch g.n(24) {
+	switch g.n(26) {
+	case 24:
+		w := g.fresh()
+		return fmt.Sprintf("every %s in %s { %s }", w, g.collection(scope), g.cond(append(scope, w))), nil
+	case 25:
+		return fmt.Sprintf("count(%s) %s %s", g.value(scope), g.pick("==", ">", "<="), g.pick("0", "1", "2", "1.0")), nil
 	case 16, 17, 18:
 		return g.indexCond(scope), nil
 	case 19, 20, 21, 22, 23:
