@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
+
+	"github.com/pdp-dev/pdp/server/internal/decision"
 )
 
 // TestEveryTestResidualCompiles specialises every tenant environment of
@@ -172,5 +175,101 @@ func TestTheCompiledRiskScoreIsTopdowns(t *testing.T) {
 		if diff := sameResults(c, td, cErr, tErr); diff != "" {
 			t.Errorf("factors %s: %s", factors, diff)
 		}
+	}
+}
+
+// walkModule adds a deny with walk, a relation the compiler refuses.
+const walkModule = `package pdp.custom
+
+deny contains {"code": "custom.deep", "message": "a deep attribute", "rule": "custom.deep"} if {
+	walk(input.attributes, [path, value])
+	count(path) > 1
+	value == "deep"
+}
+`
+
+// A residual the compiler refuses is evaluated by topdown: the tenant
+// environment says so and why, the evaluation is counted as topdown's,
+// and the decision is the whole library's.
+func TestAResidualTheCompilerRefusesIsEvaluatedByTopdown(t *testing.T) {
+	t.Parallel()
+	b := Bundle{Tenants: demoTenants(t), Modules: map[string]string{"custom/walk.rego": walkModule}}
+	e := loaded(t, Options{}, b)
+	fillAll(t, e)
+	ref := loaded(t, Options{Reference: true}, b)
+	var refused int
+	for _, s := range e.Specialisations() {
+		if s.State != Specialised {
+			t.Fatalf("%+v: want specialised", s)
+		}
+		if s.Evaluator == EvaluatorTopdown && strings.Contains(s.EvaluatorReason, "relation") {
+			refused++
+		}
+	}
+	if refused != len(e.Specialisations()) {
+		t.Errorf("%d of %d tenant environments refused for walk, want all", refused, len(e.Specialisations()))
+	}
+	for _, attrs := range []map[string]any{{"a": map[string]any{"b": "deep"}}, {"a": "deep"}} {
+		req := demoRequest()
+		req.Attributes = attrs
+		got, err := e.Decide(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req = demoRequest()
+		req.Attributes = attrs
+		want, err := ref.Decide(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := sameDecision(&decision.Decision{Kind: want.Kind, Reasons: want.Reasons},
+			&decision.Decision{Kind: got.Kind, Reasons: got.Reasons}, nil, nil); diff != "" {
+			t.Errorf("attributes %v: %s", attrs, diff)
+		}
+		deep := slices.ContainsFunc(got.Reasons, func(r decision.Reason) bool { return r.Code == "custom.deep" })
+		if _, nested := attrs["a"].(map[string]any); deep != nested {
+			t.Errorf("attributes %v: custom.deep among the reasons %v, want %v", attrs, deep, nested)
+		}
+	}
+	if got := e.Evaluators(); got[EvaluatorTopdown] != 2 || got[EvaluatorCompiled] != 0 {
+		t.Errorf("Evaluators() = %v, want 2 by topdown", got)
+	}
+}
+
+// numberModule adds a deny whose built-in fails on a request whose
+// attribute is not a number.
+const numberModule = `package pdp.custom
+
+deny contains {"code": "custom.big", "message": "too big", "rule": "custom.big"} if {
+	to_number(input.attributes.n) > 5
+}
+`
+
+// A request on which the compiled evaluation fails (a built-in error
+// under strict built-in errors) is evaluated again by topdown, which
+// decides: here, the same error the whole library gives.
+func TestARequestTheCompiledResidualFailsOnIsDecidedByTopdown(t *testing.T) {
+	t.Parallel()
+	b := Bundle{Tenants: demoTenants(t), Modules: map[string]string{"custom/number.rego": numberModule}}
+	e := loaded(t, Options{}, b)
+	fillAll(t, e)
+	ref := loaded(t, Options{Reference: true}, b)
+	for _, n := range []any{"7", "abc"} {
+		req := demoRequest()
+		req.Attributes = map[string]any{"n": n}
+		_, err := e.Decide(context.Background(), req)
+		req = demoRequest()
+		req.Attributes = map[string]any{"n": n}
+		_, refErr := ref.Decide(context.Background(), req)
+		if (err != nil) != (refErr != nil) {
+			t.Errorf("n = %v: error %v, the whole library's %v", n, err, refErr)
+		}
+		if n == "abc" && err == nil {
+			t.Errorf("n = %v: want to_number's error", n)
+		}
+	}
+	want := map[string]int64{EvaluatorCompiled: 1, EvaluatorTopdown: 0, EvaluatorCompiledError: 1}
+	if got := e.Evaluators(); !maps.Equal(got, want) {
+		t.Errorf("Evaluators() = %v, want %v", got, want)
 	}
 }
