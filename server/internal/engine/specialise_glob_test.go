@@ -65,24 +65,26 @@ func TestAnEscapedActionPatternIsDecidedAsTheReferenceDecidesIt(t *testing.T) {
 	}
 }
 
-// A module that matches a literal escaped pattern itself is decided
-// through the rule index by the reference; its policy set is left to the
-// reference, with the reason.
+// A module that matches a literal escaped pattern itself, or splits on a
+// glob metacharacter, is decided through the rule index by the reference;
+// its policy set is left to the reference, with the reason.
 func TestAModuleWithALiteralEscapedPatternIsLeftToTheReference(t *testing.T) {
-	e := loaded(t, Options{}, Bundle{Tenants: demoTenants(t), Modules: map[string]string{
-		"policies/files.rego": "package pdp.custom\n\ndeny contains {\"code\": \"files.literal\", \"message\": \"no\", \"rule\": \"files.literal\"} if glob.match(`files\\.read`, [\".\"], input.action.name)\n",
-	}})
-	p := e.current.Load()
-	for k := range p.special.slots {
-		_ = e.fill(context.Background(), p.special, k) // refused: recorded below
-	}
-	spec := e.Specialisations()
-	if len(spec) == 0 {
-		t.Fatal("no tenant environment listed")
-	}
-	for _, s := range spec {
-		if s.State != "unspecialisable" || !strings.Contains(s.Reason, "escape") {
-			t.Errorf("%s/%s: %+v, want it refused for the escaped pattern", s.Tenant, s.Environment, s)
+	for _, match := range []string{"glob.match(`files\\.read`, [\".\"], input.action.name)", "glob.match(\"a*b\", [\"*\"], input.action.name)"} {
+		e := loaded(t, Options{}, Bundle{Tenants: demoTenants(t), Modules: map[string]string{
+			"policies/files.rego": "package pdp.custom\n\ndeny contains {\"code\": \"files.literal\", \"message\": \"no\", \"rule\": \"files.literal\"} if " + match + "\n",
+		}})
+		p := e.current.Load()
+		for k := range p.special.slots {
+			_ = e.fill(context.Background(), p.special, k) // refused: recorded below
+		}
+		spec := e.Specialisations()
+		if len(spec) == 0 {
+			t.Fatal("no tenant environment listed")
+		}
+		for _, s := range spec {
+			if s.State != "unspecialisable" || !strings.Contains(s.Reason, "rule index") {
+				t.Errorf("%s: %s/%s: %+v, want it refused for the pattern", match, s.Tenant, s.Environment, s)
+			}
 		}
 	}
 }
