@@ -6,27 +6,33 @@
 # Names defined here for other modules: tenant, policy, action_matches, the
 # library_* sets and the risk thresholds core_step_up_threshold and
 # core_deny_threshold. Everything else this file defines is prefixed core_
-# and is internal.
+# and is internal. A control imports what it reads
+# (import data.pdp.policy), as it imports the text_* helpers of text.rego
+# and the session_* values of session_timeout.rego.
 #
 # Evaluation cost. data.pdp.decision is evaluated for every request, so the
 # library is laid out for the request nothing objects to. Authors are not
 # concerned: their modules add to deny, challenge, ... as README.md says.
 #
-#  - Library sets. The control modules of this directory add what they find
-#    to library_deny, library_challenge, library_notices,
-#    library_obligations and library_risk_factors; the core imports them
-#    into deny, challenge, notices, obligations and risk_factors, so
-#    data.pdp.deny still holds every deny, the library's and the authors'.
-#  - Quiet flags. Each module defines <module>_quiet (default false), true
-#    only when none of its rules can fire. It may be false although nothing
-#    fires (that only costs time); it must never be true when something
-#    would. Every rule a module adds to a library_* set starts with
-#    "<module>_quiet == false", and core_quiet lists every module's flag
-#    (risk factors have risk_factors_quiet, read where the core imports
-#    them). When core_quiet holds, the library_* sets are not evaluated and
-#    the decision is the plain allow document, built without sorting or
-#    projecting anything. A flag usually has a first body for the common
-#    case, written without helper rules, and an exact one after it.
+#  - Controls. Each control is a package of its own, pdp.controls.<control>
+#    (mfa.rego is pdp.controls.mfa, ...), adding what it finds to its own
+#    deny, challenge, notices, obligations, risk_factors and checks. The
+#    core gathers every control package's sets into library_deny,
+#    library_challenge, library_notices, library_obligations and
+#    library_risk_factors, and those into deny, challenge, notices,
+#    obligations and risk_factors, so data.pdp.deny still holds every
+#    deny, the library's and the authors'. No list names the controls: a
+#    new file in package pdp.controls.<control> is read as it is.
+#  - Quiet flags. Each control defines quiet (default false), true only
+#    when none of its deny, challenge, notices and obligations can fire,
+#    and a control adding risk factors factors_quiet, the same for them. A
+#    flag may be false although nothing fires (that only costs time); it
+#    must never be true when something would. The core reads a control's
+#    sets only when its flag is false, and core_quiet holds only when no
+#    control's quiet is false: then the library_* sets are not evaluated
+#    and the decision is the plain allow document, built without sorting
+#    or projecting anything. A flag usually has a first body for the
+#    common case, written without helper rules, and an exact one after it.
 #  - Library only. The engine adds a module defining core_library_only as
 #    true when no author module is in package pdp or below it; the plain
 #    allow then does not read the sets either (opa test never has it, and
@@ -51,7 +57,15 @@
 #    variable first;
 #  - a helper value read in several places gets a default, so that it
 #    stays one support rule, computed once, instead of being inlined into
-#    every reader.
+#    every reader;
+#  - no helper rule or function without a default in the head of a
+#    control's contribution: partial evaluation inlines the contribution
+#    into the core's library_* set, and a helper inlined in turn into its
+#    head leaves a variable there unbound (OPA issue 5226). Write the
+#    value out, or give the helper a default;
+#  - a value the engine keeps as a support rule (its sharedValues) lives
+#    outside pdp.controls: partial evaluation does not go through the
+#    control packages past a rule it must not inline.
 # The decision document itself (core_full_document and the rules below it)
 # is built in Go from those sets on the specialised path, and stays the
 # reference here.
@@ -61,8 +75,8 @@
 # it before the "not" and the body fails (rego/README.md, Conventions).
 #
 # Three Go tests of server/internal/engine hold this together:
-# TestLibraryQuietFlags (every library_* rule is guarded by a flag that
-# core_quiet lists), TestLibraryQuietIsSound (on generated requests and
+# TestLibraryQuietFlags (every control adding to a set defines the flag the
+# core reads it under), TestLibraryQuietIsSound (on generated requests and
 # policies, forcing a true flag to false adds nothing to the sets) and
 # TestLibraryGolden (the decisions on those requests, with and without
 # author modules and the explanation, are those of
@@ -245,30 +259,29 @@ checks contains {
 # Quiet: no rule of the library can add to deny, challenge, notices or
 # obligations. The core's own rules cannot fire with a truthy policy (no
 # gate), a subject of the same workspace (or of none) and a granted role;
-# every module answers for itself. A module that is not part of the library
-# (a library without it) leaves its flag undefined, and core_quiet false.
+# every control package answers for itself with its quiet flag, and no
+# list names them: core_quiet reads every package under data.pdp.controls.
 #
-# A module that adds to a library_* set must define its <module>_quiet flag
-# and be listed here (TestLibraryQuietFlags checks both).
+# A control package that adds to deny, challenge, notices or obligations
+# defines "default quiet := false", and one that adds to risk_factors
+# "default factors_quiet := false" (TestLibraryQuietFlags checks both): the
+# core reads a control's sets only when its flag is false, so a control
+# without its flag would be skipped.
 default core_quiet := false
 
 core_quiet if {
 	policy
 	input.subject.tenant in ["", input.tenant]
 	core_access_granted
-	data.pdp.email_quiet
-	data.pdp.mfa_quiet
-	data.pdp.network_quiet
-	data.pdp.providers_quiet
-	data.pdp.risk_quiet
-	data.pdp.session_quiet
-	data.pdp.incident_quiet
-	data.pdp.data_quiet
-	data.pdp.ssf_quiet
+	not core_controls_loud
 }
 
-# The library's contributions. Risk factors have their own flag: the risk
-# module's step-up and deny read the score, that is the factors, so the
+# Some control package's quiet flag is false. Partial evaluation unrolls
+# the control packages into one negation each in core_quiet.
+core_controls_loud if data.pdp.controls[_].quiet == false
+
+# The library's contributions. Risk factors have their own flags: the risk
+# control's step-up and deny read the score, that is the factors, so the
 # factors cannot wait for core_quiet.
 deny contains x if {
 	core_quiet == false
@@ -291,21 +304,44 @@ obligations contains x if {
 }
 
 risk_factors contains x if {
-	data.pdp.risk_factors_quiet == false
+	core_factors_loud
 	some x in library_risk_factors
 }
 
-# The sets the modules add to. Each is declared here, empty, so that a
-# library without the module that fills it still has the set.
-library_deny contains x if some x in set()
+# Some control package's factors_quiet flag is false.
+core_factors_loud if data.pdp.controls[_].factors_quiet == false
 
-library_challenge contains x if some x in set()
+# The library's sets: the core's own rules above and below, and the sets
+# of every control package (pdp.controls.<control>) whose flag is false.
+# Each is defined even when no control adds to it.
+library_deny contains x if {
+	data.pdp.controls[c].quiet == false
+	some x in data.pdp.controls[c].deny
+}
 
-library_notices contains x if some x in set()
+library_challenge contains x if {
+	data.pdp.controls[c].quiet == false
+	some x in data.pdp.controls[c].challenge
+}
 
-library_obligations contains x if some x in set()
+library_notices contains x if {
+	data.pdp.controls[c].quiet == false
+	some x in data.pdp.controls[c].notices
+}
 
-library_risk_factors contains x if some x in set()
+library_obligations contains x if {
+	data.pdp.controls[c].quiet == false
+	some x in data.pdp.controls[c].obligations
+}
+
+library_risk_factors contains x if {
+	data.pdp.controls[c].factors_quiet == false
+	some x in data.pdp.controls[c].risk_factors
+}
+
+# The checks of every control, whatever its flag: only the explanation
+# reads them.
+checks contains x if some x in data.pdp.controls[_].checks
 
 # ---------------------------------------------------------------------------
 # Combining. Every partial set is read through data so that a set no module

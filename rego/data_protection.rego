@@ -17,14 +17,15 @@
 # Emits:
 #   deny       data.direct_query_disabled  (rule data.direct_query)
 #   obligation cache_namespace {prefix, scope: "tenant" | "shared"}
-package pdp
+package pdp.controls.data_protection
 
-library_deny contains {
+import data.pdp.policy
+
+deny contains {
 	"code": "data.direct_query_disabled",
 	"message": sprintf("direct database queries are disabled in environment %q", [input.environment]),
 	"rule": "data.direct_query",
 } if {
-	data_quiet == false
 	input.action.name == "db.direct_query"
 	policy
 	not policy.allow_direct_query == true
@@ -40,23 +41,22 @@ checks contains {
 	policy.allow_direct_query == true
 }
 
-library_obligations contains {"kind": "cache_namespace", "params": data_cache_namespace} if {
-	data_quiet == false
+obligations contains {"kind": "cache_namespace", "params": cache_namespace} if {
 	glob.match("cache.*", null, input.action.name)
 	policy
 }
 
 # Quiet: neither a direct query nor a cache action.
-default data_quiet := false
+default quiet := false
 
-data_quiet if {
+quiet if {
 	input.action.name != "db.direct_query"
 	glob.match("cache.*", null, input.action.name) == false
 }
 
-data_quiet if not policy
+quiet if not policy
 
-data_cache_namespace := {
+cache_namespace := {
 	"prefix": sprintf("%s:%s:", [input.tenant, input.environment]),
 	"scope": "tenant",
 } if {

@@ -21,111 +21,112 @@
 # Emits (rule email.domain):
 #   deny authn.email_domain_not_allowed
 #   deny authn.email_invalid  (new code)
-package pdp
+package pdp.controls.email
 
-email_address := object.get(input, ["subject", "email"], "")
+import data.pdp.policy
+import data.pdp.text_list
 
-email_parts := split(email_address, "@")
+address := object.get(input, ["subject", "email"], "")
+
+parts := split(address, "@")
 
 # "" when the address has no "@" (it is then not valid either). The
-# defaults make partial evaluation keep email_domain and email_valid as
+# defaults make partial evaluation keep domain and valid as
 # support rules, each computed once, not inlined into every rule.
-default email_domain := ""
+default domain := ""
 
-email_domain := trim_suffix(lower(email_parts[count(email_parts) - 1]), ".") if count(email_parts) > 1
+domain := trim_suffix(lower(parts[count(parts) - 1]), ".") if count(parts) > 1
 
-email_local := concat("@", array.slice(email_parts, 0, count(email_parts) - 1))
+local := concat("@", array.slice(parts, 0, count(parts) - 1))
 
-default email_valid := false
+default valid := false
 
-email_valid if {
-	email_local != ""
-	regex.match(`^\S*$`, email_address)
-	regex.match(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`, email_domain)
+valid if {
+	local != ""
+	regex.match(`^\S*$`, address)
+	regex.match(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`, domain)
 }
 
-email_allowed_by contains entry.domain if {
+allowed_by contains entry.domain if {
 	some entry in policy.email_domains
-	email_domain_matches(email_domain, entry)
+	domain_matches(domain, entry)
 }
 
-email_domain_matches(domain, entry) if domain == email_normal(entry.domain)
+domain_matches(d, entry) if d == normal(entry.domain)
 
-email_domain_matches(domain, entry) if {
+domain_matches(d, entry) if {
 	entry.include_subdomains == true
-	endswith(domain, concat("", [".", email_normal(entry.domain)]))
+	endswith(d, concat("", [".", normal(entry.domain)]))
 }
 
-email_normal(d) := trim_suffix(lower(d), ".")
+normal(d) := trim_suffix(lower(d), ".")
 
-email_allowed_text := text_list([email_entry_text(entry) | some entry in policy.email_domains])
+allowed_text := text_list([entry_text(entry) | some entry in policy.email_domains])
 
-email_entry_text(entry) := sprintf("%s and its subdomains", [entry.domain]) if {
+entry_text(entry) := sprintf("%s and its subdomains", [entry.domain]) if {
 	entry.include_subdomains == true
 } else := entry.domain
 
 # Quiet: no domain list, or a valid email whose domain is listed. The common
 # case (the domain itself is listed) is checked first, in one body without
 # the helpers above; anything else is decided by them.
-default email_quiet := false
+default quiet := false
 
-email_quiet if {
+quiet if {
 	domains := policy.email_domains
 	count(domains) > 0
-	parts := split(input.subject.email, "@")
-	n := count(parts)
+	segments := split(input.subject.email, "@")
+	n := count(segments)
 	n > 1
-	parts[0] != ""
+	segments[0] != ""
 	regex.match(`^\S*$`, input.subject.email)
-	domain := trim_suffix(lower(parts[n - 1]), ".")
-	regex.match(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`, domain)
+	d := trim_suffix(lower(segments[n - 1]), ".")
+	regex.match(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`, d)
 	some entry in domains
-	domain == trim_suffix(lower(entry.domain), ".")
+	d == trim_suffix(lower(entry.domain), ".")
 }
 
-email_quiet if count(object.get(policy, "email_domains", [])) == 0
+quiet if count(object.get(policy, "email_domains", [])) == 0
 
-email_quiet if {
-	email_valid
-	count(email_allowed_by) > 0
+quiet if {
+	valid
+	count(allowed_by) > 0
 }
 
-library_deny contains {
+deny contains {
 	"code": "authn.email_invalid",
-	"message": email_invalid_text,
+	"message": invalid_text,
 	"rule": "email.domain",
 } if {
-	email_quiet == false
 	count(policy.email_domains) > 0
-	not email_valid
+	not valid
 }
 
-email_invalid_text := "the subject has no email, so its domain cannot be checked" if {
-	email_address == ""
+invalid_text := "the subject has no email, so its domain cannot be checked" if {
+	address == ""
 }
 
-email_invalid_text := sprintf("subject email %q is not a valid address", [email_address]) if {
-	email_address != ""
+invalid_text := sprintf("subject email %q is not a valid address", [address]) if {
+	address != ""
 }
 
-library_deny contains {
+deny contains {
 	"code": "authn.email_domain_not_allowed",
-	"message": sprintf("email domain %s is not allowed; allowed: %s", [email_domain, email_allowed_text]),
+	"message": sprintf("email domain %s is not allowed; allowed: %s", [domain, allowed_text]),
 	"rule": "email.domain",
 } if {
-	email_quiet == false
 	count(policy.email_domains) > 0
-	email_valid
-	count(email_allowed_by) == 0
+	valid
+	count(allowed_by) == 0
 }
 
 checks contains {
 	"rule": "email.domain",
 	"code": "authn.email_domain_not_allowed",
 	"effect": "deny",
-	"message": sprintf("email domain %s is allowed by %s", [email_domain, text_list(email_allowed_by)]),
+	"message": sprintf("email domain %s is allowed by %s", [domain, text_list(allowed_by)]),
 } if {
 	count(policy.email_domains) > 0
-	email_valid
-	count(email_allowed_by) > 0
+	valid
+	count(allowed_by) > 0
 }

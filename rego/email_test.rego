@@ -101,5 +101,5 @@ test_email_check_names_the_matching_entry if {
 
 # A policy without email_domains restricts nothing, so the module is quiet.
 test_email_quiet_without_the_domain_list if {
-	pdp.email_quiet with input as fx_input with data.tenants as fx_tenants_without(["email_domains"])
+	pdp.controls.email.quiet with input as fx_input with data.tenants as fx_tenants_without(["email_domains"])
 }

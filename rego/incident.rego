@@ -29,27 +29,32 @@
 #             and the subject has an id
 #   challenge / deny incident.brute_force   (rule incident.brute_force)
 #   obligation block_ip {ip, ttl, reason}
-package pdp
+package pdp.controls.incident
+
+import data.pdp.action_matches
+import data.pdp.controls.network
+import data.pdp.controls.risk
+import data.pdp.policy
+import data.pdp.text_list
 
 # ---------------------------------------------------------------------------
 # Suspended users
 
-library_deny contains {
+deny contains {
 	"code": "incident.user_suspended",
-	"message": incident_suspended_text,
+	"message": suspended_text,
 	"rule": "incident.user_suspended",
 } if {
-	incident_quiet == false
 	policy
 	input.signals.profile.suspended == true
 }
 
-incident_suspended_text := sprintf("user %q is suspended: %s", [input.subject.id, reason]) if {
+suspended_text := sprintf("user %q is suspended: %s", [input.subject.id, reason]) if {
 	reason := object.get(input.signals.profile, "suspended_reason", "")
 	reason != ""
 }
 
-incident_suspended_text := sprintf("user %q is suspended", [input.subject.id]) if {
+suspended_text := sprintf("user %q is suspended", [input.subject.id]) if {
 	object.get(input, ["signals", "profile", "suspended_reason"], "") == ""
 }
 
@@ -67,57 +72,60 @@ checks contains {
 # ---------------------------------------------------------------------------
 # Privilege escalation
 
-incident_admin_roles := {"admin", "owner"}
+admin_roles := {"admin", "owner"}
 
-default incident_admin_action := false
+default admin_action := false
 
-incident_admin_action if action_matches("admin.*", input.action.name)
+admin_action if action_matches("admin.*", input.action.name)
 
-incident_admin_role contains role if {
+admin_role contains role if {
 	some role in input.subject.roles
-	role in incident_admin_roles
+	role in admin_roles
 }
 
-incident_granted_by contains role if {
+granted_by contains role if {
 	some role in input.subject.roles
 	some pattern in policy.roles[role].actions
 	action_matches(pattern, input.action.name)
 }
 
-default incident_escalation := false
+default escalation := false
 
-incident_escalation if {
+escalation if {
 	policy
-	incident_admin_action
-	count(incident_admin_role) == 0
-	count(incident_granted_by) == 0
+	admin_action
+	count(admin_role) == 0
+	count(granted_by) == 0
 }
 
-library_deny contains {
+deny contains {
 	"code": "incident.privilege_escalation",
 	"message": sprintf("user %q attempted admin action %q without an admin role (roles: %s)", [
 		input.subject.id, input.action.name, text_list(object.get(input, ["subject", "roles"], [])),
 	]),
 	"rule": "incident.privilege_escalation",
 } if {
-	incident_quiet == false
-	incident_escalation
+	escalation
 }
 
-incident_escalation_params := {
+# The parameters of both obligations are written out in each head: a
+# helper rule there would be inlined twice over (into the obligations, and
+# those into the core's library_obligations), which partial evaluation
+# gets wrong (OPA issue 5226).
+obligations contains {"kind": "notify_security", "params": {
 	"user": input.subject.id,
 	"action": input.action.name,
 	"reason": "incident.privilege_escalation",
+}} if {
+	escalation
 }
 
-library_obligations contains {"kind": "notify_security", "params": incident_escalation_params} if {
-	incident_quiet == false
-	incident_escalation
-}
-
-library_obligations contains {"kind": "suspend_user", "params": incident_escalation_params} if {
-	incident_quiet == false
-	incident_escalation
+obligations contains {"kind": "suspend_user", "params": {
+	"user": input.subject.id,
+	"action": input.action.name,
+	"reason": "incident.privilege_escalation",
+}} if {
+	escalation
 	policy.incident.suspend_on_privilege_escalation == true
 	input.subject.id != ""
 }
@@ -126,104 +134,100 @@ checks contains {
 	"rule": "incident.privilege_escalation",
 	"code": "incident.privilege_escalation",
 	"effect": "deny",
-	"message": sprintf("admin action %q by %s", [input.action.name, incident_admin_text]),
+	"message": sprintf("admin action %q by %s", [input.action.name, admin_text]),
 } if {
 	policy
-	incident_admin_action
-	not incident_escalation
+	admin_action
+	not escalation
 }
 
-incident_admin_text := sprintf("admin role %s", [text_list(incident_admin_role)]) if {
-	count(incident_admin_role) > 0
-} else := sprintf("role %s, granted by the tenant policy", [text_list(incident_granted_by)])
+admin_text := sprintf("admin role %s", [text_list(admin_role)]) if {
+	count(admin_role) > 0
+} else := sprintf("role %s, granted by the tenant policy", [text_list(granted_by)])
 
 # ---------------------------------------------------------------------------
 # Brute force
 
-incident_failed_threshold := policy.incident.failed_logins_threshold if {
+failed_threshold := policy.incident.failed_logins_threshold if {
 	policy.incident.failed_logins_threshold > 0
 }
 
-incident_brute_force_effect := "deny" if {
+brute_force_effect := "deny" if {
 	policy.incident.brute_force_action == "deny"
 } else := "challenge"
 
-incident_brute_force_text := sprintf("%d failed logins of user %q%s reach the threshold of %d", [
-	input.signals.profile.failed_logins, input.subject.id, risk_window_text, incident_failed_threshold,
+brute_force_text := sprintf("%d failed logins of user %q%s reach the threshold of %d", [
+	input.signals.profile.failed_logins, input.subject.id, risk.window_text, failed_threshold,
 ])
 
-default incident_brute_force := false
+default brute_force := false
 
-incident_brute_force if input.signals.profile.failed_logins >= incident_failed_threshold
+brute_force if input.signals.profile.failed_logins >= failed_threshold
 
-library_deny contains {
+deny contains {
 	"code": "incident.brute_force",
-	"message": incident_brute_force_text,
+	"message": brute_force_text,
 	"rule": "incident.brute_force",
 } if {
-	incident_quiet == false
-	incident_brute_force
-	incident_brute_force_effect == "deny"
+	brute_force
+	brute_force_effect == "deny"
 }
 
-library_challenge contains {
+challenge contains {
 	"code": "incident.brute_force",
-	"message": incident_brute_force_text,
+	"message": brute_force_text,
 	"rule": "incident.brute_force",
-	"step_ups": [{"kind": "mfa", "reason_code": "incident.brute_force", "max_age_ns": risk_step_up_max_age}],
+	"step_ups": [{"kind": "mfa", "reason_code": "incident.brute_force", "max_age_ns": risk.step_up_max_age}],
 } if {
-	incident_quiet == false
-	incident_brute_force
-	incident_brute_force_effect == "challenge"
-	not risk_recent_mfa
+	brute_force
+	brute_force_effect == "challenge"
+	not risk.recent_mfa
 }
 
 # The user answered the brute-force challenge with a recent second factor.
-library_notices contains {
+notices contains {
 	"code": "incident.brute_force_satisfied",
-	"message": sprintf("%s, satisfied by MFA verified %s ago", [incident_brute_force_text, risk_mfa_age_text]),
+	"message": sprintf("%s, satisfied by MFA verified %s ago", [brute_force_text, risk.mfa_age_text]),
 	"rule": "incident.brute_force",
 } if {
-	incident_quiet == false
-	incident_brute_force
-	incident_brute_force_effect == "challenge"
-	risk_recent_mfa
+	brute_force
+	brute_force_effect == "challenge"
+	risk.recent_mfa
 }
 
 checks contains {
 	"rule": "incident.brute_force",
 	"code": "incident.brute_force",
-	"effect": incident_brute_force_effect,
+	"effect": brute_force_effect,
 	"message": sprintf("%d failed logins of user %q%s, below the threshold of %d", [
-		input.signals.profile.failed_logins, input.subject.id, risk_window_text, incident_failed_threshold,
+		input.signals.profile.failed_logins, input.subject.id, risk.window_text, failed_threshold,
 	]),
 } if {
-	input.signals.profile.failed_logins < incident_failed_threshold
+	input.signals.profile.failed_logins < failed_threshold
 }
 
 # ---------------------------------------------------------------------------
 # Auto-block of an IP failing logins for many accounts
 
-library_obligations contains {
+obligations contains {
 	"kind": "block_ip",
 	"params": {
-		"ip": network_ip,
+		"ip": network.ip,
 		"ttl": sprintf("%ds", [(ttl - (ttl % 1000000000)) / 1000000000]),
 		"reason": sprintf("%d failed logins from this IP reach the threshold of %d", [input.signals.profile.ip_failed_logins, threshold]),
 	},
 } if {
-	incident_quiet == false
-	incident_block_ip
+	block_ip
 	threshold := policy.incident.suspicious_ip_threshold
 	ttl := object.get(policy.incident, "auto_block_ttl_ns", 0)
 }
 
-default incident_block_ip := false
+default block_ip := false
 
-incident_block_ip if {
+block_ip if {
 	threshold := policy.incident.suspicious_ip_threshold
 	threshold > 0
-	network_ip != ""
+	network.ip != ""
 	input.signals.profile.ip_failed_logins >= threshold
 }
 
@@ -232,9 +236,9 @@ incident_block_ip if {
 # thresholds. The first body is the common case, checked without the
 # helpers; without a profile only an escalation can fire.
 
-default incident_quiet := false
+default quiet := false
 
-incident_quiet if {
+quiet if {
 	profile := input.signals.profile
 	profile.suspended == false
 	glob.match("admin.*", null, input.action.name) == false
@@ -243,14 +247,14 @@ incident_quiet if {
 	profile.ip_failed_logins < thresholds.suspicious_ip_threshold
 }
 
-incident_quiet if {
+quiet if {
 	not input.signals.profile
-	not incident_escalation
+	not escalation
 }
 
-incident_quiet if {
+quiet if {
 	not input.signals.profile.suspended == true
-	not incident_escalation
-	not incident_brute_force
-	not incident_block_ip
+	not escalation
+	not brute_force
+	not block_ip
 }

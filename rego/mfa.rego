@@ -25,44 +25,49 @@
 #                                           {deadline: RFC 3339}
 #   challenge authn.mfa_enrollment_required step-up enroll_mfa with
 #                                           deadline_ns when there is one
-package pdp
+package pdp.controls.mfa
+
+import data.pdp.policy
+import data.pdp.text_duration
+import data.pdp.text_list
+import data.pdp.text_time
 
 # Why MFA applies to this subject; undefined when it does not.
-mfa_scope := "for all users" if {
+scope := "for all users" if {
 	policy.mfa.mode == "all"
 }
 
-mfa_scope := sprintf("for privileged role %s", [text_list(mfa_privileged_roles)]) if {
+scope := sprintf("for privileged role %s", [text_list(privileged_roles)]) if {
 	policy.mfa.mode == "privileged"
-	count(mfa_privileged_roles) > 0
+	count(privileged_roles) > 0
 }
 
-mfa_privileged_roles contains role if {
+privileged_roles contains role if {
 	some role in input.subject.roles
 	role in policy.mfa.privileged_roles
 }
 
 # An admin reset the subject's MFA after the last verification.
-default mfa_reset_pending := false
+default reset_pending := false
 
-mfa_reset_pending if {
+reset_pending if {
 	reset := input.signals.profile.mfa_reset_at_ns
-	not mfa_verified_since(reset)
+	not verified_since(reset)
 }
 
-mfa_verified_since(t) if input.authentication.mfa_verified_at_ns >= t
+verified_since(t) if input.authentication.mfa_verified_at_ns >= t
 
-default mfa_enrolled := false
+default enrolled := false
 
-mfa_enrolled if {
+enrolled if {
 	input.subject.mfa_enrolled == true
-	not mfa_reset_pending
+	not reset_pending
 }
 
-default mfa_not_enrolled_text := "subject is not enrolled in MFA"
+default not_enrolled_text := "subject is not enrolled in MFA"
 
-mfa_not_enrolled_text := sprintf("MFA was reset at %s and has not been enrolled again", [text_time(input.signals.profile.mfa_reset_at_ns)]) if {
-	mfa_reset_pending
+not_enrolled_text := sprintf("MFA was reset at %s and has not been enrolled again", [text_time(input.signals.profile.mfa_reset_at_ns)]) if {
+	reset_pending
 }
 
 # Quiet: MFA does not apply to the subject, or the subject is enrolled and
@@ -70,46 +75,46 @@ mfa_not_enrolled_text := sprintf("MFA was reset at %s and has not been enrolled 
 # subject in scope who is not enrolled always gets a notice or a
 # challenge.) The first body is the common case, checked without the
 # helpers: enrolled, never reset, verified within the max age.
-default mfa_quiet := false
+default quiet := false
 
-mfa_quiet if {
+quiet if {
 	input.subject.mfa_enrolled == true
 	object.get(input, ["signals", "profile", "mfa_reset_at_ns"], null) == null
 	input.authentication.mfa_verified_at_ns
 	input.time_ns - input.authentication.mfa_verified_at_ns <= policy.mfa.max_age_ns
 }
 
-mfa_quiet if not mfa_scope
+quiet if not scope
 
-mfa_quiet if {
-	mfa_enrolled
-	not mfa_stale
+quiet if {
+	enrolled
+	not stale
 }
 
-default mfa_stale := false
+default stale := false
 
-mfa_stale if {
+stale if {
 	policy.mfa.max_age_ns > 0
-	mfa_stale_text
+	stale_text
 }
 
 # ---------------------------------------------------------------------------
 # Enrolled: freshness of the last verification.
 
-mfa_age_ns := input.time_ns - input.authentication.mfa_verified_at_ns
+age_ns := input.time_ns - input.authentication.mfa_verified_at_ns
 
-mfa_stale_text := sprintf("no MFA verification in this authentication (max age %s)", [text_duration(policy.mfa.max_age_ns)]) if {
+stale_text := sprintf("no MFA verification in this authentication (max age %s)", [text_duration(policy.mfa.max_age_ns)]) if {
 	not input.authentication.mfa_verified_at_ns
 }
 
-# mfa_age_ns is defined only with a verification: exclusive with the above.
-mfa_stale_text := sprintf("MFA last verified %s ago, more than the max age of %s", [text_duration(mfa_age_ns), text_duration(policy.mfa.max_age_ns)]) if {
-	mfa_age_ns > policy.mfa.max_age_ns
+# age_ns is defined only with a verification: exclusive with the above.
+stale_text := sprintf("MFA last verified %s ago, more than the max age of %s", [text_duration(age_ns), text_duration(policy.mfa.max_age_ns)]) if {
+	age_ns > policy.mfa.max_age_ns
 }
 
-library_challenge contains {
+challenge contains {
 	"code": "authn.mfa_required",
-	"message": sprintf("MFA required %s: %s", [scope, stale]),
+	"message": sprintf("MFA required %s: %s", [for_whom, why]),
 	"rule": "mfa.required",
 	"step_ups": [{
 		"kind": "mfa",
@@ -117,27 +122,26 @@ library_challenge contains {
 		"max_age_ns": policy.mfa.max_age_ns,
 	}],
 } if {
-	mfa_quiet == false
-	scope := mfa_scope
-	mfa_enrolled
+	for_whom := scope
+	enrolled
 	policy.mfa.max_age_ns > 0
-	stale := mfa_stale_text
+	why := stale_text
 }
 
 checks contains {
 	"rule": "mfa.required",
 	"code": "authn.mfa_required",
 	"effect": "challenge",
-	"message": mfa_fresh_text,
+	"message": fresh_text,
 } if {
-	mfa_scope
-	mfa_enrolled
+	scope
+	enrolled
 }
 
-mfa_fresh_text := "MFA enrolled; the policy sets no max age" if {
+fresh_text := "MFA enrolled; the policy sets no max age" if {
 	object.get(policy.mfa, "max_age_ns", 0) <= 0
-} else := sprintf("MFA verified %s ago, within the max age of %s", [text_duration(mfa_age_ns), text_duration(policy.mfa.max_age_ns)]) if {
-	not mfa_stale_text
+} else := sprintf("MFA verified %s ago, within the max age of %s", [text_duration(age_ns), text_duration(policy.mfa.max_age_ns)]) if {
+	not stale_text
 }
 
 checks contains {
@@ -147,65 +151,62 @@ checks contains {
 	"message": sprintf("MFA mode privileged and no role of the subject is privileged (%s)", [text_list(policy.mfa.privileged_roles)]),
 } if {
 	policy.mfa.mode == "privileged"
-	not mfa_scope
+	not scope
 }
 
 # ---------------------------------------------------------------------------
 # Not enrolled: grace period, then enrollment.
 
-mfa_deadline_ns := policy.mfa.enforced_from_ns + object.get(policy.mfa, "grace_period_ns", 0)
+deadline_ns := policy.mfa.enforced_from_ns + object.get(policy.mfa, "grace_period_ns", 0)
 
-default mfa_grace_running := false
+default grace_running := false
 
-mfa_grace_running if {
-	mfa_scope
-	not mfa_enrolled
-	input.time_ns < mfa_deadline_ns
+grace_running if {
+	scope
+	not enrolled
+	input.time_ns < deadline_ns
 }
 
-library_notices contains {
+notices contains {
 	"code": "authn.mfa_enrollment_pending",
 	"message": sprintf("MFA required %s: %s; enroll before %s (%s left)", [
-		scope, mfa_not_enrolled_text,
-		text_time(mfa_deadline_ns), text_duration(mfa_deadline_ns - input.time_ns),
+		for_whom, not_enrolled_text,
+		text_time(deadline_ns), text_duration(deadline_ns - input.time_ns),
 	]),
 	"rule": "mfa.enrollment",
 } if {
-	mfa_quiet == false
-	mfa_grace_running
-	scope := mfa_scope
+	grace_running
+	for_whom := scope
 }
 
-library_obligations contains {
+obligations contains {
 	"kind": "remind_mfa_enrollment",
-	"params": {"deadline": text_time(mfa_deadline_ns)},
+	"params": {"deadline": text_time(deadline_ns)},
 } if {
-	mfa_quiet == false
-	mfa_grace_running
+	grace_running
 }
 
-library_challenge contains {
+challenge contains {
 	"code": "authn.mfa_enrollment_required",
-	"message": sprintf("MFA required %s: %s and %s", [scope, mfa_not_enrolled_text, mfa_deadline_text]),
+	"message": sprintf("MFA required %s: %s and %s", [for_whom, not_enrolled_text, deadline_text]),
 	"rule": "mfa.enrollment",
-	"step_ups": [mfa_enroll_step_up],
+	"step_ups": [enroll_step_up],
 } if {
-	mfa_quiet == false
-	scope := mfa_scope
-	not mfa_enrolled
-	not mfa_grace_running
+	for_whom := scope
+	not enrolled
+	not grace_running
 }
 
-mfa_deadline_text := sprintf("the enrollment deadline %s has passed", [text_time(mfa_deadline_ns)]) if {
-	mfa_deadline_ns
+deadline_text := sprintf("the enrollment deadline %s has passed", [text_time(deadline_ns)]) if {
+	deadline_ns
 } else := "the policy gives no grace period"
 
-mfa_enroll_step_up := {
+enroll_step_up := {
 	"kind": "enroll_mfa",
 	"reason_code": "authn.mfa_enrollment_required",
-	"deadline_ns": mfa_deadline_ns,
+	"deadline_ns": deadline_ns,
 } if {
-	mfa_deadline_ns
+	deadline_ns
 } else := {
 	"kind": "enroll_mfa",
 	"reason_code": "authn.mfa_enrollment_required",
@@ -217,6 +218,6 @@ checks contains {
 	"effect": "challenge",
 	"message": "subject is enrolled in MFA",
 } if {
-	mfa_scope
-	mfa_enrolled
+	scope
+	enrolled
 }

@@ -26,9 +26,12 @@
 #   network.country_blocked      rule network.country_blocked
 #   network.country_not_allowed  rule network.country_allowed
 #   network.country_unknown      rule network.country_allowed (new code)
-package pdp
+package pdp.controls.network
 
-network_ip := object.get(input, ["network", "ip"], "")
+import data.pdp.policy
+import data.pdp.text_list
+
+ip := object.get(input, ["network", "ip"], "")
 
 # ---------------------------------------------------------------------------
 # Deny list
@@ -36,40 +39,39 @@ network_ip := object.get(input, ["network", "ip"], "")
 # The evidence of a deny-list match; "" when the IP is not denied. (The
 # cases exclude each other, for partial evaluation; the default keeps it
 # one support rule.)
-default network_denied_by := ""
+default denied_by := ""
 
-network_denied_by := by if {
+denied_by := by if {
 	input.signals.ip.denied == true
 	by := object.get(input.signals.ip, "denied_by", "")
 	by != ""
 }
 
-network_denied_by := "a deny list" if {
+denied_by := "a deny list" if {
 	input.signals.ip.denied == true
 	object.get(input.signals.ip, "denied_by", "") == ""
 }
 
 # The hits need the signals absent: exclusive with the two above.
-network_denied_by := sprintf("ip_denylist entry %s", [text_list(network_denylist_hits)]) if {
-	count(network_denylist_hits) > 0
+denied_by := sprintf("ip_denylist entry %s", [text_list(denylist_hits)]) if {
+	count(denylist_hits) > 0
 }
 
 # Fallback matching, only when the server did not compute signals.ip.
-network_denylist_hits contains cidr if {
+denylist_hits contains cidr if {
 	not input.signals.ip
-	network_ip != ""
+	ip != ""
 	some cidr in policy.ip_denylist
-	net.cidr_contains(cidr, network_ip)
+	net.cidr_contains(cidr, ip)
 }
 
-library_deny contains {
+deny contains {
 	"code": "network.ip_denied",
-	"message": sprintf("IP %s is denied by %s", [network_ip, by]),
+	"message": sprintf("IP %s is denied by %s", [ip, by]),
 	"rule": "network.ip_denied",
 } if {
-	network_quiet == false
 	policy
-	by := network_denied_by
+	by := denied_by
 	by != ""
 }
 
@@ -77,183 +79,178 @@ checks contains {
 	"rule": "network.ip_denied",
 	"code": "network.ip_denied",
 	"effect": "deny",
-	"message": sprintf("IP %s is on no deny list", [network_ip]),
+	"message": sprintf("IP %s is on no deny list", [ip]),
 } if {
 	policy
-	network_ip != ""
-	network_denied_by == ""
+	ip != ""
+	denied_by == ""
 }
 
 # ---------------------------------------------------------------------------
 # Allow list
 
-default network_allowlisted := false
+default allowlisted := false
 
-network_allowlisted if input.signals.ip.allowed == true
+allowlisted if input.signals.ip.allowed == true
 
-network_allowlisted if {
+allowlisted if {
 	not input.signals.ip
 	some cidr in policy.ip_allowlist
-	net.cidr_contains(cidr, network_ip)
+	net.cidr_contains(cidr, ip)
 }
 
-library_deny contains {
+deny contains {
 	"code": "network.ip_missing",
 	"message": sprintf("the tenant allows only listed networks (%s) and the request gives no IP", [text_list(policy.ip_allowlist)]),
 	"rule": "network.ip_allowlist",
 } if {
-	network_quiet == false
 	count(policy.ip_allowlist) > 0
-	network_ip == ""
+	ip == ""
 }
 
-library_deny contains {
+deny contains {
 	"code": "network.ip_not_allowed",
-	"message": sprintf("IP %s is not in the allow list (%s)", [network_ip, text_list(policy.ip_allowlist)]),
+	"message": sprintf("IP %s is not in the allow list (%s)", [ip, text_list(policy.ip_allowlist)]),
 	"rule": "network.ip_allowlist",
 } if {
-	network_quiet == false
 	count(policy.ip_allowlist) > 0
-	network_ip != ""
-	not network_allowlisted
+	ip != ""
+	not allowlisted
 }
 
 checks contains {
 	"rule": "network.ip_allowlist",
 	"code": "network.ip_not_allowed",
 	"effect": "deny",
-	"message": sprintf("IP %s is in the allow list", [network_ip]),
+	"message": sprintf("IP %s is in the allow list", [ip]),
 } if {
 	count(policy.ip_allowlist) > 0
-	network_ip != ""
-	network_allowlisted
+	ip != ""
+	allowlisted
 }
 
 # ---------------------------------------------------------------------------
 # Countries
 
 # The request's country, uppercase; "" when unknown (no list holds "").
-default network_country := ""
+default country := ""
 
-network_country := upper(input.network.country) if {
+country := upper(input.network.country) if {
 	input.network.country != ""
 }
 
-network_country := upper(input.signals.geo.country) if {
+country := upper(input.signals.geo.country) if {
 	object.get(input, ["network", "country"], "") == ""
 	input.signals.geo.country != ""
 }
 
-default network_country_source := "GeoIP"
+default country_source := "GeoIP"
 
-network_country_source := "request" if {
+country_source := "request" if {
 	input.network.country != ""
 }
 
-library_deny contains {
+deny contains {
 	"code": "network.country_blocked",
-	"message": sprintf("country %s (%s) is blocked", [network_country, network_country_source]),
+	"message": sprintf("country %s (%s) is blocked", [country, country_source]),
 	"rule": "network.country_blocked",
 } if {
-	network_quiet == false
-	network_country_blocked
+	country_blocked
 }
 
-network_country_blocked if network_country in policy.countries.blocked
+country_blocked if country in policy.countries.blocked
 
-default network_country_allowed := false
+default country_allowed := false
 
-network_country_allowed if network_country in policy.countries.allowed
+country_allowed if country in policy.countries.allowed
 
 checks contains {
 	"rule": "network.country_blocked",
 	"code": "network.country_blocked",
 	"effect": "deny",
-	"message": network_not_blocked_text,
+	"message": not_blocked_text,
 } if {
 	count(policy.countries.blocked) > 0
-	not network_country_blocked
+	not country_blocked
 }
 
-network_not_blocked_text := sprintf("country %s is not blocked", [network_country]) if {
-	network_country != ""
+not_blocked_text := sprintf("country %s is not blocked", [country]) if {
+	country != ""
 } else := "country unknown; the blocked list cannot apply"
 
-library_deny contains {
+deny contains {
 	"code": "network.country_not_allowed",
-	"message": sprintf("country %s (%s) is not allowed; allowed: %s", [country, network_country_source, text_list(policy.countries.allowed)]),
+	"message": sprintf("country %s (%s) is not allowed; allowed: %s", [code, country_source, text_list(policy.countries.allowed)]),
 	"rule": "network.country_allowed",
 } if {
-	network_quiet == false
 	count(policy.countries.allowed) > 0
-	country := network_country
-	country != ""
-	not network_country_allowed
+	code := country
+	code != ""
+	not country_allowed
 }
 
-library_deny contains {
+deny contains {
 	"code": "network.country_unknown",
 	"message": sprintf("the request's country is unknown (no network.country, no GeoIP result) and only %s are allowed", [text_list(policy.countries.allowed)]),
 	"rule": "network.country_allowed",
 } if {
-	network_quiet == false
 	count(policy.countries.allowed) > 0
-	network_country == ""
+	country == ""
 }
 
 checks contains {
 	"rule": "network.country_allowed",
 	"code": "network.country_not_allowed",
 	"effect": "deny",
-	"message": sprintf("country %s is allowed", [network_country]),
+	"message": sprintf("country %s is allowed", [country]),
 } if {
-	network_country_allowed
+	country_allowed
 }
 
 # ---------------------------------------------------------------------------
 # Quiet: no deny-list match (the server's signals say so), the allow list
 # empty or passed, and the country neither blocked nor outside an allow
 # list. Without signals.ip the fallback matching decides, in the rules.
-default network_quiet := false
+default quiet := false
 
-network_quiet if {
+quiet if {
 	input.signals.ip.denied == false
 	p := policy
 	count(p.ip_allowlist) == 0
 	count(p.countries.allowed) == 0
 	blocked := p.countries.blocked
-	not network_country in blocked
+	not country in blocked
 }
 
-network_quiet if {
+quiet if {
 	input.signals.ip.denied == false
-	network_allowlist_quiet
-	network_countries_quiet
+	allowlist_quiet
+	countries_quiet
 }
 
-default network_allowlist_quiet := false
+default allowlist_quiet := false
 
-network_allowlist_quiet if count(object.get(policy, "ip_allowlist", [])) == 0
+allowlist_quiet if count(object.get(policy, "ip_allowlist", [])) == 0
 
-network_allowlist_quiet if {
+allowlist_quiet if {
 	input.signals.ip.allowed == true
 	input.network.ip != ""
 }
 
 # Neither list names a country: nothing to look up.
-default network_countries_quiet := false
+default countries_quiet := false
 
-network_countries_quiet if {
+countries_quiet if {
 	count(object.get(policy, ["countries", "blocked"], [])) == 0
 	count(object.get(policy, ["countries", "allowed"], [])) == 0
 }
 
-network_countries_quiet if {
-	not network_country_blocked
+countries_quiet if {
+	not country_blocked
 	count(object.get(policy, ["countries", "allowed"], [])) == 0
 }
 
-network_countries_quiet if {
-	not network_country_blocked
-	network_country_allowed
+countries_quiet if {
+	not country_blocked
+	country_allowed
 }

@@ -225,24 +225,25 @@ test_network_blocked_and_allowed if {
 # ---------------------------------------------------------------------------
 # Quiet flags
 
-# network_quiet's first body (no allow lists, the country not blocked) holds
-# when the country is unknown: with the other bodies forced off, it alone
-# answers, and it still refuses a blocked country.
+# The network control's quiet: its first body (no allow lists, the
+# country not blocked) holds when the country is unknown: with the other
+# bodies forced off, it alone answers, and it still refuses a blocked
+# country.
 test_network_quiet_first_body_holds_without_a_country if {
 	req := object.union(network_signal({}), {"network": {"country": ""}})
-	pdp.network_quiet with input as fx_req(req)
+	pdp.controls.network.quiet with input as fx_req(req)
 		with data.tenants as fx_tenants({"countries": {"blocked": ["KP"]}})
-		with data.pdp.network_allowlist_quiet as false
-	not pdp.network_quiet with input as fx_req(object.union(req, {"network": {"country": "KP"}}))
+		with data.pdp.controls.network.allowlist_quiet as false
+	not pdp.controls.network.quiet with input as fx_req(object.union(req, {"network": {"country": "KP"}}))
 		with data.tenants as fx_tenants({"countries": {"blocked": ["KP"]}})
-		with data.pdp.network_allowlist_quiet as false
+		with data.pdp.controls.network.allowlist_quiet as false
 }
 
 # A policy without the IP allow list or the country lists restricts
 # nothing, so those parts are quiet.
 test_network_quiet_without_the_lists if {
-	pdp.network_allowlist_quiet with input as fx_input with data.tenants as fx_tenants_without(["ip_allowlist"])
-	pdp.network_countries_quiet with input as fx_input with data.tenants as fx_tenants_without(["countries"])
-	pdp.network_countries_quiet with input as fx_input
+	pdp.controls.network.allowlist_quiet with input as fx_input with data.tenants as fx_tenants_without(["ip_allowlist"])
+	pdp.controls.network.countries_quiet with input as fx_input with data.tenants as fx_tenants_without(["countries"])
+	pdp.controls.network.countries_quiet with input as fx_input
 		with data.tenants as fx_tenants_without([["countries", "allowed"]])
 }

@@ -29,89 +29,94 @@
 #   notice    authn.emergency_access      (rule providers.emergency), with
 #             obligations audit and notify_security
 #             {provider, user, reason: "authn.emergency_access"}
-package pdp
+package pdp.controls.providers
 
-providers_provider := object.get(input, ["authentication", "provider"], "")
+import data.pdp.policy
+import data.pdp.text_duration
+import data.pdp.text_list
+import data.pdp.text_time
+
+provider := object.get(input, ["authentication", "provider"], "")
 
 # Quiet: the provider is allowed (or any is). Every rule of this module
 # needs a rejected provider.
-default providers_quiet := false
+default quiet := false
 
-providers_quiet if input.authentication.provider in policy.auth_providers.allowed
+quiet if input.authentication.provider in policy.auth_providers.allowed
 
-providers_quiet if count(object.get(policy, ["auth_providers", "allowed"], [])) == 0
+quiet if count(object.get(policy, ["auth_providers", "allowed"], [])) == 0
 
-default providers_rejected := false
+default rejected := false
 
-providers_rejected if {
+rejected if {
 	allowed := policy.auth_providers.allowed
 	count(allowed) > 0
-	provider := providers_provider
-	not provider in allowed
+	given := provider
+	not given in allowed
 }
 
 # SSO marked down by an admin, and the tenant enabled the fallback.
-default providers_outage := false
+default outage := false
 
-providers_outage if {
+outage if {
 	policy.auth_providers.emergency.enabled == true
 	input.signals.sso_available == false
 }
 
-default providers_emergency_provider := false
+default emergency_provider := false
 
-providers_emergency_provider if providers_provider in policy.auth_providers.emergency.providers
+emergency_provider if provider in policy.auth_providers.emergency.providers
 
-default providers_break_glass := false
+default break_glass := false
 
-providers_break_glass if {
+break_glass if {
 	input.subject.id != ""
 	input.subject.id in policy.auth_providers.emergency.break_glass_users
 }
 
-providers_break_glass if {
+break_glass if {
 	input.subject.email != ""
 	input.subject.email in policy.auth_providers.emergency.break_glass_users
 }
 
 # The emergency window has ended: SSO was marked down max_duration_ns or
 # more ago.
-default providers_window_ended := false
+default window_ended := false
 
-providers_window_ended if {
+window_ended if {
 	input.time_ns - input.signals.sso_down_since_ns >= policy.auth_providers.emergency.max_duration_ns
 }
 
 # A bounded window without a start cannot be shown to be open.
-providers_window_ended if {
+window_ended if {
 	policy.auth_providers.emergency.max_duration_ns
 	not input.signals.sso_down_since_ns
 }
 
-default providers_emergency := false
+default emergency := false
 
-providers_emergency if {
-	providers_rejected
-	providers_outage
-	providers_emergency_provider
-	providers_break_glass
-	not providers_window_ended
+emergency if {
+	rejected
+	outage
+	emergency_provider
+	break_glass
+	not window_ended
 }
 
-providers_user := input.subject.id if {
+user := input.subject.id if {
 	input.subject.id != ""
 }
 
-providers_user := object.get(input, ["subject", "email"], "") if {
+user := object.get(input, ["subject", "email"], "") if {
 	object.get(input, ["subject", "id"], "") == ""
 }
 
-library_challenge contains {
+challenge contains {
 	"code": "authn.provider_not_allowed",
 	"message": sprintf("provider %q is not allowed; sign in with %s%s", [
-		providers_provider,
+		provider,
 		text_list(policy.auth_providers.allowed),
-		providers_outage_note,
+		outage_note,
 	]),
 	"rule": "providers.allowed",
 	"step_ups": [{
@@ -120,67 +125,64 @@ library_challenge contains {
 		"allowed_providers": sort(policy.auth_providers.allowed),
 	}],
 } if {
-	providers_quiet == false
-	providers_rejected
-	not providers_emergency
+	rejected
+	not emergency
 }
 
 # Why an outage did not open emergency access, for the challenge message.
 # The cases are mutually exclusive, for partial evaluation (no "else").
-default providers_outage_note := ""
+default outage_note := ""
 
-providers_outage_note := sprintf(" (SSO is down, but emergency access does not cover provider %q)", [providers_provider]) if {
-	providers_outage
-	not providers_emergency_provider
+outage_note := sprintf(" (SSO is down, but emergency access does not cover provider %q)", [provider]) if {
+	outage
+	not emergency_provider
 }
 
-providers_outage_note := " (SSO is down, but emergency access is for break-glass accounts only)" if {
-	providers_outage
-	providers_emergency_provider
-	not providers_break_glass
+outage_note := " (SSO is down, but emergency access is for break-glass accounts only)" if {
+	outage
+	emergency_provider
+	not break_glass
 }
 
-providers_outage_note := sprintf(" (SSO is down, but emergency access ended at %s, %s after SSO was marked down)", [
+outage_note := sprintf(" (SSO is down, but emergency access ended at %s, %s after SSO was marked down)", [
 	text_time(since + window),
 	text_duration(window),
 ]) if {
-	providers_outage
-	providers_emergency_provider
-	providers_break_glass
-	providers_window_ended
+	outage
+	emergency_provider
+	break_glass
+	window_ended
 	since := input.signals.sso_down_since_ns
 	window := policy.auth_providers.emergency.max_duration_ns
 }
 
-providers_outage_note := sprintf(" (SSO is down, but emergency access ended: it lasts %s and when SSO was marked down is unknown)", [
+outage_note := sprintf(" (SSO is down, but emergency access ended: it lasts %s and when SSO was marked down is unknown)", [
 	text_duration(policy.auth_providers.emergency.max_duration_ns),
 ]) if {
-	providers_outage
-	providers_emergency_provider
-	providers_break_glass
-	providers_window_ended
+	outage
+	emergency_provider
+	break_glass
+	window_ended
 	not input.signals.sso_down_since_ns
 }
 
-library_notices contains {
+notices contains {
 	"code": "authn.emergency_access",
-	"message": sprintf("break-glass account %q signed in with %q while SSO is unavailable", [providers_user, providers_provider]),
+	"message": sprintf("break-glass account %q signed in with %q while SSO is unavailable", [user, provider]),
 	"rule": "providers.emergency",
 } if {
-	providers_quiet == false
-	providers_emergency
+	emergency
 }
 
-library_obligations contains {
+obligations contains {
 	"kind": kind,
 	"params": {
-		"provider": providers_provider,
-		"user": providers_user,
+		"provider": provider,
+		"user": user,
 		"reason": "authn.emergency_access",
 	},
 } if {
-	providers_quiet == false
-	providers_emergency
+	emergency
 	some kind in ["audit", "notify_security"]
 }
 
@@ -188,8 +190,8 @@ checks contains {
 	"rule": "providers.allowed",
 	"code": "authn.provider_not_allowed",
 	"effect": "challenge",
-	"message": sprintf("provider %q is allowed", [providers_provider]),
+	"message": sprintf("provider %q is allowed", [provider]),
 } if {
 	count(policy.auth_providers.allowed) > 0
-	not providers_rejected
+	not rejected
 }

@@ -127,7 +127,7 @@ test_providers_allowed_provider_during_outage_is_plain if {
 # A policy without auth_providers.allowed restricts nothing, so the module
 # is quiet.
 test_providers_quiet_without_the_allowed_list if {
-	pdp.providers_quiet with input as fx_input with data.tenants as fx_tenants_without([["auth_providers", "allowed"]])
+	pdp.controls.providers.quiet with input as fx_input with data.tenants as fx_tenants_without([["auth_providers", "allowed"]])
 }
 
 # Emergency access with a window: max_duration_ns after SSO was marked down.

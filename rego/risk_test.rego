@@ -212,7 +212,7 @@ test_risk_ip_reputation if {
 test_risk_tenant_weights if {
 	r := fx_run(risk_with_profile({"failed_logins": 3}), {"risk": {"weights": {"failed_logins": 0.05}}})
 	fx_factor(r, "failed_logins").weight == 0.05
-	pdp.risk_score == 0.05 with input as fx_req(risk_with_profile({"failed_logins": 3}))
+	pdp.controls.risk.score == 0.05 with input as fx_req(risk_with_profile({"failed_logins": 3}))
 		with data.tenants as fx_tenants({"risk": {"weights": {"failed_logins": 0.05}}})
 }
 
@@ -227,7 +227,7 @@ risk_at_step_up := risk_with_profile({"failed_logins": 3, "ip_failed_users": 3})
 
 test_risk_exactly_the_step_up_threshold_allows if {
 	r := fx_run(risk_at_step_up, {})
-	pdp.risk_score == 0.7 with input as fx_req(risk_at_step_up) with data.tenants as fx_tenants({})
+	pdp.controls.risk.score == 0.7 with input as fx_req(risk_at_step_up) with data.tenants as fx_tenants({})
 	fx_rule(r.challenge, "risk.") == set()
 	{
 		"rule": "risk.step_up", "code": "risk.step_up", "effect": "challenge",
@@ -322,7 +322,7 @@ test_risk_score_is_capped_at_one if {
 		risk_travel(5000, 5000),
 		risk_with_profile({"ip_failed_users": 3, "failed_logins": 3, "login_count": 12, "hour_usual": false}),
 	)
-	pdp.risk_score == 1 with input as fx_req(req) with data.tenants as fx_tenants({})
+	pdp.controls.risk.score == 1 with input as fx_req(req) with data.tenants as fx_tenants({})
 	r := fx_run(req, {})
 	fx_codes(r.deny) == {"risk.deny"}
 }
@@ -330,7 +330,7 @@ test_risk_score_is_capped_at_one if {
 test_risk_no_signals_no_factors if {
 	r := fx_run({}, {})
 	r.risk_factors == set()
-	pdp.risk_score == 0 with input as fx_input with data.tenants as fx_tenants({})
+	pdp.controls.risk.score == 0 with input as fx_input with data.tenants as fx_tenants({})
 	{
 		"rule": "risk.deny", "code": "risk.deny", "effect": "deny",
 		"message": "risk score 0 is below the deny threshold 0.9",
@@ -366,22 +366,23 @@ risk_known_user := object.union(
 	{"signals": {"ip": {"denied": false, "denied_by": "", "allowed": false, "suspicious": false, "suspicious_by": ""}}},
 )
 
-# risk_factors_quiet's first body (the known user on a managed device)
-# holds when the profile has no travel, as for most users: with the exact
-# body forced off it alone answers, and it still refuses impossible travel.
+# The risk control's factors_quiet: its first body (the known user on a
+# managed device) holds when the profile has no travel, as for most users:
+# with the exact body forced off it alone answers, and it still refuses
+# impossible travel.
 test_risk_factors_quiet_first_body_holds_without_travel if {
-	pdp.risk_factors_quiet with input as fx_req(risk_known_user)
+	pdp.controls.risk.factors_quiet with input as fx_req(risk_known_user)
 		with data.tenants as fx_tenants({})
-		with data.pdp.risk_travel_impossible as true
-	not pdp.risk_factors_quiet with input as fx_req(object.union(risk_known_user, risk_travel(5000, 5000)))
+		with data.pdp.controls.risk.travel_impossible as true
+	not pdp.controls.risk.factors_quiet with input as fx_req(object.union(risk_known_user, risk_travel(5000, 5000)))
 		with data.tenants as fx_tenants({})
-		with data.pdp.risk_travel_impossible as true
+		with data.pdp.controls.risk.travel_impossible as true
 }
 
 # Without a profile (an unknown user) no factor that reads it can apply:
 # the location part and the exact body hold.
 test_risk_factors_quiet_without_a_profile if {
 	req := {"signals": {"ip": risk_known_user.signals.ip}}
-	pdp.risk_location_quiet with input as fx_req(req) with data.tenants as fx_tenants({})
-	pdp.risk_factors_quiet with input as fx_req(req) with data.tenants as fx_tenants({})
+	pdp.controls.risk.location_quiet with input as fx_req(req) with data.tenants as fx_tenants({})
+	pdp.controls.risk.factors_quiet with input as fx_req(req) with data.tenants as fx_tenants({})
 }

@@ -32,159 +32,157 @@
 #             the device non-compliant (input.device.compliant false), so
 #             the device rules and the untrusted_device factor apply
 # risk.rego adds the external_risk factor of CAEP risk-level-change.
-package pdp
+package pdp.controls.ssf
 
-ssf_events := input.signals.ssf.events
+import data.pdp.policy
+import data.pdp.text_time
+
+events := input.signals.ssf.events
 
 # Quiet: no event acts on the request, or there is no policy.
-default ssf_quiet := false
+default quiet := false
 
-ssf_quiet if object.get(input, ["signals", "ssf"], null) == null
+quiet if object.get(input, ["signals", "ssf"], null) == null
 
-ssf_quiet if not policy
+quiet if not policy
 
-ssf_mode(effect) := object.get(policy, ["shared_signals", effect], "enforce")
+mode(effect) := object.get(policy, ["shared_signals", effect], "enforce")
 
 # When the session started: the session's start, else the authentication's,
 # else 0 (unknown counts as before every event).
-ssf_session_start := object.get(input, ["session", "started_at_ns"], object.get(input, ["authentication", "authenticated_at_ns"], 0))
+session_start := object.get(input, ["session", "started_at_ns"], object.get(input, ["authentication", "authenticated_at_ns"], 0))
 
-ssf_authenticated := object.get(input, ["authentication", "authenticated_at_ns"], 0)
+authenticated := object.get(input, ["authentication", "authenticated_at_ns"], 0)
 
-ssf_mfa_verified := object.get(input, ["authentication", "mfa_verified_at_ns"], 0)
+mfa_verified := object.get(input, ["authentication", "mfa_verified_at_ns"], 0)
 
-ssf_text(e) := sprintf("%s from stream %s at %s (jti %s)%s", [
-	e.event, e.stream, text_time(e.event_time_ns), e.jti, ssf_reason_text(e),
+text(e) := sprintf("%s from stream %s at %s (jti %s)%s", [
+	e.event, e.stream, text_time(e.event_time_ns), e.jti, reason_text(e),
 ])
 
-default ssf_reason_text(_) := ""
+default reason_text(_) := ""
 
-ssf_reason_text(e) := sprintf(": %s", [e.reason]) if {
+reason_text(e) := sprintf(": %s", [e.reason]) if {
 	e.reason != ""
 }
 
 # ---------------------------------------------------------------------------
 # Sessions revoked
 
-ssf_revocations := {"session-revoked", "sessions-revoked"}
+revocations := {"session-revoked", "sessions-revoked"}
 
-library_deny contains {
+deny contains {
 	"code": "session.revoked",
-	"message": sprintf("the session started before its revocation: %s", [ssf_text(e)]),
+	"message": sprintf("the session started before its revocation: %s", [text(e)]),
 	"rule": "ssf.session_revoked",
 } if {
-	ssf_quiet == false
-	ssf_mode("session_revoked") != "off"
-	some e in ssf_events
-	e.event in ssf_revocations
-	ssf_session_start < e.event_time_ns
+	mode("session_revoked") != "off"
+	some e in events
+	e.event in revocations
+	session_start < e.event_time_ns
 }
 
 checks contains {
 	"rule": "ssf.session_revoked",
 	"code": "session.revoked",
 	"effect": "deny",
-	"message": sprintf("the session started at %s, after the revocation: %s", [text_time(ssf_session_start), ssf_text(e)]),
+	"message": sprintf("the session started at %s, after the revocation: %s", [text_time(session_start), text(e)]),
 } if {
-	some e in ssf_events
-	e.event in ssf_revocations
-	ssf_session_start >= e.event_time_ns
+	some e in events
+	e.event in revocations
+	session_start >= e.event_time_ns
 }
 
 # ---------------------------------------------------------------------------
 # Accounts disabled or purged
 
-ssf_account_codes := {"account-disabled": "account.disabled", "account-purged": "account.purged"}
+account_codes := {"account-disabled": "account.disabled", "account-purged": "account.purged"}
 
-library_deny contains {
+deny contains {
 	"code": code,
-	"message": sprintf("the account is %s: %s", [trim_prefix(e.event, "account-"), ssf_text(e)]),
+	"message": sprintf("the account is %s: %s", [trim_prefix(e.event, "account-"), text(e)]),
 	"rule": "ssf.account",
 } if {
-	ssf_quiet == false
-	ssf_mode("account") != "off"
-	some e in ssf_events
-	some event, code in ssf_account_codes
+	mode("account") != "off"
+	some e in events
+	some event, code in account_codes
 	e.event == event
 }
 
 # ---------------------------------------------------------------------------
 # Credentials changed or compromised: sign in again
 
-ssf_reauthentications := {
+reauthentications := {
 	"credential-change": ["credential_change", "ssf.credential_change"],
 	"credential-compromise": ["credential_compromise", "ssf.credential_compromise"],
 	"account-credential-change-required": ["credential_compromise", "ssf.credential_compromise"],
 }
 
-library_challenge contains {
+challenge contains {
 	"code": code,
-	"message": sprintf("the authentication predates %s", [ssf_text(e)]),
+	"message": sprintf("the authentication predates %s", [text(e)]),
 	"rule": sprintf("ssf.%s", [effect]),
 	"step_ups": [{"kind": "reauthenticate", "reason_code": code}],
 } if {
-	ssf_quiet == false
-	some e in ssf_events
-	[effect, code] := ssf_reauthentications[e.event]
-	ssf_mode(effect) != "off"
-	ssf_authenticated < e.event_time_ns
+	some e in events
+	[effect, code] := reauthentications[e.event]
+	mode(effect) != "off"
+	authenticated < e.event_time_ns
 }
 
 checks contains {
 	"rule": sprintf("ssf.%s", [effect]),
 	"code": code,
 	"effect": "challenge",
-	"message": sprintf("authenticated at %s, after %s", [text_time(ssf_authenticated), ssf_text(e)]),
+	"message": sprintf("authenticated at %s, after %s", [text_time(authenticated), text(e)]),
 } if {
-	some e in ssf_events
-	[effect, code] := ssf_reauthentications[e.event]
-	ssf_authenticated >= e.event_time_ns
+	some e in events
+	[effect, code] := reauthentications[e.event]
+	authenticated >= e.event_time_ns
 }
 
 # ---------------------------------------------------------------------------
 # Token claims or assurance level changed: the tenant's step-up
 
-ssf_claims_changes := {"token-claims-change", "assurance-level-change"}
+claims_changes := {"token-claims-change", "assurance-level-change"}
 
-ssf_claims_step_up := object.get(policy, ["shared_signals", "claims_change_step_up"], "mfa")
+claims_step_up := object.get(policy, ["shared_signals", "claims_change_step_up"], "mfa")
 
 # When the step-up was last proven: a second factor for mfa, a sign-in for
 # reauthenticate.
-ssf_claims_proven := ssf_mfa_verified if {
-	ssf_claims_step_up == "mfa"
+claims_proven := mfa_verified if {
+	claims_step_up == "mfa"
 }
 
-ssf_claims_proven := ssf_authenticated if {
-	ssf_claims_step_up != "mfa"
+claims_proven := authenticated if {
+	claims_step_up != "mfa"
 }
 
-library_challenge contains {
+challenge contains {
 	"code": "ssf.claims_change",
-	"message": sprintf("%s is needed: the last one predates %s", [ssf_claims_step_up, ssf_text(e)]),
+	"message": sprintf("%s is needed: the last one predates %s", [claims_step_up, text(e)]),
 	"rule": "ssf.claims_change",
-	"step_ups": [{"kind": ssf_claims_step_up, "reason_code": "ssf.claims_change"}],
+	"step_ups": [{"kind": claims_step_up, "reason_code": "ssf.claims_change"}],
 } if {
-	ssf_quiet == false
-	ssf_mode("claims_change") != "off"
-	some e in ssf_events
-	e.event in ssf_claims_changes
-	ssf_claims_proven < e.event_time_ns
+	mode("claims_change") != "off"
+	some e in events
+	e.event in claims_changes
+	claims_proven < e.event_time_ns
 }
 
 # ---------------------------------------------------------------------------
 # Device out of compliance (the server marked it non-compliant)
 
-library_notices contains {
+notices contains {
 	"code": "ssf.device_not_compliant",
-	"message": sprintf("device %q is not compliant%s: %s", [input.device.id, ssf_device_text, ssf_text(e)]),
+	"message": sprintf("device %q is not compliant%s: %s", [input.device.id, device_text, text(e)]),
 	"rule": "ssf.device_compliance",
 } if {
-	ssf_quiet == false
-	ssf_mode("device_compliance") != "off"
-	some e in ssf_events
+	mode("device_compliance") != "off"
+	some e in events
 	e.event == "device-compliance-change"
 }
 
-ssf_device_text := " (report only: the device keeps its compliance)" if {
-	ssf_mode("device_compliance") == "report_only"
+device_text := " (report only: the device keeps its compliance)" if {
+	mode("device_compliance") == "report_only"
 } else := ""

@@ -306,107 +306,111 @@ func evalQuery(t *testing.T, r *libraryRound, input ast.Value, query string) ast
 	return v
 }
 
-// quietFlags are the flags that guard library rules: the module flags that
-// core_quiet lists, and risk_factors_quiet.
+// quietFlags are the flags that guard the library's contributions,
+// relative to data.pdp: every control package's quiet (its deny,
+// challenge, notices and obligations) and, for a control adding risk
+// factors, its factors_quiet.
 func quietFlags(t *testing.T) []string {
 	t.Helper()
-	flags := listedFlags(t, compiledLibrary(t))
-	return append(flags, "risk_factors_quiet")
-}
-
-// TestLibraryQuietFlags checks the convention that makes the quiet path
-// safe to extend: every rule a control module adds to a library_* set
-// starts with "<flag> == false" for a flag that module defines, and core_quiet
-// lists every such flag (risk factors have risk_factors_quiet, read by the
-// core's import of library_risk_factors). A new module that forgets its
-// flag, or a flag core_quiet does not list, fails here.
-func TestLibraryQuietFlags(t *testing.T) {
-	t.Parallel()
-	c := compiledLibrary(t)
-	listed := listedFlags(t, c)
-	if len(listed) == 0 {
-		t.Fatal("core_quiet lists no module flag")
-	}
-	owned := map[string]bool{}
-	for file, m := range c.Modules {
-		if strings.HasSuffix(file, "core.rego") || strings.HasSuffix(file, "_test.rego") {
-			continue
-		}
-		defined := map[string]bool{}
-		for _, r := range m.Rules {
-			defined[r.Head.Name.String()] = true
-		}
-		for _, r := range m.Rules {
-			set := r.Head.Name.String()
-			if !strings.HasPrefix(set, "library_") {
-				continue
-			}
-			guard := guardOf(r)
-			want := listed
-			if set == "library_risk_factors" {
-				want = []string{"risk_factors_quiet"}
-			}
-			if guard == "" || !slices.Contains(want, guard) || !defined[guard] {
-				t.Errorf("%s:%d: a rule of %s must start with \"<flag> == false\", a flag of %s among %v; it starts with %q",
-					file, r.Location.Row, set, file, want, r.Body[0])
-				continue
-			}
-			owned[guard] = true
-		}
-	}
-	for _, f := range listed {
-		if !owned[f] {
-			t.Errorf("core_quiet lists %s, which guards no library rule", f)
-		}
-	}
-}
-
-// guardOf is the flag of a rule whose body starts with
-// "data.pdp.<flag> == false" (or "not data.pdp.<flag>").
-func guardOf(r *ast.Rule) string {
-	e := r.Body[0]
-	var t *ast.Term
-	switch {
-	case e.Negated:
-		t, _ = e.Terms.(*ast.Term)
-	case e.IsCall() && len(e.Operands()) == 2 && e.Operand(1).Equal(ast.InternedTerm(false)) &&
-		(e.Operator().Equal(ast.Equal.Ref()) || e.Operator().Equal(ast.Equality.Ref())):
-		t = e.Operand(0) // the compiler turns == into = where it can
-	}
-	if t == nil {
-		return ""
-	}
-	ref, ok := t.Value.(ast.Ref)
-	if !ok || len(ref) != 3 || !ref.HasPrefix(pdpPath) {
-		return ""
-	}
-	s, ok := ref[2].Value.(ast.String)
-	if !ok {
-		return ""
-	}
-	return string(s)
-}
-
-// listedFlags are the data.pdp.<flag>_quiet references of core_quiet's body.
-func listedFlags(t *testing.T, c *ast.Compiler) []string {
-	t.Helper()
 	var flags []string
-	for _, r := range c.GetRules(ast.MustParseRef("data.pdp.core_quiet")) {
-		for _, e := range r.Body {
-			term, ok := e.Terms.(*ast.Term)
-			if !ok {
-				continue
-			}
-			ref, ok := term.Value.(ast.Ref)
-			if !ok || len(ref) != 3 || !ref.HasPrefix(ast.MustParseRef("data.pdp")) {
-				continue
-			}
-			if s, ok := ref[2].Value.(ast.String); ok && strings.HasSuffix(string(s), "_quiet") {
-				flags = append(flags, string(s))
+	controls := controlPackages(compiledLibrary(t))
+	for _, name := range slices.Sorted(maps.Keys(controls)) {
+		for _, f := range []string{"quiet", "factors_quiet"} {
+			if controls[name][f] {
+				flags = append(flags, "controls."+name+"."+f)
 			}
 		}
 	}
 	return flags
+}
+
+// controlPackages are the rule names of every control package,
+// pdp.controls.<control>, by control.
+func controlPackages(c *ast.Compiler) map[string]map[string]bool {
+	controls := map[string]map[string]bool{}
+	for _, m := range c.Modules {
+		path := m.Package.Path
+		if len(path) != 4 || !path.HasPrefix(controlsPath) {
+			continue
+		}
+		name, _ := path[3].Value.(ast.String)
+		if controls[string(name)] == nil {
+			controls[string(name)] = map[string]bool{}
+		}
+		for _, r := range m.Rules {
+			controls[string(name)][r.Head.Name.String()] = true
+		}
+	}
+	return controls
+}
+
+// controlsPath is the path of the control packages, pdp.controls.<control>.
+var controlsPath = ast.MustParseRef("data.pdp.controls")
+
+// controlFlags are the flag each contribution set of a control package is
+// read under by the core (core.rego's library_* sets).
+var controlFlags = map[string]string{
+	"deny": "quiet", "challenge": "quiet", "notices": "quiet", "obligations": "quiet",
+	"risk_factors": "factors_quiet",
+}
+
+// TestLibraryQuietFlags checks the convention that makes the quiet path
+// safe to extend: the core reads a control package's deny, challenge,
+// notices and obligations only when its quiet flag is false, and its risk
+// factors only when its factors_quiet is false, and core_quiet holds only
+// when no control's quiet is false. So a control package that adds to
+// those sets must define the flag with a default of false (without it,
+// an undefined flag would make the core skip the control's rules), every
+// flag must guard a set of its package, and no module but the core adds to
+// the library_* sets. A new control that forgets its flag fails here.
+func TestLibraryQuietFlags(t *testing.T) {
+	t.Parallel()
+	c := compiledLibrary(t)
+	flags := map[string]map[string]bool{}   // control -> flags defined with a default of false
+	guarded := map[string]map[string]bool{} // control -> flags the core reads its sets under
+	for file, m := range c.Modules {
+		if strings.HasSuffix(file, "_test.rego") {
+			continue
+		}
+		path := m.Package.Path
+		if len(path) != 4 || !path.HasPrefix(controlsPath) {
+			for _, r := range m.Rules {
+				if strings.HasPrefix(r.Head.Name.String(), "library_") && !strings.HasSuffix(file, "core.rego") {
+					t.Errorf("%s:%d: %s adds to a library set; a control adds to the sets of its package, pdp.controls.<control>",
+						file, r.Location.Row, r.Head.Name)
+				}
+			}
+			continue
+		}
+		control := path.String()
+		if flags[control] == nil {
+			flags[control], guarded[control] = map[string]bool{}, map[string]bool{}
+		}
+		for _, r := range m.Rules {
+			name := r.Head.Name.String()
+			if f, ok := controlFlags[name]; ok {
+				guarded[control][f] = true
+			}
+			if r.Default && r.Head.Value.Equal(ast.InternedTerm(false)) {
+				flags[control][name] = true
+			}
+		}
+	}
+	if len(flags) == 0 {
+		t.Fatal("the library has no control package")
+	}
+	for control := range flags {
+		for f := range guarded[control] {
+			if !flags[control][f] {
+				t.Errorf("%s adds to sets the core reads under its %s flag, which it does not define with \"default %s := false\"", control, f, f)
+			}
+		}
+		for _, f := range []string{"quiet", "factors_quiet"} {
+			if flags[control][f] && !guarded[control][f] {
+				t.Errorf("%s: %s guards no set of the control", control, f)
+			}
+		}
+	}
 }
 
 func compiledLibrary(t *testing.T) *ast.Compiler {

@@ -172,6 +172,32 @@ func TestLibraryResidualsReferenceNoLibraryRule(t *testing.T) {
 	}
 }
 
+// TestLibraryResidualsNeedNoShallowInlining makes every tenant
+// environment's residual as the specialiser first does, with full
+// inlining: it must leave no variable of a rule's head unbound, or the
+// residual is made again with shallow inlining, larger and slower. A
+// control's contribution is inlined into the core's library_* set, so a
+// helper without a default in its head is inlined twice over, which is
+// where OPA leaves the variable unbound (rego/core.rego,
+// "Specialisation").
+func TestLibraryResidualsNeedNoShallowInlining(t *testing.T) {
+	t.Parallel()
+	sets := residualPolicySets(t)
+	for _, name := range slices.Sorted(maps.Keys(sets)) {
+		set := sets[name]
+		s := set.engine.current.Load().special.spec
+		forEachTenantEnvironment(t, set.tenants, func(tenant, env string) {
+			in, err := ast.InterfaceToValue(map[string]any{"tenant": tenant, "environment": env, "explain": false})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.partial(context.Background(), s.query, in, false); err != nil {
+				t.Errorf("%s: %s/%s: %v", name, tenant, env, err)
+			}
+		})
+	}
+}
+
 // libraryRefs are the references of x to data.pdp and data.tenants.
 func libraryRefs(x any) []ast.Ref {
 	var refs []ast.Ref

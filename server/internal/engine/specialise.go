@@ -268,7 +268,10 @@ func headRules(c *ast.Compiler) []string {
 // sharedValues are the library's values computed from the request that
 // many rules read. Inlined, each reader computes its own copy (number
 // arithmetic on nanosecond times allocates); kept as support rules, they
-// are computed once per evaluation, as the reference computes them.
+// are computed once per evaluation, as the reference computes them. None
+// is in a control package (data.pdp.controls): partial evaluation does not
+// enumerate the control packages, as the core does, when a rule under them
+// must not be inlined, and would leave that reference in the residual.
 var sharedValues = []string{
 	"data.pdp.session_timeout_ns",
 	"data.pdp.session_expires_at_ns",
