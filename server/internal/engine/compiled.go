@@ -247,7 +247,8 @@ func hasEval(t *ast.Term) bool {
 
 // body compiles a body in sc, expression by expression.
 func (pc *progCompiler) body(b ast.Body, sc *scope) (*body, error) {
-	out := &body{}
+	// A program lives as long as its residual: no spare capacity.
+	out := &body{steps: make([]step, 0, len(b))}
 	for _, e := range b {
 		s, err := pc.expr(e, sc)
 		if err != nil {
