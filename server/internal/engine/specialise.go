@@ -438,6 +438,9 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 	if err := noDataRef(pq.Queries[0]); err != nil {
 		return residual{}, err
 	}
+	if err := onlyBindings(pq.Queries[0]); err != nil {
+		return residual{}, err
+	}
 	// One compilation of the support modules serves topdown's prepared
 	// query and the compiled residual.
 	c, err := compileSupport(pq.Support)
@@ -549,6 +552,20 @@ func headBound(r *ast.Rule) error {
 		})
 	}
 	return err
+}
+
+// onlyBindings checks that a residual query only binds the sets to their
+// names. Preparing a query for topdown moves a condition's test to the
+// query's end (rego's capture of expression values), so a built-in error
+// after a failed condition would become the request's error, where the
+// reference and the compiled residual stop at the condition.
+func onlyBindings(q ast.Body) error {
+	for _, e := range q {
+		if e.Negated || !(e.IsEquality() || e.IsAssignment()) {
+			return fmt.Errorf("the residual query holds a condition (%v)", e)
+		}
+	}
+	return nil
 }
 
 // partialRoot is where partial evaluation writes support rules.

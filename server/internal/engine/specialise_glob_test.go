@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // escapedPatternModule denies an action matching one of the viewer
@@ -85,6 +87,22 @@ func TestAModuleWithALiteralEscapedPatternIsLeftToTheReference(t *testing.T) {
 			if s.State != "unspecialisable" || !strings.Contains(s.Reason, "rule index") {
 				t.Errorf("%s: %s/%s: %+v, want it refused for the pattern", match, s.Tenant, s.Environment, s)
 			}
+		}
+	}
+}
+
+// A residual query that tests a condition instead of only binding the
+// sets is refused: prepared for topdown, its test would move to the end.
+func TestAResidualQueryWithAConditionIsRefused(t *testing.T) {
+	for q, ok := range map[string]bool{
+		`data.partial.pdp.deny = deny; data.partial.pdp.core_session = session`: true,
+		`lt(input.b, 0); to_number(input.a, y)`:                                 false,
+		`x = 1; not input.x`:                                                    false,
+		`input.a`:                                                               false,
+	} {
+		err := onlyBindings(ast.MustParseBody(q))
+		if (err == nil) != ok {
+			t.Errorf("%s: %v, want accepted %v", q, err, ok)
 		}
 	}
 }
