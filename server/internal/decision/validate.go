@@ -315,12 +315,47 @@ func (v *validator) email(field, s string) string {
 	if v.reported(field) || s == "" {
 		return ""
 	}
+	if plainAddress(s) {
+		return strings.ToLower(s)
+	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Name != "" || a.Address != s || strings.Count(s, "@") != 1 {
 		v.Add(field, "must be a single plain email address such as user@example.com")
 		return ""
 	}
 	return strings.ToLower(s)
+}
+
+// plainAddress reports whether s is a local part and a domain, each a
+// dot-atom of ASCII atext (RFC 5322, as net/mail reads it: no leading,
+// trailing or double dot), joined by one '@'. net/mail parses every such
+// address to itself with no name, so email accepts it without the parse
+// and its allocations; any other string takes the parse.
+func plainAddress(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && dotAtom(local) && dotAtom(domain)
+}
+
+// dotAtom reports whether s is one or more runs of ASCII atext separated
+// by single dots.
+func dotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			if s[i-1] == '.' {
+				return false
+			}
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // ip refuses zones and unmaps IPv4-mapped IPv6 addresses, so that list
