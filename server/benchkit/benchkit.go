@@ -91,6 +91,10 @@ func (e *Engine) Prepare(req *pdpv1.CheckRequest) (*Request, error) {
 	return &Request{r: dr}, nil
 }
 
+// Settle returns when every tenant environment requested so far has been
+// specialised in the background (engine.Engine.Settle).
+func (e *Engine) Settle() { e.engine.Settle() }
+
 // Decide evaluates one prepared request; a deny is a decision, not an
 // error.
 func (e *Engine) Decide(ctx context.Context, r *Request) error {

@@ -276,9 +276,9 @@ func (b *bench) markdown() string {
 	}
 	if r := b.inproc; r != nil {
 		fmt.Fprintf(&sb, "\n## In-process evaluation\n\n"+
-			"pdp's engine called directly (`engine.Decide`: input building, evaluation of the full library, decision parsing), "+
+			"pdp's engine called directly (`engine.Decide`: input building, evaluation of the tenant environment's specialised residual, the decision's assembly), "+
 			"in this process on the generator's core, over the same requests with the IP signals pdp computes and a known user's profile signals; "+
-			"%d passes after one unmeasured, GC tuned as `pdp serve` tunes it.\n\n", inProcPasses)
+			"%d passes after one unmeasured pass and the background specialisation it starts, GC tuned as `pdp serve` tunes it.\n\n", inProcPasses)
 		fmt.Fprintf(&sb, "| decisions | p50 µs | p90 µs | p99 µs | CPU µs/decision | allocs/decision |\n|---|---|---|---|---|---|\n")
 		fmt.Fprintf(&sb, "| %d | %s | %s | %s | %s | %d |\n", r.n, us(r.p50), us(r.p90), us(r.p99), us(r.cpu), r.allocs)
 	}

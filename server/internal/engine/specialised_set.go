@@ -262,7 +262,12 @@ func (s *serial) run() {
 	}
 }
 
-// wait returns when the queue is empty (tests).
+// Settle returns when the background has specialised every tenant
+// environment queued so far (a load's rest, those first requested since):
+// measurements of the steady state start there.
+func (e *Engine) Settle() { e.background.wait() }
+
+// wait returns when the queue is empty.
 func (s *serial) wait() {
 	s.mu.Lock()
 	if !s.running {
