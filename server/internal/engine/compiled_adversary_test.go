@@ -950,7 +950,7 @@ func TestCompiledEqualsTopdownOnTrickySemantics(t *testing.T) {
 // TestACancelledEvaluationEndsBothEvaluatorsWithTopdownsCancellation
 // cancels, through the context as specialised.eval does, evaluations
 // that would run for hours: in a comprehension, in a rule's body, under
-// not, in a function and in a partial set. Both evaluators must stop
+// not, in a function, in a partial set and under every. Both evaluators must stop
 // soon with topdown's cancellation error.
 func TestACancelledEvaluationEndsBothEvaluatorsWithTopdownsCancellation(t *testing.T) {
 	t.Parallel()
@@ -964,6 +964,7 @@ f(x, y) if x + y > 0
 		"not":           `p if { some x in r; some y in r; some z in r; not f(x, y + z) }`,
 		"function":      "p if { some x in r; some y in r; g(x, y) }\ng(x, y) if { some z in r; x + y + z < 0 }",
 		"partial set":   `p contains [x, y, z] if { some x in r; some y in r; some z in r; x + y + z < 0 }`,
+		"every":         `p if { some x in r; every y in r { every z in r { x + y + z > 0 } }; x < 0 }`,
 	} {
 		gr, outcome, err := prepareGenerated("package partial.x\n"+support+rule+"\n", `x = data.partial.x.p`, true)
 		if outcome != genCompiled {
