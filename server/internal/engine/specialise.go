@@ -25,6 +25,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -70,8 +72,8 @@ var contributionSets = [...]string{"deny", "challenge", "notices", "obligations"
 // specialised is one tenant environment's prepared residual and the
 // settings the decision's assembly reads.
 type specialised struct {
-	// full computes every set.
-	full rego.PreparedEvalQuery
+	// full computes every set with topdown.
+	full *topdownResidual
 	// compiled is full compiled to Go (compiled.go), nil when the
 	// residual holds what the compiler refuses; compiledWhy says what.
 	compiled    *program
@@ -357,14 +359,14 @@ func (s *specialiser) specialise(ctx context.Context, k envKey) (*specialised, e
 	if err != nil {
 		return nil, err
 	}
-	sp.full, sp.rules, sp.exprs, sp.inlining, sp.plan = r.query, r.rules, r.exprs, r.inlining, r.plan
+	sp.full, sp.rules, sp.exprs, sp.inlining, sp.plan = r.full, r.rules, r.exprs, r.inlining, r.plan
 	sp.compiled, sp.compiledWhy, sp.noIndex = r.compiled, r.compiledWhy, r.noIndex
 	return sp, nil
 }
 
 // residual is one prepared residual and its size.
 type residual struct {
-	query        rego.PreparedEvalQuery
+	full         *topdownResidual
 	rules, exprs int
 	// inlining is "full" or "shallow"; see partial.
 	inlining string
@@ -452,21 +454,73 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 	for _, m := range pq.Support {
 		r.noIndex = r.noIndex || escapedGlob(m) != ""
 	}
-	r.query, err = rego.New(
-		rego.ParsedQuery(pq.Queries[0]),
+	r.full = &topdownResidual{query: pq.Queries[0], support: pq.Support, strict: s.strict}
+	r.compiled, err = compileProgram(c, pq.Queries[0], s.strict, s.valueCache)
+	if err == nil {
+		// topdown is the compiled residual's fallback only, prepared
+		// when a request first needs it.
+		return r, nil
+	}
+	r.compiledWhy = err.Error()
+	if _, err := r.full.prepareOn(ctx, c); err != nil {
+		return residual{}, fmt.Errorf("prepare the residual: %w", err)
+	}
+	return r, nil
+}
+
+// topdownResidual is a residual prepared for topdown. A residual the
+// compiler refuses is prepared at specialisation; a compiled residual's,
+// its fallback, when a request first needs it: until then the tenant
+// environment holds the residual's query and support modules, not the
+// prepared query and OPA's compiler, which weigh many times the compiled
+// program.
+type topdownResidual struct {
+	once     sync.Once
+	prepared atomic.Pointer[rego.PreparedEvalQuery]
+	err      error
+	// query and support are the residual, dropped once prepared.
+	query   ast.Body
+	support []*ast.Module
+	strict  bool
+}
+
+// get returns the prepared query, preparing it on the first call.
+func (t *topdownResidual) get(ctx context.Context) (*rego.PreparedEvalQuery, error) {
+	if pq := t.prepared.Load(); pq != nil {
+		return pq, nil
+	}
+	t.once.Do(func() {
+		c, err := compileSupport(t.support)
+		if err == nil {
+			// The request's end must not fail the preparation every
+			// later request shares.
+			_, err = t.prepareOn(context.WithoutCancel(ctx), c)
+		}
+		if err != nil {
+			t.err = fmt.Errorf("prepare the residual: %w", err)
+		}
+	})
+	if pq := t.prepared.Load(); pq != nil {
+		return pq, nil
+	}
+	return nil, t.err
+}
+
+// prepareOn prepares the residual on c, its compiled support modules.
+func (t *topdownResidual) prepareOn(ctx context.Context, c *ast.Compiler) (*rego.PreparedEvalQuery, error) {
+	pq, err := rego.New(
+		rego.ParsedQuery(t.query),
 		rego.Compiler(c),
 		rego.Store(inmem.New()),
-		rego.StrictBuiltinErrors(s.strict),
+		rego.StrictBuiltinErrors(t.strict),
 		rego.GenerateJSON(astResult),
 	).PrepareForEval(ctx)
 	if err != nil {
-		return residual{}, fmt.Errorf("prepare the residual: %w", err)
+		return nil, err
 	}
-	r.compiled, err = compileProgram(c, pq.Queries[0], s.strict, s.valueCache)
-	if err != nil {
-		r.compiledWhy = err.Error()
-	}
-	return r, nil
+	t.prepared.Store(&pq)
+	t.query, t.support = nil, nil
+	return &pq, nil
 }
 
 // readSettings evaluates the assembly's constants for one tenant
@@ -609,5 +663,9 @@ func (sp *specialised) eval(ctx context.Context, input ast.Value) (rego.ResultSe
 
 // topdown evaluates the residual with topdown.
 func (sp *specialised) topdown(ctx context.Context, input ast.Value, cancel topdown.Cancel) (rego.ResultSet, error) {
-	return sp.full.Eval(ctx, rego.EvalParsedInput(input), noMetrics, rego.EvalExternalCancel(cancel), sp.builtins, rego.EvalRuleIndexing(!sp.noIndex))
+	full, err := sp.full.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return full.Eval(ctx, rego.EvalParsedInput(input), noMetrics, rego.EvalExternalCancel(cancel), sp.builtins, rego.EvalRuleIndexing(!sp.noIndex))
 }
