@@ -478,6 +478,8 @@ type topdownResidual struct {
 	once     sync.Once
 	prepared atomic.Pointer[rego.PreparedEvalQuery]
 	err      error
+	// prepares counts the preparations: one at most.
+	prepares atomic.Int32
 	// query and support are the residual, dropped once prepared.
 	query   ast.Body
 	support []*ast.Module
@@ -508,6 +510,7 @@ func (t *topdownResidual) get(ctx context.Context) (*rego.PreparedEvalQuery, err
 
 // prepareOn prepares the residual on c, its compiled support modules.
 func (t *topdownResidual) prepareOn(ctx context.Context, c *ast.Compiler) (*rego.PreparedEvalQuery, error) {
+	t.prepares.Add(1)
 	pq, err := rego.New(
 		rego.ParsedQuery(t.query),
 		rego.Compiler(c),

@@ -128,17 +128,22 @@ func TestConcurrentFirstFallbacksPrepareTopdownOnceAndAgree(t *testing.T) {
 	const n = 16
 	got := make([]*rego.PreparedEvalQuery, n)
 	diffs := make([]string, n)
+	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
+			<-start
 			name := "abc"
 			var rs rego.ResultSet
 			var err error
 			if i%2 == 0 {
 				// The compiled residual fails: its fallback decides.
 				rs, err = sp.eval(ctx, inputs[name])
+				got[i], _ = sp.full.get(ctx)
 			} else {
+				// The query each first caller is given.
 				name = "7"
+				got[i], _ = sp.full.get(ctx)
 				rs, err = sp.topdown(ctx, inputs[name], topdown.NewCancel())
 			}
 			wantRS, wantErr := evalEager(inputs[name])
@@ -147,14 +152,17 @@ func TestConcurrentFirstFallbacksPrepareTopdownOnceAndAgree(t *testing.T) {
 			} else if err != nil && err.Error() != wantErr.Error() {
 				diffs[i] = fmt.Sprintf("n = %s: error %v, want %v", name, err, wantErr)
 			}
-			got[i], _ = sp.full.get(ctx)
 		})
 	}
+	close(start)
 	wg.Wait()
 	for i, d := range diffs {
 		if d != "" {
 			t.Errorf("request %d: %s", i, d)
 		}
+	}
+	if n := sp.full.prepares.Load(); n != 1 {
+		t.Errorf("the fallback's query was prepared %d times", n)
 	}
 	for i, pq := range got {
 		if pq == nil || pq != got[0] {
