@@ -454,11 +454,14 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 	for _, m := range pq.Support {
 		r.noIndex = r.noIndex || escapedGlob(m) != ""
 	}
-	r.full = &topdownResidual{query: pq.Queries[0], support: pq.Support, strict: s.strict}
+	r.full = &topdownResidual{query: pq.Queries[0], strict: s.strict}
 	r.compiled, err = compileProgram(c, pq.Queries[0], s.strict, s.valueCache)
 	if err == nil {
 		// topdown is the compiled residual's fallback only, prepared
-		// when a request first needs it.
+		// when a request first needs it from the support modules' text.
+		if r.full.text, err = supportText(pq.Support); err != nil {
+			return residual{}, fmt.Errorf("prepare the residual: %w", err)
+		}
 		return r, nil
 	}
 	r.compiledWhy = err.Error()
@@ -471,19 +474,19 @@ func (s *specialiser) partial(ctx context.Context, query ast.Body, known ast.Val
 // topdownResidual is a residual prepared for topdown. A residual the
 // compiler refuses is prepared at specialisation; a compiled residual's,
 // its fallback, when a request first needs it: until then the tenant
-// environment holds the residual's query and support modules, not the
-// prepared query and OPA's compiler, which weigh many times the compiled
-// program.
+// environment holds the residual's query and its support modules as
+// Rego text, not their trees, the prepared query and OPA's compiler,
+// which weigh many times the compiled program.
 type topdownResidual struct {
 	once     sync.Once
 	prepared atomic.Pointer[rego.PreparedEvalQuery]
 	err      error
 	// prepares counts the preparations: one at most.
 	prepares atomic.Int32
-	// query and support are the residual, dropped once prepared.
-	query   ast.Body
-	support []*ast.Module
-	strict  bool
+	// query and text are the residual, dropped once prepared.
+	query  ast.Body
+	text   []string
+	strict bool
 }
 
 // get returns the prepared query, preparing it on the first call.
@@ -492,7 +495,11 @@ func (t *topdownResidual) get(ctx context.Context) (*rego.PreparedEvalQuery, err
 		return pq, nil
 	}
 	t.once.Do(func() {
-		c, err := compileSupport(t.support)
+		support, err := parseSupport(t.text)
+		var c *ast.Compiler
+		if err == nil {
+			c, err = compileSupport(support)
+		}
 		if err == nil {
 			// The request's end must not fail the preparation every
 			// later request shares.
@@ -522,8 +529,42 @@ func (t *topdownResidual) prepareOn(ctx context.Context, c *ast.Compiler) (*rego
 		return nil, err
 	}
 	t.prepared.Store(&pq)
-	t.query, t.support = nil, nil
+	t.query, t.text = nil, nil
 	return &pq, nil
+}
+
+// supportText writes support modules as Rego text. Partial evaluation
+// can leave one wildcard ("$12", written "_") in two expressions of a
+// body, as one variable; written out, each "_" would be a variable of
+// its own, so wildcards are named first.
+func supportText(support []*ast.Module) ([]string, error) {
+	text := make([]string, len(support))
+	for i, m := range support {
+		named, err := ast.TransformVars(m.Copy(), func(v ast.Var) (ast.Value, error) {
+			if v.IsWildcard() {
+				return ast.Var("__pdp_wildcard" + strings.TrimPrefix(string(v), ast.WildcardPrefix) + "__"), nil
+			}
+			return v, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		text[i] = named.(*ast.Module).String()
+	}
+	return text, nil
+}
+
+// parseSupport parses the support modules' text back.
+func parseSupport(text []string) ([]*ast.Module, error) {
+	mods := make([]*ast.Module, len(text))
+	for i, src := range text {
+		m, err := ast.ParseModuleWithOpts(fmt.Sprintf("support%03d.rego", i), src, ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return nil, err
+		}
+		mods[i] = m
+	}
+	return mods, nil
 }
 
 // readSettings evaluates the assembly's constants for one tenant

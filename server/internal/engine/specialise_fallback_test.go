@@ -69,7 +69,7 @@ func TestACompiledTenantEnvironmentPreparesTopdownOnItsFirstFallback(t *testing.
 	if sp.full.prepared.Load() == nil {
 		t.Fatal("the fallback left topdown's query unprepared")
 	}
-	if sp.full.query != nil || sp.full.support != nil {
+	if sp.full.query != nil || sp.full.text != nil {
 		t.Error("the prepared residual still holds the residual's query and modules")
 	}
 }
@@ -111,8 +111,12 @@ func TestConcurrentFirstFallbacksPrepareTopdownOnceAndAgree(t *testing.T) {
 	t.Parallel()
 	sp := numberSpecialised(t)
 	// The residual prepared at once, as specialisation did before.
-	eager := &topdownResidual{query: sp.full.query, support: sp.full.support, strict: sp.full.strict}
-	c, err := compileSupport(eager.support)
+	eager := &topdownResidual{query: sp.full.query, strict: sp.full.strict}
+	support, err := parseSupport(sp.full.text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := compileSupport(support)
 	if err != nil {
 		t.Fatal(err)
 	}
