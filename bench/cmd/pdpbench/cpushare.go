@@ -21,7 +21,7 @@ var cpuCategories = []struct {
 	{"stack growth (runtime.newstack)", []string{"runtime.newstack", "runtime.copystack"}},
 	{"telemetry (OpenTelemetry, Prometheus)", []string{"go.opentelemetry.io/", "github.com/prometheus/"}},
 	{"call logging (go-grpc-middleware, slog)", []string{"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging", "log/slog"}},
-	{"pdp: mapping, signals, store, input, guards", []string{"github.com/pdp-dev/pdp/", "go.etcd.io/bbolt"}},
+	{pdpCategory, []string{"github.com/pdp-dev/pdp/", "go.etcd.io/bbolt"}},
 	{"gRPC, HTTP/2, protobuf, network", []string{"google.golang.org/grpc", "golang.org/x/net/http2", "google.golang.org/protobuf", "net.", "internal/poll", "syscall."}},
 	{"garbage collection (background)", []string{"runtime.gcBgMarkWorker", "runtime.bgsweep", "runtime.bgscavenge"}},
 }
@@ -30,6 +30,14 @@ var cpuCategories = []struct {
 // topdown evaluates and also what pdp builds the input from and reads the
 // decision with, so such a frame counts for its caller.
 var neutralPrefixes = []string{"github.com/open-policy-agent/opa/v1/ast."}
+
+// compiledRoot is the compiled residual's evaluation (engine's
+// compiled.go): a sample under it that counts for pdp or for OPA (its
+// built-ins) counts for compiledCategory.
+const (
+	compiledRoot     = "github.com/pdp-dev/pdp/server/internal/engine.(*program).eval"
+	compiledCategory = "Rego evaluation (compiled residual)"
+)
 
 // otherCategory holds samples no category matches: the scheduler, timers,
 // the rest of the runtime.
@@ -81,6 +89,31 @@ func readCPUShares(path string) ([]cpuShare, error) {
 }
 
 func categoryOf(s *profile.Sample) string {
+	c := leafCategory(s)
+	if (c == cpuCategories[0].name || c == pdpCategory) && under(s, compiledRoot) {
+		return compiledCategory
+	}
+	return c
+}
+
+// pdpCategory is pdp's own code.
+const pdpCategory = "pdp: mapping, signals, store, input, guards"
+
+// under reports whether a frame of s is fn.
+func under(s *profile.Sample, fn string) bool {
+	for _, loc := range s.Location {
+		for _, line := range loc.Line {
+			if line.Function != nil && line.Function.Name == fn {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// leafCategory is the category of the first frame from the leaf up that
+// names one.
+func leafCategory(s *profile.Sample) string {
 	for _, loc := range s.Location { // leaf first
 		for _, line := range loc.Line { // inlined frames: innermost first, the caller last
 			fn := line.Function

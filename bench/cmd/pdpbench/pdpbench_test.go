@@ -87,6 +87,9 @@ func TestCategoryOf(t *testing.T) {
 		{[]string{"syscall.Syscall6", "internal/poll.(*FD).Write", "golang.org/x/net/http2.(*Framer).WriteData"}, "gRPC, HTTP/2, protobuf, network"},
 		{[]string{"github.com/pdp-dev/pdp/server/internal/store/bolt.decodeProfile", "github.com/pdp-dev/pdp/server/internal/signals.(*Enricher).Enrich"}, "pdp: mapping, signals, store, input, guards"},
 		{[]string{"runtime.schedule", "runtime.mcall"}, otherCategory},
+		{[]string{"runtime.mallocgc", "github.com/pdp-dev/pdp/server/internal/engine.(*enumStep).walk", compiledRoot, "github.com/pdp-dev/pdp/server/internal/engine.(*specialised).eval"}, compiledCategory},
+		{[]string{"github.com/open-policy-agent/opa/v1/topdown.builtinSprintf", "github.com/pdp-dev/pdp/server/internal/engine.(*callStep).run", compiledRoot}, compiledCategory},
+		{[]string{"runtime.memmove", "runtime.copystack", "runtime.newstack", "github.com/pdp-dev/pdp/server/internal/engine.(*body).from", compiledRoot}, "stack growth (runtime.newstack)"},
 	}
 	for _, tt := range tests {
 		if got := categoryOf(sample(tt.stack...)); got != tt.want {
